@@ -1,0 +1,39 @@
+import { Command, CommanderError } from 'commander';
+import { auditCommand } from './commands/audit.ts';
+import { UsageError } from './commands/common.ts';
+import { migrateCommand } from './commands/migrate.ts';
+import { serveCommand } from './commands/serve.ts';
+import { sessionCommand } from './commands/session.ts';
+import { userCommand } from './commands/user.ts';
+import { AuthError, fromDatabaseError } from './errors.ts';
+import { MigrationError } from './migrate.ts';
+
+/** Registers the commands; maps errors to one line on stderr and an exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('pgauth')
+    .description('pgauth: authentication for microservices, with the logic in PostgreSQL')
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+  program.addCommand(serveCommand());
+  program.addCommand(migrateCommand());
+  program.addCommand(userCommand());
+  program.addCommand(sessionCommand());
+  program.addCommand(auditCommand());
+  try {
+    process.exitCode = 0;
+    await program.parseAsync(argv, { from: 'user' });
+    return Number(process.exitCode ?? 0);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    const known = err instanceof AuthError ? err : fromDatabaseError(err);
+    if (known) {
+      console.error(`pgauth: ${known.code}: ${known.message}`);
+    } else if (err instanceof MigrationError || err instanceof UsageError) {
+      console.error(`pgauth: ${err.message}`);
+    } else {
+      const e = err as { message?: string; code?: string };
+      console.error(`pgauth: ${e.message ?? String(err)}${e.code ? ` (${e.code})` : ''}`);
+    }
+    return 1;
+  }
+}

@@ -1,0 +1,92 @@
+import pg from 'pg';
+import type { Database, Queryable, QueryResult, Row, Unlisten } from './types.ts';
+
+export interface PostgresOptions {
+  connectionString: string;
+  /** Pool size; bounds how much of the server one process can take. */
+  max?: number;
+  /** Server-side statement timeout in milliseconds (0 = none). */
+  statementTimeoutMs?: number;
+  application_name?: string;
+}
+
+type PgQueryable = Pick<pg.PoolClient, 'query'>;
+
+function wrap(q: PgQueryable): Queryable {
+  return {
+    async query<R extends Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      const r = await q.query<R>(sql, params as unknown[] | undefined);
+      return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length };
+    },
+    async exec(sql: string): Promise<void> {
+      await q.query(sql);
+    },
+  };
+}
+
+/** The node-postgres driver: a pool for queries, a dedicated client per LISTEN subscription. */
+export function openPostgres(options: PostgresOptions): Database {
+  const config: pg.PoolConfig = {
+    connectionString: options.connectionString,
+    max: options.max ?? 10,
+    application_name: options.application_name ?? 'pgauth',
+  };
+  if (options.statementTimeoutMs) config.statement_timeout = options.statementTimeoutMs;
+  const pool = new pg.Pool(config);
+  // An idle client that loses its connection emits 'error' on the pool; without a listener the
+  // process would crash. The next query simply gets a fresh connection.
+  pool.on('error', () => {});
+  const listeners = new Set<pg.Client>();
+
+  return {
+    engine: 'postgres',
+    ...wrap(pool),
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      try {
+        await client.query('begin');
+        const result = await fn(wrap(client));
+        await client.query('commit');
+        return result;
+      } catch (err) {
+        await client.query('rollback').catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    async listen(channel, onNotify, onLost): Promise<Unlisten> {
+      const client = new pg.Client({
+        connectionString: options.connectionString,
+        application_name: `${config.application_name}:listen`,
+      });
+      let closing = false;
+      const lost = (err: Error): void => {
+        if (closing) return;
+        closing = true;
+        listeners.delete(client);
+        client.end().catch(() => {});
+        onLost?.(err);
+      };
+      client.on('error', lost);
+      client.on('end', () => lost(new Error('LISTEN connection ended')));
+      client.on('notification', (msg) => {
+        if (msg.channel === channel) onNotify(msg.payload ?? '');
+      });
+      await client.connect();
+      await client.query(`listen ${pg.escapeIdentifier(channel)}`);
+      listeners.add(client);
+      return async () => {
+        if (closing) return;
+        closing = true;
+        listeners.delete(client);
+        await client.end().catch(() => {});
+      };
+    },
+    async close(): Promise<void> {
+      await Promise.all([...listeners].map((c) => c.end().catch(() => {})));
+      listeners.clear();
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * The one registry of pgauth error codes, shared by the SQL functions (SQLSTATE + message),
+ * the gateway (HTTP status + JSON `error`), the CLI (exit message) and the SDK (`AuthError.code`).
+ *
+ * A SQL function raises `errcode = <sqlstate>` with `message = <code>`: the message *is* the code,
+ * so one SQLSTATE (WEAKP) can carry several reasons. Tests pin this table against the SQL source.
+ */
+export interface ErrorEntry {
+  /** The stable code: JSON `error`, SDK `code`, and the SQL message where a SQLSTATE is set. */
+  code: string;
+  /** HTTP status the gateway answers with. */
+  status: number;
+  /** Five-character SQLSTATE raised by the pgauth.* functions, when the error comes from SQL. */
+  sqlstate?: string;
+  /** Stable human text, safe to show to any caller. */
+  message: string;
+}
+
+const entries = [
+  { code: 'invalid_input', status: 400, sqlstate: 'BADIN', message: 'The input is invalid.' },
+  {
+    code: 'password_too_short',
+    status: 400,
+    sqlstate: 'WEAKP',
+    message: 'The password is too short.',
+  },
+  {
+    code: 'password_too_long',
+    status: 400,
+    sqlstate: 'WEAKP',
+    message: 'The password is too long.',
+  },
+  {
+    code: 'password_common',
+    status: 400,
+    sqlstate: 'WEAKP',
+    message: 'The password is too common.',
+  },
+  {
+    code: 'password_is_username',
+    status: 400,
+    sqlstate: 'WEAKP',
+    message: 'The password must not be the username.',
+  },
+  { code: 'username_taken', status: 409, sqlstate: 'TAKEN', message: 'The username is taken.' },
+  { code: 'user_not_found', status: 404, sqlstate: 'NOUSR', message: 'No such user.' },
+  {
+    code: 'registration_closed',
+    status: 403,
+    sqlstate: 'REGOF',
+    message: 'Registration is closed.',
+  },
+  { code: 'invalid_credentials', status: 401, message: 'Invalid credentials.' },
+  {
+    code: 'invalid_token',
+    status: 401,
+    message: 'The token is missing, invalid, expired or revoked.',
+  },
+  { code: 'forbidden', status: 403, message: 'The caller lacks the role this needs.' },
+  { code: 'not_found', status: 404, message: 'Not found.' },
+  { code: 'bad_request', status: 400, message: 'The request is malformed.' },
+  { code: 'payload_too_large', status: 413, message: 'The request body is too large.' },
+  { code: 'unsupported_media_type', status: 415, message: 'The content type is not supported.' },
+  { code: 'rate_limited', status: 429, message: 'Too many requests; retry later.' },
+  { code: 'unavailable', status: 503, message: 'The service is unavailable; retry later.' },
+  { code: 'internal', status: 500, message: 'Internal error.' },
+] as const satisfies readonly ErrorEntry[];
+
+export type ErrorCode = (typeof entries)[number]['code'];
+
+export const ERRORS: Readonly<Record<ErrorCode, ErrorEntry>> = Object.freeze(
+  Object.fromEntries(entries.map((e) => [e.code, e])) as Record<ErrorCode, ErrorEntry>,
+);
+
+/** SQLSTATEs that pgauth's own functions raise. */
+export const PGAUTH_SQLSTATES: ReadonlySet<string> = new Set(
+  entries.flatMap((e) => ('sqlstate' in e ? [e.sqlstate] : [])),
+);
+
+/** SQLSTATEs the server raises on input it cannot store: NUL bytes, invalid UTF-8, bad casts. */
+const INPUT_SQLSTATES = new Set(['22021', '22P05', '22P02', '22001', '22007', '22008', '22003']);
+
+/** A pgauth failure with a registry code; the gateway, CLI and SDK all throw or map this. */
+export class AuthError extends Error {
+  override name = 'AuthError';
+  readonly code: ErrorCode;
+  readonly status: number;
+  constructor(code: ErrorCode, message?: string, options?: ErrorOptions) {
+    super(message ?? ERRORS[code].message, options);
+    this.code = code;
+    this.status = ERRORS[code].status;
+  }
+}
+
+/**
+ * Maps an error thrown by a database driver to its registry entry: a pgauth SQLSTATE by its
+ * message, invalid input rejected by the server to `invalid_input`. Anything else is not ours
+ * (a fault) and yields null.
+ */
+export function fromDatabaseError(err: unknown): AuthError | null {
+  if (typeof err !== 'object' || err === null) return null;
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  if (typeof code !== 'string') return null;
+  if (PGAUTH_SQLSTATES.has(code) && typeof message === 'string' && message in ERRORS) {
+    const entry = ERRORS[message as ErrorCode];
+    if (entry.sqlstate === code)
+      return new AuthError(message as ErrorCode, undefined, { cause: err });
+  }
+  if (PGAUTH_SQLSTATES.has(code)) {
+    const entry = entries.find((e) => 'sqlstate' in e && e.sqlstate === code);
+    if (entry) return new AuthError(entry.code, undefined, { cause: err });
+  }
+  if (INPUT_SQLSTATES.has(code)) return new AuthError('invalid_input', undefined, { cause: err });
+  return null;
+}

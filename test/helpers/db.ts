@@ -1,0 +1,139 @@
+/**
+ * Test databases on the engine named by PGAUTH_TEST_ENGINE (postgres | pglite).
+ *
+ * PostgreSQL: every call creates a database with a random name on the server of
+ * PGAUTH_TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), migrates it and
+ * drops it on close. PGlite: every call starts an in-memory instance from a data folder dump that
+ * is migrated once per run and cached under .test-cache/ (booting a fresh folder costs seconds).
+ * Both get bcrypt cost 4, so that hashing does not dominate the suite.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
+import pg from 'pg';
+import { fromPglite, openPglite } from '../../src/db/pglite.ts';
+import { openPostgres } from '../../src/db/postgres.ts';
+import type { Database } from '../../src/db/types.ts';
+import { migrate, readMigrations } from '../../src/migrate.ts';
+
+export type Engine = 'postgres' | 'pglite';
+
+export const engine: Engine = process.env.PGAUTH_TEST_ENGINE === 'pglite' ? 'pglite' : 'postgres';
+export const adminUrl =
+  process.env.PGAUTH_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const onPostgres = engine === 'postgres';
+/** For `test(name, { skip: postgresOnly }, fn)`: tests that need real connections or roles. */
+export const postgresOnly: string | false = onPostgres ? false : 'PostgreSQL only';
+
+export interface TestDatabase {
+  db: Database;
+  engine: Engine;
+  /** PostgreSQL only: the URL of this test's database (for extra connections, psql, roles). */
+  url?: string;
+  /** Opens another pool on the same database (PostgreSQL only). */
+  connect(options?: { max?: number; user?: string }): Database;
+  close(): Promise<void>;
+}
+
+/** Settings that make tests fast and deterministic; individual tests change more. */
+export const TEST_SETTINGS = 'update pgauth.settings set bcrypt_cost = 4';
+
+function withDatabase(url: string, name: string, user?: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  if (user) {
+    u.username = user;
+    u.password = '';
+  }
+  return u.toString();
+}
+
+export function randomName(prefix: string): string {
+  return `${prefix}_${randomBytes(6).toString('hex')}`;
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+async function openPostgresTest(): Promise<TestDatabase> {
+  const name = randomName('pgauth_test');
+  await adminQuery(`create database ${name}`);
+  const url = withDatabase(adminUrl, name);
+  const db = openPostgres({ connectionString: url, max: 30 });
+  const extra: Database[] = [];
+  try {
+    await migrate(db);
+    await db.exec(TEST_SETTINGS);
+  } catch (err) {
+    await db.close();
+    await adminQuery(`drop database if exists ${name} with (force)`);
+    throw err;
+  }
+  return {
+    db,
+    engine: 'postgres',
+    url,
+    connect(options = {}) {
+      const other = openPostgres({
+        connectionString: withDatabase(adminUrl, name, options.user),
+        max: options.max ?? 10,
+      });
+      extra.push(other);
+      return other;
+    },
+    async close() {
+      await Promise.all(extra.map((d) => d.close().catch(() => {})));
+      await db.close();
+      await adminQuery(`drop database if exists ${name} with (force)`);
+    },
+  };
+}
+
+const CACHE_DIR = fileURLToPath(new URL('../../.test-cache/', import.meta.url));
+
+/** A dump of a migrated PGlite folder, keyed by the migrations' checksums. */
+async function pgliteDump(): Promise<Blob> {
+  const key = (await readMigrations()).map((m) => m.checksum.slice(0, 8)).join('');
+  const file = `${CACHE_DIR}pglite-${key.slice(0, 40)}.tar.gz`;
+  try {
+    return new Blob([await readFile(file)]);
+  } catch {
+    const pglite = await PGlite.create({ extensions: { pgcrypto } });
+    const db = fromPglite(pglite);
+    await migrate(db);
+    await db.exec(TEST_SETTINGS);
+    const dump = await pglite.dumpDataDir('gzip');
+    await db.close();
+    await mkdir(CACHE_DIR, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, Buffer.from(await dump.arrayBuffer()));
+    await rename(tmp, file);
+    return dump;
+  }
+}
+
+async function openPgliteTest(): Promise<TestDatabase> {
+  const db = await openPglite({ loadDataDir: await pgliteDump() });
+  return {
+    db,
+    engine: 'pglite',
+    connect() {
+      throw new Error('connect() is PostgreSQL only');
+    },
+    close: () => db.close(),
+  };
+}
+
+/** A fresh, migrated database on the engine under test. */
+export function openTestDatabase(): Promise<TestDatabase> {
+  return onPostgres ? openPostgresTest() : openPgliteTest();
+}
