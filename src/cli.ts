@@ -27,7 +27,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) return err.exitCode;
     const known = err instanceof AuthError ? err : fromDatabaseError(err);
     if (known) {
-      console.error(`pgauth: ${known.code}: ${known.message}`);
+      // The DETAIL of a pgauth error is fixed policy wording (e.g. the minimum length): safe to show.
+      const detail = (known.cause as { detail?: unknown } | undefined)?.detail;
+      const extra = typeof detail === 'string' && detail ? ` (${detail})` : '';
+      console.error(`pgauth: ${known.code}: ${known.message}${extra}`);
     } else if (err instanceof MigrationError || err instanceof UsageError) {
       console.error(`pgauth: ${err.message}`);
     } else {

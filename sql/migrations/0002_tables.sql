@@ -298,6 +298,10 @@ create trigger user_roles_sync_insert after insert on pgauth.user_roles
 create trigger user_roles_sync_delete after delete on pgauth.user_roles
   referencing old table as changed_rows
   for each statement execute function pgauth.tg_user_roles__sync_sessions();
+-- A role renamed in pgauth.roles reaches user_roles by ON UPDATE CASCADE: an UPDATE, synced too.
+create trigger user_roles_sync_update after update on pgauth.user_roles
+  referencing new table as changed_rows
+  for each statement execute function pgauth.tg_user_roles__sync_sessions();
 
 -- ---------------------------------------------------------------------------------------------
 -- Common passwords, refused at register and at every password change (filled by 0003).

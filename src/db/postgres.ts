@@ -8,6 +8,8 @@ export interface PostgresOptions {
   /** Server-side statement timeout in milliseconds (0 = none). */
   statementTimeoutMs?: number;
   application_name?: string;
+  /** How long to wait for a new connection before failing (default 5000 ms). */
+  connectionTimeoutMs?: number;
 }
 
 type PgQueryable = Pick<pg.PoolClient, 'query'>;
@@ -30,6 +32,8 @@ export function openPostgres(options: PostgresOptions): Database {
     connectionString: options.connectionString,
     max: options.max ?? 10,
     application_name: options.application_name ?? 'pgauth',
+    // A server that drops packets must fail a request within a bound, not hang it.
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
   };
   if (options.statementTimeoutMs) config.statement_timeout = options.statementTimeoutMs;
   const pool = new pg.Pool(config);
@@ -58,6 +62,7 @@ export function openPostgres(options: PostgresOptions): Database {
     async listen(channel, onNotify, onLost): Promise<Unlisten> {
       const client = new pg.Client({
         connectionString: options.connectionString,
+        connectionTimeoutMillis: config.connectionTimeoutMillis,
         application_name: `${config.application_name}:listen`,
       });
       let closing = false;

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+
+const PW = 'a long enough passphrase';
+let t: TestDatabase;
+before(async () => {
+  t = await openTestDatabase();
+});
+after(() => t.close());
+
+type Pair = {
+  user_id: string;
+  session_id: string;
+  access_token: string;
+  access_expires_at: Date;
+  refresh_token: string;
+};
+
+async function session(username: string): Promise<Pair> {
+  await t.db.query('select pgauth.register($1, $2)', [username, PW]);
+  const r = await t.db.query<Pair>('select * from pgauth.login($1, $2)', [username, PW]);
+  return r.rows[0] as Pair;
+}
+
+async function validate(token: unknown) {
+  return (await t.db.query('select * from pgauth.validate($1)', [token])).rows;
+}
+
+test('validate returns one row with user_id, session_id, username, roles and expires_at', async () => {
+  const p = await session('va_ok');
+  await t.db.query(`select pgauth.grant_role($1, 'reader')`, [p.user_id]);
+  const rows = await validate(p.access_token);
+  assert.deepEqual(rows, [
+    {
+      user_id: p.user_id,
+      session_id: p.session_id,
+      username: 'va_ok',
+      roles: ['reader'],
+      expires_at: p.access_expires_at,
+    },
+  ]);
+});
+
+test('validate returns zero rows, never raises, for NULL, empty, garbage and a 1 MB string', async () => {
+  const p = await session('va_garbage');
+  const inputs: unknown[] = [
+    null,
+    '',
+    'garbage',
+    'pga_',
+    `${p.access_token}x`,
+    p.access_token.slice(0, -1),
+    p.access_token.toUpperCase(),
+    `pga_${'A'.repeat(43)}`,
+    "' or 1=1 --",
+    'x'.repeat(1024 * 1024),
+    p.session_id,
+  ];
+  for (const input of inputs)
+    assert.deepEqual(await validate(input), [], String(input).slice(0, 40));
+});
+
+test('validate returns zero rows for a refresh token', async () => {
+  const p = await session('va_refresh');
+  assert.deepEqual(await validate(p.refresh_token), []);
+});
+
+test('validate returns zero rows once access_token_ttl (15 min) has passed', async () => {
+  const p = await session('va_expired');
+  try {
+    await t.db.exec(`update pgauth.settings set clock_offset = '14 minutes 59 seconds'`);
+    assert.equal((await validate(p.access_token)).length, 1);
+    await t.db.exec(`update pgauth.settings set clock_offset = '15 minutes 1 second'`);
+    assert.deepEqual(await validate(p.access_token), []);
+  } finally {
+    await t.db.exec(`update pgauth.settings set clock_offset = '0'`);
+  }
+  assert.equal((await validate(p.access_token)).length, 1, 'the clock is back');
+});
+
+test('validate returns zero rows for a revoked (logged out) token', async () => {
+  const p = await session('va_revoked');
+  const other = (await t.db.query<Pair>('select * from pgauth.login($1, $2)', ['va_revoked', PW]))
+    .rows[0] as Pair;
+  await t.db.query('select pgauth.logout($1)', [p.access_token]);
+  assert.deepEqual(await validate(p.access_token), []);
+  assert.equal((await validate(other.access_token)).length, 1, 'other sessions are untouched');
+});
+
+test('validate writes nothing', async () => {
+  const p = await session('va_readonly');
+  const count = async () =>
+    (await t.db.query<{ n: number }>('select count(*)::int as n from pgauth.audit_log')).rows[0]?.n;
+  const before = await count();
+  await validate(p.access_token);
+  await validate('garbage');
+  assert.equal(await count(), before);
+  const fn = await t.db.query<{ provolatile: string }>(
+    `select provolatile from pg_proc where oid = 'pgauth.validate(text)'::regprocedure`,
+  );
+  assert.equal(fn.rows[0]?.provolatile, 's', 'validate is STABLE');
+});
