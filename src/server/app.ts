@@ -1,0 +1,172 @@
+/**
+ * Builds the gateway: a Fastify instance whose routes each call one pgauth.* SQL function. The
+ * app adds transport concerns only: schemas, body limit, rate limits, headers, status mapping,
+ * logs, metrics and the OpenAPI document. It does not own the database: the caller closes it.
+ */
+import { randomUUID } from 'node:crypto';
+import formbody from '@fastify/formbody';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { DestinationStream } from 'pino';
+import { DEFAULT_RATE_LIMITS, type RateLimitConfig } from '../config.ts';
+import type { Database } from '../db/types.ts';
+import { createGateway } from './context.ts';
+import { handleError, sendError } from './errors.ts';
+import { createMetrics, requestMetrics } from './metrics.ts';
+import { registerRateLimit } from './rate-limit.ts';
+import { accountRoutes } from './routes/account.ts';
+import { adminRoutes } from './routes/admin.ts';
+import { oauthRoutes } from './routes/oauth.ts';
+import { opsRoutes } from './routes/ops.ts';
+import { errorSchema } from './schemas.ts';
+
+export interface AppOptions {
+  db: Database;
+  /** Largest request body in bytes (default 16 KiB). */
+  bodyLimit?: number;
+  /** Whether X-Forwarded-For gives the client IP: true, or addresses/CIDRs of trusted proxies. */
+  trustProxy?: boolean | string;
+  rateLimit?: Partial<RateLimitConfig>;
+  /** The database pool size, reported in the metrics. */
+  poolSize?: number;
+  /** Concurrent password-hashing calls before queueing (default: half the pool, at least 1). */
+  hashConcurrency?: number;
+  /** pino settings; false for no logs. */
+  logger?: false | { level?: string; stream?: DestinationStream };
+  /** Process metrics (CPU, memory, event loop) in /metrics too. */
+  defaultMetrics?: boolean;
+}
+
+/** Log paths that may hold a secret; pino replaces their values with "[Redacted]". */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers.cookie',
+  'password',
+  'token',
+  'access_token',
+  'refresh_token',
+  'current_password',
+  'new_password',
+  '*.password',
+  '*.token',
+  '*.access_token',
+  '*.refresh_token',
+  '*.current_password',
+  '*.new_password',
+  '*.*.password',
+  '*.*.token',
+  '*.*.access_token',
+  '*.*.refresh_token',
+];
+
+/** Query parameters that look like a credential: refused, never read (tokens never go in URLs). */
+const SECRET_QUERY = /token|password|secret|assertion|code_verifier/i;
+
+/** A URL fit for a log line: the value of every query parameter is dropped. */
+function loggableUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const names = url
+    .slice(q + 1)
+    .split('&')
+    .map((p) => p.split('=')[0]);
+  return `${url.slice(0, q)}?${names.map((n) => `${n}=[Redacted]`).join('&')}`;
+}
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const limits: RateLimitConfig = { ...DEFAULT_RATE_LIMITS, ...options.rateLimit };
+  const poolSize = options.poolSize ?? 10;
+  const logger =
+    options.logger === false
+      ? false
+      : {
+          level: options.logger?.level ?? 'info',
+          ...(options.logger?.stream ? { stream: options.logger.stream } : {}),
+          redact: { paths: REDACT_PATHS, censor: '[Redacted]' },
+          serializers: {
+            req: (req: { method: string; url: string; ip?: string; id?: string }) => ({
+              method: req.method,
+              url: loggableUrl(req.url),
+              remoteAddress: req.ip,
+            }),
+          },
+        };
+  const app = Fastify({
+    logger,
+    bodyLimit: options.bodyLimit ?? 16_384,
+    trustProxy: options.trustProxy ?? false,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    ajv: { customOptions: { allErrors: false } },
+  });
+
+  const metrics = createMetrics(poolSize, options.defaultMetrics ?? false);
+  const gw = createGateway(
+    options.db,
+    metrics,
+    options.hashConcurrency ?? Math.max(1, Math.floor(poolSize / 2)),
+  );
+
+  // JSON and (with formbody) form bodies only: anything else is 415, not a schema error.
+  app.removeContentTypeParser('text/plain');
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((_request, reply) => sendError(reply, 'not_found'));
+  app.addSchema(errorSchema);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    const query = request.query as Record<string, unknown> | undefined;
+    if (query && Object.keys(query).some((k) => SECRET_QUERY.test(k))) {
+      return sendError(
+        reply,
+        'bad_request',
+        'The request is malformed: credentials are never accepted in the query string.',
+      );
+    }
+  });
+  app.addHook('onSend', async (request, reply) => {
+    if (/^\/(v1|oauth2)\//.test(request.url)) {
+      if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+      reply.header('x-content-type-options', 'nosniff');
+    }
+  });
+
+  await app.register(requestMetrics, { metrics });
+  await app.register(formbody, { bodyLimit: options.bodyLimit ?? 16_384 });
+  await registerRateLimit(app);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'pgauth gateway',
+        description:
+          'Authentication for microservices: every route is one call of a pgauth.* PostgreSQL function. Errors are {"error": code, "message": text}.',
+        version: '0.1.0',
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  accountRoutes(app, gw, limits);
+  oauthRoutes(app, gw);
+  adminRoutes(app, gw);
+  opsRoutes(app, gw);
+  app.get(
+    '/openapi.json',
+    {
+      schema: {
+        tags: ['ops'],
+        summary: 'This OpenAPI 3 document',
+        response: { 200: { type: 'object', additionalProperties: true } },
+      },
+    },
+    async () => app.swagger(),
+  );
+  return app;
+}

@@ -1,0 +1,86 @@
+/**
+ * Prometheus metrics of one gateway instance, in its own registry (several apps may live in one
+ * process, as in the tests): requests by route, method, status and duration; logins and
+ * validations by outcome; database calls in flight against the pool size.
+ */
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface Metrics {
+  registry: Registry;
+  logins: Counter<'outcome'>;
+  validations: Counter<'outcome'>;
+  dbInFlight: Gauge;
+  dbPoolSize: Gauge;
+}
+
+export function createMetrics(poolSize: number, defaults: boolean): Metrics {
+  const registry = new Registry();
+  if (defaults) collectDefaultMetrics({ register: registry });
+  const dbPoolSize = new Gauge({
+    name: 'pgauth_db_pool_size',
+    help: 'Maximum number of database connections of the gateway',
+    registers: [registry],
+  });
+  dbPoolSize.set(poolSize);
+  return {
+    registry,
+    logins: new Counter({
+      name: 'pgauth_logins_total',
+      help: 'Login attempts by outcome (success, failure, rate_limited)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    validations: new Counter({
+      name: 'pgauth_validations_total',
+      help: 'Access token validations by outcome (valid, invalid)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    dbInFlight: new Gauge({
+      name: 'pgauth_db_calls_in_flight',
+      help: 'Database calls of the gateway in progress (pool connections in use or awaited)',
+      registers: [registry],
+    }),
+    dbPoolSize,
+  };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    metricsStart?: bigint;
+  }
+}
+
+/** Times every request and counts it by route pattern (never the raw URL), method and status. */
+export const requestMetrics = fp(
+  async (app: FastifyInstance, opts: { metrics: Metrics }) => {
+    const labelNames = ['route', 'method', 'status'] as const;
+    const requests = new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests by route, method and status',
+      labelNames,
+      registers: [opts.metrics.registry],
+    });
+    const duration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration by route, method and status',
+      labelNames,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [opts.metrics.registry],
+    });
+    app.addHook('onRequest', async (request) => {
+      request.metricsStart = process.hrtime.bigint();
+    });
+    app.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url ?? 'unmatched';
+      const labels = { route, method: request.method, status: String(reply.statusCode) };
+      requests.inc(labels);
+      if (request.metricsStart !== undefined) {
+        duration.observe(labels, Number(process.hrtime.bigint() - request.metricsStart) / 1e9);
+      }
+    });
+  },
+  { name: 'pgauth-request-metrics' },
+);

@@ -1,0 +1,99 @@
+/**
+ * OAuth 2 token introspection (RFC 7662) and revocation (RFC 7009), form-encoded (JSON accepted
+ * too). Introspection needs a caller holding the role `introspect`, and answers exactly
+ * `{"active":false}` for every token that is not a valid access token, whatever the reason.
+ */
+import type { FastifyInstance } from 'fastify';
+import { type Gateway, MAX_TOKEN_LENGTH, type ValidSession } from '../context.ts';
+import { bearer, errors, text } from '../schemas.ts';
+
+const tokenForm = {
+  type: 'object',
+  properties: {
+    token: text(4096, 1),
+    token_type_hint: text(64),
+  },
+  required: ['token'],
+} as const;
+
+export function oauthRoutes(app: FastifyInstance, gw: Gateway): void {
+  app.post<{ Body: { token: string; token_type_hint?: string } }>(
+    '/oauth2/introspect',
+    {
+      schema: {
+        tags: ['oauth2'],
+        summary: 'RFC 7662 token introspection (pgauth.validate); caller needs role introspect',
+        security: bearer,
+        consumes: ['application/x-www-form-urlencoded', 'application/json'],
+        body: tokenForm,
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              active: { type: 'boolean' },
+              sub: { type: 'string' },
+              username: { type: 'string' },
+              sid: { type: 'string' },
+              roles: { type: 'array', items: { type: 'string' } },
+              scope: { type: 'string' },
+              token_type: { type: 'string' },
+              exp: { type: 'integer' },
+            },
+            required: ['active'],
+          },
+          ...errors(400, 401, 403, 413, 415, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      await gw.authorize(request, 'introspect');
+      reply.header('cache-control', 'no-store');
+      const token = request.body.token;
+      const rows =
+        token.length <= MAX_TOKEN_LENGTH
+          ? await gw.query<ValidSession & Record<string, unknown>>(
+              'select user_id::text, session_id::text, username, roles, expires_at from pgauth.validate($1)',
+              [token],
+            )
+          : [];
+      const s = rows[0];
+      gw.metrics.validations.inc({ outcome: s ? 'valid' : 'invalid' });
+      if (!s) return { active: false };
+      return {
+        active: true,
+        sub: s.user_id,
+        username: s.username,
+        sid: s.session_id,
+        roles: s.roles,
+        scope: s.roles.join(' '),
+        token_type: 'Bearer',
+        exp: Math.floor(new Date(s.expires_at).getTime() / 1000),
+      };
+    },
+  );
+
+  app.post<{ Body: { token: string; token_type_hint?: string } }>(
+    '/oauth2/revoke',
+    {
+      schema: {
+        tags: ['oauth2'],
+        summary: 'RFC 7009 token revocation (pgauth.revoke_token): access or refresh token',
+        description:
+          'Revokes the whole session of the token. 200 for unknown tokens too; the hint is ignored (both kinds are searched).',
+        consumes: ['application/x-www-form-urlencoded', 'application/json'],
+        body: tokenForm,
+        response: {
+          200: { type: 'object', properties: {}, additionalProperties: false },
+          ...errors(400, 413, 415, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const token = request.body.token;
+      if (token.length <= MAX_TOKEN_LENGTH) {
+        await gw.query('select pgauth.revoke_token($1)', [token]);
+      }
+      return reply.header('cache-control', 'no-store').send({});
+    },
+  );
+}

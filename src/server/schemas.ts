@@ -1,0 +1,115 @@
+/**
+ * JSON schemas shared by the routes. Every string field has a length bound and refuses NUL (which
+ * PostgreSQL cannot store), so malformed input is a 400 naming the field before any SQL runs.
+ */
+
+/** A string without NUL characters, of at most `max` code points. */
+export function text(maxLength: number, minLength = 0): Record<string, unknown> {
+  return { type: 'string', minLength, maxLength, pattern: '^[^\\u0000]*$' };
+}
+
+export const uuid = { type: 'string', format: 'uuid' } as const;
+export const dateTime = { type: 'string', format: 'date-time' } as const;
+export const nullableDateTime = { type: ['string', 'null'], format: 'date-time' } as const;
+
+export const errorSchema = {
+  $id: 'Error',
+  type: 'object',
+  description: 'Every error: a stable code from the registry and a human text.',
+  properties: { error: { type: 'string' }, message: { type: 'string' } },
+  required: ['error', 'message'],
+} as const;
+
+const ref = { $ref: 'Error#' } as const;
+
+/** Response schemas for the given error statuses, all the shared Error body. */
+export function errors(...statuses: number[]): Record<number, typeof ref> {
+  return Object.fromEntries(statuses.map((s) => [s, ref]));
+}
+
+export const bearer = [{ bearer: [] }];
+
+export const tokenPair = {
+  type: 'object',
+  properties: {
+    access_token: { type: 'string' },
+    token_type: { type: 'string', enum: ['Bearer'] },
+    expires_in: { type: 'integer', description: 'seconds until the access token expires' },
+    refresh_token: { type: 'string' },
+    refresh_expires_in: { type: 'integer', description: 'seconds until the refresh token expires' },
+    user_id: uuid,
+    session_id: uuid,
+  },
+  required: [
+    'access_token',
+    'token_type',
+    'expires_in',
+    'refresh_token',
+    'refresh_expires_in',
+    'user_id',
+    'session_id',
+  ],
+} as const;
+
+export const sessionInfo = {
+  type: 'object',
+  properties: {
+    user_id: uuid,
+    username: { type: 'string' },
+    session_id: uuid,
+    roles: { type: 'array', items: { type: 'string' } },
+    expires_at: dateTime,
+  },
+  required: ['user_id', 'username', 'session_id', 'roles', 'expires_at'],
+} as const;
+
+export const user = {
+  type: 'object',
+  properties: {
+    id: uuid,
+    username: { type: 'string' },
+    email: { type: ['string', 'null'] },
+    roles: { type: 'array', items: { type: 'string' } },
+    created_at: dateTime,
+    last_login_at: nullableDateTime,
+    failed_logins: { type: 'integer' },
+    locked_until: {
+      type: ['string', 'null'],
+      description: 'RFC 3339 time, or "infinity" for a lock until unlocked',
+    },
+    lock_reason: { type: ['string', 'null'] },
+    disabled_at: nullableDateTime,
+    live_sessions: { type: 'integer' },
+  },
+  required: ['id', 'username', 'roles', 'created_at', 'failed_logins', 'live_sessions'],
+} as const;
+
+export const session = {
+  type: 'object',
+  properties: {
+    id: uuid,
+    created_at: dateTime,
+    access_expires_at: dateTime,
+    refresh_expires_at: dateTime,
+    expires_at: dateTime,
+    refresh_generation: { type: 'integer' },
+    client_ip: { type: ['string', 'null'] },
+    user_agent: { type: ['string', 'null'] },
+  },
+  required: ['id', 'created_at', 'expires_at'],
+} as const;
+
+export const auditEvent = {
+  type: 'object',
+  properties: {
+    at: dateTime,
+    event: { type: 'string' },
+    user_id: { type: ['string', 'null'] },
+    session_id: { type: ['string', 'null'] },
+    client_ip: { type: ['string', 'null'] },
+    detail: { type: 'object', additionalProperties: true },
+  },
+  required: ['at', 'event'],
+} as const;
+
+export const noContent = { type: 'null', description: 'No content' } as const;

@@ -1,0 +1,139 @@
+/**
+ * Gateway tests over real HTTP: the app on an ephemeral port of 127.0.0.1, on a fresh migrated
+ * database of the engine under test (test/helpers/db.ts), with fetch as the client.
+ */
+import { Writable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { type AppOptions, buildApp } from '../../src/server/app.ts';
+import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+
+export const PASSWORD = 'a long enough passphrase';
+
+export interface TestApp {
+  url: string;
+  app: FastifyInstance;
+  t: TestDatabase;
+  /** Every log line the app wrote, as text. */
+  logs: string[];
+  close(): Promise<void>;
+}
+
+export interface Reply {
+  status: number;
+  headers: Headers;
+  text: string;
+  // biome-ignore lint/suspicious/noExplicitAny: test convenience
+  json: any;
+}
+
+/** Starts the app; generous rate limits unless the test sets its own. */
+export async function startApp(
+  options: Partial<AppOptions> = {},
+  t?: TestDatabase,
+): Promise<TestApp> {
+  const db = t ?? (await openTestDatabase());
+  const logs: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(String(chunk));
+      cb();
+    },
+  });
+  const app = await buildApp({
+    db: db.db,
+    logger: { level: 'info', stream },
+    rateLimit: {
+      loginPerIp: 10_000,
+      loginPerUser: 10_000,
+      registerPerIp: 10_000,
+      registerPerUser: 10_000,
+      refreshPerIp: 10_000,
+    },
+    ...options,
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    app,
+    t: db,
+    logs,
+    async close() {
+      await app.close();
+      if (!t) await db.close();
+    },
+  };
+}
+
+export interface RequestOptions {
+  json?: unknown;
+  form?: Record<string, string>;
+  token?: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export async function call(
+  a: TestApp,
+  method: string,
+  path: string,
+  o: RequestOptions = {},
+): Promise<Reply> {
+  const headers: Record<string, string> = { ...o.headers };
+  let body: string | undefined = o.body;
+  if (o.json !== undefined) {
+    headers['content-type'] ??= 'application/json';
+    body = JSON.stringify(o.json);
+  } else if (o.form) {
+    headers['content-type'] = 'application/x-www-form-urlencoded';
+    body = new URLSearchParams(o.form).toString();
+  }
+  if (o.token !== undefined) headers.authorization = `Bearer ${o.token}`;
+  const res = await fetch(`${a.url}${path}`, { method, headers, body });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+/** Creates a user with roles directly in SQL (pgauth.create_user); returns its id. */
+export async function createUser(
+  a: TestApp,
+  username: string,
+  roles: string[] = [],
+  password = PASSWORD,
+): Promise<string> {
+  const r = await a.t.db.query<{ id: string }>(
+    'select pgauth.create_user($1, $2, null, $3::text[])::text as id',
+    [username, password, roles],
+  );
+  return r.rows[0]?.id ?? '';
+}
+
+export interface Tokens {
+  access_token: string;
+  refresh_token: string;
+  user_id: string;
+  session_id: string;
+}
+
+export async function login(a: TestApp, username: string, password = PASSWORD): Promise<Tokens> {
+  const r = await call(a, 'POST', '/v1/login', { json: { username, password } });
+  if (r.status !== 200) throw new Error(`login of ${username} failed: ${r.status} ${r.text}`);
+  return r.json as Tokens;
+}
+
+/** Asserts the shape of every error body: exactly error and message. */
+export function isErrorBody(r: Reply, code: string): boolean {
+  return (
+    r.json !== undefined &&
+    r.json.error === code &&
+    typeof r.json.message === 'string' &&
+    Object.keys(r.json).length === 2
+  );
+}
