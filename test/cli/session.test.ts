@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { adminUrl, onPostgres, postgresOnly, randomName } from '../helpers/db.ts';
+import { type CliTarget, openCliTarget, pgauth } from './harness.ts';
+
+const PASSWORD = 'correct horse battery staple';
+
+interface JsonSession {
+  id: string;
+  created_at: string;
+  refresh_generation: number;
+  client_ip: string | null;
+  user_agent: string | null;
+}
+
+interface JsonEvent {
+  at: string;
+  event: string;
+  user_id: string | null;
+  session_id: string | null;
+  detail: Record<string, unknown>;
+}
+
+// On PGlite the folder is held by this process behind a wire-protocol socket, as `pgauth serve`
+// holds it: every command here is routed through it, with nothing but --data-dir.
+let t: CliTarget;
+before(async () => {
+  t = await openCliTarget();
+});
+after(() => t.close());
+
+async function cli(args: string[], input?: string): Promise<string> {
+  const r = await pgauth([...args, ...t.args], input);
+  assert.equal(r.code, 0, `pgauth ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function login(username: string, ip: string, agent: string): Promise<string> {
+  const r = await t.db.query<{ session_id: string }>(
+    'select session_id::text from pgauth.login($1, $2, $3::inet, $4)',
+    [username, PASSWORD, ip, agent],
+  );
+  const id = r.rows[0]?.session_id;
+  assert.ok(id, 'login succeeded');
+  return id;
+}
+
+describe(onPostgres ? 'pgauth session and audit' : 'pgauth session and audit, while served', () => {
+  let userId = '';
+  const sessions: string[] = [];
+
+  test('session list shows the live sessions of a user, newest first, human and --json', async () => {
+    userId = (await cli(['user', 'add', 'carol', '--password-stdin'], PASSWORD)).trim();
+    assert.equal(JSON.parse(await cli(['session', 'list', 'carol', '--json'])).length, 0);
+    assert.match(await cli(['session', 'list', 'carol']), /^no live sessions$/m);
+    sessions.push(await login('carol', '192.0.2.10', 'curl/8.0'));
+    sessions.push(await login('carol', '2001:db8::1', 'Mozilla/5.0 (X11)'));
+
+    const list = JSON.parse(await cli(['session', 'list', userId, '--json'])) as JsonSession[];
+    assert.deepEqual(list.map((s) => s.id).sort(), [...sessions].sort());
+    const newest = list.find((s) => s.id === sessions[1]);
+    assert.equal(newest?.client_ip, '2001:db8::1');
+    assert.equal(newest?.user_agent, 'Mozilla/5.0 (X11)');
+    assert.equal(newest?.refresh_generation, 0);
+
+    const lines = (await cli(['session', 'list', 'carol'])).trimEnd().split('\n');
+    assert.match(
+      lines[0] ?? '',
+      /^ID\s+CREATED\s+ACCESS UNTIL\s+REFRESH UNTIL\s+ENDS\s+REFRESHES\s+IP\s+USER AGENT$/,
+    );
+    assert.equal(lines.length, 3);
+    const row = lines.find((l) => l.startsWith(sessions[0] ?? '-')) ?? '';
+    assert.match(row, /192\.0\.2\.10\s+curl\/8\.0$/);
+    assert.equal(row.indexOf('192.0.2.10'), lines[0]?.indexOf('IP'));
+
+    const shown = JSON.parse(await cli(['user', 'show', 'carol', '--json'])) as {
+      live_sessions: number;
+    };
+    assert.equal(shown.live_sessions, 2);
+  });
+
+  test('session revoke prints how many sessions it revoked and leaves none live', async () => {
+    assert.equal(await cli(['session', 'revoke', 'carol']), '2\n');
+    assert.equal(JSON.parse(await cli(['session', 'list', 'carol', '--json'])).length, 0);
+    assert.equal(await cli(['session', 'revoke', userId]), '0\n');
+  });
+
+  test('audit lists events newest first, filtered by --user, --since and --limit', async () => {
+    const events = JSON.parse(await cli(['audit', '--user', 'carol', '--json'])) as JsonEvent[];
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['sessions_revoked', 'sessions_revoked', 'login_success', 'login_success', 'user_created'],
+    );
+    assert.deepEqual(events[1]?.detail, { reason: 'admin', count: 2 });
+    assert.ok(events.every((e) => e.user_id === userId));
+    assert.ok(
+      events.every((e, i) => i === 0 || Date.parse(e.at) <= Date.parse(events[i - 1]?.at ?? '')),
+    );
+
+    const one = JSON.parse(await cli(['audit', '--limit', '1', '--json'])) as JsonEvent[];
+    assert.deepEqual(one, events.slice(0, 1));
+    const recent = JSON.parse(
+      await cli(['audit', '--user', 'carol', '--since', '1h', '--json']),
+    ) as JsonEvent[];
+    assert.equal(recent.length, events.length);
+    assert.deepEqual(
+      JSON.parse(await cli(['audit', '--since', '2999-01-01T00:00:00Z', '--json'])),
+      [],
+    );
+
+    const lines = (await cli(['audit', '--user', 'carol', '--limit', '2'])).trimEnd().split('\n');
+    assert.match(lines[0] ?? '', /^AT\s+EVENT\s+USER\s+SESSION\s+IP\s+DETAIL$/);
+    assert.equal(lines.length, 3);
+    assert.match(
+      lines[2] ?? '',
+      /sessions_revoked\s+\S+\s+-\s+-\s+\{"count":2,"reason":"admin"\}$/,
+    );
+  });
+
+  test('audit --limit out of range is a usage error with exit 1', async () => {
+    const r = await pgauth(['audit', '--limit', '0', ...t.args]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /--limit.*positive whole number/);
+    const big = await pgauth(['audit', '--limit', '10001', ...t.args]);
+    assert.equal(big.code, 1);
+    assert.match(big.stderr, /^pgauth: invalid_input: /);
+  });
+});
+
+test('a PostgreSQL database with pending migrations is refused with a hint to run pgauth migrate', {
+  skip: postgresOnly,
+}, async () => {
+  const name = randomName('pgauth_test');
+  const admin = async (sql: string): Promise<void> => {
+    const c = new pg.Client({ connectionString: adminUrl });
+    await c.connect();
+    await c.query(sql).finally(() => c.end());
+  };
+  await admin(`create database ${name}`);
+  try {
+    const url = new URL(adminUrl);
+    url.pathname = `/${name}`;
+    const r = await pgauth(['user', 'list', '--database-url', url.toString()]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^pgauth: .*4 pending migration\(s\).*run `pgauth migrate` first\n$/);
+  } finally {
+    await admin(`drop database if exists ${name} with (force)`);
+  }
+});
