@@ -1,0 +1,124 @@
+/**
+ * pgauth benchmarks. `npm run bench` runs every scenario and prints one summary table;
+ * `npm run bench -- NAME…` runs those named. Options: --rounds N, --quick, --list.
+ *
+ * Every figure is a ratio against a baseline measured in the same run on the same machine, in
+ * interleaved rounds, reported as medians with their spread: absolute numbers on a shared machine
+ * mean little. Benchmarks are not tests: a missed target is reported, and the exit code stays 0;
+ * only an error (a scenario that could not run) exits 1. See docs/benchmarks.md.
+ */
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { leftoverDatabases } from './lib/db.ts';
+import { environment, type Row, table, writeResult } from './lib/report.ts';
+import type { Scenario } from './lib/scenario.ts';
+
+/** The scenarios, in the order `npm run bench` runs them. One line each; modules load lazily. */
+const SCENARIOS: Scenario[] = [
+  {
+    name: 'sql',
+    description: 'pgauth.validate vs pgbench -S, pgauth.login vs bare crypt(), over pgbench',
+    run: async (ctx) => (await import('./sql.ts')).run(ctx),
+  },
+];
+
+const SCRATCH_DIR = fileURLToPath(new URL('../.bench/', import.meta.url));
+
+function usage(): string {
+  return [
+    'usage: npm run bench [-- [NAME…] [--rounds N] [--quick] [--list]]',
+    '',
+    'scenarios:',
+    ...SCENARIOS.map((s) => `  ${s.name.padEnd(8)} ${s.description}`),
+  ].join('\n');
+}
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      rounds: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      list: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help || values.list) {
+    console.log(usage());
+    return 0;
+  }
+  const unknown = positionals.filter((p) => !SCENARIOS.some((s) => s.name === p));
+  if (unknown.length) {
+    console.error(`unknown scenario: ${unknown.join(', ')}\n\n${usage()}`);
+    return 2;
+  }
+  const rounds = values.rounds === undefined ? undefined : Number(values.rounds);
+  if (rounds !== undefined && !(Number.isInteger(rounds) && rounds >= 1)) {
+    console.error('--rounds must be a positive integer');
+    return 2;
+  }
+  const selected = positionals.length
+    ? SCENARIOS.filter((s) => positionals.includes(s.name))
+    : SCENARIOS;
+
+  // Ctrl-C: abort (kills the running pgbench), let the scenario drop its database, then exit.
+  // A second Ctrl-C exits at once.
+  const abort = new AbortController();
+  process.once('SIGINT', () => {
+    console.error('\ninterrupted: cleaning up (Ctrl-C again to quit at once)');
+    abort.abort(new Error('interrupted'));
+    process.once('SIGINT', () => process.exit(130));
+  });
+
+  const leftovers = await leftoverDatabases().catch(() => []);
+  if (leftovers.length) {
+    console.error(
+      `note: benchmark databases left by an earlier run (drop them when no benchmark runs): ${leftovers.join(', ')}`,
+    );
+  }
+
+  const log = (line: string) => console.error(line);
+  const rows: Row[] = [];
+  let errors = 0;
+  for (const scenario of selected) {
+    const env = environment();
+    log(`== ${scenario.name}${values.quick ? ' (quick: figures for checking only)' : ''}`);
+    try {
+      const result = await scenario.run({
+        scratchDir: SCRATCH_DIR,
+        rounds,
+        quick: values.quick,
+        signal: abort.signal,
+        log,
+      });
+      const path = await writeResult(SCRATCH_DIR, scenario.name, result, env);
+      log(`   results: ${path}`);
+      for (const comparison of result.comparisons)
+        rows.push({ scenario: scenario.name, comparison });
+    } catch (err) {
+      errors++;
+      log(`!! ${scenario.name} failed: ${err instanceof Error ? err.message : String(err)}`);
+      if (abort.signal.aborted) break;
+    }
+  }
+
+  if (rows.length) {
+    console.log(`\n${table(rows)}`);
+    console.log(
+      '\nratio: median of the per-round ratios pgauth / baseline; pgauth and baseline: medians of the rounds.' +
+        '\nresult: pass = median and every round reach the target; pass? = median does, some round did not;' +
+        '\nFAIL? = median misses, some round reached it; FAIL = no round did. Spread: ±half the range of the rounds.',
+    );
+  }
+  return errors ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    console.error(err);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,111 @@
+/** The summary table and the JSON result files. */
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { Comparison, ScenarioResult } from './scenario.ts';
+import { verdict } from './scenario.ts';
+
+export function formatFigure(n: number): string {
+  if (n >= 1000) return Math.round(n).toLocaleString('en-US');
+  if (n >= 100) return n.toFixed(0);
+  if (n >= 10) return n.toFixed(1);
+  return n.toFixed(2);
+}
+
+export interface Row {
+  scenario: string;
+  comparison: Comparison;
+}
+
+/** A plain-text table, one row per comparison. */
+export function table(rows: Row[]): string {
+  const head = [
+    'scenario',
+    'measure',
+    'pgauth',
+    'baseline',
+    'ratio',
+    'target',
+    'result',
+    'spread (ratio range; pgauth, baseline)',
+  ];
+  const body = rows.map(({ scenario, comparison: c }) => {
+    const r = c.result;
+    return [
+      scenario,
+      c.name,
+      `${formatFigure(r.pgauth.median)} ${c.unit}`,
+      `${formatFigure(r.baseline.median)} ${c.unit}`,
+      r.ratio.median.toFixed(3),
+      `≥ ${c.target}`,
+      verdict(c),
+      `${r.ratio.min.toFixed(3)}–${r.ratio.max.toFixed(3)}; ±${(r.pgauth.spreadPct / 2).toFixed(1)}%, ±${(r.baseline.spreadPct / 2).toFixed(1)}%`,
+    ];
+  });
+  const widths = head.map((h, i) =>
+    Math.max(h.length, ...body.map((b) => (b[i] as string).length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) =>
+        i >= 2 && i <= 5 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number),
+      )
+      .join('  ')
+      .trimEnd();
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+function gitCommit(): string | null {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+      .toString()
+      .trim();
+  } catch {
+    return null;
+  }
+}
+
+/** Where and when it ran: the figures mean nothing without it. */
+export function environment(): Record<string, unknown> {
+  return {
+    date: new Date().toISOString(),
+    commit: gitCommit(),
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? null,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    loadavg: loadavg().map((l) => Math.round(l * 100) / 100),
+  };
+}
+
+/** Writes .bench/results-<scenario>.json and returns its path. */
+export async function writeResult(
+  dir: string,
+  scenario: string,
+  result: ScenarioResult,
+  env: Record<string, unknown>,
+): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, `results-${scenario}.json`);
+  const json = {
+    scenario,
+    environment: { ...env, loadavgAtEnd: loadavg().map((l) => Math.round(l * 100) / 100) },
+    info: result.info ?? {},
+    comparisons: result.comparisons.map((c) => ({
+      name: c.name,
+      unit: c.unit,
+      pgauth: { label: c.pgauthLabel, ...c.result.pgauth },
+      baseline: { label: c.baselineLabel, ...c.result.baseline },
+      ratio: c.result.ratio,
+      target: c.target,
+      verdict: verdict(c),
+      settings: c.settings,
+      commands: c.commands,
+    })),
+  };
+  await writeFile(path, `${JSON.stringify(json, null, 2)}\n`);
+  return path;
+}
