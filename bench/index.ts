@@ -20,6 +20,11 @@ const SCENARIOS: Scenario[] = [
     description: 'pgauth.validate vs pgbench -S, pgauth.login vs bare crypt(), over pgbench',
     run: async (ctx) => (await import('./sql.ts')).run(ctx),
   },
+  {
+    name: 'http',
+    description: 'gateway GET /v1/session vs a bare node:http server, autocannon -c 20',
+    run: async (ctx) => (await import('./http.ts')).run(ctx),
+  },
 ];
 
 const SCRATCH_DIR = fileURLToPath(new URL('../.bench/', import.meta.url));
