@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { rejects, withClock as shiftClock } from '../helpers/sql.ts';
 
 const PW = 'a long enough passphrase';
 const WRONG = 'not the right passphrase';
@@ -16,14 +17,6 @@ type Pair = {
   access_token: string;
   refresh_token: string;
 };
-
-async function rejects(p: Promise<unknown>, sqlstate: string, message: string): Promise<void> {
-  await assert.rejects(p, (err: { code?: string; message?: string }) => {
-    assert.equal(err.code, sqlstate);
-    assert.equal(err.message, message);
-    return true;
-  });
-}
 
 async function login(username: string, password = PW, ip: string | null = null) {
   const r = await t.db.query<Pair>('select * from pgauth.login($1, $2, $3, $4)', [
@@ -43,13 +36,8 @@ async function events(userId: string): Promise<string[]> {
   return r.rows.map((x) => x.event);
 }
 
-async function withClock<T>(offset: string, fn: () => Promise<T>): Promise<T> {
-  await t.db.query('update pgauth.settings set clock_offset = $1::interval', [offset]);
-  try {
-    return await fn();
-  } finally {
-    await t.db.exec(`update pgauth.settings set clock_offset = '0'`);
-  }
+function withClock<T>(offset: string, fn: () => Promise<T>): Promise<T> {
+  return shiftClock(t.db, offset, fn);
 }
 
 test('every event writes exactly one audit row of its type', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { openTestDatabase, postgresOnly, type TestDatabase } from '../helpers/db.ts';
+import { rejects, withClock as shiftClock } from '../helpers/sql.ts';
 
 const PW = 'a long enough passphrase';
 const WRONG = 'not the right passphrase';
@@ -18,14 +19,6 @@ type Pair = {
   refresh_token: string;
   refresh_expires_at: Date;
 };
-
-async function rejects(p: Promise<unknown>, sqlstate: string, message: string): Promise<void> {
-  await assert.rejects(p, (err: { code?: string; message?: string }) => {
-    assert.equal(err.code, sqlstate);
-    assert.equal(err.message, message);
-    return true;
-  });
-}
 
 async function register(username: string): Promise<string> {
   const r = await t.db.query<{ id: string }>('select pgauth.register($1, $2) as id', [
@@ -77,13 +70,8 @@ async function validates(token: string | undefined): Promise<boolean> {
   return (await t.db.query('select * from pgauth.validate($1)', [token])).rows.length === 1;
 }
 
-async function withClock<T>(offset: string, fn: () => Promise<T>): Promise<T> {
-  await t.db.query('update pgauth.settings set clock_offset = $1::interval', [offset]);
-  try {
-    return await fn();
-  } finally {
-    await t.db.exec(`update pgauth.settings set clock_offset = '0'`);
-  }
+function withClock<T>(offset: string, fn: () => Promise<T>): Promise<T> {
+  return shiftClock(t.db, offset, fn);
 }
 
 test('login returns one row with the user, a session and a fresh 256-bit token pair', async () => {

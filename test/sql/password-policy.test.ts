@@ -1,20 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { rejects } from '../helpers/sql.ts';
 
 let t: TestDatabase;
 before(async () => {
   t = await openTestDatabase();
 });
 after(() => t.close());
-
-async function rejects(p: Promise<unknown>, sqlstate: string, message: string): Promise<void> {
-  await assert.rejects(p, (err: { code?: string; message?: string }) => {
-    assert.equal(err.code, sqlstate);
-    assert.equal(err.message, message);
-    return true;
-  });
-}
 
 function register(username: string, password: string | null) {
   return t.db.query<{ id: string }>('select pgauth.register($1, $2) as id', [username, password]);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { openTestDatabase, postgresOnly, type TestDatabase } from '../helpers/db.ts';
+import { withClock as shiftClock } from '../helpers/sql.ts';
 
 const PW = 'a long enough passphrase';
 let t: TestDatabase;
@@ -51,13 +52,8 @@ async function events(sessionId: string): Promise<string[]> {
   return r.rows.map((x) => x.event);
 }
 
-async function withClock<T>(offset: string, fn: () => Promise<T>): Promise<T> {
-  await t.db.query('update pgauth.settings set clock_offset = $1::interval', [offset]);
-  try {
-    return await fn();
-  } finally {
-    await t.db.exec(`update pgauth.settings set clock_offset = '0'`);
-  }
+function withClock<T>(offset: string, fn: () => Promise<T>): Promise<T> {
+  return shiftClock(t.db, offset, fn);
 }
 
 test('refresh rotates: a new pair works, the old access and refresh tokens stop working', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { openTestDatabase, postgresOnly, type TestDatabase } from '../helpers/db.ts';
+import { rejects } from '../helpers/sql.ts';
 
 const PW = 'a long enough passphrase';
 let t: TestDatabase;
@@ -8,14 +9,6 @@ before(async () => {
   t = await openTestDatabase();
 });
 after(() => t.close());
-
-async function rejects(p: Promise<unknown>, sqlstate: string, message: string): Promise<void> {
-  await assert.rejects(p, (err: { code?: string; message?: string }) => {
-    assert.equal(err.code, sqlstate);
-    assert.equal(err.message, message);
-    return true;
-  });
-}
 
 async function register(username: string, password = PW, email: string | null = null) {
   const r = await t.db.query<{ id: string }>('select pgauth.register($1, $2, $3) as id', [

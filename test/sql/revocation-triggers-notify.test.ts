@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Unlisten } from '../../src/db/types.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { rejects } from '../helpers/sql.ts';
 
 const PW = 'a long enough passphrase';
 let t: TestDatabase;
@@ -24,14 +25,6 @@ type Pair = {
   access_token: string;
   refresh_token: string;
 };
-
-async function rejects(p: Promise<unknown>, sqlstate: string, message: string): Promise<void> {
-  await assert.rejects(p, (err: { code?: string; message?: string }) => {
-    assert.equal(err.code, sqlstate);
-    assert.equal(err.message, message);
-    return true;
-  });
-}
 
 async function register(username: string): Promise<string> {
   const r = await t.db.query<{ id: string }>('select pgauth.register($1, $2) as id', [
