@@ -36,6 +36,8 @@ export interface ServeConfig {
   trustProxy: boolean | string;
   logLevel: string;
   rateLimit: RateLimitConfig;
+  /** The validation cache of GET /v1/session and /v1/auth/check; false with --no-cache. */
+  cache: { maxEntries: number; maxAgeMs: number } | false;
 }
 
 export const DEFAULT_RATE_LIMITS: RateLimitConfig = {
@@ -67,6 +69,9 @@ export interface ServeFlags {
   registerRateIp?: string;
   registerRateUser?: string;
   refreshRateIp?: string;
+  cache?: boolean;
+  cacheMaxEntries?: string;
+  cacheMaxAgeMs?: string;
 }
 
 /** A configuration value that cannot be used; the message names the flag and the variable. */
@@ -144,6 +149,25 @@ export function serveConfig(flags: ServeFlags): ServeConfig {
     bodyLimit: integer(flags.bodyLimit, 16_384, '--body-limit / PGAUTH_BODY_LIMIT', 1024, 1 << 20),
     trustProxy: trustProxy(flags.trustProxy),
     logLevel,
+    cache:
+      flags.cache === false
+        ? false
+        : {
+            maxEntries: integer(
+              flags.cacheMaxEntries,
+              10_000,
+              '--cache-max-entries / PGAUTH_CACHE_MAX_ENTRIES',
+              1,
+              10_000_000,
+            ),
+            maxAgeMs: integer(
+              flags.cacheMaxAgeMs,
+              60_000,
+              '--cache-max-age-ms / PGAUTH_CACHE_MAX_AGE_MS',
+              1,
+              86_400_000,
+            ),
+          },
     rateLimit: {
       windowMs: integer(
         flags.rateWindowMs,

@@ -113,3 +113,47 @@ export function fromDatabaseError(err: unknown): AuthError | null {
   if (INPUT_SQLSTATES.has(code)) return new AuthError('invalid_input', undefined, { cause: err });
   return null;
 }
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'EAI_AGAIN',
+]);
+
+/**
+ * Whether an error means the database cannot serve now (unreachable, shutting down, overloaded,
+ * statement timeout): the caller should retry later, so 503 rather than 500.
+ */
+export function isUnavailable(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  if (err instanceof AggregateError && err.errors.some(isUnavailable)) return true;
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  if (typeof code === 'string') {
+    if (NETWORK_CODES.has(code)) return true;
+    // 08: connection exception; 53: insufficient resources; 57P0x: shutdown; 57014: timeout.
+    if (/^(08...|53...|57P0.|57014)$/.test(code)) return true;
+  }
+  return (
+    typeof message === 'string' &&
+    /Connection terminated|timeout exceeded when trying to connect|Cannot use a pool after calling end|Connection ended|PGlite is closed|Client has encountered a connection error/i.test(
+      message,
+    )
+  );
+}
+
+/**
+ * A driver error as the registry sees it: a pgauth error or invalid input by its SQLSTATE, an
+ * unreachable or overloaded database as `unavailable`; null for anything else (a fault).
+ */
+export function toAuthError(err: unknown): AuthError | null {
+  if (err instanceof AuthError) return err;
+  return (
+    fromDatabaseError(err) ??
+    (isUnavailable(err) ? new AuthError('unavailable', undefined, { cause: err }) : null)
+  );
+}

@@ -22,6 +22,8 @@ import { databaseOptions, UsageError } from './common.ts';
 /** The database the server runs on, and how to let it go. */
 interface Backend {
   db: Database;
+  /** Whether NOTIFY reaches this process's LISTEN (the revocation feed and the cache need it). */
+  notifies: boolean;
   engine: string;
   /** Lines printed at start about where the data is. */
   describe: string[];
@@ -53,6 +55,7 @@ async function postgresBackend(config: ServeConfig): Promise<Backend> {
   const url = new URL(config.databaseUrl ?? '');
   return {
     db,
+    notifies: true,
     engine: 'postgres',
     describe: [`database: postgres://${url.host}${url.pathname}`],
     close: () => db.close(),
@@ -94,6 +97,8 @@ async function embeddedBackend(config: ServeConfig): Promise<Backend> {
     const server = socket;
     return {
       db,
+      // The socket endpoint does not pass notifications on: no revocation feed, so no cache.
+      notifies: false,
       engine: 'pglite (embedded)',
       describe: [`data folder: ${dataDir}`, `SQL (wire protocol, while serve runs): psql "${url}"`],
       async close() {
@@ -137,6 +142,8 @@ export async function runServe(flags: ServeFlags, out: (line: string) => void): 
       hashConcurrency: config.hashConcurrency,
       logger: { level: config.logLevel },
       defaultMetrics: true,
+      revocations: backend.notifies,
+      cache: config.cache,
     });
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
@@ -148,6 +155,9 @@ export async function runServe(flags: ServeFlags, out: (line: string) => void): 
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   out(`pgauth listening on http://${host}:${port}`);
   out(`engine: ${backend.engine}`);
+  out(
+    `validation cache: ${config.cache && backend.notifies ? 'on (evicted by revocation events)' : config.cache ? 'off (the embedded database has no revocation feed)' : 'off (--no-cache)'}`,
+  );
   for (const line of backend.describe) out(line);
   out(
     `create the first admin: npx pgauth user add admin --role admin${config.databaseUrl ? ' --database-url <url>' : config.dataDir === '.pgauth' ? '' : ` --data-dir ${config.dataDir}`}`,
@@ -250,6 +260,27 @@ export function serveCommand(): Command {
           'fatal, error, warn, info, debug, trace or silent',
         ).default('info'),
         'PGAUTH_LOG_LEVEL',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--no-cache',
+        'do not cache validations of GET /v1/session and /v1/auth/check (the cache needs PostgreSQL; the embedded database never caches)',
+      ),
+    )
+    .addOption(
+      env(
+        new Option('--cache-max-entries <n>', 'validations kept in the cache').default('10000'),
+        'PGAUTH_CACHE_MAX_ENTRIES',
+      ),
+    )
+    .addOption(
+      env(
+        new Option(
+          '--cache-max-age-ms <ms>',
+          'longest a validation is served from the cache (never past the session expiry)',
+        ).default('60000'),
+        'PGAUTH_CACHE_MAX_AGE_MS',
       ),
     )
     .addOption(

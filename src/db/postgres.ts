@@ -14,6 +14,9 @@ export interface PostgresOptions {
 
 type PgQueryable = Pick<pg.PoolClient, 'query'>;
 
+/** How often a LISTEN connection proves it is alive, and how long the proof may take. */
+const LISTEN_HEARTBEAT_MS = 5_000;
+
 function wrap(q: PgQueryable): Queryable {
   return {
     async query<R extends Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
@@ -64,11 +67,16 @@ export function openPostgres(options: PostgresOptions): Database {
         connectionString: options.connectionString,
         connectionTimeoutMillis: config.connectionTimeoutMillis,
         application_name: `${config.application_name}:listen`,
+        keepAlive: true,
+        // The heartbeat below fails within this bound when the server stops answering.
+        query_timeout: LISTEN_HEARTBEAT_MS,
       });
+      let heartbeat: NodeJS.Timeout | undefined;
       let closing = false;
       const lost = (err: Error): void => {
         if (closing) return;
         closing = true;
+        clearInterval(heartbeat);
         listeners.delete(client);
         client.end().catch(() => {});
         onLost?.(err);
@@ -79,11 +87,24 @@ export function openPostgres(options: PostgresOptions): Database {
         if (msg.channel === channel) onNotify(msg.payload ?? '');
       });
       await client.connect();
-      await client.query(`listen ${pg.escapeIdentifier(channel)}`);
+      try {
+        await client.query(`listen ${pg.escapeIdentifier(channel)}`);
+      } catch (err) {
+        closing = true;
+        await client.end().catch(() => {});
+        throw err;
+      }
       listeners.add(client);
+      // A connection cut without a FIN (a server that froze, a dropped route) is only noticed
+      // by asking: a query every few seconds turns silence into onLost.
+      heartbeat = setInterval(() => {
+        client.query('select 1').catch((err: Error) => lost(err));
+      }, LISTEN_HEARTBEAT_MS);
+      heartbeat.unref();
       return async () => {
         if (closing) return;
         closing = true;
+        clearInterval(heartbeat);
         listeners.delete(client);
         await client.end().catch(() => {});
       };

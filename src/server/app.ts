@@ -7,11 +7,12 @@ import { randomUUID } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { DestinationStream } from 'pino';
+import type { CacheOptions } from '../client/types.ts';
 import { DEFAULT_RATE_LIMITS, type RateLimitConfig } from '../config.ts';
 import type { Database } from '../db/types.ts';
-import { createGateway } from './context.ts';
+import { bearerToken, createGateway } from './context.ts';
 import { handleError, sendError } from './errors.ts';
 import { createMetrics, requestMetrics } from './metrics.ts';
 import { registerRateLimit } from './rate-limit.ts';
@@ -19,6 +20,7 @@ import { accountRoutes } from './routes/account.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { oauthRoutes } from './routes/oauth.ts';
 import { opsRoutes } from './routes/ops.ts';
+import { revocationRoutes } from './routes/revocations.ts';
 import { errorSchema } from './schemas.ts';
 
 export interface AppOptions {
@@ -36,6 +38,15 @@ export interface AppOptions {
   logger?: false | { level?: string; stream?: DestinationStream };
   /** Process metrics (CPU, memory, event loop) in /metrics too. */
   defaultMetrics?: boolean;
+  /**
+   * Subscribe to revocation events (default true): the cache and GET /v1/revocations need it.
+   * False where the database cannot deliver NOTIFY to this process (embedded over its socket).
+   */
+  revocations?: boolean;
+  /** The validation cache of GET /v1/session and /v1/auth/check; false turns it off. */
+  cache?: CacheOptions | false;
+  /** Heartbeat of GET /v1/revocations (default 15,000 ms). */
+  revocationHeartbeatMs?: number;
 }
 
 /** Log paths that may hold a secret; pino replaces their values with "[Redacted]". */
@@ -104,11 +115,37 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   const metrics = createMetrics(poolSize, options.defaultMetrics ?? false);
-  const gw = createGateway(
-    options.db,
-    metrics,
-    options.hashConcurrency ?? Math.max(1, Math.floor(poolSize / 2)),
-  );
+  const revocations = options.revocations ?? true;
+  const gw = createGateway(options.db, metrics, {
+    hashConcurrency: options.hashConcurrency ?? Math.max(1, Math.floor(poolSize / 2)),
+    revocations,
+    cache: revocations ? (options.cache ?? {}) : false,
+    onSubscriptionError: (err) =>
+      app.log.warn({ cause: { message: err.message } }, 'revocation subscription lost; retrying'),
+  });
+  app.addHook('onClose', () => gw.close());
+
+  /**
+   * What a successful change through this gateway made stale leaves its cache before the answer
+   * does, so that this gateway never serves it even in the moment before the revocation event
+   * arrives: the token of a logout or revoke, every session of a user an admin changed (the password
+   * route evicts its own user).
+   */
+  const forgetChanged = (request: FastifyRequest): void => {
+    const cache = gw.cache;
+    if (!cache) return;
+    const route = request.routeOptions.url ?? '';
+    if (route === '/v1/logout') {
+      const token = bearerToken(request);
+      if (token) cache.forget(token);
+    } else if (route === '/oauth2/revoke') {
+      const token = (request.body as { token?: unknown } | undefined)?.token;
+      if (typeof token === 'string') cache.forget(token);
+    } else if (route.startsWith('/v1/admin/users/:id')) {
+      const id = (request.params as { id?: unknown } | undefined)?.id;
+      if (typeof id === 'string') cache.evictUser(id);
+    }
+  };
 
   // JSON and (with formbody) form bodies only: anything else is 415, not a schema error.
   app.removeContentTypeParser('text/plain');
@@ -128,6 +165,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
   });
   app.addHook('onSend', async (request, reply) => {
+    if (gw.cache && request.method !== 'GET' && reply.statusCode < 300) forgetChanged(request);
     if (/^\/(v1|oauth2)\//.test(request.url)) {
       if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
       reply.header('x-content-type-options', 'nosniff');
@@ -157,6 +195,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   oauthRoutes(app, gw);
   adminRoutes(app, gw);
   opsRoutes(app, gw);
+  revocationRoutes(app, gw, { heartbeatMs: options.revocationHeartbeatMs });
   app.get(
     '/openapi.json',
     {

@@ -4,16 +4,29 @@
  */
 import { isIP } from 'node:net';
 import type { FastifyRequest } from 'fastify';
+import { SessionCache, withCache } from '../client/cache.ts';
+import { databaseSource, RevocationSubscription } from '../client/revocations.ts';
+import { MAX_TOKEN_LENGTH, secondsUntil, sqlOperations } from '../client/sql.ts';
+import type { CacheOptions, Session } from '../client/types.ts';
 import type { Database, Row } from '../db/types.ts';
 import { AuthError } from '../errors.ts';
 import type { Metrics } from './metrics.ts';
 
-export interface ValidSession {
-  user_id: string;
-  session_id: string;
-  username: string;
-  roles: string[];
-  expires_at: Date;
+export type { Session };
+export { MAX_TOKEN_LENGTH, secondsUntil };
+
+export interface GatewayOptions {
+  /** Concurrent password-hashing calls before queueing. */
+  hashConcurrency: number;
+  /**
+   * Subscribe to revocation events (LISTEN pgauth_revocations): needed by the cache and by
+   * `GET /v1/revocations`. Off where the database cannot deliver them.
+   */
+  revocations: boolean;
+  /** Cache validations of GET /v1/session and /v1/auth/check (needs `revocations`). */
+  cache: CacheOptions | false;
+  /** Told when the revocation subscription fails or drops (it retries by itself). */
+  onSubscriptionError?: (err: Error) => void;
 }
 
 export interface Gateway {
@@ -23,14 +36,21 @@ export interface Gateway {
   query<R extends Row>(sql: string, params?: readonly unknown[]): Promise<R[]>;
   /** Runs `fn` (a call that hashes a password) within the hashing concurrency bound. */
   hashing<T>(fn: () => Promise<T>): Promise<T>;
-  /** pgauth.validate of the request's Bearer token; throws invalid_token when it is not valid. */
-  authenticate(request: FastifyRequest): Promise<ValidSession>;
-  /** As authenticate, and throws forbidden unless the session holds `role`. */
-  authorize(request: FastifyRequest, role: string): Promise<ValidSession>;
+  /**
+   * pgauth.validate of the request's Bearer token; throws invalid_token when it is not valid.
+   * `cached`: may be answered from the revocation-aware cache (the forward-auth hot path).
+   */
+  authenticate(request: FastifyRequest, cached?: boolean): Promise<Session>;
+  /** As authenticate (never cached), and throws forbidden unless the session holds `role`. */
+  authorize(request: FastifyRequest, role: string): Promise<Session>;
+  /** pgauth.validate of a token (never cached): the session, or null. */
+  validate(token: string): Promise<Session | null>;
+  /** The revocation feed, when the gateway subscribes to it. */
+  revocations: RevocationSubscription | null;
+  cache: SessionCache | null;
+  /** Ends the subscription. */
+  close(): Promise<void>;
 }
-
-/** The longest token accepted in an Authorization header or a body; real ones have 47 characters. */
-export const MAX_TOKEN_LENGTH = 512;
 
 /** The Bearer token of a request, or null when there is none (or it is malformed). */
 export function bearerToken(request: FastifyRequest): string | null {
@@ -50,12 +70,6 @@ export function clientIp(request: FastifyRequest): string | null {
 export function userAgent(request: FastifyRequest): string | null {
   const ua = request.headers['user-agent'];
   return typeof ua === 'string' ? ua.slice(0, 512) : null;
-}
-
-/** Seconds from now until `at`, never negative. */
-export function secondsUntil(at: Date | string): number {
-  const t = at instanceof Date ? at.getTime() : Date.parse(at);
-  return Math.max(0, Math.floor((t - Date.now()) / 1000));
 }
 
 /**
@@ -83,7 +97,7 @@ function semaphore(slots: number, queue: number): <T>(fn: () => Promise<T>) => P
   };
 }
 
-export function createGateway(db: Database, metrics: Metrics, hashConcurrency: number): Gateway {
+export function createGateway(db: Database, metrics: Metrics, options: GatewayOptions): Gateway {
   const query = async <R extends Row>(sql: string, params?: readonly unknown[]): Promise<R[]> => {
     metrics.dbInFlight.inc();
     try {
@@ -92,15 +106,32 @@ export function createGateway(db: Database, metrics: Metrics, hashConcurrency: n
       metrics.dbInFlight.dec();
     }
   };
-  const authenticate = async (request: FastifyRequest): Promise<ValidSession> => {
+  const ops = sqlOperations(db);
+  const validate = async (token: string): Promise<Session | null> => {
+    metrics.dbInFlight.inc();
+    try {
+      return await ops.validate(token);
+    } finally {
+      metrics.dbInFlight.dec();
+    }
+  };
+  const revocations = options.revocations
+    ? new RevocationSubscription(databaseSource(db), { onError: options.onSubscriptionError })
+    : null;
+  let cache: SessionCache | null = null;
+  let cachedValidate = validate;
+  if (revocations && options.cache) {
+    const store = new SessionCache(options.cache);
+    revocations.onEvent((event) => store.evict(event.sessionIds));
+    revocations.onState((live) => store.setSubscribed(live));
+    cache = store;
+    cachedValidate = withCache(validate, store);
+  }
+  revocations?.start();
+
+  const authenticate = async (request: FastifyRequest, cached = false): Promise<Session> => {
     const token = bearerToken(request);
-    const rows = token
-      ? await query<Row & ValidSession>(
-          'select user_id::text, session_id::text, username, roles, expires_at from pgauth.validate($1)',
-          [token],
-        )
-      : [];
-    const session = rows[0];
+    const session = token ? await (cached ? cachedValidate : validate)(token) : null;
     metrics.validations.inc({ outcome: session ? 'valid' : 'invalid' });
     if (!session) throw new AuthError('invalid_token');
     return session;
@@ -109,12 +140,18 @@ export function createGateway(db: Database, metrics: Metrics, hashConcurrency: n
     db,
     metrics,
     query,
-    hashing: semaphore(hashConcurrency, hashConcurrency * 8),
+    hashing: semaphore(options.hashConcurrency, options.hashConcurrency * 8),
     authenticate,
+    validate,
     async authorize(request, role) {
       const session = await authenticate(request);
       if (!session.roles.includes(role)) throw new AuthError('forbidden');
       return session;
+    },
+    revocations,
+    cache,
+    async close() {
+      await revocations?.close();
     },
   };
 }

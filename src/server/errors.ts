@@ -4,7 +4,9 @@
  * 503 with Retry-After; anything else is a generic 500, logged, never shown.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AuthError, ERRORS, type ErrorCode, fromDatabaseError } from '../errors.ts';
+import { AuthError, ERRORS, type ErrorCode, fromDatabaseError, isUnavailable } from '../errors.ts';
+
+export { isUnavailable };
 
 export interface ErrorBody {
   error: string;
@@ -23,38 +25,6 @@ export function sendError(reply: FastifyReply, code: ErrorCode, message?: string
   if (code === 'unavailable') reply.header('retry-after', String(RETRY_AFTER_SECONDS));
   if (code === 'invalid_token') reply.header('www-authenticate', 'Bearer');
   return reply.code(ERRORS[code].status).send(errorBody(code, message));
-}
-
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EPIPE',
-  'EAI_AGAIN',
-]);
-
-/**
- * Whether an error means the database cannot serve now (unreachable, shutting down, overloaded,
- * statement timeout): the caller should retry later, so 503 rather than 500.
- */
-export function isUnavailable(err: unknown): boolean {
-  if (typeof err !== 'object' || err === null) return false;
-  if (err instanceof AggregateError && err.errors.some(isUnavailable)) return true;
-  const { code, message } = err as { code?: unknown; message?: unknown };
-  if (typeof code === 'string') {
-    if (NETWORK_CODES.has(code)) return true;
-    // 08: connection exception; 53: insufficient resources; 57P0x: shutdown; 57014: timeout.
-    if (/^(08...|53...|57P0.|57014)$/.test(code)) return true;
-  }
-  return (
-    typeof message === 'string' &&
-    /Connection terminated|timeout exceeded when trying to connect|Cannot use a pool after calling end|Connection ended|PGlite is closed|Client has encountered a connection error/i.test(
-      message,
-    )
-  );
 }
 
 /** A schema violation as one sentence naming the field, e.g. "body/username is required". */

@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { RateLimitConfig } from '../../config.ts';
 import { AuthError } from '../../errors.ts';
-import type { Gateway } from '../context.ts';
+import type { Gateway, Session } from '../context.ts';
 import { bearerToken, clientIp, MAX_TOKEN_LENGTH, secondsUntil, userAgent } from '../context.ts';
 import { sendError } from '../errors.ts';
 import { byIp, byUsername, limit } from '../rate-limit.ts';
@@ -37,6 +37,17 @@ function sendPair(reply: FastifyReply, row: PairRow): FastifyReply {
       user_id: row.user_id,
       session_id: row.session_id,
     });
+}
+
+/** A session as the gateway's JSON names it. */
+function sessionBody(s: Session) {
+  return {
+    user_id: s.userId,
+    username: s.username,
+    session_id: s.sessionId,
+    roles: s.roles,
+    expires_at: s.expiresAt,
+  };
 }
 
 const credentials = {
@@ -173,8 +184,8 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
       },
     },
     async (request, reply) => {
-      const s = await gw.authenticate(request);
-      return reply.header('cache-control', 'no-store').send(s);
+      const s = await gw.authenticate(request, true);
+      return reply.header('cache-control', 'no-store').send(sessionBody(s));
     },
   );
 
@@ -191,14 +202,14 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
       },
     },
     async (request, reply) => {
-      const s = await gw.authenticate(request);
+      const s = await gw.authenticate(request, true);
       return reply
         .header('cache-control', 'no-store')
-        .header('x-auth-user-id', s.user_id)
+        .header('x-auth-user-id', s.userId)
         .header('x-auth-username', encodeURIComponent(s.username))
         .header('x-auth-roles', s.roles.join(','))
-        .header('x-auth-session-id', s.session_id)
-        .send(s);
+        .header('x-auth-session-id', s.sessionId)
+        .send(sessionBody(s));
     },
   );
 
@@ -222,12 +233,13 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
       const s = await gw.authenticate(request);
       const rows = await gw.hashing(() =>
         gw.query<{ ok: boolean }>('select pgauth.change_password($1, $2, $3) as ok', [
-          s.user_id,
+          s.userId,
           request.body.current_password,
           request.body.new_password,
         ]),
       );
       if (!rows[0]?.ok) throw new AuthError('invalid_credentials');
+      gw.cache?.evictUser(s.userId);
       return reply.code(204).send();
     },
   );

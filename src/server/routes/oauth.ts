@@ -4,7 +4,7 @@
  * `{"active":false}` for every token that is not a valid access token, whatever the reason.
  */
 import type { FastifyInstance } from 'fastify';
-import { type Gateway, MAX_TOKEN_LENGTH, type ValidSession } from '../context.ts';
+import { type Gateway, MAX_TOKEN_LENGTH } from '../context.ts';
 import { bearer, errors, text } from '../schemas.ts';
 
 const tokenForm = {
@@ -48,26 +48,18 @@ export function oauthRoutes(app: FastifyInstance, gw: Gateway): void {
     async (request, reply) => {
       await gw.authorize(request, 'introspect');
       reply.header('cache-control', 'no-store');
-      const token = request.body.token;
-      const rows =
-        token.length <= MAX_TOKEN_LENGTH
-          ? await gw.query<ValidSession & Record<string, unknown>>(
-              'select user_id::text, session_id::text, username, roles, expires_at from pgauth.validate($1)',
-              [token],
-            )
-          : [];
-      const s = rows[0];
+      const s = await gw.validate(request.body.token);
       gw.metrics.validations.inc({ outcome: s ? 'valid' : 'invalid' });
       if (!s) return { active: false };
       return {
         active: true,
-        sub: s.user_id,
+        sub: s.userId,
         username: s.username,
-        sid: s.session_id,
+        sid: s.sessionId,
         roles: s.roles,
         scope: s.roles.join(' '),
         token_type: 'Bearer',
-        exp: Math.floor(new Date(s.expires_at).getTime() / 1000),
+        exp: Math.floor(s.expiresAt.getTime() / 1000),
       };
     },
   );

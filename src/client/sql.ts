@@ -1,0 +1,124 @@
+/**
+ * SQL mode: each call is one `pgauth.*` function over the client's own pool. The gateway's hot
+ * path uses the same validate call, so a service calling SQL and one calling HTTP see the same
+ * answers.
+ */
+import type { Database, Row } from '../db/types.ts';
+import { AuthError, toAuthError } from '../errors.ts';
+import type { LoginContext, Session, TokenPair } from './types.ts';
+
+/** The longest token pgauth ever looks up; real ones have 47 characters. */
+export const MAX_TOKEN_LENGTH = 512;
+const TOKEN_SHAPE = /^[\x21-\x7e]+$/;
+
+/** Whether `token` could be a pgauth token at all; anything else is not valid without asking. */
+export function plausibleToken(token: unknown): token is string {
+  return typeof token === 'string' && token.length <= MAX_TOKEN_LENGTH && TOKEN_SHAPE.test(token);
+}
+
+interface SessionRow extends Row {
+  user_id: string;
+  username: string;
+  session_id: string;
+  roles: string[];
+  expires_at: Date;
+}
+
+interface PairRow extends Row {
+  user_id: string;
+  session_id: string;
+  access_token: string;
+  access_expires_at: Date;
+  refresh_token: string;
+  refresh_expires_at: Date;
+}
+
+const VALIDATE =
+  'select user_id::text, username, session_id::text, roles, expires_at from pgauth.validate($1)';
+const PAIR_COLUMNS =
+  'user_id::text, session_id::text, access_token, access_expires_at, refresh_token, refresh_expires_at';
+
+/** Seconds from now until `at`, never negative. */
+export function secondsUntil(at: Date): number {
+  return Math.max(0, Math.floor((at.getTime() - Date.now()) / 1000));
+}
+
+function pairOf(row: PairRow): TokenPair {
+  return {
+    accessToken: row.access_token,
+    tokenType: 'Bearer',
+    expiresIn: secondsUntil(row.access_expires_at),
+    refreshToken: row.refresh_token,
+    refreshExpiresIn: secondsUntil(row.refresh_expires_at),
+    userId: row.user_id,
+    sessionId: row.session_id,
+  };
+}
+
+/** Runs a database call; driver errors become AuthError (a fault: `internal`, with its cause). */
+async function call<R extends Row>(
+  db: Database,
+  sql: string,
+  params: readonly unknown[],
+): Promise<R[]> {
+  try {
+    return (await db.query<R>(sql, params)).rows;
+  } catch (err) {
+    throw toAuthError(err) ?? new AuthError('internal', undefined, { cause: err });
+  }
+}
+
+/** The uncached operations of SQL mode, on any Database (pool, PGlite, a test database). */
+export function sqlOperations(db: Database) {
+  const validate = async (token: string): Promise<Session | null> => {
+    if (!plausibleToken(token)) return null;
+    const row = (await call<SessionRow>(db, VALIDATE, [token]))[0];
+    return row
+      ? {
+          userId: row.user_id,
+          username: row.username,
+          sessionId: row.session_id,
+          roles: row.roles,
+          expiresAt: row.expires_at,
+        }
+      : null;
+  };
+  return {
+    validate,
+    async login(username: string, password: string, context: LoginContext = {}) {
+      const rows = await call<PairRow>(
+        db,
+        `select ${PAIR_COLUMNS} from pgauth.login($1, $2, $3, $4)`,
+        [username, password, context.ip ?? null, context.userAgent ?? null],
+      );
+      if (!rows[0]) throw new AuthError('invalid_credentials');
+      return pairOf(rows[0]);
+    },
+    async refresh(refreshToken: string, context: LoginContext = {}) {
+      if (!plausibleToken(refreshToken)) throw new AuthError('invalid_token');
+      const rows = await call<PairRow>(
+        db,
+        `select ${PAIR_COLUMNS} from pgauth.refresh($1, $2, $3)`,
+        [refreshToken, context.ip ?? null, context.userAgent ?? null],
+      );
+      if (!rows[0]) throw new AuthError('invalid_token');
+      return pairOf(rows[0]);
+    },
+    async logout(accessToken: string): Promise<void> {
+      if (!plausibleToken(accessToken)) return;
+      await call(db, 'select pgauth.logout($1)', [accessToken]);
+    },
+    async changePassword(accessToken: string, currentPassword: string, newPassword: string) {
+      const session = await validate(accessToken);
+      if (!session) throw new AuthError('invalid_token');
+      const rows = await call<{ ok: boolean }>(
+        db,
+        'select pgauth.change_password($1, $2, $3) as ok',
+        [session.userId, currentPassword, newPassword],
+      );
+      if (!rows[0]?.ok) throw new AuthError('invalid_credentials');
+    },
+  };
+}
+
+export type Operations = ReturnType<typeof sqlOperations>;

@@ -1,0 +1,73 @@
+/**
+ * The SDK's public types: the same in SQL mode (`databaseUrl`) and HTTP mode (`baseUrl`).
+ */
+
+/** A valid session, as `pgauth.validate` returns it. */
+export interface Session {
+  userId: string;
+  username: string;
+  sessionId: string;
+  /** The user's roles when the session was validated (role changes notify and evict). */
+  roles: string[];
+  /** When the access token stops being valid. */
+  expiresAt: Date;
+}
+
+/** What login and refresh return. */
+export interface TokenPair {
+  accessToken: string;
+  tokenType: 'Bearer';
+  /** Seconds until the access token expires. */
+  expiresIn: number;
+  refreshToken: string;
+  /** Seconds until the refresh token expires. */
+  refreshExpiresIn: number;
+  userId: string;
+  sessionId: string;
+}
+
+/** Client details recorded with a login (SQL mode; over HTTP the gateway sees its own caller). */
+export interface LoginContext {
+  ip?: string;
+  userAgent?: string;
+}
+
+/** Anything that checks an access token: the client, or a stand-in with the same contract. */
+export interface TokenValidator {
+  /** The session of a valid token, null for any token that is not valid. Throws AuthError on a fault. */
+  validate(token: string): Promise<Session | null>;
+}
+
+export interface AuthClient extends TokenValidator {
+  /** Throws AuthError `invalid_credentials` for every kind of failed login. */
+  login(username: string, password: string, context?: LoginContext): Promise<TokenPair>;
+  /** Throws AuthError `invalid_token` when the refresh token is not valid. */
+  refresh(refreshToken: string): Promise<TokenPair>;
+  /** Ends the session of `accessToken`; no error when it is already ended. */
+  logout(accessToken: string): Promise<void>;
+  /** Changes the password of the token's user; every session of the user is revoked. */
+  changePassword(accessToken: string, currentPassword: string, newPassword: string): Promise<void>;
+  /** The cache's state, or null when the client has no cache. */
+  readonly cache: CacheState | null;
+  /** Closes the pool, the subscription and keep-alive connections. */
+  close(): Promise<void>;
+}
+
+export interface CacheOptions {
+  /** Most sessions kept (least recently used goes first). Default 10,000. */
+  maxEntries?: number;
+  /** Longest a positive validation is served from memory, capped by the session's expires_at. Default 60,000. */
+  maxAgeMs?: number;
+  /** Longest a "not valid" answer is served from memory. Default 1,000; 0 to never cache one. */
+  negativeMaxAgeMs?: number;
+}
+
+export interface CacheState {
+  /** Whether the revocation subscription is live: only then is anything served from memory. */
+  readonly subscribed: boolean;
+  readonly size: number;
+  /** Called with the session ids of every revocation event, once their tokens are evicted. */
+  onEvict(listener: (sessionIds: readonly string[]) => void): () => void;
+  /** Resolves when the subscription is live (at once if it is). */
+  ready(timeoutMs?: number): Promise<void>;
+}
