@@ -5,16 +5,10 @@
  */
 import type { Database, Row } from '../db/types.ts';
 import { AuthError, toAuthError } from '../errors.ts';
+import { plausibleToken } from './tokens.ts';
 import type { LoginContext, Session, TokenPair } from './types.ts';
 
-/** The longest token pgauth ever looks up; real ones have 47 characters. */
-export const MAX_TOKEN_LENGTH = 512;
-const TOKEN_SHAPE = /^[\x21-\x7e]+$/;
-
-/** Whether `token` could be a pgauth token at all; anything else is not valid without asking. */
-export function plausibleToken(token: unknown): token is string {
-  return typeof token === 'string' && token.length <= MAX_TOKEN_LENGTH && TOKEN_SHAPE.test(token);
-}
+export { MAX_TOKEN_LENGTH, plausibleToken } from './tokens.ts';
 
 interface SessionRow extends Row {
   user_id: string;

@@ -153,23 +153,31 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setNotFoundHandler((_request, reply) => sendError(reply, 'not_found'));
   app.addSchema(errorSchema);
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Hooks in callback style: they run on every request, and an async hook costs a promise each.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
-    const query = request.query as Record<string, unknown> | undefined;
-    if (query && Object.keys(query).some((k) => SECRET_QUERY.test(k))) {
-      return sendError(
-        reply,
-        'bad_request',
-        'The request is malformed: credentials are never accepted in the query string.',
-      );
-    }
-  });
-  app.addHook('onSend', async (request, reply) => {
-    if (gw.cache && request.method !== 'GET' && reply.statusCode < 300) forgetChanged(request);
-    if (/^\/(v1|oauth2)\//.test(request.url)) {
-      if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    const url = request.url;
+    if (url.startsWith('/v1/') || url.startsWith('/oauth2/')) {
+      // Routes may set their own cache-control; these are the defaults of every API answer.
+      reply.header('cache-control', 'no-store');
       reply.header('x-content-type-options', 'nosniff');
     }
+    if (url.includes('?')) {
+      const query = request.query as Record<string, unknown> | undefined;
+      if (query && Object.keys(query).some((k) => SECRET_QUERY.test(k))) {
+        sendError(
+          reply,
+          'bad_request',
+          'The request is malformed: credentials are never accepted in the query string.',
+        );
+        return;
+      }
+    }
+    done();
+  });
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (gw.cache && request.method !== 'GET' && reply.statusCode < 300) forgetChanged(request);
+    done(null, payload);
   });
 
   await app.register(requestMetrics, { metrics });

@@ -7,6 +7,7 @@ import type { FastifyRequest } from 'fastify';
 import { SessionCache, withCache } from '../client/cache.ts';
 import { databaseSource, RevocationSubscription } from '../client/revocations.ts';
 import { MAX_TOKEN_LENGTH, secondsUntil, sqlOperations } from '../client/sql.ts';
+import { parseBearer } from '../client/tokens.ts';
 import type { CacheOptions, Session } from '../client/types.ts';
 import type { Database, Row } from '../db/types.ts';
 import { AuthError } from '../errors.ts';
@@ -54,11 +55,7 @@ export interface Gateway {
 
 /** The Bearer token of a request, or null when there is none (or it is malformed). */
 export function bearerToken(request: FastifyRequest): string | null {
-  const header = request.headers.authorization;
-  if (typeof header !== 'string') return null;
-  const m = /^Bearer +([\x21-\x7e]+) *$/i.exec(header);
-  const token = m?.[1];
-  return token && token.length <= MAX_TOKEN_LENGTH ? token : null;
+  return parseBearer(request.headers.authorization);
 }
 
 /** The client IP as PostgreSQL inet accepts it, or null. */

@@ -70,16 +70,18 @@ export const requestMetrics = fp(
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [opts.metrics.registry],
     });
-    app.addHook('onRequest', async (request) => {
+    app.addHook('onRequest', (request, _reply, done) => {
       request.metricsStart = process.hrtime.bigint();
+      done();
     });
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';
       const labels = { route, method: request.method, status: String(reply.statusCode) };
       requests.inc(labels);
       if (request.metricsStart !== undefined) {
         duration.observe(labels, Number(process.hrtime.bigint() - request.metricsStart) / 1e9);
       }
+      done();
     });
   },
   { name: 'pgauth-request-metrics' },

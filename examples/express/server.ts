@@ -1,0 +1,70 @@
+/**
+ * A small Express service guarded by pgauth: a public route, one for any signed-in user and one
+ * for admins. See examples/README.md.
+ *
+ *   PGAUTH_URL=http://127.0.0.1:8080 node --import tsx examples/express/server.ts
+ *   DATABASE_URL=postgres://orders_service@127.0.0.1/app node --import tsx examples/express/server.ts
+ */
+import express from 'express';
+import { type AuthClient, createAuthClient } from 'pgauth/client';
+import { authenticate, requireRole } from 'pgauth/middleware/express';
+
+interface Config {
+  port: number;
+  client: AuthClient;
+  mode: string;
+}
+
+/**
+ * Read once, at start: SQL mode (DATABASE_URL, with a cache that revocations evict) or the
+ * gateway (PGAUTH_URL, default the one of `npm start`). Never both: which one answers would be a
+ * guess.
+ */
+function readConfig(env: NodeJS.ProcessEnv): Config {
+  const port = Number(env.PORT ?? 3001);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`PORT must be a port number, not ${env.PORT}`);
+  }
+  if (env.DATABASE_URL && env.PGAUTH_URL) {
+    throw new Error('set DATABASE_URL (SQL mode) or PGAUTH_URL (gateway), not both');
+  }
+  if (env.DATABASE_URL) {
+    const client = createAuthClient({
+      databaseUrl: env.DATABASE_URL,
+      cache: { maxEntries: 10_000, maxAgeMs: 60_000 },
+    });
+    return { port, client, mode: 'SQL (DATABASE_URL)' };
+  }
+  const baseUrl = env.PGAUTH_URL ?? 'http://127.0.0.1:8080';
+  return { port, client: createAuthClient({ baseUrl }), mode: `gateway ${baseUrl}` };
+}
+
+const { port, client, mode } = readConfig(process.env);
+const app = express();
+
+app.get('/', (_req, res) => {
+  res.json({ service: 'express example', public: true });
+});
+
+// `authenticate` sets req.auth, or answers 401 / 503 itself; the handler only runs with a session.
+app.get('/me', authenticate(client), (req, res) => {
+  res.json({ userId: req.auth?.userId, username: req.auth?.username, roles: req.auth?.roles });
+});
+
+app.get('/admin', authenticate(client), requireRole('admin'), (req, res) => {
+  res.json({ admin: req.auth?.username, message: 'only admins see this' });
+});
+
+const server = app.listen(port, '127.0.0.1', () => {
+  const address = server.address();
+  const actual = typeof address === 'object' && address ? address.port : port;
+  console.log(`express example on http://127.0.0.1:${actual} (pgauth: ${mode})`);
+});
+
+async function shutDown(): Promise<void> {
+  server.close();
+  server.closeIdleConnections();
+  await client.close();
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void shutDown());
