@@ -4,6 +4,7 @@
  * answers.
  */
 import type { Database, Row } from '../db/types.ts';
+import { type CoalesceOptions, coalesce } from './batch.ts';
 import { AuthError, toAuthError } from '../errors.ts';
 import { plausibleToken } from './tokens.ts';
 import type { LoginContext, Session, TokenPair } from './types.ts';
@@ -29,6 +30,8 @@ interface PairRow extends Row {
 
 const VALIDATE =
   'select user_id::text, username, session_id::text, roles, expires_at from pgauth.validate($1)';
+const VALIDATE_MANY =
+  'select ord, user_id::text, username, session_id::text, roles, expires_at from pgauth.validate_many($1::text[])';
 const PAIR_COLUMNS =
   'user_id::text, session_id::text, access_token, access_expires_at, refresh_token, refresh_expires_at';
 
@@ -62,20 +65,52 @@ async function call<R extends Row>(
   }
 }
 
+function sessionOf(row: SessionRow): Session {
+  return {
+    userId: row.user_id,
+    username: row.username,
+    sessionId: row.session_id,
+    roles: row.roles,
+    expiresAt: row.expires_at,
+  };
+}
+
+export interface SqlOptions {
+  /**
+   * Coalesce concurrent validations into pgauth.validate_many calls (batch.ts); false sends each
+   * alone. Default on.
+   */
+  batch?: CoalesceOptions | false;
+}
+
 /** The uncached operations of SQL mode, on any Database (pool, PGlite, a test database). */
-export function sqlOperations(db: Database) {
-  const validate = async (token: string): Promise<Session | null> => {
-    if (!plausibleToken(token)) return null;
+export function sqlOperations(db: Database, options: SqlOptions = {}) {
+  const validateOne = async (token: string): Promise<Session | null> => {
     const row = (await call<SessionRow>(db, VALIDATE, [token]))[0];
-    return row
-      ? {
-          userId: row.user_id,
-          username: row.username,
-          sessionId: row.session_id,
-          roles: row.roles,
-          expiresAt: row.expires_at,
-        }
-      : null;
+    return row ? sessionOf(row) : null;
+  };
+  /** False once the schema turned out to predate validate_many (migration 0005). */
+  let manyExists = true;
+  const validateMany = async (tokens: string[]): Promise<(Session | null)[]> => {
+    if (tokens.length === 1 || !manyExists) return Promise.all(tokens.map(validateOne));
+    let rows: (SessionRow & { ord: number })[];
+    try {
+      rows = (await db.query<SessionRow & { ord: number }>(VALIDATE_MANY, [tokens])).rows;
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== '42883') {
+        throw toAuthError(err) ?? new AuthError('internal', undefined, { cause: err });
+      }
+      manyExists = false;
+      return Promise.all(tokens.map(validateOne));
+    }
+    const answers: (Session | null)[] = tokens.map(() => null);
+    for (const row of rows) answers[row.ord - 1] = sessionOf(row);
+    return answers;
+  };
+  const batched = options.batch === false ? null : coalesce(validateMany, options.batch);
+  const validate = (token: string): Promise<Session | null> => {
+    if (!plausibleToken(token)) return Promise.resolve(null);
+    return batched ? batched(token) : validateOne(token);
   };
   return {
     validate,

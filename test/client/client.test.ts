@@ -315,3 +315,32 @@ test('createAuthClient needs exactly one of databaseUrl, database or baseUrl', (
   );
   assert.throws(() => createAuthClient({ baseUrl: 'ftp://example.com' }), /http or https/);
 });
+
+test('concurrent validations share round trips (validate_many) and each gets its own answer', async () => {
+  const client = createAuthClient({ database: t.db });
+  try {
+    const users = await Promise.all(
+      [1, 2, 3].map(async (i) => {
+        const id = await createUser(app, `batch_${i}`);
+        return { id, pair: await client.login(`batch_${i}`, PASSWORD) };
+      }),
+    );
+    await client.logout(users[2]?.pair.accessToken as string);
+    const asks = Array.from({ length: 60 }, (_, i) => {
+      const u = users[i % 3];
+      return i % 4 === 3
+        ? { token: `pga_garbage_${i}`, want: null }
+        : {
+            token: u?.pair.accessToken as string,
+            want: i % 3 === 2 ? null : (u?.id as string),
+          };
+    });
+    const answers = await Promise.all(asks.map((a) => client.validate(a.token)));
+    assert.deepEqual(
+      answers.map((s) => s?.userId ?? null),
+      asks.map((a) => a.want),
+    );
+  } finally {
+    await client.close();
+  }
+});

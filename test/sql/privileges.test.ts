@@ -235,6 +235,7 @@ test('the service and admin grants are exactly the documented ones', async () =>
     'register',
     'revoke_token',
     'validate',
+    'validate_many',
   ];
   assert.deepEqual(of('pgauth_service'), service);
   assert.deepEqual(

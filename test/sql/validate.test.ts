@@ -101,3 +101,50 @@ test('validate writes nothing', async () => {
   );
   assert.equal(fn.rows[0]?.provolatile, 's', 'validate is STABLE');
 });
+
+test('validate_many answers each position as validate does, and only the valid ones', async () => {
+  const a = await session('vm_a');
+  const b = await session('vm_b');
+  const revoked = await session('vm_revoked');
+  await t.db.query('select pgauth.logout($1)', [revoked.access_token]);
+  const tokens = [
+    'garbage',
+    a.access_token,
+    revoked.access_token,
+    b.access_token,
+    a.access_token,
+    a.refresh_token,
+    '',
+  ];
+  const r = await t.db.query<{ ord: number; user_id: string; session_id: string }>(
+    'select ord, user_id, session_id from pgauth.validate_many($1::text[]) order by ord',
+    [tokens],
+  );
+  assert.deepEqual(
+    r.rows.map((x) => [x.ord, x.user_id, x.session_id]),
+    [
+      [2, a.user_id, a.session_id],
+      [4, b.user_id, b.session_id],
+      [5, a.user_id, a.session_id],
+    ],
+  );
+  for (const [i, token] of tokens.entries()) {
+    const single = await validate(token);
+    assert.equal(single.length, r.rows.some((x) => x.ord === i + 1) ? 1 : 0, `position ${i + 1}`);
+  }
+});
+
+test('validate_many takes an empty array or NULL, and refuses more than 1000 tokens', async () => {
+  assert.equal(
+    (await t.db.query('select * from pgauth.validate_many($1::text[])', [[]])).rows.length,
+    0,
+  );
+  assert.equal((await t.db.query('select * from pgauth.validate_many(null)')).rows.length, 0);
+  await assert.rejects(
+    t.db.query('select * from pgauth.validate_many($1::text[])', [
+      Array.from({ length: 1001 }, (_, i) => `t${i}`),
+    ]),
+    (err: { code?: string; message?: string }) =>
+      err.code === 'BADIN' && err.message === 'invalid_input',
+  );
+});

@@ -150,6 +150,8 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
       );
       const row = rows[0];
       if (!row) return sendError(reply, 'invalid_token');
+      // The old access token is dead: this gateway forgets it before the client hears of the new.
+      gw.cache?.evict([row.session_id]);
       return sendPair(reply, row);
     },
   );
