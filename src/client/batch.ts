@@ -48,19 +48,21 @@ export function coalesce<T>(
       }
       inFlight++;
       const keys = [...batch.keys()];
-      many(keys).then(
-        (answers) => {
-          keys.forEach((key, i) => {
-            for (const w of batch.get(key) ?? []) w.resolve(answers[i] as T);
-          });
-        },
-        (err: unknown) => {
-          for (const waiters of batch.values()) for (const w of waiters) w.reject(err);
-        },
-      ).finally(() => {
-        inFlight--;
-        dispatch();
-      });
+      many(keys)
+        .then(
+          (answers) => {
+            keys.forEach((key, i) => {
+              for (const w of batch.get(key) ?? []) w.resolve(answers[i] as T);
+            });
+          },
+          (err: unknown) => {
+            for (const waiters of batch.values()) for (const w of waiters) w.reject(err);
+          },
+        )
+        .finally(() => {
+          inFlight--;
+          dispatch();
+        });
     }
   };
 

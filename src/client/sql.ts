@@ -4,8 +4,8 @@
  * answers.
  */
 import type { Database, Row } from '../db/types.ts';
-import { type CoalesceOptions, coalesce } from './batch.ts';
 import { AuthError, toAuthError } from '../errors.ts';
+import { type CoalesceOptions, coalesce } from './batch.ts';
 import { plausibleToken } from './tokens.ts';
 import type { LoginContext, Session, TokenPair } from './types.ts';
 
