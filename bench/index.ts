@@ -25,6 +25,12 @@ const SCENARIOS: Scenario[] = [
     description: 'gateway GET /v1/session vs a bare node:http server, autocannon -c 20',
     run: async (ctx) => (await import('./http.ts')).run(ctx),
   },
+  {
+    name: 'sdk',
+    description:
+      'SDK cached validate/s, revocation propagation, gateway GET /v1/session with its cache',
+    run: async (ctx) => (await import('./sdk.ts')).run(ctx),
+  },
 ];
 
 const SCRATCH_DIR = fileURLToPath(new URL('../.bench/', import.meta.url));

@@ -1,0 +1,111 @@
+/**
+ * Running autocannon in its own process (the load generator must not share the event loop of
+ * anything it measures) and reading its JSON result. Any non-2xx answer, error or timeout is an
+ * error: a 401 is cheaper than a validation and would inflate the figure.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const AUTOCANNON = fileURLToPath(
+  new URL('../../node_modules/autocannon/autocannon.js', import.meta.url),
+);
+const TOKENS_LOAD = fileURLToPath(new URL('./autocannon-tokens.ts', import.meta.url));
+
+export interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  /** The command line, for the record (tokens replaced by a placeholder). */
+  command: string;
+}
+
+export interface LoadOptions {
+  connections: number;
+  /** Seconds. */
+  duration: number;
+}
+
+/** The autocannon CLI: `autocannon -j -c N -d S [-H header…] url`. */
+export async function autocannon(
+  url: string,
+  options: LoadOptions & { headers: string[] },
+  signal: AbortSignal,
+): Promise<Load> {
+  const args = [
+    AUTOCANNON,
+    '-j',
+    '-c',
+    String(options.connections),
+    '-d',
+    String(options.duration),
+  ];
+  for (const h of options.headers) args.push('-H', h);
+  args.push(url);
+  const command = ['autocannon', ...args.slice(1)]
+    .map((a) => (a.startsWith('authorization=') ? 'authorization=Bearer <token>' : a))
+    .join(' ');
+  return { ...(await run(args, null, url, signal)), command };
+}
+
+/**
+ * autocannon through its programmatic API (autocannon-tokens.ts), each request with its own
+ * `Authorization: Bearer` token: every connection cycles through all `tokens`, starting at its own
+ * offset, so that the connections do not ask for the same token at the same time.
+ */
+export async function autocannonTokens(
+  url: string,
+  options: LoadOptions & { tokens: readonly string[] },
+  signal: AbortSignal,
+): Promise<Load> {
+  const args = [
+    '--import',
+    'tsx',
+    TOKENS_LOAD,
+    '-c',
+    String(options.connections),
+    '-d',
+    String(options.duration),
+    url,
+  ];
+  const command = `node --import tsx bench/lib/autocannon-tokens.ts -c ${options.connections} -d ${options.duration} ${url} < tokens.json (${options.tokens.length} tokens)`;
+  return { ...(await run(args, JSON.stringify(options.tokens), url, signal)), command };
+}
+
+async function run(
+  args: string[],
+  stdin: string | null,
+  url: string,
+  signal: AbortSignal,
+): Promise<Omit<Load, 'command'>> {
+  const child = spawn(process.execPath, args, {
+    stdio: [stdin === null ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    signal,
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    err = (err + d.toString()).slice(-4000);
+  });
+  if (stdin !== null) child.stdin?.end(stdin);
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', resolve);
+  });
+  signal.throwIfAborted();
+  if (code !== 0) throw new Error(`autocannon exited ${code}: ${err}`);
+  const r = JSON.parse(out) as {
+    requests: { average: number };
+    latency: { p50: number; p99: number };
+    non2xx?: number;
+    errors?: number;
+    timeouts?: number;
+  };
+  const bad = (r.non2xx ?? 0) + (r.errors ?? 0) + (r.timeouts ?? 0);
+  if (bad > 0) {
+    throw new Error(`autocannon on ${url}: ${bad} non-2xx answers, errors or timeouts`);
+  }
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
+}

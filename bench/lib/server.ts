@@ -1,0 +1,108 @@
+/**
+ * Servers under load in their own process: started from a command, found by the URL in the line
+ * they print when listening, measured (RSS) and stopped. Used by every HTTP scenario.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface Server {
+  child: ChildProcess;
+  url: string;
+  /** Its stdout up to and including the match of `listening`. */
+  output: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Spawns a server and waits for its stdout to match `listening`, whose first group is its URL.
+ * The pattern may span several lines (e.g. the listening line and a line printed after it).
+ */
+export function startServer(
+  command: string,
+  args: string[],
+  listening: RegExp,
+  signal: AbortSignal,
+): Promise<Server> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((done) => child.once('exit', () => done()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  return new Promise<Server>((resolve, reject) => {
+    let out = '';
+    let err = '';
+    let done = false;
+    let timer: NodeJS.Timeout | undefined;
+    const fail = (e: Error): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      stop().then(() => reject(e));
+    };
+    const onAbort = (): void => fail(new Error('aborted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    child.stderr?.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-4000);
+    });
+    child.stdout?.on('data', (d: Buffer) => {
+      if (done) return; // drained, not kept
+      out += d.toString();
+      const m = listening.exec(out);
+      if (m?.[1]) {
+        done = true;
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        resolve({ child, url: m[1], output: out, stop });
+      }
+    });
+    child.once('error', fail);
+    child.once('exit', (code) =>
+      fail(new Error(`${command} ${args.join(' ')} exited (${code}) before listening:\n${err}`)),
+    );
+    timer = setTimeout(
+      () => fail(new Error(`no "listening" line within 30 s:\n${out}\n${err}`)),
+      30_000,
+    );
+  });
+}
+
+/** Resident set size of a process (VmRSS of /proc/<pid>/status), in MiB. Linux only. */
+export async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  if (!m?.[1]) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(m[1]) / 1024;
+}
+
+/** The baseline server: node:http answering every request with a constant body of about the size
+ * of a /v1/session answer. It prints `bare listening on <url>`. */
+const BARE_SERVER = `import { createServer } from 'node:http';
+const body = JSON.stringify({
+  user_id: '00000000-0000-4000-8000-000000000000',
+  username: 'bench_http_user',
+  roles: [],
+  session_id: '00000000-0000-4000-8000-000000000001',
+  expires_at: '2030-01-01T00:00:00.000Z',
+});
+const server = createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(body);
+});
+server.listen(0, '127.0.0.1', () => {
+  console.log('bare listening on http://127.0.0.1:' + server.address().port);
+});
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
+`;
+
+/** Writes the bare server script as `bare-server.mjs` in `dir` and returns its path. */
+export async function writeBareServer(dir: string): Promise<string> {
+  const path = join(dir, 'bare-server.mjs');
+  await writeFile(path, BARE_SERVER);
+  return path;
+}
