@@ -17,6 +17,7 @@
  * This module is also the helper process of 1 and 2: `node --import tsx bench/sdk.ts helper MODE`.
  * See docs/benchmarks.md for why it is measured this way.
  */
+
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -33,12 +34,12 @@ import { interleave } from './lib/rounds.ts';
 import { interleaveMany, pair } from './lib/rounds-many.ts';
 import type { Comparison, RunContext, ScenarioResult } from './lib/scenario.ts';
 import { rssMiB, type Server, startServer, writeBareServer } from './lib/server.ts';
+import { loginSessions } from './lib/sessions.ts';
 import { median } from './lib/stats.ts';
 import { againstTarget, percentile } from './lib/target.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const PGAUTH_BIN = fileURLToPath(new URL('../bin/pgauth.js', import.meta.url));
-const PASSWORD = 'bench-password-7f3a9c1d';
 /** Owners of the sessions (10 sessions or more each); the cache does not care how many. */
 const USERS = 10;
 const TOKENS = 1_000;
@@ -77,27 +78,6 @@ const stamp = (): number => performance.timeOrigin + performance.now();
 
 // ---------------------------------------------------------------------------------------------
 // Setup
-
-/** Registers USERS users and logs in `count` sessions over them, in one statement; their tokens. */
-async function loginSessions(b: BenchDatabase, count: number): Promise<string[]> {
-  await b.db.exec('update pgauth.settings set bcrypt_cost = 4');
-  await b.db.query(
-    `select pgauth.grant_role(pgauth.register('bench_sdk_' || lpad(i::text, 2, '0'), $1), 'member')
-     from generate_series(0, $2::int - 1) i`,
-    [PASSWORD, USERS],
-  );
-  // The user agent names g, so that the lateral call is made once per row, not once in all.
-  const r = await b.db.query<{ token: string }>(
-    `select l.access_token as token
-     from generate_series(1, $2::int) g
-     cross join lateral pgauth.login('bench_sdk_' || lpad((g % $3::int)::text, 2, '0'), $1,
-                                     null, 'pgauth-bench ' || g) l
-     order by g`,
-    [PASSWORD, count, USERS],
-  );
-  if (r.rows.length !== count) throw new Error(`${r.rows.length} of ${count} logins succeeded`);
-  return r.rows.map((row) => row.token);
-}
 
 interface SessionRecord {
   token: string;
@@ -555,7 +535,10 @@ export async function run(ctx: RunContext): Promise<ScenarioResult> {
     // The validate loop and the gateway use the first TOKENS sessions (never revoked); the
     // propagation samples revoke the others, one each.
     const revocable = s.propagation.perRound * s.rounds + 2 * s.propagation.warmup;
-    const tokens = await loginSessions(b, TOKENS + revocable);
+    const tokens = await loginSessions(b, TOKENS + revocable, {
+      prefix: 'bench_sdk_',
+      users: USERS,
+    });
     const live = tokens.slice(0, TOKENS);
     const doomed = tokens.slice(TOKENS);
     await b.db.exec('vacuum analyze');

@@ -11,6 +11,7 @@
  * See docs/benchmarks.md for why it is measured this way.
  */
 import { join } from 'node:path';
+import { cryptBaseline } from './lib/crypt.ts';
 import { type BenchDatabase, createMigratedDatabase } from './lib/db.ts';
 import { pgbench, pgbenchInit, pgbenchVersion, writeScript } from './lib/pgbench.ts';
 import { formatFigure } from './lib/report.ts';
@@ -171,31 +172,21 @@ async function loginVsCrypt(b: BenchDatabase, ctx: RunContext, s: Settings): Pro
   for (let c = 0; c < s.login.clients; c++) {
     await db.query('select pgauth.register($1, $2)', [`bench_login_${c}`, PASSWORD]);
   }
-  // The baseline verifies what login verifies: the pre-hashed password against a stored hash of
-  // the same cost (the first login user's own).
-  const h = await db.query<{ prehash: string; hash: string }>(
-    `select pgauth._prehash($1) as prehash, u.password_hash as hash
-     from pgauth.users u where u.username = 'bench_login_0'`,
-    [PASSWORD],
-  );
-  const { prehash, hash } = h.rows[0] ?? { prehash: '', hash: '' };
-  if (!hash.startsWith(`$2a$${String(cost).padStart(2, '0')}$`)) {
-    throw new Error(`login users were hashed with another cost than ${cost}: ${hash.slice(0, 7)}`);
-  }
   const dir = join(ctx.scratchDir, 'sql');
   const loginScript = await writeScript(
     dir,
     'login.sql',
     `select * from pgauth.login('bench_login_' || :client_id, '${PASSWORD}');\n`,
   );
-  // Inputs as parameters (-D): crypt() is immutable, so with literals a prepared statement would
-  // fold it into a constant once and then measure nothing.
-  const cryptScript = await writeScript(
+  const crypt = await cryptBaseline(b, {
+    username: 'bench_login_0',
+    password: PASSWORD,
+    cost,
     dir,
-    'crypt.sql',
-    'select pgauth.crypt(:pw, :hash) = :hash;\n',
-  );
-  const cryptDefine = { pw: prehash, hash };
+    clients: s.login.clients,
+    threads: s.login.threads,
+    signal: ctx.signal,
+  });
   const common = { url: b.url, ...s.login, signal: ctx.signal };
   let logins = 0;
   const runLogin = async (duration: number) => {
@@ -205,7 +196,7 @@ async function loginVsCrypt(b: BenchDatabase, ctx: RunContext, s: Settings): Pro
   };
   ctx.log(`login vs crypt() at cost ${cost}: warm-up ${s.warmup} s each`);
   await runLogin(s.warmup);
-  await pgbench({ ...common, duration: s.warmup, script: cryptScript, define: cryptDefine });
+  await crypt.run(s.warmup);
   const commands = { pgauth: '', baseline: '' };
   const result = await interleave(
     s.rounds,
@@ -220,7 +211,7 @@ async function loginVsCrypt(b: BenchDatabase, ctx: RunContext, s: Settings): Pro
     {
       label: `crypt() cost ${cost}`,
       run: async () => {
-        const r = await pgbench({ ...common, script: cryptScript, define: cryptDefine });
+        const r = await crypt.run(s.login.duration);
         commands.baseline = r.command;
         return r.tps;
       },
@@ -255,10 +246,7 @@ async function loginVsCrypt(b: BenchDatabase, ctx: RunContext, s: Settings): Pro
     },
     commands: {
       pgauth: commands.pgauth.replace(loginScript, 'login.sql'),
-      baseline: commands.baseline
-        .replace(cryptScript, 'crypt.sql')
-        .replace(`pw=${prehash}`, 'pw=<pre-hashed password>')
-        .replace(`hash=${hash}`, 'hash=<its bcrypt hash>'),
+      baseline: crypt.redact(commands.baseline),
     },
   };
 }

@@ -4,9 +4,10 @@
  *
  *   node --import tsx bench/lib/autocannon-tokens.ts -c CONNECTIONS -d SECONDS URL < tokens.json
  *
- * stdin: a JSON array of tokens. Every connection cycles through all of them, connection k
- * starting at token k·n/connections, so that the connections spread over the tokens instead of
- * asking for the same one at once. Prints autocannon's result as JSON (what `autocannon -j`
+ * stdin: a JSON array of tokens, or `{"requests": [{method, headers?, body?}, …]}` for requests of
+ * any shape (logins with a username each). Every connection cycles through all of them,
+ * connection k starting at request k·n/connections, so that the connections spread over them
+ * instead of sending the same one at once. Prints autocannon's result as JSON (what `autocannon -j`
  * prints). The requests are built once per connection, as for a single header: a token per
  * request costs the generator nothing per request.
  */
@@ -20,6 +21,30 @@ type Autocannon = (options: Record<string, unknown>) => Promise<unknown>;
 
 // autocannon is CommonJS without type declarations.
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+
+interface RequestSpec {
+  method: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+function requestsOf(input: unknown): RequestSpec[] {
+  if (Array.isArray(input) && input.length > 0 && input.every((t) => typeof t === 'string')) {
+    return input.map((token: string) => ({
+      method: 'GET',
+      headers: { authorization: `Bearer ${token}` },
+    }));
+  }
+  const requests = (input as { requests?: unknown } | null)?.requests;
+  if (
+    Array.isArray(requests) &&
+    requests.length > 0 &&
+    requests.every((r) => typeof (r as RequestSpec)?.method === 'string')
+  ) {
+    return requests as RequestSpec[];
+  }
+  throw new Error('stdin must be a JSON array of tokens or {"requests": [{method, …}, …]}');
+}
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -37,18 +62,7 @@ async function main(): Promise<void> {
   }
   let input = '';
   for await (const chunk of process.stdin) input += chunk;
-  const tokens = JSON.parse(input) as unknown;
-  if (
-    !Array.isArray(tokens) ||
-    tokens.length === 0 ||
-    !tokens.every((t) => typeof t === 'string')
-  ) {
-    throw new Error('stdin must be a JSON array of tokens');
-  }
-  const requests = tokens.map((token: string) => ({
-    method: 'GET',
-    headers: { authorization: `Bearer ${token}` },
-  }));
+  const requests = requestsOf(JSON.parse(input) as unknown);
   let next = 0;
   const result = await autocannon({
     url,

@@ -71,6 +71,31 @@ export async function autocannonTokens(
   return { ...(await run(args, JSON.stringify(options.tokens), url, signal)), command };
 }
 
+/** As autocannonTokens, with requests of any shape (method, headers, body). */
+export async function autocannonRequests(
+  url: string,
+  options: LoadOptions & {
+    requests: readonly { method: string; headers?: Record<string, string>; body?: string }[];
+    /** What the command line says the requests are, e.g. "1,000 logins". */
+    describe: string;
+  },
+  signal: AbortSignal,
+): Promise<Load> {
+  const args = [
+    '--import',
+    'tsx',
+    TOKENS_LOAD,
+    '-c',
+    String(options.connections),
+    '-d',
+    String(options.duration),
+    url,
+  ];
+  const command = `node --import tsx bench/lib/autocannon-tokens.ts -c ${options.connections} -d ${options.duration} ${url} < requests.json (${options.describe})`;
+  const input = JSON.stringify({ requests: options.requests });
+  return { ...(await run(args, input, url, signal)), command };
+}
+
 async function run(
   args: string[],
   stdin: string | null,
