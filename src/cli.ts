@@ -5,7 +5,7 @@ import { migrateCommand } from './commands/migrate.ts';
 import { serveCommand } from './commands/serve.ts';
 import { sessionCommand } from './commands/session.ts';
 import { userCommand } from './commands/user.ts';
-import { AuthError, fromDatabaseError } from './errors.ts';
+import { AuthError, fromDatabaseError, isUnavailable } from './errors.ts';
 import { MigrationError } from './migrate.ts';
 
 /** Registers the commands; maps errors to one line on stderr and an exit code. */
@@ -35,8 +35,20 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`pgauth: ${err.message}`);
     } else {
       const e = err as { message?: string; code?: string };
-      console.error(`pgauth: ${e.message ?? String(err)}${e.code ? ` (${e.code})` : ''}`);
+      const where = isConnectionFailure(err) ? 'cannot connect to the database: ' : '';
+      console.error(`pgauth: ${where}${e.message ?? String(err)}${e.code ? ` (${e.code})` : ''}`);
     }
     return 1;
   }
+}
+
+/** A failure to reach or authenticate to the database: network, TLS, or the server refusing. */
+function isConnectionFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return isUnavailable(err);
+  return (
+    isUnavailable(err) ||
+    /^(ERR_TLS_|ERR_SSL_)|CERT|SELF_SIGNED|UNABLE_TO_/.test(code) ||
+    /^28...$/.test(code)
+  );
 }

@@ -106,6 +106,7 @@ export function createAuthClient(options: ClientOptions): AuthClient {
 
   let validate = ops.validate;
   let logout = ops.logout;
+  let changePassword = ops.changePassword;
   let cache: CacheState | null = null;
   if (options.cache && source) {
     const store = new SessionCache(options.cache === true ? {} : options.cache);
@@ -120,6 +121,12 @@ export function createAuthClient(options: ClientOptions): AuthClient {
       await ops.logout(token);
       store.forget(token);
     };
+    // A password change revokes every session of the user: none is served from here meanwhile.
+    changePassword = async (token, current, next) => {
+      const session = await validate(token);
+      await ops.changePassword(token, current, next);
+      if (session) store.evictUser(session.userId);
+    };
     closers.unshift(() => subscription.close());
     subscription.start();
   }
@@ -129,7 +136,7 @@ export function createAuthClient(options: ClientOptions): AuthClient {
     login: ops.login,
     refresh: ops.refresh,
     logout,
-    changePassword: ops.changePassword,
+    changePassword,
     cache,
     async close() {
       for (const close of closers) await close();

@@ -3,6 +3,7 @@
  * path uses the same validate call, so a service calling SQL and one calling HTTP see the same
  * answers.
  */
+import { withDeadline } from '../db/deadline.ts';
 import type { Database, Row } from '../db/types.ts';
 import { AuthError, toAuthError } from '../errors.ts';
 import { type CoalesceOptions, coalesce } from './batch.ts';
@@ -57,9 +58,10 @@ async function call<R extends Row>(
   db: Database,
   sql: string,
   params: readonly unknown[],
+  deadlineMs?: number,
 ): Promise<R[]> {
   try {
-    return (await db.query<R>(sql, params)).rows;
+    return (await withDeadline(db.query<R>(sql, params), deadlineMs)).rows;
   } catch (err) {
     throw toAuthError(err) ?? new AuthError('internal', undefined, { cause: err });
   }
@@ -75,6 +77,9 @@ function sessionOf(row: SessionRow): Session {
   };
 }
 
+/** A validation answers within this, or fails with `unavailable` (fail closed, and fast). */
+export const VALIDATE_DEADLINE_MS = 1_500;
+
 export interface SqlOptions {
   /**
    * Coalesce concurrent validations into pgauth.validate_many calls (batch.ts); false sends each
@@ -86,7 +91,7 @@ export interface SqlOptions {
 /** The uncached operations of SQL mode, on any Database (pool, PGlite, a test database). */
 export function sqlOperations(db: Database, options: SqlOptions = {}) {
   const validateOne = async (token: string): Promise<Session | null> => {
-    const row = (await call<SessionRow>(db, VALIDATE, [token]))[0];
+    const row = (await call<SessionRow>(db, VALIDATE, [token], VALIDATE_DEADLINE_MS))[0];
     return row ? sessionOf(row) : null;
   };
   /** False once the schema turned out to predate validate_many (migration 0005). */
@@ -95,7 +100,12 @@ export function sqlOperations(db: Database, options: SqlOptions = {}) {
     if (tokens.length === 1 || !manyExists) return Promise.all(tokens.map(validateOne));
     let rows: (SessionRow & { ord: number })[];
     try {
-      rows = (await db.query<SessionRow & { ord: number }>(VALIDATE_MANY, [tokens])).rows;
+      rows = (
+        await withDeadline(
+          db.query<SessionRow & { ord: number }>(VALIDATE_MANY, [tokens]),
+          VALIDATE_DEADLINE_MS,
+        )
+      ).rows;
     } catch (err) {
       if ((err as { code?: unknown }).code !== '42883') {
         throw toAuthError(err) ?? new AuthError('internal', undefined, { cause: err });

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { withDeadline } from './deadline.ts';
 import type { Database, Queryable, QueryResult, Row, Unlisten } from './types.ts';
 
 export interface PostgresOptions {
@@ -10,17 +11,26 @@ export interface PostgresOptions {
   application_name?: string;
   /** How long to wait for a new connection before failing (default 5000 ms). */
   connectionTimeoutMs?: number;
+  /**
+   * The longest a query may take, measured here rather than by the server: a server that froze or
+   * a dropped route never answers, and only a client-side bound turns that into an error. Default:
+   * statement timeout + 1 s, or none without a statement timeout.
+   */
+  queryDeadlineMs?: number;
 }
 
 type PgQueryable = Pick<pg.PoolClient, 'query'>;
 
-/** How often a LISTEN connection proves it is alive, and how long the proof may take. */
-const LISTEN_HEARTBEAT_MS = 5_000;
+/**
+ * How often a LISTEN connection proves it is alive, and how long the proof may take: a cache
+ * that relies on it stops serving within twice this after the server stops answering.
+ */
+const LISTEN_HEARTBEAT_MS = 1_000;
 
-function wrap(q: PgQueryable): Queryable {
+function wrap(q: PgQueryable, deadlineMs?: number): Queryable {
   return {
     async query<R extends Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-      const r = await q.query<R>(sql, params as unknown[] | undefined);
+      const r = await withDeadline(q.query<R>(sql, params as unknown[] | undefined), deadlineMs);
       return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length };
     },
     async exec(sql: string): Promise<void> {
@@ -39,6 +49,9 @@ export function openPostgres(options: PostgresOptions): Database {
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
   };
   if (options.statementTimeoutMs) config.statement_timeout = options.statementTimeoutMs;
+  const deadlineMs =
+    options.queryDeadlineMs ??
+    (options.statementTimeoutMs ? options.statementTimeoutMs + 1_000 : undefined);
   const pool = new pg.Pool(config);
   // An idle client that loses its connection emits 'error' on the pool; without a listener the
   // process would crash. The next query simply gets a fresh connection.
@@ -47,7 +60,7 @@ export function openPostgres(options: PostgresOptions): Database {
 
   return {
     engine: 'postgres',
-    ...wrap(pool),
+    ...wrap(pool, deadlineMs),
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       const client = await pool.connect();
       try {

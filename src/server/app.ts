@@ -111,7 +111,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     trustProxy: options.trustProxy ?? false,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
-    ajv: { customOptions: { allErrors: false } },
+    // removeAdditional off: a field the schema does not name is a 400, not silently dropped.
+    ajv: { customOptions: { allErrors: false, removeAdditional: false } },
   });
 
   const metrics = createMetrics(poolSize, options.defaultMetrics ?? false);

@@ -37,6 +37,9 @@ function validationMessage(err: FastifyError): string {
   if (first.keyword === 'required' && params.missingProperty) {
     return `The input is invalid: ${context}.${path ? `${path}.` : ''}${params.missingProperty} is required.`;
   }
+  if (first.keyword === 'additionalProperties' && params.additionalProperty) {
+    return `The input is invalid: ${context}.${path ? `${path}.` : ''}${params.additionalProperty} is not allowed.`;
+  }
   const field = path ? `${context}.${path}` : context;
   return `The input is invalid: ${field} ${first.message ?? 'is invalid'}.`;
 }
