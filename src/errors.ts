@@ -77,8 +77,21 @@ export const PGAUTH_SQLSTATES: ReadonlySet<string> = new Set(
   entries.flatMap((e) => ('sqlstate' in e ? [e.sqlstate] : [])),
 );
 
-/** SQLSTATEs the server raises on input it cannot store: NUL bytes, invalid UTF-8, bad casts. */
-const INPUT_SQLSTATES = new Set(['22021', '22P05', '22P02', '22001', '22007', '22008', '22003']);
+/**
+ * SQLSTATEs the server raises on input it cannot store or read: NUL bytes, invalid UTF-8, bad
+ * casts, values out of range (a time zone offset beyond ±15:59, an interval too large).
+ */
+const INPUT_SQLSTATES = new Set([
+  '22021',
+  '22P05',
+  '22P02',
+  '22001',
+  '22007',
+  '22008',
+  '22003',
+  '22009',
+  '22015',
+]);
 
 /** A pgauth failure with a registry code; the gateway, CLI and SDK all throw or map this. */
 export class AuthError extends Error {

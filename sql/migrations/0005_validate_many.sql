@@ -4,6 +4,8 @@
 -- saves a round trip, a parse and a plan per token. Same answer per token as pgauth.validate,
 -- which each element goes through: a batch can never disagree with a single call.
 
+set local role pgauth_owner;
+
 create function pgauth.validate_many(p_access_tokens text[])
   returns table (
     ord integer, user_id uuid, session_id uuid, username text, roles text[], expires_at timestamptz

@@ -4,7 +4,6 @@
  * logs, metrics and the OpenAPI document. It does not own the database: the caller closes it.
  */
 import { randomUUID } from 'node:crypto';
-import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
@@ -12,6 +11,7 @@ import type { DestinationStream } from 'pino';
 import type { CacheOptions } from '../client/types.ts';
 import { DEFAULT_RATE_LIMITS, type RateLimitConfig } from '../config.ts';
 import type { Database } from '../db/types.ts';
+import { clientError, frameworkError, refuseExpectation, registerBodyParsers } from './bodies.ts';
 import { bearerToken, createGateway } from './context.ts';
 import { handleError, sendError } from './errors.ts';
 import { createMetrics, requestMetrics } from './metrics.ts';
@@ -109,6 +109,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logger,
     bodyLimit: options.bodyLimit ?? 16_384,
     trustProxy: options.trustProxy ?? false,
+    frameworkErrors: frameworkError,
+    clientErrorHandler: clientError,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     // removeAdditional off: a field the schema does not name is a 400, not silently dropped.
@@ -148,8 +150,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
   };
 
-  // JSON and (with formbody) form bodies only: anything else is 415, not a schema error.
-  app.removeContentTypeParser('text/plain');
+  // JSON and form bodies only, strictly UTF-8: anything else is 415, not a schema error.
+  registerBodyParsers(app, options.bodyLimit ?? 16_384);
+  refuseExpectation(app);
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((_request, reply) => sendError(reply, 'not_found'));
   app.addSchema(errorSchema);
@@ -182,7 +185,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   await app.register(requestMetrics, { metrics });
-  await app.register(formbody, { bodyLimit: options.bodyLimit ?? 16_384 });
   await registerRateLimit(app);
   await app.register(swagger, {
     openapi: {
