@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 /**
  * The configuration of `pgauth serve`: flags and environment variables (commander reads both),
  * validated once here at start, with one clear message per bad value. No other module reads
@@ -109,6 +110,15 @@ function trustProxy(value: string | undefined): boolean | string {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
+/**
+ * Password hashes at once, by default: half the pool, and one fewer than this host's cores, so
+ * that a login flood always leaves a core to validations (bcrypt is pure CPU, and a database on
+ * the same host hashes on the same cores). At least 1.
+ */
+export function defaultHashConcurrency(poolSize: number): number {
+  return Math.max(1, Math.min(Math.floor(poolSize / 2), availableParallelism() - 1));
+}
+
 /** Validates the flags of `pgauth serve` once; throws ConfigError with a clear message. */
 export function serveConfig(flags: ServeFlags): ServeConfig {
   const poolSize = integer(flags.poolSize, 10, '--pool-size / PGAUTH_POOL_SIZE', 1, 1000);
@@ -141,7 +151,7 @@ export function serveConfig(flags: ServeFlags): ServeConfig {
     ),
     hashConcurrency: integer(
       flags.hashConcurrency,
-      Math.max(1, Math.floor(poolSize / 2)),
+      defaultHashConcurrency(poolSize),
       '--hash-concurrency / PGAUTH_HASH_CONCURRENCY',
       1,
       poolSize,

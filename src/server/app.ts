@@ -9,7 +9,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { CacheOptions } from '../client/types.ts';
-import { DEFAULT_RATE_LIMITS, type RateLimitConfig } from '../config.ts';
+import { DEFAULT_RATE_LIMITS, defaultHashConcurrency, type RateLimitConfig } from '../config.ts';
 import type { Database } from '../db/types.ts';
 import { clientError, frameworkError, refuseExpectation, registerBodyParsers } from './bodies.ts';
 import { bearerToken, createGateway } from './context.ts';
@@ -32,7 +32,7 @@ export interface AppOptions {
   rateLimit?: Partial<RateLimitConfig>;
   /** The database pool size, reported in the metrics. */
   poolSize?: number;
-  /** Concurrent password-hashing calls before queueing (default: half the pool, at least 1). */
+  /** Concurrent password-hashing calls before queueing (default: defaultHashConcurrency). */
   hashConcurrency?: number;
   /** pino settings; false for no logs. */
   logger?: false | { level?: string; stream?: DestinationStream };
@@ -119,8 +119,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const metrics = createMetrics(poolSize, options.defaultMetrics ?? false);
   const revocations = options.revocations ?? true;
+  const hashConcurrency = options.hashConcurrency ?? defaultHashConcurrency(poolSize);
   const gw = createGateway(options.db, metrics, {
-    hashConcurrency: options.hashConcurrency ?? Math.max(1, Math.floor(poolSize / 2)),
+    hashConcurrency,
+    // A burst of logins waits rather than fails, up to a bound that keeps each wait short.
+    hashQueue: Math.max(hashConcurrency * 8, poolSize * 4),
     revocations,
     cache: revocations ? (options.cache ?? {}) : false,
     onSubscriptionError: (err) =>

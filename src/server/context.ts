@@ -19,6 +19,8 @@ export { MAX_TOKEN_LENGTH, secondsUntil };
 export interface GatewayOptions {
   /** Concurrent password-hashing calls before queueing. */
   hashConcurrency: number;
+  /** Hashing calls that may wait for a slot; beyond them a call is refused at once (503). */
+  hashQueue: number;
   /**
    * Subscribe to revocation events (LISTEN pgauth_revocations): needed by the cache and by
    * `GET /v1/revocations`. Off where the database cannot deliver them.
@@ -137,7 +139,7 @@ export function createGateway(db: Database, metrics: Metrics, options: GatewayOp
     db,
     metrics,
     query,
-    hashing: semaphore(options.hashConcurrency, options.hashConcurrency * 8),
+    hashing: semaphore(options.hashConcurrency, options.hashQueue),
     authenticate,
     validate,
     async authorize(request, role) {
