@@ -10,7 +10,7 @@ import { MAX_TOKEN_LENGTH, secondsUntil, sqlOperations } from '../client/sql.ts'
 import { parseBearer } from '../client/tokens.ts';
 import type { CacheOptions, Session } from '../client/types.ts';
 import type { Database, Row } from '../db/types.ts';
-import { AuthError } from '../errors.ts';
+import { AuthError, isUnavailable } from '../errors.ts';
 import type { Metrics } from './metrics.ts';
 
 export type { Session };
@@ -78,19 +78,28 @@ export function userAgent(request: FastifyRequest): string | null {
  */
 function semaphore(slots: number, queue: number): <T>(fn: () => Promise<T>) => Promise<T> {
   let busy = 0;
-  const waiting: (() => void)[] = [];
+  const waiting: { go(): void; fail(err: unknown): void }[] = [];
   return async <T>(fn: () => Promise<T>): Promise<T> => {
     if (busy >= slots) {
       if (waiting.length >= queue) throw new AuthError('unavailable');
-      await new Promise<void>((resolve) => waiting.push(resolve));
+      await new Promise<void>((go, fail) => waiting.push({ go, fail }));
     } else {
       busy++;
     }
+    let unavailable = false;
     try {
       return await fn();
+    } catch (err) {
+      unavailable = isUnavailable(err) || (err instanceof AuthError && err.code === 'unavailable');
+      throw err;
     } finally {
+      // The database just failed to answer in time: the calls waiting behind this one would only
+      // wait for the same failure, one deadline after another. They fail now.
+      if (unavailable) {
+        for (const w of waiting.splice(0)) w.fail(new AuthError('unavailable'));
+      }
       const next = waiting.shift();
-      if (next) next();
+      if (next) next.go();
       else busy--;
     }
   };
