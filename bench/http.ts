@@ -5,9 +5,11 @@
  *   1. `GET /v1/session` (pgauth serve --no-cache) against a bare `node:http` server returning a
  *      constant JSON body, both driven by the same autocannon process, settings and requests (a
  *      Bearer token per request out of 1,000 live sessions), in interleaved rounds. Target ≥ 0.30.
- *      Also kept: p50/p99 latency of both sides and the gateway's RSS after the load (< 150 MiB).
+ *      Also kept: p50/p99 latency of both sides, the gateway's RSS after the load (< 150 MiB), and
+ *      the CPU time of the gateway and of the bare server per 1,000 requests.
  *   2. `POST /v1/login` over HTTP against bare bcrypt verifications (pgbench, crypt() in the same
- *      PostgreSQL) at the same cost, 10. Target ≥ 0.9.
+ *      PostgreSQL) at the same cost, 10. Target ≥ 0.9. Also kept: the gateway's CPU time per 1,000
+ *      logins and its RSS after them.
  *
  * See docs/benchmarks.md for why it is measured this way.
  */
@@ -20,7 +22,7 @@ import { type BenchDatabase, createMigratedDatabase } from './lib/db.ts';
 import { formatFigure } from './lib/report.ts';
 import { interleave } from './lib/rounds.ts';
 import type { Comparison, RunContext, ScenarioResult } from './lib/scenario.ts';
-import { rssMiB, type Server, startServer, writeBareServer } from './lib/server.ts';
+import { rssMiB, type Server, startServer, withCpu, writeBareServer } from './lib/server.ts';
 import { BENCH_PASSWORD, loginSessions } from './lib/sessions.ts';
 import { median } from './lib/stats.ts';
 
@@ -68,13 +70,16 @@ async function sessionVsBare(
   await autocannonTokens(sessionUrl, load(s.warmup), ctx.signal);
   await autocannonTokens(bareUrl, load(s.warmup), ctx.signal);
 
-  const loads = { pgauth: [] as Load[], baseline: [] as Load[] };
+  type Measured = Load & { cpuMsPer1000: number };
+  const loads = { pgauth: [] as Measured[], baseline: [] as Measured[] };
   const result = await interleave(
     s.rounds,
     {
       label: 'pgauth GET /v1/session (no cache)',
       run: async () => {
-        const r = await autocannonTokens(sessionUrl, load(s.duration), ctx.signal);
+        const r = await withCpu(gateway.child.pid as number, () =>
+          autocannonTokens(sessionUrl, load(s.duration), ctx.signal),
+        );
         loads.pgauth.push(r);
         return r.rps;
       },
@@ -82,7 +87,9 @@ async function sessionVsBare(
     {
       label: 'bare node:http',
       run: async () => {
-        const r = await autocannonTokens(bareUrl, load(s.duration), ctx.signal);
+        const r = await withCpu(bare.child.pid as number, () =>
+          autocannonTokens(bareUrl, load(s.duration), ctx.signal),
+        );
         loads.baseline.push(r);
         return r.rps;
       },
@@ -103,6 +110,13 @@ async function sessionVsBare(
   ctx.log(
     `gateway RSS: ${rssAfter.toFixed(1)} MiB after the load (${rssBefore.toFixed(1)} before; target < ${RSS_TARGET_MIB})`,
   );
+  const cpu = {
+    gatewayCpuMsPer1000: round1(median(loads.pgauth.map((x) => x.cpuMsPer1000))),
+    bareCpuMsPer1000: round1(median(loads.baseline.map((x) => x.cpuMsPer1000))),
+  };
+  ctx.log(
+    `CPU per 1,000 requests: gateway ${cpu.gatewayCpuMsPer1000} ms, bare ${cpu.bareCpuMsPer1000} ms`,
+  );
   return {
     comparison: {
       name: 'GET /v1/session (no cache) vs bare node:http',
@@ -120,6 +134,7 @@ async function sessionVsBare(
         ...latency,
         gatewayRssMiB: Math.round(rssAfter * 10) / 10,
         gatewayRssTargetMiB: RSS_TARGET_MIB,
+        ...cpu,
       },
       commands: {
         pgauth: loads.pgauth[0]?.command ?? '',
@@ -133,6 +148,10 @@ async function sessionVsBare(
         ...latency,
       },
       gatewayRssMiB: { beforeLoad: rssBefore, afterLoad: rssAfter, target: RSS_TARGET_MIB },
+      cpuMsPer1000: {
+        gateway: loads.pgauth.map((x) => x.cpuMsPer1000),
+        bare: loads.baseline.map((x) => x.cpuMsPer1000),
+      },
       gatewayRssPass: rssAfter < RSS_TARGET_MIB,
     },
   };
@@ -179,13 +198,15 @@ async function loginVsCrypt(
   await login(s.warmup);
   await crypt.run(s.warmup);
   const commands = { pgauth: '', baseline: '' };
+  const cpu: number[] = [];
   const result = await interleave(
     s.rounds,
     {
       label: 'pgauth POST /v1/login',
       run: async () => {
-        const r = await login(s.login.duration);
+        const r = await withCpu(gateway.child.pid as number, () => login(s.login.duration));
         commands.pgauth = r.command;
+        cpu.push(r.cpuMsPer1000);
         return r.rps;
       },
     },
@@ -198,6 +219,10 @@ async function loginVsCrypt(
       },
     },
     { signal: ctx.signal, log: ctx.log, format: (n) => `${formatFigure(n)} /s` },
+  );
+  const rss = await rssMiB(gateway.child.pid as number);
+  ctx.log(
+    `gateway CPU per 1,000 logins: ${median(cpu).toFixed(1)} ms; RSS after the logins: ${rss.toFixed(1)} MiB`,
   );
   return {
     name: `POST /v1/login vs crypt() (bcrypt cost ${LOGIN_COST})`,
@@ -213,7 +238,9 @@ async function loginVsCrypt(
       rounds: s.rounds,
       warmupSeconds: s.warmup,
       bcryptCost: LOGIN_COST,
-      hashConcurrency: 'default (half the pool: 5)',
+      hashConcurrency: s.login.cryptClients,
+      gatewayCpuMsPer1000: round1(median(cpu)),
+      gatewayRssMiB: round1(rss),
     },
     commands,
   };
@@ -255,6 +282,9 @@ export async function run(ctx: RunContext): Promise<ScenarioResult> {
         '1000000',
         '--login-rate-user',
         '1000000',
+        // As many hashes at once as the baseline runs (the default keeps a core for validations).
+        '--hash-concurrency',
+        String(s.login.cryptClients),
       ],
       /pgauth listening on (http:\/\/\S+)/,
       ctx.signal,
@@ -292,4 +322,8 @@ export async function run(ctx: RunContext): Promise<ScenarioResult> {
     await stopAll();
     await b.drop();
   }
+}
+
+function round1(n: number): number {
+  return Math.round(n * 10) / 10;
 }

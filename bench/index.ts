@@ -1,6 +1,7 @@
 /**
  * pgauth benchmarks. `npm run bench` runs every scenario and prints one summary table;
- * `npm run bench -- NAME…` runs those named. Options: --rounds N, --quick, --list.
+ * `npm run bench -- NAME…` runs those named. Options: --rounds N, --quick, --list, --write
+ * (then regenerate BENCHMARKS.md from the results of every scenario, the last run of each).
  *
  * Every figure is a ratio against a baseline measured in the same run on the same machine, in
  * interleaved rounds, reported as medians with their spread: absolute numbers on a shared machine
@@ -10,8 +11,17 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { leftoverDatabases } from './lib/db.ts';
-import { environment, type Row, table, writeResult } from './lib/report.ts';
+import { writeBenchmarks } from './lib/markdown.ts';
+import {
+  environment,
+  type MeasureRow,
+  measuresTable,
+  type Row,
+  table,
+  writeResult,
+} from './lib/report.ts';
 import type { Scenario } from './lib/scenario.ts';
+import { versions } from './lib/versions.ts';
 
 /** The scenarios, in the order `npm run bench` runs them. One line each; modules load lazily. */
 const SCENARIOS: Scenario[] = [
@@ -31,13 +41,28 @@ const SCENARIOS: Scenario[] = [
       'SDK cached validate/s, revocation propagation, gateway GET /v1/session with its cache',
     run: async (ctx) => (await import('./sdk.ts')).run(ctx),
   },
+  {
+    name: 'peer',
+    description: 'pgauth side by side with Better Auth: session checks and logins over HTTP',
+    run: async (ctx) => (await import('./peer.ts')).run(ctx),
+  },
+  {
+    name: 'scale',
+    description:
+      'validate with 10,000 and 10,000,000 sessions vs pgbench -S, sizes per million, purge_expired()',
+    run: async (ctx) => (await import('./scale.ts')).run(ctx),
+  },
 ];
 
 const SCRATCH_DIR = fileURLToPath(new URL('../.bench/', import.meta.url));
+const BENCHMARKS_MD = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url));
 
 function usage(): string {
   return [
-    'usage: npm run bench [-- [NAME…] [--rounds N] [--quick] [--list]]',
+    'usage: npm run bench [-- [NAME…] [--rounds N] [--quick] [--write] [--list]]',
+    '',
+    '  --write  after the run, regenerate BENCHMARKS.md from .bench/results-<scenario>.json',
+    '           (the scenarios run now, and the last results of the others)',
     '',
     'scenarios:',
     ...SCENARIOS.map((s) => `  ${s.name.padEnd(8)} ${s.description}`),
@@ -50,6 +75,7 @@ async function main(): Promise<number> {
     options: {
       rounds: { type: 'string' },
       quick: { type: 'boolean', default: false },
+      write: { type: 'boolean', default: false },
       list: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -90,9 +116,12 @@ async function main(): Promise<number> {
 
   const log = (line: string) => console.error(line);
   const rows: Row[] = [];
+  const measureRows: MeasureRow[] = [];
+  const tools = await versions();
   let errors = 0;
   for (const scenario of selected) {
-    const env = environment();
+    const env = { ...environment(), versions: tools };
+    const started = Date.now();
     log(`== ${scenario.name}${values.quick ? ' (quick: figures for checking only)' : ''}`);
     try {
       const result = await scenario.run({
@@ -102,10 +131,16 @@ async function main(): Promise<number> {
         signal: abort.signal,
         log,
       });
-      const path = await writeResult(SCRATCH_DIR, scenario.name, result, env);
+      const path = await writeResult(SCRATCH_DIR, scenario.name, result, env, {
+        quick: values.quick,
+        rounds,
+        seconds: (Date.now() - started) / 1000,
+      });
       log(`   results: ${path}`);
       for (const comparison of result.comparisons)
         rows.push({ scenario: scenario.name, comparison });
+      for (const measure of result.measures ?? [])
+        measureRows.push({ scenario: scenario.name, measure });
     } catch (err) {
       errors++;
       log(`!! ${scenario.name} failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -119,6 +154,14 @@ async function main(): Promise<number> {
       '\nratio: median of the per-round ratios pgauth / baseline; pgauth and baseline: medians of the rounds.' +
         '\nresult: pass = median and every round reach the target; pass? = median does, some round did not;' +
         '\nFAIL? = median misses, some round reached it; FAIL = no round did. Spread: ±half the range of the rounds.',
+    );
+  }
+  if (measureRows.length) console.log(`\n${measuresTable(measureRows)}`);
+  if (values.write && !abort.signal.aborted) {
+    const held = await writeBenchmarks(BENCHMARKS_MD, SCRATCH_DIR, SCENARIOS);
+    const earlier = held.filter((name) => !selected.some((s) => s.name === name));
+    log(
+      `BENCHMARKS.md written: ${held.join(', ') || 'no results'}${earlier.length ? ` (from earlier runs: ${earlier.join(', ')})` : ''}`,
     );
   }
   return errors ? 1 : 0;

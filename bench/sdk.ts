@@ -12,7 +12,8 @@
  *      LISTEN connection in that other process.
  *   3. `GET /v1/session` through `pgauth serve` with its cache on (the default) and with
  *      `--no-cache`, against a bare node:http server, autocannon with a token per request out of
- *      1,000. Targets ≥ 0.70 (cache) and ≥ 0.30 (no cache, as the http scenario).
+ *      1,000. Targets ≥ 0.70 (cache) and ≥ 0.30 (no cache, as the http scenario). Also kept: each
+ *      server's RSS after the load and CPU time per 1,000 requests.
  *
  * This module is also the helper process of 1 and 2: `node --import tsx bench/sdk.ts helper MODE`.
  * See docs/benchmarks.md for why it is measured this way.
@@ -33,7 +34,7 @@ import { formatFigure } from './lib/report.ts';
 import { interleave } from './lib/rounds.ts';
 import { interleaveMany, pair } from './lib/rounds-many.ts';
 import type { Comparison, RunContext, ScenarioResult } from './lib/scenario.ts';
-import { rssMiB, type Server, startServer, writeBareServer } from './lib/server.ts';
+import { rssMiB, type Server, startServer, withCpu, writeBareServer } from './lib/server.ts';
 import { loginSessions } from './lib/sessions.ts';
 import { median } from './lib/stats.ts';
 import { againstTarget, percentile } from './lib/target.ts';
@@ -411,21 +412,27 @@ async function measureGateway(
   }
 
   const sides = [
-    { label: 'gateway, cache', url: `${cached.url}/v1/session` },
-    { label: 'gateway, --no-cache', url: `${plain.url}/v1/session` },
-    { label: 'bare node:http', url: `${bare.url}/v1/session` },
+    { label: 'gateway, cache', url: `${cached.url}/v1/session`, pid: cached.child.pid as number },
+    {
+      label: 'gateway, --no-cache',
+      url: `${plain.url}/v1/session`,
+      pid: plain.child.pid as number,
+    },
+    { label: 'bare node:http', url: `${bare.url}/v1/session`, pid: bare.child.pid as number },
   ];
   const options = (duration: number) => ({ connections: s.http.connections, duration, tokens });
   const rssBefore = await rssMiB(cached.child.pid as number);
   ctx.log(`sdk: GET /v1/session, warm-up ${s.http.warmup} s each`);
   for (const side of sides) await autocannonTokens(side.url, options(s.http.warmup), ctx.signal);
-  const loads = sides.map(() => [] as Load[]);
+  const loads = sides.map(() => [] as (Load & { cpuMsPer1000: number })[]);
   const figures = await interleaveMany(
     s.rounds,
     sides.map((side, i) => ({
       label: side.label,
       run: async () => {
-        const r = await autocannonTokens(side.url, options(s.http.duration), ctx.signal);
+        const r = await withCpu(side.pid, () =>
+          autocannonTokens(side.url, options(s.http.duration), ctx.signal),
+        );
         loads[i]?.push(r);
         return r.rps;
       },
@@ -434,7 +441,11 @@ async function measureGateway(
   );
   const rssAfter = await rssMiB(cached.child.pid as number);
   const rssPlain = await rssMiB(plain.child.pid as number);
-  const [cachedLoads, plainLoads, bareLoads] = loads as [Load[], Load[], Load[]];
+  const [cachedLoads, plainLoads, bareLoads] = loads as [
+    (typeof loads)[0],
+    (typeof loads)[0],
+    (typeof loads)[0],
+  ];
   const [cachedRps, plainRps, bareRps] = figures as [number[], number[], number[]];
   const med = (xs: Load[], k: 'p50' | 'p99') => median(xs.map((x) => x[k]));
   const latency = (xs: Load[], prefix: string) => ({
@@ -447,6 +458,10 @@ async function measureGateway(
   ctx.log(
     `gateway RSS: ${rssAfter.toFixed(1)} MiB after the load (${rssBefore.toFixed(1)} before; target < ${RSS_TARGET_MIB}); --no-cache gateway ${rssPlain.toFixed(1)} MiB`,
   );
+  const cpu = (xs: (typeof loads)[0]) => round1(median(xs.map((x) => x.cpuMsPer1000)));
+  ctx.log(
+    `CPU per 1,000 requests: cache ${cpu(cachedLoads)} ms, --no-cache ${cpu(plainLoads)} ms, bare ${cpu(bareLoads)} ms`,
+  );
   const common = {
     connections: s.http.connections,
     durationSeconds: s.http.duration,
@@ -454,6 +469,7 @@ async function measureGateway(
     warmupSeconds: s.http.warmup,
     tokens: tokens.length,
     ...latency(bareLoads, 'bare'),
+    bareCpuMsPer1000: cpu(bareLoads),
   };
   return {
     comparisons: [
@@ -469,6 +485,7 @@ async function measureGateway(
           ...latency(cachedLoads, 'pgauth'),
           gatewayRssMiB: Math.round(rssAfter * 10) / 10,
           gatewayRssTargetMiB: RSS_TARGET_MIB,
+          gatewayCpuMsPer1000: cpu(cachedLoads),
         },
         commands: {
           pgauth: `node bin/pgauth.js ${serve.join(' ').replace(b.url, '<url>')}; ${cachedLoads[0]?.command ?? ''}`,
@@ -486,6 +503,7 @@ async function measureGateway(
           ...common,
           ...latency(plainLoads, 'pgauth'),
           gatewayRssMiB: Math.round(rssPlain * 10) / 10,
+          gatewayCpuMsPer1000: cpu(plainLoads),
         },
         commands: {
           pgauth: `node bin/pgauth.js ${serve.join(' ').replace(b.url, '<url>')} --no-cache; ${plainLoads[0]?.command ?? ''}`,
@@ -498,6 +516,11 @@ async function measureGateway(
         cache: cachedLoads.map(({ p50, p99 }) => ({ p50, p99 })),
         noCache: plainLoads.map(({ p50, p99 }) => ({ p50, p99 })),
         bare: bareLoads.map(({ p50, p99 }) => ({ p50, p99 })),
+      },
+      cpuMsPer1000: {
+        cache: cachedLoads.map((x) => x.cpuMsPer1000),
+        noCache: plainLoads.map((x) => x.cpuMsPer1000),
+        bare: bareLoads.map((x) => x.cpuMsPer1000),
       },
       gatewayRssMiB: {
         beforeLoad: rssBefore,
@@ -571,6 +594,10 @@ export async function run(ctx: RunContext): Promise<ScenarioResult> {
 
 function round3(n: number): number {
   return Math.round(n * 1000) / 1000;
+}
+
+function round1(n: number): number {
+  return Math.round(n * 10) / 10;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@
 import { join } from 'node:path';
 import { cryptBaseline } from './lib/crypt.ts';
 import { type BenchDatabase, createMigratedDatabase } from './lib/db.ts';
+import { countValidTokens, insertSessions, validateScript } from './lib/insert-sessions.ts';
 import { pgbench, pgbenchInit, pgbenchVersion, writeScript } from './lib/pgbench.ts';
 import { formatFigure } from './lib/report.ts';
 import { interleave } from './lib/rounds.ts';
@@ -28,15 +29,6 @@ const SESSION_USERS = 10;
  */
 const PGBENCH_SCALE = 1;
 const PASSWORD = 'bench-password-7f3a9c1d';
-
-/**
- * The token of bench session i: 'pga_' and 43 base64url characters, the length and alphabet of a
- * real access token. Real tokens are random; these are derived from i so that the pgbench script
- * can name one from a random integer without a second lookup (docs/benchmarks.md). Validation
- * hashes whatever it gets with SHA-256, so the hashes in the index are as uniform as real ones.
- */
-const tokenSql = (i: string, prefix: 'pga_' | 'pgr_' = 'pga_') =>
-  `'${prefix}' || lpad(${i}::text, 43, '0')`;
 
 interface Settings {
   rounds: number;
@@ -71,32 +63,12 @@ async function setupSessions(b: BenchDatabase, ctx: RunContext): Promise<void> {
   ctx.signal.throwIfAborted();
   // The columns pgauth._start_session fills, for SESSIONS sessions spread over the users; as
   // superuser, straight into the table (100,000 logins would be 100,000 bcrypt hashes).
-  await db.query(
-    `with u as (
-       select array_agg(u.id order by u.username) as ids,
-              array_agg(u.username order by u.username) as names,
-              count(*)::int as n
-       from pgauth.users u where u.username like 'bench\\_user\\_%'
-     )
-     insert into pgauth.sessions (
-       user_id, username, roles, access_token_hash, access_expires_at, refresh_token_hash,
-       refresh_expires_at, expires_at, created_at)
-     select u.ids[1 + i % u.n], u.names[1 + i % u.n], '{member}',
-       pgauth._token_hash(${tokenSql('i')}), now() + interval '1 hour',
-       pgauth._token_hash(${tokenSql('i', 'pgr_')}), now() + interval '14 days',
-       now() + interval '30 days', now() - (i % 3600) * interval '1 second'
-     from u, generate_series(1, $1::int) i`,
-    [SESSIONS],
-  );
+  await insertSessions(db, { from: 1, to: SESSIONS, userPrefix: 'bench_user_' });
   await db.exec('vacuum (analyze) pgauth.sessions, pgauth.users');
   // Every token the script can draw must validate, else the benchmark measures misses.
-  const ok = await db.query<{ n: number }>(
-    `select count(*)::int as n from generate_series(1, $1::int) i
-     cross join lateral pgauth.validate(${tokenSql('i')}) v`,
-    [SESSIONS],
-  );
-  if (ok.rows[0]?.n !== SESSIONS) {
-    throw new Error(`only ${ok.rows[0]?.n} of ${SESSIONS} bench tokens validate`);
+  const ok = await countValidTokens(db, 1, SESSIONS);
+  if (ok.valid !== SESSIONS) {
+    throw new Error(`only ${ok.valid} of ${SESSIONS} bench tokens validate`);
   }
 }
 
@@ -108,8 +80,7 @@ async function validateVsSelect(
   const script = await writeScript(
     join(ctx.scratchDir, 'sql'),
     'validate.sql',
-    // The same expression as tokenSql; :id becomes a parameter, inferred text by lpad.
-    `\\set id random(1, ${SESSIONS})\nselect * from pgauth.validate('pga_' || lpad(:id, 43, '0'));\n`,
+    validateScript(SESSIONS),
   );
   const common = { url: b.url, ...s.validate, signal: ctx.signal };
   const sides = {

@@ -13,6 +13,8 @@ const TOKENS_LOAD = fileURLToPath(new URL('./autocannon-tokens.ts', import.meta.
 
 export interface Load {
   rps: number;
+  /** Requests answered in the run (autocannon's requests.total). */
+  requests: number;
   p50: number;
   p99: number;
   /** The command line, for the record (tokens replaced by a placeholder). */
@@ -122,7 +124,7 @@ async function run(
   signal.throwIfAborted();
   if (code !== 0) throw new Error(`autocannon exited ${code}: ${err}`);
   const r = JSON.parse(out) as {
-    requests: { average: number };
+    requests: { average: number; total: number };
     latency: { p50: number; p99: number };
     non2xx?: number;
     errors?: number;
@@ -132,5 +134,10 @@ async function run(
   if (bad > 0) {
     throw new Error(`autocannon on ${url}: ${bad} non-2xx answers, errors or timeouts`);
   }
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
+  return {
+    rps: r.requests.average,
+    requests: r.requests.total,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+  };
 }

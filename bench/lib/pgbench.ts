@@ -120,6 +120,14 @@ export async function pgbenchInit(url: string, scale: number, signal?: AbortSign
   await exec(['-i', '-q', `-s${scale}`, '-Idtgvp', url], signal);
 }
 
+/**
+ * pgbench's built-in select-only script (what -S runs) over the first `rows` accounts: the same
+ * statement, with the aid range set to `rows` instead of 100,000 × scale.
+ */
+export function selectOnlyScript(rows: number): string {
+  return `\\set aid random(1, ${rows})\nSELECT abalance FROM pgbench_accounts WHERE aid = :aid;\n`;
+}
+
 export async function pgbenchVersion(): Promise<string> {
   return (await exec(['--version'])).stdout.trim();
 }

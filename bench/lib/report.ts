@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { Comparison, ScenarioResult } from './scenario.ts';
+import type { Comparison, Measure, ScenarioResult } from './scenario.ts';
 import { verdict } from './scenario.ts';
 
 export function formatFigure(n: number): string {
@@ -56,6 +56,31 @@ export function table(rows: Row[]): string {
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
+export interface MeasureRow {
+  scenario: string;
+  measure: Measure;
+}
+
+/** The figures without a baseline, one row each. */
+export function measuresTable(rows: MeasureRow[]): string {
+  const head = ['scenario', 'figure', 'value', 'how'];
+  const body = rows.map(({ scenario, measure: m }) => [
+    scenario,
+    m.name,
+    `${formatFigure(m.value)} ${m.unit}`,
+    m.detail ?? '',
+  ]);
+  const widths = head.map((h, i) =>
+    Math.max(h.length, ...body.map((b) => (b[i] as string).length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 2 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number)))
+      .join('  ')
+      .trimEnd();
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
 function gitCommit(): string | null {
   try {
     return execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
@@ -81,17 +106,30 @@ export function environment(): Record<string, unknown> {
   };
 }
 
+/** How a scenario was run: its command line options and how long it took. */
+export interface RunOptions {
+  quick: boolean;
+  rounds?: number;
+  seconds: number;
+}
+
 /** Writes .bench/results-<scenario>.json and returns its path. */
 export async function writeResult(
   dir: string,
   scenario: string,
   result: ScenarioResult,
   env: Record<string, unknown>,
+  run?: RunOptions,
 ): Promise<string> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, `results-${scenario}.json`);
   const json = {
     scenario,
+    run: run && {
+      quick: run.quick,
+      rounds: run.rounds ?? null,
+      seconds: Math.round(run.seconds),
+    },
     environment: { ...env, loadavgAtEnd: loadavg().map((l) => Math.round(l * 100) / 100) },
     info: result.info ?? {},
     comparisons: result.comparisons.map((c) => ({
@@ -104,7 +142,10 @@ export async function writeResult(
       verdict: verdict(c),
       settings: c.settings,
       commands: c.commands,
+      chart: c.chart,
     })),
+    measures: result.measures ?? [],
+    notes: result.notes ?? [],
   };
   await writeFile(path, `${JSON.stringify(json, null, 2)}\n`);
   return path;

@@ -29,10 +29,29 @@ export interface Comparison {
   settings: Record<string, string | number | boolean>;
   /** The pgbench command lines or queries of both sides. */
   commands?: { pgauth: string; baseline: string };
+  /**
+   * The chart of BENCHMARKS.md its bars go to, named by what they count (e.g. 'validations/s');
+   * by default one is chosen from its name and unit (bench/lib/markdown.ts).
+   */
+  chart?: string;
+}
+
+/** A figure with neither baseline nor target (a size, a duration): reported as measured. */
+export interface Measure {
+  name: string;
+  value: number;
+  /** e.g. 'MiB', 's'. */
+  unit: string;
+  /** How it was measured, or what it is made of; one line. */
+  detail?: string;
 }
 
 export interface ScenarioResult {
   comparisons: Comparison[];
+  /** Figures without a baseline (sizes, durations), listed after the comparisons. */
+  measures?: Measure[];
+  /** What a reader of the figures must know about this run (scaled down, a caveat), one each. */
+  notes?: string[];
   /** Anything else worth keeping in the JSON file (server version, setup times, …). */
   info?: Record<string, unknown>;
 }

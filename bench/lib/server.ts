@@ -1,8 +1,8 @@
 /**
  * Servers under load in their own process: started from a command, found by the URL in the line
- * they print when listening, measured (RSS) and stopped. Used by every HTTP scenario.
+ * they print when listening, measured (RSS, CPU time) and stopped. Used by every HTTP scenario.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -78,6 +78,49 @@ export async function rssMiB(pid: number): Promise<number> {
   const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
   if (!m?.[1]) throw new Error(`no VmRSS in /proc/${pid}/status`);
   return Number(m[1]) / 1024;
+}
+
+let clockTicks: number | undefined;
+
+/** Clock ticks per second of /proc/<pid>/stat's times (`getconf CLK_TCK`; 100 nearly always). */
+function ticksPerSecond(): number {
+  if (clockTicks === undefined) {
+    const n = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+    if (!(Number.isInteger(n) && n > 0)) throw new Error(`getconf CLK_TCK: ${n}`);
+    clockTicks = n;
+  }
+  return clockTicks;
+}
+
+/**
+ * CPU time a process has used so far, user and system, all its threads (utime + stime of
+ * /proc/<pid>/stat), in seconds; a resolution of one clock tick (10 ms). Linux only.
+ */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may hold spaces: state is field
+  // 3, utime 14 and stime 15 (proc(5)).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[14 - 3]);
+  const stime = Number(fields[15 - 3]);
+  if (!(Number.isFinite(utime) && Number.isFinite(stime))) {
+    throw new Error(`no utime/stime in /proc/${pid}/stat`);
+  }
+  return (utime + stime) / ticksPerSecond();
+}
+
+/**
+ * Runs a load and returns its result and the CPU the process `pid` used meanwhile, in ms per
+ * 1,000 of the requests it served (`requests` of the result).
+ */
+export async function withCpu<T extends { requests: number }>(
+  pid: number,
+  load: () => Promise<T>,
+): Promise<T & { cpuMsPer1000: number }> {
+  const before = await cpuSeconds(pid);
+  const result = await load();
+  const used = (await cpuSeconds(pid)) - before;
+  return { ...result, cpuMsPer1000: result.requests ? (used * 1e6) / result.requests : 0 };
 }
 
 /** The baseline server: node:http answering every request with a constant body of about the size
