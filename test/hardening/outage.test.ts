@@ -360,7 +360,10 @@ describe('database outage under load (SECURITY.md 27)', { skip: postgresOnly }, 
   };
 
   const assertGatewayHealthy = async (): Promise<void> => {
-    assert.ok(gw.alive(), 'the gateway process stayed up');
+    assert.ok(
+      gw.alive(),
+      `the gateway process stayed up; its stderr:\n${gw.stderr().slice(-4000)}`,
+    );
     assert.equal((await http('GET', '/healthz')).status, 200);
     assert.equal((await http('GET', '/readyz')).status, 200);
     const log = gw.stdout() + gw.stderr();
