@@ -16,75 +16,25 @@
  * mechanism, not about the default of 10 s. The restart time is printed.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { type GatewayProcess, startGateway } from '../helpers/cluster.ts';
 import { openTestDatabase, postgresOnly, type TestDatabase } from '../helpers/db.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = fileURLToPath(new URL('../../bin/pgauth.js', import.meta.url));
 const PASSWORD = 'a long enough passphrase';
 /** Every connection of the gateway carries this name, so that the test can see them. */
 const APP_NAME = 'pgauth_crash_gateway';
+/** Quiet logs, and rate limits out of the way of the load. */
+const GATEWAY_FLAGS = [
+  '--log-level',
+  'warn',
+  ...['--login-rate-ip', '--login-rate-user', '--refresh-rate-ip'].flatMap((f) => [f, '1000000']),
+];
 const WORKERS = 6;
 const LOAD_MS = 1500;
 /** Refreshes per chain before a worker logs in again. */
 const CHAIN_LENGTH = 6;
-
-interface Gateway {
-  url: string;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
-
-function startGateway(databaseUrl: string): Promise<Gateway> {
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('PGAUTH_') || k === 'PORT') delete env[k];
-  delete env.DATABASE_URL;
-  const limits = ['--login-rate-ip', '--login-rate-user', '--refresh-rate-ip'].flatMap((f) => [
-    f,
-    '1000000',
-  ]);
-  const args = ['serve', '--database-url', databaseUrl, '--port', '0', '--log-level', 'warn'];
-  const child = spawn(process.execPath, [BIN, ...args, ...limits], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-  };
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      void stop();
-      reject(new Error(`no listening line within 30 s:\n${out}`));
-    }, 30_000);
-    const onExit = (code: number | null): void => {
-      clearTimeout(timer);
-      reject(new Error(`pgauth serve exited (${code}):\n${out}`));
-    };
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const url = /pgauth listening on (http:\/\/\S+)/.exec(out)?.[1];
-      if (!url) return;
-      clearTimeout(timer);
-      child.off('exit', onExit);
-      resolve({ url, child, stop });
-    });
-    child.stderr?.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.once('exit', onExit);
-  });
-}
 
 interface Pair {
   access_token: string;
@@ -107,7 +57,7 @@ const last = (c: Chain): Pair => c.pairs[c.pairs.length - 1] as Pair;
 
 let t: TestDatabase;
 let gatewayUrl = '';
-const gateways: Gateway[] = [];
+const gateways: GatewayProcess[] = [];
 before(async () => {
   if (postgresOnly) return;
   t = await openTestDatabase();
@@ -163,7 +113,7 @@ test('kill -9 of a gateway under login and refresh load, then a restart: every p
   );
   assert.equal(check.rows[0]?.v, '0', 'the server must let a received statement finish');
 
-  const g1 = await startGateway(gatewayUrl);
+  const g1 = await startGateway(gatewayUrl, GATEWAY_FLAGS);
   gateways.push(g1);
   const chains: Chain[] = [];
 
@@ -248,8 +198,7 @@ test('kill -9 of a gateway under login and refresh load, then a restart: every p
       'calls waiting on the held rows',
     );
 
-    const dead = new Promise((r) => g1.child.once('exit', r));
-    g1.child.kill('SIGKILL');
+    const dead = g1.kill();
     killed = true;
     await dead;
     await assert.rejects(heldRefresh);
@@ -269,7 +218,7 @@ test('kill -9 of a gateway under login and refresh load, then a restart: every p
   assert.deepEqual(unexpected, [], 'answers before the kill');
 
   const restartStart = performance.now();
-  const g2 = await startGateway(gatewayUrl);
+  const g2 = await startGateway(gatewayUrl, GATEWAY_FLAGS);
   gateways.push(g2);
   const restartMs = performance.now() - restartStart;
 

@@ -11,14 +11,12 @@
  * sample. The flood's excess must be refused fast (429 or 503, never a 5xx of another kind).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { type GatewayProcess, startGateway } from '../helpers/cluster.ts';
 import { openTestDatabase, postgresOnly, type TestDatabase } from '../helpers/db.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = fileURLToPath(new URL('../../bin/pgauth.js', import.meta.url));
 const PASSWORD = 'a long enough passphrase';
 /** bcrypt cost of the flood: SECURITY.md 4 asks at least 10 in production. */
 const COST = 10;
@@ -31,57 +29,6 @@ const CONCURRENCY = 4;
  * bound is 3x max(idle p99, floor).
  */
 const FLOOR_MS = 2;
-
-interface Gateway {
-  url: string;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
-
-/** `pgauth serve` on `databaseUrl`, port 0; resolves when it prints its URL. */
-function startGateway(databaseUrl: string, extra: string[]): Promise<Gateway> {
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('PGAUTH_') || k === 'PORT') delete env[k];
-  delete env.DATABASE_URL;
-  const args = ['serve', '--database-url', databaseUrl, '--port', '0', '--log-level', 'warn'];
-  const child = spawn(process.execPath, [BIN, ...args, ...extra], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-  };
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      void stop();
-      reject(new Error(`no listening line within 30 s:\n${out}`));
-    }, 30_000);
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      const url = /pgauth listening on (http:\/\/\S+)/.exec(out)?.[1];
-      if (!url) return;
-      clearTimeout(timer);
-      child.off('exit', onExit);
-      resolve({ url, child, stop });
-    };
-    const onExit = (code: number | null): void => {
-      clearTimeout(timer);
-      reject(new Error(`pgauth serve exited (${code}):\n${out}`));
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.once('exit', onExit);
-  });
-}
 
 /**
  * The flood, in a process of its own (so that its 200 sockets do not share this process's event
@@ -123,7 +70,7 @@ function percentile(xs: number[], p: number): number {
 }
 
 let t: TestDatabase;
-let gw: Gateway;
+let gw: GatewayProcess;
 let token = '';
 before(async () => {
   if (postgresOnly) return;
@@ -137,6 +84,8 @@ before(async () => {
   );
   token = r.rows[0]?.access_token ?? '';
   gw = await startGateway(t.url as string, [
+    '--log-level',
+    'warn',
     '--no-cache',
     '--login-rate-ip',
     '1000000',

@@ -467,6 +467,8 @@ export interface GatewayProcess {
   alive(): boolean;
   /** SIGTERM, SIGKILL after 5 s; resolves with the exit code once it exited. */
   stop(): Promise<number | null>;
+  /** SIGKILL at once (a crash); resolves once it exited. */
+  kill(): Promise<void>;
 }
 
 /** Starts `pgauth serve --database-url <url> --port 0 …extra` and waits for its listening line. */
@@ -526,6 +528,11 @@ export function startGateway(databaseUrl: string, extra: string[] = []): Promise
         stderr: () => stderr,
         alive: () => running,
         stop,
+        kill: async () => {
+          if (!running) return;
+          child.kill('SIGKILL');
+          await exited;
+        },
       });
     });
   });

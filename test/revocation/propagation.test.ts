@@ -27,6 +27,8 @@ import {
   watchRevocations,
 } from './processes.ts';
 
+const QUIET = ['--log-level', 'warn'];
+
 const PASSWORD = 'a long enough passphrase';
 /** How often the three are asked while a revocation propagates. */
 const POLL_MS = 10;
@@ -84,7 +86,9 @@ describe('revocation reaches two gateways and an SDK client', { skip: postgresOn
     });
     // Pushed as each one starts, so that `after` stops whichever did even if the other failed.
     await Promise.all(
-      [startGateway(url), startGateway(url)].map((p) => p.then((g) => gateways.push(g))),
+      [startGateway(url, QUIET), startGateway(url, QUIET)].map((p) =>
+        p.then((g) => gateways.push(g)),
+      ),
     );
     watcherToken = (await freshSession('watcher', ['introspect'])).token;
     await cache.ready(RESUBSCRIBE_BOUND_MS);
@@ -495,7 +499,7 @@ describe('revocation reaches two gateways and an SDK client', { skip: postgresOn
     for (const [i, g] of gateways.entries()) {
       assert.ok(feeds[i]?.ended, `gateway ${'AB'[i]} ended its revocation stream on the loss`);
       assert.match(
-        g.output(),
+        g.stdout() + g.stderr(),
         /revocation subscription lost/,
         `gateway ${'AB'[i]} logged the loss`,
       );
