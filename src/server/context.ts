@@ -106,23 +106,19 @@ function semaphore(slots: number, queue: number): <T>(fn: () => Promise<T>) => P
 }
 
 export function createGateway(db: Database, metrics: Metrics, options: GatewayOptions): Gateway {
-  const query = async <R extends Row>(sql: string, params?: readonly unknown[]): Promise<R[]> => {
+  /** Runs a database call counted in pgauth_db_calls_in_flight. */
+  const counted = async <T>(call: () => Promise<T>): Promise<T> => {
     metrics.dbInFlight.inc();
     try {
-      return (await db.query<R>(sql, params)).rows;
+      return await call();
     } finally {
       metrics.dbInFlight.dec();
     }
   };
+  const query = <R extends Row>(sql: string, params?: readonly unknown[]): Promise<R[]> =>
+    counted(async () => (await db.query<R>(sql, params)).rows);
   const ops = sqlOperations(db);
-  const validate = async (token: string): Promise<Session | null> => {
-    metrics.dbInFlight.inc();
-    try {
-      return await ops.validate(token);
-    } finally {
-      metrics.dbInFlight.dec();
-    }
-  };
+  const validate = (token: string): Promise<Session | null> => counted(() => ops.validate(token));
   const revocations = options.revocations
     ? new RevocationSubscription(databaseSource(db), { onError: options.onSubscriptionError })
     : null;
