@@ -25,10 +25,16 @@ import { openTestDatabase, postgresOnly, type TestDatabase } from '../helpers/db
 const PASSWORD = 'a long enough passphrase';
 /** Every connection of the gateway carries this name, so that the test can see them. */
 const APP_NAME = 'pgauth_crash_gateway';
-/** Quiet logs, and rate limits out of the way of the load. */
+/**
+ * Quiet logs, rate limits out of the way of the load, and a statement timeout far above the time
+ * the held calls wait on their locks (on a busy machine that can pass 5 s, the default, and the
+ * server would then cancel the held login instead of committing it after the kill).
+ */
 const GATEWAY_FLAGS = [
   '--log-level',
   'warn',
+  '--statement-timeout-ms',
+  '60000',
   ...['--login-rate-ip', '--login-rate-user', '--refresh-rate-ip'].flatMap((f) => [f, '1000000']),
 ];
 const WORKERS = 6;
