@@ -7,7 +7,7 @@
  * is migrated once per run and cached under .test-cache/ (booting a fresh folder costs seconds).
  * Both get bcrypt cost 4, so that hashing does not dominate the suite.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
@@ -100,10 +100,11 @@ async function openPostgresTest(): Promise<TestDatabase> {
 
 const CACHE_DIR = fileURLToPath(new URL('../../.test-cache/', import.meta.url));
 
-/** A dump of a migrated PGlite folder, keyed by the migrations' checksums. */
+/** A dump of a migrated PGlite folder, keyed by the names and checksums of every migration. */
 async function pgliteDump(): Promise<Blob> {
-  const key = (await readMigrations()).map((m) => m.checksum.slice(0, 8)).join('');
-  const file = `${CACHE_DIR}pglite-${key.slice(0, 40)}.tar.gz`;
+  const checksums = (await readMigrations()).map((m) => `${m.name}:${m.checksum}`).join('\n');
+  const key = createHash('sha256').update(checksums).digest('hex').slice(0, 16);
+  const file = `${CACHE_DIR}pglite-${key}.tar.gz`;
   try {
     return new Blob([await readFile(file)]);
   } catch {
