@@ -148,3 +148,27 @@ test('validate_many takes an empty array or NULL, and refuses more than 1000 tok
       err.code === 'BADIN' && err.message === 'invalid_input',
   );
 });
+
+test('a second session with the access or refresh token hash of another is refused (23P01)', async () => {
+  const p = await session('va_unique');
+  // As the superuser, straight into the table: no pgauth function would ever reuse a hash.
+  for (const column of ['access_token_hash', 'refresh_token_hash']) {
+    const other = column === 'access_token_hash' ? 'refresh_token_hash' : 'access_token_hash';
+    await assert.rejects(
+      t.db.query(
+        `insert into pgauth.sessions (user_id, username, ${column}, ${other},
+           access_expires_at, refresh_expires_at, expires_at)
+         select s.user_id, s.username, s.${column}, pgauth._random_bytes(32),
+           s.access_expires_at, s.refresh_expires_at, s.expires_at
+         from pgauth.sessions s where s.id = $1`,
+        [p.session_id],
+      ),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, '23P01', `${column}: ${err.message}`);
+        return true;
+      },
+    );
+  }
+  // The original still validates: the refused inserts changed nothing.
+  assert.equal((await validate(p.access_token)).length, 1);
+});
