@@ -2,11 +2,13 @@
  * Scenario `http`: the gateway without its cache, so that every request is checked in the
  * database.
  *
- *   1. `GET /v1/session` (pgauth serve --no-cache) against a bare `node:http` server returning a
- *      constant JSON body, both driven by the same autocannon process, settings and requests (a
- *      Bearer token per request out of 1,000 live sessions), in interleaved rounds. Target ≥ 0.30.
- *      Also kept: p50/p99 latency of both sides, the gateway's RSS after the load (< 150 MiB), and
- *      the CPU time of the gateway and of the bare server per 1,000 requests.
+ *   1. `GET /v1/session` (pgauth serve --no-cache) against two baselines returning a constant
+ *      JSON body: a bare `node:http` server (target ≥ 0.30) and a bare Fastify server, the
+ *      gateway's framework at its defaults (no target: it says how much of the gap is Fastify's).
+ *      All three are driven by the same autocannon process, settings and requests (a Bearer token
+ *      per request out of 1,000 live sessions), in interleaved rounds of the three. Also kept:
+ *      p50/p99 latency of each, the gateway's RSS after the load (< 150 MiB), and the CPU time
+ *      per 1,000 requests and RSS of each server.
  *   2. `POST /v1/login` over HTTP against bare bcrypt verifications (pgbench, crypt() in the same
  *      PostgreSQL) at the same cost, 10. Target ≥ 0.9. Also kept: the gateway's CPU time per 1,000
  *      logins and its RSS after them.
@@ -21,8 +23,16 @@ import { cryptBaseline } from './lib/crypt.ts';
 import { type BenchDatabase, createMigratedDatabase } from './lib/db.ts';
 import { formatFigure } from './lib/report.ts';
 import { interleave } from './lib/rounds.ts';
-import type { Comparison, RunContext, ScenarioResult } from './lib/scenario.ts';
-import { rssMiB, type Server, startServer, withCpu, writeBareServer } from './lib/server.ts';
+import { interleaveMany, pair } from './lib/rounds-many.ts';
+import type { Comparison, Resource, RunContext, ScenarioResult } from './lib/scenario.ts';
+import {
+  rssMiB,
+  type Server,
+  startServer,
+  withCpu,
+  writeBareFastifyServer,
+  writeBareServer,
+} from './lib/server.ts';
 import { BENCH_PASSWORD, loginSessions } from './lib/sessions.ts';
 import { median } from './lib/stats.ts';
 
@@ -55,104 +65,162 @@ function settingsFor(ctx: RunContext): Settings {
   };
 }
 
+/** The session load as the table of resource use names it; `how`: what the server does. */
+const sessionLoad = (s: Settings, how: string): string =>
+  `GET /v1/session, ${how}, ${formatFigure(TOKENS)} tokens, autocannon -c ${s.connections}`;
+
 async function sessionVsBare(
   ctx: RunContext,
   s: Settings,
   gateway: Server,
   bare: Server,
+  bareFastify: Server,
   tokens: string[],
-): Promise<{ comparison: Comparison; info: Record<string, unknown> }> {
+): Promise<{ comparisons: Comparison[]; resources: Resource[]; info: Record<string, unknown> }> {
   const load = (duration: number) => ({ connections: s.connections, duration, tokens });
-  const sessionUrl = `${gateway.url}/v1/session`;
-  const bareUrl = `${bare.url}/v1/session`;
+  const sides = [
+    { label: 'pgauth GET /v1/session (no cache)', server: gateway },
+    { label: 'bare node:http', server: bare },
+    { label: 'bare Fastify', server: bareFastify },
+  ].map((x) => ({ ...x, url: `${x.server.url}/v1/session`, pid: x.server.child.pid as number }));
   const rssBefore = await rssMiB(gateway.child.pid as number);
   ctx.log(`http: warm-up ${s.warmup} s each`);
-  await autocannonTokens(sessionUrl, load(s.warmup), ctx.signal);
-  await autocannonTokens(bareUrl, load(s.warmup), ctx.signal);
+  for (const side of sides) await autocannonTokens(side.url, load(s.warmup), ctx.signal);
 
   type Measured = Load & { cpuMsPer1000: number };
-  const loads = { pgauth: [] as Measured[], baseline: [] as Measured[] };
-  const result = await interleave(
+  const loads = sides.map(() => [] as Measured[]);
+  // The three sides in every round, in an order that changes each round: a drift of the machine
+  // weighs on both baselines as on the gateway.
+  const figures = await interleaveMany(
     s.rounds,
-    {
-      label: 'pgauth GET /v1/session (no cache)',
+    sides.map((side, i) => ({
+      label: side.label,
       run: async () => {
-        const r = await withCpu(gateway.child.pid as number, () =>
-          autocannonTokens(sessionUrl, load(s.duration), ctx.signal),
+        const r = await withCpu(side.pid, () =>
+          autocannonTokens(side.url, load(s.duration), ctx.signal),
         );
-        loads.pgauth.push(r);
+        loads[i]?.push(r);
         return r.rps;
       },
-    },
-    {
-      label: 'bare node:http',
-      run: async () => {
-        const r = await withCpu(bare.child.pid as number, () =>
-          autocannonTokens(bareUrl, load(s.duration), ctx.signal),
-        );
-        loads.baseline.push(r);
-        return r.rps;
-      },
-    },
+    })),
     { signal: ctx.signal, log: ctx.log, format: (n) => `${formatFigure(n)} req/s` },
   );
-  const rssAfter = await rssMiB(gateway.child.pid as number);
+  const [rssAfter, bareRss, fastifyRss] = await Promise.all(sides.map((x) => rssMiB(x.pid)));
+  const [gatewayLoads, bareLoads, fastifyLoads] = loads as [Measured[], Measured[], Measured[]];
+  const [gatewayRps, bareRps, fastifyRps] = figures as [number[], number[], number[]];
   const med = (xs: Load[], k: 'p50' | 'p99') => median(xs.map((x) => x[k]));
   const latency = {
-    pgauthP50Ms: med(loads.pgauth, 'p50'),
-    pgauthP99Ms: med(loads.pgauth, 'p99'),
-    bareP50Ms: med(loads.baseline, 'p50'),
-    bareP99Ms: med(loads.baseline, 'p99'),
+    pgauthP50Ms: med(gatewayLoads, 'p50'),
+    pgauthP99Ms: med(gatewayLoads, 'p99'),
+    bareP50Ms: med(bareLoads, 'p50'),
+    bareP99Ms: med(bareLoads, 'p99'),
+  };
+  const fastifyLatency = {
+    bareFastifyP50Ms: med(fastifyLoads, 'p50'),
+    bareFastifyP99Ms: med(fastifyLoads, 'p99'),
   };
   ctx.log(
-    `latency p50/p99 ms: pgauth ${latency.pgauthP50Ms}/${latency.pgauthP99Ms}, bare ${latency.bareP50Ms}/${latency.bareP99Ms}`,
+    `latency p50/p99 ms: pgauth ${latency.pgauthP50Ms}/${latency.pgauthP99Ms}, bare node:http ${latency.bareP50Ms}/${latency.bareP99Ms}, bare Fastify ${fastifyLatency.bareFastifyP50Ms}/${fastifyLatency.bareFastifyP99Ms}`,
   );
   ctx.log(
-    `gateway RSS: ${rssAfter.toFixed(1)} MiB after the load (${rssBefore.toFixed(1)} before; target < ${RSS_TARGET_MIB})`,
+    `gateway RSS: ${(rssAfter as number).toFixed(1)} MiB after the load (${rssBefore.toFixed(1)} before; target < ${RSS_TARGET_MIB})`,
   );
+  const cpuOf = (xs: Measured[]) => round1(median(xs.map((x) => x.cpuMsPer1000)));
   const cpu = {
-    gatewayCpuMsPer1000: round1(median(loads.pgauth.map((x) => x.cpuMsPer1000))),
-    bareCpuMsPer1000: round1(median(loads.baseline.map((x) => x.cpuMsPer1000))),
+    gatewayCpuMsPer1000: cpuOf(gatewayLoads),
+    bareCpuMsPer1000: cpuOf(bareLoads),
   };
+  const bareFastifyCpuMsPer1000 = cpuOf(fastifyLoads);
   ctx.log(
-    `CPU per 1,000 requests: gateway ${cpu.gatewayCpuMsPer1000} ms, bare ${cpu.bareCpuMsPer1000} ms`,
+    `CPU per 1,000 requests: gateway ${cpu.gatewayCpuMsPer1000} ms, bare node:http ${cpu.bareCpuMsPer1000} ms, bare Fastify ${bareFastifyCpuMsPer1000} ms`,
   );
+  const common = {
+    connections: s.connections,
+    durationSeconds: s.duration,
+    rounds: s.rounds,
+    warmupSeconds: s.warmup,
+    tokens: TOKENS,
+  };
+  const gatewayLabel = `pgauth serve --no-cache, GET /v1/session, a Bearer token per request out of ${TOKENS} live sessions (pgauth.validate / validate_many on every request)`;
   return {
-    comparison: {
-      name: 'GET /v1/session (no cache) vs bare node:http',
-      unit: 'req/s',
-      pgauthLabel: `pgauth serve --no-cache, GET /v1/session, a Bearer token per request out of ${TOKENS} live sessions (pgauth.validate / validate_many on every request)`,
-      baselineLabel: 'node:http server answering a constant JSON body, same requests',
-      result,
-      target: 0.3,
-      settings: {
-        connections: s.connections,
-        durationSeconds: s.duration,
-        rounds: s.rounds,
-        warmupSeconds: s.warmup,
-        tokens: TOKENS,
-        ...latency,
-        gatewayRssMiB: Math.round(rssAfter * 10) / 10,
-        gatewayRssTargetMiB: RSS_TARGET_MIB,
-        ...cpu,
+    comparisons: [
+      {
+        name: 'GET /v1/session (no cache) vs bare node:http',
+        unit: 'req/s',
+        pgauthLabel: gatewayLabel,
+        baselineLabel: 'node:http server answering a constant JSON body, same requests',
+        result: pair(gatewayRps, bareRps),
+        target: 0.3,
+        settings: {
+          ...common,
+          ...latency,
+          gatewayRssMiB: round1(rssAfter as number),
+          gatewayRssTargetMiB: RSS_TARGET_MIB,
+          ...cpu,
+        },
+        commands: {
+          pgauth: gatewayLoads[0]?.command ?? '',
+          baseline: bareLoads[0]?.command ?? '',
+        },
       },
-      commands: {
-        pgauth: loads.pgauth[0]?.command ?? '',
-        baseline: loads.baseline[0]?.command ?? '',
+      {
+        name: 'GET /v1/session (no cache) vs bare Fastify',
+        unit: 'req/s',
+        pgauthLabel: `${gatewayLabel} (the rounds of the row above)`,
+        baselineLabel: `Fastify at its defaults (logger off), one route GET /v1/session sending a constant JSON body, same requests: the gateway's framework doing nothing else`,
+        result: pair(gatewayRps, fastifyRps),
+        settings: {
+          ...common,
+          pgauthP50Ms: latency.pgauthP50Ms,
+          pgauthP99Ms: latency.pgauthP99Ms,
+          ...fastifyLatency,
+          gatewayCpuMsPer1000: cpu.gatewayCpuMsPer1000,
+          bareFastifyCpuMsPer1000,
+          bareFastifyRssMiB: round1(fastifyRss as number),
+          bareNodeHttpReqPerSec: Math.round(median(bareRps)),
+        },
+        commands: {
+          pgauth: gatewayLoads[0]?.command ?? '',
+          baseline: `node .bench/http/bare-fastify-server.mjs; ${fastifyLoads[0]?.command ?? ''}`,
+        },
       },
-    },
+    ],
+    resources: [
+      {
+        process: 'pgauth gateway',
+        load: sessionLoad(s, 'no cache'),
+        cpuMsPer1000: cpu.gatewayCpuMsPer1000,
+        rssMiB: round1(rssAfter as number),
+      },
+      {
+        process: 'bare node:http',
+        load: sessionLoad(s, 'constant answer'),
+        cpuMsPer1000: cpu.bareCpuMsPer1000,
+        rssMiB: round1(bareRss as number),
+      },
+      {
+        process: 'bare Fastify',
+        load: sessionLoad(s, 'constant answer'),
+        cpuMsPer1000: bareFastifyCpuMsPer1000,
+        rssMiB: round1(fastifyRss as number),
+      },
+    ],
     info: {
       latencyMs: {
-        pgauth: loads.pgauth.map(({ p50, p99 }) => ({ p50, p99 })),
-        bare: loads.baseline.map(({ p50, p99 }) => ({ p50, p99 })),
+        pgauth: gatewayLoads.map(({ p50, p99 }) => ({ p50, p99 })),
+        bare: bareLoads.map(({ p50, p99 }) => ({ p50, p99 })),
+        bareFastify: fastifyLoads.map(({ p50, p99 }) => ({ p50, p99 })),
         ...latency,
+        ...fastifyLatency,
       },
       gatewayRssMiB: { beforeLoad: rssBefore, afterLoad: rssAfter, target: RSS_TARGET_MIB },
+      bareRssMiBAfterLoad: { nodeHttp: bareRss, fastify: fastifyRss },
       cpuMsPer1000: {
-        gateway: loads.pgauth.map((x) => x.cpuMsPer1000),
-        bare: loads.baseline.map((x) => x.cpuMsPer1000),
+        gateway: gatewayLoads.map((x) => x.cpuMsPer1000),
+        bare: bareLoads.map((x) => x.cpuMsPer1000),
+        bareFastify: fastifyLoads.map((x) => x.cpuMsPer1000),
       },
-      gatewayRssPass: rssAfter < RSS_TARGET_MIB,
+      gatewayRssPass: (rssAfter as number) < RSS_TARGET_MIB,
     },
   };
 }
@@ -162,7 +230,7 @@ async function loginVsCrypt(
   s: Settings,
   b: BenchDatabase,
   gateway: Server,
-): Promise<Comparison> {
+): Promise<{ comparison: Comparison; resources: Resource[] }> {
   await b.db.query('update pgauth.settings set bcrypt_cost = $1', [LOGIN_COST]);
   const names = Array.from({ length: LOGIN_USERS }, (_, i) => `bench_http_login_${i}`);
   for (const name of names) {
@@ -224,7 +292,7 @@ async function loginVsCrypt(
   ctx.log(
     `gateway CPU per 1,000 logins: ${median(cpu).toFixed(1)} ms; RSS after the logins: ${rss.toFixed(1)} MiB`,
   );
-  return {
+  const comparison: Comparison = {
     name: `POST /v1/login vs crypt() (bcrypt cost ${LOGIN_COST})`,
     unit: '/s',
     pgauthLabel: `pgauth serve, POST /v1/login of ${LOGIN_USERS} users in turn (every login succeeds; rate limits raised)`,
@@ -244,6 +312,15 @@ async function loginVsCrypt(
     },
     commands,
   };
+  const resources: Resource[] = [
+    {
+      process: 'pgauth gateway',
+      load: `POST /v1/login, bcrypt cost ${LOGIN_COST}, ${LOGIN_USERS} users, autocannon -c ${s.login.connections}`,
+      cpuMsPer1000: round1(median(cpu)),
+      rssMiB: round1(rss),
+    },
+  ];
+  return { comparison, resources };
 }
 
 export async function run(ctx: RunContext): Promise<ScenarioResult> {
@@ -252,6 +329,7 @@ export async function run(ctx: RunContext): Promise<ScenarioResult> {
   const dir = join(ctx.scratchDir, 'http');
   await mkdir(dir, { recursive: true });
   const bareScript = await writeBareServer(dir);
+  const bareFastifyScript = await writeBareFastifyServer(dir);
 
   const b = await createMigratedDatabase('http');
   const servers: Server[] = [];
@@ -297,7 +375,16 @@ export async function run(ctx: RunContext): Promise<ScenarioResult> {
       ctx.signal,
     );
     servers.push(bare);
-    ctx.log(`gateway ${gateway.url} (pid ${gateway.child.pid}), bare ${bare.url}`);
+    const bareFastify = await startServer(
+      process.execPath,
+      [bareFastifyScript],
+      /bare-fastify listening on (http:\/\/\S+)/,
+      ctx.signal,
+    );
+    servers.push(bareFastify);
+    ctx.log(
+      `gateway ${gateway.url} (pid ${gateway.child.pid}), bare node:http ${bare.url}, bare Fastify ${bareFastify.url}`,
+    );
 
     const check = await fetch(`${gateway.url}/v1/session`, {
       headers: { authorization: `Bearer ${tokens[0]}` },
@@ -306,10 +393,11 @@ export async function run(ctx: RunContext): Promise<ScenarioResult> {
     if (check.status !== 200) throw new Error(`GET /v1/session: ${check.status}`);
     await check.arrayBuffer();
 
-    const session = await sessionVsBare(ctx, s, gateway, bare, tokens);
+    const session = await sessionVsBare(ctx, s, gateway, bare, bareFastify, tokens);
     const login = await loginVsCrypt(ctx, s, b, gateway);
     return {
-      comparisons: [session.comparison, login],
+      comparisons: [...session.comparisons, login.comparison],
+      resources: [...session.resources, ...login.resources],
       info: {
         ...session.info,
         node: process.version,

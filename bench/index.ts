@@ -16,7 +16,9 @@ import {
   environment,
   type MeasureRow,
   measuresTable,
+  type ResourceRow,
   type Row,
+  resourcesTable,
   table,
   writeResult,
 } from './lib/report.ts';
@@ -32,7 +34,8 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 'http',
-    description: 'gateway GET /v1/session vs a bare node:http server, autocannon -c 20',
+    description:
+      'gateway GET /v1/session vs bare node:http and bare Fastify, autocannon -c 20; login vs crypt()',
     run: async (ctx) => (await import('./http.ts')).run(ctx),
   },
   {
@@ -117,6 +120,7 @@ async function main(): Promise<number> {
   const log = (line: string) => console.error(line);
   const rows: Row[] = [];
   const measureRows: MeasureRow[] = [];
+  const resourceRows: ResourceRow[] = [];
   const tools = await versions();
   let errors = 0;
   for (const scenario of selected) {
@@ -141,6 +145,8 @@ async function main(): Promise<number> {
         rows.push({ scenario: scenario.name, comparison });
       for (const measure of result.measures ?? [])
         measureRows.push({ scenario: scenario.name, measure });
+      for (const resource of result.resources ?? [])
+        resourceRows.push({ scenario: scenario.name, resource });
     } catch (err) {
       errors++;
       log(`!! ${scenario.name} failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -153,10 +159,12 @@ async function main(): Promise<number> {
     console.log(
       '\nratio: median of the per-round ratios pgauth / baseline; pgauth and baseline: medians of the rounds.' +
         '\nresult: pass = median and every round reach the target; pass? = median does, some round did not;' +
-        '\nFAIL? = median misses, some round reached it; FAIL = no round did. Spread: ±half the range of the rounds.',
+        '\nFAIL? = median misses, some round reached it; FAIL = no round did; info = no target, a figure to read.' +
+        '\nSpread: ±half the range of the rounds.',
     );
   }
   if (measureRows.length) console.log(`\n${measuresTable(measureRows)}`);
+  if (resourceRows.length) console.log(`\n${resourcesTable(resourceRows)}`);
   if (values.write && !abort.signal.aborted) {
     const held = await writeBenchmarks(BENCHMARKS_MD, SCRATCH_DIR, SCENARIOS);
     const earlier = held.filter((name) => !selected.some((s) => s.name === name));

@@ -288,7 +288,8 @@ export async function run(ctx: RunContext): Promise<ScenarioResult> {
     const sessions = await measureSessions(ctx, s, sv, tokens, baCookies, facts);
     const login = await measureLogin(ctx, s, sv, pgauthUsers, emails.slice(0, LOGIN_USERS), facts);
     return {
-      comparisons: [...sessions.comparisons, login],
+      comparisons: [...sessions.comparisons, login.comparison],
+      resources: [...sessions.resources, ...login.resources],
       info: {
         ...sessions.info,
         versions: facts,

@@ -13,7 +13,7 @@
  *   3. `GET /v1/session` through `pgauth serve` with its cache on (the default) and with
  *      `--no-cache`, against a bare node:http server, autocannon with a token per request out of
  *      1,000. Targets ≥ 0.70 (cache) and ≥ 0.30 (no cache, as the http scenario). Also kept: each
- *      server's RSS after the load and CPU time per 1,000 requests.
+ *      server's RSS after the load and CPU time per 1,000 requests (`resources` of the result).
  *
  * This module is also the helper process of 1 and 2: `node --import tsx bench/sdk.ts helper MODE`.
  * See docs/benchmarks.md for why it is measured this way.
@@ -33,7 +33,7 @@ import { type Helper, type Message, serveHelper, startHelper } from './lib/helpe
 import { formatFigure } from './lib/report.ts';
 import { interleave } from './lib/rounds.ts';
 import { interleaveMany, pair } from './lib/rounds-many.ts';
-import type { Comparison, RunContext, ScenarioResult } from './lib/scenario.ts';
+import type { Comparison, Resource, RunContext, ScenarioResult } from './lib/scenario.ts';
 import { rssMiB, type Server, startServer, withCpu, writeBareServer } from './lib/server.ts';
 import { loginSessions } from './lib/sessions.ts';
 import { median } from './lib/stats.ts';
@@ -371,7 +371,7 @@ async function measureGateway(
   b: BenchDatabase,
   tokens: string[],
   servers: Server[],
-): Promise<{ comparisons: Comparison[]; info: Record<string, unknown> }> {
+): Promise<{ comparisons: Comparison[]; resources: Resource[]; info: Record<string, unknown> }> {
   const dir = join(ctx.scratchDir, 'sdk');
   await mkdir(dir, { recursive: true });
   const bareScript = await writeBareServer(dir);
@@ -441,6 +441,7 @@ async function measureGateway(
   );
   const rssAfter = await rssMiB(cached.child.pid as number);
   const rssPlain = await rssMiB(plain.child.pid as number);
+  const rssBare = await rssMiB(bare.child.pid as number);
   const [cachedLoads, plainLoads, bareLoads] = loads as [
     (typeof loads)[0],
     (typeof loads)[0],
@@ -462,6 +463,8 @@ async function measureGateway(
   ctx.log(
     `CPU per 1,000 requests: cache ${cpu(cachedLoads)} ms, --no-cache ${cpu(plainLoads)} ms, bare ${cpu(bareLoads)} ms`,
   );
+  const load = (cache: string) =>
+    `GET /v1/session, ${cache}, ${formatFigure(tokens.length)} tokens, autocannon -c ${s.http.connections}`;
   const common = {
     connections: s.http.connections,
     durationSeconds: s.http.duration,
@@ -511,6 +514,26 @@ async function measureGateway(
         },
       },
     ],
+    resources: [
+      {
+        process: 'pgauth gateway',
+        load: load('cache'),
+        cpuMsPer1000: cpu(cachedLoads),
+        rssMiB: round1(rssAfter),
+      },
+      {
+        process: 'pgauth gateway',
+        load: load('no cache'),
+        cpuMsPer1000: cpu(plainLoads),
+        rssMiB: round1(rssPlain),
+      },
+      {
+        process: 'bare node:http',
+        load: load('constant answer'),
+        cpuMsPer1000: cpu(bareLoads),
+        rssMiB: round1(rssBare),
+      },
+    ],
     info: {
       latencyMs: {
         cache: cachedLoads.map(({ p50, p99 }) => ({ p50, p99 })),
@@ -526,6 +549,7 @@ async function measureGateway(
         beforeLoad: rssBefore,
         afterLoad: rssAfter,
         noCacheAfterLoad: rssPlain,
+        bareAfterLoad: rssBare,
         target: RSS_TARGET_MIB,
       },
       gatewayRssPass: rssAfter < RSS_TARGET_MIB,
@@ -575,6 +599,7 @@ export async function run(ctx: RunContext): Promise<ScenarioResult> {
     const gateway = await measureGateway(ctx, s, b, live, servers);
     return {
       comparisons: [validate.comparison, propagation.comparison, ...gateway.comparisons],
+      resources: gateway.resources,
       info: {
         validate: validate.info,
         propagation: propagation.info,

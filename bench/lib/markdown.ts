@@ -7,7 +7,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatFigure } from './report.ts';
-import type { Measure } from './scenario.ts';
+import { type Measure, type Resource, targetText } from './scenario.ts';
 import type { Summary } from './stats.ts';
 
 /** A comparison as writeResult stores it. */
@@ -17,7 +17,8 @@ export interface StoredComparison {
   pgauth: Summary & { label: string };
   baseline: Summary & { label: string };
   ratio: Summary;
-  target: number;
+  /** null: no target (verdict 'info'). */
+  target: number | null;
   verdict: string;
   settings?: Record<string, unknown>;
   commands?: { pgauth: string; baseline: string };
@@ -32,6 +33,7 @@ export interface StoredResult {
   info?: Record<string, unknown>;
   comparisons: StoredComparison[];
   measures?: Measure[];
+  resources?: Resource[];
   notes?: string[];
 }
 
@@ -209,7 +211,7 @@ function summary(results: StoredResult[]): string {
       `${formatFigure(c.pgauth.median)} ${c.unit}`,
       `${formatFigure(c.baseline.median)} ${c.unit}`,
       c.ratio.median.toFixed(3),
-      `≥ ${c.target}`,
+      targetText(c.target),
       c.verdict,
       spread(c),
     ]),
@@ -227,7 +229,7 @@ function summary(results: StoredResult[]): string {
     '  pgauth / baseline (each round runs both sides back to back).',
     '- **result**: `pass` = the median ratio and every round reach the target; `pass?` = the median',
     '  does, some round did not; `FAIL?` = the median misses, some round reached it; `FAIL` = no',
-    '  round did.',
+    '  round did; `info` = the row has no target (a second baseline, to read the others by).',
     '- **spread**: the lowest and highest per-round ratio; ± half the range of each side’s rounds,',
     '  in percent of its median.',
   ];
@@ -249,7 +251,57 @@ function summary(results: StoredResult[]): string {
       ),
     );
   }
+  out.push(...resourceUse(results));
   return out.join('\n');
+}
+
+/** The server processes' CPU and memory under each load; empty if no result has any. */
+function resourceUse(results: StoredResult[]): string[] {
+  const rows = results.flatMap((r) =>
+    (r.resources ?? []).map((x) => [
+      isQuick(r) ? `${r.scenario} (quick)` : r.scenario,
+      x.process,
+      x.load,
+      x.cpuMsPer1000 === undefined ? '' : formatFigure(x.cpuMsPer1000),
+      x.rssMiB === undefined ? '' : formatFigure(x.rssMiB),
+    ]),
+  );
+  // Result files written before resources were recorded keep their figures in the settings of
+  // their comparisons only: named, so that a missing scenario is not mistaken for one without
+  // servers.
+  const older = results
+    .filter(
+      (r) =>
+        r.resources === undefined &&
+        r.comparisons.some((c) =>
+          Object.keys(c.settings ?? {}).some((k) => /CpuMsPer1000$/.test(k)),
+        ),
+    )
+    .map((r) => `\`${r.scenario}\``);
+  if (!rows.length && !older.length) return [];
+  const out = ['', '### Resource use', ''];
+  if (rows.length) {
+    out.push(
+      tableMd(
+        ['scenario', 'process', 'load', 'CPU ms per 1,000 requests', 'RSS MiB after the load'],
+        ['l', 'l', 'l', 'r', 'r'],
+        rows,
+      ),
+      '',
+      '- One row per server process and load. **CPU**: user + system time of the process (all its',
+      '  threads; `/proc/<pid>/stat`, 10 ms ticks) during a measured round, per 1,000 requests it',
+      '  answered; the median of the rounds. The work PostgreSQL does for the requests is not in it:',
+      '  neither the validations nor pgauth’s bcrypt (Better Auth’s scrypt runs in its own process).',
+      '- **RSS**: `VmRSS` of the process after the last round of that load; blank where not measured.',
+    );
+  }
+  if (older.length) {
+    if (rows.length) out.push('');
+    out.push(
+      `Not in this table: ${older.join(', ')}, whose results were written before it existed (their CPU and RSS figures are in their comparisons' settings below); rerun to fill it.`,
+    );
+  }
+  return out;
 }
 
 function charts(results: StoredResult[]): string {
@@ -357,7 +409,7 @@ function reproduce(): string {
 function comparisonMd(c: StoredComparison): string {
   const rounds = (x: Summary) => x.values.map((v) => formatFigure(v)).join(', ');
   const out = [
-    `### ${c.name}: ${c.verdict} (ratio ${c.ratio.median.toFixed(3)}, target ≥ ${c.target})`,
+    `### ${c.name}: ${c.verdict} (ratio ${c.ratio.median.toFixed(3)}, ${c.target === null || c.target === undefined ? 'no target' : `target ≥ ${c.target}`})`,
     '',
     tableMd(
       ['side', 'median', 'rounds'],

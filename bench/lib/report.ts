@@ -3,8 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { Comparison, Measure, ScenarioResult } from './scenario.ts';
-import { verdict } from './scenario.ts';
+import type { Comparison, Measure, Resource, ScenarioResult } from './scenario.ts';
+import { targetText, verdict } from './scenario.ts';
 
 export function formatFigure(n: number): string {
   if (n >= 1000) return Math.round(n).toLocaleString('en-US');
@@ -38,7 +38,7 @@ export function table(rows: Row[]): string {
       `${formatFigure(r.pgauth.median)} ${c.unit}`,
       `${formatFigure(r.baseline.median)} ${c.unit}`,
       r.ratio.median.toFixed(3),
-      `≥ ${c.target}`,
+      targetText(c.target),
       verdict(c),
       `${r.ratio.min.toFixed(3)}–${r.ratio.max.toFixed(3)}; ±${(r.pgauth.spreadPct / 2).toFixed(1)}%, ±${(r.baseline.spreadPct / 2).toFixed(1)}%`,
     ];
@@ -76,6 +76,32 @@ export function measuresTable(rows: MeasureRow[]): string {
   const line = (cells: string[]) =>
     cells
       .map((c, i) => (i === 2 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number)))
+      .join('  ')
+      .trimEnd();
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+export interface ResourceRow {
+  scenario: string;
+  resource: Resource;
+}
+
+/** CPU and memory of each server process under each load, one row each; blank: not measured. */
+export function resourcesTable(rows: ResourceRow[]): string {
+  const head = ['scenario', 'process', 'load', 'CPU ms / 1,000 requests', 'RSS MiB after'];
+  const body = rows.map(({ scenario, resource: x }) => [
+    scenario,
+    x.process,
+    x.load,
+    x.cpuMsPer1000 === undefined ? '' : formatFigure(x.cpuMsPer1000),
+    x.rssMiB === undefined ? '' : formatFigure(x.rssMiB),
+  ]);
+  const widths = head.map((h, i) =>
+    Math.max(h.length, ...body.map((b) => (b[i] as string).length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i >= 3 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number)))
       .join('  ')
       .trimEnd();
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
@@ -138,13 +164,14 @@ export async function writeResult(
       pgauth: { label: c.pgauthLabel, ...c.result.pgauth },
       baseline: { label: c.baselineLabel, ...c.result.baseline },
       ratio: c.result.ratio,
-      target: c.target,
+      target: c.target ?? null,
       verdict: verdict(c),
       settings: c.settings,
       commands: c.commands,
       chart: c.chart,
     })),
     measures: result.measures ?? [],
+    resources: result.resources ?? [],
     notes: result.notes ?? [],
   };
   await writeFile(path, `${JSON.stringify(json, null, 2)}\n`);

@@ -123,16 +123,20 @@ export async function withCpu<T extends { requests: number }>(
   return { ...result, cpuMsPer1000: result.requests ? (used * 1e6) / result.requests : 0 };
 }
 
-/** The baseline server: node:http answering every request with a constant body of about the size
- * of a /v1/session answer. It prints `bare listening on <url>`. */
-const BARE_SERVER = `import { createServer } from 'node:http';
-const body = JSON.stringify({
+/** The answer of both bare servers: a constant JSON body of the shape and size of a /v1/session
+ * answer. */
+const SESSION_BODY = JSON.stringify({
   user_id: '00000000-0000-4000-8000-000000000000',
   username: 'bench_http_user',
   roles: [],
   session_id: '00000000-0000-4000-8000-000000000001',
   expires_at: '2030-01-01T00:00:00.000Z',
 });
+
+/** The baseline server: node:http answering every request with SESSION_BODY. It prints
+ * `bare listening on <url>`. */
+const BARE_SERVER = `import { createServer } from 'node:http';
+const body = JSON.stringify(${SESSION_BODY});
 const server = createServer((req, res) => {
   res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(body);
@@ -143,9 +147,37 @@ server.listen(0, '127.0.0.1', () => {
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
 `;
 
-/** Writes the bare server script as `bare-server.mjs` in `dir` and returns its path. */
+/**
+ * The second baseline: Fastify (the gateway's version, from the repository's node_modules) at
+ * its defaults, logger off, one route GET /v1/session sending the same body as an object, with
+ * the header the gateway sets; no schema, so Fastify's default serializer (JSON.stringify). It
+ * prints `bare-fastify listening on <url>`.
+ */
+const BARE_FASTIFY_SERVER = `import Fastify from 'fastify';
+const session = ${SESSION_BODY};
+const app = Fastify({ logger: false });
+app.get('/v1/session', async (request, reply) =>
+  reply.header('cache-control', 'no-store').send(session),
+);
+const address = await app.listen({ port: 0, host: '127.0.0.1' });
+console.log('bare-fastify listening on ' + address);
+process.on('SIGTERM', () => app.close().then(() => process.exit(0)));
+`;
+
+/** Writes the bare node:http server script as `bare-server.mjs` in `dir` and returns its path. */
 export async function writeBareServer(dir: string): Promise<string> {
   const path = join(dir, 'bare-server.mjs');
   await writeFile(path, BARE_SERVER);
+  return path;
+}
+
+/**
+ * Writes the bare Fastify server script as `bare-fastify-server.mjs` in `dir` and returns its
+ * path. `dir` must be inside the repository, so that the script's `import 'fastify'` resolves to
+ * the gateway's own copy.
+ */
+export async function writeBareFastifyServer(dir: string): Promise<string> {
+  const path = join(dir, 'bare-fastify-server.mjs');
+  await writeFile(path, BARE_FASTIFY_SERVER);
   return path;
 }

@@ -8,7 +8,7 @@
 import { autocannonRequests, autocannonTokens, type Load } from '../lib/autocannon.ts';
 import { formatFigure } from '../lib/report.ts';
 import { interleaveMany, pair } from '../lib/rounds-many.ts';
-import type { Comparison, RunContext } from '../lib/scenario.ts';
+import type { Comparison, Resource, RunContext } from '../lib/scenario.ts';
 import { rssMiB, type Server, withCpu } from '../lib/server.ts';
 import { median } from '../lib/stats.ts';
 import {
@@ -41,7 +41,7 @@ export async function measureSessions(
   tokens: string[],
   baCookies: string[],
   facts: Facts,
-): Promise<{ comparisons: Comparison[]; info: Record<string, unknown> }> {
+): Promise<{ comparisons: Comparison[]; resources: Resource[]; info: Record<string, unknown> }> {
   type Get = { method: string; headers: Record<string, string> };
   const offRequests: Get[] = baCookies.map((c) => ({
     method: 'GET',
@@ -179,6 +179,11 @@ export async function measureSessions(
   ctx.log(
     `RSS MiB after the load: pgauth cache ${rss.cached}, --no-cache ${rss.plain}; Better Auth cookie cache ${rss.baOn}, none ${rss.baOff}`,
   );
+  const c = `autocannon -c ${s.session.connections}`;
+  const gwLoad = (cache: string) =>
+    `GET /v1/session, ${cache}, ${formatFigure(SESSIONS)} tokens, ${c}`;
+  const baLoad = (cache: string) =>
+    `GET /session (getSession), cookie cache ${cache}, ${formatFigure(SESSIONS)} cookies, ${c}`;
   const common = {
     connections: s.session.connections,
     durationSeconds: s.session.duration,
@@ -245,6 +250,28 @@ export async function measureSessions(
           pgauth: gwCommand(sv.cached, '', cachedL),
           baseline: baCommand(sv.baOn, ` --cookie-cache-max-age ${COOKIE_CACHE_MAX_AGE}`, onL),
         },
+      },
+    ],
+    resources: [
+      {
+        process: 'pgauth gateway',
+        load: gwLoad('no cache'),
+        cpuMsPer1000: cpu(plainL),
+        rssMiB: rss.plain,
+      },
+      { process: 'Better Auth', load: baLoad('off'), cpuMsPer1000: cpu(offL), rssMiB: rss.baOff },
+      {
+        process: 'pgauth gateway',
+        load: gwLoad('cache'),
+        cpuMsPer1000: cpu(cachedL),
+        rssMiB: rss.cached,
+      },
+      { process: 'Better Auth', load: baLoad('on'), cpuMsPer1000: cpu(onL), rssMiB: rss.baOn },
+      {
+        process: 'bare node:http',
+        load: gwLoad('constant answer'),
+        cpuMsPer1000: cpu(bareL),
+        rssMiB: rss.bare,
       },
     ],
     info: {

@@ -7,7 +7,8 @@
 import { autocannonRequests, type Load } from '../lib/autocannon.ts';
 import { formatFigure } from '../lib/report.ts';
 import { interleave } from '../lib/rounds.ts';
-import type { Comparison, RunContext } from '../lib/scenario.ts';
+import type { Comparison, Resource, RunContext } from '../lib/scenario.ts';
+import { rssMiB, withCpu } from '../lib/server.ts';
 import { BENCH_PASSWORD } from '../lib/sessions.ts';
 import { median } from '../lib/stats.ts';
 import {
@@ -17,6 +18,7 @@ import {
   LOGIN_COST,
   LOGIN_USERS,
   rateLimits,
+  round1,
   SCRYPT,
   type Servers,
   type Settings,
@@ -29,7 +31,7 @@ export async function measureLogin(
   pgauthUsers: string[],
   baEmails: string[],
   facts: Facts,
-): Promise<Comparison> {
+): Promise<{ comparison: Comparison; resources: Resource[] }> {
   const pgauthRequests = pgauthUsers.map((username) => ({
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -66,13 +68,16 @@ export async function measureLogin(
   ctx.log(`peer: login vs sign-in, warm-up ${s.login.warmup} s each`);
   await login(s.login.warmup);
   await signIn(s.login.warmup);
-  const loads = { pgauth: [] as Load[], baseline: [] as Load[] };
+  // With the CPU time of each server process, as the session checks (PostgreSQL's work, and so
+  // pgauth's bcrypt, is not in it; Better Auth's scrypt runs in its own process and is).
+  type Measured = Load & { cpuMsPer1000: number };
+  const loads = { pgauth: [] as Measured[], baseline: [] as Measured[] };
   const result = await interleave(
     s.rounds,
     {
       label: 'pgauth POST /v1/login',
       run: async () => {
-        const r = await login(s.login.duration);
+        const r = await withCpu(sv.cached.child.pid as number, () => login(s.login.duration));
         loads.pgauth.push(r);
         return r.rps;
       },
@@ -80,7 +85,7 @@ export async function measureLogin(
     {
       label: 'Better Auth sign-in/email',
       run: async () => {
-        const r = await signIn(s.login.duration);
+        const r = await withCpu(sv.baOff.child.pid as number, () => signIn(s.login.duration));
         loads.baseline.push(r);
         return r.rps;
       },
@@ -88,7 +93,15 @@ export async function measureLogin(
     { signal: ctx.signal, log: ctx.log, format: (n) => `${formatFigure(n)} /s` },
   );
   const lat = (xs: Load[]) => `${median(xs.map((x) => x.p50))}/${median(xs.map((x) => x.p99))}`;
-  return {
+  const cpu = (xs: Measured[]) => round1(median(xs.map((x) => x.cpuMsPer1000)));
+  const rss = {
+    pgauth: round1(await rssMiB(sv.cached.child.pid as number)),
+    betterAuth: round1(await rssMiB(sv.baOff.child.pid as number)),
+  };
+  ctx.log(
+    `server CPU ms per 1,000 logins: pgauth ${cpu(loads.pgauth)} (bcrypt in PostgreSQL, not counted), Better Auth ${cpu(loads.baseline)} (scrypt included); RSS MiB after them: pgauth ${rss.pgauth}, Better Auth ${rss.betterAuth}`,
+  );
+  const comparison: Comparison = {
     name: 'POST /v1/login vs BA sign-in/email',
     unit: '/s',
     pgauthLabel: `pgauth serve, POST /v1/login of ${LOGIN_USERS} users in turn (bcrypt cost ${LOGIN_COST}, every login succeeds)`,
@@ -104,9 +117,14 @@ export async function measureLogin(
       betterAuthHash: `${SCRYPT} (its default)`,
       pgauthVerifyMs: facts.bcryptVerifyMs,
       betterAuthVerifyMs: facts.scryptVerifyMs,
-      pgauthHashConcurrency: 'default (half the pool: 5)',
+      pgauthHashConcurrency:
+        '2 (--hash-concurrency 2: both cores, as scrypt gets both through libuv)',
       pgauthP50P99Ms: lat(loads.pgauth),
       betterAuthP50P99Ms: lat(loads.baseline),
+      pgauthCpuMsPer1000: cpu(loads.pgauth),
+      betterAuthCpuMsPer1000: cpu(loads.baseline),
+      pgauthRssMiB: rss.pgauth,
+      betterAuthRssMiB: rss.betterAuth,
       betterAuthVersion: facts.betterAuth,
       pgauthVersion: facts.pgauth,
       node: facts.node,
@@ -118,4 +136,20 @@ export async function measureLogin(
       baseline: baCommand(sv.baOff, '', loads.baseline),
     },
   };
+  const c = `${LOGIN_USERS} users, autocannon -c ${s.login.connections}`;
+  const resources: Resource[] = [
+    {
+      process: 'pgauth gateway',
+      load: `POST /v1/login, bcrypt cost ${LOGIN_COST} in PostgreSQL, ${c}`,
+      cpuMsPer1000: cpu(loads.pgauth),
+      rssMiB: rss.pgauth,
+    },
+    {
+      process: 'Better Auth',
+      load: `POST /api/auth/sign-in/email, scrypt in process, ${c}`,
+      cpuMsPer1000: cpu(loads.baseline),
+      rssMiB: rss.betterAuth,
+    },
+  ];
+  return { comparison, resources };
 }

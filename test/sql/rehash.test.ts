@@ -23,7 +23,11 @@ async function register(username: string): Promise<string> {
 }
 
 async function login(username: string, password: string): Promise<{ access_token: string }[]> {
-  return (await t.db.query('select * from pgauth.login($1, $2)', [username, password])).rows;
+  const r = await t.db.query<{ access_token: string }>('select * from pgauth.login($1, $2)', [
+    username,
+    password,
+  ]);
+  return r.rows;
 }
 
 async function account(id: string) {
