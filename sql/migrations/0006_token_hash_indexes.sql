@@ -12,9 +12,13 @@
 -- before (256 random bits) and as refused: SQLSTATE 23P01 instead of 23505.
 --
 -- Rebuilding takes the sessions table's ACCESS EXCLUSIVE lock for the length of two index builds
--- (a few seconds per million sessions): validations wait during that time.
+-- (about a minute per ten million sessions here): validations wait during that time, so run it
+-- in a quiet moment. While it waits for that lock, every query on sessions queues behind it: it
+-- gives up after 10 seconds (lock_timeout) rather than stop all validations behind a long
+-- transaction; the migration then fails as a whole and can simply be run again.
 
 set local role pgauth_owner;
+set local lock_timeout = '10s';
 
 drop index pgauth.sessions_access_token_hash_key;
 alter table pgauth.sessions
