@@ -422,3 +422,42 @@ test('purge_expired deletes sessions ended longer than session_retention ago and
     await t.db.exec(`update pgauth.settings set clock_offset = '0'`);
   }
 });
+
+test('purge_expired deletes exactly the sessions whose absolute expiry, revocation, or both refresh and access expiries are past the retention', async () => {
+  const id = await register('ad_purge_grid');
+  // Every combination of each time being well before the cutoff (now - 7 days), just after it,
+  // or in the future, and revoked or not: 3 × 3 × 3 × 4 = 108 sessions, raw, as the superuser.
+  await t.db.query(
+    `insert into pgauth.sessions (user_id, username, access_token_hash, refresh_token_hash,
+       access_expires_at, refresh_expires_at, expires_at, created_at, revoked_at, revoked_reason)
+     select $1, 'ad_purge_grid', pgauth._random_bytes(32), pgauth._random_bytes(32),
+       least(a.t, e.t), least(r.t, e.t), e.t, now() - interval '60 days',
+       v.t, case when v.t is null then null else 'logout' end
+     from (values (now() - interval '20 days'), (now() - interval '6 days'), (now() + interval '1 day')) a(t),
+          (values (now() - interval '20 days'), (now() - interval '6 days'), (now() + interval '1 day')) r(t),
+          (values (now() - interval '20 days'), (now() - interval '6 days'), (now() + interval '1 day')) e(t),
+          (values (null::timestamptz), (now() - interval '20 days'), (now() - interval '6 days'),
+                  (now() - interval '1 hour')) v(t)`,
+    [id],
+  );
+  // What the three conditions of the documentation select, written out as such (a NULL
+  // revoked_at makes its condition unknown: not ended by it).
+  const expected = await t.db.query<{ id: string }>(
+    `select s.id from pgauth.sessions s
+     where s.user_id = $1
+       and not coalesce(s.expires_at < now() - interval '7 days'
+                        or s.revoked_at < now() - interval '7 days'
+                        or (s.refresh_expires_at < now() - interval '7 days'
+                            and s.access_expires_at < now() - interval '7 days'), false)
+     order by s.id`,
+    [id],
+  );
+  const purged = await scalar<number>('select pgauth.purge_expired() as v');
+  const left = await t.db.query<{ id: string }>(
+    'select id from pgauth.sessions where user_id = $1 order by id',
+    [id],
+  );
+  assert.deepEqual(left.rows, expected.rows);
+  assert.equal(purged, 108 - expected.rows.length);
+  assert.ok(expected.rows.length > 0 && expected.rows.length < 108, 'both kinds are present');
+});
