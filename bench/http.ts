@@ -17,7 +17,6 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { autocannonRequests, autocannonTokens, type Load } from './lib/autocannon.ts';
 import { cryptBaseline } from './lib/crypt.ts';
 import { type BenchDatabase, createMigratedDatabase } from './lib/db.ts';
@@ -26,6 +25,9 @@ import { interleave } from './lib/rounds.ts';
 import { interleaveMany, pair } from './lib/rounds-many.ts';
 import type { Comparison, Resource, RunContext, ScenarioResult } from './lib/scenario.ts';
 import {
+  GATEWAY_LISTENING,
+  gatewayArgs,
+  NO_LOGIN_LIMITS,
   rssMiB,
   type Server,
   startServer,
@@ -36,8 +38,6 @@ import {
 import { BENCH_PASSWORD, loginSessions } from './lib/sessions.ts';
 import { median } from './lib/stats.ts';
 
-const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const PGAUTH_BIN = join(ROOT, 'bin/pgauth.js');
 const RSS_TARGET_MIB = 150;
 /** Live sessions whose tokens the validation load cycles through. */
 const TOKENS = 1_000;
@@ -346,25 +346,14 @@ export async function run(ctx: RunContext): Promise<ScenarioResult> {
 
     const gateway = await startServer(
       process.execPath,
-      [
-        PGAUTH_BIN,
-        'serve',
-        '--port',
-        '0',
-        '--database-url',
-        b.url,
-        '--log-level',
-        'warn',
+      gatewayArgs(b.url, [
         '--no-cache',
-        '--login-rate-ip',
-        '1000000',
-        '--login-rate-user',
-        '1000000',
+        ...NO_LOGIN_LIMITS,
         // As many hashes at once as the baseline runs (the default keeps a core for validations).
         '--hash-concurrency',
         String(s.login.cryptClients),
-      ],
-      /pgauth listening on (http:\/\/\S+)/,
+      ]),
+      GATEWAY_LISTENING,
       ctx.signal,
     );
     servers.push(gateway);

@@ -30,7 +30,13 @@ import {
   withDatabase,
 } from './lib/db.ts';
 import type { RunContext, ScenarioResult } from './lib/scenario.ts';
-import { type Server, startServer, writeBareServer } from './lib/server.ts';
+import {
+  GATEWAY_LISTENING,
+  gatewayArgs,
+  type Server,
+  startServer,
+  writeBareServer,
+} from './lib/server.ts';
 import { BENCH_PASSWORD, loginSessions } from './lib/sessions.ts';
 import { median } from './lib/stats.ts';
 import { checkSessions, SESSION_COOKIE, setupStep, signUp } from './peer/better-auth-client.ts';
@@ -38,6 +44,7 @@ import {
   COOKIE_CACHE_MAX_AGE,
   EMAIL_DOMAIN,
   type Facts,
+  GATEWAY_OPTIONS,
   LOGIN_COST,
   LOGIN_USERS,
   round1,
@@ -50,7 +57,6 @@ import { measureSessions } from './peer/session-checks.ts';
 import { measureLogin } from './peer/sign-in.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const PGAUTH_BIN = join(ROOT, 'bin/pgauth.js');
 const BA_SERVER = join(ROOT, 'bench/peer/better-auth-server.ts');
 
 function settingsFor(ctx: RunContext): Settings {
@@ -116,24 +122,8 @@ async function startServers(
     servers.push(server);
     return server;
   };
-  const serve = [
-    PGAUTH_BIN,
-    'serve',
-    '--port',
-    '0',
-    '--database-url',
-    b.url,
-    '--log-level',
-    'warn',
-    '--login-rate-ip',
-    '1000000',
-    '--login-rate-user',
-    '1000000',
-    // Both cores for hashing, as Better Auth's scrypt gets them through libuv's thread pool.
-    '--hash-concurrency',
-    '2',
-  ];
-  const gateway = /pgauth listening on (http:\/\/\S+)[\s\S]*validation cache: ([^\n]*)\n/;
+  const serve = gatewayArgs(b.url, GATEWAY_OPTIONS);
+  const gateway = GATEWAY_LISTENING;
   const ba = ['--import', 'tsx', BA_SERVER, '--database-url', baUrl, '--secret-file', secretFile];
   const baListening = /better-auth listening on (http:\/\/\S+)\ncookie cache: ([^\n]*)\n/;
   // Started together (each takes a second or two to load); all settled before an error is

@@ -34,13 +34,21 @@ import { formatFigure } from './lib/report.ts';
 import { interleave } from './lib/rounds.ts';
 import { interleaveMany, pair } from './lib/rounds-many.ts';
 import type { Comparison, Resource, RunContext, ScenarioResult } from './lib/scenario.ts';
-import { rssMiB, type Server, startServer, withCpu, writeBareServer } from './lib/server.ts';
+import {
+  GATEWAY_LISTENING,
+  gatewayArgs,
+  gatewayCommand,
+  rssMiB,
+  type Server,
+  startServer,
+  withCpu,
+  writeBareServer,
+} from './lib/server.ts';
 import { loginSessions } from './lib/sessions.ts';
 import { median } from './lib/stats.ts';
 import { againstTarget, percentile } from './lib/target.ts';
 
 const SELF = fileURLToPath(import.meta.url);
-const PGAUTH_BIN = fileURLToPath(new URL('../bin/pgauth.js', import.meta.url));
 /** Owners of the sessions (10 sessions or more each); the cache does not care how many. */
 const USERS = 10;
 const TOKENS = 1_000;
@@ -375,13 +383,12 @@ async function measureGateway(
   const dir = join(ctx.scratchDir, 'sdk');
   await mkdir(dir, { recursive: true });
   const bareScript = await writeBareServer(dir);
-  const serve = ['serve', '--port', '0', '--database-url', b.url, '--log-level', 'warn'];
-  const listening = /pgauth listening on (http:\/\/\S+)[\s\S]*validation cache: ([^\n]*)\n/;
-  const cached = await startServer(process.execPath, [PGAUTH_BIN, ...serve], listening, ctx.signal);
+  const listening = GATEWAY_LISTENING;
+  const cached = await startServer(process.execPath, gatewayArgs(b.url), listening, ctx.signal);
   servers.push(cached);
   const plain = await startServer(
     process.execPath,
-    [PGAUTH_BIN, ...serve, '--no-cache'],
+    gatewayArgs(b.url, ['--no-cache']),
     listening,
     ctx.signal,
   );
@@ -491,7 +498,7 @@ async function measureGateway(
           gatewayCpuMsPer1000: cpu(cachedLoads),
         },
         commands: {
-          pgauth: `node bin/pgauth.js ${serve.join(' ').replace(b.url, '<url>')}; ${cachedLoads[0]?.command ?? ''}`,
+          pgauth: `${gatewayCommand(b.url)}; ${cachedLoads[0]?.command ?? ''}`,
           baseline: `node .bench/sdk/bare-server.mjs; ${bareLoads[0]?.command ?? ''}`,
         },
       },
@@ -509,7 +516,7 @@ async function measureGateway(
           gatewayCpuMsPer1000: cpu(plainLoads),
         },
         commands: {
-          pgauth: `node bin/pgauth.js ${serve.join(' ').replace(b.url, '<url>')} --no-cache; ${plainLoads[0]?.command ?? ''}`,
+          pgauth: `${gatewayCommand(b.url, ['--no-cache'])}; ${plainLoads[0]?.command ?? ''}`,
           baseline: `node .bench/sdk/bare-server.mjs; ${bareLoads[0]?.command ?? ''}`,
         },
       },

@@ -49,6 +49,20 @@ export async function autocannon(
   return { ...(await run(args, null, url, signal)), command };
 }
 
+/** The `node` arguments of the load process, and the command line reported for it. */
+const loadArgs = (url: string, o: LoadOptions): string[] => [
+  '--import',
+  'tsx',
+  TOKENS_LOAD,
+  '-c',
+  String(o.connections),
+  '-d',
+  String(o.duration),
+  url,
+];
+const loadCommand = (url: string, o: LoadOptions, stdin: string): string =>
+  `node --import tsx bench/lib/autocannon-tokens.ts -c ${o.connections} -d ${o.duration} ${url} < ${stdin}`;
+
 /**
  * autocannon through its programmatic API (autocannon-tokens.ts), each request with its own
  * `Authorization: Bearer` token: every connection cycles through all `tokens`, starting at its own
@@ -59,18 +73,9 @@ export async function autocannonTokens(
   options: LoadOptions & { tokens: readonly string[] },
   signal: AbortSignal,
 ): Promise<Load> {
-  const args = [
-    '--import',
-    'tsx',
-    TOKENS_LOAD,
-    '-c',
-    String(options.connections),
-    '-d',
-    String(options.duration),
-    url,
-  ];
-  const command = `node --import tsx bench/lib/autocannon-tokens.ts -c ${options.connections} -d ${options.duration} ${url} < tokens.json (${options.tokens.length} tokens)`;
-  return { ...(await run(args, JSON.stringify(options.tokens), url, signal)), command };
+  const input = JSON.stringify(options.tokens);
+  const command = loadCommand(url, options, `tokens.json (${options.tokens.length} tokens)`);
+  return { ...(await run(loadArgs(url, options), input, url, signal)), command };
 }
 
 /** As autocannonTokens, with requests of any shape (method, headers, body). */
@@ -83,19 +88,9 @@ export async function autocannonRequests(
   },
   signal: AbortSignal,
 ): Promise<Load> {
-  const args = [
-    '--import',
-    'tsx',
-    TOKENS_LOAD,
-    '-c',
-    String(options.connections),
-    '-d',
-    String(options.duration),
-    url,
-  ];
-  const command = `node --import tsx bench/lib/autocannon-tokens.ts -c ${options.connections} -d ${options.duration} ${url} < requests.json (${options.describe})`;
   const input = JSON.stringify({ requests: options.requests });
-  return { ...(await run(args, input, url, signal)), command };
+  const command = loadCommand(url, options, `requests.json (${options.describe})`);
+  return { ...(await run(loadArgs(url, options), input, url, signal)), command };
 }
 
 async function run(

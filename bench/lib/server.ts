@@ -5,6 +5,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface Server {
   child: ChildProcess;
@@ -121,6 +122,38 @@ export async function withCpu<T extends { requests: number }>(
   const result = await load();
   const used = (await cpuSeconds(pid)) - before;
   return { ...result, cpuMsPer1000: result.requests ? (used * 1e6) / result.requests : 0 };
+}
+
+const PGAUTH_BIN = fileURLToPath(new URL('../../bin/pgauth.js', import.meta.url));
+
+/** What `pgauth serve` prints once listening: its URL (group 1), then its validation-cache line
+ * (group 2). */
+export const GATEWAY_LISTENING =
+  /pgauth listening on (http:\/\/\S+)[\s\S]*validation cache: ([^\n]*)\n/;
+
+/** Login rate limits raised out of the way of a load generator that logs in from one address. */
+export const NO_LOGIN_LIMITS = ['--login-rate-ip', '1000000', '--login-rate-user', '1000000'];
+
+/** `node` arguments of `pgauth serve` on a free port of `databaseUrl`, warnings only, then `extra`. */
+export function gatewayArgs(databaseUrl: string, extra: readonly string[] = []): string[] {
+  return [
+    PGAUTH_BIN,
+    'serve',
+    '--port',
+    '0',
+    '--database-url',
+    databaseUrl,
+    '--log-level',
+    'warn',
+    ...extra,
+  ];
+}
+
+/** How a result reports gatewayArgs(databaseUrl, extra): `node bin/pgauth.js serve …`, the
+ * database URL as `<url>`. */
+export function gatewayCommand(databaseUrl: string, extra: readonly string[] = []): string {
+  const args = gatewayArgs(databaseUrl, extra).slice(1);
+  return ['node', 'bin/pgauth.js', ...args].join(' ').replace(databaseUrl, '<url>');
 }
 
 /** The answer of both bare servers: a constant JSON body of the shape and size of a /v1/session

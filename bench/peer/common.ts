@@ -3,7 +3,7 @@
  * depend on, the servers, and how a side's command lines are recorded.
  */
 import type { Load } from '../lib/autocannon.ts';
-import type { Server } from '../lib/server.ts';
+import { gatewayCommand, NO_LOGIN_LIMITS, type Server } from '../lib/server.ts';
 
 /** Live sessions on each side, 10 per user: every request carries one of them, in turn. */
 export const SESSIONS = 1_000;
@@ -44,14 +44,18 @@ export interface Facts {
   bcryptVerifyMs: number;
 }
 
+/** The options of both pgauth gateways of the scenario (one adds --no-cache): rate limits out of
+ * the way, and both cores for hashing, as Better Auth's scrypt gets them through libuv's pool. */
+export const GATEWAY_OPTIONS = [...NO_LOGIN_LIMITS, '--hash-concurrency', '2'];
+
 export const rateLimits =
   'off on both: Better Auth rateLimit.enabled false; pgauth serve --login-rate-ip and --login-rate-user 1000000 (its only per-request limits are on login, register, refresh)';
 
 /** The command lines of a comparison's side, for the record: its server, then its load. */
 export const baCommand = (server: Server, extra: string, l: Load[]): string =>
   `node --import tsx bench/peer/better-auth-server.ts --database-url <url> --secret-file <file>${extra}; ${(l[0]?.command ?? '').replace(server.url, '<url>')}`;
-export const gwCommand = (server: Server, extra: string, l: Load[]): string =>
-  `node bin/pgauth.js serve --port 0 --database-url <url> --log-level warn --login-rate-ip 1000000 --login-rate-user 1000000${extra}; ${(l[0]?.command ?? '').replace(server.url, '<url>')}`;
+export const gwCommand = (server: Server, extra: string[], l: Load[]): string =>
+  `${gatewayCommand('<url>', [...GATEWAY_OPTIONS, ...extra])}; ${(l[0]?.command ?? '').replace(server.url, '<url>')}`;
 
 export function round1(n: number): number {
   return Math.round(n * 10) / 10;

@@ -68,27 +68,19 @@ export async function measureSessions(
       { connections: s.session.connections, duration, requests, describe: what },
       ctx.signal,
     );
+  const gateway = (label: string, server: Server) => ({
+    label,
+    server,
+    run: (d: number) =>
+      autocannonTokens(
+        `${server.url}/v1/session`,
+        { connections: s.session.connections, duration: d, tokens },
+        ctx.signal,
+      ),
+  });
   const sides = [
-    {
-      label: 'pgauth, cache',
-      server: sv.cached,
-      run: (d: number) =>
-        autocannonTokens(
-          `${sv.cached.url}/v1/session`,
-          { connections: s.session.connections, duration: d, tokens },
-          ctx.signal,
-        ),
-    },
-    {
-      label: 'pgauth, --no-cache',
-      server: sv.plain,
-      run: (d: number) =>
-        autocannonTokens(
-          `${sv.plain.url}/v1/session`,
-          { connections: s.session.connections, duration: d, tokens },
-          ctx.signal,
-        ),
-    },
+    gateway('pgauth, cache', sv.cached),
+    gateway('pgauth, --no-cache', sv.plain),
     {
       label: 'Better Auth, cookie cache',
       server: sv.baOn,
@@ -222,7 +214,7 @@ export async function measureSessions(
           betterAuthRssMiB: rss.baOff as number,
         },
         commands: {
-          pgauth: gwCommand(sv.plain, ' --no-cache', plainL),
+          pgauth: gwCommand(sv.plain, ['--no-cache'], plainL),
           baseline: baCommand(sv.baOff, '', offL),
         },
       },
@@ -247,7 +239,7 @@ export async function measureSessions(
           betterAuthRssMiB: rss.baOn as number,
         },
         commands: {
-          pgauth: gwCommand(sv.cached, '', cachedL),
+          pgauth: gwCommand(sv.cached, [], cachedL),
           baseline: baCommand(sv.baOn, ` --cookie-cache-max-age ${COOKIE_CACHE_MAX_AGE}`, onL),
         },
       },

@@ -132,7 +132,7 @@ export async function measureLogin(
       rateLimits,
     },
     commands: {
-      pgauth: gwCommand(sv.cached, '', loads.pgauth),
+      pgauth: gwCommand(sv.cached, [], loads.pgauth),
       baseline: baCommand(sv.baOff, '', loads.baseline),
     },
   };
