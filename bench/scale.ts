@@ -301,27 +301,27 @@ async function measureThroughput(
     order: 'four sides per round, order rotated and reversed every other round',
   };
   const baselineScaling = pair(sLarge, sSmall);
+  type Side = (typeof sides)[0];
+  /** validate against select-only on one database: `n` sessions and as many accounts. */
+  const versusSelect = (
+    n: number,
+    validate: number[],
+    select: number[],
+    xv: Side,
+    xs: Side,
+  ): Comparison => ({
+    name: `${xv.label} vs ${xs.label}`,
+    unit: 'tps',
+    pgauthLabel: `select * from pgauth.validate(token), ${count(n)} live sessions`,
+    baselineLabel: `pgbench's select-only statement, ${count(n)} pgbench_accounts rows`,
+    result: pair(validate, select),
+    target: TARGET,
+    settings: { ...common, sessions: n, accounts: n },
+    commands: { pgauth: xv.command, baseline: xs.command },
+  });
   return [
-    {
-      name: `${xvSmall.label} vs ${xsSmall.label}`,
-      unit: 'tps',
-      pgauthLabel: `select * from pgauth.validate(token), ${count(small.sessions)} live sessions`,
-      baselineLabel: `pgbench's select-only statement, ${count(small.sessions)} pgbench_accounts rows`,
-      result: pair(vSmall, sSmall),
-      target: TARGET,
-      settings: { ...common, sessions: small.sessions, accounts: small.sessions },
-      commands: { pgauth: xvSmall.command, baseline: xsSmall.command },
-    },
-    {
-      name: `${xvLarge.label} vs ${xsLarge.label}`,
-      unit: 'tps',
-      pgauthLabel: `select * from pgauth.validate(token), ${count(large.sessions)} live sessions`,
-      baselineLabel: `pgbench's select-only statement, ${count(large.sessions)} pgbench_accounts rows`,
-      result: pair(vLarge, sLarge),
-      target: TARGET,
-      settings: { ...common, sessions: large.sessions, accounts: large.sessions },
-      commands: { pgauth: xvLarge.command, baseline: xsLarge.command },
-    },
+    versusSelect(small.sessions, vSmall, sSmall, xvSmall, xsSmall),
+    versusSelect(large.sessions, vLarge, sLarge, xvLarge, xsLarge),
     {
       name: `${xvLarge.label} vs ${xvSmall.label}`,
       unit: 'tps',
