@@ -27,5 +27,8 @@ insert into pgauth.common_passwords (password)
 select w from unnest(string_to_array($pw$${body}$pw$, E'\\n')) as w
 on conflict do nothing;
 `;
-await writeFile(new URL('../sql/migrations/0003_common_passwords.sql', import.meta.url), sql);
+await writeFile(
+  new URL('../packages/pgauth/sql/migrations/0003_common_passwords.sql', import.meta.url),
+  sql,
+);
 console.log(`wrote ${seen.size} passwords`);

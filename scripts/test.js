@@ -38,12 +38,24 @@ if (engines.includes('postgres')) {
   }
 }
 
+// The CLI and gateway run as processes from the compiled packages: build them from the sources first.
+if (spawnSync(process.execPath, ['scripts/build.js'], { stdio: 'inherit' }).status !== 0)
+  process.exit(1);
+
 let failed = false;
 for (const engine of engines) {
   console.log(`\n=== engine: ${engine} ===`);
   const r = spawnSync(
     process.execPath,
-    ['--import', 'tsx', '--test', '--test-concurrency=2', ...args, ...files],
+    [
+      '--import',
+      'tsx',
+      '--conditions=@pgauth/source',
+      '--test',
+      '--test-concurrency=2',
+      ...args,
+      ...files,
+    ],
     { stdio: 'inherit', env: { ...process.env, PGAUTH_TEST_ENGINE: engine } },
   );
   if (r.status !== 0) failed = true;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { ERRORS, fromDatabaseError, PGAUTH_SQLSTATES } from '../src/errors.ts';
-import { MIGRATIONS_DIR } from '../src/migrate.ts';
+import { ERRORS, fromDatabaseError, PGAUTH_SQLSTATES } from '../packages/client/src/errors.ts';
+import { MIGRATIONS_DIR } from '../packages/pgauth/src/migrate.ts';
 
 async function sqlSource(): Promise<string> {
   const names = (await readdir(MIGRATIONS_DIR)).filter((n) => n.endsWith('.sql'));

@@ -4,16 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import pg from 'pg';
-import { openPglite } from '../src/db/pglite.ts';
-import { openPostgres } from '../src/db/postgres.ts';
-import type { Database } from '../src/db/types.ts';
+import { openPostgres } from '../packages/client/src/db/postgres.ts';
+import type { Database } from '../packages/client/src/db/types.ts';
+import { openPglite } from '../packages/pgauth/src/db/pglite.ts';
 import {
   MIGRATIONS_DIR,
   MigrationError,
   migrate,
   migrationStatus,
   pendingMigrations,
-} from '../src/migrate.ts';
+} from '../packages/pgauth/src/migrate.ts';
 import { adminUrl, onPostgres, postgresOnly, randomName } from './helpers/db.ts';
 
 const cleanups: (() => Promise<void>)[] = [];

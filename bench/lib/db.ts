@@ -5,9 +5,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { openPostgres } from '../../src/db/postgres.ts';
-import type { Database } from '../../src/db/types.ts';
-import { migrate } from '../../src/migrate.ts';
+import { openPostgres } from '../../packages/client/src/db/postgres.ts';
+import type { Database } from '../../packages/client/src/db/types.ts';
+import { migrate } from '../../packages/pgauth/src/migrate.ts';
 
 export const adminUrl =
   process.env.PGAUTH_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

@@ -4,7 +4,7 @@
  * million bcrypt hashes). Bench session i has the access token `tokenSql('i')`, so that a pgbench
  * script can name one from a random integer (docs/benchmarks.md, scenario `sql`).
  */
-import type { Database } from '../../src/db/types.ts';
+import type { Database } from '../../packages/client/src/db/types.ts';
 
 /**
  * The token of bench session i: 'pga_' and 43 base64url characters, the length and alphabet of a

@@ -124,7 +124,7 @@ export async function withCpu<T extends { requests: number }>(
   return { ...result, cpuMsPer1000: result.requests ? (used * 1e6) / result.requests : 0 };
 }
 
-const PGAUTH_BIN = fileURLToPath(new URL('../../bin/pgauth.js', import.meta.url));
+const PGAUTH_BIN = fileURLToPath(new URL('../../packages/pgauth/bin/pgauth.js', import.meta.url));
 
 /** What `pgauth serve` prints once listening: its URL (group 1), then its validation-cache line
  * (group 2). */
@@ -153,7 +153,7 @@ export function gatewayArgs(databaseUrl: string, extra: readonly string[] = []):
  * database URL as `<url>`. */
 export function gatewayCommand(databaseUrl: string, extra: readonly string[] = []): string {
   const args = gatewayArgs(databaseUrl, extra).slice(1);
-  return ['node', 'bin/pgauth.js', ...args].join(' ').replace(databaseUrl, '<url>');
+  return ['node', 'packages/pgauth/bin/pgauth.js', ...args].join(' ').replace(databaseUrl, '<url>');
 }
 
 /** The answer of both bare servers: a constant JSON body of the shape and size of a /v1/session

@@ -5,9 +5,10 @@
  *   PGAUTH_URL=http://127.0.0.1:8080 node --import tsx examples/express/server.ts
  *   DATABASE_URL=postgres://orders_service@127.0.0.1/app node --import tsx examples/express/server.ts
  */
+
+import { type AuthClient, createAuthClient } from '@pgauth/client';
+import { authenticate, requireRole } from '@pgauth/client/express';
 import express from 'express';
-import { type AuthClient, createAuthClient } from 'pgauth/client';
-import { authenticate, requireRole } from 'pgauth/middleware/express';
 
 interface Config {
   port: number;

@@ -5,9 +5,10 @@
  *   PGAUTH_URL=http://127.0.0.1:8080 node --import tsx examples/fastify/server.ts
  *   DATABASE_URL=postgres://orders_service@127.0.0.1/app node --import tsx examples/fastify/server.ts
  */
+
+import { type AuthClient, createAuthClient } from '@pgauth/client';
+import { pgauthPlugin } from '@pgauth/client/fastify';
 import Fastify from 'fastify';
-import { type AuthClient, createAuthClient } from 'pgauth/client';
-import { pgauthPlugin } from 'pgauth/middleware/fastify';
 
 interface Config {
   port: number;

@@ -6,9 +6,9 @@
  *   DATABASE_URL=postgres://orders_service@127.0.0.1/app node --import tsx examples/hono/server.ts
  */
 import { serve } from '@hono/node-server';
+import { type AuthClient, createAuthClient } from '@pgauth/client';
+import { type AuthEnv, authenticate, requireRole } from '@pgauth/client/hono';
 import { Hono } from 'hono';
-import { type AuthClient, createAuthClient } from 'pgauth/client';
-import { type AuthEnv, authenticate, requireRole } from 'pgauth/middleware/hono';
 
 interface Config {
   port: number;

@@ -43,10 +43,14 @@ test('on a fresh --data-dir, user add creates and migrates the embedded database
 test('PGAUTH_DATA_DIR names the folder when --data-dir is not given', { skip }, async () => {
   const dataDir = join(dir, 'data');
   // pgauth() clears PGAUTH_DATA_DIR for the child: spawn it here with the variable set.
-  const r = spawnSync(process.execPath, ['bin/pgauth.js', 'audit', '--json', '--limit', '2'], {
-    env: { ...process.env, PGAUTH_DATA_DIR: dataDir, DATABASE_URL: '' },
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['packages/pgauth/bin/pgauth.js', 'audit', '--json', '--limit', '2'],
+    {
+      env: { ...process.env, PGAUTH_DATA_DIR: dataDir, DATABASE_URL: '' },
+      encoding: 'utf8',
+    },
+  );
   assert.equal(r.status, 0, r.stderr);
   const events = JSON.parse(r.stdout) as { event: string }[];
   assert.deepEqual(

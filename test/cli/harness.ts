@@ -15,13 +15,13 @@ import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
-import { removeServerInfo, writeServerInfo } from '../../src/db/embedded-server.ts';
-import { fromPglite } from '../../src/db/pglite.ts';
-import type { Database } from '../../src/db/types.ts';
-import { migrate } from '../../src/migrate.ts';
+import type { Database } from '../../packages/client/src/db/types.ts';
+import { removeServerInfo, writeServerInfo } from '../../packages/pgauth/src/db/embedded-server.ts';
+import { fromPglite } from '../../packages/pgauth/src/db/pglite.ts';
+import { migrate } from '../../packages/pgauth/src/migrate.ts';
 import { onPostgres, openTestDatabase, TEST_SETTINGS } from '../helpers/db.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/pgauth.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../packages/pgauth/bin/pgauth.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface CliResult {

@@ -144,9 +144,9 @@ test('a PostgreSQL database with pending migrations is refused with a hint to ru
     url.pathname = `/${name}`;
     const r = await pgauth(['user', 'list', '--database-url', url.toString()]);
     assert.equal(r.code, 1);
-    const files = (await readdir(new URL('../../sql/migrations/', import.meta.url))).filter((f) =>
-      f.endsWith('.sql'),
-    );
+    const files = (
+      await readdir(new URL('../../packages/pgauth/sql/migrations/', import.meta.url))
+    ).filter((f) => f.endsWith('.sql'));
     assert.match(
       r.stderr,
       new RegExp(

@@ -1,7 +1,7 @@
 /** Request coalescing (src/client/batch.ts) on its own: order, batching, dedup, failures. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { coalesce } from '../../src/client/batch.ts';
+import { coalesce } from '../../packages/client/src/batch.ts';
 
 /** A `many` whose calls stay open until the test releases them. */
 function controlled() {

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SessionCache, withCache } from '../../src/client/cache.ts';
-import type { Session } from '../../src/client/types.ts';
+import { SessionCache, withCache } from '../../packages/client/src/cache.ts';
+import type { Session } from '../../packages/client/src/types.ts';
 
 const NOW = 1_800_000_000_000;
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type AuthClient, AuthError, createAuthClient, type Session } from 'pgauth/client';
+import { type AuthClient, AuthError, createAuthClient, type Session } from '@pgauth/client';
 import { postgresOnly, type TestDatabase } from '../helpers/db.ts';
 import { createUser, PASSWORD, startApp, type TestApp } from '../http/helpers.ts';
 

@@ -17,11 +17,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { openPglite } from '../../src/db/pglite.ts';
-import { openPostgres } from '../../src/db/postgres.ts';
-import type { Database, Queryable, QueryResult, Row } from '../../src/db/types.ts';
-import { fromDatabaseError } from '../../src/errors.ts';
-import { MIGRATIONS_DIR, migrate, readMigrations } from '../../src/migrate.ts';
+import { openPostgres } from '../../packages/client/src/db/postgres.ts';
+import type { Database, Queryable, QueryResult, Row } from '../../packages/client/src/db/types.ts';
+import { fromDatabaseError } from '../../packages/client/src/errors.ts';
+import { openPglite } from '../../packages/pgauth/src/db/pglite.ts';
+import { MIGRATIONS_DIR, migrate, readMigrations } from '../../packages/pgauth/src/migrate.ts';
 import { adminUrl, onPostgres, openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import {
   call,

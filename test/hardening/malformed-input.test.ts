@@ -16,8 +16,8 @@ import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
-import type { Database } from '../../src/db/types.ts';
-import { ERRORS } from '../../src/errors.ts';
+import type { Database } from '../../packages/client/src/db/types.ts';
+import { ERRORS } from '../../packages/client/src/errors.ts';
 import {
   call,
   createUser,

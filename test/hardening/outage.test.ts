@@ -15,7 +15,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type AuthClient, AuthError, createAuthClient } from 'pgauth/client';
+import { type AuthClient, AuthError, createAuthClient } from '@pgauth/client';
 import {
   type Cluster,
   createPgauthDatabase,

@@ -17,8 +17,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { AuthError, createAuthClient } from '@pgauth/client';
 import pg from 'pg';
-import { AuthError, createAuthClient } from 'pgauth/client';
 import {
   type Cluster,
   createPgauthDatabase,

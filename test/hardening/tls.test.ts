@@ -13,7 +13,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createAuthClient } from 'pgauth/client';
+import { createAuthClient } from '@pgauth/client';
 import { type Cluster, runPgauth, startCluster, startGateway } from '../helpers/cluster.ts';
 import { postgresOnly } from '../helpers/db.ts';
 

@@ -19,8 +19,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { openPostgres } from '../../src/db/postgres.ts';
-import { migrate } from '../../src/migrate.ts';
+import { openPostgres } from '../../packages/client/src/db/postgres.ts';
+import { migrate } from '../../packages/pgauth/src/migrate.ts';
 import { randomName, TEST_SETTINGS } from './db.ts';
 
 export type StopMode = 'smart' | 'fast' | 'immediate';
@@ -82,7 +82,7 @@ export interface Cluster {
 }
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(ROOT, 'bin', 'pgauth.js');
+const BIN = join(ROOT, 'packages', 'pgauth', 'bin', 'pgauth.js');
 const IS_ROOT = process.getuid?.() === 0;
 
 /** The directory of initdb and pg_ctl: pg_config --bindir, else the newest /usr/lib/postgresql/N. */

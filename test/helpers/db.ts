@@ -13,10 +13,10 @@ import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
 import pg from 'pg';
-import { fromPglite, openPglite } from '../../src/db/pglite.ts';
-import { openPostgres } from '../../src/db/postgres.ts';
-import type { Database } from '../../src/db/types.ts';
-import { migrate, readMigrations } from '../../src/migrate.ts';
+import { openPostgres } from '../../packages/client/src/db/postgres.ts';
+import type { Database } from '../../packages/client/src/db/types.ts';
+import { fromPglite, openPglite } from '../../packages/pgauth/src/db/pglite.ts';
+import { migrate, readMigrations } from '../../packages/pgauth/src/migrate.ts';
 
 export type Engine = 'postgres' | 'pglite';
 

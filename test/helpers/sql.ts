@@ -1,6 +1,6 @@
 /** Assertions and fixtures the SQL-level test files share. */
 import assert from 'node:assert/strict';
-import type { Database } from '../../src/db/types.ts';
+import type { Database } from '../../packages/client/src/db/types.ts';
 
 /** Asserts that a call fails with a pgauth SQLSTATE and its stable message (the error code). */
 export async function rejects(

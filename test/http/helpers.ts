@@ -4,7 +4,7 @@
  */
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { type AppOptions, buildApp } from '../../src/server/app.ts';
+import { type AppOptions, buildApp } from '../../packages/pgauth/src/server/app.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
 export const PASSWORD = 'a long enough passphrase';

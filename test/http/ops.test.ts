@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { openPostgres } from '../../src/db/postgres.ts';
+import { openPostgres } from '../../packages/client/src/db/postgres.ts';
 import {
   call,
   createUser,

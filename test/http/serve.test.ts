@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { readLiveServerInfo } from '../../src/db/embedded-server.ts';
+import { readLiveServerInfo } from '../../packages/pgauth/src/db/embedded-server.ts';
 import { adminUrl, onPostgres, randomName } from '../helpers/db.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -22,7 +22,10 @@ function serve(args: string[]): {
   delete env.DATABASE_URL;
   delete env.PGAUTH_DATA_DIR;
   delete env.PORT;
-  const child = spawn(process.execPath, ['bin/pgauth.js', 'serve', ...args], { cwd: ROOT, env });
+  const child = spawn(process.execPath, ['packages/pgauth/bin/pgauth.js', 'serve', ...args], {
+    cwd: ROOT,
+    env,
+  });
   let out = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => {
     out += d;

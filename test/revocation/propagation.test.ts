@@ -16,8 +16,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createAuthClient } from '../../src/client/index.ts';
-import type { AuthClient, CacheState } from '../../src/client/types.ts';
+import { createAuthClient } from '../../packages/client/src/index.ts';
+import type { AuthClient, CacheState } from '../../packages/client/src/types.ts';
 import { openTestDatabase, postgresOnly, type TestDatabase } from '../helpers/db.ts';
 import {
   type GatewayProcess,

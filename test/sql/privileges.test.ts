@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import type { Database } from '../../src/db/types.ts';
+import type { Database } from '../../packages/client/src/db/types.ts';
 import {
   adminUrl,
   openTestDatabase,

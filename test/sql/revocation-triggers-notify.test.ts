@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { Unlisten } from '../../src/db/types.ts';
+import type { Unlisten } from '../../packages/client/src/db/types.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { rejects } from '../helpers/sql.ts';
 

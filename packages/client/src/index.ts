@@ -1,0 +1,146 @@
+/**
+ * `pgauth/client`: the SDK. `createAuthClient({ databaseUrl })` calls the `pgauth.*` functions
+ * over its own pool; `createAuthClient({ baseUrl })` calls the gateway over HTTP. Both offer the
+ * same methods and types, throw AuthError with a registry code, and can keep a cache of
+ * validations that revocation events evict (see cache.ts).
+ */
+
+import { SessionCache, withCache } from './cache.ts';
+import { openPostgres } from './db/postgres.ts';
+import type { Database } from './db/types.ts';
+import { eventStreamSource, httpOperations, type TokenProvider } from './http.ts';
+import {
+  databaseSource,
+  type RevocationEvent,
+  type RevocationSource,
+  RevocationSubscription,
+} from './revocations.ts';
+import { sqlOperations } from './sql.ts';
+import type { AuthClient, CacheOptions, CacheState, Session } from './types.ts';
+
+export { SessionCache, withCache } from './cache.ts';
+export { AuthError, ERRORS, type ErrorCode } from './errors.ts';
+export type { TokenProvider } from './http.ts';
+export {
+  databaseSource,
+  parseRevocation,
+  REVOCATION_CHANNEL,
+  type RevocationEvent,
+  RevocationSubscription,
+} from './revocations.ts';
+export type * from './types.ts';
+
+export interface ClientOptions {
+  /** SQL mode: a PostgreSQL URL (its sslmode is honoured). */
+  databaseUrl?: string;
+  /** SQL mode on a Database of pgauth's own (tests, embedding); the client does not close it. */
+  database?: Database;
+  /** HTTP mode: the gateway's base URL. */
+  baseUrl?: string;
+  /** SQL mode: pool size (default 10). */
+  poolSize?: number;
+  /** HTTP mode: per-request timeout in ms (default 10,000). */
+  timeoutMs?: number;
+  /**
+   * Keep validations in memory, evicted by revocation events. In HTTP mode the event stream needs
+   * `serviceToken`, an access token of an account holding role `introspect`.
+   */
+  cache?: CacheOptions | boolean;
+  serviceToken?: TokenProvider;
+  /** Told when the revocation subscription fails or drops (it retries by itself). */
+  onSubscriptionError?: (err: Error) => void;
+}
+
+/** Wires a cache to a subscription: events evict, a change of state empties it. */
+function cacheState(subscription: RevocationSubscription, cache: SessionCache): CacheState {
+  const evictListeners = new Set<(ids: readonly string[]) => void>();
+  subscription.onEvent((event: RevocationEvent) => {
+    cache.evict(event.sessionIds);
+    for (const listener of evictListeners) listener(event.sessionIds);
+  });
+  subscription.onState((live) => cache.setSubscribed(live));
+  return {
+    get subscribed() {
+      return cache.subscribed;
+    },
+    get size() {
+      return cache.size;
+    },
+    onEvict(listener) {
+      evictListeners.add(listener);
+      return () => evictListeners.delete(listener);
+    },
+    ready: (timeoutMs) => subscription.ready(timeoutMs),
+  };
+}
+
+export function createAuthClient(options: ClientOptions): AuthClient {
+  const modes = [options.databaseUrl, options.database, options.baseUrl].filter(Boolean).length;
+  if (modes !== 1) {
+    throw new TypeError('createAuthClient needs exactly one of databaseUrl, database or baseUrl');
+  }
+  let ops: Omit<AuthClient, 'cache' | 'close'>;
+  let source: RevocationSource | null;
+  const closers: (() => Promise<void> | void)[] = [];
+  if (options.baseUrl) {
+    const http = httpOperations({ baseUrl: options.baseUrl, timeoutMs: options.timeoutMs });
+    ops = http;
+    closers.push(() => http.close());
+    source = options.serviceToken ? eventStreamSource(options.baseUrl, options.serviceToken) : null;
+    if (options.cache && !source) {
+      throw new TypeError(
+        'an HTTP client with a cache needs serviceToken (an account with role introspect) for the revocation stream',
+      );
+    }
+  } else {
+    const db =
+      options.database ??
+      openPostgres({
+        connectionString: options.databaseUrl as string,
+        max: options.poolSize ?? 10,
+        application_name: 'pgauth-client',
+      });
+    if (!options.database) closers.push(() => db.close());
+    ops = sqlOperations(db);
+    source = databaseSource(db);
+  }
+
+  let validate = ops.validate;
+  let logout = ops.logout;
+  let changePassword = ops.changePassword;
+  let cache: CacheState | null = null;
+  if (options.cache && source) {
+    const store = new SessionCache(options.cache === true ? {} : options.cache);
+    const subscription = new RevocationSubscription(source, {
+      onError: options.onSubscriptionError,
+    });
+    cache = cacheState(subscription, store);
+    validate = withCache<Session | null>(ops.validate, store);
+    // This process's own logout is not served from memory even until its event arrives.
+    logout = async (token) => {
+      store.forget(token);
+      await ops.logout(token);
+      store.forget(token);
+    };
+    // A password change revokes every session of the user: none is served from here meanwhile.
+    changePassword = async (token, current, next) => {
+      const session = await validate(token);
+      await ops.changePassword(token, current, next);
+      if (session) store.evictUser(session.userId);
+    };
+    closers.unshift(() => subscription.close());
+    subscription.start();
+  }
+
+  return {
+    validate,
+    login: ops.login,
+    refresh: ops.refresh,
+    logout,
+    changePassword,
+    cache,
+    async close() {
+      for (const close of closers) await close();
+    },
+  };
+}

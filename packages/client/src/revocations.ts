@@ -1,0 +1,190 @@
+/**
+ * The revocation subscription: one live feed of `pgauth_revocations` events (a LISTEN connection
+ * in SQL mode, the gateway's Server-Sent Events stream in HTTP mode), resubscribed by itself
+ * with a capped backoff when it drops. Listeners hear every event and every change of state;
+ * the cache (cache.ts) is one such listener, the gateway's event stream another.
+ */
+import type { Database } from './db/types.ts';
+
+/** The NOTIFY channel the sessions trigger of 0002_tables.sql writes to. */
+export const REVOCATION_CHANNEL = 'pgauth_revocations';
+
+export interface RevocationEvent {
+  userId: string | null;
+  sessionIds: string[];
+  /** logout, password_changed, locked, rotated, snapshot, deleted … (as the trigger names it). */
+  reason: string;
+}
+
+export interface SourceHandlers {
+  /** A raw payload, as NOTIFY sent it. */
+  onPayload(payload: string): void;
+  onLost(err: Error): void;
+}
+
+/** Opens one subscription; resolves once it is live, with the function that closes it. */
+export type RevocationSource = (handlers: SourceHandlers) => Promise<() => Promise<void>>;
+
+/** A source on a database connection: LISTEN pgauth_revocations. */
+export function databaseSource(db: Database): RevocationSource {
+  return ({ onPayload, onLost }) => db.listen(REVOCATION_CHANNEL, onPayload, onLost);
+}
+
+/** The payload of a notification, or null when it is not one pgauth sent. */
+export function parseRevocation(payload: string): RevocationEvent | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(payload);
+  } catch {
+    return null;
+  }
+  if (typeof v !== 'object' || v === null) return null;
+  const { user_id, session_ids, reason } = v as Record<string, unknown>;
+  if (!Array.isArray(session_ids) || !session_ids.every((id) => typeof id === 'string')) {
+    return null;
+  }
+  return {
+    userId: typeof user_id === 'string' ? user_id : null,
+    sessionIds: session_ids,
+    reason: typeof reason === 'string' ? reason : 'unknown',
+  };
+}
+
+export interface SubscriptionOptions {
+  /** First retry delay after a drop; doubled up to maxRetryMs. Defaults 100 and 1,000 ms. */
+  minRetryMs?: number;
+  maxRetryMs?: number;
+  /** Told about every failed (re)subscription, for logs. */
+  onError?: (err: Error) => void;
+}
+
+type StateListener = (live: boolean) => void;
+type EventListener = (event: RevocationEvent) => void;
+
+export class RevocationSubscription {
+  private live = false;
+  private closed = false;
+  private closeCurrent: (() => Promise<void>) | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private delay: number;
+  private readonly minRetryMs: number;
+  private readonly maxRetryMs: number;
+  private readonly eventListeners = new Set<EventListener>();
+  private readonly stateListeners = new Set<StateListener>();
+  /** Bumped by every (re)subscription attempt: callbacks of an older one are ignored. */
+  private generation = 0;
+
+  constructor(
+    private readonly source: RevocationSource,
+    private readonly options: SubscriptionOptions = {},
+  ) {
+    this.minRetryMs = options.minRetryMs ?? 100;
+    this.maxRetryMs = options.maxRetryMs ?? 1_000;
+    this.delay = this.minRetryMs;
+  }
+
+  get subscribed(): boolean {
+    return this.live;
+  }
+
+  /** Starts subscribing in the background. */
+  start(): this {
+    if (!this.closed && this.generation === 0) void this.connect();
+    return this;
+  }
+
+  onEvent(listener: EventListener): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  onState(listener: StateListener): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  /** Resolves when the subscription is live; rejects after `timeoutMs`. */
+  ready(timeoutMs = 10_000): Promise<void> {
+    if (this.live) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`the revocation subscription is not live after ${timeoutMs} ms`));
+      }, timeoutMs);
+      const off = this.onState((live) => {
+        if (!live) return;
+        clearTimeout(timer);
+        off();
+        resolve();
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.generation++;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.setLive(false);
+    const close = this.closeCurrent;
+    this.closeCurrent = null;
+    await close?.().catch(() => {});
+  }
+
+  private async connect(): Promise<void> {
+    const generation = ++this.generation;
+    const current = (): boolean => generation === this.generation && !this.closed;
+    try {
+      const close = await this.source({
+        onPayload: (payload) => {
+          if (current()) this.dispatch(payload);
+        },
+        onLost: (err) => {
+          if (current()) this.lost(err);
+        },
+      });
+      if (!current()) {
+        await close().catch(() => {});
+        return;
+      }
+      this.closeCurrent = close;
+      this.delay = this.minRetryMs;
+      this.setLive(true);
+    } catch (err) {
+      if (current()) this.lost(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  private dispatch(payload: string): void {
+    const event = parseRevocation(payload);
+    if (!event) {
+      // An event we cannot read may have named anything: forget everything instead.
+      this.setLive(true);
+      return;
+    }
+    for (const listener of this.eventListeners) listener(event);
+  }
+
+  private lost(err: Error): void {
+    this.generation++;
+    const close = this.closeCurrent;
+    this.closeCurrent = null;
+    void close?.().catch(() => {});
+    this.setLive(false);
+    this.options.onError?.(err);
+    if (this.closed) return;
+    const wait = this.delay;
+    this.delay = Math.min(this.delay * 2, this.maxRetryMs);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (!this.closed) void this.connect();
+    }, wait);
+    this.retryTimer.unref?.();
+  }
+
+  /** Tells every state listener; true again while live means "resynchronise" (clear caches). */
+  private setLive(live: boolean): void {
+    if (!live && !this.live) return;
+    this.live = live;
+    for (const listener of this.stateListeners) listener(live);
+  }
+}

@@ -1,0 +1,100 @@
+import type { Database } from '@pgauth/client/internal';
+import { Command } from 'commander';
+import { queryRows, resolveUser, withAdminDatabase } from './admin-db.ts';
+import { type DatabaseFlags, databaseOptions } from './common.ts';
+import {
+  formatTable,
+  humanTime,
+  parsePositiveInt,
+  parseTimeArg,
+  printJson,
+  type TimeArg,
+} from './output.ts';
+
+/** An audit event as pgauth.audit_events returns it, `at` in ISO 8601 (UTC). */
+export interface AuditRow {
+  at: string;
+  event: string;
+  user_id: string | null;
+  session_id: string | null;
+  client_ip: string | null;
+  detail: Record<string, unknown>;
+}
+
+export interface AuditQuery {
+  userId?: string | undefined;
+  since?: TimeArg | undefined;
+  limit?: number | undefined;
+}
+
+/** Audit events, newest first (pgauth.audit_events). */
+export function auditEvents(db: Database, q: AuditQuery = {}): Promise<AuditRow[]> {
+  return queryRows<AuditRow>(
+    db,
+    `select to_json(a) as row from pgauth.audit_events(
+       $1::uuid, coalesce($2::timestamptz, pgauth.clock() - $3::interval), $4) a`,
+    [q.userId ?? null, q.since?.at ?? null, q.since?.interval ?? null, q.limit ?? 100],
+  );
+}
+
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+
+function printEvents(events: readonly AuditRow[]): void {
+  if (events.length === 0) {
+    console.log('no events');
+    return;
+  }
+  const lines = formatTable(
+    ['AT', 'EVENT', 'USER', 'SESSION', 'IP', 'DETAIL'],
+    events.map((e) => [
+      humanTime(e.at),
+      e.event,
+      e.user_id ?? '-',
+      e.session_id ?? '-',
+      e.client_ip ?? '-',
+      Object.keys(e.detail ?? {}).length ? JSON.stringify(e.detail) : '',
+    ]),
+  );
+  for (const line of lines) console.log(line);
+}
+
+interface AuditFlags extends DatabaseFlags {
+  user?: string;
+  since?: TimeArg;
+  limit: number;
+  json?: boolean;
+}
+
+/** `pgauth audit`: read the audit log. */
+export function auditCommand(): Command {
+  const cmd = new Command('audit')
+    .description('show audit events, newest first')
+    .option(
+      '--user <user>',
+      'only the events of one user: a username, or an id (an id also finds a deleted user)',
+    )
+    .option(
+      '--since <time>',
+      'only events at or after a time (2030-01-31, 2030-01-31T12:00:00Z) or that long ago (30m, 12h, 7d, 2w)',
+      parseTimeArg,
+    )
+    .option('--limit <n>', 'at most n events (1 to 10000)', parsePositiveInt, 100)
+    .option('--json', 'print JSON (an array of events)')
+    .action(async (flags: AuditFlags) => {
+      const events = await withAdminDatabase(flags, async (db) => {
+        // Audit rows outlive their user: an id is used as given, so a deleted user's events
+        // stay readable; a username must name a current user.
+        const userId =
+          flags.user === undefined
+            ? undefined
+            : UUID.test(flags.user)
+              ? flags.user
+              : await resolveUser(db, flags.user);
+        return auditEvents(db, { userId, since: flags.since, limit: flags.limit });
+      });
+      if (flags.json) printJson(events);
+      else printEvents(events);
+    });
+  for (const o of databaseOptions()) cmd.addOption(o);
+  return cmd;
+}

@@ -1,0 +1,224 @@
+/**
+ * Builds the gateway: a Fastify instance whose routes each call one pgauth.* SQL function. The
+ * app adds transport concerns only: schemas, body limit, rate limits, headers, status mapping,
+ * logs, metrics and the OpenAPI document. It does not own the database: the caller closes it.
+ */
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { CacheOptions, Database } from '@pgauth/client/internal';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { DestinationStream } from 'pino';
+import { DEFAULT_RATE_LIMITS, defaultHashConcurrency, type RateLimitConfig } from '../config.ts';
+import { clientError, frameworkError, refuseExpectation, registerBodyParsers } from './bodies.ts';
+import { bearerToken, createGateway } from './context.ts';
+import { handleError, sendError } from './errors.ts';
+import { createMetrics, requestMetrics } from './metrics.ts';
+import { registerRateLimit } from './rate-limit.ts';
+import { accountRoutes } from './routes/account.ts';
+import { adminRoutes } from './routes/admin.ts';
+import { oauthRoutes } from './routes/oauth.ts';
+import { opsRoutes } from './routes/ops.ts';
+import { revocationRoutes } from './routes/revocations.ts';
+import { errorSchema } from './schemas.ts';
+
+export interface AppOptions {
+  db: Database;
+  /** Largest request body in bytes (default 16 KiB). */
+  bodyLimit?: number;
+  /** Whether X-Forwarded-For gives the client IP: true, or addresses/CIDRs of trusted proxies. */
+  trustProxy?: boolean | string;
+  rateLimit?: Partial<RateLimitConfig>;
+  /** The database pool size, reported in the metrics. */
+  poolSize?: number;
+  /** Concurrent password-hashing calls before queueing (default: defaultHashConcurrency). */
+  hashConcurrency?: number;
+  /** pino settings; false for no logs. */
+  logger?: false | { level?: string; stream?: DestinationStream };
+  /** Process metrics (CPU, memory, event loop) in /metrics too. */
+  defaultMetrics?: boolean;
+  /**
+   * Subscribe to revocation events (default true): the cache and GET /v1/revocations need it.
+   * False where the database cannot deliver NOTIFY to this process (embedded over its socket).
+   */
+  revocations?: boolean;
+  /** The validation cache of GET /v1/session and /v1/auth/check; false turns it off. */
+  cache?: CacheOptions | false;
+  /** Heartbeat of GET /v1/revocations (default 15,000 ms). */
+  revocationHeartbeatMs?: number;
+}
+
+/** Log paths that may hold a secret; pino replaces their values with "[Redacted]". */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers.cookie',
+  'password',
+  'token',
+  'access_token',
+  'refresh_token',
+  'current_password',
+  'new_password',
+  '*.password',
+  '*.token',
+  '*.access_token',
+  '*.refresh_token',
+  '*.current_password',
+  '*.new_password',
+  '*.*.password',
+  '*.*.token',
+  '*.*.access_token',
+  '*.*.refresh_token',
+];
+
+/** Query parameters that look like a credential: refused, never read (tokens never go in URLs). */
+const SECRET_QUERY = /token|password|secret|assertion|code_verifier/i;
+
+/** A URL fit for a log line: the value of every query parameter is dropped. */
+function loggableUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const names = url
+    .slice(q + 1)
+    .split('&')
+    .map((p) => p.split('=')[0]);
+  return `${url.slice(0, q)}?${names.map((n) => `${n}=[Redacted]`).join('&')}`;
+}
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const limits: RateLimitConfig = { ...DEFAULT_RATE_LIMITS, ...options.rateLimit };
+  const poolSize = options.poolSize ?? 10;
+  const logger =
+    options.logger === false
+      ? false
+      : {
+          level: options.logger?.level ?? 'info',
+          ...(options.logger?.stream ? { stream: options.logger.stream } : {}),
+          redact: { paths: REDACT_PATHS, censor: '[Redacted]' },
+          serializers: {
+            req: (req: { method: string; url: string; ip?: string; id?: string }) => ({
+              method: req.method,
+              url: loggableUrl(req.url),
+              remoteAddress: req.ip,
+            }),
+          },
+        };
+  const app = Fastify({
+    logger,
+    bodyLimit: options.bodyLimit ?? 16_384,
+    trustProxy: options.trustProxy ?? false,
+    frameworkErrors: frameworkError,
+    clientErrorHandler: clientError,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    // removeAdditional off: a field the schema does not name is a 400, not silently dropped.
+    ajv: { customOptions: { allErrors: false, removeAdditional: false } },
+  });
+
+  const metrics = createMetrics(poolSize, options.defaultMetrics ?? false);
+  const revocations = options.revocations ?? true;
+  const hashConcurrency = options.hashConcurrency ?? defaultHashConcurrency(poolSize);
+  const gw = createGateway(options.db, metrics, {
+    hashConcurrency,
+    // A burst of logins waits rather than fails, up to a bound that keeps each wait short.
+    hashQueue: Math.max(hashConcurrency * 8, poolSize * 4),
+    revocations,
+    cache: revocations ? (options.cache ?? {}) : false,
+    onSubscriptionError: (err) =>
+      app.log.warn({ cause: { message: err.message } }, 'revocation subscription lost; retrying'),
+  });
+  app.addHook('onClose', () => gw.close());
+
+  /**
+   * What a successful change through this gateway made stale leaves its cache before the answer
+   * does, so that this gateway never serves it even in the moment before the revocation event
+   * arrives: the token of a logout or revoke, every session of a user an admin changed (the password
+   * route evicts its own user).
+   */
+  const forgetChanged = (request: FastifyRequest): void => {
+    const cache = gw.cache;
+    if (!cache) return;
+    const route = request.routeOptions.url ?? '';
+    if (route === '/v1/logout') {
+      const token = bearerToken(request);
+      if (token) cache.forget(token);
+    } else if (route === '/oauth2/revoke') {
+      const token = (request.body as { token?: unknown } | undefined)?.token;
+      if (typeof token === 'string') cache.forget(token);
+    } else if (route.startsWith('/v1/admin/users/:id')) {
+      const id = (request.params as { id?: unknown } | undefined)?.id;
+      if (typeof id === 'string') cache.evictUser(id);
+    }
+  };
+
+  // JSON and form bodies only, strictly UTF-8: anything else is 415, not a schema error.
+  registerBodyParsers(app, options.bodyLimit ?? 16_384);
+  refuseExpectation(app);
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((_request, reply) => sendError(reply, 'not_found'));
+  app.addSchema(errorSchema);
+
+  // Hooks in callback style: they run on every request, and an async hook costs a promise each.
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    const url = request.url;
+    if (url.startsWith('/v1/') || url.startsWith('/oauth2/')) {
+      // Routes may set their own cache-control; these are the defaults of every API answer.
+      reply.header('cache-control', 'no-store');
+      reply.header('x-content-type-options', 'nosniff');
+    }
+    if (url.includes('?')) {
+      const query = request.query as Record<string, unknown> | undefined;
+      if (query && Object.keys(query).some((k) => SECRET_QUERY.test(k))) {
+        sendError(
+          reply,
+          'bad_request',
+          'The request is malformed: credentials are never accepted in the query string.',
+        );
+        return;
+      }
+    }
+    done();
+  });
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (gw.cache && request.method !== 'GET' && reply.statusCode < 300) forgetChanged(request);
+    done(null, payload);
+  });
+
+  await app.register(requestMetrics, { metrics });
+  await registerRateLimit(app);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'pgauth gateway',
+        description:
+          'Authentication for microservices: every route is one call of a pgauth.* PostgreSQL function. Errors are {"error": code, "message": text}.',
+        version: '0.1.0',
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  accountRoutes(app, gw, limits);
+  oauthRoutes(app, gw);
+  adminRoutes(app, gw);
+  opsRoutes(app, gw);
+  revocationRoutes(app, gw, { heartbeatMs: options.revocationHeartbeatMs });
+  app.get(
+    '/openapi.json',
+    {
+      schema: {
+        tags: ['ops'],
+        summary: 'This OpenAPI 3 document',
+        response: { 200: { type: 'object', additionalProperties: true } },
+      },
+    },
+    async () => app.swagger(),
+  );
+  return app;
+}

@@ -1,0 +1,76 @@
+/**
+ * The gateway's one error handler: every failure becomes `{"error", "message"}` from the registry
+ * (src/errors.ts). Known failures keep their registry status; a database that cannot be reached is
+ * 503 with Retry-After; anything else is a generic 500, logged, never shown.
+ */
+
+import {
+  AuthError,
+  ERRORS,
+  type ErrorCode,
+  fromDatabaseError,
+  isUnavailable,
+} from '@pgauth/client/internal';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+
+export { isUnavailable };
+
+export interface ErrorBody {
+  error: string;
+  message: string;
+}
+
+/** Seconds a client should wait before retrying after a 503. */
+export const RETRY_AFTER_SECONDS = 5;
+
+export function errorBody(code: ErrorCode, message?: string): ErrorBody {
+  return { error: code, message: message ?? ERRORS[code].message };
+}
+
+/** Sends a registry error; returns the reply so a handler can `return sendError(...)`. */
+export function sendError(reply: FastifyReply, code: ErrorCode, message?: string): FastifyReply {
+  if (code === 'unavailable') reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+  if (code === 'invalid_token') reply.header('www-authenticate', 'Bearer');
+  return reply.code(ERRORS[code].status).send(errorBody(code, message));
+}
+
+/** A schema violation as one sentence naming the field, e.g. "body/username is required". */
+function validationMessage(err: FastifyError): string {
+  const first = err.validation?.[0];
+  if (!first) return ERRORS.invalid_input.message;
+  const context = err.validationContext ?? 'body';
+  const params = first.params as { missingProperty?: string; additionalProperty?: string };
+  const path = first.instancePath.replace(/^\//, '').replaceAll('/', '.');
+  if (first.keyword === 'required' && params.missingProperty) {
+    return `The input is invalid: ${context}.${path ? `${path}.` : ''}${params.missingProperty} is required.`;
+  }
+  if (first.keyword === 'additionalProperties' && params.additionalProperty) {
+    return `The input is invalid: ${context}.${path ? `${path}.` : ''}${params.additionalProperty} is not allowed.`;
+  }
+  const field = path ? `${context}.${path}` : context;
+  return `The input is invalid: ${field} ${first.message ?? 'is invalid'}.`;
+}
+
+/** The error handler of the app; `onUnavailable` counts 503s for metrics. */
+export function handleError(
+  err: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  if (err.validation) return sendError(reply, 'invalid_input', validationMessage(err));
+  if (err instanceof AuthError) return sendError(reply, err.code, err.message);
+  const known = fromDatabaseError(err);
+  if (known) return sendError(reply, known.code);
+  if (isUnavailable(err)) {
+    request.log.warn({ cause: { message: err.message, code: err.code } }, 'database unavailable');
+    return sendError(reply, 'unavailable');
+  }
+  const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
+  if (status === 413) return sendError(reply, 'payload_too_large');
+  if (status === 415) return sendError(reply, 'unsupported_media_type');
+  if (status === 429) return sendError(reply, 'rate_limited');
+  if (status === 404) return sendError(reply, 'not_found');
+  if (status >= 400 && status < 500) return sendError(reply, 'bad_request');
+  request.log.error({ err }, 'unexpected error');
+  return sendError(reply, 'internal');
+}
