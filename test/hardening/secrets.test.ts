@@ -338,7 +338,7 @@ describe('secrets stay secret (SECURITY.md 20)', { skip: postgresOnly }, () => {
         haystacks.push({ name: `gateway stderr (${level})`, text: gw.stderr() });
       }
       // The logs are real: request lines, and the URL with a token redacted.
-      assert.match(gw.stdout(), /"msg":"incoming request"/, `${level}: requests are logged`);
+      assert.match(gw.stdout(), /"msg":"request completed"/, `${level}: requests are logged`);
       assert.match(
         gw.stdout(),
         /access_token=\[Redacted\]/,

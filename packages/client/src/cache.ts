@@ -9,6 +9,7 @@
  * it asks the source, and its answer is not stored when an eviction of that session (or a clear)
  * came after the ticket.
  */
+import type { Revoked } from './operations.ts';
 import type { CacheOptions, Session } from './types.ts';
 
 interface Entry {
@@ -42,7 +43,10 @@ export class SessionCache {
   readonly maxEntries: number;
   readonly maxAgeMs: number;
   readonly negativeMaxAgeMs: number;
-  /** Token → entry, in insertion order: the oldest goes first when the cache is full. */
+  /**
+   * Token → entry, least recently used first: a hit moves its entry to the end, and the first
+   * entry goes when the cache is full.
+   */
   private readonly entries = new Map<string, Entry>();
   /** Session id → its cached tokens (an access token, and its successor after a rotation). */
   private readonly tokensOf = new Map<string, Set<string>>();
@@ -88,6 +92,8 @@ export class SessionCache {
       this.remove(token, entry);
       return undefined;
     }
+    this.entries.delete(token);
+    this.entries.set(token, entry);
     return entry.session;
   }
 
@@ -158,6 +164,21 @@ export class SessionCache {
         this.entries.delete(token);
         if (entry?.session) this.unlinkSession(entry.session);
       }
+    }
+  }
+
+  /**
+   * Drops what an operation of this process revoked (operations.ts), without waiting for its
+   * event: a token (and its session), a session, every session of a user, or every session of the
+   * user of a token.
+   */
+  apply(revoked: Revoked): void {
+    if ('token' in revoked) this.forget(revoked.token);
+    else if ('sessionId' in revoked) this.evict([revoked.sessionId]);
+    else if ('userId' in revoked) this.evictUser(revoked.userId);
+    else {
+      const session = this.entries.get(revoked.userOf)?.session;
+      if (session) this.evictUser(session.userId);
     }
   }
 

@@ -6,8 +6,9 @@ import http from 'node:http';
 import https from 'node:https';
 import { createParser } from 'eventsource-parser';
 import { AuthError, ERRORS, type ErrorCode } from './errors.ts';
+import { type OperationHooks, revoking } from './operations.ts';
 import type { RevocationSource } from './revocations.ts';
-import { plausibleToken } from './sql.ts';
+import { plausibleToken } from './tokens.ts';
 import type { Session, TokenPair } from './types.ts';
 
 export interface HttpOptions {
@@ -51,7 +52,7 @@ function pairOf(b: PairBody): TokenPair {
   };
 }
 
-export function httpOperations(options: HttpOptions) {
+export function httpOperations(options: HttpOptions, hooks: OperationHooks = {}) {
   const base = new URL(options.baseUrl);
   if (base.protocol !== 'http:' && base.protocol !== 'https:') {
     throw new TypeError(`baseUrl must be an http or https URL, not ${base.protocol}`);
@@ -121,19 +122,25 @@ export function httpOperations(options: HttpOptions) {
       if (!plausibleToken(refreshToken)) throw new AuthError('invalid_token');
       const r = await send('POST', '/v1/refresh', undefined, { refresh_token: refreshToken });
       if (r.status !== 200) throw authErrorOf(r);
-      return pairOf(r.body as PairBody);
+      const pair = pairOf(r.body as PairBody);
+      hooks.onRevoked?.({ sessionId: pair.sessionId });
+      return pair;
     },
     async logout(accessToken: string): Promise<void> {
       if (!plausibleToken(accessToken)) return;
-      const r = await send('POST', '/v1/logout', accessToken);
+      const r = await revoking(hooks, { token: accessToken }, () =>
+        send('POST', '/v1/logout', accessToken),
+      );
       if (r.status !== 204 && r.status !== 401) throw authErrorOf(r);
     },
     async changePassword(accessToken: string, currentPassword: string, newPassword: string) {
       if (!plausibleToken(accessToken)) throw new AuthError('invalid_token');
-      const r = await send('POST', '/v1/password', accessToken, {
-        current_password: currentPassword,
-        new_password: newPassword,
-      });
+      const r = await revoking(hooks, { userOf: accessToken }, () =>
+        send('POST', '/v1/password', accessToken, {
+          current_password: currentPassword,
+          new_password: newPassword,
+        }),
+      );
       if (r.status !== 204) throw authErrorOf(r);
     },
     close(): void {

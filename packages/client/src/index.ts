@@ -9,6 +9,7 @@ import { SessionCache, withCache } from './cache.ts';
 import { openPostgres } from './db/postgres.ts';
 import type { Database } from './db/types.ts';
 import { eventStreamSource, httpOperations, type TokenProvider } from './http.ts';
+import type { Revoked } from './operations.ts';
 import {
   databaseSource,
   type RevocationEvent,
@@ -79,15 +80,20 @@ export function createAuthClient(options: ClientOptions): AuthClient {
   if (modes !== 1) {
     throw new TypeError('createAuthClient needs exactly one of databaseUrl, database or baseUrl');
   }
+  const store = options.cache
+    ? new SessionCache(options.cache === true ? {} : options.cache)
+    : null;
+  // What this process revokes leaves its cache at once, even before the event arrives.
+  const hooks = { onRevoked: (revoked: Revoked) => store?.apply(revoked) };
   let ops: Omit<AuthClient, 'cache' | 'close'>;
   let source: RevocationSource | null;
   const closers: (() => Promise<void> | void)[] = [];
   if (options.baseUrl) {
-    const http = httpOperations({ baseUrl: options.baseUrl, timeoutMs: options.timeoutMs });
+    const http = httpOperations({ baseUrl: options.baseUrl, timeoutMs: options.timeoutMs }, hooks);
     ops = http;
     closers.push(() => http.close());
     source = options.serviceToken ? eventStreamSource(options.baseUrl, options.serviceToken) : null;
-    if (options.cache && !source) {
+    if (store && !source) {
       throw new TypeError(
         'an HTTP client with a cache needs serviceToken (an account with role introspect) for the revocation stream',
       );
@@ -101,33 +107,18 @@ export function createAuthClient(options: ClientOptions): AuthClient {
         application_name: 'pgauth-client',
       });
     if (!options.database) closers.push(() => db.close());
-    ops = sqlOperations(db);
+    ops = sqlOperations(db, hooks);
     source = databaseSource(db);
   }
 
-  let validate = ops.validate;
-  let logout = ops.logout;
-  let changePassword = ops.changePassword;
   let cache: CacheState | null = null;
-  if (options.cache && source) {
-    const store = new SessionCache(options.cache === true ? {} : options.cache);
+  let validate = ops.validate;
+  if (store && source) {
     const subscription = new RevocationSubscription(source, {
       onError: options.onSubscriptionError,
     });
     cache = cacheState(subscription, store);
     validate = withCache<Session | null>(ops.validate, store);
-    // This process's own logout is not served from memory even until its event arrives.
-    logout = async (token) => {
-      store.forget(token);
-      await ops.logout(token);
-      store.forget(token);
-    };
-    // A password change revokes every session of the user: none is served from here meanwhile.
-    changePassword = async (token, current, next) => {
-      const session = await validate(token);
-      await ops.changePassword(token, current, next);
-      if (session) store.evictUser(session.userId);
-    };
     closers.unshift(() => subscription.close());
     subscription.start();
   }
@@ -136,8 +127,8 @@ export function createAuthClient(options: ClientOptions): AuthClient {
     validate,
     login: ops.login,
     refresh: ops.refresh,
-    logout,
-    changePassword,
+    logout: ops.logout,
+    changePassword: ops.changePassword,
     cache,
     async close() {
       for (const close of closers) await close();

@@ -8,6 +8,7 @@ export * from './db/deadline.ts';
 export * from './db/postgres.ts';
 export type * from './db/types.ts';
 export * from './errors.ts';
+export * from './operations.ts';
 export * from './revocations.ts';
 export * from './sql.ts';
 export * from './tokens.ts';

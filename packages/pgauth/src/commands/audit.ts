@@ -1,41 +1,8 @@
-import type { Database } from '@pgauth/client/internal';
 import { Command } from 'commander';
-import { queryRows, resolveUser, withAdminDatabase } from './admin-db.ts';
+import type { AuditRow, TimeArg } from '../operations.ts';
+import { withAdminDatabase } from './admin-db.ts';
 import { type DatabaseFlags, databaseOptions } from './common.ts';
-import {
-  formatTable,
-  humanTime,
-  parsePositiveInt,
-  parseTimeArg,
-  printJson,
-  type TimeArg,
-} from './output.ts';
-
-/** An audit event as pgauth.audit_events returns it, `at` in ISO 8601 (UTC). */
-export interface AuditRow {
-  at: string;
-  event: string;
-  user_id: string | null;
-  session_id: string | null;
-  client_ip: string | null;
-  detail: Record<string, unknown>;
-}
-
-export interface AuditQuery {
-  userId?: string | undefined;
-  since?: TimeArg | undefined;
-  limit?: number | undefined;
-}
-
-/** Audit events, newest first (pgauth.audit_events). */
-export function auditEvents(db: Database, q: AuditQuery = {}): Promise<AuditRow[]> {
-  return queryRows<AuditRow>(
-    db,
-    `select to_json(a) as row from pgauth.audit_events(
-       $1::uuid, coalesce($2::timestamptz, pgauth.clock() - $3::interval), $4) a`,
-    [q.userId ?? null, q.since?.at ?? null, q.since?.interval ?? null, q.limit ?? 100],
-  );
-}
+import { formatTable, humanTime, parsePositiveInt, parseTimeArg, printJson } from './output.ts';
 
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
@@ -81,7 +48,7 @@ export function auditCommand(): Command {
     .option('--limit <n>', 'at most n events (1 to 10000)', parsePositiveInt, 100)
     .option('--json', 'print JSON (an array of events)')
     .action(async (flags: AuditFlags) => {
-      const events = await withAdminDatabase(flags, async (db) => {
+      const events = await withAdminDatabase(flags, async (ops) => {
         // Audit rows outlive their user: an id is used as given, so a deleted user's events
         // stay readable; a username must name a current user.
         const userId =
@@ -89,8 +56,8 @@ export function auditCommand(): Command {
             ? undefined
             : UUID.test(flags.user)
               ? flags.user
-              : await resolveUser(db, flags.user);
-        return auditEvents(db, { userId, since: flags.since, limit: flags.limit });
+              : await ops.findUser(flags.user);
+        return ops.auditEvents({ userId, since: flags.since, limit: flags.limit });
       });
       if (flags.json) printJson(events);
       else printEvents(events);

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import type { TimeArg } from '../operations.ts';
 
 /** Prints rows as left-aligned columns under a header; the last column is not padded. */
 export function formatTable(
@@ -32,14 +33,6 @@ export function printJson(value: unknown): void {
   console.log(JSON.stringify(value, null, 2));
 }
 
-/** A time given on the command line: an absolute time, or a duration relative to now. */
-export interface TimeArg {
-  /** An interval literal (`30 minutes`) when the argument was a duration such as `30m`. */
-  interval: string | null;
-  /** A timestamptz literal when the argument was a time. */
-  at: string | null;
-}
-
 const UNITS: Record<string, string> = {
   s: 'seconds',
   m: 'minutes',
@@ -52,6 +45,7 @@ const UNITS: Record<string, string> = {
  * Commander parser for `--until` / `--since`: an ISO 8601 time (`2030-01-31T12:00:00Z`, a date,
  * `infinity`) or a duration `<n>s|m|h|d|w`, which the SQL side adds to or takes from pgauth.clock().
  */
+/** A time given on the command line: an absolute time, or a duration relative to now. */
 export function parseTimeArg(value: string): TimeArg {
   const v = value.trim();
   const d = /^(\d{1,9})\s*([smhdw])$/i.exec(v);

@@ -26,6 +26,8 @@ export function promptHidden(question: string): Promise<string> {
   const output = process.stderr;
   return new Promise((resolve, reject) => {
     let value = '';
+    /** Inside an escape sequence (arrow keys, function keys, bracketed paste markers): none of it is typed text. */
+    let inEscape: 'none' | 'start' | 'body' = 'none';
     const finish = (err?: Error): void => {
       input.off('data', onData);
       input.setRawMode(false);
@@ -36,6 +38,19 @@ export function promptHidden(question: string): Promise<string> {
     };
     const onData = (chunk: string): void => {
       for (const ch of chunk) {
+        if (inEscape === 'start') {
+          // ESC [ … or ESC O … (CSI, SS3) run to a final byte; ESC and one other character end here.
+          inEscape = ch === '[' || ch === 'O' ? 'body' : 'none';
+          continue;
+        }
+        if (inEscape === 'body') {
+          if (ch >= '@' && ch <= '~') inEscape = 'none';
+          continue;
+        }
+        if (ch === '\u001b') {
+          inEscape = 'start';
+          continue;
+        }
         if (ch === '\r' || ch === '\n') {
           finish();
           return;

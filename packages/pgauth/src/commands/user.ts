@@ -1,111 +1,20 @@
-import type { Database, Queryable } from '@pgauth/client/internal';
 import { Command } from 'commander';
-import { queryRows, resolveUser, withAdminDatabase, withDatabaseOptions } from './admin-db.ts';
+import type { AdminOperations, TimeArg, UserRow } from '../operations.ts';
+import { withAdminDatabase, withDatabaseOptions } from './admin-db.ts';
 import type { DatabaseFlags } from './common.ts';
-import {
-  formatPairs,
-  formatTable,
-  humanTime,
-  parseTimeArg,
-  printJson,
-  type TimeArg,
-} from './output.ts';
+import { formatPairs, formatTable, humanTime, parseTimeArg, printJson } from './output.ts';
 import { readNewPassword } from './prompt.ts';
-
-/** A user as pgauth.list_users and pgauth.get_user return it, times in ISO 8601 (UTC). */
-export interface UserRow {
-  id: string;
-  username: string;
-  email: string | null;
-  roles: string[];
-  created_at: string;
-  last_login_at: string | null;
-  failed_logins: number;
-  locked_until: string | null;
-  lock_reason: string | null;
-  disabled_at: string | null;
-  live_sessions: number;
-  /** Whether locked_until is still ahead of pgauth.clock(). */
-  locked: boolean;
-}
-
-/** Adds `locked` (locked_until still ahead of pgauth.clock()) to a row of list_users/get_user. */
-const userRows = (from: string): string =>
-  `select to_json(x) as row from (
-     select u.*, coalesce(u.locked_until > pgauth.clock(), false) as locked from ${from} u) x`;
 
 const PAGE = 1000;
 
-export interface NewUser {
-  username: string;
-  password: string;
-  email?: string | undefined;
-  roles?: readonly string[] | undefined;
-}
-
-/** Creates a user with pgauth.create_user; returns the new id. */
-export async function addUser(db: Queryable, user: NewUser): Promise<string> {
-  const r = await db.query<{ id: string }>(
-    'select pgauth.create_user($1, $2, $3, $4::text[])::text as id',
-    [user.username, user.password, user.email ?? null, [...(user.roles ?? [])]],
-  );
-  const id = r.rows[0]?.id;
-  if (!id) throw new Error('pgauth.create_user returned no row');
-  return id;
-}
-
-/** Every user not deleted, by username. */
-export async function listUsers(db: Database): Promise<UserRow[]> {
+/** Every user not deleted, by username, page after page. */
+async function allUsers(ops: AdminOperations): Promise<UserRow[]> {
   const all: UserRow[] = [];
   for (let offset = 0; ; offset += PAGE) {
-    const page = await queryRows<UserRow>(db, userRows('pgauth.list_users($1, $2)'), [
-      PAGE,
-      offset,
-    ]);
+    const page = await ops.listUsers(PAGE, offset);
     all.push(...page);
     if (page.length < PAGE) return all;
   }
-}
-
-/** One user by id; NOUSR when there is none. */
-export async function getUser(db: Database, id: string): Promise<UserRow> {
-  const [row] = await queryRows<UserRow>(db, userRows('pgauth.get_user($1)'), [id]);
-  if (!row) throw new Error('pgauth.get_user returned no row');
-  return row;
-}
-
-/** Locks a user until a time (default: until unlocked), with pgauth.lock_user. */
-export async function lockUser(
-  db: Queryable,
-  id: string,
-  options: { until?: TimeArg | undefined; reason?: string | undefined } = {},
-): Promise<void> {
-  const until = options.until ?? { interval: null, at: 'infinity' };
-  await db.query(
-    'select pgauth.lock_user($1, coalesce($2::timestamptz, pgauth.clock() + $3::interval), $4)',
-    [id, until.at, until.interval, options.reason ?? null],
-  );
-}
-
-export async function unlockUser(db: Queryable, id: string): Promise<void> {
-  await db.query('select pgauth.unlock_user($1)', [id]);
-}
-
-export async function deleteUser(db: Queryable, id: string): Promise<void> {
-  await db.query('select pgauth.delete_user($1)', [id]);
-}
-
-/** Sets a password without the current one (pgauth.set_password): a reset. */
-export async function setPassword(db: Queryable, id: string, password: string): Promise<void> {
-  await db.query('select pgauth.set_password($1, $2)', [id, password]);
-}
-
-export async function grantRole(db: Queryable, id: string, role: string): Promise<void> {
-  await db.query('select pgauth.grant_role($1, $2)', [id, role]);
-}
-
-export async function revokeRole(db: Queryable, id: string, role: string): Promise<void> {
-  await db.query('select pgauth.revoke_role($1, $2)', [id, role]);
 }
 
 /** The state column: active, locked (until, why) or disabled. */
@@ -181,8 +90,8 @@ export function userCommand(): Command {
             flags: DatabaseFlags & { role: string[]; email?: string; passwordStdin?: boolean },
           ) => {
             const password = await readNewPassword(flags.passwordStdin);
-            const id = await withAdminDatabase(flags, (db) =>
-              addUser(db, { username, password, email: flags.email, roles: flags.role }),
+            const id = await withAdminDatabase(flags, (ops) =>
+              ops.createUser({ username, password, email: flags.email, roles: flags.role }),
             );
             console.log(id);
           },
@@ -196,7 +105,7 @@ export function userCommand(): Command {
         .description('list the users, by username')
         .option('--json', 'print JSON (an array of users)')
         .action(async (flags: JsonFlags) => {
-          const users = await withAdminDatabase(flags, listUsers);
+          const users = await withAdminDatabase(flags, allUsers);
           if (flags.json) printJson(users);
           else printUsers(users);
         }),
@@ -210,8 +119,8 @@ export function userCommand(): Command {
         .argument('<user>', USER_ARG)
         .option('--json', 'print JSON')
         .action(async (name: string, flags: JsonFlags) => {
-          const u = await withAdminDatabase(flags, async (db) =>
-            getUser(db, await resolveUser(db, name)),
+          const u = await withAdminDatabase(flags, async (ops) =>
+            ops.getUser(await ops.findUser(name)),
           );
           if (flags.json) printJson(u);
           else printUser(u);
@@ -232,10 +141,10 @@ export function userCommand(): Command {
         .option('--reason <text>', 'why (kept on the account and in the audit log; default: admin)')
         .action(
           async (name: string, flags: DatabaseFlags & { until?: TimeArg; reason?: string }) => {
-            const u = await withAdminDatabase(flags, async (db) => {
-              const id = await resolveUser(db, name);
-              await lockUser(db, id, { until: flags.until, reason: flags.reason });
-              return getUser(db, id);
+            const u = await withAdminDatabase(flags, async (ops) => {
+              const id = await ops.findUser(name);
+              await ops.lockUser(id, { until: flags.until, reason: flags.reason });
+              return ops.getUser(id);
             });
             console.log(`${u.username}: ${userState(u)}`);
           },
@@ -249,10 +158,10 @@ export function userCommand(): Command {
         .description('lift a lock and clear the failed-login counters')
         .argument('<user>', USER_ARG)
         .action(async (name: string, flags: DatabaseFlags) => {
-          const u = await withAdminDatabase(flags, async (db) => {
-            const id = await resolveUser(db, name);
-            await unlockUser(db, id);
-            return getUser(db, id);
+          const u = await withAdminDatabase(flags, async (ops) => {
+            const id = await ops.findUser(name);
+            await ops.unlockUser(id);
+            return ops.getUser(id);
           });
           console.log(`${u.username}: ${userState(u)}`);
         }),
@@ -265,9 +174,9 @@ export function userCommand(): Command {
         .description('delete a user: sessions revoked, username freed, audit rows kept')
         .argument('<user>', USER_ARG)
         .action(async (name: string, flags: DatabaseFlags) => {
-          const id = await withAdminDatabase(flags, async (db) => {
-            const found = await resolveUser(db, name);
-            await deleteUser(db, found);
+          const id = await withAdminDatabase(flags, async (ops) => {
+            const found = await ops.findUser(name);
+            await ops.deleteUser(found);
             return found;
           });
           console.log(`deleted ${name} (${id})`);
@@ -283,8 +192,8 @@ export function userCommand(): Command {
         .option('--password-stdin', 'read the password from standard input instead of asking')
         .action(async (name: string, flags: DatabaseFlags & { passwordStdin?: boolean }) => {
           const password = await readNewPassword(flags.passwordStdin);
-          await withAdminDatabase(flags, async (db) =>
-            setPassword(db, await resolveUser(db, name), password),
+          await withAdminDatabase(flags, async (ops) =>
+            ops.setPassword(await ops.findUser(name), password),
           );
           console.log(`password of ${name} changed`);
         }),
@@ -298,10 +207,10 @@ export function userCommand(): Command {
         .argument('<user>', USER_ARG)
         .argument('<role>', 'role name: a-z first, then a-z 0-9 _ . : - (at most 63)')
         .action(async (name: string, role: string, flags: DatabaseFlags) => {
-          const u = await withAdminDatabase(flags, async (db) => {
-            const id = await resolveUser(db, name);
-            await grantRole(db, id, role);
-            return getUser(db, id);
+          const u = await withAdminDatabase(flags, async (ops) => {
+            const id = await ops.findUser(name);
+            await ops.grantRole(id, role);
+            return ops.getUser(id);
           });
           console.log(`${u.username}: roles ${u.roles.join(', ') || '-'}`);
         }),
@@ -315,10 +224,10 @@ export function userCommand(): Command {
         .argument('<user>', USER_ARG)
         .argument('<role>', 'role name')
         .action(async (name: string, role: string, flags: DatabaseFlags) => {
-          const u = await withAdminDatabase(flags, async (db) => {
-            const id = await resolveUser(db, name);
-            await revokeRole(db, id, role);
-            return getUser(db, id);
+          const u = await withAdminDatabase(flags, async (ops) => {
+            const id = await ops.findUser(name);
+            await ops.revokeRole(id, role);
+            return ops.getUser(id);
           });
           console.log(`${u.username}: roles ${u.roles.join(', ') || '-'}`);
         }),

@@ -7,11 +7,11 @@ import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { CacheOptions, Database } from '@pgauth/client/internal';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { DEFAULT_RATE_LIMITS, defaultHashConcurrency, type RateLimitConfig } from '../config.ts';
 import { clientError, frameworkError, refuseExpectation, registerBodyParsers } from './bodies.ts';
-import { bearerToken, createGateway } from './context.ts';
+import { createGateway } from './context.ts';
 import { handleError, sendError } from './errors.ts';
 import { createMetrics, requestMetrics } from './metrics.ts';
 import { registerRateLimit } from './rate-limit.ts';
@@ -110,6 +110,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     trustProxy: options.trustProxy ?? false,
     frameworkErrors: frameworkError,
     clientErrorHandler: clientError,
+    // One line per request, written when it completes (below); the request alone at debug.
+    disableRequestLogging: true,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     // removeAdditional off: a field the schema does not name is a 400, not silently dropped.
@@ -130,28 +132,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   app.addHook('onClose', () => gw.close());
 
-  /**
-   * What a successful change through this gateway made stale leaves its cache before the answer
-   * does, so that this gateway never serves it even in the moment before the revocation event
-   * arrives: the token of a logout or revoke, every session of a user an admin changed (the password
-   * route evicts its own user).
-   */
-  const forgetChanged = (request: FastifyRequest): void => {
-    const cache = gw.cache;
-    if (!cache) return;
-    const route = request.routeOptions.url ?? '';
-    if (route === '/v1/logout') {
-      const token = bearerToken(request);
-      if (token) cache.forget(token);
-    } else if (route === '/oauth2/revoke') {
-      const token = (request.body as { token?: unknown } | undefined)?.token;
-      if (typeof token === 'string') cache.forget(token);
-    } else if (route.startsWith('/v1/admin/users/:id')) {
-      const id = (request.params as { id?: unknown } | undefined)?.id;
-      if (typeof id === 'string') cache.evictUser(id);
-    }
-  };
-
   // JSON and form bodies only, strictly UTF-8: anything else is 415, not a schema error.
   registerBodyParsers(app, options.bodyLimit ?? 16_384);
   refuseExpectation(app);
@@ -161,6 +141,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // Hooks in callback style: they run on every request, and an async hook costs a promise each.
   app.addHook('onRequest', (request, reply, done) => {
+    request.log.debug({ req: request }, 'incoming request');
     reply.header('x-request-id', request.id);
     const url = request.url;
     if (url.startsWith('/v1/') || url.startsWith('/oauth2/')) {
@@ -181,11 +162,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
     done();
   });
-  app.addHook('onSend', (request, reply, payload, done) => {
-    if (gw.cache && request.method !== 'GET' && reply.statusCode < 300) forgetChanged(request);
-    done(null, payload);
-  });
 
+  if (logger) {
+    app.addHook('onResponse', (request, reply, done) => {
+      request.log.info(
+        { req: request, res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime },
+        'request completed',
+      );
+      done();
+    });
+  }
   await app.register(requestMetrics, { metrics });
   await registerRateLimit(app);
   await app.register(swagger, {
@@ -206,7 +192,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   accountRoutes(app, gw, limits);
   oauthRoutes(app, gw);
-  adminRoutes(app, gw);
+  await app.register(adminRoutes(gw));
   opsRoutes(app, gw);
   revocationRoutes(app, gw, { heartbeatMs: options.revocationHeartbeatMs });
   app.get(

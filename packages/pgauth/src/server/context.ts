@@ -1,26 +1,32 @@
 /**
- * What every route gets: the database calls (each one `pgauth.*` function), the metrics, and the
- * transport helpers (Bearer extraction, client IP, a bound on concurrent password hashing).
+ * What every route gets: the operations (each one `pgauth.*` function, counted as a database call
+ * in flight), the metrics, and the transport helpers (Bearer extraction, client IP, a bound on
+ * concurrent password hashing). What an operation revokes leaves the validation cache before the
+ * answer does (operations.ts `onRevoked`): the one eviction path besides the revocation events.
  */
 import { isIP } from 'node:net';
-import type { CacheOptions, Database, Row, Session } from '@pgauth/client/internal';
 import {
   AuthError,
+  type CacheOptions,
+  type Database,
   databaseSource,
+  fastValidate,
   isUnavailable,
-  MAX_TOKEN_LENGTH,
   parseBearer,
+  type Queryable,
   RevocationSubscription,
+  type Revoked,
+  type ServiceOperations,
+  type Session,
   SessionCache,
-  secondsUntil,
-  sqlOperations,
+  serviceOperations,
   withCache,
 } from '@pgauth/client/internal';
 import type { FastifyRequest } from 'fastify';
+import { type AdminOperations, adminOperations } from '../operations.ts';
 import type { Metrics } from './metrics.ts';
 
 export type { Session };
-export { MAX_TOKEN_LENGTH, secondsUntil };
 
 export interface GatewayOptions {
   /** Concurrent password-hashing calls before queueing. */
@@ -41,8 +47,12 @@ export interface GatewayOptions {
 export interface Gateway {
   db: Database;
   metrics: Metrics;
-  /** Runs one query, counted as a database call in flight. */
-  query<R extends Row>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+  /** The service API, uncached. */
+  ops: ServiceOperations;
+  /** pgauth.validate of a token as the hot path runs it (never cached): the session, or null. */
+  validate(token: string): Promise<Session | null>;
+  /** The admin API. */
+  admin: AdminOperations;
   /** Runs `fn` (a call that hashes a password) within the hashing concurrency bound. */
   hashing<T>(fn: () => Promise<T>): Promise<T>;
   /**
@@ -52,8 +62,6 @@ export interface Gateway {
   authenticate(request: FastifyRequest, cached?: boolean): Promise<Session>;
   /** As authenticate (never cached), and throws forbidden unless the session holds `role`. */
   authorize(request: FastifyRequest, role: string): Promise<Session>;
-  /** pgauth.validate of a token (never cached): the session, or null. */
-  validate(token: string): Promise<Session | null>;
   /** The revocation feed, when the gateway subscribes to it. */
   revocations: RevocationSubscription | null;
   cache: SessionCache | null;
@@ -75,6 +83,11 @@ export function clientIp(request: FastifyRequest): string | null {
 export function userAgent(request: FastifyRequest): string | null {
   const ua = request.headers['user-agent'];
   return typeof ua === 'string' ? ua.slice(0, 512) : null;
+}
+
+/** What a login or refresh records of its caller. */
+export function loginContext(request: FastifyRequest): { ip?: string; userAgent?: string } {
+  return { ip: clientIp(request) ?? undefined, userAgent: userAgent(request) ?? undefined };
 }
 
 /**
@@ -111,32 +124,42 @@ function semaphore(slots: number, queue: number): <T>(fn: () => Promise<T>) => P
   };
 }
 
-export function createGateway(db: Database, metrics: Metrics, options: GatewayOptions): Gateway {
-  /** Runs a database call counted in pgauth_db_calls_in_flight. */
-  const counted = async <T>(call: () => Promise<T>): Promise<T> => {
+/** `db` with every query counted in pgauth_db_calls_in_flight. */
+function counted(db: Database, metrics: Metrics): Database {
+  const query: Queryable['query'] = async (sql, params) => {
     metrics.dbInFlight.inc();
     try {
-      return await call();
+      return await db.query(sql, params);
     } finally {
       metrics.dbInFlight.dec();
     }
   };
-  const query = <R extends Row>(sql: string, params?: readonly unknown[]): Promise<R[]> =>
-    counted(async () => (await db.query<R>(sql, params)).rows);
-  const ops = sqlOperations(db);
-  const validate = (token: string): Promise<Session | null> => counted(() => ops.validate(token));
+  return {
+    engine: db.engine,
+    query,
+    exec: (sql) => db.exec(sql),
+    transaction: (fn) => db.transaction(fn),
+    listen: (channel, onNotify, onLost) => db.listen(channel, onNotify, onLost),
+    close: () => db.close(),
+  };
+}
+
+export function createGateway(db: Database, metrics: Metrics, options: GatewayOptions): Gateway {
   const revocations = options.revocations
     ? new RevocationSubscription(databaseSource(db), { onError: options.onSubscriptionError })
     : null;
   let cache: SessionCache | null = null;
-  let cachedValidate = validate;
   if (revocations && options.cache) {
     const store = new SessionCache(options.cache);
     revocations.onEvent((event) => store.evict(event.sessionIds));
     revocations.onState((live) => store.setSubscribed(live));
     cache = store;
-    cachedValidate = withCache(validate, store);
   }
+  const hooks = { onRevoked: (revoked: Revoked) => cache?.apply(revoked) };
+  const calls = counted(db, metrics);
+  const ops = serviceOperations(calls, hooks);
+  const validate = fastValidate(ops);
+  const cachedValidate = cache ? withCache(validate, cache) : validate;
   revocations?.start();
 
   const authenticate = async (request: FastifyRequest, cached = false): Promise<Session> => {
@@ -149,10 +172,11 @@ export function createGateway(db: Database, metrics: Metrics, options: GatewayOp
   return {
     db,
     metrics,
-    query,
+    ops,
+    validate,
+    admin: adminOperations(calls, hooks),
     hashing: semaphore(options.hashConcurrency, options.hashQueue),
     authenticate,
-    validate,
     async authorize(request, role) {
       const session = await authenticate(request);
       if (!session.roles.includes(role)) throw new AuthError('forbidden');

@@ -1,6 +1,6 @@
 /**
  * The gateway's one error handler: every failure becomes `{"error", "message"}` from the registry
- * (src/errors.ts). Known failures keep their registry status; a database that cannot be reached is
+ * (@pgauth/client's errors.ts). Known failures keep their registry status; a database that cannot be reached is
  * 503 with Retry-After; anything else is a generic 500, logged, never shown.
  */
 
@@ -13,15 +13,13 @@ import {
 } from '@pgauth/client/internal';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
-export { isUnavailable };
-
 export interface ErrorBody {
   error: string;
   message: string;
 }
 
 /** Seconds a client should wait before retrying after a 503. */
-export const RETRY_AFTER_SECONDS = 5;
+const RETRY_AFTER_SECONDS = 5;
 
 export function errorBody(code: ErrorCode, message?: string): ErrorBody {
   return { error: code, message: message ?? ERRORS[code].message };
@@ -58,13 +56,20 @@ export function handleError(
   reply: FastifyReply,
 ): FastifyReply {
   if (err.validation) return sendError(reply, 'invalid_input', validationMessage(err));
-  if (err instanceof AuthError) return sendError(reply, err.code, err.message);
-  const known = fromDatabaseError(err);
-  if (known) return sendError(reply, known.code);
-  if (isUnavailable(err)) {
-    request.log.warn({ cause: { message: err.message, code: err.code } }, 'database unavailable');
-    return sendError(reply, 'unavailable');
+  const known = err instanceof AuthError ? err : fromDatabaseError(err);
+  if (known?.code === 'unavailable' || (!known && isUnavailable(err))) {
+    // A refusal of the hashing queue has no cause; a database that failed to answer has one.
+    const cause = (known ? known.cause : err) as { message?: unknown; code?: unknown } | undefined;
+    if (cause) {
+      request.log.warn(
+        { cause: { message: cause.message, code: cause.code } },
+        'database unavailable',
+      );
+    }
+    return sendError(reply, 'unavailable', known?.message);
   }
+  if (known)
+    return sendError(reply, known.code, err instanceof AuthError ? err.message : undefined);
   const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
   if (status === 413) return sendError(reply, 'payload_too_large');
   if (status === 415) return sendError(reply, 'unsupported_media_type');

@@ -3,41 +3,25 @@
  * password change, and the forward-auth check for reverse proxies. Each is one pgauth.* call.
  */
 
-import { AuthError } from '@pgauth/client/internal';
+import { AuthError, MAX_TOKEN_LENGTH, type TokenPair } from '@pgauth/client/internal';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { RateLimitConfig } from '../../config.ts';
 import type { Gateway, Session } from '../context.ts';
-import { bearerToken, clientIp, MAX_TOKEN_LENGTH, secondsUntil, userAgent } from '../context.ts';
+import { bearerToken, loginContext } from '../context.ts';
 import { sendError } from '../errors.ts';
 import { byIp, byUsername, limit } from '../rate-limit.ts';
 import { bearer, errors, noContent, sessionInfo, text, tokenPair, uuid } from '../schemas.ts';
 
-interface PairRow {
-  user_id: string;
-  session_id: string;
-  access_token: string;
-  access_expires_at: Date;
-  refresh_token: string;
-  refresh_expires_at: Date;
-  [k: string]: unknown;
-}
-
-const PAIR_COLUMNS =
-  'user_id::text, session_id::text, access_token, access_expires_at, refresh_token, refresh_expires_at';
-
-function sendPair(reply: FastifyReply, row: PairRow): FastifyReply {
-  return reply
-    .header('cache-control', 'no-store')
-    .header('pragma', 'no-cache')
-    .send({
-      access_token: row.access_token,
-      token_type: 'Bearer',
-      expires_in: secondsUntil(row.access_expires_at),
-      refresh_token: row.refresh_token,
-      refresh_expires_in: secondsUntil(row.refresh_expires_at),
-      user_id: row.user_id,
-      session_id: row.session_id,
-    });
+function sendPair(reply: FastifyReply, pair: TokenPair): FastifyReply {
+  return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send({
+    access_token: pair.accessToken,
+    token_type: pair.tokenType,
+    expires_in: pair.expiresIn,
+    refresh_token: pair.refreshToken,
+    refresh_expires_in: pair.refreshExpiresIn,
+    user_id: pair.userId,
+    session_id: pair.sessionId,
+  });
 }
 
 /** A session as the gateway's JSON names it. */
@@ -85,15 +69,8 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
       preHandler: [limit(app, 'register-user', limits.registerPerUser, w, byUsername)],
     },
     async (request, reply) => {
-      const { username, password, email } = request.body;
-      const rows = await gw.hashing(() =>
-        gw.query<{ user_id: string }>('select pgauth.register($1, $2, $3)::text as user_id', [
-          username,
-          password,
-          email ?? null,
-        ]),
-      );
-      return reply.code(201).send({ user_id: rows[0]?.user_id });
+      const userId = await gw.hashing(() => gw.ops.register(request.body));
+      return reply.code(201).send({ user_id: userId });
     },
   );
 
@@ -113,18 +90,10 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
     },
     async (request, reply) => {
       const { username, password } = request.body;
-      const rows = await gw.hashing(() =>
-        gw.query<PairRow>(`select ${PAIR_COLUMNS} from pgauth.login($1, $2, $3, $4)`, [
-          username,
-          password,
-          clientIp(request),
-          userAgent(request),
-        ]),
-      );
-      const row = rows[0];
-      gw.metrics.logins.inc({ outcome: row ? 'success' : 'failure' });
-      if (!row) return sendError(reply, 'invalid_credentials');
-      return sendPair(reply, row);
+      const pair = await gw.hashing(() => gw.ops.login(username, password, loginContext(request)));
+      gw.metrics.logins.inc({ outcome: pair ? 'success' : 'failure' });
+      if (!pair) return sendError(reply, 'invalid_credentials');
+      return sendPair(reply, pair);
     },
   );
 
@@ -145,15 +114,9 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
       onRequest: [limit(app, 'refresh-ip', limits.refreshPerIp, w, byIp)],
     },
     async (request, reply) => {
-      const rows = await gw.query<PairRow>(
-        `select ${PAIR_COLUMNS} from pgauth.refresh($1, $2, $3)`,
-        [request.body.refresh_token, clientIp(request), userAgent(request)],
-      );
-      const row = rows[0];
-      if (!row) return sendError(reply, 'invalid_token');
-      // The old access token is dead: this gateway forgets it before the client hears of the new.
-      gw.cache?.evict([row.session_id]);
-      return sendPair(reply, row);
+      const pair = await gw.ops.refresh(request.body.refresh_token, loginContext(request));
+      if (!pair) return sendError(reply, 'invalid_token');
+      return sendPair(reply, pair);
     },
   );
 
@@ -170,8 +133,7 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
     async (request, reply) => {
       const token = bearerToken(request);
       if (!token) return sendError(reply, 'invalid_token');
-      const rows = await gw.query<{ ok: boolean }>('select pgauth.logout($1) as ok', [token]);
-      if (!rows[0]?.ok) return sendError(reply, 'invalid_token');
+      if (!(await gw.ops.logout(token))) return sendError(reply, 'invalid_token');
       return reply.code(204).send();
     },
   );
@@ -234,15 +196,11 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
     },
     async (request, reply) => {
       const s = await gw.authenticate(request);
-      const rows = await gw.hashing(() =>
-        gw.query<{ ok: boolean }>('select pgauth.change_password($1, $2, $3) as ok', [
-          s.userId,
-          request.body.current_password,
-          request.body.new_password,
-        ]),
+      const { current_password, new_password } = request.body;
+      const changed = await gw.hashing(() =>
+        gw.ops.changePassword(s.userId, current_password, new_password),
       );
-      if (!rows[0]?.ok) throw new AuthError('invalid_credentials');
-      gw.cache?.evictUser(s.userId);
+      if (!changed) throw new AuthError('invalid_credentials');
       return reply.code(204).send();
     },
   );

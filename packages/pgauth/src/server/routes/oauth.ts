@@ -3,8 +3,10 @@
  * too). Introspection needs a caller holding the role `introspect`, and answers exactly
  * `{"active":false}` for every token that is not a valid access token, whatever the reason.
  */
+
+import { MAX_TOKEN_LENGTH } from '@pgauth/client/internal';
 import type { FastifyInstance } from 'fastify';
-import { type Gateway, MAX_TOKEN_LENGTH } from '../context.ts';
+import type { Gateway } from '../context.ts';
 import { bearer, errors, text } from '../schemas.ts';
 
 const tokenForm = {
@@ -83,7 +85,7 @@ export function oauthRoutes(app: FastifyInstance, gw: Gateway): void {
     async (request, reply) => {
       const token = request.body.token;
       if (token.length <= MAX_TOKEN_LENGTH) {
-        await gw.query('select pgauth.revoke_token($1)', [token]);
+        await gw.ops.revokeToken(token);
       }
       return reply.header('cache-control', 'no-store').send({});
     },
