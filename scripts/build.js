@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// Compiles both packages to dist/ (JavaScript and declaration files): the client first, since the
-// server's build reads its declarations. Run by `npm ci` (prepare), `npm test` and before packing.
+// Builds both packages: compiles each to dist/ (JavaScript and declaration files), the client
+// first since the server's build reads its declarations, then writes the embedded engine's
+// snapshot (packages/pgauth/snapshot/: a data folder already migrated, that a new embedded
+// database starts from). Run by `npm ci` (prepare), `npm test` and before packing.
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -13,3 +15,5 @@ for (const pkg of ['client', 'pgauth']) {
   });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
+const { writeSnapshot } = await import('../packages/pgauth/dist/db/embedded.js');
+await writeSnapshot();

@@ -7,11 +7,13 @@ import { serveCommand } from './commands/serve.ts';
 import { sessionCommand } from './commands/session.ts';
 import { userCommand } from './commands/user.ts';
 import { MigrationError } from './migrate.ts';
+import { VERSION } from './version.ts';
 
 /** Registers the commands; maps errors to one line on stderr and an exit code. */
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('pgauth')
     .description('pgauth: authentication for microservices, with the logic in PostgreSQL')
+    .version(VERSION, '-V, --version', 'print the version of pgauth')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
   program.addCommand(serveCommand());

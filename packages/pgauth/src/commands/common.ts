@@ -7,9 +7,10 @@ export function databaseOptions(): Option[] {
     new Option('--database-url <url>', 'PostgreSQL URL (default: the embedded database)').env(
       'DATABASE_URL',
     ),
-    new Option('--data-dir <dir>', 'folder of the embedded database')
-      .env('PGAUTH_DATA_DIR')
-      .default(DEFAULT_DATA_DIR),
+    new Option(
+      '--data-dir <dir>',
+      `folder of the embedded database (default: ${DEFAULT_DATA_DIR} in the current folder, which must exist)`,
+    ).env('PGAUTH_DATA_DIR'),
   ];
 }
 
@@ -18,11 +19,21 @@ export interface DatabaseFlags {
   dataDir?: string;
 }
 
-export function targetFrom(flags: DatabaseFlags): DatabaseTarget {
-  return { databaseUrl: flags.databaseUrl || undefined, dataDir: flags.dataDir };
+/**
+ * Where a command's database is. An embedded folder named with --data-dir or PGAUTH_DATA_DIR is
+ * created when it holds no database yet; the default one only by `serve` and `migrate`, so that a
+ * command run in the wrong folder says so instead of creating a database there. Creating one (the
+ * longest wait) is said on stderr, and so is opening one on a terminal; stdout stays the command's.
+ */
+export function targetFrom(flags: DatabaseFlags, create?: boolean): DatabaseTarget {
+  return {
+    databaseUrl: flags.databaseUrl || undefined,
+    dataDir: flags.dataDir || undefined,
+    create,
+    say: (line) => {
+      if (process.stderr.isTTY || line.startsWith('creating')) console.error(line);
+    },
+  };
 }
 
-/** A failure the CLI reports as one line on stderr with exit code 1, without a stack. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError } from '../usage-error.ts';

@@ -12,7 +12,7 @@ export async function runMigrate(
   flags: MigrateFlags,
   out: (line: string) => void,
 ): Promise<number> {
-  const db = await openDatabase(targetFrom(flags));
+  const db = await openDatabase(targetFrom(flags, !flags.status));
   try {
     if (flags.status) {
       const status = await migrationStatus(db);

@@ -7,9 +7,15 @@ import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { CacheOptions, Database } from '@pgauth/client/internal';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { DestinationStream } from 'pino';
 import { DEFAULT_RATE_LIMITS, defaultHashConcurrency, type RateLimitConfig } from '../config.ts';
+import { VERSION } from '../version.ts';
 import { clientError, frameworkError, refuseExpectation, registerBodyParsers } from './bodies.ts';
 import { createGateway } from './context.ts';
 import { handleError, sendError } from './errors.ts';
@@ -86,6 +92,25 @@ function loggableUrl(url: string): string {
   return `${url.slice(0, q)}?${names.map((n) => `${n}=[Redacted]`).join('&')}`;
 }
 
+/** One log line per request, at info when it completes; the incoming request alone at debug. */
+class RequestLog extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
+    request.log.debug({ req: request }, 'incoming request');
+  }
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): void {
+    if (error) super.requestCompleted(error, request, reply);
+    else
+      reply.log.info(
+        { req: request, res: reply, responseTime: reply.elapsedTime },
+        'request completed',
+      );
+  }
+}
+
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const limits: RateLimitConfig = { ...DEFAULT_RATE_LIMITS, ...options.rateLimit };
   const poolSize = options.poolSize ?? 10;
@@ -110,8 +135,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     trustProxy: options.trustProxy ?? false,
     frameworkErrors: frameworkError,
     clientErrorHandler: clientError,
-    // One line per request, written when it completes (below); the request alone at debug.
-    disableRequestLogging: true,
+    logController: new RequestLog(),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     // removeAdditional off: a field the schema does not name is a 400, not silently dropped.
@@ -141,7 +165,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // Hooks in callback style: they run on every request, and an async hook costs a promise each.
   app.addHook('onRequest', (request, reply, done) => {
-    request.log.debug({ req: request }, 'incoming request');
     reply.header('x-request-id', request.id);
     const url = request.url;
     if (url.startsWith('/v1/') || url.startsWith('/oauth2/')) {
@@ -163,15 +186,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     done();
   });
 
-  if (logger) {
-    app.addHook('onResponse', (request, reply, done) => {
-      request.log.info(
-        { req: request, res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime },
-        'request completed',
-      );
-      done();
-    });
-  }
   await app.register(requestMetrics, { metrics });
   await registerRateLimit(app);
   await app.register(swagger, {
@@ -181,7 +195,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         title: 'pgauth gateway',
         description:
           'Authentication for microservices: every route is one call of a pgauth.* PostgreSQL function. Errors are {"error": code, "message": text}.',
-        version: '0.1.0',
+        version: VERSION,
       },
       components: {
         securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },

@@ -1,0 +1,185 @@
+/**
+ * `pgauth serve` itself: opens the database (PostgreSQL, or the embedded engine served over the
+ * wire protocol), builds the gateway and runs it until SIGTERM or SIGINT. Loaded only when
+ * `serve` runs, so that every other command starts without the server's dependencies.
+ */
+import { resolve } from 'node:path';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import type { Database } from '@pgauth/client/internal';
+import { openPostgres } from '@pgauth/client/internal';
+import { UsageError } from '../commands/common.ts';
+import { ConfigError, type ServeConfig, type ServeFlags, serveConfig } from '../config.ts';
+import { openDataFolder } from '../db/embedded.ts';
+import {
+  embeddedUrl,
+  readLiveServerInfo,
+  removeServerInfo,
+  writeServerInfo,
+} from '../db/embedded-server.ts';
+import { openDatabase } from '../db/open.ts';
+import { fromPglite } from '../db/pglite.ts';
+import { migrate, pendingMigrations } from '../migrate.ts';
+import { buildApp } from './app.ts';
+
+/** The database the server runs on, and how to let it go. */
+interface Backend {
+  db: Database;
+  /** Whether NOTIFY reaches this process's LISTEN (the revocation feed and the cache need it). */
+  notifies: boolean;
+  engine: string;
+  /** Lines printed at start about where the data is. */
+  describe: string[];
+  close(): Promise<void>;
+}
+
+/** PostgreSQL: migrated at start, or (with --no-migrate) refused while a migration is pending. */
+async function postgresBackend(config: ServeConfig): Promise<Backend> {
+  const db = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    poolSize: config.poolSize,
+    statementTimeoutMs: config.statementTimeoutMs,
+  });
+  try {
+    if (config.migrate) {
+      await migrate(db);
+    } else {
+      const pending = await pendingMigrations(db);
+      if (pending.length > 0) {
+        throw new UsageError(
+          `the pgauth schema of this database is not up to date (${pending.length} pending migration(s): ${pending.join(', ')}); run \`pgauth migrate\` or start without --no-migrate`,
+        );
+      }
+    }
+  } catch (err) {
+    await db.close().catch(() => {});
+    throw err;
+  }
+  const url = new URL(config.databaseUrl ?? '');
+  return {
+    db,
+    notifies: true,
+    engine: 'postgres',
+    describe: [`database: postgres://${url.host}${url.pathname}`],
+    close: () => db.close(),
+  };
+}
+
+/**
+ * The embedded engine: PGlite on the data folder, migrated, served over the wire protocol on
+ * 127.0.0.1 and recorded in the folder so that the CLI and psql reach it while the server holds
+ * the files. The gateway itself goes through that endpoint too: the socket server keeps each
+ * client's transaction apart from the others' statements, which in-process calls would not be.
+ */
+async function embeddedBackend(config: ServeConfig, say: (line: string) => void): Promise<Backend> {
+  const dataDir = resolve(config.dataDir);
+  const holder = await readLiveServerInfo(dataDir);
+  if (holder) {
+    throw new UsageError(
+      `the data folder ${dataDir} is held by another pgauth serve (pid ${holder.pid}); stop it first or use another --data-dir`,
+    );
+  }
+  const pglite = await openDataFolder(dataDir, { create: true, say });
+  const direct = fromPglite(pglite);
+  let socket: PGLiteSocketServer | undefined;
+  try {
+    await migrate(direct);
+    socket = new PGLiteSocketServer({
+      db: pglite,
+      host: '127.0.0.1',
+      port: config.sqlPort,
+      maxConnections: config.poolSize + 16,
+    });
+    await socket.start();
+    const port = Number(socket.getServerConn().split(':').pop());
+    const info = { pid: process.pid, host: '127.0.0.1', port };
+    await writeServerInfo(dataDir, info);
+    const url = embeddedUrl(info);
+    const db = openPostgres({ connectionString: url, max: config.poolSize });
+    const server = socket;
+    return {
+      db,
+      // The socket endpoint does not pass notifications on: no revocation feed, so no cache.
+      notifies: false,
+      engine: 'pglite (embedded)',
+      describe: [`data folder: ${dataDir}`, `SQL (wire protocol, while serve runs): psql "${url}"`],
+      async close() {
+        await db.close().catch(() => {});
+        await removeServerInfo(dataDir);
+        await server.stop();
+        await direct.close();
+      },
+    };
+  } catch (err) {
+    await socket?.stop().catch(() => {});
+    await removeServerInfo(dataDir).catch(() => {});
+    await direct.close().catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * Runs the gateway until SIGTERM or SIGINT, then shuts down gracefully: stops accepting, lets
+ * requests in flight finish, closes the pool and the embedded database.
+ */
+export async function runServe(flags: ServeFlags, out: (line: string) => void): Promise<number> {
+  let config: ServeConfig;
+  try {
+    config = serveConfig(flags);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+  const backend = config.databaseUrl
+    ? await postgresBackend(config)
+    : await embeddedBackend(config, out);
+  let app: Awaited<ReturnType<typeof buildApp>>;
+  try {
+    app = await buildApp({
+      db: backend.db,
+      bodyLimit: config.bodyLimit,
+      trustProxy: config.trustProxy,
+      rateLimit: config.rateLimit,
+      poolSize: config.poolSize,
+      hashConcurrency: config.hashConcurrency,
+      logger: { level: config.logLevel },
+      defaultMetrics: true,
+      revocations: backend.notifies,
+      cache: config.cache,
+    });
+    await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    await backend.close().catch(() => {});
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  out(`pgauth listening on http://${host}:${port}`);
+  out(`engine: ${backend.engine}`);
+  out(
+    `validation cache: ${config.cache && backend.notifies ? 'on (evicted by revocation events)' : config.cache ? 'off (the embedded database has no revocation feed)' : 'off (--no-cache)'}`,
+  );
+  for (const line of backend.describe) out(line);
+  out(
+    `create the first admin: npx pgauth user add admin --role admin${config.databaseUrl ? ' --database-url <url>' : config.dataDir === '.pgauth' ? '' : ` --data-dir ${config.dataDir}`}`,
+  );
+  out(`API docs: http://${host}:${port}/docs`);
+
+  await new Promise<void>((done) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      app.log.info({ signal }, 'shutting down');
+      app
+        .close()
+        .catch((err: unknown) => app.log.error({ err }, 'error while closing the server'))
+        .then(() => backend.close())
+        .catch((err: unknown) => app.log.error({ err }, 'error while closing the database'))
+        .finally(done);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+  out('pgauth stopped');
+  return 0;
+}
