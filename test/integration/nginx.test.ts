@@ -3,8 +3,8 @@
  * nginx.conf with the rendered pgauth.conf.template, in front of an upstream that echoes the
  * X-Auth-* headers it received, with the gateway on the test database of the engine under test.
  *
- * nginx missing fails the file with the package to install (CI installs it), unless
- * PGAUTH_SKIP_NGINX=1.
+ * nginx missing skips the file with the package to install (a failure where PGAUTH_TEST_ALL=1, as
+ * in CI, which installs it).
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { needs } from '../helpers/tools.ts';
 import { createUser, login, startApp, type TestApp } from '../http/helpers.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/nginx/', import.meta.url));
@@ -33,22 +34,7 @@ function findNginx(): string | null {
 }
 
 const NGINX = findNginx();
-const SKIP_WANTED = process.env.PGAUTH_SKIP_NGINX === '1';
-
-if (!NGINX && !SKIP_WANTED) {
-  test('nginx is installed (Debian package "nginx")', () => {
-    assert.fail(
-      'nginx is not installed: install the Debian package "nginx" ' +
-        '(apt-get install --no-install-recommends nginx; .ci/run does), ' +
-        'or set PGAUTH_SKIP_NGINX=1 to skip the nginx tests',
-    );
-  });
-}
-const skip = NGINX
-  ? false
-  : SKIP_WANTED
-    ? 'nginx is not installed (PGAUTH_SKIP_NGINX=1)'
-    : 'nginx is not installed';
+const skip = needs('nginx auth_request', NGINX ? [] : ['nginx']);
 
 /** A port that was free a moment ago (nginx needs a number, it cannot report an ephemeral one). */
 async function freePort(): Promise<number> {
