@@ -41,53 +41,184 @@ export interface ServeConfig {
   cache: { maxEntries: number; maxAgeMs: number } | false;
 }
 
+/**
+ * Every option of `pgauth serve`: its flag, environment variable, help text and default, in this
+ * one place; the command (commands/serve.ts) is built from it and serveConfig parses with it.
+ * Integers carry their range.
+ */
+export const SERVE_OPTIONS = {
+  port: {
+    flag: '--port <port>',
+    env: 'PORT',
+    help: 'HTTP port (0: any free port)',
+    default: 8080,
+    min: 0,
+    max: 65535,
+  },
+  host: {
+    flag: '--host <host>',
+    env: 'HOST',
+    help: 'address to listen on (0.0.0.0: every interface)',
+    default: '127.0.0.1',
+  },
+  sqlPort: {
+    flag: '--sql-port <port>',
+    env: 'PGAUTH_SQL_PORT',
+    help: 'embedded database: port of its PostgreSQL wire-protocol endpoint on 127.0.0.1 (0: any free port)',
+    default: 0,
+    min: 0,
+    max: 65535,
+  },
+  poolSize: {
+    flag: '--pool-size <n>',
+    env: 'PGAUTH_POOL_SIZE',
+    help: 'database connections',
+    default: 10,
+    min: 1,
+    max: 1000,
+  },
+  statementTimeoutMs: {
+    flag: '--statement-timeout-ms <ms>',
+    env: 'PGAUTH_STATEMENT_TIMEOUT_MS',
+    help: 'PostgreSQL statement timeout (0: none)',
+    default: 5000,
+    min: 0,
+    max: 3_600_000,
+  },
+  hashConcurrency: {
+    flag: '--hash-concurrency <n>',
+    env: 'PGAUTH_HASH_CONCURRENCY',
+    help: 'password-hashing calls at once (default: half the pool); excess queue, then 503',
+    default: undefined,
+    min: 1,
+    max: 1000,
+  },
+  trustProxy: {
+    flag: '--trust-proxy <value>',
+    env: 'PGAUTH_TRUST_PROXY',
+    help: 'true, or addresses/CIDRs of proxies whose X-Forwarded-For gives the client IP',
+    default: 'false',
+  },
+  bodyLimit: {
+    flag: '--body-limit <bytes>',
+    env: 'PGAUTH_BODY_LIMIT',
+    help: 'largest request body',
+    default: 16_384,
+    min: 1024,
+    max: 1 << 20,
+  },
+  logLevel: {
+    flag: '--log-level <level>',
+    env: 'PGAUTH_LOG_LEVEL',
+    help: 'fatal, error, warn, info, debug, trace or silent',
+    default: 'info',
+  },
+  cacheMaxEntries: {
+    flag: '--cache-max-entries <n>',
+    env: 'PGAUTH_CACHE_MAX_ENTRIES',
+    help: 'validations kept in the cache',
+    default: 10_000,
+    min: 1,
+    max: 10_000_000,
+  },
+  cacheMaxAgeMs: {
+    flag: '--cache-max-age-ms <ms>',
+    env: 'PGAUTH_CACHE_MAX_AGE_MS',
+    help: 'longest a validation is served from the cache (never past the session expiry)',
+    default: 60_000,
+    min: 1,
+    max: 86_400_000,
+  },
+  rateWindowMs: {
+    flag: '--rate-window-ms <ms>',
+    env: 'PGAUTH_RATE_WINDOW_MS',
+    help: 'rate-limit window',
+    default: 60_000,
+    min: 1000,
+    max: 86_400_000,
+  },
+  loginRateIp: {
+    flag: '--login-rate-ip <n>',
+    env: 'PGAUTH_LOGIN_RATE_IP',
+    help: 'logins per client IP and window',
+    default: 30,
+    min: 1,
+    max: 1_000_000,
+  },
+  loginRateUser: {
+    flag: '--login-rate-user <n>',
+    env: 'PGAUTH_LOGIN_RATE_USER',
+    help: 'logins per username and window',
+    default: 10,
+    min: 1,
+    max: 1_000_000,
+  },
+  registerRateIp: {
+    flag: '--register-rate-ip <n>',
+    env: 'PGAUTH_REGISTER_RATE_IP',
+    help: 'registrations per client IP and window',
+    default: 10,
+    min: 1,
+    max: 1_000_000,
+  },
+  registerRateUser: {
+    flag: '--register-rate-user <n>',
+    env: 'PGAUTH_REGISTER_RATE_USER',
+    help: 'registrations per username and window',
+    default: 5,
+    min: 1,
+    max: 1_000_000,
+  },
+  refreshRateIp: {
+    flag: '--refresh-rate-ip <n>',
+    env: 'PGAUTH_REFRESH_RATE_IP',
+    help: 'refreshes per client IP and window',
+    default: 60,
+    min: 1,
+    max: 1_000_000,
+  },
+} as const;
+
+type ServeOptionKey = keyof typeof SERVE_OPTIONS;
+
+const o = SERVE_OPTIONS;
 export const DEFAULT_RATE_LIMITS: RateLimitConfig = {
-  windowMs: 60_000,
-  loginPerIp: 30,
-  loginPerUser: 10,
-  registerPerIp: 10,
-  registerPerUser: 5,
-  refreshPerIp: 60,
+  windowMs: o.rateWindowMs.default,
+  loginPerIp: o.loginRateIp.default,
+  loginPerUser: o.loginRateUser.default,
+  registerPerIp: o.registerRateIp.default,
+  registerPerUser: o.registerRateUser.default,
+  refreshPerIp: o.refreshRateIp.default,
 };
 
 /** The raw option values commander hands over (strings from flags or the environment). */
-export interface ServeFlags {
+export type ServeFlags = { [K in ServeOptionKey]?: string } & {
   databaseUrl?: string;
   dataDir?: string;
   migrate?: boolean;
-  port?: string;
-  host?: string;
-  sqlPort?: string;
-  poolSize?: string;
-  statementTimeoutMs?: string;
-  hashConcurrency?: string;
-  bodyLimit?: string;
-  trustProxy?: string;
-  logLevel?: string;
-  rateWindowMs?: string;
-  loginRateIp?: string;
-  loginRateUser?: string;
-  registerRateIp?: string;
-  registerRateUser?: string;
-  refreshRateIp?: string;
   cache?: boolean;
-  cacheMaxEntries?: string;
-  cacheMaxAgeMs?: string;
-}
+};
 
 /** A configuration value that cannot be used; the message names the flag and the variable. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** An integer option of SERVE_OPTIONS from its flag or variable; `fallback` when unset. */
 function integer(
-  value: string | undefined,
-  fallback: number,
-  name: string,
-  min: number,
-  max: number,
+  flags: ServeFlags,
+  key: { [K in ServeOptionKey]: (typeof o)[K] extends { min: number } ? K : never }[ServeOptionKey],
+  fallback?: number,
+  max: number = o[key].max,
 ): number {
-  if (value === undefined || value === '') return fallback;
+  const { flag, env, min } = o[key];
+  const name = `${flag.split(' ')[0]} / ${env}`;
+  const value = flags[key];
+  const dflt = fallback ?? o[key].default;
+  if (value === undefined || value === '') {
+    if (dflt === undefined) throw new ConfigError(`${name} has no default`);
+    return dflt;
+  }
   if (!/^\d+$/.test(value.trim()))
     throw new ConfigError(`${name} must be an integer, got "${value}"`);
   const n = Number(value.trim());
@@ -121,82 +252,45 @@ export function defaultHashConcurrency(poolSize: number): number {
 
 /** Validates the flags of `pgauth serve` once; throws ConfigError with a clear message. */
 export function serveConfig(flags: ServeFlags): ServeConfig {
-  const poolSize = integer(flags.poolSize, 10, '--pool-size / PGAUTH_POOL_SIZE', 1, 1000);
-  const logLevel = flags.logLevel ?? 'info';
+  const poolSize = integer(flags, 'poolSize');
+  const logLevel = flags.logLevel ?? o.logLevel.default;
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(`--log-level / PGAUTH_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
   }
-  const host = flags.host?.trim() || '127.0.0.1';
+  const host = flags.host?.trim() || o.host.default;
   const databaseUrl = flags.databaseUrl?.trim() || undefined;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError(
       '--database-url / DATABASE_URL must be a postgres:// or postgresql:// URL',
     );
   }
-  const d = DEFAULT_RATE_LIMITS;
   return {
     databaseUrl,
     dataDir: flags.dataDir?.trim() || DEFAULT_DATA_DIR,
     migrate: flags.migrate !== false,
-    port: integer(flags.port, 8080, '--port / PORT', 0, 65535),
+    port: integer(flags, 'port'),
     host,
-    sqlPort: integer(flags.sqlPort, 0, '--sql-port / PGAUTH_SQL_PORT', 0, 65535),
+    sqlPort: integer(flags, 'sqlPort'),
     poolSize,
-    statementTimeoutMs: integer(
-      flags.statementTimeoutMs,
-      5000,
-      '--statement-timeout-ms / PGAUTH_STATEMENT_TIMEOUT_MS',
-      0,
-      3_600_000,
-    ),
-    hashConcurrency: integer(
-      flags.hashConcurrency,
-      defaultHashConcurrency(poolSize),
-      '--hash-concurrency / PGAUTH_HASH_CONCURRENCY',
-      1,
-      poolSize,
-    ),
-    bodyLimit: integer(flags.bodyLimit, 16_384, '--body-limit / PGAUTH_BODY_LIMIT', 1024, 1 << 20),
+    statementTimeoutMs: integer(flags, 'statementTimeoutMs'),
+    hashConcurrency: integer(flags, 'hashConcurrency', defaultHashConcurrency(poolSize), poolSize),
+    bodyLimit: integer(flags, 'bodyLimit'),
     trustProxy: trustProxy(flags.trustProxy),
     logLevel,
     cache:
       flags.cache === false
         ? false
         : {
-            maxEntries: integer(
-              flags.cacheMaxEntries,
-              10_000,
-              '--cache-max-entries / PGAUTH_CACHE_MAX_ENTRIES',
-              1,
-              10_000_000,
-            ),
-            maxAgeMs: integer(
-              flags.cacheMaxAgeMs,
-              60_000,
-              '--cache-max-age-ms / PGAUTH_CACHE_MAX_AGE_MS',
-              1,
-              86_400_000,
-            ),
+            maxEntries: integer(flags, 'cacheMaxEntries'),
+            maxAgeMs: integer(flags, 'cacheMaxAgeMs'),
           },
     rateLimit: {
-      windowMs: integer(
-        flags.rateWindowMs,
-        d.windowMs,
-        '--rate-window-ms / PGAUTH_RATE_WINDOW_MS',
-        1000,
-        86_400_000,
-      ),
-      loginPerIp: integer(flags.loginRateIp, d.loginPerIp, '--login-rate-ip', 1, 1_000_000),
-      loginPerUser: integer(flags.loginRateUser, d.loginPerUser, '--login-rate-user', 1, 1_000_000),
-      registerPerIp: integer(flags.registerRateIp, d.registerPerIp, '--register-rate-ip', 1, 1e6),
-      registerPerUser: integer(
-        flags.registerRateUser,
-        d.registerPerUser,
-        '--register-rate-user',
-        1,
-        1e6,
-      ),
-      refreshPerIp: integer(flags.refreshRateIp, d.refreshPerIp, '--refresh-rate-ip', 1, 1e6),
+      windowMs: integer(flags, 'rateWindowMs'),
+      loginPerIp: integer(flags, 'loginRateIp'),
+      loginPerUser: integer(flags, 'loginRateUser'),
+      registerPerIp: integer(flags, 'registerRateIp'),
+      registerPerUser: integer(flags, 'registerRateUser'),
+      refreshPerIp: integer(flags, 'refreshRateIp'),
     },
   };
 }

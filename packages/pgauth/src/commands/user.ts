@@ -72,6 +72,19 @@ function collect(value: string, previous: string[]): string[] {
 
 const USER_ARG = 'a username or a user id';
 
+/** Finds the user named, applies `change` to it, and returns the user as it is afterwards. */
+function changeUser(
+  flags: DatabaseFlags,
+  name: string,
+  change: (ops: AdminOperations, id: string) => Promise<unknown>,
+): Promise<UserRow> {
+  return withAdminDatabase(flags, async (ops) => {
+    const id = await ops.findUser(name);
+    await change(ops, id);
+    return ops.getUser(id);
+  });
+}
+
 /** `pgauth user`: create, list, show, lock, unlock, delete users; set passwords; grant roles. */
 export function userCommand(): Command {
   const user = new Command('user').description('manage users (create, list, lock, roles, …)');
@@ -141,11 +154,9 @@ export function userCommand(): Command {
         .option('--reason <text>', 'why (kept on the account and in the audit log; default: admin)')
         .action(
           async (name: string, flags: DatabaseFlags & { until?: TimeArg; reason?: string }) => {
-            const u = await withAdminDatabase(flags, async (ops) => {
-              const id = await ops.findUser(name);
-              await ops.lockUser(id, { until: flags.until, reason: flags.reason });
-              return ops.getUser(id);
-            });
+            const u = await changeUser(flags, name, (ops, id) =>
+              ops.lockUser(id, { until: flags.until, reason: flags.reason }),
+            );
             console.log(`${u.username}: ${userState(u)}`);
           },
         ),
@@ -158,11 +169,7 @@ export function userCommand(): Command {
         .description('lift a lock and clear the failed-login counters')
         .argument('<user>', USER_ARG)
         .action(async (name: string, flags: DatabaseFlags) => {
-          const u = await withAdminDatabase(flags, async (ops) => {
-            const id = await ops.findUser(name);
-            await ops.unlockUser(id);
-            return ops.getUser(id);
-          });
+          const u = await changeUser(flags, name, (ops, id) => ops.unlockUser(id));
           console.log(`${u.username}: ${userState(u)}`);
         }),
     ),
@@ -207,11 +214,7 @@ export function userCommand(): Command {
         .argument('<user>', USER_ARG)
         .argument('<role>', 'role name: a-z first, then a-z 0-9 _ . : - (at most 63)')
         .action(async (name: string, role: string, flags: DatabaseFlags) => {
-          const u = await withAdminDatabase(flags, async (ops) => {
-            const id = await ops.findUser(name);
-            await ops.grantRole(id, role);
-            return ops.getUser(id);
-          });
+          const u = await changeUser(flags, name, (ops, id) => ops.grantRole(id, role));
           console.log(`${u.username}: roles ${u.roles.join(', ') || '-'}`);
         }),
     ),
@@ -224,11 +227,7 @@ export function userCommand(): Command {
         .argument('<user>', USER_ARG)
         .argument('<role>', 'role name')
         .action(async (name: string, role: string, flags: DatabaseFlags) => {
-          const u = await withAdminDatabase(flags, async (ops) => {
-            const id = await ops.findUser(name);
-            await ops.revokeRole(id, role);
-            return ops.getUser(id);
-          });
+          const u = await changeUser(flags, name, (ops, id) => ops.revokeRole(id, role));
           console.log(`${u.username}: roles ${u.roles.join(', ') || '-'}`);
         }),
     ),
