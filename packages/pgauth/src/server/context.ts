@@ -132,7 +132,7 @@ export function createGateway(db: Database, metrics: Metrics, options: GatewayOp
   let cachedValidate = validate;
   if (revocations && options.cache) {
     const store = new SessionCache(options.cache);
-    revocations.onEvent((event) => store.evict(event.sessionIds));
+    revocations.onEvent((event) => store.apply(event));
     revocations.onState((live) => store.setSubscribed(live));
     cache = store;
     cachedValidate = withCache(validate, store);
