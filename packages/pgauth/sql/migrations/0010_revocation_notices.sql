@@ -68,6 +68,7 @@ end
 $$;
 comment on function pgauth.tg_sessions__notify() is
   'Trigger of sessions: NOTIFYs pgauth_revocations with the cache keys (first 8 bytes of access_token_hash, hex) of the access tokens a statement made stale, at most 100 a message, or {"flush" : true} on TRUNCATE. Keys only: no user, session or reason.';
+-- A trigger function: no role calls it, so EXECUTE goes to nobody.
 revoke all on function pgauth.tg_sessions__notify() from public;
 
 create trigger sessions_notify_truncate after truncate on pgauth.sessions

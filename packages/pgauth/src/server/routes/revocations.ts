@@ -110,6 +110,8 @@ export function revocationRoutes(
         try {
           do {
             again = false;
+            // A database that does not answer ends the stream too (fail closed): the client
+            // empties its cache and reconnects, which is all a forged event can then cost.
             const session = await gw.validate(token).catch(() => null);
             if (!session) {
               end();
