@@ -19,7 +19,7 @@
  * See docs/benchmarks.md for why it is measured this way.
  */
 
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -266,11 +266,7 @@ async function measurePropagation(
   };
   const notification = async (): Promise<Sample> => {
     // The size of a pgauth logout event, and unique.
-    const payload = JSON.stringify({
-      user_id: randomUUID(),
-      session_ids: [randomUUID()],
-      reason: 'logout',
-    });
+    const payload = JSON.stringify({ keys: [randomBytes(8).toString('hex')] });
     await listener.request({ cmd: 'watch-notify', payload });
     const seen = listener.request<Seen>({ cmd: 'seen' }, SEEN_TIMEOUT_MS);
     await revoker.query('select pg_notify($1, $2)', [NOTIFY_CHANNEL, payload]);

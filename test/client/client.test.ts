@@ -5,7 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type AuthClient, AuthError, createAuthClient, type Session } from '@pgauth/client';
+import {
+  type AuthClient,
+  AuthError,
+  cacheKey,
+  createAuthClient,
+  type Session,
+} from '@pgauth/client';
 import { postgresOnly, type TestDatabase } from '../helpers/db.ts';
 import { createUser, PASSWORD, startApp, type TestApp } from '../http/helpers.ts';
 
@@ -211,11 +217,7 @@ describe('cache, HTTP mode over GET /v1/revocations', () => {
     await t.db.query('select pgauth.logout($1)', [victim.accessToken]);
     await until(/event: revocation\ndata: \{[^\n]*\}\n\n/);
     const data = JSON.parse(/event: revocation\ndata: (\{[^\n]*\})/.exec(text)?.[1] ?? '{}');
-    assert.deepEqual(data, {
-      user_id: victim.userId,
-      session_ids: [victim.sessionId],
-      reason: 'logout',
-    });
+    assert.deepEqual(data, { keys: [cacheKey(victim.accessToken)] });
     await until(/: ping\n\n/);
     controller.abort();
   });

@@ -15,7 +15,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type AuthClient, AuthError, createAuthClient } from '@pgauth/client';
+import { type AuthClient, AuthError, cacheKey, createAuthClient } from '@pgauth/client';
 import {
   type Cluster,
   createPgauthDatabase,
@@ -344,7 +344,7 @@ describe('database outage under load (SECURITY.md 27)', { skip: postgresOnly }, 
     try {
       await sql('select pgauth.logout($1), pgauth.logout($2)', [w.access_token, sw.accessToken]);
       assert.ok(
-        await firstTrue(() => stream.sessionIds.has(w.session_id), 2_000),
+        await firstTrue(() => stream.keys.has(cacheKey(w.access_token)), 2_000),
         "the gateway's LISTEN delivers the revocation",
       );
       assert.ok(
@@ -534,7 +534,8 @@ describe('database outage under load (SECURITY.md 27)', { skip: postgresOnly }, 
 });
 
 interface Stream {
-  sessionIds: Set<string>;
+  /** The cache keys the revocation events named. */
+  keys: Set<string>;
   close(): void;
 }
 
@@ -549,7 +550,7 @@ async function openRevocations(base: string, token: string): Promise<Stream | nu
     abort.abort();
     return null;
   }
-  const sessionIds = new Set<string>();
+  const keys = new Set<string>();
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
   void (async () => {
@@ -564,14 +565,12 @@ async function openRevocations(base: string, token: string): Promise<Stream | nu
         for (const frame of frames) {
           const data = /^event: revocation\ndata: (.*)$/m.exec(frame)?.[1];
           if (!data) continue;
-          for (const id of (JSON.parse(data) as { session_ids: string[] }).session_ids) {
-            sessionIds.add(id);
-          }
+          for (const key of (JSON.parse(data) as { keys?: string[] }).keys ?? []) keys.add(key);
         }
       }
     } catch {
       // aborted
     }
   })();
-  return { sessionIds, close: () => abort.abort() };
+  return { keys, close: () => abort.abort() };
 }

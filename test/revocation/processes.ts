@@ -20,8 +20,8 @@ export function psql(databaseUrl: string, sql: string): Promise<string> {
 }
 
 export interface RevocationWatch {
-  /** Session ids named by the `revocation` events received so far. */
-  readonly sessionIds: ReadonlySet<string>;
+  /** Cache keys (cacheKey of an access token) named by the `revocation` events received so far. */
+  readonly keys: ReadonlySet<string>;
   /** Whether the gateway ended the stream (it lost or resynchronised its subscription). */
   readonly ended: boolean;
   close(): void;
@@ -49,8 +49,8 @@ export async function watchRevocations(
   if (res.status !== 200 || !res.body) {
     throw new Error(`GET /v1/revocations answered ${res.status}: ${await res.text()}`);
   }
-  const sessionIds = new Set<string>();
-  const watch = { sessionIds, ended: false, close: () => abort.abort() };
+  const keys = new Set<string>();
+  const watch = { keys, ended: false, close: () => abort.abort() };
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
   void (async () => {
@@ -66,9 +66,7 @@ export async function watchRevocations(
           const lines = frame.split('\n');
           if (!lines.includes('event: revocation')) continue;
           const data = lines.find((l) => l.startsWith('data: '))?.slice(6) ?? '{}';
-          for (const id of (JSON.parse(data) as { session_ids?: string[] }).session_ids ?? []) {
-            sessionIds.add(id);
-          }
+          for (const key of (JSON.parse(data) as { keys?: string[] }).keys ?? []) keys.add(key);
         }
       }
     } catch {

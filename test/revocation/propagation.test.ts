@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createAuthClient } from '../../packages/client/src/index.ts';
+import { cacheKey, createAuthClient } from '../../packages/client/src/index.ts';
 import type { AuthClient, CacheState } from '../../packages/client/src/types.ts';
 import { openTestDatabase, postgresOnly, type TestDatabase } from '../helpers/db.ts';
 import {
@@ -305,7 +305,7 @@ describe('revocation reaches two gateways and an SDK client', { skip: postgresOn
     assert.ok(clientEvicted.has(s.sessionId), 'the SDK client evicted it on a revocation event');
     await until(
       'both gateways to pass the revocation event on in their streams',
-      () => feeds.every((f) => f.sessionIds.has(s.sessionId)),
+      () => feeds.every((f) => f.keys.has(cacheKey(s.token))),
       1_000,
     );
   }

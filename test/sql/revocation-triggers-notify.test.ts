@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Unlisten } from '../../packages/client/src/db/types.ts';
+import { cacheKey } from '../../packages/client/src/revocations.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { rejects } from '../helpers/sql.ts';
 
 const PW = 'a long enough passphrase';
 let t: TestDatabase;
 let unlisten: Unlisten;
-const messages: { user_id: string; session_ids: string[]; reason: string }[] = [];
+/** Every message on pgauth_revocations (migration 0010: the cache keys of stale access tokens). */
+const messages: { keys: string[] }[] = [];
 before(async () => {
   t = await openTestDatabase();
   unlisten = await t.db.listen('pgauth_revocations', (payload) => {
@@ -61,11 +63,15 @@ async function revokedReasons(userId: string): Promise<(string | null)[]> {
   return r.rows.map((x) => x.revoked_reason);
 }
 
-/** Waits until a message for the user arrives (or the timeout passes) and returns them all. */
-async function messagesFor(userId: string, atLeast = 1, ms = 2000) {
+/**
+ * Waits until `atLeast` messages naming one of these access tokens have arrived (or the timeout
+ * passes) and returns them all.
+ */
+async function messagesFor(tokens: string[], atLeast = 1, ms = 2000) {
+  const keys = tokens.map(cacheKey);
   const deadline = Date.now() + ms;
   for (;;) {
-    const mine = messages.filter((m) => m.user_id === userId);
+    const mine = messages.filter((m) => m.keys?.some((k) => keys.includes(k)));
     if (mine.length >= atLeast || Date.now() > deadline) return mine;
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -242,50 +248,48 @@ test('a username change updates the snapshot validate returns', async () => {
   assert.equal(v[0]?.username, 'rv_renamed');
 });
 
-test('revocation notifies pgauth_revocations with user_id, session_ids and reason', async () => {
-  const id = await register('rv_notify');
+test('revocation notifies pgauth_revocations with the cache key of the access token', async () => {
+  await register('rv_notify');
   const a = await login('rv_notify');
   const b = await login('rv_notify');
   await t.db.query('select pgauth.revoke_session($1)', [a.session_id]);
-  assert.deepEqual(await messagesFor(id, 1), [
-    { user_id: id, session_ids: [a.session_id], reason: 'admin' },
+  assert.deepEqual(await messagesFor([a.access_token, b.access_token], 1), [
+    { keys: [cacheKey(a.access_token)] },
   ]);
   await t.db.query('select pgauth.logout($1)', [b.access_token]);
-  assert.deepEqual((await messagesFor(id, 2))[1], {
-    user_id: id,
-    session_ids: [b.session_id],
-    reason: 'logout',
+  assert.deepEqual((await messagesFor([a.access_token, b.access_token], 2))[1], {
+    keys: [cacheKey(b.access_token)],
   });
 });
 
-test('one password change notifies once with every session id of the user', async () => {
+test('one password change notifies once with the key of every session of the user', async () => {
   const id = await register('rv_notify_pw');
-  const ids = [(await login('rv_notify_pw')).session_id, (await login('rv_notify_pw')).session_id];
+  const tokens = [
+    (await login('rv_notify_pw')).access_token,
+    (await login('rv_notify_pw')).access_token,
+  ];
   await t.db.query('select pgauth.set_password($1, $2)', [id, 'a brand new passphrase']);
-  const mine = await messagesFor(id, 1);
-  await new Promise((r) => setTimeout(r, 200));
-  assert.deepEqual(
-    messages.filter((m) => m.user_id === id),
-    [{ user_id: id, session_ids: ids.sort(), reason: 'password_changed' }],
-  );
-  assert.equal(mine.length, 1);
+  // A later revocation must come after every message of the password change.
+  await register('rv_notify_pw_later');
+  const later = await login('rv_notify_pw_later');
+  await t.db.query('select pgauth.logout($1)', [later.access_token]);
+  await messagesFor([later.access_token], 1);
+  assert.deepEqual(await messagesFor(tokens, 1), [{ keys: tokens.map(cacheKey).sort() }]);
 });
 
-test('rotation, role and username changes notify with reasons rotated and snapshot', async () => {
+test('rotation, role and username changes each notify with the key of the token they made stale', async () => {
   const id = await register('rv_notify_snap');
   const a = await login('rv_notify_snap');
-  await t.db.query('select * from pgauth.refresh($1)', [a.refresh_token]);
+  const r = await t.db.query<Pair>('select * from pgauth.refresh($1)', [a.refresh_token]);
+  const next = r.rows[0]?.access_token as string;
   await t.db.query(`select pgauth.grant_role($1, 'viewer')`, [id]);
   await t.db.query(`update pgauth.users set username = 'rv_notify_snap2' where id = $1`, [id]);
-  const mine = await messagesFor(id, 3);
-  assert.deepEqual(
-    mine.map((m) => [m.reason, m.session_ids]),
-    [
-      ['rotated', [a.session_id]],
-      ['snapshot', [a.session_id]],
-      ['snapshot', [a.session_id]],
-    ],
-  );
+  const mine = await messagesFor([a.access_token, next], 3);
+  assert.deepEqual(mine, [
+    { keys: [cacheKey(a.access_token)] },
+    { keys: [cacheKey(next)] },
+    { keys: [cacheKey(next)] },
+  ]);
 });
 
 test('a revocation in a transaction that rolls back sends nothing and revokes nothing', async () => {
@@ -298,13 +302,13 @@ test('a revocation in a transaction that rolls back sends nothing and revokes no
     }),
     /roll back/,
   );
-  await new Promise((r) => setTimeout(r, 300));
-  assert.deepEqual(
-    messages.filter((m) => m.user_id === id),
-    [],
-  );
   assert.equal((await validate(a.access_token)).length, 1);
-  // The channel still works: a committed revocation arrives.
+  // The committed revocation arrives, then a later one that must come after everything before
+  // it: the committed one is the only message that named the token.
   await t.db.query('select pgauth.revoke_user_sessions($1)', [id]);
-  assert.equal((await messagesFor(id, 1)).length, 1);
+  await register('rv_rollback_later');
+  const later = await login('rv_rollback_later');
+  await t.db.query('select pgauth.logout($1)', [later.access_token]);
+  await messagesFor([later.access_token], 1);
+  assert.deepEqual(await messagesFor([a.access_token], 1), [{ keys: [cacheKey(a.access_token)] }]);
 });

@@ -3,13 +3,15 @@
  *
  * A positive validation is kept until the session's expires_at, capped by maxAgeMs; a negative
  * one for at most negativeMaxAgeMs. Nothing is served unless the revocation subscription is live:
- * a `pgauth_revocations` event evicts every token of the sessions it names, and a lost
- * subscription empties the cache. The one race — a validation read before a revocation committed
- * but stored after its event was applied — is closed with tickets: a lookup takes a ticket before
- * it asks the source, and its answer is not stored when an eviction of that session (or a clear)
- * came after the ticket.
+ * a `pgauth_revocations` event evicts the tokens whose cache keys it names (or every token of the
+ * sessions it names, from a database before migration 0010), a flush event empties the cache, and
+ * so does a lost subscription. Events only ever remove: a forged one costs cache misses. The one
+ * race — a validation read before a revocation committed but stored after its event was applied —
+ * is closed with tickets: a lookup takes a ticket before it asks the source, and its answer is not
+ * stored when an eviction of that token or session (or a clear) came after the ticket.
  */
 import type { Revoked } from './operations.ts';
+import { cacheKey, type RevocationEvent } from './revocations.ts';
 import type { CacheOptions, Session } from './types.ts';
 
 interface Entry {
@@ -18,6 +20,8 @@ interface Entry {
   until: number;
   /** `stamp` of the cache when the entry was stored or last moved to the end. */
   stamp: number;
+  /** cacheKey of the token, for a positive entry: what events name it by. */
+  key: string | null;
 }
 
 /** Taken before asking the source; gives the right to store its answer if nothing moved since. */
@@ -31,6 +35,12 @@ export interface Ticket {
  * between its ticket and its answer is not stored at all.
  */
 const EVICTION_MEMORY_MS = 60_000;
+
+/**
+ * The most evictions remembered for that race. Beyond it (a flood of events, maybe forged) the
+ * cache empties itself instead, so that memory stays bounded and no ticket is trusted.
+ */
+const EVICTION_MEMORY_MAX = 100_000;
 
 export const CACHE_DEFAULTS = {
   maxEntries: 10_000,
@@ -54,15 +64,17 @@ export class SessionCache {
   private readonly entries = new Map<string, Entry>();
   /** Session id → its cached tokens (an access token, and its successor after a rotation). */
   private readonly tokensOf = new Map<string, Set<string>>();
+  /** Cache key → the cached token that has it (positive entries only). */
+  private readonly tokenOfKey = new Map<string, string>();
   /** User id → the ids of their cached sessions. */
   private readonly sessionsOf = new Map<string, Set<string>>();
   /** Bumped by every eviction and clear. */
   private seq = 0;
   /** seq of the last clear: tickets older than that store nothing. */
   private clearedAt = 0;
-  /** Session id → seq of its last eviction, remembered EVICTION_MEMORY_MS. */
+  /** Session id or cache key → seq of its last eviction, remembered EVICTION_MEMORY_MS. */
   private readonly evictedAt = new Map<string, number>();
-  private readonly evictionLog: { at: number; sessionId: string; seq: number }[] = [];
+  private readonly evictionLog: { at: number; id: string; seq: number }[] = [];
   private live = false;
   /** Bumped by every store and every move to the end. */
   private stamp = 0;
@@ -115,10 +127,17 @@ export class SessionCache {
     if (!this.live || ticket.seq < this.clearedAt) return;
     if (now - ticket.at >= EVICTION_MEMORY_MS) return;
     let until: number;
+    let key: string | null = null;
     if (session) {
-      if ((this.evictedAt.get(session.sessionId) ?? 0) > ticket.seq) {
-        return;
-      }
+      key = cacheKey(token);
+      const evicted = Math.max(
+        this.evictedAt.get(session.sessionId) ?? 0,
+        this.evictedAt.get(key) ?? 0,
+      );
+      if (evicted > ticket.seq) return;
+      // Two cached tokens with one key (a chance of 2^-64) would leave one that no event names.
+      const holder = this.tokenOfKey.get(key);
+      if (holder !== undefined && holder !== token) return;
       until = Math.min(session.expiresAt.getTime(), now + this.maxAgeMs);
     } else {
       if (this.negativeMaxAgeMs === 0) return;
@@ -132,7 +151,8 @@ export class SessionCache {
       if (!oldest) break;
       this.remove(oldest[0], oldest[1]);
     }
-    this.entries.set(token, { session, until, stamp: ++this.stamp });
+    this.entries.set(token, { session, until, stamp: ++this.stamp, key });
+    if (key !== null) this.tokenOfKey.set(key, token);
     if (session) {
       let tokens = this.tokensOf.get(session.sessionId);
       if (!tokens) {
@@ -158,22 +178,51 @@ export class SessionCache {
     if (sessions) this.evict([...sessions]);
   }
 
-  /** Applies a revocation event: every token of these sessions goes, at once. */
+  /**
+   * Applies a revocation event, a hint: the tokens it names go (every token on a flush), and the
+   * next validation of each asks the source. Returns the ids of the cached sessions it evicted.
+   */
+  apply(event: RevocationEvent, now = Date.now()): string[] {
+    if (event.flush) {
+      const all = [...this.tokensOf.keys()];
+      this.clear();
+      return all;
+    }
+    return this.evictIds(event.sessionIds, event.keys, now);
+  }
+
+  /** Every token of these sessions goes, at once. */
   evict(sessionIds: readonly string[], now = Date.now()): void {
+    this.evictIds(sessionIds, [], now);
+  }
+
+  private evictIds(sessionIds: readonly string[], keys: readonly string[], now: number): string[] {
     const seq = ++this.seq;
     this.forgetOldEvictions(now);
+    const tokens: string[] = [];
     for (const id of sessionIds) {
-      this.evictedAt.set(id, seq);
-      this.evictionLog.push({ at: now, sessionId: id, seq });
-      const tokens = this.tokensOf.get(id);
-      if (!tokens) continue;
-      this.tokensOf.delete(id);
-      for (const token of tokens) {
-        const entry = this.entries.get(token);
-        this.entries.delete(token);
-        if (entry?.session) this.unlinkSession(entry.session);
-      }
+      this.remember(id, seq, now);
+      for (const token of this.tokensOf.get(id) ?? []) tokens.push(token);
     }
+    for (const key of keys) {
+      this.remember(key, seq, now);
+      const token = this.tokenOfKey.get(key);
+      if (token !== undefined) tokens.push(token);
+    }
+    const evicted = new Set<string>();
+    for (const token of tokens) {
+      const entry = this.entries.get(token);
+      if (!entry) continue;
+      if (entry.session) evicted.add(entry.session.sessionId);
+      this.remove(token, entry);
+    }
+    if (this.evictionLog.length > EVICTION_MEMORY_MAX) this.clear();
+    return [...evicted];
+  }
+
+  private remember(id: string, seq: number, now: number): void {
+    this.evictedAt.set(id, seq);
+    this.evictionLog.push({ at: now, id, seq });
   }
 
   /**
@@ -181,7 +230,7 @@ export class SessionCache {
    * event: a token (and its session), a session, every session of a user, or every session of the
    * user of a token.
    */
-  apply(revoked: Revoked): void {
+  applyRevoked(revoked: Revoked): void {
     if ('token' in revoked) this.forget(revoked.token);
     else if ('sessionId' in revoked) this.evict([revoked.sessionId]);
     else if ('userId' in revoked) this.evictUser(revoked.userId);
@@ -212,6 +261,7 @@ export class SessionCache {
     this.clearedAt = ++this.seq;
     this.entries.clear();
     this.tokensOf.clear();
+    this.tokenOfKey.clear();
     this.sessionsOf.clear();
     this.evictedAt.clear();
     this.evictionLog.length = 0;
@@ -219,6 +269,7 @@ export class SessionCache {
 
   private remove(token: string, entry: Entry): void {
     this.entries.delete(token);
+    if (entry.key !== null) this.tokenOfKey.delete(entry.key);
     if (!entry.session) return;
     const tokens = this.tokensOf.get(entry.session.sessionId);
     if (!tokens) return;
@@ -239,8 +290,8 @@ export class SessionCache {
     const log = this.evictionLog;
     let i = 0;
     while (i < log.length && (log[i] as { at: number }).at <= now - EVICTION_MEMORY_MS) {
-      const old = log[i] as { sessionId: string; seq: number };
-      if (this.evictedAt.get(old.sessionId) === old.seq) this.evictedAt.delete(old.sessionId);
+      const old = log[i] as { id: string; seq: number };
+      if (this.evictedAt.get(old.id) === old.seq) this.evictedAt.delete(old.id);
       i++;
     }
     if (i > 0) log.splice(0, i);

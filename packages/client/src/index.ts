@@ -23,6 +23,7 @@ export { SessionCache, withCache } from './cache.ts';
 export { AuthError, ERRORS, type ErrorCode } from './errors.ts';
 export type { TokenProvider } from './http.ts';
 export {
+  cacheKey,
   databaseSource,
   parseRevocation,
   REVOCATION_CHANNEL,
@@ -52,12 +53,12 @@ export interface ClientOptions {
   onSubscriptionError?: (err: Error) => void;
 }
 
-/** Wires a cache to a subscription: events evict, a change of state empties it. */
+/** Wires a cache to a subscription: events evict (hints only), a change of state empties it. */
 function cacheState(subscription: RevocationSubscription, cache: SessionCache): CacheState {
   const evictListeners = new Set<(ids: readonly string[]) => void>();
   subscription.onEvent((event: RevocationEvent) => {
-    cache.evict(event.sessionIds);
-    for (const listener of evictListeners) listener(event.sessionIds);
+    const evicted = cache.apply(event);
+    for (const listener of evictListeners) listener(evicted);
   });
   subscription.onState((live) => cache.setSubscribed(live));
   return {
@@ -84,7 +85,7 @@ export function createAuthClient(options: ClientOptions): AuthClient {
     ? new SessionCache(options.cache === true ? {} : options.cache)
     : null;
   // What this process revokes leaves its cache at once, even before the event arrives.
-  const hooks = { onRevoked: (revoked: Revoked) => store?.apply(revoked) };
+  const hooks = { onRevoked: (revoked: Revoked) => store?.applyRevoked(revoked) };
   let ops: Omit<AuthClient, 'cache' | 'close'>;
   let source: RevocationSource | null;
   const closers: (() => Promise<void> | void)[] = [];

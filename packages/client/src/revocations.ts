@@ -3,17 +3,41 @@
  * in SQL mode, the gateway's Server-Sent Events stream in HTTP mode), resubscribed by itself
  * with a capped backoff when it drops. Listeners hear every event and every change of state;
  * the cache (cache.ts) is one such listener, the gateway's event stream another.
+ *
+ * Threat model: PostgreSQL has no privilege for LISTEN or NOTIFY, so any role that can connect
+ * to the database may send on the channel. An event is therefore a hint, never a verdict: its
+ * listeners only forget what it names (or everything) and ask the database again. A forged event
+ * costs cache misses; nothing is accepted, rejected or ended because an event said so.
  */
+import { createHash } from 'node:crypto';
 import type { Database } from './db/types.ts';
 
-/** The NOTIFY channel the sessions trigger of 0002_tables.sql writes to. */
+/** The NOTIFY channel the sessions trigger (migration 0010) writes to. */
 export const REVOCATION_CHANNEL = 'pgauth_revocations';
 
 export interface RevocationEvent {
-  userId: string | null;
+  /** Cache keys (see cacheKey) of the access tokens whose cached validation may be stale. */
+  keys: string[];
+  /** Session ids whose cached validations may be stale: what databases before 0010 send. */
   sessionIds: string[];
-  /** logout, password_changed, locked, rotated, snapshot, deleted … (as the trigger names it). */
-  reason: string;
+  /**
+   * Every cached validation may be stale: the sessions were truncated, or the payload could not
+   * be read (it may have named anything).
+   */
+  flush: boolean;
+}
+
+/**
+ * The key a notification names an access token by: the first 8 bytes of its SHA-256 (of the
+ * access_token_hash pgauth stores), in hex. Only a holder of the token can tell which one it is.
+ */
+export function cacheKey(accessToken: string): string {
+  return createHash('sha256').update(accessToken, 'utf8').digest('hex').slice(0, 16);
+}
+
+/** What a payload nobody can read stands for. */
+export function flushEvent(): RevocationEvent {
+  return { keys: [], sessionIds: [], flush: true };
 }
 
 export interface SourceHandlers {
@@ -30,7 +54,11 @@ export function databaseSource(db: Database): RevocationSource {
   return ({ onPayload, onLost }) => db.listen(REVOCATION_CHANNEL, onPayload, onLost);
 }
 
-/** The payload of a notification, or null when it is not one pgauth sent. */
+/**
+ * The event a payload stands for: `{"keys": [...]}`, `{"flush": true}`, or (before migration
+ * 0010) `{"session_ids": [...], ...}`; null when it is none of these, which a listener must treat
+ * as a flush.
+ */
 export function parseRevocation(payload: string): RevocationEvent | null {
   let v: unknown;
   try {
@@ -38,16 +66,21 @@ export function parseRevocation(payload: string): RevocationEvent | null {
   } catch {
     return null;
   }
-  if (typeof v !== 'object' || v === null) return null;
-  const { user_id, session_ids, reason } = v as Record<string, unknown>;
-  if (!Array.isArray(session_ids) || !session_ids.every((id) => typeof id === 'string')) {
-    return null;
-  }
-  return {
-    userId: typeof user_id === 'string' ? user_id : null,
-    sessionIds: session_ids,
-    reason: typeof reason === 'string' ? reason : 'unknown',
-  };
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
+  const { keys, session_ids, flush } = v as Record<string, unknown>;
+  if (flush === true) return flushEvent();
+  if (keys === undefined && session_ids === undefined) return null;
+  const k = strings(keys);
+  const s = strings(session_ids);
+  if (k === null || s === null) return null;
+  return { keys: k, sessionIds: s, flush: false };
+}
+
+/** An absent list as empty; null unless every element is a string. */
+function strings(v: unknown): string[] | null {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) return null;
+  return v;
 }
 
 export interface SubscriptionOptions {
@@ -155,12 +188,9 @@ export class RevocationSubscription {
   }
 
   private dispatch(payload: string): void {
-    const event = parseRevocation(payload);
-    if (!event) {
-      // An event we cannot read may have named anything: forget everything instead.
-      this.setLive(true);
-      return;
-    }
+    // An event we cannot read may have named anything: it is a flush. It is still only an event:
+    // the subscription stays live, so nobody who can NOTIFY can end the gateway's streams.
+    const event = parseRevocation(payload) ?? flushEvent();
     for (const listener of this.eventListeners) listener(event);
   }
 
@@ -181,7 +211,7 @@ export class RevocationSubscription {
     this.retryTimer.unref?.();
   }
 
-  /** Tells every state listener; true again while live means "resynchronise" (clear caches). */
+  /** Tells every state listener of a change: lost, or live again (either way: clear caches). */
   private setLive(live: boolean): void {
     if (!live && !this.live) return;
     this.live = live;

@@ -66,7 +66,10 @@ export interface CacheState {
   /** Whether the revocation subscription is live: only then is anything served from memory. */
   readonly subscribed: boolean;
   readonly size: number;
-  /** Called with the session ids of every revocation event, once their tokens are evicted. */
+  /**
+   * Called on every revocation event, once it is applied, with the ids of the cached sessions it
+   * evicted: none when it named nothing cached, every one on a flush.
+   */
   onEvict(listener: (sessionIds: readonly string[]) => void): () => void;
   /** Resolves when the subscription is live (at once if it is). */
   ready(timeoutMs?: number): Promise<void>;

@@ -151,11 +151,11 @@ export function createGateway(db: Database, metrics: Metrics, options: GatewayOp
   let cache: SessionCache | null = null;
   if (revocations && options.cache) {
     const store = new SessionCache(options.cache);
-    revocations.onEvent((event) => store.evict(event.sessionIds));
+    revocations.onEvent((event) => store.apply(event));
     revocations.onState((live) => store.setSubscribed(live));
     cache = store;
   }
-  const hooks = { onRevoked: (revoked: Revoked) => cache?.apply(revoked) };
+  const hooks = { onRevoked: (revoked: Revoked) => cache?.applyRevoked(revoked) };
   const calls = counted(db, metrics);
   const ops = serviceOperations(calls, hooks);
   const validate = fastValidate(ops);

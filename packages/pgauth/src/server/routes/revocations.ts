@@ -3,15 +3,20 @@
  * client (the SDK in HTTP mode) can cache validations as safely as a client with its own LISTEN.
  *
  * The stream is only offered while the gateway's own subscription is live, and it is ended when
- * that subscription drops or resynchronises: a client must then empty its cache and reconnect,
+ * that subscription drops or resubscribes: a client must then empty its cache and reconnect,
  * exactly as it would on losing its own LISTEN connection. It also ends when the caller's own
- * session is revoked.
+ * session is no longer valid.
+ *
+ * Threat model: any role that can connect to the database can NOTIFY pgauth_revocations, so an
+ * event proves nothing. Events are passed on as eviction hints; none ends a stream. When one names
+ * the caller's own token (or is a flush), the database is asked whether the caller's session still
+ * holds, and only its answer ends the stream.
  */
 import type { ServerResponse } from 'node:http';
 import type { RevocationEvent } from '@pgauth/client/internal';
-import { AuthError } from '@pgauth/client/internal';
+import { AuthError, cacheKey } from '@pgauth/client/internal';
 import type { FastifyInstance } from 'fastify';
-import type { Gateway } from '../context.ts';
+import { bearerToken, type Gateway } from '../context.ts';
 import { bearer, errors } from '../schemas.ts';
 
 export interface RevocationStreamOptions {
@@ -19,8 +24,13 @@ export interface RevocationStreamOptions {
   heartbeatMs?: number;
 }
 
+/** The event as the SDK's parser reads it; session ids only from a database before 0010. */
 function frame(event: RevocationEvent): string {
-  const data = { user_id: event.userId, session_ids: event.sessionIds, reason: event.reason };
+  const data = event.flush
+    ? { flush: true }
+    : event.sessionIds.length > 0
+      ? { keys: event.keys, session_ids: event.sessionIds }
+      : { keys: event.keys };
   return `event: revocation\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
@@ -43,7 +53,7 @@ export function revocationRoutes(
         tags: ['account'],
         summary: 'Revocation events as Server-Sent Events (role introspect)',
         description:
-          'First `event: ready` with `{"heartbeat_ms": n}`, then one `event: revocation` with `{"user_id", "session_ids", "reason"}` per pgauth_revocations notification, and a `: ping` comment every heartbeat_ms. The stream ends when the gateway loses its own subscription: drop every cached validation and reconnect.',
+          'First `event: ready` with `{"heartbeat_ms": n}`, then one `event: revocation` per pgauth_revocations notification, with `{"keys": [...]}` (the cache keys of the access tokens to evict: the first 16 hex digits of their SHA-256) or `{"flush": true}` (evict everything), and a `: ping` comment every heartbeat_ms. Events are hints: evict, then ask again. The stream ends when the gateway loses its own subscription (drop every cached validation and reconnect), or when the caller\'s session is no longer valid.',
         security: bearer,
         response: {
           200: {
@@ -56,6 +66,8 @@ export function revocationRoutes(
     },
     async (request, reply) => {
       const caller = await gw.authorize(request, 'introspect');
+      const token = bearerToken(request) as string;
+      const callerKey = cacheKey(token);
       const feed = gw.revocations;
       if (!feed?.subscribed) {
         throw new AuthError(
@@ -85,9 +97,40 @@ export function revocationRoutes(
         if (!res.writableEnded) res.end();
       };
       open.add(end);
+      // One check at a time; an event naming the caller during a check makes it run once more,
+      // so that a revocation committed while a check was reading is never missed.
+      let checking = false;
+      let again = false;
+      const recheck = async (): Promise<void> => {
+        if (checking) {
+          again = true;
+          return;
+        }
+        checking = true;
+        try {
+          do {
+            again = false;
+            // A database that does not answer ends the stream too (fail closed): the client
+            // empties its cache and reconnects, which is all a forged event can then cost.
+            const session = await gw.validate(token).catch(() => null);
+            if (!session) {
+              end();
+              return;
+            }
+          } while (again && !res.writableEnded);
+        } finally {
+          checking = false;
+        }
+      };
       offEvent = feed.onEvent((event) => {
         res.write(frame(event));
-        if (event.sessionIds.includes(caller.sessionId)) end();
+        if (
+          event.flush ||
+          event.keys.includes(callerKey) ||
+          event.sessionIds.includes(caller.sessionId)
+        ) {
+          void recheck();
+        }
       });
       offState = feed.onState(end);
       request.raw.socket.on('close', end);

@@ -1,0 +1,2209 @@
+-- GENERATED FILE: do not edit, and never apply it. npm run schema writes it.
+--
+-- Schema pgauth as it stands after every migration of sql/migrations/, for reading: later
+-- migrations replace functions of earlier ones, and this file shows what is current. The
+-- migrations are what creates and upgrades a database; this file is not.
+--
+-- Made by pg_dump 15 --schema-only --schema=pgauth of a freshly migrated database,
+-- without version lines and SET preamble: no rows (no settings, roles or common passwords),
+-- and no extension (pgcrypto, which 0001 installs in pgauth, is not listed).
+-- After adding a migration: npm run schema. CI runs npm run schema -- --check.
+
+--
+-- Name: pgauth; Type: SCHEMA; Schema: -; Owner: pgauth_owner
+--
+
+CREATE SCHEMA pgauth;
+
+ALTER SCHEMA pgauth OWNER TO pgauth_owner;
+
+--
+-- Name: _audit(text, uuid, uuid, inet, text, jsonb); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._audit(p_event text, p_user_id uuid, p_session_id uuid, p_client_ip inet, p_user_agent text, p_detail jsonb DEFAULT '{}'::jsonb) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+    insert into pgauth.audit_log (event, user_id, session_id, client_ip, user_agent, detail)
+    values (p_event, p_user_id, p_session_id, p_client_ip, pg_catalog.left(p_user_agent, 512),
+            coalesce(p_detail, '{}'));
+  $$;
+
+ALTER FUNCTION pgauth._audit(p_event text, p_user_id uuid, p_session_id uuid, p_client_ip inet, p_user_agent text, p_detail jsonb) OWNER TO pgauth_owner;
+
+--
+-- Name: _bf_cost(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._bf_cost(p_hash text) RETURNS integer
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $_$
+    select case when p_hash ~ '^\$2[abxy]\$[0-9]{2}\$' then pg_catalog.substr(p_hash, 5, 2)::integer end
+  $_$;
+
+ALTER FUNCTION pgauth._bf_cost(p_hash text) OWNER TO pgauth_owner;
+
+--
+-- Name: _bf_salt(integer); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._bf_salt(p_cost integer) RETURNS text
+    LANGUAGE sql STRICT
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$select pgauth.gen_salt('bf', p_cost)$$;
+
+ALTER FUNCTION pgauth._bf_salt(p_cost integer) OWNER TO pgauth_owner;
+
+--
+-- Name: _check_email(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._check_email(p_email text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+begin
+  if p_email is not null and (char_length(p_email) > 254
+      or p_email !~ '^[^@[:space:][:cntrl:]]+@[^@[:space:][:cntrl:]]+$') then
+    perform pgauth._invalid('email is not a valid address');
+  end if;
+end
+$_$;
+
+ALTER FUNCTION pgauth._check_email(p_email text) OWNER TO pgauth_owner;
+
+--
+-- Name: _check_password(text, text, integer); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._check_password(p_password text, p_username text, p_min_length integer) RETURNS void
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  if p_password is null then
+    perform pgauth._invalid('password is required');
+  elsif char_length(p_password) < p_min_length then
+    raise exception using errcode = 'WEAKP', message = 'password_too_short',
+      detail = format('the password must have at least %s characters', p_min_length);
+  elsif char_length(p_password) > 1024 then
+    raise exception using errcode = 'WEAKP', message = 'password_too_long',
+      detail = 'the password must have at most 1024 characters';
+  elsif exists (select 1 from pgauth.common_passwords c where c.password = lower(p_password)) then
+    raise exception using errcode = 'WEAKP', message = 'password_common',
+      detail = 'the password is one of the most commonly used passwords';
+  elsif lower(p_password) = lower(p_username) then
+    raise exception using errcode = 'WEAKP', message = 'password_is_username',
+      detail = 'the password must not be the username';
+  end if;
+end
+$$;
+
+ALTER FUNCTION pgauth._check_password(p_password text, p_username text, p_min_length integer) OWNER TO pgauth_owner;
+
+--
+-- Name: _check_username(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._check_username(p_username text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+begin
+  if p_username is null or char_length(p_username) = 0 then
+    perform pgauth._invalid('username is required');
+  elsif char_length(p_username) > 64 then
+    perform pgauth._invalid('username is longer than 64 characters');
+  elsif p_username ~ '[[:cntrl:]]' then
+    perform pgauth._invalid('username contains a control character');
+  elsif p_username <> btrim(p_username) then
+    perform pgauth._invalid('username starts or ends with a space');
+  elsif p_username ~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' then
+    perform pgauth._invalid('username must not look like a user id');
+  end if;
+end
+$_$;
+
+ALTER FUNCTION pgauth._check_username(p_username text) OWNER TO pgauth_owner;
+
+--
+-- Name: settings; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TABLE pgauth.settings (
+    id boolean DEFAULT true NOT NULL,
+    bcrypt_cost integer DEFAULT 11 NOT NULL,
+    password_min_length integer DEFAULT 12 NOT NULL,
+    max_failed_logins integer DEFAULT 10 NOT NULL,
+    lockout_seconds integer DEFAULT 300 NOT NULL,
+    lockout_max_seconds integer DEFAULT 86400 NOT NULL,
+    access_token_ttl interval DEFAULT '00:15:00'::interval NOT NULL,
+    refresh_token_ttl interval DEFAULT '14 days'::interval NOT NULL,
+    session_max_age interval DEFAULT '30 days'::interval NOT NULL,
+    refresh_reuse_grace interval DEFAULT '00:00:10'::interval NOT NULL,
+    allow_registration boolean DEFAULT true NOT NULL,
+    session_retention interval DEFAULT '7 days'::interval NOT NULL,
+    clock_offset interval DEFAULT '00:00:00'::interval NOT NULL,
+    CONSTRAINT settings_access_token_ttl_positive CHECK ((access_token_ttl > '00:00:00'::interval)),
+    CONSTRAINT settings_bcrypt_cost_range CHECK (((bcrypt_cost >= 4) AND (bcrypt_cost <= 16))),
+    CONSTRAINT settings_lockout_max_seconds_range CHECK ((lockout_max_seconds >= lockout_seconds)),
+    CONSTRAINT settings_lockout_seconds_positive CHECK ((lockout_seconds > 0)),
+    CONSTRAINT settings_max_failed_logins_range CHECK (((max_failed_logins >= 1) AND (max_failed_logins <= 100))),
+    CONSTRAINT settings_password_min_length_range CHECK (((password_min_length >= 8) AND (password_min_length <= 1024))),
+    CONSTRAINT settings_refresh_reuse_grace_range CHECK (((refresh_reuse_grace >= '00:00:00'::interval) AND (refresh_reuse_grace <= '00:05:00'::interval))),
+    CONSTRAINT settings_refresh_token_ttl_positive CHECK ((refresh_token_ttl > '00:00:00'::interval)),
+    CONSTRAINT settings_session_max_age_positive CHECK ((session_max_age > '00:00:00'::interval)),
+    CONSTRAINT settings_session_retention_range CHECK ((session_retention >= '00:00:00'::interval)),
+    CONSTRAINT settings_single_row CHECK (id)
+);
+
+ALTER TABLE pgauth.settings OWNER TO pgauth_owner;
+
+--
+-- Name: TABLE settings; Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON TABLE pgauth.settings IS 'pgauth policy, one row. Change it with UPDATE as the owner; every function reads it at its next call. clock_offset shifts pgauth.clock() (tests only).';
+
+--
+-- Name: _count_failure(uuid, pgauth.settings, inet, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._count_failure(p_user_id uuid, p_settings pgauth.settings, p_client_ip inet, p_user_agent text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_now timestamptz := pgauth.clock();
+  v_failed integer;
+  v_seconds integer;
+begin
+  update pgauth.users u set failed_logins = u.failed_logins + 1
+  where u.id = p_user_id
+  returning u.failed_logins into v_failed;
+
+  if v_failed >= p_settings.max_failed_logins then
+    update pgauth.users u
+      set locked_until = v_now + make_interval(secs => least(
+            p_settings.lockout_seconds::numeric * power(2::numeric, least(u.lock_count, 40)),
+            p_settings.lockout_max_seconds::numeric)),
+          lock_count = u.lock_count + 1,
+          lock_reason = 'too_many_failures'
+    where u.id = p_user_id and (u.locked_until is null or u.locked_until <= v_now)
+    returning extract(epoch from u.locked_until - v_now)::integer into v_seconds;
+    if found then
+      perform pgauth._audit('lockout', p_user_id, null, p_client_ip, p_user_agent,
+        jsonb_build_object('failed_logins', v_failed, 'seconds', v_seconds));
+    end if;
+  end if;
+end
+$$;
+
+ALTER FUNCTION pgauth._count_failure(p_user_id uuid, p_settings pgauth.settings, p_client_ip inet, p_user_agent text) OWNER TO pgauth_owner;
+
+--
+-- Name: _create_user(text, text, text, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._create_user(p_username text, p_password text, p_email text, p_event text) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_settings pgauth.settings := pgauth._settings();
+  v_id uuid;
+begin
+  perform pgauth._check_username(p_username);
+  perform pgauth._check_email(p_email);
+  perform pgauth._check_password(p_password, p_username, v_settings.password_min_length);
+  if exists (select 1 from pgauth.users u where lower(u.username) = lower(p_username)
+             and u.deleted_at is null) then
+    raise exception using errcode = 'TAKEN', message = 'username_taken';
+  end if;
+  begin
+    insert into pgauth.users (username, email, password_hash)
+    values (p_username, p_email, pgauth._hash_password(p_password, v_settings.bcrypt_cost))
+    returning id into v_id;
+  exception when unique_violation then
+    raise exception using errcode = 'TAKEN', message = 'username_taken';
+  end;
+  perform pgauth._audit(p_event, v_id, null, null, null, jsonb_build_object('username', p_username));
+  return v_id;
+end
+$$;
+
+ALTER FUNCTION pgauth._create_user(p_username text, p_password text, p_email text, p_event text) OWNER TO pgauth_owner;
+
+--
+-- Name: _crypt(text, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._crypt(p_password text, p_salt text) RETURNS text
+    LANGUAGE sql STRICT
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$select pgauth.crypt(p_password, p_salt)$$;
+
+ALTER FUNCTION pgauth._crypt(p_password text, p_salt text) OWNER TO pgauth_owner;
+
+--
+-- Name: _derive_token(text, text, bytea, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._derive_token(p_prefix text, p_secret text, p_salt bytea, p_label text) RETURNS text
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    AS $$
+    select p_prefix || pg_catalog.rtrim(pg_catalog.translate(pg_catalog.encode(
+      pg_catalog.sha256(p_salt || pg_catalog.convert_to(p_secret, 'UTF8')
+                        || pg_catalog.convert_to(p_label, 'UTF8')), 'base64'), '+/', '-_'), '=')
+  $$;
+
+ALTER FUNCTION pgauth._derive_token(p_prefix text, p_secret text, p_salt bytea, p_label text) OWNER TO pgauth_owner;
+
+--
+-- Name: _hash_password(text, integer); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._hash_password(p_password text, p_cost integer) RETURNS text
+    LANGUAGE sql STRICT SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$ select pgauth._crypt(pgauth._prehash(p_password), pgauth._bf_salt(p_cost)) $$;
+
+ALTER FUNCTION pgauth._hash_password(p_password text, p_cost integer) OWNER TO pgauth_owner;
+
+--
+-- Name: _invalid(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._invalid(p_detail text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  raise exception using errcode = 'BADIN', message = 'invalid_input', detail = p_detail;
+end
+$$;
+
+ALTER FUNCTION pgauth._invalid(p_detail text) OWNER TO pgauth_owner;
+
+--
+-- Name: _is_rehash(uuid, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._is_rehash(p_user_id uuid, p_new_hash text) RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$
+    select coalesce(p_user_id::text || ':' || p_new_hash
+                    = nullif(pg_catalog.current_setting('pgauth.rehash', true), ''), false)
+  $$;
+
+ALTER FUNCTION pgauth._is_rehash(p_user_id uuid, p_new_hash text) OWNER TO pgauth_owner;
+
+--
+-- Name: _new_token(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._new_token(p_prefix text) RETURNS text
+    LANGUAGE sql STRICT SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+    select p_prefix || pg_catalog.rtrim(pg_catalog.translate(
+      pg_catalog.encode(pgauth._random_bytes(32), 'base64'), '+/', '-_'), '=')
+  $$;
+
+ALTER FUNCTION pgauth._new_token(p_prefix text) OWNER TO pgauth_owner;
+
+--
+-- Name: _prehash(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._prehash(p_password text) RETURNS text
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    AS $$ select pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(p_password, 'UTF8')), 'base64') $$;
+
+ALTER FUNCTION pgauth._prehash(p_password text) OWNER TO pgauth_owner;
+
+--
+-- Name: _random_bytes(integer); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._random_bytes(p_count integer) RETURNS bytea
+    LANGUAGE sql STRICT
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$select pgauth.gen_random_bytes(p_count)$$;
+
+ALTER FUNCTION pgauth._random_bytes(p_count integer) OWNER TO pgauth_owner;
+
+--
+-- Name: _settings(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._settings() RETURNS pgauth.settings
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$ select s from pgauth.settings s $$;
+
+ALTER FUNCTION pgauth._settings() OWNER TO pgauth_owner;
+
+--
+-- Name: clock(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.clock() RETURNS timestamp with time zone
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$select pg_catalog.now()$$;
+
+ALTER FUNCTION pgauth.clock() OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION clock(); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.clock() IS 'The time pgauth reads: now() shifted by settings.clock_offset (zero outside tests).';
+
+--
+-- Name: users; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TABLE pgauth.users (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    username text NOT NULL,
+    email text,
+    password_hash text NOT NULL,
+    created_at timestamp with time zone DEFAULT pgauth.clock() NOT NULL,
+    updated_at timestamp with time zone DEFAULT pgauth.clock() NOT NULL,
+    password_changed_at timestamp with time zone DEFAULT pgauth.clock() NOT NULL,
+    last_login_at timestamp with time zone,
+    failed_logins integer DEFAULT 0 NOT NULL,
+    locked_until timestamp with time zone,
+    lock_count integer DEFAULT 0 NOT NULL,
+    lock_reason text,
+    disabled_at timestamp with time zone,
+    deleted_at timestamp with time zone,
+    CONSTRAINT users_email_length CHECK (((char_length(email) >= 3) AND (char_length(email) <= 254))),
+    CONSTRAINT users_failed_logins_nonnegative CHECK ((failed_logins >= 0)),
+    CONSTRAINT users_lock_count_nonnegative CHECK ((lock_count >= 0)),
+    CONSTRAINT users_username_length CHECK (((char_length(username) >= 1) AND (char_length(username) <= 64)))
+);
+
+ALTER TABLE pgauth.users OWNER TO pgauth_owner;
+
+--
+-- Name: TABLE users; Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON TABLE pgauth.users IS 'Accounts. A raw UPDATE of password_hash, locked_until, disabled_at or deleted_at revokes every session of the user (trigger users_revoke_sessions).';
+
+--
+-- Name: _start_session(pgauth.users, pgauth.settings, inet, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._start_session(p_user pgauth.users, p_settings pgauth.settings, p_client_ip inet, p_user_agent text, OUT user_id uuid, OUT session_id uuid, OUT access_token text, OUT access_expires_at timestamp with time zone, OUT refresh_token text, OUT refresh_expires_at timestamp with time zone) RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_now timestamptz := pgauth.clock();
+  v_max timestamptz := v_now + p_settings.session_max_age;
+begin
+  user_id := p_user.id;
+  access_token := pgauth._new_token('pga_');
+  refresh_token := pgauth._new_token('pgr_');
+  access_expires_at := least(v_now + p_settings.access_token_ttl, v_max);
+  refresh_expires_at := least(v_now + p_settings.refresh_token_ttl, v_max);
+  insert into pgauth.sessions as s (
+    user_id, username, roles, access_token_hash, access_expires_at, refresh_token_hash,
+    refresh_expires_at, expires_at, created_at, client_ip, user_agent)
+  values (
+    p_user.id, p_user.username,
+    coalesce((select array_agg(ur.role order by ur.role) from pgauth.user_roles ur
+              where ur.user_id = p_user.id), '{}'),
+    pgauth._token_hash(access_token), access_expires_at, pgauth._token_hash(refresh_token),
+    refresh_expires_at, v_max, v_now, p_client_ip, left(p_user_agent, 512))
+  returning s.id into session_id;
+end
+$$;
+
+ALTER FUNCTION pgauth._start_session(p_user pgauth.users, p_settings pgauth.settings, p_client_ip inet, p_user_agent text, OUT user_id uuid, OUT session_id uuid, OUT access_token text, OUT access_expires_at timestamp with time zone, OUT refresh_token text, OUT refresh_expires_at timestamp with time zone) OWNER TO pgauth_owner;
+
+--
+-- Name: _token_hash(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._token_hash(p_token text) RETURNS bytea
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    AS $$ select pg_catalog.sha256(pg_catalog.convert_to(p_token, 'UTF8')) $$;
+
+ALTER FUNCTION pgauth._token_hash(p_token text) OWNER TO pgauth_owner;
+
+--
+-- Name: _user(uuid); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._user(p_user_id uuid) RETURNS pgauth.users
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_user pgauth.users;
+begin
+  select * into v_user from pgauth.users u where u.id = p_user_id and u.deleted_at is null;
+  if not found then
+    raise exception using errcode = 'NOUSR', message = 'user_not_found';
+  end if;
+  return v_user;
+end
+$$;
+
+ALTER FUNCTION pgauth._user(p_user_id uuid) OWNER TO pgauth_owner;
+
+--
+-- Name: _verify_password(text, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._verify_password(p_password text, p_hash text) RETURNS boolean
+    LANGUAGE sql STRICT SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$ select pgauth._crypt(pgauth._prehash(p_password), p_hash) = p_hash $$;
+
+ALTER FUNCTION pgauth._verify_password(p_password text, p_hash text) OWNER TO pgauth_owner;
+
+--
+-- Name: audit_events(uuid, timestamp with time zone, integer); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.audit_events(p_user_id uuid DEFAULT NULL::uuid, p_since timestamp with time zone DEFAULT NULL::timestamp with time zone, p_limit integer DEFAULT 100) RETURNS TABLE(at timestamp with time zone, event text, user_id uuid, session_id uuid, client_ip inet, detail jsonb)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  if p_limit is null or p_limit not between 1 and 10000 then
+    perform pgauth._invalid('limit must be 1 to 10000');
+  end if;
+  return query
+    select a.at, a.event, a.user_id, a.session_id, a.client_ip, a.detail
+    from pgauth.audit_log a
+    where (p_user_id is null or a.user_id = p_user_id)
+      and (p_since is null or a.at >= p_since)
+    order by a.at desc, a.id desc
+    limit p_limit;
+end
+$$;
+
+ALTER FUNCTION pgauth.audit_events(p_user_id uuid, p_since timestamp with time zone, p_limit integer) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION audit_events(p_user_id uuid, p_since timestamp with time zone, p_limit integer); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.audit_events(p_user_id uuid, p_since timestamp with time zone, p_limit integer) IS 'Admin: audit events, newest first, optionally of one user and since a time; at most p_limit (1 to 10000).';
+
+--
+-- Name: change_password(uuid, text, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.change_password(p_user_id uuid, p_current_password text, p_new_password text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_settings pgauth.settings := pgauth._settings();
+  v_user pgauth.users := pgauth._user(p_user_id);
+begin
+  if p_current_password is null or char_length(p_current_password) > 1024 then
+    perform pgauth._invalid('current password is required, at most 1024 characters');
+  end if;
+  if not pgauth._verify_password(p_current_password, v_user.password_hash) then
+    perform pgauth._count_failure(v_user.id, v_settings, null, null);
+    perform pgauth._audit('login_failure', v_user.id, null, null, null,
+      '{"reason": "bad_password", "via": "change_password"}');
+    return false;
+  end if;
+  if v_user.disabled_at is not null or v_user.locked_until > pgauth.clock() then
+    perform pgauth._audit('login_failure', v_user.id, null, null, null,
+      jsonb_build_object('reason', case when v_user.disabled_at is not null then 'disabled' else 'locked' end,
+        'via', 'change_password'));
+    return false;
+  end if;
+  perform pgauth._check_password(p_new_password, v_user.username, v_settings.password_min_length);
+  update pgauth.users u
+    set password_hash = pgauth._hash_password(p_new_password, v_settings.bcrypt_cost),
+        failed_logins = 0
+  where u.id = v_user.id;
+  perform pgauth._audit('password_changed', v_user.id, null, null, null, '{"by": "user"}');
+  return true;
+end
+$$;
+
+ALTER FUNCTION pgauth.change_password(p_user_id uuid, p_current_password text, p_new_password text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION change_password(p_user_id uuid, p_current_password text, p_new_password text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.change_password(p_user_id uuid, p_current_password text, p_new_password text) IS 'Changes a password given the current one. False when the current password is wrong (counted like a failed login) or the account is locked or disabled; WEAKP when the new one is refused. On success every session of the user is revoked.';
+
+--
+-- Name: create_user(text, text, text, text[]); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.create_user(p_username text, p_password text, p_email text DEFAULT NULL::text, p_roles text[] DEFAULT '{}'::text[]) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_id uuid := pgauth._create_user(p_username, p_password, p_email, 'user_created');
+  v_role text;
+begin
+  foreach v_role in array coalesce(p_roles, '{}') loop
+    perform pgauth.grant_role(v_id, v_role);
+  end loop;
+  return v_id;
+end
+$$;
+
+ALTER FUNCTION pgauth.create_user(p_username text, p_password text, p_email text, p_roles text[]) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION create_user(p_username text, p_password text, p_email text, p_roles text[]); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.create_user(p_username text, p_password text, p_email text, p_roles text[]) IS 'Admin: creates a user whether or not registration is open, with the given roles. Errors as register, without REGOF.';
+
+--
+-- Name: delete_user(uuid); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.delete_user(p_user_id uuid) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  perform pgauth._user(p_user_id);
+  update pgauth.users u set deleted_at = pgauth.clock() where u.id = p_user_id;
+  perform pgauth._audit('user_deleted', p_user_id, null, null, null, '{}');
+end
+$$;
+
+ALTER FUNCTION pgauth.delete_user(p_user_id uuid) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION delete_user(p_user_id uuid); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.delete_user(p_user_id uuid) IS 'Admin: deletes a user. Every session is revoked, the username becomes free, the audit rows stay. NOUSR.';
+
+--
+-- Name: find_user(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.find_user(p_user text) RETURNS uuid
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $_$
+declare
+  v_id uuid;
+begin
+  if p_user ~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' then
+    select u.id into v_id from pgauth.users u where u.id = p_user::uuid and u.deleted_at is null;
+  else
+    select u.id into v_id from pgauth.users u
+    where lower(u.username) = lower(p_user) and u.deleted_at is null;
+  end if;
+  if v_id is null then
+    raise exception using errcode = 'NOUSR', message = 'user_not_found';
+  end if;
+  return v_id;
+end
+$_$;
+
+ALTER FUNCTION pgauth.find_user(p_user text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION find_user(p_user text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.find_user(p_user text) IS 'Admin: the id of a user named by username (case-insensitively) or by id. NOUSR.';
+
+--
+-- Name: get_user(uuid); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.get_user(p_user_id uuid) RETURNS TABLE(id uuid, username text, email text, roles text[], created_at timestamp with time zone, last_login_at timestamp with time zone, failed_logins integer, locked_until timestamp with time zone, lock_reason text, disabled_at timestamp with time zone, live_sessions bigint)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  perform pgauth._user(p_user_id);
+  return query
+    select u.id, u.username, u.email,
+      coalesce((select array_agg(ur.role order by ur.role) from pgauth.user_roles ur
+                where ur.user_id = u.id), '{}'),
+      u.created_at, u.last_login_at, u.failed_logins, u.locked_until, u.lock_reason, u.disabled_at,
+      (select count(*) from pgauth.sessions s where s.user_id = u.id and s.revoked_at is null
+         and s.expires_at > pgauth.clock())
+    from pgauth.users u where u.id = p_user_id;
+end
+$$;
+
+ALTER FUNCTION pgauth.get_user(p_user_id uuid) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION get_user(p_user_id uuid); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.get_user(p_user_id uuid) IS 'Admin: one user, as list_users shows it. NOUSR.';
+
+--
+-- Name: grant_role(uuid, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.grant_role(p_user_id uuid, p_role text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $_$
+begin
+  perform pgauth._user(p_user_id);
+  if p_role is null or p_role !~ '^[a-z][a-z0-9_.:-]{0,62}$' then
+    perform pgauth._invalid('role names are 1 to 63 characters: a-z first, then a-z 0-9 _ . : -');
+  end if;
+  insert into pgauth.roles (name) values (p_role) on conflict do nothing;
+  insert into pgauth.user_roles (user_id, role) values (p_user_id, p_role) on conflict do nothing;
+  if found then
+    perform pgauth._audit('role_granted', p_user_id, null, null, null, jsonb_build_object('role', p_role));
+  end if;
+end
+$_$;
+
+ALTER FUNCTION pgauth.grant_role(p_user_id uuid, p_role text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION grant_role(p_user_id uuid, p_role text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.grant_role(p_user_id uuid, p_role text) IS 'Admin: grants a role (created when new). Live sessions carry it from their next validation. NOUSR, BADIN.';
+
+--
+-- Name: list_sessions(uuid); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.list_sessions(p_user_id uuid) RETURNS TABLE(id uuid, created_at timestamp with time zone, access_expires_at timestamp with time zone, refresh_expires_at timestamp with time zone, expires_at timestamp with time zone, refresh_generation integer, client_ip inet, user_agent text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  perform pgauth._user(p_user_id);
+  return query
+    select s.id, s.created_at, s.access_expires_at, s.refresh_expires_at, s.expires_at,
+      s.refresh_generation, s.client_ip, s.user_agent
+    from pgauth.sessions s
+    where s.user_id = p_user_id and s.revoked_at is null
+      and s.refresh_expires_at > pgauth.clock()
+    order by s.created_at desc;
+end
+$$;
+
+ALTER FUNCTION pgauth.list_sessions(p_user_id uuid) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION list_sessions(p_user_id uuid); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.list_sessions(p_user_id uuid) IS 'Admin: the live sessions of a user (not revoked, refresh token not expired), newest first. NOUSR.';
+
+--
+-- Name: list_users(integer, integer); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.list_users(p_limit integer DEFAULT 100, p_offset integer DEFAULT 0) RETURNS TABLE(id uuid, username text, email text, roles text[], created_at timestamp with time zone, last_login_at timestamp with time zone, failed_logins integer, locked_until timestamp with time zone, lock_reason text, disabled_at timestamp with time zone, live_sessions bigint)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  if p_limit is null or p_limit not between 1 and 10000 or p_offset is null or p_offset < 0 then
+    perform pgauth._invalid('limit must be 1 to 10000 and offset not negative');
+  end if;
+  return query
+    select u.id, u.username, u.email,
+      coalesce((select array_agg(ur.role order by ur.role) from pgauth.user_roles ur
+                where ur.user_id = u.id), '{}'),
+      u.created_at, u.last_login_at, u.failed_logins, u.locked_until, u.lock_reason, u.disabled_at,
+      (select count(*) from pgauth.sessions s where s.user_id = u.id and s.revoked_at is null
+         and s.expires_at > pgauth.clock())
+    from pgauth.users u
+    where u.deleted_at is null
+    order by lower(u.username)
+    limit p_limit offset p_offset;
+end
+$$;
+
+ALTER FUNCTION pgauth.list_users(p_limit integer, p_offset integer) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION list_users(p_limit integer, p_offset integer); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.list_users(p_limit integer, p_offset integer) IS 'Admin: users not deleted, by username, with their roles, lock state and count of live sessions.';
+
+--
+-- Name: lock_user(uuid, timestamp with time zone, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.lock_user(p_user_id uuid, p_until timestamp with time zone DEFAULT 'infinity'::timestamp with time zone, p_reason text DEFAULT NULL::text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  perform pgauth._user(p_user_id);
+  if p_until is null or p_until <= pgauth.clock() then
+    perform pgauth._invalid('the lock must end in the future');
+  end if;
+  if char_length(p_reason) > 200 then
+    perform pgauth._invalid('reason is longer than 200 characters');
+  end if;
+  update pgauth.users u set locked_until = p_until, lock_reason = coalesce(p_reason, 'admin')
+  where u.id = p_user_id;
+  perform pgauth._audit('user_locked', p_user_id, null, null, null,
+    jsonb_build_object('until', p_until, 'reason', coalesce(p_reason, 'admin')));
+end
+$$;
+
+ALTER FUNCTION pgauth.lock_user(p_user_id uuid, p_until timestamp with time zone, p_reason text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION lock_user(p_user_id uuid, p_until timestamp with time zone, p_reason text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.lock_user(p_user_id uuid, p_until timestamp with time zone, p_reason text) IS 'Admin: locks an account until a time (default: until unlocked). Every session of the user is revoked. NOUSR; BADIN for a time not in the future.';
+
+--
+-- Name: login(text, text, inet, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.login(p_username text, p_password text, p_client_ip inet DEFAULT NULL::inet, p_user_agent text DEFAULT NULL::text) RETURNS TABLE(user_id uuid, session_id uuid, access_token text, access_expires_at timestamp with time zone, refresh_token text, refresh_expires_at timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_settings pgauth.settings := pgauth._settings();
+  v_now timestamptz := pgauth.clock();
+  v_user pgauth.users;
+  v_ok boolean;
+  v_reason text;
+  v_new record;
+  v_row pgauth.users;
+  v_cost integer;
+  v_stale boolean;
+  v_rehash text;
+begin
+  -- Over-long input is refused before any hashing: it says nothing about any account.
+  if p_username is null or p_password is null or char_length(p_username) > 256
+     or char_length(p_password) > 1024 then
+    perform pgauth._invalid('username and password are required, at most 256 and 1024 characters');
+  end if;
+
+  select * into v_user from pgauth.users u
+  where lower(u.username) = lower(p_username) and u.deleted_at is null;
+
+  if not found then
+    perform pgauth._crypt(pgauth._prehash(p_password), pgauth._bf_salt(v_settings.bcrypt_cost));
+    perform pgauth._audit('login_failure', null, null, p_client_ip, p_user_agent,
+      jsonb_build_object('reason', 'unknown_user'));
+    return;
+  end if;
+
+  v_ok := pgauth._verify_password(p_password, v_user.password_hash);
+  v_cost := pgauth._bf_cost(v_user.password_hash);
+  v_stale := coalesce(v_cost < v_settings.bcrypt_cost, true);
+
+  if v_user.disabled_at is not null then
+    v_reason := 'disabled';
+  elsif v_user.locked_until > v_now then
+    v_reason := 'locked';
+  elsif not v_ok then
+    v_reason := 'bad_password';
+  end if;
+
+  -- A failure on a hash cheaper than the setting costs, in all, one hash at the current cost;
+  -- before the failure is counted, which locks the user row until commit.
+  if v_reason is not null and v_stale then
+    for c in greatest(coalesce(v_cost, v_settings.bcrypt_cost), 4) .. v_settings.bcrypt_cost - 1 loop
+      perform pgauth._crypt(pgauth._prehash(p_password), pgauth._bf_salt(c));
+    end loop;
+    if v_cost is null then
+      perform pgauth._crypt(pgauth._prehash(p_password), pgauth._bf_salt(v_settings.bcrypt_cost));
+    end if;
+  end if;
+  if not v_ok then
+    perform pgauth._count_failure(v_user.id, v_settings, p_client_ip, p_user_agent);
+  end if;
+
+  if v_reason is null then
+    if v_stale then
+      v_rehash := pgauth._hash_password(p_password, v_settings.bcrypt_cost);
+      perform pg_catalog.set_config('pgauth.rehash', v_user.id::text || ':' || v_rehash, true);
+    end if;
+    -- Lock the row and re-check that nothing changed since it was read: a password change, lock
+    -- or deletion committed meanwhile wins over this login. A concurrent login's upgrade is no
+    -- change (password_changed_at stays): its hash is kept.
+    update pgauth.users u
+      set last_login_at = v_now, failed_logins = 0, lock_count = 0,
+          password_hash = case when u.password_hash = v_user.password_hash
+                               then coalesce(v_rehash, u.password_hash) else u.password_hash end
+    where u.id = v_user.id
+      and u.password_changed_at = v_user.password_changed_at
+      and u.deleted_at is null and u.disabled_at is null
+      and (u.locked_until is null or u.locked_until <= v_now)
+    returning * into v_row;
+    if found then
+      if v_rehash is not null and v_row.password_hash is distinct from v_rehash then
+        v_rehash := null;
+      end if;
+      v_user := v_row;
+    else
+      v_reason := 'changed_meanwhile';
+    end if;
+    perform pg_catalog.set_config('pgauth.rehash', '', true);
+  end if;
+
+  if v_reason is not null then
+    perform pgauth._audit('login_failure', v_user.id, null, p_client_ip, p_user_agent,
+      jsonb_build_object('reason', v_reason));
+    return;
+  end if;
+
+  select * into v_new from pgauth._start_session(v_user, v_settings, p_client_ip, p_user_agent);
+  perform pgauth._audit('login_success', v_user.id, v_new.session_id, p_client_ip, p_user_agent,
+    case when v_rehash is null then '{}'::jsonb else '{"rehashed": true}'::jsonb end);
+  return query select v_new.user_id, v_new.session_id, v_new.access_token, v_new.access_expires_at,
+    v_new.refresh_token, v_new.refresh_expires_at;
+end
+$$;
+
+ALTER FUNCTION pgauth.login(p_username text, p_password text, p_client_ip inet, p_user_agent text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION login(p_username text, p_password text, p_client_ip inet, p_user_agent text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.login(p_username text, p_password text, p_client_ip inet, p_user_agent text) IS 'Checks a password and starts a session: one row with the user id, session id and a fresh access/refresh token pair, or no row on any failure (unknown user, wrong password, locked, disabled). Raises BADIN only on missing or over-long input.';
+
+--
+-- Name: logout(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.logout(p_access_token text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_session pgauth.sessions;
+begin
+  update pgauth.sessions s set revoked_at = pgauth.clock(), revoked_reason = 'logout'
+  where s.access_token_hash = pgauth._token_hash(p_access_token) and s.revoked_at is null
+  returning * into v_session;
+  if not found then
+    return false;
+  end if;
+  perform pgauth._audit('logout', v_session.user_id, v_session.id, null, null, '{}');
+  return true;
+end
+$$;
+
+ALTER FUNCTION pgauth.logout(p_access_token text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION logout(p_access_token text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.logout(p_access_token text) IS 'Revokes the session of an access token (its access and refresh token both stop working). True when a live session was revoked.';
+
+--
+-- Name: purge_audit(interval); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.purge_audit(p_older_than interval) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_count integer;
+begin
+  if p_older_than is null or p_older_than < interval '1 day' then
+    perform pgauth._invalid('audit rows are kept at least one day');
+  end if;
+  perform set_config('pgauth.purging_audit', 'on', true);
+  delete from pgauth.audit_log a where a.at < pgauth.clock() - p_older_than;
+  get diagnostics v_count = row_count;
+  perform set_config('pgauth.purging_audit', 'off', true);
+  perform pgauth._audit('audit_purged', null, null, null, null,
+    jsonb_build_object('older_than', p_older_than::text, 'count', v_count));
+  return v_count;
+end
+$$;
+
+ALTER FUNCTION pgauth.purge_audit(p_older_than interval) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION purge_audit(p_older_than interval); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.purge_audit(p_older_than interval) IS 'Admin: deletes audit rows older than an interval (at least one day); the only way audit rows are ever deleted. Returns how many.';
+
+--
+-- Name: purge_expired(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.purge_expired() RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_settings pgauth.settings := pgauth._settings();
+  v_cutoff timestamptz := pgauth.clock() - v_settings.session_retention;
+  v_count integer;
+begin
+  delete from pgauth.sessions s
+  where least(s.expires_at, s.revoked_at, greatest(s.refresh_expires_at, s.access_expires_at))
+        < v_cutoff;
+  get diagnostics v_count = row_count;
+  return v_count;
+end
+$$;
+
+ALTER FUNCTION pgauth.purge_expired() OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION purge_expired(); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.purge_expired() IS 'Admin: deletes sessions that ended (expired or revoked) longer than settings.session_retention ago; returns how many. Safe at any time.';
+
+--
+-- Name: refresh(text, inet, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.refresh(p_refresh_token text, p_client_ip inet DEFAULT NULL::inet, p_user_agent text DEFAULT NULL::text) RETURNS TABLE(user_id uuid, session_id uuid, access_token text, access_expires_at timestamp with time zone, refresh_token text, refresh_expires_at timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_settings pgauth.settings := pgauth._settings();
+  v_now timestamptz := pgauth.clock();
+  v_hash bytea := pgauth._token_hash(p_refresh_token);
+  v_session pgauth.sessions;
+  v_generation integer;
+  v_salt bytea;
+  v_access text;
+  v_refresh text;
+begin
+  if v_hash is null then
+    return;
+  end if;
+
+  select * into v_session from pgauth.sessions s where s.refresh_token_hash = v_hash for update;
+  if found then
+    if v_session.revoked_at is not null or v_session.refresh_expires_at <= v_now
+       or v_session.expires_at <= v_now then
+      return;
+    end if;
+    v_salt := pgauth._random_bytes(32);
+    v_access := pgauth._derive_token('pga_', p_refresh_token, v_salt, 'access');
+    v_refresh := pgauth._derive_token('pgr_', p_refresh_token, v_salt, 'refresh');
+    insert into pgauth.rotated_refresh_tokens (token_hash, session_id, generation, rotated_at)
+    values (v_hash, v_session.id, v_session.refresh_generation, v_now);
+    update pgauth.sessions s set
+      access_token_hash = pgauth._token_hash(v_access),
+      access_expires_at = least(v_now + v_settings.access_token_ttl, s.expires_at),
+      refresh_token_hash = pgauth._token_hash(v_refresh),
+      refresh_expires_at = least(v_now + v_settings.refresh_token_ttl, s.expires_at),
+      refresh_generation = s.refresh_generation + 1,
+      rotated_at = v_now,
+      rotation_salt = v_salt,
+      client_ip = coalesce(p_client_ip, s.client_ip),
+      user_agent = coalesce(left(p_user_agent, 512), s.user_agent)
+    where s.id = v_session.id
+    returning * into v_session;
+    perform pgauth._audit('refresh', v_session.user_id, v_session.id, p_client_ip, p_user_agent,
+      jsonb_build_object('generation', v_session.refresh_generation));
+  else
+    -- Not the current token: a rotated one, or nothing.
+    select r.generation into v_generation from pgauth.rotated_refresh_tokens r
+    where r.token_hash = v_hash;
+    if not found then
+      return;
+    end if;
+    select s.* into v_session from pgauth.sessions s
+    where s.id = (select r.session_id from pgauth.rotated_refresh_tokens r where r.token_hash = v_hash)
+    for update;
+    if v_session.revoked_at is not null then
+      return;
+    end if;
+    if v_generation = v_session.refresh_generation - 1
+       and v_session.rotated_at + v_settings.refresh_reuse_grace > v_now
+       and v_session.refresh_expires_at > v_now and v_session.expires_at > v_now then
+      v_access := pgauth._derive_token('pga_', p_refresh_token, v_session.rotation_salt, 'access');
+      v_refresh := pgauth._derive_token('pgr_', p_refresh_token, v_session.rotation_salt, 'refresh');
+    end if;
+    if v_access is null or pgauth._token_hash(v_access) <> v_session.access_token_hash
+       or pgauth._token_hash(v_refresh) <> v_session.refresh_token_hash then
+      update pgauth.sessions s set revoked_at = v_now, revoked_reason = 'refresh_reuse'
+      where s.id = v_session.id;
+      perform pgauth._audit('refresh_reuse', v_session.user_id, v_session.id, p_client_ip,
+        p_user_agent, jsonb_build_object('generation', v_generation,
+          'current_generation', v_session.refresh_generation));
+      return;
+    end if;
+    perform pgauth._audit('refresh', v_session.user_id, v_session.id, p_client_ip, p_user_agent,
+      jsonb_build_object('generation', v_session.refresh_generation, 'grace_retry', true));
+  end if;
+
+  return query select v_session.user_id, v_session.id, v_access, v_session.access_expires_at,
+    v_refresh, v_session.refresh_expires_at;
+end
+$$;
+
+ALTER FUNCTION pgauth.refresh(p_refresh_token text, p_client_ip inet, p_user_agent text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION refresh(p_refresh_token text, p_client_ip inet, p_user_agent text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.refresh(p_refresh_token text, p_client_ip inet, p_user_agent text) IS 'Rotates a refresh token: one row with a new access/refresh pair (the old pair stops working), or no row. The same token again within settings.refresh_reuse_grace returns the same new pair; after it, the session is revoked (audit refresh_reuse). Never extends past the session''s absolute expiry.';
+
+--
+-- Name: register(text, text, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.register(p_username text, p_password text, p_email text DEFAULT NULL::text) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  if not (pgauth._settings()).allow_registration then
+    raise exception using errcode = 'REGOF', message = 'registration_closed';
+  end if;
+  return pgauth._create_user(p_username, p_password, p_email, 'register');
+end
+$$;
+
+ALTER FUNCTION pgauth.register(p_username text, p_password text, p_email text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION register(p_username text, p_password text, p_email text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.register(p_username text, p_password text, p_email text) IS 'Self-registration. Returns the new user id. Raises REGOF when settings.allow_registration is off, BADIN on a malformed username or email, WEAKP on a refused password (message: the reason code), TAKEN on a taken username.';
+
+--
+-- Name: revoke_role(uuid, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.revoke_role(p_user_id uuid, p_role text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  perform pgauth._user(p_user_id);
+  delete from pgauth.user_roles ur where ur.user_id = p_user_id and ur.role = p_role;
+  if found then
+    perform pgauth._audit('role_revoked', p_user_id, null, null, null, jsonb_build_object('role', p_role));
+  end if;
+end
+$$;
+
+ALTER FUNCTION pgauth.revoke_role(p_user_id uuid, p_role text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION revoke_role(p_user_id uuid, p_role text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.revoke_role(p_user_id uuid, p_role text) IS 'Admin: takes a role away. Live sessions lose it from their next validation. NOUSR.';
+
+--
+-- Name: revoke_session(uuid); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.revoke_session(p_session_id uuid) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_session pgauth.sessions;
+begin
+  update pgauth.sessions s set revoked_at = pgauth.clock(), revoked_reason = 'admin'
+  where s.id = p_session_id and s.revoked_at is null
+  returning * into v_session;
+  if not found then
+    return false;
+  end if;
+  perform pgauth._audit('sessions_revoked', v_session.user_id, v_session.id, null, null,
+    '{"reason": "admin", "count": 1}');
+  return true;
+end
+$$;
+
+ALTER FUNCTION pgauth.revoke_session(p_session_id uuid) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION revoke_session(p_session_id uuid); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.revoke_session(p_session_id uuid) IS 'Admin: revokes one session by id. True when it was live.';
+
+--
+-- Name: revoke_token(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.revoke_token(p_token text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_hash bytea := pgauth._token_hash(p_token);
+  v_session pgauth.sessions;
+begin
+  update pgauth.sessions s set revoked_at = pgauth.clock(), revoked_reason = 'logout'
+  where (s.access_token_hash = v_hash or s.refresh_token_hash = v_hash) and s.revoked_at is null
+  returning * into v_session;
+  if not found then
+    return false;
+  end if;
+  perform pgauth._audit('logout', v_session.user_id, v_session.id, null, null,
+    '{"via": "revoke_token"}');
+  return true;
+end
+$$;
+
+ALTER FUNCTION pgauth.revoke_token(p_token text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION revoke_token(p_token text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.revoke_token(p_token text) IS 'RFC 7009: revokes the session of an access or a refresh token, whichever it is. True when a live session was revoked; unknown tokens are not an error.';
+
+--
+-- Name: revoke_user_sessions(uuid, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.revoke_user_sessions(p_user_id uuid, p_reason text DEFAULT 'admin'::text) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_count integer;
+begin
+  perform pgauth._user(p_user_id);
+  if p_reason is null or char_length(p_reason) not between 1 and 64 then
+    perform pgauth._invalid('reason must have 1 to 64 characters');
+  end if;
+  update pgauth.sessions s set revoked_at = pgauth.clock(), revoked_reason = p_reason
+  where s.user_id = p_user_id and s.revoked_at is null;
+  get diagnostics v_count = row_count;
+  perform pgauth._audit('sessions_revoked', p_user_id, null, null, null,
+    jsonb_build_object('reason', p_reason, 'count', v_count));
+  return v_count;
+end
+$$;
+
+ALTER FUNCTION pgauth.revoke_user_sessions(p_user_id uuid, p_reason text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION revoke_user_sessions(p_user_id uuid, p_reason text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.revoke_user_sessions(p_user_id uuid, p_reason text) IS 'Admin: revokes every live session of a user; returns how many. Raises NOUSR for an unknown user.';
+
+--
+-- Name: set_password(uuid, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.set_password(p_user_id uuid, p_new_password text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_settings pgauth.settings := pgauth._settings();
+  v_user pgauth.users := pgauth._user(p_user_id);
+begin
+  perform pgauth._check_password(p_new_password, v_user.username, v_settings.password_min_length);
+  update pgauth.users u
+    set password_hash = pgauth._hash_password(p_new_password, v_settings.bcrypt_cost)
+  where u.id = v_user.id;
+  perform pgauth._audit('password_changed', v_user.id, null, null, null, '{"by": "admin"}');
+end
+$$;
+
+ALTER FUNCTION pgauth.set_password(p_user_id uuid, p_new_password text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION set_password(p_user_id uuid, p_new_password text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.set_password(p_user_id uuid, p_new_password text) IS 'Admin: sets a new password without the current one (a reset). Every session of the user is revoked. NOUSR, WEAKP.';
+
+--
+-- Name: tg_audit_log__append_only(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.tg_audit_log__append_only() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  if tg_op = 'DELETE' and pg_catalog.current_setting('pgauth.purging_audit', true) = 'on' then
+    return old;
+  end if;
+  raise exception using errcode = 'BADIN', message = 'invalid_input',
+    detail = 'pgauth.audit_log is append-only; pgauth.purge_audit() is the only way rows leave it';
+end
+$$;
+
+ALTER FUNCTION pgauth.tg_audit_log__append_only() OWNER TO pgauth_owner;
+
+--
+-- Name: tg_sessions__notify(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.tg_sessions__notify() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_hashes bytea[];
+  v_keys text[];
+begin
+  if tg_op = 'TRUNCATE' then
+    perform pg_catalog.pg_notify('pgauth_revocations',
+      pg_catalog.json_build_object('flush', true)::text);
+    perform pgauth._audit('sessions_revoked', null, null, null, null,
+      pg_catalog.jsonb_build_object('reason', 'truncated'));
+    return null;
+  end if;
+  -- The access token each changed live session had before the statement: the only one of the
+  -- session a cache can hold as valid. (UPDATE and DELETE have different transition tables, so
+  -- one query each.)
+  if tg_op = 'UPDATE' then
+    select array_agg(o.access_token_hash) into v_hashes
+    from old_rows o join new_rows n on n.id = o.id
+    where o.revoked_at is null
+      and (n.revoked_at is not null
+        or o.access_token_hash is distinct from n.access_token_hash
+        or o.username is distinct from n.username or o.roles is distinct from n.roles
+        or o.access_expires_at > n.access_expires_at);
+  else
+    select array_agg(o.access_token_hash) into v_hashes
+    from old_rows o where o.revoked_at is null;
+  end if;
+  for v_keys in
+    with keyed as (
+      select pg_catalog.encode(pg_catalog.substr(h.hash, 1, 8), 'hex') as key
+      from pg_catalog.unnest(v_hashes) as h(hash)
+    ), numbered as (
+      select key, (row_number() over (order by key) - 1) / 100 as chunk from keyed
+    )
+    select array_agg(key order by key) from numbered group by chunk order by chunk
+  loop
+    perform pg_catalog.pg_notify('pgauth_revocations',
+      pg_catalog.json_build_object('keys', v_keys)::text);
+  end loop;
+  return null;
+end
+$$;
+
+ALTER FUNCTION pgauth.tg_sessions__notify() OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION tg_sessions__notify(); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.tg_sessions__notify() IS 'Trigger of sessions: NOTIFYs pgauth_revocations with the cache keys (first 8 bytes of access_token_hash, hex) of the access tokens a statement made stale, at most 100 a message, or {"flush" : true} on TRUNCATE. Keys only: no user, session or reason.';
+
+--
+-- Name: tg_settings__guard(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.tg_settings__guard() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  if tg_op in ('DELETE', 'TRUNCATE') then
+    raise exception using errcode = 'BADIN', message = 'invalid_input',
+      detail = 'the settings row cannot be deleted; update it instead';
+  end if;
+  if new.clock_offset is distinct from old.clock_offset then
+    execute pg_catalog.format(
+      'create or replace function pgauth.clock() returns timestamptz language sql stable parallel safe as %L',
+      pg_catalog.format('select pg_catalog.now() + %L::interval', new.clock_offset));
+  end if;
+  return new;
+end
+$$;
+
+ALTER FUNCTION pgauth.tg_settings__guard() OWNER TO pgauth_owner;
+
+--
+-- Name: tg_user_roles__sync_sessions(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.tg_user_roles__sync_sessions() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_user_id uuid;
+begin
+  for v_user_id in
+    select distinct user_id from changed_rows
+  loop
+    perform 1 from pgauth.users u where u.id = v_user_id for no key update;
+    update pgauth.sessions s
+      set roles = coalesce((select pg_catalog.array_agg(ur.role order by ur.role)
+                            from pgauth.user_roles ur where ur.user_id = v_user_id), '{}')
+    where s.user_id = v_user_id and s.revoked_at is null;
+  end loop;
+  return null;
+end
+$$;
+
+ALTER FUNCTION pgauth.tg_user_roles__sync_sessions() OWNER TO pgauth_owner;
+
+--
+-- Name: tg_users__before_update(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.tg_users__before_update() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  new.updated_at := pgauth.clock();
+  if new.password_hash is distinct from old.password_hash
+     and not pgauth._is_rehash(new.id, new.password_hash) then
+    new.password_changed_at := pgauth.clock();
+  end if;
+  return new;
+end
+$$;
+
+ALTER FUNCTION pgauth.tg_users__before_update() OWNER TO pgauth_owner;
+
+--
+-- Name: tg_users__revoke_sessions(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.tg_users__revoke_sessions() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_reason text;
+  v_count integer;
+begin
+  if new.deleted_at is not null and old.deleted_at is null then
+    v_reason := 'user_deleted';
+  elsif new.disabled_at is not null and old.disabled_at is null then
+    v_reason := 'user_disabled';
+  elsif new.password_hash is distinct from old.password_hash
+        and not pgauth._is_rehash(new.id, new.password_hash) then
+    v_reason := 'password_changed';
+  elsif new.locked_until is distinct from old.locked_until
+        and new.locked_until > pgauth.clock()
+        and not (new.lock_reason = 'too_many_failures' and new.lock_count = old.lock_count + 1) then
+    v_reason := 'user_locked';
+  end if;
+
+  if v_reason is not null then
+    update pgauth.sessions s set revoked_at = pgauth.clock(), revoked_reason = v_reason
+    where s.user_id = new.id and s.revoked_at is null;
+    get diagnostics v_count = row_count;
+    if v_count > 0 then
+      perform pgauth._audit('sessions_revoked', new.id, null, null, null,
+        pg_catalog.jsonb_build_object('reason', v_reason, 'count', v_count));
+    end if;
+  elsif new.username is distinct from old.username then
+    update pgauth.sessions s set username = new.username
+    where s.user_id = new.id and s.revoked_at is null;
+  end if;
+  return null;
+end
+$$;
+
+ALTER FUNCTION pgauth.tg_users__revoke_sessions() OWNER TO pgauth_owner;
+
+--
+-- Name: unlock_user(uuid); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.unlock_user(p_user_id uuid) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  perform pgauth._user(p_user_id);
+  update pgauth.users u
+    set locked_until = null, lock_reason = null, failed_logins = 0, lock_count = 0
+  where u.id = p_user_id;
+  perform pgauth._audit('user_unlocked', p_user_id, null, null, null, '{}');
+end
+$$;
+
+ALTER FUNCTION pgauth.unlock_user(p_user_id uuid) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION unlock_user(p_user_id uuid); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.unlock_user(p_user_id uuid) IS 'Admin: lifts a lock and clears the failure and lock counters. NOUSR.';
+
+--
+-- Name: validate(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.validate(p_access_token text) RETURNS TABLE(user_id uuid, session_id uuid, username text, roles text[], expires_at timestamp with time zone)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  return query
+    select s.user_id, s.id, s.username, s.roles, s.access_expires_at
+    from pgauth.sessions s
+    where s.access_token_hash = pgauth._token_hash(p_access_token)
+      and s.revoked_at is null
+      and s.access_expires_at > pgauth.clock();
+end
+$$;
+
+ALTER FUNCTION pgauth.validate(p_access_token text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION validate(p_access_token text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.validate(p_access_token text) IS 'The hot path: one row (user id, session id, username, roles, access expiry) for a valid access token, no row for anything else (garbage, NULL, expired, revoked). Never raises, never writes.';
+
+--
+-- Name: validate_many(text[]); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.validate_many(p_access_tokens text[]) RETURNS TABLE(ord integer, user_id uuid, session_id uuid, username text, roles text[], expires_at timestamp with time zone)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  if pg_catalog.cardinality(p_access_tokens) > 1000 then
+    raise exception using errcode = 'BADIN', message = 'invalid_input',
+      detail = 'At most 1000 tokens a call.';
+  end if;
+  return query
+    select t.ord::integer, v.user_id, v.session_id, v.username, v.roles, v.expires_at
+    from pg_catalog.unnest(p_access_tokens) with ordinality as t(token, ord)
+    cross join lateral pgauth.validate(t.token) as v;
+end
+$$;
+
+ALTER FUNCTION pgauth.validate_many(p_access_tokens text[]) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION validate_many(p_access_tokens text[]); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.validate_many(p_access_tokens text[]) IS 'The hot path in batches: for each valid access token of the array, one row with its 1-based position (ord) and what pgauth.validate returns; no row for the others. At most 1000 tokens. Never writes.';
+
+--
+-- Name: audit_log; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TABLE pgauth.audit_log (
+    id bigint NOT NULL,
+    at timestamp with time zone DEFAULT pgauth.clock() NOT NULL,
+    event text NOT NULL,
+    user_id uuid,
+    session_id uuid,
+    client_ip inet,
+    user_agent text,
+    detail jsonb DEFAULT '{}'::jsonb NOT NULL
+);
+
+ALTER TABLE pgauth.audit_log OWNER TO pgauth_owner;
+
+--
+-- Name: audit_log_id_seq; Type: SEQUENCE; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE pgauth.audit_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME pgauth.audit_log_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: common_passwords; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TABLE pgauth.common_passwords (
+    password text NOT NULL
+);
+
+ALTER TABLE pgauth.common_passwords OWNER TO pgauth_owner;
+
+--
+-- Name: migrations; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TABLE pgauth.migrations (
+    name text NOT NULL,
+    checksum text NOT NULL,
+    applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE pgauth.migrations OWNER TO pgauth_owner;
+
+--
+-- Name: roles; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TABLE pgauth.roles (
+    name text NOT NULL,
+    created_at timestamp with time zone DEFAULT pgauth.clock() NOT NULL,
+    CONSTRAINT roles_name_format CHECK ((name ~ '^[a-z][a-z0-9_.:-]{0,62}$'::text))
+);
+
+ALTER TABLE pgauth.roles OWNER TO pgauth_owner;
+
+--
+-- Name: rotated_refresh_tokens; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TABLE pgauth.rotated_refresh_tokens (
+    token_hash bytea NOT NULL,
+    session_id uuid NOT NULL,
+    generation integer NOT NULL,
+    rotated_at timestamp with time zone NOT NULL
+);
+
+ALTER TABLE pgauth.rotated_refresh_tokens OWNER TO pgauth_owner;
+
+--
+-- Name: sessions; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TABLE pgauth.sessions (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    username text NOT NULL,
+    roles text[] DEFAULT '{}'::text[] NOT NULL,
+    access_token_hash bytea NOT NULL,
+    access_expires_at timestamp with time zone NOT NULL,
+    refresh_token_hash bytea NOT NULL,
+    refresh_expires_at timestamp with time zone NOT NULL,
+    refresh_generation integer DEFAULT 0 NOT NULL,
+    rotated_at timestamp with time zone,
+    rotation_salt bytea,
+    expires_at timestamp with time zone NOT NULL,
+    created_at timestamp with time zone DEFAULT pgauth.clock() NOT NULL,
+    client_ip inet,
+    user_agent text,
+    revoked_at timestamp with time zone,
+    revoked_reason text,
+    CONSTRAINT sessions_access_within_absolute CHECK ((access_expires_at <= expires_at)),
+    CONSTRAINT sessions_refresh_within_absolute CHECK ((refresh_expires_at <= expires_at)),
+    CONSTRAINT sessions_revoked_reason CHECK (((revoked_at IS NULL) = (revoked_reason IS NULL)))
+);
+
+ALTER TABLE pgauth.sessions OWNER TO pgauth_owner;
+
+--
+-- Name: COLUMN sessions.expires_at; Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON COLUMN pgauth.sessions.expires_at IS 'Absolute expiry: no refresh extends a session past it.';
+
+--
+-- Name: user_roles; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TABLE pgauth.user_roles (
+    user_id uuid NOT NULL,
+    role text NOT NULL,
+    granted_at timestamp with time zone DEFAULT pgauth.clock() NOT NULL
+);
+
+ALTER TABLE pgauth.user_roles OWNER TO pgauth_owner;
+
+--
+-- Name: audit_log audit_log_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.audit_log
+    ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
+
+--
+-- Name: common_passwords common_passwords_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.common_passwords
+    ADD CONSTRAINT common_passwords_pkey PRIMARY KEY (password);
+
+--
+-- Name: migrations migrations_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.migrations
+    ADD CONSTRAINT migrations_pkey PRIMARY KEY (name);
+
+--
+-- Name: roles roles_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.roles
+    ADD CONSTRAINT roles_pkey PRIMARY KEY (name);
+
+--
+-- Name: rotated_refresh_tokens rotated_refresh_tokens_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.rotated_refresh_tokens
+    ADD CONSTRAINT rotated_refresh_tokens_pkey PRIMARY KEY (token_hash);
+
+--
+-- Name: sessions sessions_access_token_hash_key; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.sessions
+    ADD CONSTRAINT sessions_access_token_hash_key EXCLUDE USING hash (access_token_hash WITH =);
+
+--
+-- Name: sessions sessions_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.sessions
+    ADD CONSTRAINT sessions_pkey PRIMARY KEY (id);
+
+--
+-- Name: sessions sessions_refresh_token_hash_key; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.sessions
+    ADD CONSTRAINT sessions_refresh_token_hash_key EXCLUDE USING hash (refresh_token_hash WITH =);
+
+--
+-- Name: settings settings_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.settings
+    ADD CONSTRAINT settings_pkey PRIMARY KEY (id);
+
+--
+-- Name: user_roles user_roles_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.user_roles
+    ADD CONSTRAINT user_roles_pkey PRIMARY KEY (user_id, role);
+
+--
+-- Name: users users_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.users
+    ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+--
+-- Name: audit_log_at_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE INDEX audit_log_at_idx ON pgauth.audit_log USING btree (at DESC);
+
+--
+-- Name: audit_log_user_id_at_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE INDEX audit_log_user_id_at_idx ON pgauth.audit_log USING btree (user_id, at DESC);
+
+--
+-- Name: rotated_refresh_tokens_session_id_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE INDEX rotated_refresh_tokens_session_id_idx ON pgauth.rotated_refresh_tokens USING btree (session_id);
+
+--
+-- Name: sessions_ended_at_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE INDEX sessions_ended_at_idx ON pgauth.sessions USING btree (LEAST(expires_at, revoked_at, GREATEST(refresh_expires_at, access_expires_at)));
+
+--
+-- Name: sessions_user_id_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE INDEX sessions_user_id_idx ON pgauth.sessions USING btree (user_id) WHERE (revoked_at IS NULL);
+
+--
+-- Name: user_roles_role_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE INDEX user_roles_role_idx ON pgauth.user_roles USING btree (role);
+
+--
+-- Name: users_username_key; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE UNIQUE INDEX users_username_key ON pgauth.users USING btree (lower(username)) WHERE (deleted_at IS NULL);
+
+--
+-- Name: audit_log audit_log_append_only; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TRIGGER audit_log_append_only BEFORE DELETE OR UPDATE ON pgauth.audit_log FOR EACH ROW EXECUTE FUNCTION pgauth.tg_audit_log__append_only();
+
+--
+-- Name: audit_log audit_log_no_truncate; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON pgauth.audit_log FOR EACH STATEMENT EXECUTE FUNCTION pgauth.tg_audit_log__append_only();
+
+--
+-- Name: sessions sessions_notify_delete; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TRIGGER sessions_notify_delete AFTER DELETE ON pgauth.sessions REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION pgauth.tg_sessions__notify();
+
+--
+-- Name: sessions sessions_notify_truncate; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TRIGGER sessions_notify_truncate AFTER TRUNCATE ON pgauth.sessions FOR EACH STATEMENT EXECUTE FUNCTION pgauth.tg_sessions__notify();
+
+--
+-- Name: sessions sessions_notify_update; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TRIGGER sessions_notify_update AFTER UPDATE ON pgauth.sessions REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION pgauth.tg_sessions__notify();
+
+--
+-- Name: settings settings_guard; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TRIGGER settings_guard BEFORE DELETE OR UPDATE ON pgauth.settings FOR EACH ROW EXECUTE FUNCTION pgauth.tg_settings__guard();
+
+--
+-- Name: settings settings_no_truncate; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TRIGGER settings_no_truncate BEFORE TRUNCATE ON pgauth.settings FOR EACH STATEMENT EXECUTE FUNCTION pgauth.tg_settings__guard();
+
+--
+-- Name: user_roles user_roles_sync_delete; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TRIGGER user_roles_sync_delete AFTER DELETE ON pgauth.user_roles REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION pgauth.tg_user_roles__sync_sessions();
+
+--
+-- Name: user_roles user_roles_sync_insert; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TRIGGER user_roles_sync_insert AFTER INSERT ON pgauth.user_roles REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION pgauth.tg_user_roles__sync_sessions();
+
+--
+-- Name: user_roles user_roles_sync_update; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TRIGGER user_roles_sync_update AFTER UPDATE ON pgauth.user_roles REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION pgauth.tg_user_roles__sync_sessions();
+
+--
+-- Name: users users_before_update; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TRIGGER users_before_update BEFORE UPDATE ON pgauth.users FOR EACH ROW EXECUTE FUNCTION pgauth.tg_users__before_update();
+
+--
+-- Name: users users_revoke_sessions; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TRIGGER users_revoke_sessions AFTER UPDATE ON pgauth.users FOR EACH ROW EXECUTE FUNCTION pgauth.tg_users__revoke_sessions();
+
+--
+-- Name: rotated_refresh_tokens rotated_refresh_tokens_session_id_fkey; Type: FK CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.rotated_refresh_tokens
+    ADD CONSTRAINT rotated_refresh_tokens_session_id_fkey FOREIGN KEY (session_id) REFERENCES pgauth.sessions(id) ON DELETE CASCADE;
+
+--
+-- Name: sessions sessions_user_id_fkey; Type: FK CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.sessions
+    ADD CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES pgauth.users(id) ON DELETE CASCADE;
+
+--
+-- Name: user_roles user_roles_role_fkey; Type: FK CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.user_roles
+    ADD CONSTRAINT user_roles_role_fkey FOREIGN KEY (role) REFERENCES pgauth.roles(name) ON UPDATE CASCADE ON DELETE CASCADE;
+
+--
+-- Name: user_roles user_roles_user_id_fkey; Type: FK CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.user_roles
+    ADD CONSTRAINT user_roles_user_id_fkey FOREIGN KEY (user_id) REFERENCES pgauth.users(id) ON DELETE CASCADE;
+
+--
+-- Name: SCHEMA pgauth; Type: ACL; Schema: -; Owner: pgauth_owner
+--
+
+GRANT USAGE ON SCHEMA pgauth TO pgauth_service;
+GRANT USAGE ON SCHEMA pgauth TO pgauth_admin;
+
+--
+-- Name: FUNCTION _audit(p_event text, p_user_id uuid, p_session_id uuid, p_client_ip inet, p_user_agent text, p_detail jsonb); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._audit(p_event text, p_user_id uuid, p_session_id uuid, p_client_ip inet, p_user_agent text, p_detail jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _bf_cost(p_hash text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._bf_cost(p_hash text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _bf_salt(p_cost integer); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._bf_salt(p_cost integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _check_email(p_email text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._check_email(p_email text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _check_password(p_password text, p_username text, p_min_length integer); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._check_password(p_password text, p_username text, p_min_length integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _check_username(p_username text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._check_username(p_username text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _count_failure(p_user_id uuid, p_settings pgauth.settings, p_client_ip inet, p_user_agent text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._count_failure(p_user_id uuid, p_settings pgauth.settings, p_client_ip inet, p_user_agent text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _create_user(p_username text, p_password text, p_email text, p_event text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._create_user(p_username text, p_password text, p_email text, p_event text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _crypt(p_password text, p_salt text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._crypt(p_password text, p_salt text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _derive_token(p_prefix text, p_secret text, p_salt bytea, p_label text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._derive_token(p_prefix text, p_secret text, p_salt bytea, p_label text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _hash_password(p_password text, p_cost integer); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._hash_password(p_password text, p_cost integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _invalid(p_detail text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._invalid(p_detail text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _is_rehash(p_user_id uuid, p_new_hash text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._is_rehash(p_user_id uuid, p_new_hash text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _new_token(p_prefix text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._new_token(p_prefix text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _prehash(p_password text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._prehash(p_password text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _random_bytes(p_count integer); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._random_bytes(p_count integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _settings(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._settings() FROM PUBLIC;
+
+--
+-- Name: FUNCTION clock(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.clock() FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.clock() TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.clock() TO pgauth_admin;
+
+--
+-- Name: FUNCTION _start_session(p_user pgauth.users, p_settings pgauth.settings, p_client_ip inet, p_user_agent text, OUT user_id uuid, OUT session_id uuid, OUT access_token text, OUT access_expires_at timestamp with time zone, OUT refresh_token text, OUT refresh_expires_at timestamp with time zone); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._start_session(p_user pgauth.users, p_settings pgauth.settings, p_client_ip inet, p_user_agent text, OUT user_id uuid, OUT session_id uuid, OUT access_token text, OUT access_expires_at timestamp with time zone, OUT refresh_token text, OUT refresh_expires_at timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _token_hash(p_token text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._token_hash(p_token text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _user(p_user_id uuid); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._user(p_user_id uuid) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _verify_password(p_password text, p_hash text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._verify_password(p_password text, p_hash text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION audit_events(p_user_id uuid, p_since timestamp with time zone, p_limit integer); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.audit_events(p_user_id uuid, p_since timestamp with time zone, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.audit_events(p_user_id uuid, p_since timestamp with time zone, p_limit integer) TO pgauth_admin;
+
+--
+-- Name: FUNCTION change_password(p_user_id uuid, p_current_password text, p_new_password text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.change_password(p_user_id uuid, p_current_password text, p_new_password text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.change_password(p_user_id uuid, p_current_password text, p_new_password text) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.change_password(p_user_id uuid, p_current_password text, p_new_password text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION create_user(p_username text, p_password text, p_email text, p_roles text[]); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.create_user(p_username text, p_password text, p_email text, p_roles text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.create_user(p_username text, p_password text, p_email text, p_roles text[]) TO pgauth_admin;
+
+--
+-- Name: FUNCTION delete_user(p_user_id uuid); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.delete_user(p_user_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.delete_user(p_user_id uuid) TO pgauth_admin;
+
+--
+-- Name: FUNCTION find_user(p_user text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.find_user(p_user text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.find_user(p_user text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION get_user(p_user_id uuid); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.get_user(p_user_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.get_user(p_user_id uuid) TO pgauth_admin;
+
+--
+-- Name: FUNCTION grant_role(p_user_id uuid, p_role text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.grant_role(p_user_id uuid, p_role text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.grant_role(p_user_id uuid, p_role text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION list_sessions(p_user_id uuid); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.list_sessions(p_user_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.list_sessions(p_user_id uuid) TO pgauth_admin;
+
+--
+-- Name: FUNCTION list_users(p_limit integer, p_offset integer); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.list_users(p_limit integer, p_offset integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.list_users(p_limit integer, p_offset integer) TO pgauth_admin;
+
+--
+-- Name: FUNCTION lock_user(p_user_id uuid, p_until timestamp with time zone, p_reason text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.lock_user(p_user_id uuid, p_until timestamp with time zone, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.lock_user(p_user_id uuid, p_until timestamp with time zone, p_reason text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION login(p_username text, p_password text, p_client_ip inet, p_user_agent text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.login(p_username text, p_password text, p_client_ip inet, p_user_agent text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.login(p_username text, p_password text, p_client_ip inet, p_user_agent text) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.login(p_username text, p_password text, p_client_ip inet, p_user_agent text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION logout(p_access_token text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.logout(p_access_token text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.logout(p_access_token text) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.logout(p_access_token text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION purge_audit(p_older_than interval); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.purge_audit(p_older_than interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.purge_audit(p_older_than interval) TO pgauth_admin;
+
+--
+-- Name: FUNCTION purge_expired(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.purge_expired() FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.purge_expired() TO pgauth_admin;
+
+--
+-- Name: FUNCTION refresh(p_refresh_token text, p_client_ip inet, p_user_agent text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.refresh(p_refresh_token text, p_client_ip inet, p_user_agent text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.refresh(p_refresh_token text, p_client_ip inet, p_user_agent text) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.refresh(p_refresh_token text, p_client_ip inet, p_user_agent text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION register(p_username text, p_password text, p_email text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.register(p_username text, p_password text, p_email text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.register(p_username text, p_password text, p_email text) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.register(p_username text, p_password text, p_email text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION revoke_role(p_user_id uuid, p_role text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.revoke_role(p_user_id uuid, p_role text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.revoke_role(p_user_id uuid, p_role text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION revoke_session(p_session_id uuid); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.revoke_session(p_session_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.revoke_session(p_session_id uuid) TO pgauth_admin;
+
+--
+-- Name: FUNCTION revoke_token(p_token text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.revoke_token(p_token text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.revoke_token(p_token text) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.revoke_token(p_token text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION revoke_user_sessions(p_user_id uuid, p_reason text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.revoke_user_sessions(p_user_id uuid, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.revoke_user_sessions(p_user_id uuid, p_reason text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION set_password(p_user_id uuid, p_new_password text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.set_password(p_user_id uuid, p_new_password text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.set_password(p_user_id uuid, p_new_password text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION tg_audit_log__append_only(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.tg_audit_log__append_only() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg_sessions__notify(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.tg_sessions__notify() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg_settings__guard(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.tg_settings__guard() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg_user_roles__sync_sessions(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.tg_user_roles__sync_sessions() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg_users__before_update(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.tg_users__before_update() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg_users__revoke_sessions(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.tg_users__revoke_sessions() FROM PUBLIC;
+
+--
+-- Name: FUNCTION unlock_user(p_user_id uuid); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.unlock_user(p_user_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.unlock_user(p_user_id uuid) TO pgauth_admin;
+
+--
+-- Name: FUNCTION validate(p_access_token text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.validate(p_access_token text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.validate(p_access_token text) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.validate(p_access_token text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION validate_many(p_access_tokens text[]); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.validate_many(p_access_tokens text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.validate_many(p_access_tokens text[]) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.validate_many(p_access_tokens text[]) TO pgauth_admin;
