@@ -6,41 +6,11 @@
  *   DATABASE_URL=postgres://orders_service@127.0.0.1/app node --import tsx examples/express/server.ts
  */
 
-import { type AuthClient, createAuthClient } from '@pgauth/client';
 import { authenticate, requireRole } from '@pgauth/client/express';
 import express from 'express';
+import { readConfig } from '../config.ts';
 
-interface Config {
-  port: number;
-  client: AuthClient;
-  mode: string;
-}
-
-/**
- * Read once, at start: SQL mode (DATABASE_URL, with a cache that revocations evict) or the
- * gateway (PGAUTH_URL, default the one of `npm start`). Never both: which one answers would be a
- * guess.
- */
-function readConfig(env: NodeJS.ProcessEnv): Config {
-  const port = Number(env.PORT ?? 3001);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`PORT must be a port number, not ${env.PORT}`);
-  }
-  if (env.DATABASE_URL && env.PGAUTH_URL) {
-    throw new Error('set DATABASE_URL (SQL mode) or PGAUTH_URL (gateway), not both');
-  }
-  if (env.DATABASE_URL) {
-    const client = createAuthClient({
-      databaseUrl: env.DATABASE_URL,
-      cache: { maxEntries: 10_000, maxAgeMs: 60_000 },
-    });
-    return { port, client, mode: 'SQL (DATABASE_URL)' };
-  }
-  const baseUrl = env.PGAUTH_URL ?? 'http://127.0.0.1:8080';
-  return { port, client: createAuthClient({ baseUrl }), mode: `gateway ${baseUrl}` };
-}
-
-const { port, client, mode } = readConfig(process.env);
+const { port, client, mode } = readConfig(process.env, 3001);
 const app = express();
 
 app.get('/', (_req, res) => {
