@@ -228,8 +228,14 @@ test('the service and admin grants are exactly the documented ones', async () =>
   const of = (role: string) => r.rows.filter((x) => x.role === role).map((x) => x.fn);
   const service = [
     'change_password',
+    'change_password_answer',
+    'change_password_attempt',
+    'change_password_durably',
     'clock',
     'login',
+    'login_answer',
+    'login_attempt',
+    'login_durably',
     'logout',
     'refresh',
     'register',

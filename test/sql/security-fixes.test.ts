@@ -8,6 +8,7 @@ import { openTestDatabase, postgresOnly, type TestDatabase } from '../helpers/db
 import { rejects, withClock as shiftClock } from '../helpers/sql.ts';
 
 const PW = 'a long enough passphrase';
+const WRONG = 'not the right passphrase';
 let t: TestDatabase;
 before(async () => {
   t = await openTestDatabase();
@@ -55,6 +56,33 @@ async function revokedReason(sessionId: string): Promise<string | null> {
     [sessionId],
   );
   return r.rows[0]?.reason ?? null;
+}
+
+async function userState(id: string) {
+  const r = await t.db.query<{
+    failed_logins: number;
+    lock_count: number;
+    locked: boolean;
+    seconds: number | null;
+  }>(
+    `select failed_logins, lock_count, coalesce(locked_until > pgauth.clock(), false) as locked,
+       round(extract(epoch from locked_until - pgauth.clock()))::int as seconds
+     from pgauth.users where id = $1`,
+    [id],
+  );
+  return r.rows[0] as NonNullable<(typeof r.rows)[0]>;
+}
+
+async function loginRows(username: string, password: string): Promise<Pair[]> {
+  return (await t.db.query<Pair>('select * from pgauth.login($1, $2)', [username, password])).rows;
+}
+
+async function failures(userId: string): Promise<{ reason: string; via?: string }[]> {
+  const r = await t.db.query<{ detail: { reason: string; via?: string } }>(
+    `select detail from pgauth.audit_log where event = 'login_failure' and user_id = $1 order by id`,
+    [userId],
+  );
+  return r.rows.map((x) => x.detail);
 }
 
 async function count(sql: string, params: unknown[] = []): Promise<number> {
@@ -156,4 +184,289 @@ test('a rotated refresh token presented after the window revokes the session and
   });
   assert.equal(await revokedReason(p.session_id), 'refresh_reuse');
   assert.equal((await derivedFromStore(p.refresh_token, p.session_id)).salt, false);
+});
+
+// ---- Item 1: re-locking after a lockout ------------------------------------------------------
+
+test('after a lockout has ended one wrong password does not lock again: the next lock needs max_failed_logins new failures', async () => {
+  const id = await register('sf_relock');
+  await t.db.exec('update pgauth.settings set max_failed_logins = 3');
+  try {
+    for (let i = 0; i < 3; i++) await loginRows('sf_relock', WRONG);
+    assert.equal((await userState(id)).seconds, 300);
+    await withClock('301 seconds', async () => {
+      await loginRows('sf_relock', WRONG);
+      assert.equal((await userState(id)).locked, false, 'one failure after the lock: no lock');
+      assert.equal((await loginRows('sf_relock', PW)).length, 1, 'the owner gets in');
+    });
+  } finally {
+    await t.db.exec('update pgauth.settings set max_failed_logins = 10');
+  }
+});
+
+test('an attempt while the account is locked is refused and not counted, whatever the password', async () => {
+  const id = await register('sf_locked_count');
+  for (let i = 0; i < 10; i++) await loginRows('sf_locked_count', WRONG);
+  const locked = await userState(id);
+  assert.deepEqual([locked.failed_logins, locked.locked], [10, true]);
+  for (const pw of [WRONG, PW, WRONG]) assert.deepEqual(await loginRows('sf_locked_count', pw), []);
+  assert.equal((await userState(id)).failed_logins, 10);
+  assert.deepEqual((await failures(id)).slice(-3), [
+    { reason: 'locked' },
+    { reason: 'locked' },
+    { reason: 'locked' },
+  ]);
+});
+
+// ---- Item 2: change_password on a locked account ----------------------------------------------
+
+/** Calls of pgauth's hashing functions made by `sql`, in a transaction of its own. */
+async function hashesDuring(sql: string, params: unknown[]): Promise<number> {
+  // The view may still hold unflushed counts of earlier transactions: take the difference.
+  const calls = `select coalesce(sum(calls), 0)::int as n from pg_stat_xact_user_functions
+                 where schemaname = 'pgauth'
+                   and funcname in ('_crypt', '_verify_password', '_hash_password')`;
+  let n = -1;
+  await t.db.transaction(async (tx) => {
+    await tx.query(`set local track_functions = 'all'`);
+    const before = (await tx.query<{ n: number }>(calls)).rows[0]?.n ?? 0;
+    await tx.query(sql, params);
+    n = ((await tx.query<{ n: number }>(calls)).rows[0]?.n ?? 0) - before;
+  });
+  return n;
+}
+
+test('change_password on a locked account fails like a wrong password (false) before any password hash is computed, and counts nothing', async () => {
+  const id = await register('sf_cp_locked');
+  assert.ok(
+    (await hashesDuring('select pgauth.change_password($1, $2, $3)', [
+      id,
+      WRONG,
+      'new passphrase 1',
+    ])) > 0,
+    'a check on an account that is not locked does hash',
+  );
+  await t.db.query(`select pgauth.lock_user($1, now() + interval '1 hour')`, [id]);
+  const before = (await userState(id)).failed_logins;
+  const hashes = await hashesDuring('select pgauth.change_password($1, $2, $3)', [
+    id,
+    PW,
+    'new passphrase 2',
+  ]);
+  assert.equal(hashes, 0, 'no hash for a locked account, not even of the right password');
+  const ok = (
+    await t.db.query<{ ok: boolean }>('select pgauth.change_password($1, $2, $3) as ok', [
+      id,
+      PW,
+      'new passphrase 3',
+    ])
+  ).rows[0]?.ok;
+  assert.equal(ok, false);
+  assert.equal((await userState(id)).failed_logins, before, 'nothing counted');
+  assert.deepEqual((await failures(id)).at(-1), { reason: 'locked', via: 'change_password' });
+});
+
+test('wrong current passwords in change_password count toward the lockout like failed logins', async () => {
+  const id = await register('sf_cp_count');
+  for (let i = 0; i < 10; i++) {
+    const r = await t.db.query<{ ok: boolean }>('select pgauth.change_password($1, $2, $3) as ok', [
+      id,
+      WRONG,
+      'new passphrase 4',
+    ]);
+    assert.equal(r.rows[0]?.ok, false);
+  }
+  const s = await userState(id);
+  assert.deepEqual([s.failed_logins, s.locked, s.lock_count], [10, true, 1]);
+  assert.deepEqual(await loginRows('sf_cp_count', PW), [], 'the lock holds for login too');
+});
+
+// ---- Item 3: guessing by rollback -------------------------------------------------------------
+
+test('login_durably: a wrong password is counted and audited and yields NULLs; the right one a session', async () => {
+  const id = await register('sf_durable');
+  const bad = await t.db.query<Pair>('call pgauth.login_durably($1, $2, $3, $4)', [
+    'sf_durable',
+    WRONG,
+    '203.0.113.9',
+    'agent/1',
+  ]);
+  assert.deepEqual(bad.rows, [
+    {
+      user_id: null,
+      session_id: null,
+      access_token: null,
+      access_expires_at: null,
+      refresh_token: null,
+      refresh_expires_at: null,
+    },
+  ]);
+  assert.equal((await userState(id)).failed_logins, 1);
+  const audit = await t.db.query<{ ip: string; agent: string; detail: unknown }>(
+    `select host(client_ip) as ip, user_agent as agent, detail from pgauth.audit_log
+     where user_id = $1 and event = 'login_failure'`,
+    [id],
+  );
+  assert.deepEqual(audit.rows, [
+    { ip: '203.0.113.9', agent: 'agent/1', detail: { reason: 'bad_password' } },
+  ]);
+  const good = (await t.db.query<Pair>('call pgauth.login_durably($1, $2)', ['sf_durable', PW]))
+    .rows[0] as Pair;
+  assert.equal(good.user_id, id);
+  assert.match(good.access_token, /^pga_[A-Za-z0-9_-]{43}$/);
+  assert.ok(await validates(good.access_token));
+  assert.equal((await userState(id)).failed_logins, 0);
+  assert.equal(await count('select 1 from pgauth.password_attempts'), 0, 'no ticket left');
+});
+
+test('login_durably inside a transaction block fails with 2D000 before it answers, and leaves nothing', async () => {
+  const id = await register('sf_in_block');
+  await assert.rejects(
+    t.db.transaction((tx) => tx.query('call pgauth.login_durably($1, $2)', ['sf_in_block', PW])),
+    (err: { code?: string }) => err.code === '2D000',
+  );
+  assert.equal(
+    await count(`select 1 from pgauth.audit_log where user_id = $1 and event <> 'register'`, [id]),
+    0,
+  );
+  assert.equal(await count('select 1 from pgauth.sessions where user_id = $1', [id]), 0);
+});
+
+test('login_durably followed by a failing statement in the same query string fails whole with 2D000: no answer', async () => {
+  await register('sf_multi');
+  await assert.rejects(
+    t.db.exec(`call pgauth.login_durably('sf_multi', '${WRONG}'); select 1 / 0`),
+    (err: { code?: string }) => err.code === '2D000',
+  );
+});
+
+test('login_answer reveals nothing before the attempt has committed, even for the right password; after the commit it answers once', async () => {
+  const id = await register('sf_answer');
+  let early: Pair[] = [];
+  await assert.rejects(
+    t.db.transaction(async (tx) => {
+      const ticket = (
+        await tx.query<{ ticket: string }>('select pgauth.login_attempt($1, $2) as ticket', [
+          'sf_answer',
+          PW,
+        ])
+      ).rows[0]?.ticket;
+      early = (await tx.query<Pair>('select * from pgauth.login_answer($1, $2)', [ticket, PW]))
+        .rows;
+      throw new Error('roll back');
+    }),
+    /roll back/,
+  );
+  assert.deepEqual(early, [], 'no answer inside the transaction of the attempt');
+  const ticket = (
+    await t.db.query<{ ticket: string }>('select pgauth.login_attempt($1, $2) as ticket', [
+      'sf_answer',
+      PW,
+    ])
+  ).rows[0]?.ticket as string;
+  assert.match(ticket, /^pgc_[A-Za-z0-9_-]{43}$/);
+  const answer = await t.db.query<Pair>('select * from pgauth.login_answer($1, $2)', [ticket, PW]);
+  assert.equal(answer.rows[0]?.user_id, id);
+  assert.deepEqual(
+    (await t.db.query('select * from pgauth.login_answer($1, $2)', [ticket, PW])).rows,
+    [],
+    'a ticket answers once',
+  );
+});
+
+test('login_attempt must be the first write of its transaction: a second attempt fails with BADIN invalid_input', async () => {
+  await register('sf_second');
+  await rejects(
+    t.db.transaction(async (tx) => {
+      await tx.query('select pgauth.login_attempt($1, $2)', ['sf_second', WRONG]);
+      await tx.query('select pgauth.login_attempt($1, $2)', ['sf_second', PW]);
+    }),
+    'BADIN',
+    'invalid_input',
+  );
+});
+
+/** What one statement wrote to each pgauth table, in a transaction that is rolled back. */
+async function writesOf(sql: string, params: unknown[]): Promise<string[]> {
+  // pg_stat_xact_user_tables may still hold counts of earlier transactions of the same backend
+  // that were not flushed yet: read it before and after, and keep the difference.
+  const counts = `select relname, n_tup_ins as i, n_tup_upd as u, n_tup_del as d
+                  from pg_stat_xact_user_tables where schemaname = 'pgauth'`;
+  type Counts = { relname: string; i: number; u: number; d: number };
+  let writes: string[] = [];
+  await assert.rejects(
+    t.db.transaction(async (tx) => {
+      const before = new Map((await tx.query<Counts>(counts)).rows.map((r) => [r.relname, r]));
+      await tx.query(sql, params);
+      writes = (await tx.query<Counts>(counts)).rows
+        .map((r) => {
+          const b = before.get(r.relname) ?? { i: 0, u: 0, d: 0 };
+          return { name: r.relname, i: r.i - b.i, u: r.u - b.u, d: r.d - b.d };
+        })
+        .filter((w) => w.i + w.u + w.d > 0)
+        .map((w) => `${w.name} ${w.i}/${w.u}/${w.d}`)
+        .sort();
+      throw new Error('roll back');
+    }),
+    /roll back/,
+  );
+  return writes;
+}
+
+test('login_attempt writes the same, whatever the outcome: one update of the user row, one attempt row', async () => {
+  const id = await register('sf_shape');
+  for (let i = 0; i < 9; i++) await loginRows('sf_shape', WRONG);
+  const attempt = 'select pgauth.login_attempt($1, $2)';
+  const right = await writesOf(attempt, ['sf_shape', PW]);
+  const wrongAndLocks = await writesOf(attempt, ['sf_shape', WRONG]);
+  assert.deepEqual(right, ['password_attempts 1/0/0', 'users 0/1/0']);
+  assert.deepEqual(wrongAndLocks, right, 'the tenth wrong password locks, and writes no more');
+  const ch = 'select pgauth.change_password_attempt($1, $2, $3)';
+  assert.deepEqual(await writesOf(ch, [id, PW, 'new passphrase 7']), right);
+  assert.deepEqual(await writesOf(ch, [id, WRONG, 'new passphrase 7']), right);
+  assert.equal((await userState(id)).failed_logins, 9, 'all of it was rolled back');
+});
+
+test('an answer read in a transaction that rolls back leaves the failure counted; purge_expired() audits the unread attempt after a minute', async () => {
+  const id = await register('sf_unread');
+  const ticket = (
+    await t.db.query<{ ticket: string }>('select pgauth.login_attempt($1, $2) as ticket', [
+      'sf_unread',
+      WRONG,
+    ])
+  ).rows[0]?.ticket;
+  await assert.rejects(
+    t.db.transaction(async (tx) => {
+      await tx.query('select * from pgauth.login_answer($1, $2)', [ticket, WRONG]);
+      throw new Error('roll back');
+    }),
+    /roll back/,
+  );
+  assert.equal((await userState(id)).failed_logins, 1, 'counted when the attempt committed');
+  assert.deepEqual(await failures(id), []);
+  await withClock('61 seconds', () => t.db.query('select pgauth.purge_expired()'));
+  assert.deepEqual(await failures(id), [{ reason: 'bad_password', unfinished: true } as never]);
+  assert.equal(await count('select 1 from pgauth.password_attempts'), 0);
+});
+
+test('change_password_durably: false for a wrong current password (counted), true for the right one (every session revoked)', async () => {
+  const p = await session('sf_cp_durable');
+  const wrong = await t.db.query<{ changed: boolean }>(
+    'call pgauth.change_password_durably($1, $2, $3)',
+    [p.user_id, WRONG, 'new passphrase 8'],
+  );
+  assert.deepEqual(wrong.rows, [{ changed: false }]);
+  assert.equal((await userState(p.user_id)).failed_logins, 1);
+  await rejects(
+    t.db.query('call pgauth.change_password_durably($1, $2, $3)', [p.user_id, PW, 'short']),
+    'WEAKP',
+    'password_too_short',
+  );
+  const right = await t.db.query<{ changed: boolean }>(
+    'call pgauth.change_password_durably($1, $2, $3)',
+    [p.user_id, PW, 'new passphrase 8'],
+  );
+  assert.deepEqual(right.rows, [{ changed: true }]);
+  assert.equal(await validates(p.access_token), false);
+  assert.equal((await loginRows('sf_cp_durable', 'new passphrase 8')).length, 1);
 });

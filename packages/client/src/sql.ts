@@ -126,12 +126,15 @@ export function sqlOperations(db: Database, options: SqlOptions = {}) {
   return {
     validate,
     async login(username: string, password: string, context: LoginContext = {}) {
-      const rows = await call<PairRow>(
-        db,
-        `select ${PAIR_COLUMNS} from pgauth.login($1, $2, $3, $4)`,
-        [username, password, context.ip ?? null, context.userAgent ?? null],
-      );
-      if (!rows[0]) throw new AuthError('invalid_credentials');
+      // A procedure: it commits the check before it answers (migration 0009). Its one row holds
+      // NULLs on any failure.
+      const rows = await call<PairRow>(db, 'call pgauth.login_durably($1, $2, $3, $4)', [
+        username,
+        password,
+        context.ip ?? null,
+        context.userAgent ?? null,
+      ]);
+      if (!rows[0]?.user_id) throw new AuthError('invalid_credentials');
       return pairOf(rows[0]);
     },
     async refresh(refreshToken: string, context: LoginContext = {}) {
@@ -151,12 +154,12 @@ export function sqlOperations(db: Database, options: SqlOptions = {}) {
     async changePassword(accessToken: string, currentPassword: string, newPassword: string) {
       const session = await validate(accessToken);
       if (!session) throw new AuthError('invalid_token');
-      const rows = await call<{ ok: boolean }>(
+      const rows = await call<{ changed: boolean }>(
         db,
-        'select pgauth.change_password($1, $2, $3) as ok',
+        'call pgauth.change_password_durably($1, $2, $3)',
         [session.userId, currentPassword, newPassword],
       );
-      if (!rows[0]?.ok) throw new AuthError('invalid_credentials');
+      if (!rows[0]?.changed) throw new AuthError('invalid_credentials');
     },
   };
 }

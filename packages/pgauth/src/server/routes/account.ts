@@ -102,7 +102,7 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
     {
       schema: {
         tags: ['account'],
-        summary: 'Log in (pgauth.login): a new session and token pair',
+        summary: 'Log in (pgauth.login_durably): a new session and token pair',
         description:
           'Every kind of failure (unknown user, wrong password, locked, disabled) gives the same 401 body.',
         body: credentials,
@@ -114,14 +114,15 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
     async (request, reply) => {
       const { username, password } = request.body;
       const rows = await gw.hashing(() =>
-        gw.query<PairRow>(`select ${PAIR_COLUMNS} from pgauth.login($1, $2, $3, $4)`, [
+        gw.query<PairRow>('call pgauth.login_durably($1, $2, $3, $4)', [
           username,
           password,
           clientIp(request),
           userAgent(request),
         ]),
       );
-      const row = rows[0];
+      // The procedure answers one row, all NULL on any failure.
+      const row = rows[0]?.user_id ? rows[0] : undefined;
       gw.metrics.logins.inc({ outcome: row ? 'success' : 'failure' });
       if (!row) return sendError(reply, 'invalid_credentials');
       return sendPair(reply, row);
@@ -221,7 +222,8 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
     {
       schema: {
         tags: ['account'],
-        summary: 'Change the password (pgauth.change_password); revokes every session of the user',
+        summary:
+          'Change the password (pgauth.change_password_durably); revokes every session of the user',
         security: bearer,
         body: {
           type: 'object',
@@ -235,13 +237,13 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
     async (request, reply) => {
       const s = await gw.authenticate(request);
       const rows = await gw.hashing(() =>
-        gw.query<{ ok: boolean }>('select pgauth.change_password($1, $2, $3) as ok', [
+        gw.query<{ changed: boolean }>('call pgauth.change_password_durably($1, $2, $3)', [
           s.userId,
           request.body.current_password,
           request.body.new_password,
         ]),
       );
-      if (!rows[0]?.ok) throw new AuthError('invalid_credentials');
+      if (!rows[0]?.changed) throw new AuthError('invalid_credentials');
       gw.cache?.evictUser(s.userId);
       return reply.code(204).send();
     },
