@@ -4,16 +4,46 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { openTestDatabase, postgresOnly, type TestDatabase } from '../helpers/db.ts';
+import pg from 'pg';
+import type { Database } from '../../packages/client/src/db/types.ts';
+import {
+  adminUrl,
+  openTestDatabase,
+  postgresOnly,
+  randomName,
+  type TestDatabase,
+} from '../helpers/db.ts';
 import { rejects, withClock as shiftClock } from '../helpers/sql.ts';
 
 const PW = 'a long enough passphrase';
 const WRONG = 'not the right passphrase';
 let t: TestDatabase;
+const roles: string[] = [];
 before(async () => {
   t = await openTestDatabase();
 });
-after(() => t.close());
+after(async () => {
+  await t.close();
+  if (roles.length) await admin(roles.map((r) => `drop role if exists ${r};`).join('\n'));
+});
+
+async function admin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** PostgreSQL only: a fresh login role in `group`, and a pool connected as it. */
+async function connectAs(group: string): Promise<Database> {
+  const role = randomName('pgauth_sf');
+  await admin(`create role ${role} login in role ${group}`);
+  roles.push(role);
+  return t.connect({ user: role, max: 2 });
+}
 
 function withClock<T>(offset: string, fn: () => Promise<T>): Promise<T> {
   return shiftClock(t.db, offset, fn);
@@ -282,6 +312,39 @@ test('wrong current passwords in change_password count toward the lockout like f
 });
 
 // ---- Item 3: guessing by rollback -------------------------------------------------------------
+
+test('a pgauth_service member cannot try a password in a transaction it rolls back: pgauth.login and pgauth.change_password are refused (42501)', {
+  skip: postgresOnly,
+}, async () => {
+  const id = await register('sf_rollback');
+  const svc = await connectAs('pgauth_service');
+  for (const [sql, params] of [
+    ['select * from pgauth.login($1, $2)', ['sf_rollback', WRONG]],
+    ['select pgauth.change_password($1, $2, $3)', [id, WRONG, 'new passphrase 5']],
+  ] as const) {
+    await assert.rejects(
+      svc.transaction(async (tx) => {
+        await tx.query(sql, [...params]);
+        throw new Error('the guess was made and is rolled back');
+      }),
+      (err: { code?: string }) => err.code === '42501',
+      sql,
+    );
+  }
+  // What it may call instead commits the failure before it answers.
+  const r = await svc.query<Pair>('call pgauth.login_durably($1, $2)', ['sf_rollback', WRONG]);
+  assert.equal(r.rows[0]?.user_id, null);
+  const c = await svc.query<{ changed: boolean }>(
+    'call pgauth.change_password_durably($1, $2, $3)',
+    [id, WRONG, 'new passphrase 6'],
+  );
+  assert.equal(c.rows[0]?.changed, false);
+  assert.equal((await userState(id)).failed_logins, 2);
+  assert.deepEqual(await failures(id), [
+    { reason: 'bad_password' },
+    { reason: 'bad_password', via: 'change_password' },
+  ]);
+});
 
 test('login_durably: a wrong password is counted and audited and yields NULLs; the right one a session', async () => {
   const id = await register('sf_durable');

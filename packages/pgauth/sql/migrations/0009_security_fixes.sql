@@ -4,6 +4,21 @@
 -- locked accounts), a validator role for services that only check tokens, and a much larger list
 -- of common passwords with a rule for their decorated forms.
 
+-- A group role for services that only check tokens (see "Roles" below). Created like 0001's.
+do $$
+begin
+  if not exists (select 1 from pg_catalog.pg_roles where rolname = 'pgauth_validator') then
+    begin
+      create role pgauth_validator nologin;
+    exception when duplicate_object or unique_violation then
+      null; -- another database of this cluster created it at the same moment
+    end;
+  end if;
+end
+$$;
+grant usage on schema pgauth to pgauth_validator;
+grant pgauth_validator to pgauth_service;
+
 set local role pgauth_owner;
 
 -- ---------------------------------------------------------------------------------------------
@@ -200,7 +215,8 @@ comment on function pgauth.refresh(text, inet, text) is
 --      matters: the count and the lock are already committed.
 -- The procedures login_durably and change_password_durably run both with a COMMIT after each,
 -- and are what a front door calls (CALL, outside any transaction block). The functions login
--- and change_password do both steps in one transaction. Tickets whose answer was never read are
+-- and change_password do both steps in one transaction; they remain for admins (they can be
+-- rolled back, and admins can set passwords anyway). Tickets whose answer was never read are
 -- audited (login_failure, "unfinished": true) and deleted by purge_expired() after a minute.
 -- ---------------------------------------------------------------------------------------------
 create table pgauth.password_attempts (
@@ -538,7 +554,7 @@ begin
 end
 $$;
 comment on function pgauth.login(text, text, inet, text) is
-  'Checks a password and starts a session in the caller''s transaction: one row with the user id, session id and a fresh access/refresh token pair, or no row on any failure (unknown user, wrong password, locked, disabled). A rollback erases its failure count: front doors use login_durably. Raises BADIN only on missing or over-long input.';
+  'Admin: checks a password and starts a session in the caller''s transaction: one row with the user id, session id and a fresh access/refresh token pair, or no row on any failure (unknown user, wrong password, locked, disabled). A rollback erases its failure count: front doors use login_durably. Raises BADIN only on missing or over-long input.';
 
 -- ---- Change of password -------------------------------------------------------------------------
 
@@ -668,7 +684,7 @@ begin
 end
 $$;
 comment on function pgauth.change_password(uuid, text, text) is
-  'Changes a password given the current one, in the caller''s transaction. False when the current password is wrong (counted like a failed login) or the account is locked or disabled (refused before any hashing); WEAKP when the new one is refused. On success every session of the user is revoked. A rollback erases its failure count: front doors use change_password_durably.';
+  'Admin: changes a password given the current one, in the caller''s transaction. False when the current password is wrong (counted like a failed login) or the account is locked or disabled (refused before any hashing); WEAKP when the new one is refused. On success every session of the user is revoked. A rollback erases its failure count: front doors use change_password_durably.';
 
 -- 0004's helper is replaced by _record_password_check.
 drop function pgauth._count_failure(uuid, pgauth.settings, inet, text);
@@ -711,6 +727,30 @@ end
 $$;
 comment on function pgauth.purge_expired() is
   'Admin: deletes sessions that ended (expired or revoked) longer than settings.session_retention ago, wipes the refresh rotation salts whose grace window has passed, and audits (login_failure, "unfinished") and deletes password attempts whose answer was not read within a minute; returns how many sessions it deleted. Safe at any time; schedule it every minute or so.';
+
+-- ---------------------------------------------------------------------------------------------
+-- Roles.
+-- Threat model: a compromised or buggy service. Most services only check tokens; with
+-- pgauth_service they could also log users in, register accounts and try passwords. They now get
+-- pgauth_validator: validate, validate_many and clock, which read and never write.
+-- pgauth_service is a member of pgauth_validator and adds what a front door (the gateway, a
+-- service with its own login form) needs: register, login_durably and change_password_durably
+-- (with their two steps), refresh, logout, revoke_token. It loses the functions login and
+-- change_password, whose failure count a rollback erases (above); admins keep them.
+-- ---------------------------------------------------------------------------------------------
+revoke execute on function
+  pgauth.validate(text),
+  pgauth.validate_many(text[]),
+  pgauth.clock(),
+  pgauth.login(text, text, inet, text),
+  pgauth.change_password(uuid, text, text)
+from pgauth_service;
+
+grant execute on function
+  pgauth.validate(text),
+  pgauth.validate_many(text[]),
+  pgauth.clock()
+to pgauth_validator;
 
 grant execute on function
   pgauth.login_attempt(text, text, inet, text),
