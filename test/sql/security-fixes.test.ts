@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { dictionary } from '@zxcvbn-ts/language-common';
 import pg from 'pg';
 import type { Database } from '../../packages/client/src/db/types.ts';
 import {
@@ -532,4 +533,80 @@ test('change_password_durably: false for a wrong current password (counted), tru
   assert.deepEqual(right.rows, [{ changed: true }]);
   assert.equal(await validates(p.access_token), false);
   assert.equal((await loginRows('sf_cp_durable', 'new passphrase 8')).length, 1);
+});
+
+// ---- Item 18: common passwords ------------------------------------------------------------------
+
+function registerAs(username: string, password: string) {
+  return t.db.query('select pgauth.register($1, $2)', [username, password]);
+}
+
+test('password1234 fails with WEAKP password_common, as does any common password with digits, symbols or spaces around it', async () => {
+  for (const [i, pw] of [
+    'password1234',
+    'Password1234!',
+    '!!dragon2024!!',
+    '1qaz2wsx12345',
+    'iloveyou 2024',
+    '2024monkey!!!',
+    '123456789012',
+  ].entries()) {
+    await rejects(registerAs(`sf_common_${i}`, pw), 'WEAKP', 'password_common');
+  }
+  const id = await register('sf_common_change');
+  await rejects(
+    t.db.query('select pgauth.change_password($1, $2, $3)', [id, PW, 'Password1234']),
+    'WEAKP',
+    'password_common',
+  );
+  await rejects(
+    t.db.query('select pgauth.set_password($1, $2)', [id, 'letmein!2024']),
+    'WEAKP',
+    'password_common',
+  );
+});
+
+test('a simple repetition fails with WEAKP password_common: of a unit shorter than the minimum length, or of a refused one', async () => {
+  for (const [i, pw] of [
+    'abcabcabcabc',
+    'aaaaaaaaaaaa',
+    '😀'.repeat(12),
+    'passwordpassword',
+    'Password1234password1234',
+    'x7#kQ2x7#kQ2x7#kQ2',
+  ].entries()) {
+    await rejects(registerAs(`sf_repeat_${i}`, pw), 'WEAKP', 'password_common');
+  }
+  // A unit long enough and not common: as strong as the unit, accepted.
+  await registerAs('sf_repeat_ok', 'plum tree at dusk plum tree at dusk');
+});
+
+test('every entry of the common-password dictionary of @zxcvbn-ts/language-common is in pgauth.common_passwords', async () => {
+  const words = [
+    ...new Set((dictionary['passwords-common'] as string[]).map((w) => w.toLowerCase())),
+  ];
+  assert.ok(words.length > 49_000, `the dictionary has ${words.length} entries`);
+  const r = await t.db.query<{ n: number }>(
+    'select count(*)::int as n from pgauth.common_passwords where password = any($1::text[])',
+    [words],
+  );
+  assert.equal(r.rows[0]?.n, words.length);
+  const long = words.filter((w) => w.length >= 12).slice(0, 20);
+  for (const [i, pw] of long.entries()) {
+    await rejects(registerAs(`sf_long_${i}`, pw), 'WEAKP', 'password_common');
+  }
+});
+
+test('passphrases, random strings and common words inside other letters are accepted', async () => {
+  for (const [i, pw] of [
+    'correct horse battery staple',
+    'a long enough passphrase',
+    'x7k2p9q4m1z8',
+    'password manager vault',
+    'dragonfly1234x',
+    'Tr0ub4dor&3 again',
+    'é'.repeat(5) + 'ü'.repeat(7),
+  ].entries()) {
+    await registerAs(`sf_fine_${i}`, pw);
+  }
 });
