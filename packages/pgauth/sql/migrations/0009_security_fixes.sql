@@ -4,7 +4,9 @@
 -- locked accounts), a validator role for services that only check tokens, and a much larger list
 -- of common passwords with a rule for their decorated forms.
 
--- A group role for services that only check tokens (see "Roles" below). Created like 0001's.
+-- A group role for services that only check tokens (see "Roles" below), created like 0001's;
+-- pgauth_service becomes a member. Roles belong to the cluster: another database may have done
+-- both already.
 do $$
 begin
   if not exists (select 1 from pg_catalog.pg_roles where rolname = 'pgauth_validator') then
@@ -14,10 +16,12 @@ begin
       null; -- another database of this cluster created it at the same moment
     end;
   end if;
+  if not pg_catalog.pg_has_role('pgauth_service', 'pgauth_validator', 'member') then
+    grant pgauth_validator to pgauth_service;
+  end if;
 end
 $$;
 grant usage on schema pgauth to pgauth_validator;
-grant pgauth_validator to pgauth_service;
 
 set local role pgauth_owner;
 
@@ -205,14 +209,16 @@ comment on function pgauth.refresh(text, inet, text) is
 --   1. login_attempt / change_password_attempt checks the password, writes its consequences on
 --      the user row (failure counter, lock, reset on success) and records the outcome in
 --      pgauth.password_attempts, and returns only a ticket (256 random bits, stored hashed). What
---      it writes has the same shape whatever the outcome — one UPDATE of the user row and one
---      INSERT — so that nothing the caller can see inside its transaction tells the outcome. It
---      must be the first write of its transaction (else BADIN), so that no other check, whose
---      own writes would show the lock this one set, can run after it before the commit.
+--      it writes has the same shape whether the password is right or wrong — one UPDATE of the
+--      user row, one INSERT — and takes as long, so that nothing the caller can see inside its
+--      transaction tells the outcome (on a locked or disabled account it writes no UPDATE and
+--      does not look at the result of the hash). It must be the first write of its transaction
+--      (else BADIN), so that no second check, which would see the lock this one may have set,
+--      can run after it before the commit.
 --   2. login_answer / change_password_answer reads the outcome of a ticket whose transaction has
 --      committed (pg_xact_status), at most once and within a minute, and then acts on it: a
---      session, a new password hash, the audit rows. Reading it rolled back changes nothing that
---      matters: the count and the lock are already committed.
+--      session, a new password hash, the audit rows. Reading it in a transaction that is then
+--      rolled back changes nothing that matters: the count and the lock are already committed.
 -- The procedures login_durably and change_password_durably run both with a COMMIT after each,
 -- and are what a front door calls (CALL, outside any transaction block). The functions login
 -- and change_password do both steps in one transaction; they remain for admins (they can be
@@ -303,8 +309,7 @@ $$;
 revoke all on function pgauth._record_password_check(
   text, uuid, timestamptz, boolean, pgauth.settings, inet, text) from public;
 
--- Stores an attempt under a fresh ticket, which it returns. Refused unless nothing has been
--- written yet in this transaction (see the threat model above).
+-- Stores an attempt under a fresh ticket, which it returns, with the id of its transaction.
 create function pgauth._store_attempt(p_attempt pgauth.password_attempts) returns text
   language plpgsql volatile security definer set search_path = pg_catalog, pgauth, pg_temp
   as $$
@@ -319,6 +324,7 @@ end
 $$;
 revoke all on function pgauth._store_attempt(pgauth.password_attempts) from public;
 
+-- Refuses to go on once anything has been written in this transaction (see above).
 create function pgauth._require_fresh_transaction() returns void
   language plpgsql volatile set search_path = pg_catalog, pg_temp
   as $$
@@ -740,9 +746,9 @@ comment on function pgauth.purge_expired() is
 --     that is not a letter) after it, before it, or both: 'password1234', '!!dragon2024!!';
 --   * a repetition of a shorter unit ('abcabcabcabc', 'passwordpassword'), when that unit is
 --     shorter than the minimum length or is itself refused by the two rules above.
--- The rule is in the database, so every caller gets it. It costs one probe of the primary key
--- with at most 2 × 17 candidates (entries are 4 to 20 characters long), plus a loop over the
--- lengths that divide the password's for the repetition (docs/security.md has the timings).
+-- The rule is in the database, so every caller gets it. It costs one strpos() for the
+-- repetition and one probe of the primary key with at most 35 candidates (entries are at most 20
+-- characters long): about 16 µs on PostgreSQL, 26 µs on PGlite (docs/security.md).
 -- Not covered: sequences ('abcdefghijkl'), keyboard walks and leetspeak beyond the list's own
 -- entries, or a password made of the username and digits.
 -- ---------------------------------------------------------------------------------------------
@@ -752,7 +758,7 @@ create function pgauth._is_common_password(p_password text, p_min_length integer
   as $$
 declare
   -- Digits, symbols and space: printable ASCII without the letters.
-  c_junk constant text := '[\x20-\x40\x5b-\x60\x7b-\x7e]+';
+  v_junk constant text := '[\x20-\x40\x5b-\x60\x7b-\x7e]+';
   v_word text := pg_catalog.lower(p_password);
   v_len integer := pg_catalog.char_length(v_word);
   v_unit integer;
@@ -772,9 +778,9 @@ begin
     select 1 from pgauth.common_passwords c
     where c.password = any (v_word || array(
       select pg_catalog.left(f.form, n)
-      from pg_catalog.unnest(array[v_word, pg_catalog.regexp_replace(v_word, '^' || c_junk, '')]) f(form)
+      from pg_catalog.unnest(array[v_word, pg_catalog.regexp_replace(v_word, '^' || v_junk, '')]) f(form)
       cross join lateral pg_catalog.generate_series(
-        greatest(pg_catalog.char_length(pg_catalog.regexp_replace(f.form, c_junk || '$', '')), 4),
+        greatest(pg_catalog.char_length(pg_catalog.regexp_replace(f.form, v_junk || '$', '')), 4),
         least(pg_catalog.char_length(f.form), 20)) n)));
 end
 $$;
