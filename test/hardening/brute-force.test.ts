@@ -133,7 +133,7 @@ test('max_failed_logins wrong passwords over HTTP lock the account: the right pa
   }
 });
 
-test('40 parallel wrong passwords over HTTP: forty 401s, the counter at exactly 40, one lock', async () => {
+test('40 parallel wrong passwords over HTTP with max_failed_logins 30: forty 401s, one lock, the counter at exactly 30 and all forty audited', async () => {
   await a.t.db.exec('update pgauth.settings set max_failed_logins = 30');
   try {
     await createUser(a, 'bf-parallel');
@@ -149,8 +149,18 @@ test('40 parallel wrong passwords over HTTP: forty 401s, the counter at exactly 
     );
     assert.equal(new Set(replies.map((r) => r.text)).size, 1);
     const s = await userState('bf-parallel');
-    assert.equal(s.failed_logins, 40, 'no failure lost');
+    // Attempts that find the account locked are refused without counting (migration 0009).
+    assert.equal(s.failed_logins, 30, 'no failure lost up to the lock');
     assert.equal(s.lock_count, 1, 'locked exactly once');
+    const reasons = await a.t.db.query<{ reason: string; n: number }>(
+      `select a.detail->>'reason' as reason, count(*)::int as n
+       from pgauth.audit_log a join pgauth.users u on u.id = a.user_id
+       where u.username = 'bf-parallel' and a.event = 'login_failure' group by 1 order by 1`,
+    );
+    assert.deepEqual(reasons.rows, [
+      { reason: 'bad_password', n: 30 },
+      { reason: 'locked', n: 10 },
+    ]);
     const lockouts = await a.t.db.query<{ n: number }>(
       `select count(*)::int as n from pgauth.audit_log a join pgauth.users u on u.id = a.user_id
        where u.username = 'bf-parallel' and a.event = 'lockout'`,

@@ -198,7 +198,7 @@ test('kill -9 of a gateway under login and refresh load, then a restart: every p
     await until(
       `select count(*)::int as n from pg_stat_activity where application_name = $1
        and wait_event_type = 'Lock'
-       and (query like '%pgauth.refresh(%' or query like '%pgauth.login(%')`,
+       and (query like '%pgauth.refresh(%' or query like '%pgauth.login_durably(%')`,
       2,
       20_000,
       'calls waiting on the held rows',

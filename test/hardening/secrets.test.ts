@@ -150,7 +150,7 @@ describe('secrets stay secret (SECURITY.md 20)', { skip: postgresOnly }, () => {
     // The statement itself is still logged, as the operator asked: only the values are not.
     assert.match(
       await cluster.readLog(),
-      /execute <unnamed>: select user_id::text, .* from pgauth\.login\(\$1, \$2, \$3, \$4\)/,
+      /execute <unnamed>: call pgauth\.login_durably\(\$1, \$2, \$3, \$4\)/,
     );
   });
 
@@ -403,7 +403,7 @@ describe('secrets stay secret (SECURITY.md 20)', { skip: postgresOnly }, () => {
     // The haystacks are real: statements, audit rows, sessions were all written.
     assert.match(
       serverLog,
-      /LOG: {2}execute <unnamed>: select pgauth\.change_password\(\$1, \$2, \$3\)/,
+      /LOG: {2}execute <unnamed>: call pgauth\.change_password_durably\(\$1, \$2, \$3\)/,
     );
     assert.match(serverLog, /LOG: {2}execute <unnamed>: select pgauth\.register\(\$1, \$2, \$3\)/);
     assert.match(serverLog, /LOG: {2}duration: [\d.]+ ms/);

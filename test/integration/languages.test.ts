@@ -1,7 +1,7 @@
 /**
  * The SQL API needs no SDK: each snippet of examples/languages (Python with psycopg 3, Go with
  * database/sql and lib/pq, a psql script) runs as a real process against the test database,
- * connected as a login role of pgauth_service, as docs/languages.md tells a service to.
+ * connected as a login role of pgauth_validator, as docs/languages.md tells a service to.
  * PostgreSQL only: PGlite has no wire endpoint in the tests.
  *
  * A missing interpreter or library skips its snippet with the Debian package to install (a failure
@@ -155,7 +155,7 @@ async function closedPort(): Promise<number> {
 let t: TestDatabase | undefined;
 let dir = '';
 let role = '';
-/** The test database, as a login role that is only a member of pgauth_service. */
+/** The test database, as a login role that is only a member of pgauth_validator. */
 let serviceUrl = '';
 const USERNAME = "o'brien zoë";
 let userId = '';
@@ -168,7 +168,7 @@ before(async () => {
   t = await openTestDatabase();
   dir = await mkdtemp(join(tmpdir(), 'pgauth-languages-'));
   role = randomName('pgauth_lang');
-  await admin(`create role ${role} login in role pgauth_service`);
+  await admin(`create role ${role} login in role pgauth_validator`);
   const url = new URL(t.url ?? '');
   url.username = role;
   url.password = '';

@@ -196,9 +196,10 @@ test('max_failed_logins (10) consecutive failures lock the account; the right pa
   assert.equal(await lastFailureReason(id), 'locked');
   // Design (0002): the automatic lockout does not revoke the sessions the owner already holds.
   assert.ok(await validates(before.access_token));
-  // A wrong password while locked still counts, without a second lockout.
+  // An attempt while locked is refused without counting (0009): nothing depends on the password.
   assert.deepEqual(await login('li_lockout', WRONG), []);
-  assert.equal((await userRow(id)).failed_logins, 11);
+  assert.equal((await userRow(id)).failed_logins, 10);
+  assert.equal(await lastFailureReason(id), 'locked');
   const lockouts = await t.db.query(
     `select 1 from pgauth.audit_log where event = 'lockout' and user_id = $1`,
     [id],
@@ -215,21 +216,27 @@ test('max_failed_logins (10) consecutive failures lock the account; the right pa
   assert.equal(after.lock_count, 0);
 });
 
-test('a repeated lock doubles (lockout_seconds * 2^lock_count), capped at lockout_max_seconds', async () => {
+test('a repeated lock needs max_failed_logins new failures and doubles (lockout_seconds * 2^lock_count), capped at lockout_max_seconds', async () => {
   const id = await register('li_double');
   await t.db.exec('update pgauth.settings set max_failed_logins = 3, lockout_max_seconds = 1000');
   try {
     for (let i = 0; i < 3; i++) await login('li_double', WRONG);
     assert.equal((await userRow(id)).seconds, 300);
-    // After the lock ends, the failures are still counted: the next one locks again, twice as long.
+    // After the lock ends, one failure is not enough (0009): a new lock takes three new ones.
     await withClock('301 seconds', async () => {
+      await login('li_double', WRONG);
+      await login('li_double', WRONG);
+      const mid = await userRow(id);
+      assert.ok((mid.seconds ?? 0) <= 0, 'two new failures do not lock');
+      assert.equal(mid.failed_logins, 5);
       await login('li_double', WRONG);
       const u = await userRow(id);
       assert.equal(u.seconds, 600);
       assert.equal(u.lock_count, 2);
+      assert.equal(u.failed_logins, 6);
     });
     await withClock('1000 seconds', async () => {
-      await login('li_double', WRONG);
+      for (let i = 0; i < 3; i++) await login('li_double', WRONG);
       const u = await userRow(id);
       assert.equal(u.seconds, 1000, '1200 s capped at lockout_max_seconds');
       assert.equal(u.lock_count, 3);
@@ -284,7 +291,7 @@ test('50 parallel wrong attempts count exactly 50 failures', { skip: postgresOnl
   }
 });
 
-test('parallel wrong attempts past max_failed_logins lock exactly once', {
+test('parallel wrong attempts past max_failed_logins lock exactly once; those after the lock are refused uncounted', {
   skip: postgresOnly,
 }, async () => {
   const id = await register('li_parallel_lock');
@@ -296,8 +303,17 @@ test('parallel wrong attempts past max_failed_logins lock exactly once', {
     ),
   );
   const u = await userRow(id);
-  assert.equal(u.failed_logins, 30);
+  assert.equal(u.failed_logins, 10, 'the attempts that found the account locked did not count');
   assert.equal(u.lock_count, 1);
+  const reasons = await t.db.query<{ reason: string; n: number }>(
+    `select detail->>'reason' as reason, count(*)::int as n from pgauth.audit_log
+     where event = 'login_failure' and user_id = $1 group by 1 order by 1`,
+    [id],
+  );
+  assert.deepEqual(reasons.rows, [
+    { reason: 'bad_password', n: 10 },
+    { reason: 'locked', n: 20 },
+  ]);
   const lockouts = await t.db.query(
     `select 1 from pgauth.audit_log where event = 'lockout' and user_id = $1`,
     [id],

@@ -32,7 +32,9 @@ async function admin(sql: string): Promise<void> {
 }
 
 /** A fresh login role, member of `group`, and a pool connected as it. */
-async function connectAs(group: 'pgauth_service' | 'pgauth_admin'): Promise<Database> {
+async function connectAs(
+  group: 'pgauth_validator' | 'pgauth_service' | 'pgauth_admin',
+): Promise<Database> {
   const role = randomName('pgauth_t');
   await admin(`create role ${role} login in role ${group}`);
   roles.push(role);
@@ -69,7 +71,7 @@ async function assertNoTableAccess(db: Database): Promise<void> {
   await denied(db.query('create table pgauth.intruder (x int)'), 'create in schema pgauth');
 }
 
-test('a pgauth_service member can register, log in, validate, refresh and log out', {
+test('a pgauth_service member can register, log in, validate, refresh, log out and change a password', {
   skip: postgresOnly,
 }, async () => {
   const svc = await connectAs('pgauth_service');
@@ -77,7 +79,7 @@ test('a pgauth_service member can register, log in, validate, refresh and log ou
     .rows[0]?.id;
   const p = (
     await svc.query<{ access_token: string; refresh_token: string; user_id: string }>(
-      `select * from pgauth.login('pv_svc', $1)`,
+      `call pgauth.login_durably('pv_svc', $1)`,
       [PW],
     )
   ).rows[0];
@@ -92,18 +94,67 @@ test('a pgauth_service member can register, log in, validate, refresh and log ou
   assert.ok(n);
   const out = await svc.query<{ ok: boolean }>('select pgauth.logout($1) as ok', [n.access_token]);
   assert.equal(out.rows[0]?.ok, true);
-  const ch = await svc.query<{ ok: boolean }>('select pgauth.change_password($1, $2, $3) as ok', [
-    id,
-    PW,
-    'another passphrase',
+  const ch = await svc.query<{ changed: boolean }>(
+    'call pgauth.change_password_durably($1, $2, $3)',
+    [id, PW, 'another passphrase'],
+  );
+  assert.equal(ch.rows[0]?.changed, true);
+});
+
+test('a pgauth_validator member can validate and validate_many, and nothing that writes (42501)', {
+  skip: postgresOnly,
+}, async () => {
+  await t.db.query(`select pgauth.register('pv_val', $1)`, [PW]);
+  const p = (
+    await t.db.query<{ access_token: string; refresh_token: string; user_id: string }>(
+      `select * from pgauth.login('pv_val', $1)`,
+      [PW],
+    )
+  ).rows[0];
+  const val = await connectAs('pgauth_validator');
+  const v = await val.query<{ user_id: string }>('select * from pgauth.validate($1)', [
+    p?.access_token,
   ]);
-  assert.equal(ch.rows[0]?.ok, true);
+  assert.equal(v.rows[0]?.user_id, p?.user_id);
+  const many = await val.query('select * from pgauth.validate_many($1::text[])', [
+    [p?.access_token, 'garbage'],
+  ]);
+  assert.equal(many.rows.length, 1);
+  await val.query('select pgauth.clock()');
+  const uid = p?.user_id;
+  for (const sql of [
+    `select pgauth.register('pv_val2', '${PW}')`,
+    `select * from pgauth.login('pv_val', '${PW}')`,
+    `call pgauth.login_durably('pv_val', '${PW}')`,
+    `select pgauth.login_attempt('pv_val', '${PW}')`,
+    `select * from pgauth.login_answer('pgc_x', '${PW}')`,
+    `select * from pgauth.refresh('${p?.refresh_token}')`,
+    `select pgauth.logout('${p?.access_token}')`,
+    `select pgauth.revoke_token('${p?.access_token}')`,
+    `select pgauth.change_password('${uid}', '${PW}', 'another passphrase')`,
+    `call pgauth.change_password_durably('${uid}', '${PW}', 'another passphrase')`,
+    `select pgauth.change_password_attempt('${uid}', '${PW}', 'another passphrase')`,
+    `select pgauth.change_password_answer('pgc_x', 'another passphrase')`,
+    `select pgauth.lock_user('${uid}')`,
+  ]) {
+    await denied(val.query(sql), sql);
+  }
+  assert.equal(
+    (await val.query('select * from pgauth.validate($1)', [p?.access_token])).rows.length,
+    1,
+  );
 });
 
 test('a pgauth_service member cannot touch any pgauth table (42501)', {
   skip: postgresOnly,
 }, async () => {
   await assertNoTableAccess(await connectAs('pgauth_service'));
+});
+
+test('a pgauth_validator member cannot touch any pgauth table (42501)', {
+  skip: postgresOnly,
+}, async () => {
+  await assertNoTableAccess(await connectAs('pgauth_validator'));
 });
 
 test('a pgauth_service member cannot call admin or internal functions (42501)', {
@@ -113,6 +164,8 @@ test('a pgauth_service member cannot call admin or internal functions (42501)', 
   const uid = '00000000-0000-4000-8000-000000000000';
   for (const sql of [
     `select pgauth.lock_user('${uid}')`,
+    `select * from pgauth.login('x', '${PW}')`,
+    `select pgauth.change_password('${uid}', '${PW}', 'another passphrase')`,
     'select * from pgauth.list_users()',
     `select * from pgauth.get_user('${uid}')`,
     `select pgauth.find_user('x')`,
@@ -132,6 +185,9 @@ test('a pgauth_service member cannot call admin or internal functions (42501)', 
     `select pgauth._random_bytes(4)`,
     `select pgauth._crypt('a', 'b')`,
     `select pgauth._settings()`,
+    `select pgauth._login_verdict('x', 'y', null, null)`,
+    `select pgauth._take_attempt('pgc_x', 'login')`,
+    `select pgauth._require_fresh_transaction()`,
   ]) {
     await denied(svc.query(sql), sql);
   }
@@ -184,10 +240,10 @@ test('no function in schema pgauth is executable by PUBLIC', async () => {
   assert.deepEqual(r.rows, []);
 });
 
-test('no pgauth table is granted to PUBLIC, pgauth_service or pgauth_admin', async () => {
+test('no pgauth table is granted to PUBLIC, pgauth_validator, pgauth_service or pgauth_admin', async () => {
   const r = await t.db.query<{ tbl: string; who: string }>(
     `select c.oid::regclass::text as tbl, w.who from pg_class c
-     cross join (values ('public'), ('pgauth_service'), ('pgauth_admin')) w(who)
+     cross join (values ('public'), ('pgauth_validator'), ('pgauth_service'), ('pgauth_admin')) w(who)
      where c.relnamespace = 'pgauth'::regnamespace and c.relkind in ('r', 'v', 'm', 'p')
        and (has_table_privilege(w.who, c.oid, 'select') or has_table_privilege(w.who, c.oid, 'insert')
          or has_table_privilege(w.who, c.oid, 'update') or has_table_privilege(w.who, c.oid, 'delete')
@@ -217,32 +273,41 @@ test('every public pgauth function (not internal, not a trigger, not pgcrypto) h
   );
 });
 
-test('the service and admin grants are exactly the documented ones', async () => {
+test('the validator, service and admin grants are exactly the documented ones', async () => {
   const r = await t.db.query<{ role: string; fn: string }>(
     `select w.who as role, p.proname as fn from pg_proc p
-     cross join (values ('pgauth_service'), ('pgauth_admin')) w(who)
+     cross join (values ('pgauth_validator'), ('pgauth_service'), ('pgauth_admin')) w(who)
      where p.pronamespace = 'pgauth'::regnamespace
        and has_function_privilege(w.who, p.oid, 'execute')
      order by 1, 2`,
   );
   const of = (role: string) => r.rows.filter((x) => x.role === role).map((x) => x.fn);
+  const validator = ['clock', 'validate', 'validate_many'];
+  assert.deepEqual(of('pgauth_validator'), validator);
   const service = [
-    'change_password',
-    'clock',
-    'login',
+    ...validator,
+    'change_password_answer',
+    'change_password_attempt',
+    'change_password_durably',
+    'login_answer',
+    'login_attempt',
+    'login_durably',
     'logout',
     'refresh',
     'register',
     'revoke_token',
-    'validate',
-    'validate_many',
-  ];
+  ].sort();
   assert.deepEqual(of('pgauth_service'), service);
+  const membership = await t.db.query<{ ok: boolean }>(
+    `select pg_has_role('pgauth_service', 'pgauth_validator', 'usage') as ok`,
+  );
+  assert.equal(membership.rows[0]?.ok, true, 'pgauth_service is a member of pgauth_validator');
   assert.deepEqual(
     of('pgauth_admin'),
     [
       ...service,
       'audit_events',
+      'change_password',
       'create_user',
       'delete_user',
       'find_user',
@@ -251,6 +316,7 @@ test('the service and admin grants are exactly the documented ones', async () =>
       'list_sessions',
       'list_users',
       'lock_user',
+      'login',
       'purge_audit',
       'purge_expired',
       'revoke_role',

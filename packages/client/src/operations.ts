@@ -132,18 +132,23 @@ export function serviceOperations(db: Queryable, hooks: OperationHooks = {}) {
       return answers;
     },
 
-    /** pgauth.login: a new session's pair, or null for every kind of failure. */
+    /**
+     * pgauth.login_durably: a new session's pair, or null for every kind of failure. A procedure:
+     * it commits the password check before it answers (migration 0009), so no caller can roll a
+     * failure back; its one row holds NULLs on any failure.
+     */
     async login(
       username: string,
       password: string,
       context: LoginContext = {},
     ): Promise<TokenPair | null> {
-      const rows = await run<PairRow>(
-        db,
-        `select ${PAIR_COLUMNS} from pgauth.login($1, $2, $3, $4)`,
-        [username, password, context.ip ?? null, context.userAgent ?? null],
-      );
-      return rows[0] ? pairOf(rows[0]) : null;
+      const rows = await run<PairRow>(db, 'call pgauth.login_durably($1, $2, $3, $4)', [
+        username,
+        password,
+        context.ip ?? null,
+        context.userAgent ?? null,
+      ]);
+      return rows[0]?.user_id ? pairOf(rows[0]) : null;
     },
 
     /** pgauth.refresh: the rotated pair, or null; the old access token is dead at once. */
@@ -176,17 +181,17 @@ export function serviceOperations(db: Queryable, hooks: OperationHooks = {}) {
     },
 
     /**
-     * pgauth.change_password: false when the current password is wrong. Every session of the
-     * user is revoked.
+     * pgauth.change_password_durably (a procedure, committed before it answers, like login):
+     * false when the current password is wrong. Every session of the user is revoked.
      */
     changePassword(userId: string, currentPassword: string, newPassword: string): Promise<boolean> {
       return revoking(hooks, { userId }, async () => {
-        const rows = await run<{ ok: boolean }>(
+        const rows = await run<{ changed: boolean }>(
           db,
-          'select pgauth.change_password($1, $2, $3) as ok',
+          'call pgauth.change_password_durably($1, $2, $3)',
           [userId, currentPassword, newPassword],
         );
-        return rows[0]?.ok === true;
+        return rows[0]?.changed === true;
       });
     },
 

@@ -79,7 +79,7 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
     {
       schema: {
         tags: ['account'],
-        summary: 'Log in (pgauth.login): a new session and token pair',
+        summary: 'Log in (pgauth.login_durably): a new session and token pair',
         description:
           'Every kind of failure (unknown user, wrong password, locked, disabled) gives the same 401 body.',
         body: credentials,
@@ -183,7 +183,8 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
     {
       schema: {
         tags: ['account'],
-        summary: 'Change the password (pgauth.change_password); revokes every session of the user',
+        summary:
+          'Change the password (pgauth.change_password_durably); revokes every session of the user',
         security: bearer,
         body: {
           type: 'object',
