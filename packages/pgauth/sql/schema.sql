@@ -33,6 +33,55 @@ CREATE FUNCTION pgauth._audit(p_event text, p_user_id uuid, p_session_id uuid, p
 ALTER FUNCTION pgauth._audit(p_event text, p_user_id uuid, p_session_id uuid, p_client_ip inet, p_user_agent text, p_detail jsonb) OWNER TO pgauth_owner;
 
 --
+-- Name: password_attempts; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TABLE pgauth.password_attempts (
+    token_hash bytea NOT NULL,
+    kind text NOT NULL,
+    user_id uuid,
+    outcome text NOT NULL,
+    failed_logins integer,
+    lockout_seconds integer,
+    password_changed_at timestamp with time zone,
+    xact xid8 NOT NULL,
+    at timestamp with time zone NOT NULL,
+    client_ip inet,
+    user_agent text,
+    CONSTRAINT password_attempts_kind_check CHECK ((kind = ANY (ARRAY['login'::text, 'change_password'::text]))),
+    CONSTRAINT password_attempts_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'unknown_user'::text, 'bad_password'::text, 'locked'::text, 'disabled'::text, 'changed_meanwhile'::text])))
+);
+
+ALTER TABLE pgauth.password_attempts OWNER TO pgauth_owner;
+
+--
+-- Name: TABLE password_attempts; Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON TABLE pgauth.password_attempts IS 'Password checks whose outcome has not been read yet (step 1 of login_durably and change_password_durably). Only the SHA-256 of a ticket is stored, never a password.';
+
+--
+-- Name: _audit_failed_attempt(pgauth.password_attempts, jsonb); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._audit_failed_attempt(p_attempt pgauth.password_attempts, p_extra jsonb) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  if p_attempt.lockout_seconds is not null then
+    perform pgauth._audit('lockout', p_attempt.user_id, null, p_attempt.client_ip,
+      p_attempt.user_agent, jsonb_build_object(
+        'failed_logins', p_attempt.failed_logins, 'seconds', p_attempt.lockout_seconds));
+  end if;
+  perform pgauth._audit('login_failure', p_attempt.user_id, null, p_attempt.client_ip,
+    p_attempt.user_agent, jsonb_build_object('reason', p_attempt.outcome) || p_extra);
+end
+$$;
+
+ALTER FUNCTION pgauth._audit_failed_attempt(p_attempt pgauth.password_attempts, p_extra jsonb) OWNER TO pgauth_owner;
+
+--
 -- Name: _bf_cost(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -54,6 +103,75 @@ CREATE FUNCTION pgauth._bf_salt(p_cost integer) RETURNS text
     AS $$select pgauth.gen_salt('bf', p_cost)$$;
 
 ALTER FUNCTION pgauth._bf_salt(p_cost integer) OWNER TO pgauth_owner;
+
+--
+-- Name: _change_password_finish(pgauth.password_attempts, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._change_password_finish(p_attempt pgauth.password_attempts, p_new_password text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_settings pgauth.settings := pgauth._settings();
+  v_user pgauth.users;
+begin
+  if p_attempt.outcome = 'ok' then
+    v_user := pgauth._user(p_attempt.user_id);
+    perform pgauth._check_password(p_new_password, v_user.username, v_settings.password_min_length);
+    update pgauth.users u
+      set password_hash = pgauth._hash_password(p_new_password, v_settings.bcrypt_cost),
+          failed_logins = 0
+    where u.id = v_user.id
+      and u.password_changed_at = p_attempt.password_changed_at
+      and u.disabled_at is null
+      and (u.locked_until is null or u.locked_until <= pgauth.clock());
+    if found then
+      perform pgauth._audit('password_changed', v_user.id, null, null, null, '{"by": "user"}');
+      return true;
+    end if;
+    p_attempt.outcome := 'changed_meanwhile';
+  end if;
+  perform pgauth._audit_failed_attempt(p_attempt, '{"via": "change_password"}');
+  return false;
+end
+$$;
+
+ALTER FUNCTION pgauth._change_password_finish(p_attempt pgauth.password_attempts, p_new_password text) OWNER TO pgauth_owner;
+
+--
+-- Name: _change_password_verdict(uuid, text, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._change_password_verdict(p_user_id uuid, p_current_password text, p_new_password text) RETURNS pgauth.password_attempts
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_settings pgauth.settings := pgauth._settings();
+  v_user pgauth.users := pgauth._user(p_user_id);
+  v_attempt pgauth.password_attempts;
+begin
+  if p_current_password is null or char_length(p_current_password) > 1024 then
+    perform pgauth._invalid('current password is required, at most 1024 characters');
+  end if;
+  perform pgauth._check_password(p_new_password, v_user.username, v_settings.password_min_length);
+  if v_user.disabled_at is not null or v_user.locked_until > pgauth.clock() then
+    v_attempt.kind := 'change_password';
+    v_attempt.user_id := v_user.id;
+    v_attempt.outcome := case when v_user.disabled_at is not null then 'disabled' else 'locked' end;
+    v_attempt.failed_logins := v_user.failed_logins;
+    v_attempt.password_changed_at := v_user.password_changed_at;
+    v_attempt.at := pgauth.clock();
+    return v_attempt;
+  end if;
+  return pgauth._record_password_check('change_password', v_user.id,
+    v_user.password_changed_at, pgauth._verify_password(p_current_password, v_user.password_hash),
+    v_settings, null, null);
+end
+$$;
+
+ALTER FUNCTION pgauth._change_password_verdict(p_user_id uuid, p_current_password text, p_new_password text) OWNER TO pgauth_owner;
 
 --
 -- Name: _check_email(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -90,9 +208,9 @@ begin
   elsif char_length(p_password) > 1024 then
     raise exception using errcode = 'WEAKP', message = 'password_too_long',
       detail = 'the password must have at most 1024 characters';
-  elsif exists (select 1 from pgauth.common_passwords c where c.password = lower(p_password)) then
+  elsif pgauth._is_common_password(p_password, p_min_length) then
     raise exception using errcode = 'WEAKP', message = 'password_common',
-      detail = 'the password is one of the most commonly used passwords';
+      detail = 'the password is a commonly used one, perhaps with digits or symbols added, or a repetition';
   elsif lower(p_password) = lower(p_username) then
     raise exception using errcode = 'WEAKP', message = 'password_is_username',
       detail = 'the password must not be the username';
@@ -126,81 +244,6 @@ end
 $_$;
 
 ALTER FUNCTION pgauth._check_username(p_username text) OWNER TO pgauth_owner;
-
---
--- Name: settings; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
---
-
-CREATE TABLE pgauth.settings (
-    id boolean DEFAULT true NOT NULL,
-    bcrypt_cost integer DEFAULT 11 NOT NULL,
-    password_min_length integer DEFAULT 12 NOT NULL,
-    max_failed_logins integer DEFAULT 10 NOT NULL,
-    lockout_seconds integer DEFAULT 300 NOT NULL,
-    lockout_max_seconds integer DEFAULT 86400 NOT NULL,
-    access_token_ttl interval DEFAULT '00:15:00'::interval NOT NULL,
-    refresh_token_ttl interval DEFAULT '14 days'::interval NOT NULL,
-    session_max_age interval DEFAULT '30 days'::interval NOT NULL,
-    refresh_reuse_grace interval DEFAULT '00:00:10'::interval NOT NULL,
-    allow_registration boolean DEFAULT true NOT NULL,
-    session_retention interval DEFAULT '7 days'::interval NOT NULL,
-    clock_offset interval DEFAULT '00:00:00'::interval NOT NULL,
-    CONSTRAINT settings_access_token_ttl_positive CHECK ((access_token_ttl > '00:00:00'::interval)),
-    CONSTRAINT settings_bcrypt_cost_range CHECK (((bcrypt_cost >= 4) AND (bcrypt_cost <= 16))),
-    CONSTRAINT settings_lockout_max_seconds_range CHECK ((lockout_max_seconds >= lockout_seconds)),
-    CONSTRAINT settings_lockout_seconds_positive CHECK ((lockout_seconds > 0)),
-    CONSTRAINT settings_max_failed_logins_range CHECK (((max_failed_logins >= 1) AND (max_failed_logins <= 100))),
-    CONSTRAINT settings_password_min_length_range CHECK (((password_min_length >= 8) AND (password_min_length <= 1024))),
-    CONSTRAINT settings_refresh_reuse_grace_range CHECK (((refresh_reuse_grace >= '00:00:00'::interval) AND (refresh_reuse_grace <= '00:05:00'::interval))),
-    CONSTRAINT settings_refresh_token_ttl_positive CHECK ((refresh_token_ttl > '00:00:00'::interval)),
-    CONSTRAINT settings_session_max_age_positive CHECK ((session_max_age > '00:00:00'::interval)),
-    CONSTRAINT settings_session_retention_range CHECK ((session_retention >= '00:00:00'::interval)),
-    CONSTRAINT settings_single_row CHECK (id)
-);
-
-ALTER TABLE pgauth.settings OWNER TO pgauth_owner;
-
---
--- Name: TABLE settings; Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
---
-
-COMMENT ON TABLE pgauth.settings IS 'pgauth policy, one row. Change it with UPDATE as the owner; every function reads it at its next call. clock_offset shifts pgauth.clock() (tests only).';
-
---
--- Name: _count_failure(uuid, pgauth.settings, inet, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
---
-
-CREATE FUNCTION pgauth._count_failure(p_user_id uuid, p_settings pgauth.settings, p_client_ip inet, p_user_agent text) RETURNS void
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
-    AS $$
-declare
-  v_now timestamptz := pgauth.clock();
-  v_failed integer;
-  v_seconds integer;
-begin
-  update pgauth.users u set failed_logins = u.failed_logins + 1
-  where u.id = p_user_id
-  returning u.failed_logins into v_failed;
-
-  if v_failed >= p_settings.max_failed_logins then
-    update pgauth.users u
-      set locked_until = v_now + make_interval(secs => least(
-            p_settings.lockout_seconds::numeric * power(2::numeric, least(u.lock_count, 40)),
-            p_settings.lockout_max_seconds::numeric)),
-          lock_count = u.lock_count + 1,
-          lock_reason = 'too_many_failures'
-    where u.id = p_user_id and (u.locked_until is null or u.locked_until <= v_now)
-    returning extract(epoch from u.locked_until - v_now)::integer into v_seconds;
-    if found then
-      perform pgauth._audit('lockout', p_user_id, null, p_client_ip, p_user_agent,
-        jsonb_build_object('failed_logins', v_failed, 'seconds', v_seconds));
-    end if;
-  end if;
-end
-$$;
-
-ALTER FUNCTION pgauth._count_failure(p_user_id uuid, p_settings pgauth.settings, p_client_ip inet, p_user_agent text) OWNER TO pgauth_owner;
 
 --
 -- Name: _create_user(text, text, text, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -287,6 +330,45 @@ $$;
 ALTER FUNCTION pgauth._invalid(p_detail text) OWNER TO pgauth_owner;
 
 --
+-- Name: _is_common_password(text, integer); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._is_common_password(p_password text, p_min_length integer) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $_$
+declare
+  -- Digits, symbols and space: printable ASCII without the letters.
+  v_junk constant text := '[\x20-\x40\x5b-\x60\x7b-\x7e]+';
+  v_word text := pg_catalog.lower(p_password);
+  v_len integer := pg_catalog.char_length(v_word);
+  v_unit integer;
+begin
+  -- A repetition is as strong as what it repeats. The word is one when it occurs in itself
+  -- doubled at an offset below its length; the first such offset is its shortest unit.
+  v_unit := pg_catalog.strpos(pg_catalog.substr(v_word || v_word, 2), v_word);
+  if v_unit < v_len then
+    if v_unit < p_min_length then
+      return true;
+    end if;
+    v_word := pg_catalog.left(v_word, v_unit);
+  end if;
+  -- The word, and for the word as it is and without what precedes its first letter, every
+  -- prefix of 4 to 20 characters that leaves only digits, symbols and spaces after it.
+  return exists (
+    select 1 from pgauth.common_passwords c
+    where c.password = any (v_word || array(
+      select pg_catalog.left(f.form, n)
+      from pg_catalog.unnest(array[v_word, pg_catalog.regexp_replace(v_word, '^' || v_junk, '')]) f(form)
+      cross join lateral pg_catalog.generate_series(
+        greatest(pg_catalog.char_length(pg_catalog.regexp_replace(f.form, v_junk || '$', '')), 4),
+        least(pg_catalog.char_length(f.form), 20)) n)));
+end
+$_$;
+
+ALTER FUNCTION pgauth._is_common_password(p_password text, p_min_length integer) OWNER TO pgauth_owner;
+
+--
 -- Name: _is_rehash(uuid, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -298,6 +380,120 @@ CREATE FUNCTION pgauth._is_rehash(p_user_id uuid, p_new_hash text) RETURNS boole
   $$;
 
 ALTER FUNCTION pgauth._is_rehash(p_user_id uuid, p_new_hash text) OWNER TO pgauth_owner;
+
+--
+-- Name: _login_finish(pgauth.password_attempts, text, boolean); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._login_finish(p_attempt pgauth.password_attempts, p_password text, p_verified boolean) RETURNS TABLE(user_id uuid, session_id uuid, access_token text, access_expires_at timestamp with time zone, refresh_token text, refresh_expires_at timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_settings pgauth.settings := pgauth._settings();
+  v_now timestamptz := pgauth.clock();
+  v_user pgauth.users;
+  v_row pgauth.users;
+  v_cost integer;
+  v_stale boolean;
+  v_rehash text;
+  v_new record;
+begin
+  if p_attempt.user_id is not null then
+    select * into v_user from pgauth.users u where u.id = p_attempt.user_id;
+    v_cost := pgauth._bf_cost(v_user.password_hash);
+    v_stale := coalesce(v_cost < v_settings.bcrypt_cost, true);
+  end if;
+
+  if p_attempt.outcome <> 'ok' then
+    if v_stale and p_password is not null then
+      for c in greatest(coalesce(v_cost, v_settings.bcrypt_cost), 4) .. v_settings.bcrypt_cost - 1 loop
+        perform pgauth._crypt(pgauth._prehash(p_password), pgauth._bf_salt(c));
+      end loop;
+      if v_cost is null then
+        perform pgauth._crypt(pgauth._prehash(p_password), pgauth._bf_salt(v_settings.bcrypt_cost));
+      end if;
+    end if;
+    perform pgauth._audit_failed_attempt(p_attempt, '{}');
+    return;
+  end if;
+
+  if v_stale and p_password is not null
+     and (p_verified or pgauth._verify_password(p_password, v_user.password_hash)) then
+    v_rehash := pgauth._hash_password(p_password, v_settings.bcrypt_cost);
+    perform pg_catalog.set_config('pgauth.rehash', v_user.id::text || ':' || v_rehash, true);
+  end if;
+  -- Re-check that nothing changed since the password was checked: a password change, lock or
+  -- deletion committed meanwhile wins over this login. A concurrent login's upgrade is no
+  -- change (password_changed_at stays): its hash is kept.
+  update pgauth.users u
+    set last_login_at = v_now,
+        password_hash = case when u.password_hash = v_user.password_hash
+                             then coalesce(v_rehash, u.password_hash) else u.password_hash end
+  where u.id = p_attempt.user_id
+    and u.password_changed_at = p_attempt.password_changed_at
+    and u.deleted_at is null and u.disabled_at is null
+    and (u.locked_until is null or u.locked_until <= v_now)
+  returning * into v_row;
+  perform pg_catalog.set_config('pgauth.rehash', '', true);
+  if not found then
+    p_attempt.outcome := 'changed_meanwhile';
+    perform pgauth._audit_failed_attempt(p_attempt, '{}');
+    return;
+  end if;
+  if v_rehash is not null and v_row.password_hash is distinct from v_rehash then
+    v_rehash := null;
+  end if;
+
+  select * into v_new
+  from pgauth._start_session(v_row, v_settings, p_attempt.client_ip, p_attempt.user_agent);
+  perform pgauth._audit('login_success', v_row.id, v_new.session_id, p_attempt.client_ip,
+    p_attempt.user_agent,
+    case when v_rehash is null then '{}'::jsonb else '{"rehashed": true}'::jsonb end);
+  return query select v_new.user_id, v_new.session_id, v_new.access_token, v_new.access_expires_at,
+    v_new.refresh_token, v_new.refresh_expires_at;
+end
+$$;
+
+ALTER FUNCTION pgauth._login_finish(p_attempt pgauth.password_attempts, p_password text, p_verified boolean) OWNER TO pgauth_owner;
+
+--
+-- Name: _login_verdict(text, text, inet, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._login_verdict(p_username text, p_password text, p_client_ip inet, p_user_agent text) RETURNS pgauth.password_attempts
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_settings pgauth.settings := pgauth._settings();
+  v_user pgauth.users;
+  v_attempt pgauth.password_attempts;
+begin
+  -- Over-long input is refused before any hashing: it says nothing about any account.
+  if p_username is null or p_password is null or char_length(p_username) > 256
+     or char_length(p_password) > 1024 then
+    perform pgauth._invalid('username and password are required, at most 256 and 1024 characters');
+  end if;
+  select * into v_user from pgauth.users u
+  where lower(u.username) = lower(p_username) and u.deleted_at is null;
+  if not found then
+    perform pgauth._crypt(pgauth._prehash(p_password), pgauth._bf_salt(v_settings.bcrypt_cost));
+    v_attempt.kind := 'login';
+    v_attempt.outcome := 'unknown_user';
+    v_attempt.at := pgauth.clock();
+    v_attempt.client_ip := p_client_ip;
+    v_attempt.user_agent := left(p_user_agent, 512);
+    return v_attempt;
+  end if;
+  -- Hashed whatever the account's state, so that a locked or disabled one takes as long.
+  return pgauth._record_password_check('login', v_user.id, v_user.password_changed_at,
+    pgauth._verify_password(p_password, v_user.password_hash), v_settings, p_client_ip,
+    p_user_agent);
+end
+$$;
+
+ALTER FUNCTION pgauth._login_verdict(p_username text, p_password text, p_client_ip inet, p_user_agent text) OWNER TO pgauth_owner;
 
 --
 -- Name: _new_token(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -333,6 +529,122 @@ CREATE FUNCTION pgauth._random_bytes(p_count integer) RETURNS bytea
     AS $$select pgauth.gen_random_bytes(p_count)$$;
 
 ALTER FUNCTION pgauth._random_bytes(p_count integer) OWNER TO pgauth_owner;
+
+--
+-- Name: settings; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TABLE pgauth.settings (
+    id boolean DEFAULT true NOT NULL,
+    bcrypt_cost integer DEFAULT 11 NOT NULL,
+    password_min_length integer DEFAULT 12 NOT NULL,
+    max_failed_logins integer DEFAULT 10 NOT NULL,
+    lockout_seconds integer DEFAULT 300 NOT NULL,
+    lockout_max_seconds integer DEFAULT 86400 NOT NULL,
+    access_token_ttl interval DEFAULT '00:15:00'::interval NOT NULL,
+    refresh_token_ttl interval DEFAULT '14 days'::interval NOT NULL,
+    session_max_age interval DEFAULT '30 days'::interval NOT NULL,
+    refresh_reuse_grace interval DEFAULT '00:00:10'::interval NOT NULL,
+    allow_registration boolean DEFAULT true NOT NULL,
+    session_retention interval DEFAULT '7 days'::interval NOT NULL,
+    clock_offset interval DEFAULT '00:00:00'::interval NOT NULL,
+    CONSTRAINT settings_access_token_ttl_positive CHECK ((access_token_ttl > '00:00:00'::interval)),
+    CONSTRAINT settings_bcrypt_cost_range CHECK (((bcrypt_cost >= 4) AND (bcrypt_cost <= 16))),
+    CONSTRAINT settings_lockout_max_seconds_range CHECK ((lockout_max_seconds >= lockout_seconds)),
+    CONSTRAINT settings_lockout_seconds_positive CHECK ((lockout_seconds > 0)),
+    CONSTRAINT settings_max_failed_logins_range CHECK (((max_failed_logins >= 1) AND (max_failed_logins <= 100))),
+    CONSTRAINT settings_password_min_length_range CHECK (((password_min_length >= 8) AND (password_min_length <= 1024))),
+    CONSTRAINT settings_refresh_reuse_grace_range CHECK (((refresh_reuse_grace >= '00:00:00'::interval) AND (refresh_reuse_grace <= '00:05:00'::interval))),
+    CONSTRAINT settings_refresh_token_ttl_positive CHECK ((refresh_token_ttl > '00:00:00'::interval)),
+    CONSTRAINT settings_session_max_age_positive CHECK ((session_max_age > '00:00:00'::interval)),
+    CONSTRAINT settings_session_retention_range CHECK ((session_retention >= '00:00:00'::interval)),
+    CONSTRAINT settings_single_row CHECK (id)
+);
+
+ALTER TABLE pgauth.settings OWNER TO pgauth_owner;
+
+--
+-- Name: TABLE settings; Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON TABLE pgauth.settings IS 'pgauth policy, one row. Change it with UPDATE as the owner; every function reads it at its next call. clock_offset shifts pgauth.clock() (tests only).';
+
+--
+-- Name: _record_password_check(text, uuid, timestamp with time zone, boolean, pgauth.settings, inet, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._record_password_check(p_kind text, p_user_id uuid, p_checked_changed_at timestamp with time zone, p_ok boolean, p_settings pgauth.settings, p_client_ip inet, p_user_agent text) RETURNS pgauth.password_attempts
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_now timestamptz := pgauth.clock();
+  v_user pgauth.users;
+  v_attempt pgauth.password_attempts;
+  v_failed integer;
+  v_seconds integer;
+begin
+  v_attempt.kind := p_kind;
+  v_attempt.user_id := p_user_id;
+  v_attempt.at := v_now;
+  v_attempt.client_ip := p_client_ip;
+  v_attempt.user_agent := pg_catalog.left(p_user_agent, 512);
+  select * into v_user from pgauth.users u where u.id = p_user_id for update;
+  v_attempt.password_changed_at := v_user.password_changed_at;
+  v_attempt.failed_logins := v_user.failed_logins;
+  if v_user.id is null or v_user.deleted_at is not null then
+    v_attempt.outcome := 'changed_meanwhile';
+  elsif v_user.disabled_at is not null then
+    v_attempt.outcome := 'disabled';
+  elsif v_user.locked_until > v_now then
+    v_attempt.outcome := 'locked';
+  elsif p_ok and v_user.password_changed_at = p_checked_changed_at then
+    update pgauth.users u set failed_logins = 0, lock_count = 0 where u.id = p_user_id;
+    v_attempt.outcome := 'ok';
+    v_attempt.failed_logins := 0;
+  elsif p_ok then
+    -- Right against a password that has been changed since it was read.
+    v_attempt.outcome := 'changed_meanwhile';
+  else
+    v_failed := v_user.failed_logins + 1;
+    if v_failed >= p_settings.max_failed_logins * (v_user.lock_count + 1) then
+      v_seconds := least(
+        p_settings.lockout_seconds::numeric * power(2::numeric, least(v_user.lock_count, 40)),
+        p_settings.lockout_max_seconds::numeric)::integer;
+      update pgauth.users u
+        set failed_logins = v_failed, lock_count = u.lock_count + 1,
+            locked_until = v_now + make_interval(secs => v_seconds),
+            lock_reason = 'too_many_failures'
+      where u.id = p_user_id;
+      v_attempt.lockout_seconds := v_seconds;
+    else
+      update pgauth.users u set failed_logins = v_failed where u.id = p_user_id;
+    end if;
+    v_attempt.outcome := 'bad_password';
+    v_attempt.failed_logins := v_failed;
+  end if;
+  return v_attempt;
+end
+$$;
+
+ALTER FUNCTION pgauth._record_password_check(p_kind text, p_user_id uuid, p_checked_changed_at timestamp with time zone, p_ok boolean, p_settings pgauth.settings, p_client_ip inet, p_user_agent text) OWNER TO pgauth_owner;
+
+--
+-- Name: _require_fresh_transaction(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._require_fresh_transaction() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if pg_catalog.pg_current_xact_id_if_assigned() is not null then
+    perform pgauth._invalid('a password attempt must be the first write of its transaction');
+  end if;
+end
+$$;
+
+ALTER FUNCTION pgauth._require_fresh_transaction() OWNER TO pgauth_owner;
 
 --
 -- Name: _settings(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -427,6 +739,64 @@ $$;
 ALTER FUNCTION pgauth._start_session(p_user pgauth.users, p_settings pgauth.settings, p_client_ip inet, p_user_agent text, OUT user_id uuid, OUT session_id uuid, OUT access_token text, OUT access_expires_at timestamp with time zone, OUT refresh_token text, OUT refresh_expires_at timestamp with time zone) OWNER TO pgauth_owner;
 
 --
+-- Name: _statement_clock(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._statement_clock() RETURNS timestamp with time zone
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$select pgauth.clock() + (pg_catalog.statement_timestamp() - pg_catalog.now())$$;
+
+ALTER FUNCTION pgauth._statement_clock() OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION _statement_clock(); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth._statement_clock() IS 'The start of the current statement, shifted like pgauth.clock() by settings.clock_offset.';
+
+--
+-- Name: _store_attempt(pgauth.password_attempts); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._store_attempt(p_attempt pgauth.password_attempts) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_ticket text := pgauth._new_token('pgc_');
+begin
+  p_attempt.token_hash := pgauth._token_hash(v_ticket);
+  p_attempt.xact := pg_catalog.pg_current_xact_id();
+  insert into pgauth.password_attempts select p_attempt.*;
+  return v_ticket;
+end
+$$;
+
+ALTER FUNCTION pgauth._store_attempt(p_attempt pgauth.password_attempts) OWNER TO pgauth_owner;
+
+--
+-- Name: _take_attempt(text, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._take_attempt(p_ticket text, p_kind text) RETURNS pgauth.password_attempts
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_attempt pgauth.password_attempts;
+begin
+  delete from pgauth.password_attempts a
+  where a.token_hash = pgauth._token_hash(p_ticket) and a.kind = p_kind
+    and a.at > pgauth.clock() - interval '1 minute'
+    and pg_catalog.pg_xact_status(a.xact) = 'committed'
+  returning * into v_attempt;
+  return v_attempt;
+end
+$$;
+
+ALTER FUNCTION pgauth._take_attempt(p_ticket text, p_kind text) OWNER TO pgauth_owner;
+
+--
 -- Name: _token_hash(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -506,32 +876,10 @@ CREATE FUNCTION pgauth.change_password(p_user_id uuid, p_current_password text, 
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
     AS $$
-declare
-  v_settings pgauth.settings := pgauth._settings();
-  v_user pgauth.users := pgauth._user(p_user_id);
 begin
-  if p_current_password is null or char_length(p_current_password) > 1024 then
-    perform pgauth._invalid('current password is required, at most 1024 characters');
-  end if;
-  if not pgauth._verify_password(p_current_password, v_user.password_hash) then
-    perform pgauth._count_failure(v_user.id, v_settings, null, null);
-    perform pgauth._audit('login_failure', v_user.id, null, null, null,
-      '{"reason": "bad_password", "via": "change_password"}');
-    return false;
-  end if;
-  if v_user.disabled_at is not null or v_user.locked_until > pgauth.clock() then
-    perform pgauth._audit('login_failure', v_user.id, null, null, null,
-      jsonb_build_object('reason', case when v_user.disabled_at is not null then 'disabled' else 'locked' end,
-        'via', 'change_password'));
-    return false;
-  end if;
-  perform pgauth._check_password(p_new_password, v_user.username, v_settings.password_min_length);
-  update pgauth.users u
-    set password_hash = pgauth._hash_password(p_new_password, v_settings.bcrypt_cost),
-        failed_logins = 0
-  where u.id = v_user.id;
-  perform pgauth._audit('password_changed', v_user.id, null, null, null, '{"by": "user"}');
-  return true;
+  return pgauth._change_password_finish(
+    pgauth._change_password_verdict(p_user_id, p_current_password, p_new_password),
+    p_new_password);
 end
 $$;
 
@@ -541,7 +889,81 @@ ALTER FUNCTION pgauth.change_password(p_user_id uuid, p_current_password text, p
 -- Name: FUNCTION change_password(p_user_id uuid, p_current_password text, p_new_password text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
 --
 
-COMMENT ON FUNCTION pgauth.change_password(p_user_id uuid, p_current_password text, p_new_password text) IS 'Changes a password given the current one. False when the current password is wrong (counted like a failed login) or the account is locked or disabled; WEAKP when the new one is refused. On success every session of the user is revoked.';
+COMMENT ON FUNCTION pgauth.change_password(p_user_id uuid, p_current_password text, p_new_password text) IS 'Admin: changes a password given the current one, in the caller''s transaction. False when the current password is wrong (counted like a failed login) or the account is locked or disabled (refused before any hashing); WEAKP when the new one is refused. On success every session of the user is revoked. A rollback erases its failure count: front doors use change_password_durably.';
+
+--
+-- Name: change_password_answer(text, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.change_password_answer(p_attempt text, p_new_password text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_attempt pgauth.password_attempts := pgauth._take_attempt(p_attempt, 'change_password');
+begin
+  if v_attempt.token_hash is null then
+    return false;
+  end if;
+  return pgauth._change_password_finish(v_attempt, p_new_password);
+end
+$$;
+
+ALTER FUNCTION pgauth.change_password_answer(p_attempt text, p_new_password text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION change_password_answer(p_attempt text, p_new_password text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.change_password_answer(p_attempt text, p_new_password text) IS 'Step 2 of change_password_durably: for the ticket of a change_password_attempt whose transaction committed less than a minute ago, sets the new password and returns true when the current one was right (every session of the user is revoked); false otherwise. Each ticket answers once. WEAKP.';
+
+--
+-- Name: change_password_attempt(uuid, text, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.change_password_attempt(p_user_id uuid, p_current_password text, p_new_password text) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  perform pgauth._require_fresh_transaction();
+  return pgauth._store_attempt(
+    pgauth._change_password_verdict(p_user_id, p_current_password, p_new_password));
+end
+$$;
+
+ALTER FUNCTION pgauth.change_password_attempt(p_user_id uuid, p_current_password text, p_new_password text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION change_password_attempt(p_user_id uuid, p_current_password text, p_new_password text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.change_password_attempt(p_user_id uuid, p_current_password text, p_new_password text) IS 'Step 1 of change_password_durably: checks the new password against the policy (WEAKP), then the current one (counted like a login; a locked or disabled account is refused without hashing), and returns a ticket for change_password_answer. Must be the first write of its transaction (else BADIN). NOUSR, BADIN.';
+
+--
+-- Name: change_password_durably(uuid, text, text, boolean); Type: PROCEDURE; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE PROCEDURE pgauth.change_password_durably(IN p_user_id uuid, IN p_current_password text, IN p_new_password text, INOUT changed boolean DEFAULT NULL::boolean)
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_attempt text;
+begin
+  v_attempt := pgauth.change_password_attempt(p_user_id, p_current_password, p_new_password);
+  commit;
+  changed := pgauth.change_password_answer(v_attempt, p_new_password);
+  commit;
+end
+$$;
+
+ALTER PROCEDURE pgauth.change_password_durably(IN p_user_id uuid, IN p_current_password text, IN p_new_password text, INOUT changed boolean) OWNER TO pgauth_owner;
+
+--
+-- Name: PROCEDURE change_password_durably(IN p_user_id uuid, IN p_current_password text, IN p_new_password text, INOUT changed boolean); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON PROCEDURE pgauth.change_password_durably(IN p_user_id uuid, IN p_current_password text, IN p_new_password text, INOUT changed boolean) IS 'The password change of front doors: CALL pgauth.change_password_durably(user_id, current, new). One row: changed, true when the current password was right and the new one is set (every session of the user is revoked), false when the current one is wrong (counted like a failed login) or the account is locked or disabled (refused before any hashing). The check is committed before the answer: call it outside BEGIN … COMMIT (else SQLSTATE 2D000). WEAKP when the new password is refused, NOUSR, BADIN.';
 
 --
 -- Name: create_user(text, text, text, text[]); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -784,99 +1206,9 @@ CREATE FUNCTION pgauth.login(p_username text, p_password text, p_client_ip inet 
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
     AS $$
-declare
-  v_settings pgauth.settings := pgauth._settings();
-  v_now timestamptz := pgauth.clock();
-  v_user pgauth.users;
-  v_ok boolean;
-  v_reason text;
-  v_new record;
-  v_row pgauth.users;
-  v_cost integer;
-  v_stale boolean;
-  v_rehash text;
 begin
-  -- Over-long input is refused before any hashing: it says nothing about any account.
-  if p_username is null or p_password is null or char_length(p_username) > 256
-     or char_length(p_password) > 1024 then
-    perform pgauth._invalid('username and password are required, at most 256 and 1024 characters');
-  end if;
-
-  select * into v_user from pgauth.users u
-  where lower(u.username) = lower(p_username) and u.deleted_at is null;
-
-  if not found then
-    perform pgauth._crypt(pgauth._prehash(p_password), pgauth._bf_salt(v_settings.bcrypt_cost));
-    perform pgauth._audit('login_failure', null, null, p_client_ip, p_user_agent,
-      jsonb_build_object('reason', 'unknown_user'));
-    return;
-  end if;
-
-  v_ok := pgauth._verify_password(p_password, v_user.password_hash);
-  v_cost := pgauth._bf_cost(v_user.password_hash);
-  v_stale := coalesce(v_cost < v_settings.bcrypt_cost, true);
-
-  if v_user.disabled_at is not null then
-    v_reason := 'disabled';
-  elsif v_user.locked_until > v_now then
-    v_reason := 'locked';
-  elsif not v_ok then
-    v_reason := 'bad_password';
-  end if;
-
-  -- A failure on a hash cheaper than the setting costs, in all, one hash at the current cost;
-  -- before the failure is counted, which locks the user row until commit.
-  if v_reason is not null and v_stale then
-    for c in greatest(coalesce(v_cost, v_settings.bcrypt_cost), 4) .. v_settings.bcrypt_cost - 1 loop
-      perform pgauth._crypt(pgauth._prehash(p_password), pgauth._bf_salt(c));
-    end loop;
-    if v_cost is null then
-      perform pgauth._crypt(pgauth._prehash(p_password), pgauth._bf_salt(v_settings.bcrypt_cost));
-    end if;
-  end if;
-  if not v_ok then
-    perform pgauth._count_failure(v_user.id, v_settings, p_client_ip, p_user_agent);
-  end if;
-
-  if v_reason is null then
-    if v_stale then
-      v_rehash := pgauth._hash_password(p_password, v_settings.bcrypt_cost);
-      perform pg_catalog.set_config('pgauth.rehash', v_user.id::text || ':' || v_rehash, true);
-    end if;
-    -- Lock the row and re-check that nothing changed since it was read: a password change, lock
-    -- or deletion committed meanwhile wins over this login. A concurrent login's upgrade is no
-    -- change (password_changed_at stays): its hash is kept.
-    update pgauth.users u
-      set last_login_at = v_now, failed_logins = 0, lock_count = 0,
-          password_hash = case when u.password_hash = v_user.password_hash
-                               then coalesce(v_rehash, u.password_hash) else u.password_hash end
-    where u.id = v_user.id
-      and u.password_changed_at = v_user.password_changed_at
-      and u.deleted_at is null and u.disabled_at is null
-      and (u.locked_until is null or u.locked_until <= v_now)
-    returning * into v_row;
-    if found then
-      if v_rehash is not null and v_row.password_hash is distinct from v_rehash then
-        v_rehash := null;
-      end if;
-      v_user := v_row;
-    else
-      v_reason := 'changed_meanwhile';
-    end if;
-    perform pg_catalog.set_config('pgauth.rehash', '', true);
-  end if;
-
-  if v_reason is not null then
-    perform pgauth._audit('login_failure', v_user.id, null, p_client_ip, p_user_agent,
-      jsonb_build_object('reason', v_reason));
-    return;
-  end if;
-
-  select * into v_new from pgauth._start_session(v_user, v_settings, p_client_ip, p_user_agent);
-  perform pgauth._audit('login_success', v_user.id, v_new.session_id, p_client_ip, p_user_agent,
-    case when v_rehash is null then '{}'::jsonb else '{"rehashed": true}'::jsonb end);
-  return query select v_new.user_id, v_new.session_id, v_new.access_token, v_new.access_expires_at,
-    v_new.refresh_token, v_new.refresh_expires_at;
+  return query select * from pgauth._login_finish(
+    pgauth._login_verdict(p_username, p_password, p_client_ip, p_user_agent), p_password, true);
 end
 $$;
 
@@ -886,7 +1218,84 @@ ALTER FUNCTION pgauth.login(p_username text, p_password text, p_client_ip inet, 
 -- Name: FUNCTION login(p_username text, p_password text, p_client_ip inet, p_user_agent text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
 --
 
-COMMENT ON FUNCTION pgauth.login(p_username text, p_password text, p_client_ip inet, p_user_agent text) IS 'Checks a password and starts a session: one row with the user id, session id and a fresh access/refresh token pair, or no row on any failure (unknown user, wrong password, locked, disabled). Raises BADIN only on missing or over-long input.';
+COMMENT ON FUNCTION pgauth.login(p_username text, p_password text, p_client_ip inet, p_user_agent text) IS 'Admin: checks a password and starts a session in the caller''s transaction: one row with the user id, session id and a fresh access/refresh token pair, or no row on any failure (unknown user, wrong password, locked, disabled). A rollback erases its failure count: front doors use login_durably. Raises BADIN only on missing or over-long input.';
+
+--
+-- Name: login_answer(text, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.login_answer(p_attempt text, p_password text) RETURNS TABLE(user_id uuid, session_id uuid, access_token text, access_expires_at timestamp with time zone, refresh_token text, refresh_expires_at timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_attempt pgauth.password_attempts := pgauth._take_attempt(p_attempt, 'login');
+begin
+  if v_attempt.token_hash is null then
+    return;
+  end if;
+  return query select * from pgauth._login_finish(v_attempt, p_password, false);
+end
+$$;
+
+ALTER FUNCTION pgauth.login_answer(p_attempt text, p_password text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION login_answer(p_attempt text, p_password text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.login_answer(p_attempt text, p_password text) IS 'Step 2 of login_durably: for the ticket of a login_attempt whose transaction committed less than a minute ago, one row with a new session and token pair when the password was right, else no row (as pgauth.login). Each ticket answers once; p_password is the one given to login_attempt.';
+
+--
+-- Name: login_attempt(text, text, inet, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.login_attempt(p_username text, p_password text, p_client_ip inet DEFAULT NULL::inet, p_user_agent text DEFAULT NULL::text) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  perform pgauth._require_fresh_transaction();
+  return pgauth._store_attempt(
+    pgauth._login_verdict(p_username, p_password, p_client_ip, p_user_agent));
+end
+$$;
+
+ALTER FUNCTION pgauth.login_attempt(p_username text, p_password text, p_client_ip inet, p_user_agent text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION login_attempt(p_username text, p_password text, p_client_ip inet, p_user_agent text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.login_attempt(p_username text, p_password text, p_client_ip inet, p_user_agent text) IS 'Step 1 of login_durably: checks a password, counts a failure or locks, and returns a ticket whose outcome login_answer reveals once this transaction has committed. Must be the first write of its transaction (else BADIN); BADIN on missing or over-long input.';
+
+--
+-- Name: login_durably(text, text, inet, text, uuid, uuid, text, timestamp with time zone, text, timestamp with time zone); Type: PROCEDURE; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE PROCEDURE pgauth.login_durably(IN p_username text, IN p_password text, IN p_client_ip inet DEFAULT NULL::inet, IN p_user_agent text DEFAULT NULL::text, INOUT user_id uuid DEFAULT NULL::uuid, INOUT session_id uuid DEFAULT NULL::uuid, INOUT access_token text DEFAULT NULL::text, INOUT access_expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone, INOUT refresh_token text DEFAULT NULL::text, INOUT refresh_expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone)
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_attempt text;
+begin
+  v_attempt := pgauth.login_attempt(p_username, p_password, p_client_ip, p_user_agent);
+  commit;
+  select r.user_id, r.session_id, r.access_token, r.access_expires_at, r.refresh_token,
+         r.refresh_expires_at
+    into user_id, session_id, access_token, access_expires_at, refresh_token, refresh_expires_at
+  from pgauth.login_answer(v_attempt, p_password) r;
+  commit;
+end
+$$;
+
+ALTER PROCEDURE pgauth.login_durably(IN p_username text, IN p_password text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone) OWNER TO pgauth_owner;
+
+--
+-- Name: PROCEDURE login_durably(IN p_username text, IN p_password text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON PROCEDURE pgauth.login_durably(IN p_username text, IN p_password text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone) IS 'The login of front doors: CALL pgauth.login_durably(username, password[, client_ip, user_agent]). One row: user id, session id and a fresh token pair, or all NULL on any failure. The check and its consequences (counter, lock, audit) are committed before the answer is returned, so no rollback can erase them: call it on its own, outside BEGIN … COMMIT (else SQLSTATE 2D000). BADIN on missing or over-long input.';
 
 --
 -- Name: logout(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -927,13 +1336,27 @@ CREATE FUNCTION pgauth.purge_audit(p_older_than interval) RETURNS integer
     SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
     AS $$
 declare
+  v_now timestamptz := pgauth.clock();
+  v_months integer;
+  v_days integer;
+  v_cutoff timestamptz;
   v_count integer;
 begin
-  if p_older_than is null or p_older_than < interval '1 day' then
+  if p_older_than is null or not pg_catalog.isfinite(p_older_than) then
+    perform pgauth._invalid('the interval must be finite');
+  end if;
+  v_months := (extract(year from p_older_than) * 12 + extract(month from p_older_than))::integer;
+  v_days := extract(day from p_older_than)::integer;
+  if v_months < 0 or v_days < 0
+     or p_older_than - pg_catalog.make_interval(months => v_months, days => v_days) < interval '0' then
+    perform pgauth._invalid('no part of the interval may be negative');
+  end if;
+  v_cutoff := v_now - p_older_than;
+  if v_cutoff > v_now - interval '1 day' then
     perform pgauth._invalid('audit rows are kept at least one day');
   end if;
   perform set_config('pgauth.purging_audit', 'on', true);
-  delete from pgauth.audit_log a where a.at < pgauth.clock() - p_older_than;
+  delete from pgauth.audit_log a where a.at < v_cutoff;
   get diagnostics v_count = row_count;
   perform set_config('pgauth.purging_audit', 'off', true);
   perform pgauth._audit('audit_purged', null, null, null, null,
@@ -948,7 +1371,7 @@ ALTER FUNCTION pgauth.purge_audit(p_older_than interval) OWNER TO pgauth_owner;
 -- Name: FUNCTION purge_audit(p_older_than interval); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
 --
 
-COMMENT ON FUNCTION pgauth.purge_audit(p_older_than interval) IS 'Admin: deletes audit rows older than an interval (at least one day); the only way audit rows are ever deleted. Returns how many.';
+COMMENT ON FUNCTION pgauth.purge_audit(p_older_than interval) IS 'Admin: deletes audit rows older than an interval; the only way audit rows are ever deleted. Returns how many. BADIN when a part of the interval is negative or the cut-off (now minus the interval) is less than one day ago.';
 
 --
 -- Name: purge_expired(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -960,13 +1383,28 @@ CREATE FUNCTION pgauth.purge_expired() RETURNS integer
     AS $$
 declare
   v_settings pgauth.settings := pgauth._settings();
-  v_cutoff timestamptz := pgauth.clock() - v_settings.session_retention;
+  v_now timestamptz := pgauth.clock();
+  v_cutoff timestamptz := v_now - v_settings.session_retention;
   v_count integer;
+  v_attempt pgauth.password_attempts;
 begin
   delete from pgauth.sessions s
   where least(s.expires_at, s.revoked_at, greatest(s.refresh_expires_at, s.access_expires_at))
         < v_cutoff;
   get diagnostics v_count = row_count;
+  update pgauth.sessions s set rotation_salt = null
+  where s.rotation_salt is not null and s.rotated_at <= v_now - v_settings.refresh_reuse_grace;
+  for v_attempt in
+    delete from pgauth.password_attempts a where a.at <= v_now - interval '1 minute'
+    returning *
+  loop
+    if v_attempt.outcome = 'ok' then
+      v_attempt.outcome := 'unfinished';
+    end if;
+    perform pgauth._audit_failed_attempt(v_attempt, jsonb_build_object('unfinished', true)
+      || case when v_attempt.kind = 'change_password'
+              then '{"via": "change_password"}'::jsonb else '{}'::jsonb end);
+  end loop;
   return v_count;
 end
 $$;
@@ -977,7 +1415,7 @@ ALTER FUNCTION pgauth.purge_expired() OWNER TO pgauth_owner;
 -- Name: FUNCTION purge_expired(); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
 --
 
-COMMENT ON FUNCTION pgauth.purge_expired() IS 'Admin: deletes sessions that ended (expired or revoked) longer than settings.session_retention ago; returns how many. Safe at any time.';
+COMMENT ON FUNCTION pgauth.purge_expired() IS 'Admin: deletes sessions that ended (expired or revoked) longer than settings.session_retention ago, wipes the refresh rotation salts whose grace window has passed, and audits (login_failure, "unfinished") and deletes password attempts whose answer was not read within a minute; returns how many sessions it deleted. Safe at any time; schedule it every minute or so.';
 
 --
 -- Name: refresh(text, inet, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -989,10 +1427,11 @@ CREATE FUNCTION pgauth.refresh(p_refresh_token text, p_client_ip inet DEFAULT NU
     AS $$
 declare
   v_settings pgauth.settings := pgauth._settings();
-  v_now timestamptz := pgauth.clock();
+  v_now timestamptz := pgauth._statement_clock();
   v_hash bytea := pgauth._token_hash(p_refresh_token);
   v_session pgauth.sessions;
   v_generation integer;
+  v_session_id uuid;
   v_salt bytea;
   v_access text;
   v_refresh text;
@@ -1028,18 +1467,17 @@ begin
       jsonb_build_object('generation', v_session.refresh_generation));
   else
     -- Not the current token: a rotated one, or nothing.
-    select r.generation into v_generation from pgauth.rotated_refresh_tokens r
-    where r.token_hash = v_hash;
+    select r.generation, r.session_id into v_generation, v_session_id
+    from pgauth.rotated_refresh_tokens r where r.token_hash = v_hash;
     if not found then
       return;
     end if;
-    select s.* into v_session from pgauth.sessions s
-    where s.id = (select r.session_id from pgauth.rotated_refresh_tokens r where r.token_hash = v_hash)
-    for update;
+    select s.* into v_session from pgauth.sessions s where s.id = v_session_id for update;
     if v_session.revoked_at is not null then
       return;
     end if;
     if v_generation = v_session.refresh_generation - 1
+       and v_session.rotation_salt is not null
        and v_session.rotated_at + v_settings.refresh_reuse_grace > v_now
        and v_session.refresh_expires_at > v_now and v_session.expires_at > v_now then
       v_access := pgauth._derive_token('pga_', p_refresh_token, v_session.rotation_salt, 'access');
@@ -1047,7 +1485,8 @@ begin
     end if;
     if v_access is null or pgauth._token_hash(v_access) <> v_session.access_token_hash
        or pgauth._token_hash(v_refresh) <> v_session.refresh_token_hash then
-      update pgauth.sessions s set revoked_at = v_now, revoked_reason = 'refresh_reuse'
+      update pgauth.sessions s
+        set revoked_at = v_now, revoked_reason = 'refresh_reuse', rotation_salt = null
       where s.id = v_session.id;
       perform pgauth._audit('refresh_reuse', v_session.user_id, v_session.id, p_client_ip,
         p_user_agent, jsonb_build_object('generation', v_generation,
@@ -1069,7 +1508,7 @@ ALTER FUNCTION pgauth.refresh(p_refresh_token text, p_client_ip inet, p_user_age
 -- Name: FUNCTION refresh(p_refresh_token text, p_client_ip inet, p_user_agent text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
 --
 
-COMMENT ON FUNCTION pgauth.refresh(p_refresh_token text, p_client_ip inet, p_user_agent text) IS 'Rotates a refresh token: one row with a new access/refresh pair (the old pair stops working), or no row. The same token again within settings.refresh_reuse_grace returns the same new pair; after it, the session is revoked (audit refresh_reuse). Never extends past the session''s absolute expiry.';
+COMMENT ON FUNCTION pgauth.refresh(p_refresh_token text, p_client_ip inet, p_user_agent text) IS 'Rotates a refresh token: one row with a new access/refresh pair (the old pair stops working), or no row. The same token again within settings.refresh_reuse_grace of the rotation (measured at the time of the statement) returns the same new pair; after it, the session is revoked (audit refresh_reuse). Never extends past the session''s absolute expiry.';
 
 --
 -- Name: register(text, text, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -1658,6 +2097,13 @@ ALTER TABLE ONLY pgauth.migrations
     ADD CONSTRAINT migrations_pkey PRIMARY KEY (name);
 
 --
+-- Name: password_attempts password_attempts_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.password_attempts
+    ADD CONSTRAINT password_attempts_pkey PRIMARY KEY (token_hash);
+
+--
 -- Name: roles roles_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -1726,6 +2172,12 @@ CREATE INDEX audit_log_at_idx ON pgauth.audit_log USING btree (at DESC);
 CREATE INDEX audit_log_user_id_at_idx ON pgauth.audit_log USING btree (user_id, at DESC);
 
 --
+-- Name: password_attempts_at_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE INDEX password_attempts_at_idx ON pgauth.password_attempts USING btree (at);
+
+--
 -- Name: rotated_refresh_tokens_session_id_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -1736,6 +2188,12 @@ CREATE INDEX rotated_refresh_tokens_session_id_idx ON pgauth.rotated_refresh_tok
 --
 
 CREATE INDEX sessions_ended_at_idx ON pgauth.sessions USING btree (LEAST(expires_at, revoked_at, GREATEST(refresh_expires_at, access_expires_at)));
+
+--
+-- Name: sessions_rotation_salt_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE INDEX sessions_rotation_salt_idx ON pgauth.sessions USING btree (rotated_at) WHERE (rotation_salt IS NOT NULL);
 
 --
 -- Name: sessions_user_id_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
@@ -1828,6 +2286,13 @@ CREATE TRIGGER users_before_update BEFORE UPDATE ON pgauth.users FOR EACH ROW EX
 CREATE TRIGGER users_revoke_sessions AFTER UPDATE ON pgauth.users FOR EACH ROW EXECUTE FUNCTION pgauth.tg_users__revoke_sessions();
 
 --
+-- Name: password_attempts password_attempts_user_id_fkey; Type: FK CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.password_attempts
+    ADD CONSTRAINT password_attempts_user_id_fkey FOREIGN KEY (user_id) REFERENCES pgauth.users(id) ON DELETE CASCADE;
+
+--
 -- Name: rotated_refresh_tokens rotated_refresh_tokens_session_id_fkey; Type: FK CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -1861,12 +2326,19 @@ ALTER TABLE ONLY pgauth.user_roles
 
 GRANT USAGE ON SCHEMA pgauth TO pgauth_service;
 GRANT USAGE ON SCHEMA pgauth TO pgauth_admin;
+GRANT USAGE ON SCHEMA pgauth TO pgauth_validator;
 
 --
 -- Name: FUNCTION _audit(p_event text, p_user_id uuid, p_session_id uuid, p_client_ip inet, p_user_agent text, p_detail jsonb); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
 REVOKE ALL ON FUNCTION pgauth._audit(p_event text, p_user_id uuid, p_session_id uuid, p_client_ip inet, p_user_agent text, p_detail jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _audit_failed_attempt(p_attempt pgauth.password_attempts, p_extra jsonb); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._audit_failed_attempt(p_attempt pgauth.password_attempts, p_extra jsonb) FROM PUBLIC;
 
 --
 -- Name: FUNCTION _bf_cost(p_hash text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -1879,6 +2351,18 @@ REVOKE ALL ON FUNCTION pgauth._bf_cost(p_hash text) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION pgauth._bf_salt(p_cost integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _change_password_finish(p_attempt pgauth.password_attempts, p_new_password text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._change_password_finish(p_attempt pgauth.password_attempts, p_new_password text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _change_password_verdict(p_user_id uuid, p_current_password text, p_new_password text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._change_password_verdict(p_user_id uuid, p_current_password text, p_new_password text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION _check_email(p_email text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -1897,12 +2381,6 @@ REVOKE ALL ON FUNCTION pgauth._check_password(p_password text, p_username text, 
 --
 
 REVOKE ALL ON FUNCTION pgauth._check_username(p_username text) FROM PUBLIC;
-
---
--- Name: FUNCTION _count_failure(p_user_id uuid, p_settings pgauth.settings, p_client_ip inet, p_user_agent text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
---
-
-REVOKE ALL ON FUNCTION pgauth._count_failure(p_user_id uuid, p_settings pgauth.settings, p_client_ip inet, p_user_agent text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION _create_user(p_username text, p_password text, p_email text, p_event text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -1935,10 +2413,28 @@ REVOKE ALL ON FUNCTION pgauth._hash_password(p_password text, p_cost integer) FR
 REVOKE ALL ON FUNCTION pgauth._invalid(p_detail text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION _is_common_password(p_password text, p_min_length integer); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._is_common_password(p_password text, p_min_length integer) FROM PUBLIC;
+
+--
 -- Name: FUNCTION _is_rehash(p_user_id uuid, p_new_hash text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
 REVOKE ALL ON FUNCTION pgauth._is_rehash(p_user_id uuid, p_new_hash text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _login_finish(p_attempt pgauth.password_attempts, p_password text, p_verified boolean); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._login_finish(p_attempt pgauth.password_attempts, p_password text, p_verified boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _login_verdict(p_username text, p_password text, p_client_ip inet, p_user_agent text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._login_verdict(p_username text, p_password text, p_client_ip inet, p_user_agent text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION _new_token(p_prefix text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -1959,6 +2455,18 @@ REVOKE ALL ON FUNCTION pgauth._prehash(p_password text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgauth._random_bytes(p_count integer) FROM PUBLIC;
 
 --
+-- Name: FUNCTION _record_password_check(p_kind text, p_user_id uuid, p_checked_changed_at timestamp with time zone, p_ok boolean, p_settings pgauth.settings, p_client_ip inet, p_user_agent text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._record_password_check(p_kind text, p_user_id uuid, p_checked_changed_at timestamp with time zone, p_ok boolean, p_settings pgauth.settings, p_client_ip inet, p_user_agent text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _require_fresh_transaction(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._require_fresh_transaction() FROM PUBLIC;
+
+--
 -- Name: FUNCTION _settings(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -1969,14 +2477,32 @@ REVOKE ALL ON FUNCTION pgauth._settings() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION pgauth.clock() FROM PUBLIC;
-GRANT ALL ON FUNCTION pgauth.clock() TO pgauth_service;
 GRANT ALL ON FUNCTION pgauth.clock() TO pgauth_admin;
+GRANT ALL ON FUNCTION pgauth.clock() TO pgauth_validator;
 
 --
 -- Name: FUNCTION _start_session(p_user pgauth.users, p_settings pgauth.settings, p_client_ip inet, p_user_agent text, OUT user_id uuid, OUT session_id uuid, OUT access_token text, OUT access_expires_at timestamp with time zone, OUT refresh_token text, OUT refresh_expires_at timestamp with time zone); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
 REVOKE ALL ON FUNCTION pgauth._start_session(p_user pgauth.users, p_settings pgauth.settings, p_client_ip inet, p_user_agent text, OUT user_id uuid, OUT session_id uuid, OUT access_token text, OUT access_expires_at timestamp with time zone, OUT refresh_token text, OUT refresh_expires_at timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _statement_clock(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._statement_clock() FROM PUBLIC;
+
+--
+-- Name: FUNCTION _store_attempt(p_attempt pgauth.password_attempts); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._store_attempt(p_attempt pgauth.password_attempts) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _take_attempt(p_ticket text, p_kind text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._take_attempt(p_ticket text, p_kind text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION _token_hash(p_token text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -2008,8 +2534,31 @@ GRANT ALL ON FUNCTION pgauth.audit_events(p_user_id uuid, p_since timestamp with
 --
 
 REVOKE ALL ON FUNCTION pgauth.change_password(p_user_id uuid, p_current_password text, p_new_password text) FROM PUBLIC;
-GRANT ALL ON FUNCTION pgauth.change_password(p_user_id uuid, p_current_password text, p_new_password text) TO pgauth_service;
 GRANT ALL ON FUNCTION pgauth.change_password(p_user_id uuid, p_current_password text, p_new_password text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION change_password_answer(p_attempt text, p_new_password text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.change_password_answer(p_attempt text, p_new_password text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.change_password_answer(p_attempt text, p_new_password text) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.change_password_answer(p_attempt text, p_new_password text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION change_password_attempt(p_user_id uuid, p_current_password text, p_new_password text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.change_password_attempt(p_user_id uuid, p_current_password text, p_new_password text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.change_password_attempt(p_user_id uuid, p_current_password text, p_new_password text) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.change_password_attempt(p_user_id uuid, p_current_password text, p_new_password text) TO pgauth_admin;
+
+--
+-- Name: PROCEDURE change_password_durably(IN p_user_id uuid, IN p_current_password text, IN p_new_password text, INOUT changed boolean); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON PROCEDURE pgauth.change_password_durably(IN p_user_id uuid, IN p_current_password text, IN p_new_password text, INOUT changed boolean) FROM PUBLIC;
+GRANT ALL ON PROCEDURE pgauth.change_password_durably(IN p_user_id uuid, IN p_current_password text, IN p_new_password text, INOUT changed boolean) TO pgauth_service;
+GRANT ALL ON PROCEDURE pgauth.change_password_durably(IN p_user_id uuid, IN p_current_password text, IN p_new_password text, INOUT changed boolean) TO pgauth_admin;
 
 --
 -- Name: FUNCTION create_user(p_username text, p_password text, p_email text, p_roles text[]); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -2072,8 +2621,31 @@ GRANT ALL ON FUNCTION pgauth.lock_user(p_user_id uuid, p_until timestamp with ti
 --
 
 REVOKE ALL ON FUNCTION pgauth.login(p_username text, p_password text, p_client_ip inet, p_user_agent text) FROM PUBLIC;
-GRANT ALL ON FUNCTION pgauth.login(p_username text, p_password text, p_client_ip inet, p_user_agent text) TO pgauth_service;
 GRANT ALL ON FUNCTION pgauth.login(p_username text, p_password text, p_client_ip inet, p_user_agent text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION login_answer(p_attempt text, p_password text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.login_answer(p_attempt text, p_password text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.login_answer(p_attempt text, p_password text) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.login_answer(p_attempt text, p_password text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION login_attempt(p_username text, p_password text, p_client_ip inet, p_user_agent text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.login_attempt(p_username text, p_password text, p_client_ip inet, p_user_agent text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.login_attempt(p_username text, p_password text, p_client_ip inet, p_user_agent text) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.login_attempt(p_username text, p_password text, p_client_ip inet, p_user_agent text) TO pgauth_admin;
+
+--
+-- Name: PROCEDURE login_durably(IN p_username text, IN p_password text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON PROCEDURE pgauth.login_durably(IN p_username text, IN p_password text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON PROCEDURE pgauth.login_durably(IN p_username text, IN p_password text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone) TO pgauth_service;
+GRANT ALL ON PROCEDURE pgauth.login_durably(IN p_username text, IN p_password text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone) TO pgauth_admin;
 
 --
 -- Name: FUNCTION logout(p_access_token text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -2197,13 +2769,13 @@ GRANT ALL ON FUNCTION pgauth.unlock_user(p_user_id uuid) TO pgauth_admin;
 --
 
 REVOKE ALL ON FUNCTION pgauth.validate(p_access_token text) FROM PUBLIC;
-GRANT ALL ON FUNCTION pgauth.validate(p_access_token text) TO pgauth_service;
 GRANT ALL ON FUNCTION pgauth.validate(p_access_token text) TO pgauth_admin;
+GRANT ALL ON FUNCTION pgauth.validate(p_access_token text) TO pgauth_validator;
 
 --
 -- Name: FUNCTION validate_many(p_access_tokens text[]); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
 REVOKE ALL ON FUNCTION pgauth.validate_many(p_access_tokens text[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION pgauth.validate_many(p_access_tokens text[]) TO pgauth_service;
 GRANT ALL ON FUNCTION pgauth.validate_many(p_access_tokens text[]) TO pgauth_admin;
+GRANT ALL ON FUNCTION pgauth.validate_many(p_access_tokens text[]) TO pgauth_validator;
