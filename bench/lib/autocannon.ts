@@ -6,9 +6,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const AUTOCANNON = fileURLToPath(
-  new URL('../../node_modules/autocannon/autocannon.js', import.meta.url),
-);
 const TOKENS_LOAD = fileURLToPath(new URL('./autocannon-tokens.ts', import.meta.url));
 
 export interface Load {
@@ -25,28 +22,6 @@ export interface LoadOptions {
   connections: number;
   /** Seconds. */
   duration: number;
-}
-
-/** The autocannon CLI: `autocannon -j -c N -d S [-H header…] url`. */
-export async function autocannon(
-  url: string,
-  options: LoadOptions & { headers: string[] },
-  signal: AbortSignal,
-): Promise<Load> {
-  const args = [
-    AUTOCANNON,
-    '-j',
-    '-c',
-    String(options.connections),
-    '-d',
-    String(options.duration),
-  ];
-  for (const h of options.headers) args.push('-H', h);
-  args.push(url);
-  const command = ['autocannon', ...args.slice(1)]
-    .map((a) => (a.startsWith('authorization=') ? 'authorization=Bearer <token>' : a))
-    .join(' ');
-  return { ...(await run(args, null, url, signal)), command };
 }
 
 /** The `node` arguments of the load process, and the command line reported for it. */
