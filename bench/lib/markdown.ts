@@ -76,7 +76,7 @@ const USE = `- One row per server process and load. **CPU**: user + system time 
   threads; \`/proc/<pid>/stat\`, 10 ms ticks) during a measured round, per 1,000 requests it
   answered; the median of the rounds. The work PostgreSQL does for the requests is not in it:
   neither the validations nor pgauth’s bcrypt (Better Auth’s scrypt runs in its own process).
-- **RSS**: \`VmRSS\` of the process after the last round of that load; blank where not measured.`;
+- **RSS**: resident set of the process after the last round of that load; blank where not measured.`;
 
 /** The charts, by what their bars count (the y axis), and their titles. */
 const TITLES: Record<string, string> = {
