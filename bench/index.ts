@@ -85,7 +85,8 @@ async function main(): Promise<number> {
   const bad = [rounds, seconds].some((n) => n !== undefined && !(n >= 1 && Number.isInteger(n)));
   const unknown = positionals.filter((p) => !NAMES.includes(p));
   if (values.help || values.list) return console.log(USAGE) ?? 0;
-  if (bad || unknown.length) return console.error(`bad arguments: ${process.argv}\n${USAGE}`) ?? 2;
+  if (bad || unknown.length)
+    return console.error(`bad arguments: ${process.argv.slice(2).join(' ')}\n${USAGE}`) ?? 2;
   // Ctrl-C: abort (kills pgbench, servers, load generators), let the scenario drop its
   // databases, then exit. A second Ctrl-C exits at once.
   const abort = new AbortController();
