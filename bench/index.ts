@@ -1,75 +1,71 @@
-/**
- * pgauth benchmarks. `npm run bench` runs every scenario and prints one summary table;
- * `npm run bench -- NAME…` runs those named. Options: --rounds N, --quick, --list, --write
- * (then regenerate BENCHMARKS.md from the results of every scenario, the last run of each).
- *
- * Every figure is a ratio against a baseline measured in the same run on the same machine, in
- * interleaved rounds, reported as medians with their spread: absolute numbers on a shared machine
- * mean little. Benchmarks are not tests: a missed target is reported, and the exit code stays 0;
- * only an error (a scenario that could not run) exits 1. See docs/benchmarks.md.
- */
+/** pgauth benchmarks (docs/benchmarks.md): every figure is a ratio against a baseline measured in
+ * the same run, in interleaved rounds, reported as medians with their spread. A missed target is
+ * reported, not an error: the exit code is 1 only when a scenario could not run. */
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { leftoverDatabases } from './lib/db.ts';
-import { writeBenchmarks } from './lib/markdown.ts';
-import {
-  environment,
-  type MeasureRow,
-  measuresTable,
-  type ResourceRow,
-  type Row,
-  resourcesTable,
-  table,
-  writeResult,
-} from './lib/report.ts';
-import type { Scenario } from './lib/scenario.ts';
-import { versions } from './lib/versions.ts';
+import * as http from './http.ts';
+import * as md from './lib/markdown.ts';
+import type { RunContext, ScenarioResult } from './lib/measure.ts';
+import { adminQuery, pgbenchVersion } from './lib/pg.ts';
+import * as peer from './peer/index.ts';
+import * as scale from './scale.ts';
+import * as sdk from './sdk.ts';
+import * as sql from './sql.ts';
 
-/** The scenarios, in the order `npm run bench` runs them. One line each; modules load lazily. */
-const SCENARIOS: Scenario[] = [
-  {
-    name: 'sql',
-    description: 'pgauth.validate vs pgbench -S, pgauth.login vs bare crypt(), over pgbench',
-    run: async (ctx) => (await import('./sql.ts')).run(ctx),
-  },
-  {
-    name: 'http',
-    description:
-      'gateway GET /v1/session vs bare node:http and bare Fastify, autocannon -c 20; login vs crypt()',
-    run: async (ctx) => (await import('./http.ts')).run(ctx),
-  },
-  {
-    name: 'sdk',
-    description:
-      'SDK cached validate/s, revocation propagation, gateway GET /v1/session with its cache',
-    run: async (ctx) => (await import('./sdk.ts')).run(ctx),
-  },
-  {
-    name: 'peer',
-    description: 'pgauth side by side with Better Auth: session checks and logins over HTTP',
-    run: async (ctx) => (await import('./peer.ts')).run(ctx),
-  },
-  {
-    name: 'scale',
-    description:
-      'validate with 10,000 and 10,000,000 sessions vs pgbench -S, sizes per million, purge_expired()',
-    run: async (ctx) => (await import('./scale.ts')).run(ctx),
-  },
-];
+type Scenario = { description: string; run(ctx: RunContext): Promise<ScenarioResult> };
+/** The scenarios, in the order `npm run bench` runs them. */
+const SCENARIOS: Record<string, Scenario> = { sql, http, sdk, peer, scale };
+const NAMES = Object.keys(SCENARIOS);
+const ROOT = new URL('../', import.meta.url);
+const SCRATCH = fileURLToPath(new URL('.bench', ROOT));
+const USAGE = `usage: npm run bench [-- [NAME…] [--rounds N] [--seconds S] [--quick] [--write] [--list]]
 
-const SCRATCH_DIR = fileURLToPath(new URL('../.bench/', import.meta.url));
-const BENCHMARKS_MD = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url));
+  --rounds N   rounds of every comparison (default 5; 2 with --quick)
+  --seconds S  length of every measured run, in whole seconds (default: the scenario's)
+  --quick      short runs: checks that a scenario works; its figures mean little
+  --write      then regenerate BENCHMARKS.md from .bench/results-<scenario>.json
+               (the scenarios run now, and the last results of the others)
 
-function usage(): string {
-  return [
-    'usage: npm run bench [-- [NAME…] [--rounds N] [--quick] [--write] [--list]]',
-    '',
-    '  --write  after the run, regenerate BENCHMARKS.md from .bench/results-<scenario>.json',
-    '           (the scenarios run now, and the last results of the others)',
-    '',
-    'scenarios:',
-    ...SCENARIOS.map((s) => `  ${s.name.padEnd(8)} ${s.description}`),
-  ].join('\n');
+scenarios:
+${NAMES.map((n) => `  ${n.padEnd(8)} ${SCENARIOS[n]?.description}`).join('\n')}`;
+
+const load = () => loadavg().map((l) => Math.round(l * 100) / 100);
+const version = async (path: string) =>
+  JSON.parse(await readFile(new URL(path, ROOT), 'utf8').catch(() => '{}')).version ?? null;
+
+/** Where and with what a scenario ran: the figures mean nothing without it. */
+async function environment(): Promise<Record<string, unknown>> {
+  const packages: Record<string, string> = {};
+  for (const name of ['fastify', 'pg', 'better-auth', 'autocannon', '@electric-sql/pglite']) {
+    const v = await version(`node_modules/${name}/package.json`);
+    if (v) packages[name] = v;
+  }
+  const osRelease = await readFile('/etc/os-release', 'utf8').catch(() => '');
+  const os = /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(osRelease)?.[1] ?? process.platform;
+  const [server] = await adminQuery<{ v: string }>(`select current_setting('server_version') v`);
+  const git = () => execFileSync('git', ['rev-parse', '--short', 'HEAD'], { stdio: 'pipe' });
+  const commit = await Promise.resolve()
+    .then(() => `${git()}`.trim())
+    .catch(() => null);
+  return {
+    date: new Date().toISOString(),
+    commit,
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? null,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    loadavg: load(),
+    versions: {
+      os: `${os}, kernel ${release()}`,
+      postgres: server?.v ?? null,
+      pgbench: await pgbenchVersion().catch(() => null),
+      pgauth: await version('package.json'),
+      packages,
+    },
+  };
 }
 
 async function main(): Promise<number> {
@@ -77,110 +73,61 @@ async function main(): Promise<number> {
     allowPositionals: true,
     options: {
       rounds: { type: 'string' },
+      seconds: { type: 'string' },
       quick: { type: 'boolean', default: false },
       write: { type: 'boolean', default: false },
       list: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  if (values.help || values.list) {
-    console.log(usage());
-    return 0;
-  }
-  const unknown = positionals.filter((p) => !SCENARIOS.some((s) => s.name === p));
-  if (unknown.length) {
-    console.error(`unknown scenario: ${unknown.join(', ')}\n\n${usage()}`);
-    return 2;
-  }
-  const rounds = values.rounds === undefined ? undefined : Number(values.rounds);
-  if (rounds !== undefined && !(Number.isInteger(rounds) && rounds >= 1)) {
-    console.error('--rounds must be a positive integer');
-    return 2;
-  }
-  const selected = positionals.length
-    ? SCENARIOS.filter((s) => positionals.includes(s.name))
-    : SCENARIOS;
-
-  // Ctrl-C: abort (kills the running pgbench), let the scenario drop its database, then exit.
-  // A second Ctrl-C exits at once.
+  const whole = (v?: string) => (v === undefined ? undefined : Number(v));
+  const [rounds, seconds] = [whole(values.rounds), whole(values.seconds)];
+  const bad = [rounds, seconds].some((n) => n !== undefined && !(n >= 1 && Number.isInteger(n)));
+  const unknown = positionals.filter((p) => !NAMES.includes(p));
+  if (values.help || values.list) return console.log(USAGE) ?? 0;
+  if (bad || unknown.length)
+    return console.error(`bad arguments: ${process.argv.slice(2).join(' ')}\n${USAGE}`) ?? 2;
+  // Ctrl-C: abort (kills pgbench, servers, load generators), let the scenario drop its
+  // databases, then exit. A second Ctrl-C exits at once.
   const abort = new AbortController();
   process.once('SIGINT', () => {
     console.error('\ninterrupted: cleaning up (Ctrl-C again to quit at once)');
     abort.abort(new Error('interrupted'));
     process.once('SIGINT', () => process.exit(130));
   });
-
-  const leftovers = await leftoverDatabases().catch(() => []);
-  if (leftovers.length) {
-    console.error(
-      `note: benchmark databases left by an earlier run (drop them when no benchmark runs): ${leftovers.join(', ')}`,
-    );
-  }
-
+  const like = `datname like 'pgauth\\_bench\\_%'`;
+  const left = await adminQuery<{ n: string }>(`select datname n from pg_database where ${like}`);
+  if (left.length) console.error(`note: databases left by an earlier run: ${left.map((r) => r.n)}`);
   const log = (line: string) => console.error(line);
-  const rows: Row[] = [];
-  const measureRows: MeasureRow[] = [];
-  const resourceRows: ResourceRow[] = [];
-  const tools = await versions();
+  const [quick, signal, results] = [values.quick, abort.signal, [] as md.StoredResult[]];
+  const ctx = { scratchDir: SCRATCH, rounds, seconds, quick, signal, log };
+  const run = { quick, rounds, measureSeconds: seconds };
   let errors = 0;
-  for (const scenario of selected) {
-    const env = { ...environment(), versions: tools };
-    const started = Date.now();
-    log(`== ${scenario.name}${values.quick ? ' (quick: figures for checking only)' : ''}`);
+  await mkdir(SCRATCH, { recursive: true });
+  for (const name of NAMES.filter((n) => !positionals.length || positionals.includes(n))) {
+    const [env, started] = [await environment(), Date.now()];
+    log(`== ${name}${values.quick ? ' (quick: figures for checking only)' : ''}`);
     try {
-      const result = await scenario.run({
-        scratchDir: SCRATCH_DIR,
-        rounds,
-        quick: values.quick,
-        signal: abort.signal,
-        log,
-      });
-      const path = await writeResult(SCRATCH_DIR, scenario.name, result, env, {
-        quick: values.quick,
-        rounds,
-        seconds: (Date.now() - started) / 1000,
-      });
-      log(`   results: ${path}`);
-      for (const comparison of result.comparisons)
-        rows.push({ scenario: scenario.name, comparison });
-      for (const measure of result.measures ?? [])
-        measureRows.push({ scenario: scenario.name, measure });
-      for (const resource of result.resources ?? [])
-        resourceRows.push({ scenario: scenario.name, resource });
+      const result = await (SCENARIOS[name] as Scenario).run(ctx);
+      const took = { ...run, seconds: Math.round((Date.now() - started) / 1000) };
+      const environment = { ...env, loadavgAtEnd: load() };
+      const stored = { scenario: name, run: took, environment, ...result };
+      await writeFile(`${SCRATCH}/results-${name}.json`, `${JSON.stringify(stored, null, 2)}\n`);
+      log(`   results: .bench/results-${name}.json`);
+      results.push(stored);
     } catch (err) {
       errors++;
-      log(`!! ${scenario.name} failed: ${err instanceof Error ? err.message : String(err)}`);
+      log(`!! ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
       if (abort.signal.aborted) break;
     }
   }
-
-  if (rows.length) {
-    console.log(`\n${table(rows)}`);
-    console.log(
-      '\nratio: median of the per-round ratios pgauth / baseline; pgauth and baseline: medians of the rounds.' +
-        '\nresult: pass = median and every round reach the target; pass? = median does, some round did not;' +
-        '\nFAIL? = median misses, some round reached it; FAIL = no round did; info = no target, a figure to read.' +
-        '\nSpread: ±half the range of the rounds.',
-    );
-  }
-  if (measureRows.length) console.log(`\n${measuresTable(measureRows)}`);
-  if (resourceRows.length) console.log(`\n${resourcesTable(resourceRows)}`);
+  if (results.length) console.log(`\n${md.summary(results)}`);
   if (values.write && !abort.signal.aborted) {
-    const held = await writeBenchmarks(BENCHMARKS_MD, SCRATCH_DIR, SCENARIOS);
-    const earlier = held.filter((name) => !selected.some((s) => s.name === name));
-    log(
-      `BENCHMARKS.md written: ${held.join(', ') || 'no results'}${earlier.length ? ` (from earlier runs: ${earlier.join(', ')})` : ''}`,
-    );
+    const held = await md.readResults(SCRATCH, NAMES);
+    await writeFile(new URL('BENCHMARKS.md', ROOT), md.render(held, SCENARIOS));
+    log(`BENCHMARKS.md written from the results of ${held.map((r) => r.scenario).join(', ')}`);
   }
   return errors ? 1 : 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err) => {
-    console.error(err);
-    process.exitCode = 1;
-  },
-);
+process.exitCode = await main();

@@ -1,124 +1,143 @@
-/**
- * Better Auth served over node:http, for scenario `peer`: its own routes through
- * `toNodeHandler(auth)` (sign-up and sign-in under /api/auth/…), plus the session check an
- * application would write, `GET /session`: `auth.api.getSession({ headers })`, 200 with its JSON
- * or 401. `GET /bench/stats` counts what `/session` did, so that the benchmark can check that a
- * cookie-cache run was answered from the cookie and not from the database.
+/** Better Auth over node:http for scenario `peer`: its routes through toNodeHandler (sign-up,
+ * sign-in); `GET /session`, the check an application writes (getSession: 200 or 401); and the
+ * benchmark's setup under /bench/, never measured. At its defaults but rate limits (the load is
+ * from one address) and telemetry (no network) off. `--migrate` creates its tables first.
  *
  *   node --import tsx bench/peer/better-auth-server.ts --database-url URL --secret-file FILE \
- *     [--cookie-cache-max-age SECONDS]
- *
- * Prints `better-auth listening on http://127.0.0.1:PORT`, then `cookie cache: off` or
- * `cookie cache: on (maxAge N s)`.
- */
+ *     [--cookie-cache-max-age SECONDS] [--migrate] */
+import { createHmac } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
+import { betterAuth } from 'better-auth';
+import { verifyPassword } from 'better-auth/crypto';
+import { getMigrations } from 'better-auth/db/migration';
 import { fromNodeHeaders, toNodeHandler } from 'better-auth/node';
-import { createBenchAuth } from './better-auth.ts';
+import pg from 'pg';
 
-interface Stats {
-  /** Answers of GET /session. */
-  sessions: number;
-  /** Of those, 401s. */
-  unauthorized: number;
-  /**
-   * Of those, answers that set a new session_data cookie: with the cookie cache on, the session
-   * came from the database (no cookie, an expired or an invalid one).
-   */
-  cacheFills: number;
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
+const { values } = parseArgs({
+  options: {
+    'database-url': { type: 'string', default: '' },
+    'secret-file': { type: 'string', default: '' },
+    'cookie-cache-max-age': { type: 'string' },
+    migrate: { type: 'boolean', default: false },
+  },
+});
+const maxAge = Number(values['cookie-cache-max-age'] ?? 0);
+const secret = (await readFile(values['secret-file'], 'utf8')).trim();
+const json = (res: ServerResponse, status: number, body: unknown) => {
   const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'cache-control': 'no-store',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
+  const length = Buffer.byteLength(text);
+  const headers = { 'content-type': 'application/json; charset=utf-8', 'content-length': length };
+  res.writeHead(status, { ...headers, 'cache-control': 'no-store' }).end(text);
+};
+
+// Listen first: the base URL, which Better Auth checks origins against, has the port.
+let handle = async (_req: IncomingMessage, res: ServerResponse) =>
+  json(res, 503, { error: 'start' });
+const server = createServer((req, res) => handle(req, res));
+await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+const baseURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+// node-postgres's default pool size, as pgauth serve's default --pool-size.
+const pool = new pg.Pool({ connectionString: values['database-url'], max: 10 });
+const auth = betterAuth({
+  database: pool,
+  secret,
+  baseURL,
+  emailAndPassword: { enabled: true },
+  session: { cookieCache: maxAge ? { enabled: true, maxAge } : { enabled: false } },
+  rateLimit: { enabled: false },
+  telemetry: { enabled: false },
+  logger: { level: 'warn' },
+});
+if (values.migrate) await (await getMigrations(auth.options)).runMigrations();
+const context = await auth.$context; // initialised now, not during the warm-up
+const DATA = 'better-auth.session_data=';
+/** Checks answered by GET /session, and those that set a new session_data cookie: with the
+ * cookie cache on, the session came from the database. */
+const stats = { sessions: 0, cacheFills: 0 };
+
+/** A signed cookie as Better Auth writes it: `token.base64(HMAC-SHA256(secret, token))`. */
+const signed = (token: string) =>
+  encodeURIComponent(`${token}.${createHmac('sha256', secret).update(token).digest('base64')}`);
+
+/** Runs `task` for every index below `n`, `k` at a time. */
+async function each(n: number, k: number, task: (i: number) => Promise<void>) {
+  for (let i = 0; i < n; i += k)
+    await Promise.all([...Array(Math.min(k, n - i)).keys()].map((j) => task(i + j)));
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      'database-url': { type: 'string' },
-      'secret-file': { type: 'string' },
-      'cookie-cache-max-age': { type: 'string' },
-    },
-  });
-  const databaseUrl = values['database-url'];
-  const secretFile = values['secret-file'];
-  const maxAgeArg = values['cookie-cache-max-age'];
-  const cookieCacheMaxAge = maxAgeArg === undefined ? null : Number(maxAgeArg);
-  if (
-    !databaseUrl ||
-    !secretFile ||
-    (cookieCacheMaxAge !== null && !(Number.isInteger(cookieCacheMaxAge) && cookieCacheMaxAge > 0))
-  ) {
-    throw new Error(
-      'usage: better-auth-server.ts --database-url URL --secret-file FILE [--cookie-cache-max-age SECONDS]',
-    );
-  }
-  const secret = (await readFile(secretFile, 'utf8')).trim();
-
-  // Listen first: the base URL (which Better Auth wants, for its origin checks) has the port.
-  let handle: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) =>
-    json(res, 503, { error: 'starting' });
-  const server = createServer((req, res) => handle(req, res));
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const baseURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-
-  const { auth, pool } = createBenchAuth({ databaseUrl, secret, baseURL, cookieCacheMaxAge });
-  await auth.$context; // initialised before the first request, not during the warm-up
-  const authHandler = toNodeHandler(auth);
-  const stats: Stats = { sessions: 0, unauthorized: 0, cacheFills: 0 };
-
-  const session = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    // returnHeaders only to count cache fills: the answer is the session JSON, as an app's.
-    const { headers, response } = await auth.api.getSession({
-      headers: fromNodeHeaders(req.headers),
-      returnHeaders: true,
+const bench: Record<string, (body: Record<string, unknown>) => Promise<unknown>> = {
+  /** Signs up `emails` (a sign-up signs in: a session each; four at a time, as libuv has four
+   * threads for scrypt), then opens sessions up to `count` with the call its sign-in makes once
+   * the password is checked (900 sign-ins would be 900 scrypt hashes, a minute of this machine,
+   * for rows that do not depend on how the password was checked), and times one password check
+   * five times. Returns the session_token cookie of every session. */
+  '/bench/setup': async (body) => {
+    const [emails, password] = [body.emails as string[], `${body.password}`];
+    const [cookies, users] = [[] as string[], [] as string[]];
+    await each(emails.length, 4, async (i) => {
+      const [email = '', name = ''] = [emails[i], emails[i]?.split('@')[0]];
+      const r = await auth.api.signUpEmail({ body: { email, password, name } });
+      [cookies[i], users[i]] = [signed(r.token ?? ''), r.user.id];
     });
-    stats.sessions++;
-    if (headers.getSetCookie().some((c) => c.startsWith('better-auth.session_data='))) {
-      stats.cacheFills++;
+    await each(Number(body.count) - emails.length, 8, async (k) => {
+      const session = await context.internalAdapter.createSession(users[k % users.length] ?? '');
+      cookies[emails.length + k] = signed(session.token);
+    });
+    const sql = `select password as hash from account where "providerId" = 'credential' limit 1`;
+    const { hash = '' } = (await pool.query<{ hash: string }>(sql)).rows[0] ?? {};
+    const verifyMs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      if (!(await verifyPassword({ hash, password }))) throw new Error('no match');
+      verifyMs.push(performance.now() - t);
     }
-    if (response === null) {
-      stats.unauthorized++;
-      json(res, 401, { error: 'unauthorized' });
-      return;
-    }
-    json(res, 200, response);
-  };
+    return { cookies, verifyMs };
+  },
+  /** With the cookie cache on: the Cookie header a browser holds for each session, its token and
+   * the session_data cookie that getSession sets for it (as a sign-in would). */
+  '/bench/cache-cookies': async (body) => {
+    const withData = async (c: string) => {
+      const cookie = `better-auth.session_token=${c}`;
+      const headers = new Headers({ cookie });
+      const r = await auth.api.getSession({ headers, returnHeaders: true });
+      const data = r.headers.getSetCookie().find((x) => x.startsWith(DATA));
+      if (!data) throw new Error('no session_data cookie');
+      return `${cookie}; ${data.split(';')[0]}`;
+    };
+    return Promise.all((body.cookies as string[]).map(withData));
+  },
+  '/bench/stats': async () => stats,
+};
 
-  handle = (req, res) => {
-    const path = req.url?.split('?', 1)[0];
-    if (req.method === 'GET' && path === '/session') {
-      session(req, res).catch((err: unknown) => {
-        console.error(err);
-        if (!res.headersSent) json(res, 500, { error: 'internal' });
-      });
-    } else if (req.method === 'GET' && path === '/bench/stats') {
-      json(res, 200, stats);
-    } else {
-      void authHandler(req, res);
-    }
-  };
-
-  console.log(`better-auth listening on ${baseURL}`);
-  console.log(
-    `cookie cache: ${cookieCacheMaxAge === null ? 'off' : `on (maxAge ${cookieCacheMaxAge} s)`}`,
-  );
-  process.once('SIGTERM', () => {
-    server.close();
-    server.closeAllConnections();
-    pool.end().finally(() => process.exit(0));
-  });
+async function session(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  // returnHeaders only to count cache fills: the answer is the session JSON, as an app's.
+  const headers = fromNodeHeaders(req.headers);
+  const r = await auth.api.getSession({ headers, returnHeaders: true });
+  stats.sessions++;
+  if (r.headers.getSetCookie().some((c) => c.startsWith(DATA))) stats.cacheFills++;
+  json(res, r.response ? 200 : 401, r.response ?? { error: 'unauthorized' });
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
+const node = toNodeHandler(auth);
+handle = async (req, res) => {
+  const [path, route] = [req.url?.split('?')[0], bench[req.url ?? '']];
+  try {
+    if (req.method === 'GET' && path === '/session') return await session(req, res);
+    if (!route) return void (await node(req, res));
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    json(res, 200, await route(JSON.parse(body || '{}')));
+  } catch (err) {
+    json(res, 500, { error: `${err}` });
+  }
+};
+console.log(`better-auth listening on ${baseURL}`);
+console.log(`cookie cache: ${maxAge ? `on (maxAge ${maxAge} s)` : 'off'}`);
+process.once('SIGTERM', () => {
+  server.close();
+  server.closeAllConnections();
+  pool.end().finally(() => process.exit(0));
 });

@@ -1,0 +1,185 @@
+/** HTTP servers under load, each in a process of its own: started and found by the URL they print,
+ * loaded by autocannon in a process of its own (lib/load.ts), and measured: requests a second,
+ * latency, and the server's CPU time per 1,000 requests and RSS after the load (pidusage). */
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { median, type RunContext, round, type Side } from './measure.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Reads /proc/<pid>/stat: ctime is the user + system CPU time of all its threads (ms). */
+type Usage = { ctime: number; memory: number };
+const pidusage = createRequire(import.meta.url)('pidusage') as (pid: number) => Promise<Usage>;
+
+/** A server process; `command` is how the result files show what started it. */
+export type Server = { pid: number; url: string; output: string; command: string; stop(): unknown };
+
+/** Starts `node args…` in the repository (its stderr goes to ours) and waits until its stdout
+ * matches `listening`, whose first group is its URL. Pushed onto `into` at once, so that the
+ * caller stops it even if it never listens; it dies with ctx.signal. */
+export async function startServer(
+  ctx: RunContext,
+  args: string[],
+  listening: RegExp,
+  command: string,
+  into: Server[],
+): Promise<Server> {
+  const stdio: ('ignore' | 'pipe' | 'inherit')[] = ['ignore', 'pipe', 'inherit'];
+  const child = spawn(process.execPath, args, { cwd: ROOT, signal: ctx.signal, stdio });
+  const exited = once(child, 'exit').catch(() => {});
+  const stop = () => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    return exited.finally(() => clearTimeout(timer));
+  };
+  const server: Server = { pid: child.pid as number, url: '', output: '', command, stop };
+  into.push(server);
+  const timer = setTimeout(() => child.kill(), 30_000);
+  const listened = new Promise((resolve) => {
+    // Read to the end, but kept only until it listens: a full pipe would stall the server.
+    child.stdout?.on('data', (d: Buffer) => {
+      if (server.url) return;
+      server.output += d;
+      server.url = listening.exec(server.output)?.[1] ?? '';
+      if (server.url) resolve(server);
+    });
+  });
+  await Promise.race([listened, exited]).finally(() => clearTimeout(timer));
+  if (!server.url) throw new Error(`${command}: exited before listening:\n${server.output}`);
+  return server;
+}
+
+/** Login rate limits out of the way of a load generator that logs in from one address. */
+export const NO_LOGIN_LIMITS = ['--login-rate-ip', '1000000', '--login-rate-user', '1000000'];
+
+/** `node packages/pgauth/bin/pgauth.js serve` (it runs the compiled dist/: `npm run build`) on a
+ * free port, warnings only, then `extra`; checks the validation-cache line it prints. */
+export async function startGateway(ctx: RunContext, url: string, extra: string[], into: Server[]) {
+  const args = ['packages/pgauth/bin/pgauth.js', 'serve', '--port', '0', '--database-url', url];
+  args.push('--log-level', 'warn', ...extra);
+  const listening = /pgauth listening on (http:\/\/\S+)[\s\S]*validation cache: (\w+)/;
+  const command = `node ${args.join(' ')}`.replace(url, '<url>');
+  const server = await startServer(ctx, args, listening, command, into);
+  const cache = listening.exec(server.output)?.[2];
+  if (cache !== (extra.includes('--no-cache') ? 'off' : 'on')) throw new Error(`cache ${cache}`);
+  return server;
+}
+
+/** The baselines: GET /v1/session answered with a constant body of the shape and size of the
+ * gateway's answer, with its `cache-control: no-store`: by `node:http`, or with `fastify` by the
+ * gateway's own copy of Fastify at its defaults (logger off), one route, no schema. */
+const BARE_SERVER = `const session = ${JSON.stringify({
+  user_id: '00000000-0000-4000-8000-000000000000',
+  username: 'bench_http_user',
+  roles: [],
+  session_id: '00000000-0000-4000-8000-000000000001',
+  expires_at: '2030-01-01T00:00:00.000Z',
+})};
+let close;
+if (process.argv[2] === 'fastify') {
+  const app = (await import('fastify')).default({ logger: false });
+  app.get('/v1/session', async (req, reply) => reply.header('cache-control', 'no-store').send(session));
+  console.log('bare listening on ' + (await app.listen({ port: 0, host: '127.0.0.1' })));
+  close = () => app.close();
+} else {
+  const body = JSON.stringify(session);
+  const headers = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+  const server = (await import('node:http')).createServer((req, res) => res.writeHead(200, headers).end(body));
+  await new Promise((done) => server.listen(0, '127.0.0.1', done));
+  console.log('bare listening on http://127.0.0.1:' + server.address().port);
+  close = () => new Promise((done) => server.close(done));
+}
+process.on('SIGTERM', () => close().then(() => process.exit(0)));
+`;
+
+/** Starts the bare server (written into .bench/, in the repository so that fastify resolves). */
+export async function startBare(ctx: RunContext, fastify: boolean, into: Server[]) {
+  await writeFile(`${ctx.scratchDir}/bare-server.mjs`, BARE_SERVER);
+  const args = ['.bench/bare-server.mjs', ...(fastify ? ['fastify'] : [])];
+  return startServer(ctx, args, /bare listening on (http:\/\/\S+)/, `node ${args.join(' ')}`, into);
+}
+
+/** One request of a load; every connection sends all the requests of its list in turn. */
+export type Req = { method: string; headers?: Record<string, string>; body?: string };
+
+export const bearer = (tokens: readonly string[]): Req[] =>
+  tokens.map((t) => ({ method: 'GET', headers: { authorization: `Bearer ${t}` } }));
+
+export const postJson = (bodies: object[], more = {}): Req[] => {
+  const headers = { 'content-type': 'application/json', ...more };
+  return bodies.map((b) => ({ method: 'POST', headers, body: JSON.stringify(b) }));
+};
+
+type Load = { rps: number; requests: number; p50: number; p99: number };
+
+/** One autocannon run in its own process (lib/load.ts); any non-2xx answer is an error. */
+async function load(ctx: RunContext, url: string, requests: Req[], c: number, s: number) {
+  const args = ['--import', 'tsx', 'bench/lib/load.ts', '-c', `${c}`, '-d', `${s}`, url];
+  const run = promisify(execFile)(process.execPath, args, { cwd: ROOT, signal: ctx.signal });
+  run.child.stdin?.end(JSON.stringify(requests));
+  const r = await run.catch((e) => Promise.reject(new Error(`load: ${e.stderr || e.message}`)));
+  return JSON.parse(r.stdout) as Load;
+}
+
+/** What an HTTP side loads: `describe` says what the requests are on the recorded command line;
+ * its latency, CPU and RSS go to the settings as `<prefix>P50Ms`, `<prefix>CpuMsPer1000`, … */
+export type HttpSpec = { label: string; server: Server; path: string; requests: Req[] } & {
+  describe: string;
+  prefix: string;
+  resource?: [process: string, load: string];
+};
+type Loads = { connections: number; seconds: number; warmup: number };
+
+/** A side that loads one server: first every request once (each must answer 200: a 401 is cheaper
+ * than a check), then the warm-up; each measured run keeps its latency and the CPU time the
+ * server used meanwhile, per 1,000 requests it answered. */
+export function httpSide(ctx: RunContext, spec: HttpSpec, o: Loads): Side & { requests: Req[] } {
+  const [url, loads] = [spec.server.url + spec.path, [] as (Load & { cpu: number })[]];
+  const line = `node --import tsx bench/lib/load.ts -c ${o.connections} -d ${o.seconds}`;
+  const command = `${spec.server.command}; ${line} <url>${spec.path} < requests.json (${spec.describe})`;
+  const side = {
+    label: spec.label,
+    requests: spec.requests,
+    command,
+    warm: async () => {
+      for (const [i, req] of side.requests.entries()) {
+        ctx.signal.throwIfAborted();
+        const res = await fetch(url, req);
+        await res.arrayBuffer();
+        if (res.status !== 200) throw new Error(`request ${i} of ${url}: ${res.status}`);
+      }
+      return load(ctx, url, side.requests, o.connections, o.warmup);
+    },
+    run: async () => {
+      const before = (await pidusage(spec.server.pid)).ctime;
+      const r = await load(ctx, url, side.requests, o.connections, o.seconds);
+      const cpu = (await pidusage(spec.server.pid)).ctime - before;
+      loads.push({ ...r, cpu: r.requests ? (cpu * 1000) / r.requests : 0 });
+      return r.rps;
+    },
+    after: async () => {
+      const m = (k: 'p50' | 'p99' | 'cpu') => median(loads.map((x) => x[k]));
+      const [p50, p99, cpuMsPer1000] = [m('p50'), m('p99'), round(m('cpu'))];
+      const rssMiB = round((await pidusage(spec.server.pid)).memory / 2 ** 20);
+      ctx.log(`  ${spec.label}: p50/p99 ${p50}/${p99} ms, ${cpuMsPer1000} ms CPU, ${rssMiB} MiB`);
+      const [p, [process, load = ''] = []] = [spec.prefix, spec.resource];
+      const resource = process ? { process, load, cpuMsPer1000, rssMiB } : undefined;
+      const cpu = { [`${p}CpuMsPer1000`]: cpuMsPer1000, [`${p}RssMiB`]: rssMiB };
+      return { settings: { [`${p}P50Ms`]: p50, [`${p}P99Ms`]: p99, ...cpu }, resource };
+    },
+  };
+  return side;
+}
+
+/** Sides of `GET /v1/session` with a Bearer token per request out of `tokens`, of which the
+ * resource row names `process` under `GET /v1/session, <how>, 1,000 tokens, autocannon -c 20`. */
+export const sessionSides =
+  (ctx: RunContext, tokens: string[], o: Loads) =>
+  (label: string, server: Server, prefix: string, how: string, process = label) => {
+    const load = `GET /v1/session, ${how}, 1,000 tokens, autocannon -c 20`;
+    const spec = { label, server, path: '/v1/session', requests: bearer(tokens), prefix };
+    return httpSide(ctx, { ...spec, describe: '1000 tokens', resource: [process, load] }, o);
+  };

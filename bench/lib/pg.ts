@@ -1,0 +1,219 @@
+/** Scratch databases on PGAUTH_BENCH_DATABASE_URL's server (as a superuser: the setup writes
+ * pgauth's tables), pgbench, and the bench sessions. */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { openPostgres } from '../../packages/client/src/db/postgres.ts';
+import type { Database } from '../../packages/client/src/db/types.ts';
+import { migrate } from '../../packages/pgauth/src/migrate.ts';
+import type { Side } from './measure.ts';
+
+const ADMIN =
+  process.env.PGAUTH_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const PASSWORD = 'bench-password-7f3a9c1d';
+
+export async function adminQuery<R extends pg.QueryResultRow>(sql: string): Promise<R[]> {
+  const client = new pg.Client({ connectionString: ADMIN, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  const result = await client.query<R>(sql).finally(() => client.end());
+  return result.rows;
+}
+
+/** A scratch database, and a small pool on it for setup and checks, never the measured work. */
+export type BenchDatabase = { name: string; url: string; db: Database; drop(): Promise<unknown> };
+
+/** `pgauth_bench_<label>_<random>`, migrated unless `bare`; drop() is safe to call twice. */
+export async function createDatabase(label: string, bare = false): Promise<BenchDatabase> {
+  const name = `pgauth_bench_${label}_${randomBytes(4).toString('hex')}`;
+  await adminQuery(`create database ${name}`);
+  const url = Object.assign(new URL(ADMIN), { pathname: `/${name}` }).toString();
+  const db = openPostgres({ connectionString: url, max: 4, application_name: 'pgauth-bench' });
+  let dropped: Promise<unknown> | undefined;
+  const drop = () => {
+    dropped ??= db.close().then(() => adminQuery(`drop database if exists ${name} with (force)`));
+    return dropped;
+  };
+  if (!bare) await migrate(db).catch((err) => drop().then(() => Promise.reject(err)));
+  return { name, url, db, drop };
+}
+
+/** Runs pgbench (PGBENCH, or the one on the PATH) in `cwd`, where its scripts are. */
+async function exec(args: string[], cwd?: string, signal?: AbortSignal): Promise<string> {
+  const env = { ...process.env, PGAPPNAME: 'pgauth-bench' };
+  const run = promisify(execFile)(process.env.PGBENCH ?? 'pgbench', args, { cwd, signal, env });
+  const r = await run.catch((e) => Promise.reject(new Error(`pgbench: ${e.stderr || e.message}`)));
+  return r.stdout;
+}
+
+export type PgbenchRun = {
+  url: string;
+  clients: number;
+  /** A script file in `dir` (-f), or else the built-in select-only (what -S runs). */
+  script?: string;
+  dir?: string;
+  /** -D name=value; the recorded command line shows `name=<name>`. */
+  define?: Record<string, string>;
+  signal: AbortSignal;
+};
+
+/** A side running pgbench -n -M prepared -j2 (the setup vacuumed; how a pooled driver calls a
+ * hot query); its figure: tps without the connection time. Counts measured transactions. */
+export function pgbenchSide(label: string, run: PgbenchRun, seconds: number, warmup: number) {
+  const pgbench = async (s: number) => {
+    const args = ['-n', `-c${run.clients}`, '-j2', `-T${s}`, '-Mprepared'];
+    args.push(...(run.script ? ['-f', run.script] : ['-b', 'select-only']));
+    for (const [k, v] of Object.entries(run.define ?? {})) args.push('-D', `${k}=${v}`);
+    const out = await exec([...args, run.url], run.dir, run.signal);
+    const tps = /^tps = ([\d.]+) \((?:without initial connection time|excluding)/m.exec(out);
+    const done = /^number of transactions actually processed: (\d+)/m.exec(out);
+    if (!tps || !done || /^number of failed transactions: [1-9]/m.test(out)) {
+      throw new Error(`pgbench ${args.join(' ')}: no tps, or failed transactions:\n${out}`);
+    }
+    const shown = args.map((a) => a.replace(/^(\w+)=.*/, '$1=<$1>')).join(' ');
+    side.command = `pgbench ${shown} ${run.url.replace(/:[^:/@]*@/, ':***@')}`;
+    return [Number(tps[1]), Number(done[1])];
+  };
+  const side: Side & { transactions: number } = {
+    label,
+    command: '',
+    transactions: 0,
+    warm: () => pgbench(warmup),
+    run: async () => {
+      const [tps = 0, transactions = 0] = await pgbench(seconds);
+      side.transactions += transactions;
+      return tps;
+    },
+  };
+  return side;
+}
+
+/** pgbench -i: its tables at a scale (100,000 pgbench_accounts rows per unit), vacuumed. */
+export const pgbenchInit = (url: string, scale: number, signal: AbortSignal) =>
+  exec(['-i', '-q', `-s${scale}`, '-Idtgvp', url], undefined, signal);
+
+export const pgbenchVersion = async () => (await exec(['--version'])).trim();
+
+/** Writes a pgbench script into `dir`; returns its name (pgbench runs with `dir` as its cwd). */
+export async function writeScript(dir: string, name: string, text: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(`${dir}/${name}`, text);
+  return name;
+}
+
+/** pgbench's select-only statement (what -S runs) over the first `rows` accounts. */
+export const selectOnlyScript = (rows: number) =>
+  `\\set aid random(1, ${rows})\nSELECT abalance FROM pgbench_accounts WHERE aid = :aid;\n`;
+
+/** Bench session i's token: the prefix, length and alphabet of a real one, derived from i so
+ * that a pgbench script names one from a random integer (docs/benchmarks.md, scenario `sql`). */
+const tokenSql = (i: string, prefix = 'pga_') => `'${prefix}' || lpad(${i}::text, 43, '0')`;
+
+/** The pgbench script validating a random bench token out of sessions 1..n. */
+export const validateScript = (n: number) =>
+  `\\set id random(1, ${n})\nselect * from pgauth.validate('pga_' || lpad(:id, 43, '0'));\n`;
+
+/** Bench session i's creation (in the order of the numbers, as in production) and expiries, in
+ * SQL. Live: created a day ago, access valid an hour more. Ended: abandoned 23 days ago. */
+const times = (days: number, access: (created: string) => string) => {
+  const created = `now() - interval '${days} days' + i * interval '1 millisecond'`;
+  const after = (interval: string) => `${created} + interval '${interval}'`;
+  return [created, access(created), after('14 days'), after('30 days')];
+};
+export const LIVE = times(1, () => `now() + interval '1 hour'`);
+export const ENDED = times(23, (created) => `${created} + interval '1 hour'`);
+
+/** Username of numbered user k (SQL of k): the prefix and 8 digits. */
+const userName = (k: string) => `$3 || lpad((${k})::text, 8, '0')`;
+
+/** Inserts users `<prefix>00000001`… (id md5(username)::uuid, so that a session names its owner
+ * without a lookup; one bcrypt hash for all), then sessions from..to, 10 a user, straight into
+ * the table (a million logins would be a million bcrypt hashes), a million a statement. The
+ * owners exist by construction: the foreign key, whose check locks every owner row and doubled
+ * the time, is not checked (session_replication_role = replica). Returns the sessions' seconds. */
+export async function insertSessions(
+  db: Database,
+  r: { prefix: string; from: number; to: number; times: string[] },
+  progress?: (done: number) => void,
+): Promise<number> {
+  const users = Math.ceil((r.to - r.from + 1) / 10);
+  await db.query(
+    `insert into pgauth.users (id, username, password_hash)
+     select md5(${userName('i')})::uuid, ${userName('i')},
+            (select pgauth.crypt(pgauth._prehash($1), pgauth.gen_salt('bf', 4)))
+     from generate_series(1, $2::int) i`,
+    [PASSWORD, users, r.prefix],
+  );
+  const [created, access, refresh, end] = r.times;
+  const owner = userName(`1 + i % ${users}`);
+  const started = Date.now();
+  for (let from = r.from; from <= r.to; from += 1e6) {
+    const to = Math.min(r.to, from + 1e6 - 1);
+    await db.transaction(async (tx) => {
+      await tx.exec('set local session_replication_role = replica');
+      await tx.query(
+        `insert into pgauth.sessions (user_id, username, roles, access_token_hash, access_expires_at,
+           refresh_token_hash, refresh_expires_at, expires_at, created_at)
+         select md5(${owner})::uuid, ${owner}, '{member}', pgauth._token_hash(${tokenSql('i')}),
+           ${access}, pgauth._token_hash(${tokenSql('i', 'pgr_')}), ${refresh}, ${end}, ${created}
+         from generate_series($1::int, $2::int) i`,
+        [from, to, r.prefix],
+      );
+    });
+    progress?.(to - r.from + 1);
+  }
+  return (Date.now() - started) / 1000;
+}
+
+/** Checks that pgauth.validate accepts the bench tokens from..to (every `step`-th). */
+export async function checkTokens(db: Database, from: number, to: number, step = 1) {
+  const r = await db.query<{ valid: number; asked: number }>(
+    `select count(v.session_id)::int as valid, count(*)::int as asked
+     from generate_series($1::int, $2::int, $3::int) i
+     left join lateral pgauth.validate(${tokenSql('i')}) v on true`,
+    [from, to, step],
+  );
+  const { valid, asked } = r.rows[0] ?? { valid: 0, asked: -1 };
+  if (valid !== asked) throw new Error(`only ${valid} of ${asked} bench tokens validate`);
+}
+
+/** Registers `users` users `<prefix>NN` with role `member` (validate returns their roles) at
+ * bcrypt cost 4, and logs in `count` sessions over them in SQL; returns their tokens. */
+export async function loginSessions(db: Database, count: number, prefix: string, users: number) {
+  await db.exec('update pgauth.settings set bcrypt_cost = 4');
+  await db.query(
+    `select pgauth.grant_role(pgauth.register($3 || lpad(i::text, 2, '0'), $1), 'member')
+     from generate_series(0, $2::int - 1) i`,
+    [PASSWORD, users, prefix],
+  );
+  // The user agent names g, so that the lateral call is made once per row, not once in all.
+  const r = await db.query<{ token: string }>(
+    `select l.access_token as token from generate_series(1, $2::int) g
+     cross join lateral pgauth.login($4 || lpad((g % $3::int)::text, 2, '0'), $1, null,
+                                     'pgauth-bench ' || g) l order by g`,
+    [PASSWORD, count, users, prefix],
+  );
+  if (r.rows.length !== count) throw new Error(`${r.rows.length} of ${count} logins succeeded`);
+  return r.rows.map((row) => row.token);
+}
+
+/** Registers users `<prefix>0`…`<prefix><n-1>` at bcrypt cost `cost`, for the login loads. */
+export async function registerUsers(db: Database, prefix: string, n: number, cost: number) {
+  await db.query('update pgauth.settings set bcrypt_cost = $1', [cost]);
+  const names = Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+  for (const name of names) await db.query('select pgauth.register($1, $2)', [name, PASSWORD]);
+  return names;
+}
+
+/** The login baseline: bcrypt in PostgreSQL on what pgauth.login gives it (the pre-hashed password)
+ * and `username`'s stored hash, as pgbench variables (-D): crypt() is immutable, and a prepared
+ * statement with literals would fold it into a constant once, then measure nothing. */
+export async function cryptRun(b: BenchDatabase, username: string, run: Omit<PgbenchRun, 'url'>) {
+  const sql =
+    'select pgauth._prehash($1) pw, password_hash hash from pgauth.users where username = $2';
+  const r = await b.db.query<{ pw: string; hash: string }>(sql, [PASSWORD, username]);
+  const script = 'select pgauth.crypt(:pw, :hash) = :hash;\n';
+  await writeScript(run.dir ?? '', 'crypt.sql', script);
+  return { ...run, url: b.url, script: 'crypt.sql', define: r.rows[0] };
+}
