@@ -19,7 +19,7 @@ import {
 import { openDatabase } from '../db/open.ts';
 import { fromPglite } from '../db/pglite.ts';
 import { migrate, pendingMigrations } from '../migrate.ts';
-import { buildApp } from './app.ts';
+import type { buildApp } from './app.ts';
 
 /** The database the server runs on, and how to let it go. */
 interface Backend {
@@ -129,12 +129,15 @@ export async function runServe(flags: ServeFlags, out: (line: string) => void): 
     if (err instanceof ConfigError) throw new UsageError(err.message);
     throw err;
   }
+  // The gateway's modules load while the database opens.
+  const appModule = import('./app.ts');
+  appModule.catch(() => {}); // awaited below; not an unhandled rejection if the database fails first
   const backend = config.databaseUrl
     ? await postgresBackend(config)
     : await embeddedBackend(config, out);
   let app: Awaited<ReturnType<typeof buildApp>>;
   try {
-    app = await buildApp({
+    app = await (await appModule).buildApp({
       db: backend.db,
       bodyLimit: config.bodyLimit,
       trustProxy: config.trustProxy,
