@@ -9,6 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { DEFAULT_RATE_LIMITS } from '../../packages/pgauth/src/config.ts';
 import {
   call,
   createUser,
@@ -20,16 +21,11 @@ import {
 } from '../http/helpers.ts';
 
 const WRONG = 'not the right passphrase';
-/** The shipped limits: 30 logins per IP and 10 per username per minute (src/config.ts). */
-const DEFAULT_LIMITS = {
-  windowMs: 60_000,
-  loginPerIp: 30,
-  loginPerUser: 10,
-  registerPerIp: 10,
-  registerPerUser: 5,
-  refreshPerIp: 60,
-};
 const MAX_FAILED = 10;
+/** The shipped login budget of one IP per window (src/config.ts). */
+const PER_IP = DEFAULT_RATE_LIMITS.loginPerIp;
+/** What PER_IP + 10 attempts from one client get with the shipped limits. */
+const PAST_BUDGET = [...Array(PER_IP).fill(401), ...Array(10).fill(429)];
 
 /** High limits (startApp's), behind a trusted proxy. */
 let a: TestApp;
@@ -44,6 +40,15 @@ function from(ip: string): { 'x-forwarded-for': string } {
 
 function loginFrom(app: TestApp, ip: string, username: string, password: string): Promise<Reply> {
   return call(app, 'POST', '/v1/login', { json: { username, password }, headers: from(ip) });
+}
+
+/** PER_IP + 10 wrong logins through `app`, the i-th from `ipOf(i)` as user `bf-<label>-<i>`. */
+async function spray(app: TestApp, label: string, ipOf: (i: number) => string): Promise<Reply[]> {
+  const replies: Reply[] = [];
+  for (let i = 0; i < PER_IP + 10; i++) {
+    replies.push(await loginFrom(app, ipOf(i), `bf-${label}-${i}`, WRONG));
+  }
+  return replies;
 }
 
 async function userState(username: string) {
@@ -162,20 +167,19 @@ test('40 parallel wrong passwords over HTTP: forty 401s, the counter at exactly 
 });
 
 test('one IP spraying many usernames gets 429 rate_limited with Retry-After past loginPerIp; the refused attempts never reach the database; another IP is unaffected', async () => {
-  const b = await startApp({ trustProxy: true, rateLimit: DEFAULT_LIMITS }, a.t);
+  const b = await startApp({ trustProxy: true, rateLimit: DEFAULT_RATE_LIMITS }, a.t);
   try {
     await createUser(a, 'bf-spray-real');
     const attacker = '203.0.113.66';
-    const statuses: number[] = [];
-    const limited: Reply[] = [];
-    for (let i = 0; i < 40; i++) {
-      const r = await loginFrom(b, attacker, `bf-spray-${i}`, WRONG);
-      statuses.push(r.status);
-      if (r.status === 429) limited.push(r);
+    const replies = await spray(b, 'spray', () => attacker);
+    assert.deepEqual(
+      replies.map((r) => r.status),
+      PAST_BUDGET,
+    );
+    for (const r of replies.filter((x) => x.status === 429)) {
+      assert.ok(isRateLimited(r, 60), `${r.headers.get('retry-after')}`);
     }
-    assert.deepEqual(statuses, [...Array(30).fill(401), ...Array(10).fill(429)]);
-    for (const r of limited) assert.ok(isRateLimited(r, 60), `${r.headers.get('retry-after')}`);
-    assert.equal(await failuresFrom(attacker), 30, 'a 429 costs no hash and writes nothing');
+    assert.equal(await failuresFrom(attacker), PER_IP, 'a 429 costs no hash and writes nothing');
     // Another client is not throttled by the attacker's budget, for a right or a wrong password.
     const other = '198.51.100.77';
     assert.equal((await loginFrom(b, other, 'bf-spray-real', PASSWORD)).status, 200);
@@ -188,7 +192,7 @@ test('one IP spraying many usernames gets 429 rate_limited with Retry-After past
 });
 
 test('lockout is no denial of service: one IP with the shipped limits locks at most loginPerIp / max_failed_logins accounts per window; the rest, and their owners, are untouched', async () => {
-  const b = await startApp({ trustProxy: true, rateLimit: DEFAULT_LIMITS }, a.t);
+  const b = await startApp({ trustProxy: true, rateLimit: DEFAULT_RATE_LIMITS }, a.t);
   try {
     const names = Array.from({ length: 10 }, (_, i) => `bf-dos-${i}`);
     for (const n of names) await createUser(a, n);
@@ -200,8 +204,11 @@ test('lockout is no denial of service: one IP with the shipped limits locks at m
         statuses.push((await loginFrom(b, attacker, n, WRONG)).status);
       }
     }
-    const lockable = DEFAULT_LIMITS.loginPerIp / MAX_FAILED;
-    assert.deepEqual(statuses, [...Array(30).fill(401), ...Array(70).fill(429)]);
+    const lockable = PER_IP / MAX_FAILED;
+    assert.deepEqual(statuses, [
+      ...Array(PER_IP).fill(401),
+      ...Array(names.length * MAX_FAILED - PER_IP).fill(429),
+    ]);
     const states = [];
     for (const n of names) states.push(await userState(n));
     assert.deepEqual(
@@ -226,7 +233,7 @@ test('lockout is no denial of service: one IP with the shipped limits locks at m
 
 test('the per-IP throttle is temporary: after Retry-After seconds the same IP is served again', async () => {
   const b = await startApp(
-    { trustProxy: true, rateLimit: { ...DEFAULT_LIMITS, windowMs: 2000, loginPerIp: 3 } },
+    { trustProxy: true, rateLimit: { ...DEFAULT_RATE_LIMITS, windowMs: 2000, loginPerIp: 3 } },
     a.t,
   );
   try {
@@ -244,14 +251,13 @@ test('the per-IP throttle is temporary: after Retry-After seconds the same IP is
 });
 
 test('addresses of one IPv6 /64 (one client) share one per-IP budget', {}, async () => {
-  const b = await startApp({ trustProxy: true, rateLimit: DEFAULT_LIMITS }, a.t);
+  const b = await startApp({ trustProxy: true, rateLimit: DEFAULT_RATE_LIMITS }, a.t);
   try {
-    const statuses: number[] = [];
-    for (let i = 1; i <= 40; i++) {
-      const ip = `2001:db8:1:2::${i.toString(16)}`;
-      statuses.push((await loginFrom(b, ip, `bf-v6-${i}`, WRONG)).status);
-    }
-    assert.deepEqual(statuses, [...Array(30).fill(401), ...Array(10).fill(429)]);
+    const replies = await spray(b, 'v6', (i) => `2001:db8:1:2::${(i + 1).toString(16)}`);
+    assert.deepEqual(
+      replies.map((r) => r.status),
+      PAST_BUDGET,
+    );
   } finally {
     await b.close();
   }
