@@ -7,8 +7,10 @@
  * is migrated once per run and cached under .test-cache/ (booting a fresh folder costs seconds).
  * Both get bcrypt cost 4, so that hashing does not dominate the suite.
  */
+import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
@@ -137,4 +139,47 @@ async function openPgliteTest(): Promise<TestDatabase> {
 /** A fresh, migrated database on the engine under test. */
 export function openTestDatabase(): Promise<TestDatabase> {
   return onPostgres ? openPostgresTest() : openPgliteTest();
+}
+
+/** What a file does with its database right after it opened and right before it closes. */
+export interface FileHooks {
+  setup?(t: TestDatabase): Promise<void>;
+  teardown?(t: TestDatabase): Promise<void>;
+}
+
+/**
+ * One test database for the whole file: opened (then `setup`) before its first test, closed
+ * (after `teardown`) after its last. The object returned stands for it at once; its members work
+ * inside tests and hooks. One hook of each kind, so that nothing depends on the order in which
+ * the runner starts hooks of the same level.
+ */
+export function useTestDatabase(hooks: FileHooks = {}): TestDatabase {
+  let opened: TestDatabase | undefined;
+  before(async () => {
+    opened = await openTestDatabase();
+    await hooks.setup?.(opened);
+  });
+  after(async () => {
+    if (!opened) return;
+    try {
+      await hooks.teardown?.(opened);
+    } finally {
+      await opened.close();
+    }
+  });
+  const current = (): TestDatabase => {
+    assert.ok(opened, 'the test database is opened by a before() hook');
+    return opened;
+  };
+  return {
+    get db() {
+      return current().db;
+    },
+    engine,
+    get url() {
+      return current().url;
+    },
+    connect: (options) => current().connect(options),
+    close: () => current().close(),
+  };
 }
