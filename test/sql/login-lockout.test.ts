@@ -1,45 +1,19 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { openTestDatabase, postgresOnly, type TestDatabase } from '../helpers/db.ts';
-import { rejects, withClock as shiftClock } from '../helpers/sql.ts';
+import { test } from 'node:test';
+import { releaseTogether } from '../helpers/barriers.ts';
+import { postgresOnly, useTestDatabase } from '../helpers/db.ts';
+import {
+  login,
+  PASSWORD,
+  type TokenPair as Pair,
+  register,
+  rejects,
+  validates,
+  WRONG_PASSWORD,
+  withClock,
+} from '../helpers/sql.ts';
 
-const PW = 'a long enough passphrase';
-const WRONG = 'not the right passphrase';
-let t: TestDatabase;
-before(async () => {
-  t = await openTestDatabase();
-});
-after(() => t.close());
-
-type Pair = {
-  user_id: string;
-  session_id: string;
-  access_token: string;
-  access_expires_at: Date;
-  refresh_token: string;
-  refresh_expires_at: Date;
-};
-
-async function register(username: string): Promise<string> {
-  const r = await t.db.query<{ id: string }>('select pgauth.register($1, $2) as id', [
-    username,
-    PW,
-  ]);
-  return r.rows[0]?.id as string;
-}
-
-async function login(
-  username: string,
-  password: string,
-  ip: string | null = null,
-): Promise<Pair[]> {
-  const r = await t.db.query<Pair>('select * from pgauth.login($1, $2, $3)', [
-    username,
-    password,
-    ip,
-  ]);
-  return r.rows;
-}
+const t = useTestDatabase();
 
 async function userRow(id: string) {
   const r = await t.db.query<{
@@ -66,17 +40,9 @@ async function lastFailureReason(userId: string): Promise<string | undefined> {
   return r.rows[0]?.reason;
 }
 
-async function validates(token: string | undefined): Promise<boolean> {
-  return (await t.db.query('select * from pgauth.validate($1)', [token])).rows.length === 1;
-}
-
-function withClock<T>(offset: string, fn: () => Promise<T>): Promise<T> {
-  return shiftClock(t.db, offset, fn);
-}
-
 test('login returns one row with the user, a session and a fresh 256-bit token pair', async () => {
-  const id = await register('li_ok');
-  const rows = await login('li_ok', PW, '198.51.100.1');
+  const id = await register(t.db, 'li_ok');
+  const rows = await login(t.db, 'li_ok', PASSWORD, '198.51.100.1');
   assert.equal(rows.length, 1);
   const p = rows[0] as Pair;
   assert.equal(p.user_id, id);
@@ -92,33 +58,33 @@ test('login returns one row with the user, a session and a fresh 256-bit token p
     [p.session_id],
   );
   assert.equal(s.rows[0]?.client_ip, '198.51.100.1');
-  const second = (await login('li_ok', PW))[0] as Pair;
+  const second = (await login(t.db, 'li_ok', PASSWORD))[0] as Pair;
   assert.notEqual(second.session_id, p.session_id);
   assert.notEqual(second.access_token, p.access_token);
   assert.notEqual(second.refresh_token, p.refresh_token);
-  assert.ok(await validates(p.access_token), 'the first session stays valid');
+  assert.ok(await validates(t.db, p.access_token), 'the first session stays valid');
 });
 
 test('login expiries follow access_token_ttl (15 min) and refresh_token_ttl (14 days)', async () => {
-  await register('li_ttl');
+  await register(t.db, 'li_ttl');
   // One statement, so that now() is the login's own transaction time.
   const r = await t.db.query<{ a: boolean; r: boolean }>(
     `select access_expires_at = now() + interval '15 minutes' as a,
             refresh_expires_at = now() + interval '14 days' as r
      from pgauth.login('li_ttl', $1)`,
-    [PW],
+    [PASSWORD],
   );
   assert.deepEqual(r.rows[0], { a: true, r: true });
 });
 
 test('login looks the username up case-insensitively', async () => {
-  const id = await register('Li_CaseUser');
-  assert.equal((await login('li_caseuser', PW))[0]?.user_id, id);
-  assert.equal((await login('LI_CASEUSER', PW))[0]?.user_id, id);
+  const id = await register(t.db, 'Li_CaseUser');
+  assert.equal((await login(t.db, 'li_caseuser', PASSWORD))[0]?.user_id, id);
+  assert.equal((await login(t.db, 'LI_CASEUSER', PASSWORD))[0]?.user_id, id);
 });
 
 test('login of an unknown user returns zero rows and audits login_failure unknown_user', async () => {
-  assert.deepEqual(await login('li_nobody', PW, '203.0.113.77'), []);
+  assert.deepEqual(await login(t.db, 'li_nobody', PASSWORD, '203.0.113.77'), []);
   const a = await t.db.query<{ user_id: string | null; reason: string }>(
     `select user_id, detail->>'reason' as reason from pgauth.audit_log
      where event = 'login_failure' and client_ip = '203.0.113.77'`,
@@ -127,32 +93,32 @@ test('login of an unknown user returns zero rows and audits login_failure unknow
 });
 
 test('login with a wrong password returns zero rows, counts the failure and audits bad_password', async () => {
-  const id = await register('li_wrong');
-  assert.deepEqual(await login('li_wrong', WRONG), []);
+  const id = await register(t.db, 'li_wrong');
+  assert.deepEqual(await login(t.db, 'li_wrong', WRONG_PASSWORD), []);
   assert.equal((await userRow(id)).failed_logins, 1);
   assert.equal(await lastFailureReason(id), 'bad_password');
 });
 
 test('login of a locked user returns zero rows and audits locked', async () => {
-  const id = await register('li_locked');
+  const id = await register(t.db, 'li_locked');
   await t.db.query('select pgauth.lock_user($1)', [id]);
-  assert.deepEqual(await login('li_locked', PW), []);
+  assert.deepEqual(await login(t.db, 'li_locked', PASSWORD), []);
   assert.equal(await lastFailureReason(id), 'locked');
 });
 
 test('login of a disabled user returns zero rows and audits disabled', async () => {
-  const id = await register('li_disabled');
+  const id = await register(t.db, 'li_disabled');
   await t.db.query('update pgauth.users set disabled_at = now() where id = $1', [id]);
-  assert.deepEqual(await login('li_disabled', PW), []);
+  assert.deepEqual(await login(t.db, 'li_disabled', PASSWORD), []);
   assert.equal(await lastFailureReason(id), 'disabled');
-  assert.deepEqual(await login('li_disabled', WRONG), []);
+  assert.deepEqual(await login(t.db, 'li_disabled', WRONG_PASSWORD), []);
   assert.equal(await lastFailureReason(id), 'disabled');
 });
 
 test('login of a deleted user returns zero rows and audits unknown_user', async () => {
-  const id = await register('li_deleted');
+  const id = await register(t.db, 'li_deleted');
   await t.db.query('select pgauth.delete_user($1)', [id]);
-  assert.deepEqual(await login('li_deleted', PW, '203.0.113.78'), []);
+  assert.deepEqual(await login(t.db, 'li_deleted', PASSWORD, '203.0.113.78'), []);
   const a = await t.db.query<{ reason: string }>(
     `select detail->>'reason' as reason from pgauth.audit_log
      where event = 'login_failure' and client_ip = '203.0.113.78'`,
@@ -162,9 +128,9 @@ test('login of a deleted user returns zero rows and audits unknown_user', async 
 
 test('login with missing or over-long input fails with BADIN invalid_input', async () => {
   for (const [u, p] of [
-    [null, PW],
+    [null, PASSWORD],
     ['li_x', null],
-    ['u'.repeat(257), PW],
+    ['u'.repeat(257), PASSWORD],
     ['li_x', 'p'.repeat(1025)],
   ]) {
     await rejects(
@@ -173,15 +139,19 @@ test('login with missing or over-long input fails with BADIN invalid_input', asy
       'invalid_input',
     );
   }
-  assert.deepEqual(await login('u'.repeat(256), PW), [], '256 characters is only unknown');
+  assert.deepEqual(
+    await login(t.db, 'u'.repeat(256), PASSWORD),
+    [],
+    '256 characters is only unknown',
+  );
 });
 
 test('max_failed_logins (10) consecutive failures lock the account; the right password then yields zero rows', async () => {
-  const id = await register('li_lockout');
-  const before = (await login('li_lockout', PW))[0] as Pair;
-  for (let i = 0; i < 9; i++) assert.deepEqual(await login('li_lockout', WRONG), []);
+  const id = await register(t.db, 'li_lockout');
+  const before = (await login(t.db, 'li_lockout', PASSWORD))[0] as Pair;
+  for (let i = 0; i < 9; i++) assert.deepEqual(await login(t.db, 'li_lockout', WRONG_PASSWORD), []);
   assert.equal((await userRow(id)).locked_until, null, 'nine failures do not lock');
-  assert.deepEqual(await login('li_lockout', WRONG), []);
+  assert.deepEqual(await login(t.db, 'li_lockout', WRONG_PASSWORD), []);
   const u = await userRow(id);
   assert.equal(u.failed_logins, 10);
   assert.equal(u.lock_reason, 'too_many_failures');
@@ -192,23 +162,23 @@ test('max_failed_logins (10) consecutive failures lock the account; the right pa
     [id],
   );
   assert.deepEqual(audit.rows, [{ detail: { failed_logins: 10, seconds: 300 } }]);
-  assert.deepEqual(await login('li_lockout', PW), []);
+  assert.deepEqual(await login(t.db, 'li_lockout', PASSWORD), []);
   assert.equal(await lastFailureReason(id), 'locked');
   // Design (0002): the automatic lockout does not revoke the sessions the owner already holds.
-  assert.ok(await validates(before.access_token));
+  assert.ok(await validates(t.db, before.access_token));
   // A wrong password while locked still counts, without a second lockout.
-  assert.deepEqual(await login('li_lockout', WRONG), []);
+  assert.deepEqual(await login(t.db, 'li_lockout', WRONG_PASSWORD), []);
   assert.equal((await userRow(id)).failed_logins, 11);
   const lockouts = await t.db.query(
     `select 1 from pgauth.audit_log where event = 'lockout' and user_id = $1`,
     [id],
   );
   assert.equal(lockouts.rows.length, 1);
-  await withClock('299 seconds', async () => {
-    assert.deepEqual(await login('li_lockout', PW), [], 'still locked at 299 s');
+  await withClock(t.db, '299 seconds', async () => {
+    assert.deepEqual(await login(t.db, 'li_lockout', PASSWORD), [], 'still locked at 299 s');
   });
-  await withClock('301 seconds', async () => {
-    assert.equal((await login('li_lockout', PW)).length, 1, 'unlocked after 300 s');
+  await withClock(t.db, '301 seconds', async () => {
+    assert.equal((await login(t.db, 'li_lockout', PASSWORD)).length, 1, 'unlocked after 300 s');
   });
   const after = await userRow(id);
   assert.equal(after.failed_logins, 0);
@@ -216,20 +186,20 @@ test('max_failed_logins (10) consecutive failures lock the account; the right pa
 });
 
 test('a repeated lock doubles (lockout_seconds * 2^lock_count), capped at lockout_max_seconds', async () => {
-  const id = await register('li_double');
+  const id = await register(t.db, 'li_double');
   await t.db.exec('update pgauth.settings set max_failed_logins = 3, lockout_max_seconds = 1000');
   try {
-    for (let i = 0; i < 3; i++) await login('li_double', WRONG);
+    for (let i = 0; i < 3; i++) await login(t.db, 'li_double', WRONG_PASSWORD);
     assert.equal((await userRow(id)).seconds, 300);
     // After the lock ends, the failures are still counted: the next one locks again, twice as long.
-    await withClock('301 seconds', async () => {
-      await login('li_double', WRONG);
+    await withClock(t.db, '301 seconds', async () => {
+      await login(t.db, 'li_double', WRONG_PASSWORD);
       const u = await userRow(id);
       assert.equal(u.seconds, 600);
       assert.equal(u.lock_count, 2);
     });
-    await withClock('1000 seconds', async () => {
-      await login('li_double', WRONG);
+    await withClock(t.db, '1000 seconds', async () => {
+      await login(t.db, 'li_double', WRONG_PASSWORD);
       const u = await userRow(id);
       assert.equal(u.seconds, 1000, '1200 s capped at lockout_max_seconds');
       assert.equal(u.lock_count, 3);
@@ -251,31 +221,42 @@ test('a repeated lock doubles (lockout_seconds * 2^lock_count), capped at lockou
 });
 
 test('fail, succeed, fail: no lock and a counter of 1', async () => {
-  const id = await register('li_reset');
-  for (let i = 0; i < 9; i++) await login('li_reset', WRONG);
+  const id = await register(t.db, 'li_reset');
+  for (let i = 0; i < 9; i++) await login(t.db, 'li_reset', WRONG_PASSWORD);
   assert.equal((await userRow(id)).failed_logins, 9);
-  assert.equal((await login('li_reset', PW)).length, 1);
+  assert.equal((await login(t.db, 'li_reset', PASSWORD)).length, 1);
   assert.equal((await userRow(id)).failed_logins, 0);
-  await login('li_reset', WRONG);
+  await login(t.db, 'li_reset', WRONG_PASSWORD);
   const u = await userRow(id);
   assert.equal(u.failed_logins, 1);
   assert.equal(u.locked_until, null);
-  assert.equal((await login('li_reset', PW)).length, 1);
+  assert.equal((await login(t.db, 'li_reset', PASSWORD)).length, 1);
 });
 
+/**
+ * `n` wrong passwords for one user on `n` connections at once: the user's row is held until every
+ * attempt waits on it (to count its failure), then they all go on together.
+ */
+async function failTogether(userId: string, username: string, n: number): Promise<void> {
+  const pool = t.connect({ max: n });
+  const outcomes = await releaseTogether(
+    t,
+    { sql: 'select 1 from pgauth.users where id = $1 for update', params: [userId] },
+    'pgauth.login(',
+    () => Array.from({ length: n }, () => login(pool, username, WRONG_PASSWORD)),
+  );
+  assert.deepEqual(
+    outcomes.map((o) => (o.status === 'fulfilled' ? o.value : o.reason)),
+    Array(n).fill([]),
+    'every attempt fails without an error',
+  );
+}
+
 test('50 parallel wrong attempts count exactly 50 failures', { skip: postgresOnly }, async () => {
-  const id = await register('li_parallel');
+  const id = await register(t.db, 'li_parallel');
   await t.db.exec('update pgauth.settings set max_failed_logins = 100');
-  const pool = t.connect({ max: 50 });
   try {
-    // Open the 50 connections first, so that the attempts truly overlap.
-    await Promise.all(Array.from({ length: 50 }, () => pool.query('select pg_sleep(0.05)')));
-    const results = await Promise.all(
-      Array.from({ length: 50 }, () =>
-        pool.query('select * from pgauth.login($1, $2)', ['li_parallel', WRONG]),
-      ),
-    );
-    assert.ok(results.every((r) => r.rows.length === 0));
+    await failTogether(id, 'li_parallel', 50);
     const u = await userRow(id);
     assert.equal(u.failed_logins, 50);
     assert.equal(u.locked_until, null);
@@ -287,14 +268,8 @@ test('50 parallel wrong attempts count exactly 50 failures', { skip: postgresOnl
 test('parallel wrong attempts past max_failed_logins lock exactly once', {
   skip: postgresOnly,
 }, async () => {
-  const id = await register('li_parallel_lock');
-  const pool = t.connect({ max: 30 });
-  await Promise.all(Array.from({ length: 30 }, () => pool.query('select pg_sleep(0.05)')));
-  await Promise.all(
-    Array.from({ length: 30 }, () =>
-      pool.query('select * from pgauth.login($1, $2)', ['li_parallel_lock', WRONG]),
-    ),
-  );
+  const id = await register(t.db, 'li_parallel_lock');
+  await failTogether(id, 'li_parallel_lock', 30);
   const u = await userRow(id);
   assert.equal(u.failed_logins, 30);
   assert.equal(u.lock_count, 1);
