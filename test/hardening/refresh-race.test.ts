@@ -3,8 +3,9 @@
  * (Ory Hydra's stress test), then the grace window and reuse detection seen through the gateway.
  *
  * The barrier: 20 keep-alive sockets are connected first; 20 POST /v1/refresh requests are then
- * started on them with their headers sent and their bodies held back; the 20 bodies are written in
- * one synchronous loop, so that the gateway receives the 20 complete requests together.
+ * started on them with their headers sent and their bodies held back; once the gateway's server
+ * has parsed all 20 headers (its 'request' events), the 20 bodies are written in one synchronous
+ * loop, so that the gateway receives the 20 complete requests together.
  *
  * Design (0004): within refresh_reuse_grace every call presenting the token just rotated gets the
  * very pair of the first call. So a race yields exactly one new pair: every 200 carries it, any
@@ -13,6 +14,7 @@
 import assert from 'node:assert/strict';
 import { Agent, type IncomingMessage, request } from 'node:http';
 import { after, before, test } from 'node:test';
+import { openConnections, waitForLockWaiters } from '../helpers/barriers.ts';
 import { postgresOnly } from '../helpers/db.ts';
 import { withClock } from '../helpers/sql.ts';
 import { call, createUser, login, type Reply, startApp, type TestApp } from '../http/helpers.ts';
@@ -66,7 +68,7 @@ before(async () => {
   assert.equal(warmPorts.size, RACERS);
   if (a.t.engine === 'postgres') {
     // Open the app's pool connections too, so that no racer waits for a connection to be made.
-    await Promise.all(Array.from({ length: RACERS }, () => a.t.db.query('select pg_sleep(0.05)')));
+    await openConnections(a.t.db, RACERS);
   }
 });
 after(async () => {
@@ -74,12 +76,32 @@ after(async () => {
   await a.close();
 });
 
+/** Resolves once the gateway has parsed the headers of `n` more requests for `path`. */
+function headersArrived(n: number, path: string): Promise<void> {
+  const server = a.app.server;
+  return new Promise((resolve, reject) => {
+    let seen = 0;
+    const timer = setTimeout(() => {
+      server.off('request', onRequest);
+      reject(new Error(`the gateway parsed only ${seen} of ${n} requests for ${path}`));
+    }, 20_000);
+    function onRequest(req: IncomingMessage): void {
+      if (req.url !== path || ++seen < n) return;
+      clearTimeout(timer);
+      server.off('request', onRequest);
+      resolve();
+    }
+    server.on('request', onRequest);
+  });
+}
+
 /**
  * Starts RACERS POST /v1/refresh with `token`, their bodies held back; calls `released` once they
  * have all been written, and resolves with every answer.
  */
 async function race(token: string, released?: () => Promise<void>): Promise<Answer[]> {
   const body = JSON.stringify({ refresh_token: token });
+  const arrived = headersArrived(RACERS, '/v1/refresh');
   const answers: Promise<Answer>[] = [];
   const started: Promise<void>[] = [];
   const requests = Array.from({ length: RACERS }, () => {
@@ -99,8 +121,8 @@ async function race(token: string, released?: () => Promise<void>): Promise<Answ
     return req;
   });
   await Promise.all(started);
-  // Let the headers reach the gateway; it then waits for the bodies.
-  await new Promise((r) => setTimeout(r, 100));
+  // Every request is in the gateway, waiting for its body: send all the bodies at once.
+  await arrived;
   for (const req of requests) req.end(body);
   await released?.();
   const all = await Promise.all(answers);
@@ -193,17 +215,7 @@ test('20 concurrent refreshes queued on the session row (all 20 inside pgauth.re
   try {
     answers = await race(first.refresh_token, async () => {
       // Proof of the overlap: all racers wait on the row at the same time.
-      const deadline = Date.now() + 20_000;
-      for (;;) {
-        const r = await a.t.db.query<{ n: number }>(
-          `select count(*)::int as n from pg_stat_activity
-           where datname = current_database() and wait_event_type = 'Lock'
-             and query like '%pgauth.refresh(%'`,
-        );
-        if (r.rows[0]?.n === RACERS) break;
-        assert.ok(Date.now() < deadline, `only ${r.rows[0]?.n} racers reached the row lock`);
-        await new Promise((res) => setTimeout(res, 20));
-      }
+      await waitForLockWaiters(a.t.db, RACERS, 'pgauth.refresh(');
       await holder.exec('commit');
     });
   } finally {
