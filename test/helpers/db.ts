@@ -56,7 +56,8 @@ export function randomName(prefix: string): string {
   return `${prefix}_${randomBytes(6).toString('hex')}`;
 }
 
-async function adminQuery(sql: string): Promise<void> {
+/** One statement as the administrator of the PostgreSQL server of the tests, on its own connection. */
+export async function adminQuery(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {
@@ -64,6 +65,28 @@ async function adminQuery(sql: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/** The URL of database `name` on the server of the tests, as `user` if given. */
+export function databaseUrl(name: string, user?: string): string {
+  return withDatabase(adminUrl, name, user);
+}
+
+export interface EmptyDatabase {
+  name: string;
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A new database with no migration applied, on the PostgreSQL server of the tests. */
+export async function createEmptyDatabase(prefix = 'pgauth_test'): Promise<EmptyDatabase> {
+  const name = randomName(prefix);
+  await adminQuery(`create database ${name}`);
+  return {
+    name,
+    url: databaseUrl(name),
+    drop: () => adminQuery(`drop database if exists ${name} with (force)`),
+  };
 }
 
 async function openPostgresTest(): Promise<TestDatabase> {
@@ -122,6 +145,19 @@ async function pgliteDump(): Promise<Blob> {
     await rename(tmp, file);
     return dump;
   }
+}
+
+/**
+ * A migrated PGlite data folder at `dataDir` (bcrypt cost 4), made from the same cached dump as the
+ * in-memory test databases, open in this process.
+ */
+export async function openPgliteFolder(dataDir: string): Promise<{ pglite: PGlite; db: Database }> {
+  const pglite = await PGlite.create({
+    dataDir,
+    loadDataDir: await pgliteDump(),
+    extensions: { pgcrypto },
+  });
+  return { pglite, db: fromPglite(pglite) };
 }
 
 async function openPgliteTest(): Promise<TestDatabase> {
