@@ -1,52 +1,40 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { rejects } from '../helpers/sql.ts';
+import { test } from 'node:test';
+import { useTestDatabase } from '../helpers/db.ts';
+import { login, register, rejects } from '../helpers/sql.ts';
 
-let t: TestDatabase;
-before(async () => {
-  t = await openTestDatabase();
-});
-after(() => t.close());
-
-function register(username: string, password: string | null) {
-  return t.db.query<{ id: string }>('select pgauth.register($1, $2) as id', [username, password]);
-}
-
-async function logins(username: string, password: string): Promise<number> {
-  return (await t.db.query('select * from pgauth.login($1, $2)', [username, password])).rows.length;
-}
+const t = useTestDatabase();
 
 test('a password of 11 characters fails with WEAKP password_too_short; 12 is enough', async () => {
-  await rejects(register('pp_short', 'abcdefghij1'), 'WEAKP', 'password_too_short');
-  await register('pp_short', 'abcdefghij12');
-  assert.equal(await logins('pp_short', 'abcdefghij12'), 1);
+  await rejects(register(t.db, 'pp_short', 'abcdefghij1'), 'WEAKP', 'password_too_short');
+  await register(t.db, 'pp_short', 'abcdefghij12');
+  assert.equal((await login(t.db, 'pp_short', 'abcdefghij12')).length, 1);
 });
 
 test('the minimum length counts code points, not bytes (WEAKP password_too_short)', async () => {
   // 11 four-byte characters are 44 bytes but 11 code points: too short.
-  await rejects(register('pp_emoji', '😀'.repeat(11)), 'WEAKP', 'password_too_short');
-  await rejects(register('pp_emoji', 'é'.repeat(11)), 'WEAKP', 'password_too_short');
-  await register('pp_emoji', '😀'.repeat(12));
-  assert.equal(await logins('pp_emoji', '😀'.repeat(12)), 1);
+  await rejects(register(t.db, 'pp_emoji', '😀'.repeat(11)), 'WEAKP', 'password_too_short');
+  await rejects(register(t.db, 'pp_emoji', 'é'.repeat(11)), 'WEAKP', 'password_too_short');
+  await register(t.db, 'pp_emoji', '😀'.repeat(12));
+  assert.equal((await login(t.db, 'pp_emoji', '😀'.repeat(12))).length, 1);
 });
 
 test('password_min_length is a setting: raised to 16, 15 characters fail with WEAKP', async () => {
   await t.db.exec('update pgauth.settings set password_min_length = 16');
   try {
-    await rejects(register('pp_min16', 'fifteen chars!!'), 'WEAKP', 'password_too_short');
-    await register('pp_min16', 'sixteen chars!!!');
+    await rejects(register(t.db, 'pp_min16', 'fifteen chars!!'), 'WEAKP', 'password_too_short');
+    await register(t.db, 'pp_min16', 'sixteen chars!!!');
   } finally {
     await t.db.exec('update pgauth.settings set password_min_length = 12');
   }
 });
 
 test('a password over 1024 characters fails with WEAKP password_too_long; 1024 is allowed', async () => {
-  await rejects(register('pp_long', 'k'.repeat(1025)), 'WEAKP', 'password_too_long');
-  await rejects(register('pp_long', 'k'.repeat(1024 * 1024)), 'WEAKP', 'password_too_long');
-  await register('pp_long', 'k'.repeat(1024));
-  assert.equal(await logins('pp_long', 'k'.repeat(1024)), 1);
-  assert.equal(await logins('pp_long', 'k'.repeat(1023)), 0);
+  await rejects(register(t.db, 'pp_long', 'k'.repeat(1025)), 'WEAKP', 'password_too_long');
+  await rejects(register(t.db, 'pp_long', 'k'.repeat(1024 * 1024)), 'WEAKP', 'password_too_long');
+  await register(t.db, 'pp_long', 'k'.repeat(1024));
+  assert.equal((await login(t.db, 'pp_long', 'k'.repeat(1024))).length, 1);
+  assert.equal((await login(t.db, 'pp_long', 'k'.repeat(1023))).length, 0);
 });
 
 test('a common password fails with WEAKP password_common, in any case', async () => {
@@ -55,8 +43,8 @@ test('a common password fails with WEAKP password_common, in any case', async ()
   );
   const common = r.rows[0]?.password;
   assert.ok(common, 'the list holds a password of 12 or more characters');
-  await rejects(register('pp_common', common), 'WEAKP', 'password_common');
-  await rejects(register('pp_common', common.toUpperCase()), 'WEAKP', 'password_common');
+  await rejects(register(t.db, 'pp_common', common), 'WEAKP', 'password_common');
+  await rejects(register(t.db, 'pp_common', common.toUpperCase()), 'WEAKP', 'password_common');
   const n = await t.db.query<{ n: number }>(
     'select count(*)::int as n from pgauth.common_passwords',
   );
@@ -64,38 +52,38 @@ test('a common password fails with WEAKP password_common, in any case', async ()
 });
 
 test('a password equal to the username fails with WEAKP password_is_username, case-insensitively', async () => {
-  await rejects(register('PP_SameAsUser', 'pp_sameasuser'), 'WEAKP', 'password_is_username');
-  await rejects(register('pp_sameasuser', 'pp_sameasuser'), 'WEAKP', 'password_is_username');
+  await rejects(register(t.db, 'PP_SameAsUser', 'pp_sameasuser'), 'WEAKP', 'password_is_username');
+  await rejects(register(t.db, 'pp_sameasuser', 'pp_sameasuser'), 'WEAKP', 'password_is_username');
 });
 
 test('a NULL password fails with BADIN invalid_input', async () => {
-  await rejects(register('pp_null', null), 'BADIN', 'invalid_input');
+  await rejects(register(t.db, 'pp_null', null), 'BADIN', 'invalid_input');
 });
 
 test('bcrypt 72-byte truncation is defeated: a 73-byte password and another last byte do not both log in', async () => {
   const base = 'x'.repeat(72);
-  await register('pp_73', `${base}a`);
-  assert.equal(await logins('pp_73', `${base}a`), 1);
-  assert.equal(await logins('pp_73', `${base}b`), 0);
-  assert.equal(await logins('pp_73', base), 0);
+  await register(t.db, 'pp_73', `${base}a`);
+  assert.equal((await login(t.db, 'pp_73', `${base}a`)).length, 1);
+  assert.equal((await login(t.db, 'pp_73', `${base}b`)).length, 0);
+  assert.equal((await login(t.db, 'pp_73', base)).length, 0);
   // The same with multibyte characters: 100 bytes, differing in the last one.
   const mb = 'é'.repeat(49);
-  await register('pp_mb', `${mb}ab`);
-  assert.equal(await logins('pp_mb', `${mb}ab`), 1);
-  assert.equal(await logins('pp_mb', `${mb}ac`), 0);
+  await register(t.db, 'pp_mb', `${mb}ab`);
+  assert.equal((await login(t.db, 'pp_mb', `${mb}ab`)).length, 1);
+  assert.equal((await login(t.db, 'pp_mb', `${mb}ac`)).length, 0);
 });
 
 test('the password is verified exactly as given: no case folding, no trimming', async () => {
-  await register('pp_exact', ' Mixed Case Pass ');
-  assert.equal(await logins('pp_exact', ' Mixed Case Pass '), 1);
-  assert.equal(await logins('pp_exact', ' mixed case pass '), 0);
-  assert.equal(await logins('pp_exact', 'Mixed Case Pass'), 0);
+  await register(t.db, 'pp_exact', ' Mixed Case Pass ');
+  assert.equal((await login(t.db, 'pp_exact', ' Mixed Case Pass ')).length, 1);
+  assert.equal((await login(t.db, 'pp_exact', ' mixed case pass ')).length, 0);
+  assert.equal((await login(t.db, 'pp_exact', 'Mixed Case Pass')).length, 0);
 });
 
 test('the same password for two users gives two different salted bcrypt hashes of the set cost', async () => {
   const pw = 'the very same passphrase';
-  const a = (await register('pp_same1', pw)).rows[0]?.id;
-  const b = (await register('pp_same2', pw)).rows[0]?.id;
+  const a = await register(t.db, 'pp_same1', pw);
+  const b = await register(t.db, 'pp_same2', pw);
   const r = await t.db.query<{ id: string; password_hash: string }>(
     'select id, password_hash from pgauth.users where id in ($1, $2)',
     [a, b],
@@ -106,7 +94,7 @@ test('the same password for two users gives two different salted bcrypt hashes o
   for (const h of [h1, h2]) assert.match(h ?? '', /^\$2[abxy]\$04\$.{53}$/);
   await t.db.exec('update pgauth.settings set bcrypt_cost = 5');
   try {
-    const c = (await register('pp_cost5', pw)).rows[0]?.id;
+    const c = await register(t.db, 'pp_cost5', pw);
     const h = await t.db.query<{ password_hash: string }>(
       'select password_hash from pgauth.users where id = $1',
       [c],
@@ -118,7 +106,7 @@ test('the same password for two users gives two different salted bcrypt hashes o
 });
 
 test('change_password and set_password apply the same policy (WEAKP codes)', async () => {
-  const id = (await register('pp_change', 'the first passphrase')).rows[0]?.id;
+  const id = await register(t.db, 'pp_change', 'the first passphrase');
   const cases: [string, string][] = [
     ['short', 'password_too_short'],
     ['z'.repeat(1025), 'password_too_long'],
@@ -156,5 +144,9 @@ test('change_password and set_password apply the same policy (WEAKP codes)', asy
   } finally {
     await t.db.exec('update pgauth.settings set password_min_length = 12');
   }
-  assert.equal(await logins('pp_change', 'the first passphrase'), 1, 'nothing was changed');
+  assert.equal(
+    (await login(t.db, 'pp_change', 'the first passphrase')).length,
+    1,
+    'nothing was changed',
+  );
 });
