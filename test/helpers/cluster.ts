@@ -14,13 +14,13 @@
 import { type ChildProcess, execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chownSync, copyFileSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { appendFile, chmod, chown, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { openPostgres } from '../../packages/client/src/db/postgres.ts';
 import { migrate } from '../../packages/pgauth/src/migrate.ts';
 import { randomName, TEST_SETTINGS } from './db.ts';
+import { freePort } from './processes.ts';
 
 export {
   type GatewayProcess,
@@ -136,18 +136,6 @@ function run(program: string, args: string[], timeoutMs = 60_000): Promise<strin
     execFile(file, argv, { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${program} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
       else resolve(stdout);
-    });
-  });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
     });
   });
 }

@@ -72,6 +72,18 @@ export function databaseUrl(name: string, user?: string): string {
   return withDatabase(adminUrl, name, user);
 }
 
+export interface LoginRole {
+  name: string;
+  drop(): Promise<void>;
+}
+
+/** A new login role on the server of the tests (no password: trust), member of `group`. */
+export async function createLoginRole(group: string, prefix = 'pgauth_t'): Promise<LoginRole> {
+  const name = randomName(prefix);
+  await adminQuery(`create role ${name} login in role ${group}`);
+  return { name, drop: () => adminQuery(`drop role if exists ${name}`) };
+}
+
 export interface EmptyDatabase {
   name: string;
   url: string;

@@ -4,12 +4,25 @@
  * output a test reads. Every child still running when this process exits is killed.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root: the working directory of every child. */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The pgauth executable, as npm installs it. */
 export const BIN = fileURLToPath(new URL('../../packages/pgauth/bin/pgauth.js', import.meta.url));
+
+/** A port of 127.0.0.1 that was free a moment ago, for a program that cannot be given port 0. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return typeof address === 'object' && address ? address.port : 0;
+}
 
 const children = new Set<ChildProcess>();
 process.once('exit', () => {

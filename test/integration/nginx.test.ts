@@ -11,11 +11,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { connect, createServer as createTcpServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../helpers/processes.ts';
 import { createUser, login, startApp, type TestApp } from '../http/helpers.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/nginx/', import.meta.url));
@@ -49,15 +50,6 @@ const skip = NGINX
   : SKIP_WANTED
     ? 'nginx is not installed (PGAUTH_SKIP_NGINX=1)'
     : 'nginx is not installed';
-
-/** A port that was free a moment ago (nginx needs a number, it cannot report an ephemeral one). */
-async function freePort(): Promise<number> {
-  const server = createTcpServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address ? address.port : 0;
-}
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {

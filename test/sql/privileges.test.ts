@@ -1,42 +1,21 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import pg from 'pg';
+import { after, test } from 'node:test';
 import type { Database } from '../../packages/client/src/db/types.ts';
-import {
-  adminUrl,
-  openTestDatabase,
-  postgresOnly,
-  randomName,
-  type TestDatabase,
-} from '../helpers/db.ts';
+import { createLoginRole, type LoginRole, postgresOnly, useTestDatabase } from '../helpers/db.ts';
+import { PASSWORD } from '../helpers/sql.ts';
 
-const PW = 'a long enough passphrase';
-let t: TestDatabase;
-const roles: string[] = [];
-before(async () => {
-  t = await openTestDatabase();
-});
+const t = useTestDatabase();
+const roles: LoginRole[] = [];
+// After the database is closed: no connection as these roles is left.
 after(async () => {
-  await t.close();
-  if (roles.length) await admin(roles.map((r) => `drop role if exists ${r};`).join('\n'));
+  for (const role of roles) await role.drop();
 });
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 /** A fresh login role, member of `group`, and a pool connected as it. */
 async function connectAs(group: 'pgauth_service' | 'pgauth_admin'): Promise<Database> {
-  const role = randomName('pgauth_t');
-  await admin(`create role ${role} login in role ${group}`);
+  const role = await createLoginRole(group);
   roles.push(role);
-  return t.connect({ user: role, max: 2 });
+  return t.connect({ user: role.name, max: 2 });
 }
 
 async function denied(p: Promise<unknown>, what: string): Promise<void> {
@@ -73,12 +52,13 @@ test('a pgauth_service member can register, log in, validate, refresh and log ou
   skip: postgresOnly,
 }, async () => {
   const svc = await connectAs('pgauth_service');
-  const id = (await svc.query<{ id: string }>(`select pgauth.register('pv_svc', $1) as id`, [PW]))
-    .rows[0]?.id;
+  const id = (
+    await svc.query<{ id: string }>(`select pgauth.register('pv_svc', $1) as id`, [PASSWORD])
+  ).rows[0]?.id;
   const p = (
     await svc.query<{ access_token: string; refresh_token: string; user_id: string }>(
       `select * from pgauth.login('pv_svc', $1)`,
-      [PW],
+      [PASSWORD],
     )
   ).rows[0];
   assert.equal(p?.user_id, id);
@@ -94,7 +74,7 @@ test('a pgauth_service member can register, log in, validate, refresh and log ou
   assert.equal(out.rows[0]?.ok, true);
   const ch = await svc.query<{ ok: boolean }>('select pgauth.change_password($1, $2, $3) as ok', [
     id,
-    PW,
+    PASSWORD,
     'another passphrase',
   ]);
   assert.equal(ch.rows[0]?.ok, true);
@@ -116,8 +96,8 @@ test('a pgauth_service member cannot call admin or internal functions (42501)', 
     'select * from pgauth.list_users()',
     `select * from pgauth.get_user('${uid}')`,
     `select pgauth.find_user('x')`,
-    `select pgauth.create_user('pv_x', '${PW}')`,
-    `select pgauth.set_password('${uid}', '${PW}')`,
+    `select pgauth.create_user('pv_x', '${PASSWORD}')`,
+    `select pgauth.set_password('${uid}', '${PASSWORD}')`,
     `select pgauth.grant_role('${uid}', 'admin')`,
     `select pgauth.delete_user('${uid}')`,
     `select pgauth.revoke_user_sessions('${uid}')`,
@@ -142,7 +122,7 @@ test('a pgauth_admin member can call the admin functions but cannot touch any ta
 }, async () => {
   const adm = await connectAs('pgauth_admin');
   const id = (
-    await adm.query<{ id: string }>(`select pgauth.create_user('pv_adm', $1) as id`, [PW])
+    await adm.query<{ id: string }>(`select pgauth.create_user('pv_adm', $1) as id`, [PASSWORD])
   ).rows[0]?.id;
   await adm.query('select pgauth.lock_user($1)', [id]);
   await adm.query('select pgauth.unlock_user($1)', [id]);
