@@ -8,7 +8,7 @@
  * (test/http/ops.test.ts).
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { DEFAULT_RATE_LIMITS } from '../../packages/pgauth/src/config.ts';
 import {
   call,
@@ -18,6 +18,7 @@ import {
   type Reply,
   startApp,
   type TestApp,
+  useApp,
 } from '../http/helpers.ts';
 
 const WRONG = 'not the right passphrase';
@@ -28,11 +29,7 @@ const PER_IP = DEFAULT_RATE_LIMITS.loginPerIp;
 const PAST_BUDGET = [...Array(PER_IP).fill(401), ...Array(10).fill(429)];
 
 /** High limits (startApp's), behind a trusted proxy. */
-let a: TestApp;
-before(async () => {
-  a = await startApp({ trustProxy: true });
-});
-after(() => a.close());
+const a = useApp({ trustProxy: true });
 
 function from(ip: string): { 'x-forwarded-for': string } {
   return { 'x-forwarded-for': ip };

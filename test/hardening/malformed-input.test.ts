@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { Writable } from 'node:stream';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import fc from 'fast-check';
 import type { Database } from '../../packages/client/src/db/types.ts';
 import { ERRORS } from '../../packages/client/src/errors.ts';
@@ -25,8 +25,8 @@ import {
   login,
   PASSWORD,
   startApp,
-  type TestApp,
   type Tokens,
+  useApp,
 } from '../http/helpers.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -189,29 +189,27 @@ const ROUTES: readonly Route[] = [
 // ---------------------------------------------------------------------------------------------
 
 const FIXTURE_NAMES = ['hb-admin-fixture', 'hb-introspect-fixture', 'hb-plain-fixture'];
-let a: TestApp;
 let port: number;
 const tokens = {} as Record<TokenKind, Tokens>;
 const fixtureIds: string[] = [];
 
-before(async () => {
-  // Warnings and errors only: two info lines per request would cost a third of the run.
-  a = await startApp({
-    logger: { level: 'warn', stream: new Writable({ write: (_c, _e, cb) => cb() }) },
-  });
-  port = Number(new URL(a.url).port);
-  const roles: Record<TokenKind, string[]> = {
-    admin: ['admin'],
-    introspect: ['introspect'],
-    plain: [],
-  };
-  for (const [i, kind] of ALL.entries()) {
-    const name = FIXTURE_NAMES[i] ?? '';
-    fixtureIds.push(await createUser(a, name, roles[kind]));
-    tokens[kind] = await login(a, name);
-  }
-});
-after(() => a.close());
+// Warnings and errors only: two info lines per request would cost a third of the run.
+const a = useApp(
+  { logger: { level: 'warn', stream: new Writable({ write: (_c, _e, cb) => cb() }) } },
+  async (app) => {
+    port = Number(new URL(app.url).port);
+    const roles: Record<TokenKind, string[]> = {
+      admin: ['admin'],
+      introspect: ['introspect'],
+      plain: [],
+    };
+    for (const [i, kind] of ALL.entries()) {
+      const name = FIXTURE_NAMES[i] ?? '';
+      fixtureIds.push(await createUser(app, name, roles[kind]));
+      tokens[kind] = await login(app, name);
+    }
+  },
+);
 
 // ---------------------------------------------------------------------------------------------
 // Generators.

@@ -27,6 +27,7 @@ import {
   startGateway,
 } from '../helpers/cluster.ts';
 import { postgresOnly } from '../helpers/db.ts';
+import { call, type RequestOptions } from '../http/helpers.ts';
 
 /** Settings a cluster needs so that no secret reaches its log, whatever else it logs. */
 const SAFE_LOGGING = {
@@ -203,42 +204,14 @@ describe('secrets stay secret (SECURITY.md 20)', { skip: postgresOnly }, () => {
         '10000',
       ]);
       try {
-        const call = async (
-          method: string,
-          path: string,
-          o: { json?: unknown; form?: Record<string, string>; token?: string; raw?: string } = {},
-        ) => {
-          const headers: Record<string, string> = {};
-          let body: string | undefined;
-          if (o.json !== undefined) {
-            headers['content-type'] = 'application/json';
-            body = JSON.stringify(o.json);
-          } else if (o.form) {
-            headers['content-type'] = 'application/x-www-form-urlencoded';
-            body = new URLSearchParams(o.form).toString();
-          } else if (o.raw !== undefined) {
-            headers['content-type'] = 'application/json';
-            body = o.raw;
-          }
-          if (o.token) headers.authorization = `Bearer ${o.token}`;
-          const res = await fetch(`${gw.url}${path}`, { method, headers, body });
-          const text = await res.text();
-          let json: unknown;
-          try {
-            json = text ? JSON.parse(text) : undefined;
-          } catch {
-            json = undefined;
-          }
-          collect(json);
-          return { status: res.status, json: json as Record<string, unknown> };
-        };
         const expect = async (
           status: number,
           method: string,
           path: string,
-          o?: Parameters<typeof call>[2],
-        ) => {
-          const r = await call(method, path, o);
+          o?: RequestOptions,
+        ): Promise<Record<string, unknown>> => {
+          const r = await call(gw, method, path, o);
+          collect(r.json);
           assert.equal(r.status, status, `${method} ${path}: ${JSON.stringify(r.json)}`);
           return r.json;
         };
@@ -317,7 +290,8 @@ describe('secrets stay secret (SECURITY.md 20)', { skip: postgresOnly }, () => {
 
         // Requests the gateway refuses before any SQL: they carry a password all the same.
         await expect(400, 'POST', '/v1/login', {
-          raw: `{"username": "${alice}", "password": "${pw('malformed')}"`,
+          headers: { 'content-type': 'application/json' },
+          body: `{"username": "${alice}", "password": "${pw('malformed')}"`,
         });
         // An unknown field is refused by the schema (400), its value never echoed or logged.
         await expect(400, 'POST', '/v1/login', {

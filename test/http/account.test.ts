@@ -1,20 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import {
-  call,
-  createUser,
-  isErrorBody,
-  login,
-  PASSWORD,
-  startApp,
-  type TestApp,
-} from './helpers.ts';
+import { test } from 'node:test';
+import { call, createUser, isErrorBody, login, PASSWORD, useApp } from './helpers.ts';
 
-let a: TestApp;
-before(async () => {
-  a = await startApp();
-});
-after(() => a.close());
+const a = useApp();
 
 test('POST /v1/users registers a user: 201 with its id', async () => {
   const r = await call(a, 'POST', '/v1/users', {

@@ -1,30 +1,18 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import {
-  call,
-  createUser,
-  isErrorBody,
-  login,
-  PASSWORD,
-  startApp,
-  type TestApp,
-  type Tokens,
-} from './helpers.ts';
+import { test } from 'node:test';
+import { call, createUser, isErrorBody, login, PASSWORD, type Tokens, useApp } from './helpers.ts';
 
-let a: TestApp;
 let admin: Tokens;
 let introspector: Tokens;
 let plain: Tokens;
-before(async () => {
-  a = await startApp();
-  await createUser(a, 'root', ['admin']);
-  await createUser(a, 'gateway', ['introspect']);
-  await createUser(a, 'plain');
-  admin = await login(a, 'root');
-  introspector = await login(a, 'gateway');
-  plain = await login(a, 'plain');
+const a = useApp({}, async (app) => {
+  await createUser(app, 'root', ['admin']);
+  await createUser(app, 'gateway', ['introspect']);
+  await createUser(app, 'plain');
+  admin = await login(app, 'root');
+  introspector = await login(app, 'gateway');
+  plain = await login(app, 'plain');
 });
-after(() => a.close());
 
 test('POST /oauth2/introspect describes a valid access token (form-encoded)', async () => {
   const r = await call(a, 'POST', '/oauth2/introspect', {

@@ -1,21 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { openPostgres } from '../../packages/client/src/db/postgres.ts';
-import {
-  call,
-  createUser,
-  isErrorBody,
-  login,
-  PASSWORD,
-  startApp,
-  type TestApp,
-} from './helpers.ts';
+import { call, createUser, isErrorBody, login, PASSWORD, startApp, useApp } from './helpers.ts';
 
-let a: TestApp;
-before(async () => {
-  a = await startApp();
-});
-after(() => a.close());
+const a = useApp();
 
 /** The value of one sample of a Prometheus text exposition, 0 when absent. */
 function sample(text: string, name: string, labels: string): number {
