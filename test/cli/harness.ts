@@ -11,11 +11,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before } from 'node:test';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import type { Database } from '../../packages/client/src/db/types.ts';
 import { removeServerInfo, writeServerInfo } from '../../packages/pgauth/src/db/embedded-server.ts';
 import { onPostgres, openPgliteFolder, openTestDatabase } from '../helpers/db.ts';
+import { useFileFixture } from '../helpers/fixture.ts';
 import { type RunResult, runPgauth } from '../helpers/processes.ts';
 
 export type CliResult = RunResult;
@@ -70,23 +70,16 @@ export interface CliFixture {
 
 /** One CLI target for the whole test file: opened before its first test, closed after its last. */
 export function useCliTarget(): CliFixture {
-  let opened: CliTarget | undefined;
-  before(async () => {
-    opened = await openCliTarget();
-  });
-  after(() => opened?.close());
-  const fixture: CliFixture = {
-    get target() {
-      assert.ok(opened, 'the CLI target is opened by a before() hook');
-      return opened;
-    },
+  const target = useFileFixture('the CLI target', openCliTarget, (t) => t.close());
+  return {
+    target,
     async cli(args, input) {
-      const r = await pgauth([...args, ...fixture.target.args], input);
+      const r = await pgauth([...args, ...target.args], input);
       assert.equal(r.code, 0, `pgauth ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
       return r.stdout;
     },
     async fails(args, input) {
-      const r = await pgauth([...args, ...fixture.target.args], input);
+      const r = await pgauth([...args, ...target.args], input);
       assert.equal(r.code, 1, `pgauth ${args.join(' ')} should fail: ${r.stdout}`);
       assert.equal(r.stdout, '');
       const lines = r.stderr.trim().split('\n');
@@ -94,5 +87,4 @@ export function useCliTarget(): CliFixture {
       return r.stderr;
     },
   };
-  return fixture;
 }

@@ -7,10 +7,8 @@
  * is migrated once per run and cached under .test-cache/ (booting a fresh folder costs seconds).
  * Both get bcrypt cost 4, so that hashing does not dominate the suite.
  */
-import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
@@ -19,6 +17,7 @@ import { openPostgres } from '../../packages/client/src/db/postgres.ts';
 import type { Database } from '../../packages/client/src/db/types.ts';
 import { fromPglite, openPglite } from '../../packages/pgauth/src/db/pglite.ts';
 import { migrate, readMigrations } from '../../packages/pgauth/src/migrate.ts';
+import { useFileFixture } from './fixture.ts';
 
 export type Engine = 'postgres' | 'pglite';
 
@@ -197,37 +196,22 @@ export interface FileHooks {
 
 /**
  * One test database for the whole file: opened (then `setup`) before its first test, closed
- * (after `teardown`) after its last. The object returned stands for it at once; its members work
- * inside tests and hooks. One hook of each kind, so that nothing depends on the order in which
- * the runner starts hooks of the same level.
+ * (after `teardown`) after its last. The object returned stands for it at once.
  */
 export function useTestDatabase(hooks: FileHooks = {}): TestDatabase {
-  let opened: TestDatabase | undefined;
-  before(async () => {
-    opened = await openTestDatabase();
-    await hooks.setup?.(opened);
-  });
-  after(async () => {
-    if (!opened) return;
-    try {
-      await hooks.teardown?.(opened);
-    } finally {
-      await opened.close();
-    }
-  });
-  const current = (): TestDatabase => {
-    assert.ok(opened, 'the test database is opened by a before() hook');
-    return opened;
-  };
-  return {
-    get db() {
-      return current().db;
+  return useFileFixture(
+    'the test database',
+    async () => {
+      const t = await openTestDatabase();
+      await hooks.setup?.(t);
+      return t;
     },
-    engine,
-    get url() {
-      return current().url;
+    async (t) => {
+      try {
+        await hooks.teardown?.(t);
+      } finally {
+        await t.close();
+      }
     },
-    connect: (options) => current().connect(options),
-    close: () => current().close(),
-  };
+  );
 }

@@ -2,12 +2,11 @@
  * Gateway tests over real HTTP: the app on an ephemeral port of 127.0.0.1, on a fresh migrated
  * database of the engine under test (test/helpers/db.ts), with fetch as the client.
  */
-import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { after, before } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { type AppOptions, buildApp } from '../../packages/pgauth/src/server/app.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { useFileFixture } from '../helpers/fixture.ts';
 
 export const PASSWORD = 'a long enough passphrase';
 
@@ -70,38 +69,21 @@ export async function startApp(
 
 /**
  * One app for the whole test file: started (then `setup` run on it) before its first test,
- * closed after its last. The object returned stands for it at once; its members work inside
- * tests and hooks.
+ * closed after its last. The object returned stands for it at once.
  */
 export function useApp(
   options: Partial<AppOptions> = {},
   setup?: (a: TestApp) => Promise<void>,
 ): TestApp {
-  let started: TestApp | undefined;
-  before(async () => {
-    started = await startApp(options);
-    await setup?.(started);
-  });
-  after(() => started?.close());
-  const current = (): TestApp => {
-    assert.ok(started, 'the app is started by a before() hook');
-    return started;
-  };
-  return {
-    get url() {
-      return current().url;
+  return useFileFixture(
+    'the app',
+    async () => {
+      const a = await startApp(options);
+      await setup?.(a);
+      return a;
     },
-    get app() {
-      return current().app;
-    },
-    get t() {
-      return current().t;
-    },
-    get logs() {
-      return current().logs;
-    },
-    close: () => current().close(),
-  };
+    (a) => a.close(),
+  );
 }
 
 export interface RequestOptions {
