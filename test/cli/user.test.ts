@@ -139,26 +139,24 @@ describe('pgauth user', () => {
   });
 
   test('user add with a refused password fails with the reason code and creates nobody', async () => {
-    assert.match(
-      await fails(['user', 'add', 'carol', '--password-stdin'], 'short\n'),
-      /^pgauth: password_too_short: /,
-    );
-    assert.match(
-      await fails(['user', 'add', 'carol', '--password-stdin'], '1q2w3e4r5t6y\n'),
-      /^pgauth: password_common: /,
-    );
-    assert.match(
-      await fails(['user', 'add', 'carol-the-admin', '--password-stdin'], 'Carol-The-Admin\n'),
-      /^pgauth: password_is_username: /,
-    );
-    assert.match(
-      await fails(['user', 'passwd', 'alice', '--password-stdin'], 'short'),
-      /^pgauth: password_too_short: /,
-    );
-    assert.match(
-      await fails(['user', 'add', 'Alice', '--password-stdin'], `${PASSWORD}\n`),
-      /^pgauth: username_taken: /,
-    );
+    const refused: [args: string[], input: string, error: RegExp][] = [
+      [['user', 'add', 'carol', '--password-stdin'], 'short\n', /^pgauth: password_too_short: /],
+      [
+        ['user', 'add', 'carol', '--password-stdin'],
+        '1q2w3e4r5t6y\n',
+        /^pgauth: password_common: /,
+      ],
+      [
+        ['user', 'add', 'carol-the-admin', '--password-stdin'],
+        'Carol-The-Admin\n',
+        /^pgauth: password_is_username: /,
+      ],
+      [['user', 'passwd', 'alice', '--password-stdin'], 'short', /^pgauth: password_too_short: /],
+      [['user', 'add', 'Alice', '--password-stdin'], `${PASSWORD}\n`, /^pgauth: username_taken: /],
+    ];
+    for (const [args, input, error] of refused) {
+      assert.match(await fails(args, input), error, `${args.join(' ')} <<< ${input.trim()}`);
+    }
   });
 
   test('user add without --password-stdin and without a terminal refuses to guess', async () => {

@@ -16,6 +16,10 @@ const NEW_PW = 'a different passphrase';
 const NOBODY = '00000000-0000-4000-8000-000000000000';
 const t = useTestDatabase();
 
+/** Asserts that a call fails with NOUSR user_not_found. */
+const rejectsUnknownUser = (p: Promise<unknown>): Promise<void> =>
+  rejects(p, 'NOUSR', 'user_not_found');
+
 async function lastEvent(userId: string) {
   const r = await t.db.query<{ event: string; detail: unknown }>(
     'select event, detail from pgauth.audit_log where user_id = $1 order by id desc limit 1',
@@ -85,10 +89,8 @@ test('change_password of a locked or disabled user returns false', async () => {
 });
 
 test('change_password fails with NOUSR for an unknown user and BADIN for a missing current password', async () => {
-  await rejects(
+  await rejectsUnknownUser(
     t.db.query('select pgauth.change_password($1, $2, $3)', [NOBODY, PASSWORD, NEW_PW]),
-    'NOUSR',
-    'user_not_found',
   );
   const id = await register(t.db, 'ad_change_badin');
   for (const current of [null, 'c'.repeat(1025)]) {
@@ -116,11 +118,7 @@ test('set_password resets without the current password and revokes every session
       )
     ).rows.length === 1,
   );
-  await rejects(
-    t.db.query('select pgauth.set_password($1, $2)', [NOBODY, NEW_PW]),
-    'NOUSR',
-    'user_not_found',
-  );
+  await rejectsUnknownUser(t.db.query('select pgauth.set_password($1, $2)', [NOBODY, NEW_PW]));
 });
 
 test('lock_user locks until unlocked by default and revokes every session; unlock_user lifts it', async () => {
@@ -173,8 +171,8 @@ test('lock_user fails with BADIN for a time not in the future or a long reason, 
     'BADIN',
     'invalid_input',
   );
-  await rejects(t.db.query('select pgauth.lock_user($1)', [NOBODY]), 'NOUSR', 'user_not_found');
-  await rejects(t.db.query('select pgauth.unlock_user($1)', [NOBODY]), 'NOUSR', 'user_not_found');
+  await rejectsUnknownUser(t.db.query('select pgauth.lock_user($1)', [NOBODY]));
+  await rejectsUnknownUser(t.db.query('select pgauth.unlock_user($1)', [NOBODY]));
   assert.equal((await login(t.db, 'ad_lock_bad')).length, 1, 'nothing was locked');
 });
 
@@ -213,16 +211,8 @@ test('grant_role fails with BADIN for a malformed role name and NOUSR for nobody
       'invalid_input',
     );
   }
-  await rejects(
-    t.db.query(`select pgauth.grant_role($1, 'admin')`, [NOBODY]),
-    'NOUSR',
-    'user_not_found',
-  );
-  await rejects(
-    t.db.query(`select pgauth.revoke_role($1, 'admin')`, [NOBODY]),
-    'NOUSR',
-    'user_not_found',
-  );
+  await rejectsUnknownUser(t.db.query(`select pgauth.grant_role($1, 'admin')`, [NOBODY]));
+  await rejectsUnknownUser(t.db.query(`select pgauth.revoke_role($1, 'admin')`, [NOBODY]));
 });
 
 test('delete_user revokes sessions, hides the user and keeps the audit rows; a second delete fails with NOUSR', async () => {
@@ -230,9 +220,9 @@ test('delete_user revokes sessions, hides the user and keeps the audit rows; a s
   const s = await loginPair(t.db, 'ad_delete');
   await t.db.query('select pgauth.delete_user($1)', [id]);
   assert.equal(await validates(t.db, s?.access_token), false);
-  await rejects(t.db.query('select * from pgauth.get_user($1)', [id]), 'NOUSR', 'user_not_found');
-  await rejects(t.db.query(`select pgauth.find_user('ad_delete')`), 'NOUSR', 'user_not_found');
-  await rejects(t.db.query('select pgauth.delete_user($1)', [id]), 'NOUSR', 'user_not_found');
+  await rejectsUnknownUser(t.db.query('select * from pgauth.get_user($1)', [id]));
+  await rejectsUnknownUser(t.db.query(`select pgauth.find_user('ad_delete')`));
+  await rejectsUnknownUser(t.db.query('select pgauth.delete_user($1)', [id]));
   const events = await t.db.query<{ event: string }>(
     'select event from pgauth.audit_log where user_id = $1 order by id',
     [id],
@@ -249,7 +239,7 @@ test('find_user finds by username case-insensitively or by id, with or without h
     assert.equal(await scalar(t.db, 'select pgauth.find_user($1) as v', [key]), id, key);
   }
   for (const key of [null, '', 'ad_nobody', NOBODY]) {
-    await rejects(t.db.query('select pgauth.find_user($1)', [key]), 'NOUSR', 'user_not_found');
+    await rejectsUnknownUser(t.db.query('select pgauth.find_user($1)', [key]));
   }
 });
 
@@ -323,11 +313,7 @@ test('get_user returns one user as list_users shows it; NOUSR for nobody', async
   assert.equal(r.rows.length, 1);
   const l = await t.db.query('select * from pgauth.list_users(10000) where id = $1', [id]);
   assert.deepEqual(r.rows, l.rows);
-  await rejects(
-    t.db.query('select * from pgauth.get_user($1)', [NOBODY]),
-    'NOUSR',
-    'user_not_found',
-  );
+  await rejectsUnknownUser(t.db.query('select * from pgauth.get_user($1)', [NOBODY]));
 });
 
 test('list_sessions lists live sessions newest first, without token hashes; NOUSR for nobody', async () => {
@@ -357,11 +343,7 @@ test('list_sessions lists live sessions newest first, without token hashes; NOUS
     'refresh_generation',
     'user_agent',
   ]);
-  await rejects(
-    t.db.query('select * from pgauth.list_sessions($1)', [NOBODY]),
-    'NOUSR',
-    'user_not_found',
-  );
+  await rejectsUnknownUser(t.db.query('select * from pgauth.list_sessions($1)', [NOBODY]));
 });
 
 test('purge_expired deletes sessions ended longer than session_retention ago and returns the count', async () => {
