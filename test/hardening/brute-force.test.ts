@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEFAULT_RATE_LIMITS } from '../../packages/pgauth/src/config.ts';
+import { withSettings } from '../helpers/sql.ts';
 import {
   call,
   createUser,
@@ -86,8 +87,7 @@ function isRateLimited(r: Reply, windowSeconds: number): boolean {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('max_failed_logins wrong passwords over HTTP lock the account: the right password then gets the same 401, the live session stays, and after the lock window the owner logs in', async () => {
-  await a.t.db.exec('update pgauth.settings set lockout_seconds = 3');
-  try {
+  await withSettings(a.t.db, { lockout_seconds: 3 }, async () => {
     await createUser(a, 'bf-victim');
     const owner = '198.51.100.10';
     const held = (await loginFrom(a, owner, 'bf-victim', PASSWORD)).json;
@@ -130,14 +130,11 @@ test('max_failed_logins wrong passwords over HTTP lock the account: the right pa
     assert.equal(back.status, 200, back.text);
     const reset = await userState('bf-victim');
     assert.deepEqual([reset.failed_logins, reset.locked, reset.lock_count], [0, false, 0]);
-  } finally {
-    await a.t.db.exec('update pgauth.settings set lockout_seconds = 300');
-  }
+  });
 });
 
 test('40 parallel wrong passwords over HTTP: forty 401s, the counter at exactly 40, one lock', async () => {
-  await a.t.db.exec('update pgauth.settings set max_failed_logins = 30');
-  try {
+  await withSettings(a.t.db, { max_failed_logins: 30 }, async () => {
     await createUser(a, 'bf-parallel');
     // 40 fits the gateway's hashing bound (5 at once + 40 waiting with the default pool of 10).
     const replies = await Promise.all(
@@ -158,9 +155,7 @@ test('40 parallel wrong passwords over HTTP: forty 401s, the counter at exactly 
        where u.username = 'bf-parallel' and a.event = 'lockout'`,
     );
     assert.equal(lockouts.rows[0]?.n, 1);
-  } finally {
-    await a.t.db.exec(`update pgauth.settings set max_failed_logins = ${MAX_FAILED}`);
-  }
+  });
 });
 
 test('one IP spraying many usernames gets 429 rate_limited with Retry-After past loginPerIp; the refused attempts never reach the database; another IP is unaffected', async () => {

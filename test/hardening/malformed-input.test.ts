@@ -18,6 +18,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { Database } from '../../packages/client/src/db/types.ts';
 import { ERRORS } from '../../packages/client/src/errors.ts';
+import { withSettings } from '../helpers/sql.ts';
 import {
   call,
   createUser,
@@ -1417,45 +1418,45 @@ test('a 1 MB password is refused before any hashing, on every route that takes o
   // A body limit of 2 MiB lets the password reach the schema; bcrypt cost 16 makes one hash take
   // seconds, so an answer within one second proves that none ran.
   const b = await startApp({ bodyLimit: 2 * 1024 * 1024 }, a.t);
-  await a.t.db.exec('update pgauth.settings set bcrypt_cost = 16');
   try {
-    const big = 'p'.repeat(1024 * 1024);
-    const audit = async (): Promise<number> =>
-      (await a.t.db.query<{ n: number }>('select count(*)::int as n from pgauth.audit_log')).rows[0]
-        ?.n ?? -1;
-    const auditBefore = await audit();
-    const admin = tokens.admin.access_token;
-    const cases: [string, string, Record<string, unknown>, string | undefined][] = [
-      ['/v1/users', 'password', { username: 'hb-big', password: big }, undefined],
-      ['/v1/login', 'password', { username: FIXTURE_NAMES[2], password: big }, undefined],
-      ['/v1/login', 'username', { username: big, password: PASSWORD }, undefined],
-      [
-        '/v1/password',
-        'current_password',
-        { current_password: big, new_password: `${PASSWORD}!` },
-        tokens.plain.access_token,
-      ],
-      [
-        '/v1/password',
-        'new_password',
-        { current_password: PASSWORD, new_password: big },
-        tokens.plain.access_token,
-      ],
-      ['/v1/admin/users', 'password', { username: 'hb-big', password: big }, admin],
-      [`/v1/admin/users/${fixtureIds[2]}/password`, 'password', { password: big }, admin],
-    ];
-    for (const [path, field, json, token] of cases) {
-      const started = performance.now();
-      const r = await call(b, 'POST', path, { json, token });
-      const ms = performance.now() - started;
-      assert.equal(r.status, 400, `${path} ${field}: ${r.status} ${r.text.slice(0, 200)}`);
-      assert.ok(isErrorBody(r, 'invalid_input'), r.text);
-      assert.match(r.json.message, new RegExp(`body\\.${field}`));
-      assert.ok(ms < 1000, `${path} ${field} took ${Math.round(ms)} ms`);
-    }
-    assert.equal(await audit(), auditBefore, 'no login was attempted, nothing was audited');
+    await withSettings(a.t.db, { bcrypt_cost: 16 }, async () => {
+      const big = 'p'.repeat(1024 * 1024);
+      const audit = async (): Promise<number> =>
+        (await a.t.db.query<{ n: number }>('select count(*)::int as n from pgauth.audit_log'))
+          .rows[0]?.n ?? -1;
+      const auditBefore = await audit();
+      const admin = tokens.admin.access_token;
+      const cases: [string, string, Record<string, unknown>, string | undefined][] = [
+        ['/v1/users', 'password', { username: 'hb-big', password: big }, undefined],
+        ['/v1/login', 'password', { username: FIXTURE_NAMES[2], password: big }, undefined],
+        ['/v1/login', 'username', { username: big, password: PASSWORD }, undefined],
+        [
+          '/v1/password',
+          'current_password',
+          { current_password: big, new_password: `${PASSWORD}!` },
+          tokens.plain.access_token,
+        ],
+        [
+          '/v1/password',
+          'new_password',
+          { current_password: PASSWORD, new_password: big },
+          tokens.plain.access_token,
+        ],
+        ['/v1/admin/users', 'password', { username: 'hb-big', password: big }, admin],
+        [`/v1/admin/users/${fixtureIds[2]}/password`, 'password', { password: big }, admin],
+      ];
+      for (const [path, field, json, token] of cases) {
+        const started = performance.now();
+        const r = await call(b, 'POST', path, { json, token });
+        const ms = performance.now() - started;
+        assert.equal(r.status, 400, `${path} ${field}: ${r.status} ${r.text.slice(0, 200)}`);
+        assert.ok(isErrorBody(r, 'invalid_input'), r.text);
+        assert.match(r.json.message, new RegExp(`body\\.${field}`));
+        assert.ok(ms < 1000, `${path} ${field} took ${Math.round(ms)} ms`);
+      }
+      assert.equal(await audit(), auditBefore, 'no login was attempted, nothing was audited');
+    });
   } finally {
-    await a.t.db.exec('update pgauth.settings set bcrypt_cost = 4');
     await b.close();
   }
 });

@@ -122,6 +122,37 @@ export async function rejects(
   });
 }
 
+/**
+ * Runs `fn` with columns of the pgauth.settings row set to `values`, then puts back the values
+ * they had before, whatever `fn` did.
+ */
+export async function withSettings<T>(
+  db: Queryable,
+  values: Record<string, string | number | boolean>,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const columns = Object.keys(values);
+  assert.ok(
+    columns.every((c) => /^[a-z_]+$/.test(c)),
+    `settings columns: ${columns.join(', ')}`,
+  );
+  const set = (row: readonly unknown[]): Promise<unknown> =>
+    db.query(
+      `update pgauth.settings set ${columns.map((c, i) => `${c} = $${i + 1}`).join(', ')}`,
+      row.map((v) => (v === null ? null : String(v))),
+    );
+  const r = await db.query<Record<string, string | null>>(
+    `select ${columns.map((c) => `${c}::text`).join(', ')} from pgauth.settings`,
+  );
+  const before = columns.map((c) => r.rows[0]?.[c] ?? null);
+  await set(Object.values(values));
+  try {
+    return await fn();
+  } finally {
+    await set(before);
+  }
+}
+
 /** Runs `fn` with pgauth.clock() shifted by `offset` (settings.clock_offset), then shifts it back. */
 export async function withClock<T>(db: Database, offset: string, fn: () => Promise<T>): Promise<T> {
   await db.query('update pgauth.settings set clock_offset = $1::interval', [offset]);

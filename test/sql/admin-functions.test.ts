@@ -5,11 +5,11 @@ import {
   login,
   loginPair,
   PASSWORD,
-  type TokenPair as Pair,
   register,
   rejects,
   scalar,
   validates,
+  withClock,
 } from '../helpers/sql.ts';
 
 const NEW_PW = 'a different passphrase';
@@ -72,20 +72,19 @@ test('change_password with a wrong current password returns false and counts a f
 });
 
 test('change_password of a locked or disabled user returns false', async () => {
-  const id = await register(t.db, 'ad_change_locked');
-  await t.db.query('select pgauth.lock_user($1)', [id]);
-  assert.equal(
-    await scalar(t.db, 'select pgauth.change_password($1, $2, $3) as v', [id, PASSWORD, NEW_PW]),
-    false,
-  );
-  assert.deepEqual((await lastEvent(id))?.detail, { reason: 'locked', via: 'change_password' });
-  const d = await register(t.db, 'ad_change_disabled');
-  await t.db.query('update pgauth.users set disabled_at = now() where id = $1', [d]);
-  assert.equal(
-    await scalar(t.db, 'select pgauth.change_password($1, $2, $3) as v', [d, PASSWORD, NEW_PW]),
-    false,
-  );
-  assert.deepEqual((await lastEvent(d))?.detail, { reason: 'disabled', via: 'change_password' });
+  for (const [reason, sql] of [
+    ['locked', 'select pgauth.lock_user($1)'],
+    ['disabled', 'update pgauth.users set disabled_at = now() where id = $1'],
+  ] as const) {
+    const id = await register(t.db, `ad_change_${reason}`);
+    await t.db.query(sql, [id]);
+    assert.equal(
+      await scalar(t.db, 'select pgauth.change_password($1, $2, $3) as v', [id, PASSWORD, NEW_PW]),
+      false,
+      reason,
+    );
+    assert.deepEqual((await lastEvent(id))?.detail, { reason, via: 'change_password' });
+  }
 });
 
 test('change_password fails with NOUSR for an unknown user and BADIN for a missing current password', async () => {
@@ -149,12 +148,9 @@ test('lock_user until a time: login works again once it has passed', async () =>
   const id = await register(t.db, 'ad_lock_until');
   await t.db.query(`select pgauth.lock_user($1, now() + interval '1 hour')`, [id]);
   assert.deepEqual(await login(t.db, 'ad_lock_until'), []);
-  await t.db.exec(`update pgauth.settings set clock_offset = '61 minutes'`);
-  try {
+  await withClock(t.db, '61 minutes', async () => {
     assert.equal((await login(t.db, 'ad_lock_until')).length, 1);
-  } finally {
-    await t.db.exec(`update pgauth.settings set clock_offset = '0'`);
-  }
+  });
 });
 
 test('lock_user fails with BADIN for a time not in the future or a long reason, NOUSR for nobody', async () => {
@@ -319,13 +315,7 @@ test('get_user returns one user as list_users shows it; NOUSR for nobody', async
 test('list_sessions lists live sessions newest first, without token hashes; NOUSR for nobody', async () => {
   const id = await register(t.db, 'ad_sessions');
   const a = await loginPair(t.db, 'ad_sessions');
-  await t.db.exec(`update pgauth.settings set clock_offset = '1 second'`);
-  let b: Pair | undefined;
-  try {
-    b = await loginPair(t.db, 'ad_sessions');
-  } finally {
-    await t.db.exec(`update pgauth.settings set clock_offset = '0'`);
-  }
+  const b = await withClock(t.db, '1 second', () => loginPair(t.db, 'ad_sessions'));
   const c = await loginPair(t.db, 'ad_sessions');
   await t.db.query('select pgauth.logout($1)', [c?.access_token]);
   const r = await t.db.query<{ id: string }>('select * from pgauth.list_sessions($1)', [id]);
@@ -357,8 +347,7 @@ test('purge_expired deletes sessions ended longer than session_retention ago and
     await scalar(t.db, 'select count(*)::int as v from pgauth.sessions where user_id = $1', [id]),
     2,
   );
-  await t.db.exec(`update pgauth.settings set clock_offset = '7 days 1 minute'`);
-  try {
+  await withClock(t.db, '7 days 1 minute', async () => {
     const later = await loginPair(t.db, 'ad_purge');
     // The revoked session ended more than 7 days ago; the live one has valid refresh (14 days).
     const n = await scalar<number>(t.db, 'select pgauth.purge_expired() as v');
@@ -371,20 +360,15 @@ test('purge_expired deletes sessions ended longer than session_retention ago and
       left.rows.map((x) => x.id),
       [live?.session_id, later?.session_id],
     );
-  } finally {
-    await t.db.exec(`update pgauth.settings set clock_offset = '0'`);
-  }
-  await t.db.exec(`update pgauth.settings set clock_offset = '38 days'`);
-  try {
+  });
+  await withClock(t.db, '38 days', async () => {
     await t.db.query('select pgauth.purge_expired()');
     assert.equal(
       await scalar(t.db, 'select count(*)::int as v from pgauth.sessions where user_id = $1', [id]),
       0,
       'every session is past its absolute expiry plus retention',
     );
-  } finally {
-    await t.db.exec(`update pgauth.settings set clock_offset = '0'`);
-  }
+  });
 });
 
 test('purge_expired deletes exactly the sessions whose absolute expiry, revocation, or both refresh and access expiries are past the retention', async () => {

@@ -11,6 +11,7 @@ import {
   validates,
   WRONG_PASSWORD,
   withClock,
+  withSettings,
 } from '../helpers/sql.ts';
 
 const t = useTestDatabase();
@@ -187,8 +188,7 @@ test('max_failed_logins (10) consecutive failures lock the account; the right pa
 
 test('a repeated lock doubles (lockout_seconds * 2^lock_count), capped at lockout_max_seconds', async () => {
   const id = await register(t.db, 'li_double');
-  await t.db.exec('update pgauth.settings set max_failed_logins = 3, lockout_max_seconds = 1000');
-  try {
+  await withSettings(t.db, { max_failed_logins: 3, lockout_max_seconds: 1000 }, async () => {
     for (let i = 0; i < 3; i++) await login(t.db, 'li_double', WRONG_PASSWORD);
     assert.equal((await userRow(id)).seconds, 300);
     // After the lock ends, the failures are still counted: the next one locks again, twice as long.
@@ -213,11 +213,7 @@ test('a repeated lock doubles (lockout_seconds * 2^lock_count), capped at lockou
       seconds.rows.map((r) => r.s),
       [300, 600, 1000],
     );
-  } finally {
-    await t.db.exec(
-      'update pgauth.settings set max_failed_logins = 10, lockout_max_seconds = 86400',
-    );
-  }
+  });
 });
 
 test('fail, succeed, fail: no lock and a counter of 1', async () => {
@@ -254,15 +250,12 @@ async function failTogether(userId: string, username: string, n: number): Promis
 
 test('50 parallel wrong attempts count exactly 50 failures', { skip: postgresOnly }, async () => {
   const id = await register(t.db, 'li_parallel');
-  await t.db.exec('update pgauth.settings set max_failed_logins = 100');
-  try {
+  await withSettings(t.db, { max_failed_logins: 100 }, async () => {
     await failTogether(id, 'li_parallel', 50);
     const u = await userRow(id);
     assert.equal(u.failed_logins, 50);
     assert.equal(u.locked_until, null);
-  } finally {
-    await t.db.exec('update pgauth.settings set max_failed_logins = 10');
-  }
+  });
 });
 
 test('parallel wrong attempts past max_failed_logins lock exactly once', {

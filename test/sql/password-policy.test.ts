@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { useTestDatabase } from '../helpers/db.ts';
-import { login, register, rejects } from '../helpers/sql.ts';
+import { login, register, rejects, withSettings } from '../helpers/sql.ts';
 
 const t = useTestDatabase();
 
@@ -20,13 +20,10 @@ test('the minimum length counts code points, not bytes (WEAKP password_too_short
 });
 
 test('password_min_length is a setting: raised to 16, 15 characters fail with WEAKP', async () => {
-  await t.db.exec('update pgauth.settings set password_min_length = 16');
-  try {
+  await withSettings(t.db, { password_min_length: 16 }, async () => {
     await rejects(register(t.db, 'pp_min16', 'fifteen chars!!'), 'WEAKP', 'password_too_short');
     await register(t.db, 'pp_min16', 'sixteen chars!!!');
-  } finally {
-    await t.db.exec('update pgauth.settings set password_min_length = 12');
-  }
+  });
 });
 
 test('a password over 1024 characters fails with WEAKP password_too_long; 1024 is allowed', async () => {
@@ -92,17 +89,14 @@ test('the same password for two users gives two different salted bcrypt hashes o
   const [h1, h2] = r.rows.map((x) => x.password_hash);
   assert.notEqual(h1, h2);
   for (const h of [h1, h2]) assert.match(h ?? '', /^\$2[abxy]\$04\$.{53}$/);
-  await t.db.exec('update pgauth.settings set bcrypt_cost = 5');
-  try {
+  await withSettings(t.db, { bcrypt_cost: 5 }, async () => {
     const c = await register(t.db, 'pp_cost5', pw);
     const h = await t.db.query<{ password_hash: string }>(
       'select password_hash from pgauth.users where id = $1',
       [c],
     );
     assert.match(h.rows[0]?.password_hash ?? '', /^\$2[abxy]\$05\$/);
-  } finally {
-    await t.db.exec('update pgauth.settings set bcrypt_cost = 4');
-  }
+  });
 });
 
 test('change_password and set_password apply the same policy (WEAKP codes)', async () => {
@@ -125,8 +119,7 @@ test('change_password and set_password apply the same policy (WEAKP codes)', asy
     );
     await rejects(t.db.query('select pgauth.set_password($1, $2)', [id, pw]), 'WEAKP', code);
   }
-  await t.db.exec('update pgauth.settings set password_min_length = 9');
-  try {
+  await withSettings(t.db, { password_min_length: 9 }, async () => {
     await rejects(
       t.db.query('select pgauth.change_password($1, $2, $3)', [
         id,
@@ -141,9 +134,7 @@ test('change_password and set_password apply the same policy (WEAKP codes)', asy
       'WEAKP',
       'password_is_username',
     );
-  } finally {
-    await t.db.exec('update pgauth.settings set password_min_length = 12');
-  }
+  });
   assert.equal(
     (await login(t.db, 'pp_change', 'the first passphrase')).length,
     1,

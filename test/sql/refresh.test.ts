@@ -9,6 +9,7 @@ import {
   session,
   validates,
   withClock,
+  withSettings,
 } from '../helpers/sql.ts';
 
 const t = useTestDatabase();
@@ -115,14 +116,11 @@ test('a refresh token two generations back is reuse even inside the grace window
 
 test('with refresh_reuse_grace 0 an immediate retry is reuse', async () => {
   const p = await session(t.db, 'rf_nograce');
-  await t.db.exec(`update pgauth.settings set refresh_reuse_grace = '0'`);
-  try {
+  await withSettings(t.db, { refresh_reuse_grace: '0' }, async () => {
     const n = (await refresh(t.db, p.refresh_token))[0] as Pair;
     assert.deepEqual(await refresh(t.db, p.refresh_token), []);
     assert.equal(await validates(t.db, n.access_token), false);
-  } finally {
-    await t.db.exec(`update pgauth.settings set refresh_reuse_grace = '10 seconds'`);
-  }
+  });
 });
 
 test('refresh of a logged-out session returns zero rows', async () => {
@@ -140,13 +138,9 @@ test('refresh after refresh_token_ttl returns zero rows', async () => {
 });
 
 test('refresh never extends a session past its absolute expiry (session_max_age)', async () => {
-  await t.db.exec(`update pgauth.settings set session_max_age = '1 hour'`);
-  let p: Pair;
-  try {
-    p = await session(t.db, 'rf_absolute');
-  } finally {
-    await t.db.exec(`update pgauth.settings set session_max_age = '30 days'`);
-  }
+  let p = await withSettings(t.db, { session_max_age: '1 hour' }, () =>
+    session(t.db, 'rf_absolute'),
+  );
   const { expires_at } = await sessionRow(p.session_id);
   assert.ok(p.refresh_expires_at <= expires_at);
   await withClock(t.db, '50 minutes', async () => {

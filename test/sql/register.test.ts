@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { postgresOnly, useTestDatabase } from '../helpers/db.ts';
-import { PASSWORD, register, rejects } from '../helpers/sql.ts';
+import { PASSWORD, register, rejects, withSettings } from '../helpers/sql.ts';
 
 const t = useTestDatabase();
 
@@ -78,17 +78,14 @@ test('register with a weak password fails with WEAKP password_too_short', async 
 });
 
 test('register while registration is closed fails with REGOF; create_user still works', async () => {
-  await t.db.exec('update pgauth.settings set allow_registration = false');
-  try {
+  await withSettings(t.db, { allow_registration: false }, async () => {
     await rejects(register(t.db, 'reg_closed'), 'REGOF', 'registration_closed');
     const r = await t.db.query<{ id: string }>('select pgauth.create_user($1, $2) as id', [
       'reg_closed',
       PASSWORD,
     ]);
     assert.ok(r.rows[0]?.id);
-  } finally {
-    await t.db.exec('update pgauth.settings set allow_registration = true');
-  }
+  });
   const none = await t.db.query(`select 1 from pgauth.audit_log where event = 'register'
     and detail->>'username' = 'reg_closed'`);
   assert.equal(none.rows.length, 0);

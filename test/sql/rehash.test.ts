@@ -1,13 +1,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { releaseTogether } from '../helpers/barriers.ts';
 import { postgresOnly, useTestDatabase } from '../helpers/db.ts';
-import { login, PASSWORD, register, validates, WRONG_PASSWORD } from '../helpers/sql.ts';
+import {
+  login,
+  PASSWORD,
+  register,
+  validates,
+  WRONG_PASSWORD,
+  withSettings,
+} from '../helpers/sql.ts';
 
 // The test database starts at bcrypt cost 4 (TEST_SETTINGS); these tests raise it to 5 at most,
 // so that both engines stay fast.
 const t = useTestDatabase();
-
-const setCost = (cost: number) => t.db.query('update pgauth.settings set bcrypt_cost = $1', [cost]);
 
 async function account(id: string) {
   const r = await t.db.query<{ hash: string; changed: Date }>(
@@ -32,8 +38,7 @@ test('after bcrypt_cost rises, a successful login stores the hash at the new cos
   assert.match(before.hash, /^\$2a\$04\$/);
   const [held] = await login(t.db, 'rh_up', PASSWORD);
   assert.ok(held);
-  await setCost(5);
-  try {
+  await withSettings(t.db, { bcrypt_cost: 5 }, async () => {
     assert.equal((await login(t.db, 'rh_up', PASSWORD)).length, 1);
     const after = await account(id);
     assert.match(after.hash, /^\$2a\$05\$/, 'upgraded to the setting’s cost');
@@ -45,16 +50,13 @@ test('after bcrypt_cost rises, a successful login stores the hash at the new cos
     assert.equal((await account(id)).hash, after.hash);
     assert.deepEqual(await lastLoginDetail(id), {});
     assert.equal((await login(t.db, 'rh_up', WRONG_PASSWORD)).length, 0);
-  } finally {
-    await setCost(4);
-  }
+  });
 });
 
 test('a failed login on an account hashed below the cost leaves its hash as it was', async () => {
   const id = await register(t.db, 'rh_fail');
   const before = await account(id);
-  await setCost(5);
-  try {
+  await withSettings(t.db, { bcrypt_cost: 5 }, async () => {
     assert.equal((await login(t.db, 'rh_fail', WRONG_PASSWORD)).length, 0);
     assert.equal((await account(id)).hash, before.hash);
     await t.db.query('select pgauth.lock_user($1)', [id]);
@@ -64,19 +66,11 @@ test('a failed login on an account hashed below the cost leaves its hash as it w
       'locked: no login, no upgrade',
     );
     assert.equal((await account(id)).hash, before.hash);
-  } finally {
-    await setCost(4);
-  }
+  });
 });
 
 test('lowering bcrypt_cost keeps the stronger hash an account already has', async () => {
-  await setCost(5);
-  let id: string;
-  try {
-    id = await register(t.db, 'rh_down');
-  } finally {
-    await setCost(4);
-  }
+  const id = await withSettings(t.db, { bcrypt_cost: 5 }, () => register(t.db, 'rh_down'));
   const before = await account(id);
   assert.match(before.hash, /^\$2a\$05\$/);
   assert.equal((await login(t.db, 'rh_down', PASSWORD)).length, 1);
@@ -86,15 +80,12 @@ test('lowering bcrypt_cost keeps the stronger hash an account already has', asyn
 test('a failed login two costs below the setting pads without error and changes nothing', async () => {
   const id = await register(t.db, 'rh_two');
   const before = await account(id);
-  await setCost(6);
-  try {
+  await withSettings(t.db, { bcrypt_cost: 6 }, async () => {
     assert.equal((await login(t.db, 'rh_two', WRONG_PASSWORD)).length, 0);
     await t.db.query('select pgauth.lock_user($1)', [id]);
     assert.equal((await login(t.db, 'rh_two', PASSWORD)).length, 0);
     assert.equal((await account(id)).hash, before.hash);
-  } finally {
-    await setCost(4);
-  }
+  });
 });
 
 test('a stored hash that is not bcrypt is upgraded to bcrypt at the next successful login', async () => {
@@ -116,16 +107,13 @@ test('a re-hashing login then a password change in the same transaction revokes 
   const id = await register(t.db, 'rh_same_tx');
   const [held] = await login(t.db, 'rh_same_tx', PASSWORD);
   assert.ok(held);
-  await setCost(5);
-  try {
+  await withSettings(t.db, { bcrypt_cost: 5 }, async () => {
     await t.db.transaction(async (tx) => {
       const r = await tx.query('select * from pgauth.login($1, $2)', ['rh_same_tx', PASSWORD]);
       assert.equal(r.rows.length, 1);
       await tx.query(`select pgauth.set_password($1, 'another long passphrase')`, [id]);
     });
-  } finally {
-    await setCost(4);
-  }
+  });
   assert.equal(await validates(t.db, held.access_token), false);
 });
 
@@ -133,12 +121,9 @@ test('after a re-hashing login on a connection, a raw UPDATE of password_hash on
   // One connection throughout (PGlite has only one): the setting pgauth.rehash was set and reset
   // on it, so it reads '' from then on.
   const id = await register(t.db, 'rh_raw');
-  await setCost(5);
-  try {
+  await withSettings(t.db, { bcrypt_cost: 5 }, async () => {
     assert.equal((await login(t.db, 'rh_raw', PASSWORD)).length, 1);
-  } finally {
-    await setCost(4);
-  }
+  });
   assert.deepEqual(await lastLoginDetail(id), { rehashed: true });
   const [held] = await login(t.db, 'rh_raw', PASSWORD);
   assert.ok(held);
@@ -164,21 +149,19 @@ test('concurrent correct logins during the upgrade all succeed, and one of them 
 }, async () => {
   const id = await register(t.db, 'rh_parallel');
   const pool = t.connect({ max: 6 });
-  await setCost(5);
-  try {
-    const results = await Promise.all(
-      Array.from({ length: 6 }, () =>
-        pool.query('select * from pgauth.login($1, $2)', ['rh_parallel', PASSWORD]),
-      ),
-    );
-    assert.deepEqual(
-      results.map((r) => r.rows.length),
-      [1, 1, 1, 1, 1, 1],
-    );
-  } finally {
-    await setCost(4);
-    await pool.close();
-  }
+  // The user's row is held until all six logins wait on it (to record the login), then released.
+  const results = await withSettings(t.db, { bcrypt_cost: 5 }, () =>
+    releaseTogether(
+      t,
+      { sql: 'select 1 from pgauth.users where id = $1 for update', params: [id] },
+      'pgauth.login(',
+      () => Array.from({ length: 6 }, () => login(pool, 'rh_parallel', PASSWORD)),
+    ),
+  );
+  assert.deepEqual(
+    results.map((r) => (r.status === 'fulfilled' ? r.value.length : r.reason)),
+    [1, 1, 1, 1, 1, 1],
+  );
   assert.match((await account(id)).hash, /^\$2a\$05\$/);
   const r = await t.db.query<{ n: number }>(
     `select count(*)::int as n from pgauth.audit_log

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { useTestDatabase } from '../helpers/db.ts';
-import { loginPair, session, validate } from '../helpers/sql.ts';
+import { loginPair, session, validate, withClock } from '../helpers/sql.ts';
 
 const t = useTestDatabase();
 
@@ -46,14 +46,12 @@ test('validate returns zero rows for a refresh token', async () => {
 
 test('validate returns zero rows once access_token_ttl (15 min) has passed', async () => {
   const p = await session(t.db, 'va_expired');
-  try {
-    await t.db.exec(`update pgauth.settings set clock_offset = '14 minutes 59 seconds'`);
+  await withClock(t.db, '14 minutes 59 seconds', async () => {
     assert.equal((await validate(t.db, p.access_token)).length, 1);
-    await t.db.exec(`update pgauth.settings set clock_offset = '15 minutes 1 second'`);
+  });
+  await withClock(t.db, '15 minutes 1 second', async () => {
     assert.deepEqual(await validate(t.db, p.access_token), []);
-  } finally {
-    await t.db.exec(`update pgauth.settings set clock_offset = '0'`);
-  }
+  });
   assert.equal((await validate(t.db, p.access_token)).length, 1, 'the clock is back');
 });
 
