@@ -16,8 +16,16 @@ import { Agent, type IncomingMessage, request } from 'node:http';
 import { after, before, test } from 'node:test';
 import { openConnections, waitForLockWaiters } from '../helpers/barriers.ts';
 import { postgresOnly } from '../helpers/db.ts';
-import { withClock } from '../helpers/sql.ts';
-import { call, createUser, login, type Reply, startApp, type TestApp } from '../http/helpers.ts';
+import { withClock, withSettings } from '../helpers/sql.ts';
+import {
+  call,
+  createSession,
+  createUser,
+  login,
+  type Reply,
+  startApp,
+  type TestApp,
+} from '../http/helpers.ts';
 
 const RACERS = 20;
 
@@ -165,8 +173,7 @@ function status(r: Reply): number {
 }
 
 test('20 concurrent POST /v1/refresh of one token: no 5xx, one new pair carried by every 200, the old pair dead', async () => {
-  await createUser(a, 'race-user');
-  const first = await login(a, 'race-user');
+  const first = await createSession(a, 'race-user');
   // Valid, and now in the gateway's cache: the race must still kill it.
   assert.equal(status(await call(a, 'GET', '/v1/session', { token: first.access_token })), 200);
   const answers = await race(first.refresh_token);
@@ -205,8 +212,7 @@ test('20 concurrent POST /v1/refresh of one token: no 5xx, one new pair carried 
 test('20 concurrent refreshes queued on the session row (all 20 inside pgauth.refresh at once): all get the one pair', {
   skip: postgresOnly,
 }, async () => {
-  await createUser(a, 'race-held');
-  const first = await login(a, 'race-held');
+  const first = await createSession(a, 'race-held');
   // A connection of its own holds the session row; the racers queue on it, then it commits.
   const holder = a.t.connect({ max: 1 });
   await holder.exec('begin');
@@ -233,8 +239,7 @@ test('20 concurrent refreshes queued on the session row (all 20 inside pgauth.re
 });
 
 test('the grace window over HTTP: a late retry gets the same pair; after the window the old token is refused and the whole family revoked', async () => {
-  await createUser(a, 'race-reuse');
-  const first = await login(a, 'race-reuse');
+  const first = await createSession(a, 'race-reuse');
   const answers = await race(first.refresh_token);
   const fresh = answers.find((x) => x.status === 200)?.json;
   assert.ok(fresh);
@@ -277,15 +282,10 @@ test('the grace window over HTTP: a late retry gets the same pair; after the win
 });
 
 test('with refresh_reuse_grace 0, exactly one of 20 concurrent refreshes succeeds, the others are 401, none 5xx (and the reuse ends the session)', async () => {
-  await createUser(a, 'race-nograce');
-  const first = await login(a, 'race-nograce');
-  await a.t.db.exec(`update pgauth.settings set refresh_reuse_grace = '0'`);
-  let answers: Answer[];
-  try {
-    answers = await race(first.refresh_token);
-  } finally {
-    await a.t.db.exec(`update pgauth.settings set refresh_reuse_grace = '10 seconds'`);
-  }
+  const first = await createSession(a, 'race-nograce');
+  const answers = await withSettings(a.t.db, { refresh_reuse_grace: '0' }, () =>
+    race(first.refresh_token),
+  );
   const statuses = answers.map((x) => x.status).sort();
   assert.deepEqual(statuses, [200, ...Array(RACERS - 1).fill(401)]);
   // Without a grace window a concurrent duplicate is indistinguishable from a thief: the session

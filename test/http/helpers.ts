@@ -149,6 +149,16 @@ export async function login(a: TestApp, username: string, password = PASSWORD): 
   return r.json as Tokens;
 }
 
+/** A new user with `roles` (created in SQL), logged in once over HTTP: its first session. */
+export async function createSession(
+  a: TestApp,
+  username: string,
+  roles: string[] = [],
+): Promise<Tokens> {
+  await createUser(a, username, roles);
+  return login(a, username);
+}
+
 /** Asserts the shape of every error body: exactly error and message. */
 export function isErrorBody(r: Reply, code: string): boolean {
   return (

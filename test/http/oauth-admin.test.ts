@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { call, createUser, isErrorBody, login, PASSWORD, type Tokens, useApp } from './helpers.ts';
+import {
+  call,
+  createSession,
+  createUser,
+  isErrorBody,
+  login,
+  PASSWORD,
+  type Tokens,
+  useApp,
+} from './helpers.ts';
 
 let admin: Tokens;
 let introspector: Tokens;
@@ -29,8 +38,7 @@ test('POST /oauth2/introspect describes a valid access token (form-encoded)', as
 });
 
 test('POST /oauth2/introspect answers exactly {"active":false} for every token that is not valid', async () => {
-  await createUser(a, 'gone');
-  const revoked = await login(a, 'gone');
+  const revoked = await createSession(a, 'gone');
   await call(a, 'POST', '/v1/logout', { token: revoked.access_token });
   for (const token of [
     'garbage',
@@ -67,8 +75,7 @@ test('POST /oauth2/introspect needs a caller: 401 without a valid Bearer, 403 wi
 });
 
 test('POST /oauth2/revoke revokes an access or a refresh token whatever the hint; 200 for unknown', async () => {
-  await createUser(a, 'revokee');
-  const one = await login(a, 'revokee');
+  const one = await createSession(a, 'revokee');
   const r1 = await call(a, 'POST', '/oauth2/revoke', {
     form: { token: one.access_token, token_type_hint: 'refresh_token' },
   });

@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openPostgres } from '../../packages/client/src/db/postgres.ts';
-import { call, createUser, isErrorBody, login, PASSWORD, startApp, useApp } from './helpers.ts';
+import {
+  call,
+  createSession,
+  createUser,
+  isErrorBody,
+  login,
+  PASSWORD,
+  startApp,
+  useApp,
+} from './helpers.ts';
 
 const a = useApp();
 
@@ -64,8 +73,7 @@ test('GET /metrics counts requests by route and status, logins and validations b
   const before = await call(a, 'GET', '/metrics');
   assert.equal(before.status, 200);
   assert.match(before.headers.get('content-type') ?? '', /text\/plain/);
-  await createUser(a, 'metered');
-  const tokens = await login(a, 'metered');
+  const tokens = await createSession(a, 'metered');
   await call(a, 'POST', '/v1/login', {
     json: { username: 'metered', password: 'wrong password!' },
   });

@@ -17,7 +17,7 @@ import { delimiter, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../helpers/processes.ts';
-import { createUser, login, startApp, type TestApp } from '../http/helpers.ts';
+import { createSession, createUser, login, startApp, type TestApp } from '../http/helpers.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/nginx/', import.meta.url));
 
@@ -238,8 +238,7 @@ describe('nginx auth_request in front of the gateway (examples/nginx)', { skip }
   });
 
   test('a POST with a body reaches the upstream with its body (the check itself is a bodiless GET)', async () => {
-    await createUser(gw(), 'nginx_poster');
-    const tokens = await login(gw(), 'nginx_poster');
+    const tokens = await createSession(gw(), 'nginx_poster');
     const body = JSON.stringify({ item: 'x'.repeat(20_000) });
     const r = await request('/orders', {
       method: 'POST',
@@ -254,8 +253,7 @@ describe('nginx auth_request in front of the gateway (examples/nginx)', { skip }
   });
 
   test("the application's own 500 passes through untouched (only the check's failures become 503)", async () => {
-    await createUser(gw(), 'nginx_failing');
-    const tokens = await login(gw(), 'nginx_failing');
+    const tokens = await createSession(gw(), 'nginx_failing');
     const r = await request('/fail', { token: tokens.access_token });
     assert.equal(r.status, 500);
     assert.equal(r.json.headers['x-auth-user-id'], tokens.user_id);
@@ -272,8 +270,7 @@ describe('nginx auth_request in front of the gateway (examples/nginx)', { skip }
   });
 
   test('a token revoked with pgauth.logout in SQL is refused with 401 from then on', async () => {
-    await createUser(gw(), 'nginx_revoked');
-    const tokens = await login(gw(), 'nginx_revoked');
+    const tokens = await createSession(gw(), 'nginx_revoked');
     assert.equal((await request('/orders', { token: tokens.access_token })).status, 200);
     const r = await gw().t.db.query<{ ok: boolean }>('select pgauth.logout($1) as ok', [
       tokens.access_token,
@@ -322,8 +319,7 @@ describe('nginx auth_request in front of the gateway (examples/nginx)', { skip }
   });
 
   test('with the gateway down nginx answers 503 unavailable with Retry-After, and the upstream is not reached', async () => {
-    await createUser(gw(), 'nginx_outage');
-    const tokens = await login(gw(), 'nginx_outage');
+    const tokens = await createSession(gw(), 'nginx_outage');
     await gw().close();
     gatewayClosed = true;
     const n = await countHits(async () => {

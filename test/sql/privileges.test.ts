@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { Database } from '../../packages/client/src/db/types.ts';
 import { createLoginRole, type LoginRole, postgresOnly, useTestDatabase } from '../helpers/db.ts';
-import { PASSWORD } from '../helpers/sql.ts';
+import { loginPair, PASSWORD, refresh, register, scalar, validate } from '../helpers/sql.ts';
 
 const t = useTestDatabase();
 const roles: LoginRole[] = [];
@@ -52,32 +52,21 @@ test('a pgauth_service member can register, log in, validate, refresh and log ou
   skip: postgresOnly,
 }, async () => {
   const svc = await connectAs('pgauth_service');
-  const id = (
-    await svc.query<{ id: string }>(`select pgauth.register('pv_svc', $1) as id`, [PASSWORD])
-  ).rows[0]?.id;
-  const p = (
-    await svc.query<{ access_token: string; refresh_token: string; user_id: string }>(
-      `select * from pgauth.login('pv_svc', $1)`,
-      [PASSWORD],
-    )
-  ).rows[0];
-  assert.equal(p?.user_id, id);
-  const v = await svc.query('select * from pgauth.validate($1)', [p?.access_token]);
-  assert.equal(v.rows.length, 1);
-  const n = (
-    await svc.query<{ access_token: string }>('select * from pgauth.refresh($1)', [
-      p?.refresh_token,
-    ])
-  ).rows[0];
+  const id = await register(svc, 'pv_svc');
+  const p = await loginPair(svc, 'pv_svc');
+  assert.equal(p.user_id, id);
+  assert.equal((await validate(svc, p.access_token)).length, 1);
+  const [n] = await refresh(svc, p.refresh_token);
   assert.ok(n);
-  const out = await svc.query<{ ok: boolean }>('select pgauth.logout($1) as ok', [n.access_token]);
-  assert.equal(out.rows[0]?.ok, true);
-  const ch = await svc.query<{ ok: boolean }>('select pgauth.change_password($1, $2, $3) as ok', [
-    id,
-    PASSWORD,
-    'another passphrase',
-  ]);
-  assert.equal(ch.rows[0]?.ok, true);
+  assert.equal(await scalar(svc, 'select pgauth.logout($1) as v', [n.access_token]), true);
+  assert.equal(
+    await scalar(svc, 'select pgauth.change_password($1, $2, $3) as v', [
+      id,
+      PASSWORD,
+      'another passphrase',
+    ]),
+    true,
+  );
 });
 
 test('a pgauth_service member cannot touch any pgauth table (42501)', {
