@@ -39,25 +39,28 @@ export async function waitForLockWaiters(
 }
 
 /**
- * Runs the calls `start` makes so that they all proceed from one instant: a transaction of its
- * own locks the rows `lockSql` selects FOR UPDATE, `start` sends the calls (each of which must
- * need one of those rows), and once all of them wait on the lock the transaction commits.
- * Resolves with the outcome of every call.
+ * Makes `n` copies of `call` proceed from one instant, each on a connection of its own (a pool
+ * of n): a transaction locks one row of pgauth.<table> FOR UPDATE, the calls are sent (each of
+ * them must need that row, in a statement that contains `statement`), and once all of them wait
+ * on the lock the transaction commits. Resolves with the outcome of every call.
  */
 export async function releaseTogether<T>(
   t: TestDatabase,
-  lock: { sql: string; params: unknown[] },
+  row: { table: 'users' | 'sessions'; id: string },
   statement: string,
-  start: () => Promise<T>[],
+  n: number,
+  call: (pool: Database) => Promise<T>,
 ): Promise<PromiseSettledResult<T>[]> {
+  const pool = t.connect({ max: n });
   let calls: Promise<T>[] = [];
   const held = t.db.transaction(async (tx) => {
-    await tx.query(lock.sql, lock.params);
-    calls = start();
-    await waitForLockWaiters(t.db, calls.length, statement);
+    await tx.query(`select 1 from pgauth.${row.table} where id = $1 for update`, [row.id]);
+    calls = Array.from({ length: n }, () => call(pool));
+    await waitForLockWaiters(t.db, n, statement);
   });
   const [released] = await Promise.allSettled([held]);
   const outcomes = await Promise.allSettled(calls);
+  await pool.close();
   if (released.status === 'rejected') throw released.reason;
   return outcomes;
 }

@@ -234,12 +234,12 @@ test('fail, succeed, fail: no lock and a counter of 1', async () => {
  * attempt waits on it (to count its failure), then they all go on together.
  */
 async function failTogether(userId: string, username: string, n: number): Promise<void> {
-  const pool = t.connect({ max: n });
   const outcomes = await releaseTogether(
     t,
-    { sql: 'select 1 from pgauth.users where id = $1 for update', params: [userId] },
+    { table: 'users', id: userId },
     'pgauth.login(',
-    () => Array.from({ length: n }, () => login(pool, username, WRONG_PASSWORD)),
+    n,
+    (pool) => login(pool, username, WRONG_PASSWORD),
   );
   assert.deepEqual(
     outcomes.map((o) => (o.status === 'fulfilled' ? o.value : o.reason)),

@@ -160,20 +160,17 @@ test('20 concurrent refreshes of one token: no error, one rotation, every row th
   skip: postgresOnly,
 }, async () => {
   const p = await session(t.db, 'rf_concurrent');
-  const pool = t.connect({ max: 20 });
   // Hold the session row until all 20 calls wait on it, then release them together.
   const settled = await releaseTogether(
     t,
-    { sql: 'select 1 from pgauth.sessions where id = $1 for update', params: [p.session_id] },
+    { table: 'sessions', id: p.session_id },
     'pgauth.refresh(',
-    () =>
-      Array.from({ length: 20 }, () =>
-        pool.query<Pair>('select * from pgauth.refresh($1)', [p.refresh_token]),
-      ),
+    20,
+    (pool) => refresh(pool, p.refresh_token),
   );
   const errors = settled.filter((r) => r.status === 'rejected');
   assert.deepEqual(errors, []);
-  const rows = settled.flatMap((r) => (r.status === 'fulfilled' ? r.value.rows : []));
+  const rows = settled.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
   assert.equal(rows.length, 20, 'design (0004): all queued calls receive the one pair');
   const pairs = new Set(rows.map((r) => `${r.access_token} ${r.refresh_token}`));
   assert.equal(pairs.size, 1, 'every call that returned a row returned the same pair');

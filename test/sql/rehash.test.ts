@@ -148,14 +148,10 @@ test('concurrent correct logins during the upgrade all succeed, and one of them 
   skip: postgresOnly,
 }, async () => {
   const id = await register(t.db, 'rh_parallel');
-  const pool = t.connect({ max: 6 });
   // The user's row is held until all six logins wait on it (to record the login), then released.
   const results = await withSettings(t.db, { bcrypt_cost: 5 }, () =>
-    releaseTogether(
-      t,
-      { sql: 'select 1 from pgauth.users where id = $1 for update', params: [id] },
-      'pgauth.login(',
-      () => Array.from({ length: 6 }, () => login(pool, 'rh_parallel', PASSWORD)),
+    releaseTogether(t, { table: 'users', id }, 'pgauth.login(', 6, (pool) =>
+      login(pool, 'rh_parallel', PASSWORD),
     ),
   );
   assert.deepEqual(
