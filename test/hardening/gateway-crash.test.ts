@@ -21,8 +21,8 @@ import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { type GatewayProcess, startGateway } from '../helpers/cluster.ts';
 import { openTestDatabase, postgresOnly, type TestDatabase } from '../helpers/db.ts';
+import { call, PASSWORD, type Reply, type Tokens } from '../http/helpers.ts';
 
-const PASSWORD = 'a long enough passphrase';
 /** Every connection of the gateway carries this name, so that the test can see them. */
 const APP_NAME = 'pgauth_crash_gateway';
 /**
@@ -42,24 +42,17 @@ const LOAD_MS = 1500;
 /** Refreshes per chain before a worker logs in again. */
 const CHAIN_LENGTH = 6;
 
-interface Pair {
-  access_token: string;
-  refresh_token: string;
-  session_id: string;
-  user_id: string;
-}
-
 /** One login and the refreshes after it, as the client saw them. */
 interface Chain {
   username: string;
-  pairs: Pair[];
+  pairs: Tokens[];
   /** The refresh token of a refresh whose answer never came. */
   lost?: string;
 }
 
 const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const last = (c: Chain): Pair => c.pairs[c.pairs.length - 1] as Pair;
+const last = (c: Chain): Tokens => c.pairs[c.pairs.length - 1] as Tokens;
 
 let t: TestDatabase;
 let gatewayUrl = '';
@@ -80,23 +73,13 @@ after(async () => {
   await t?.close();
 });
 
-async function post(
-  base: string,
-  path: string,
-  json: unknown,
-): Promise<{ status: number; json: Pair }> {
-  const r = await fetch(`${base}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(json),
-  });
-  return { status: r.status, json: (await r.json()) as Pair };
-}
+/** POST of a JSON body to the gateway at `base`. */
+const post = (base: string, path: string, json: unknown): Promise<Reply> =>
+  call({ url: base }, 'POST', path, { json });
 
+/** The status GET /v1/session of the gateway at `base` answers for `token`. */
 async function validates(base: string, token: string): Promise<number> {
-  const r = await fetch(`${base}/v1/session`, { headers: { authorization: `Bearer ${token}` } });
-  await r.arrayBuffer();
-  return r.status;
+  return (await call({ url: base }, 'GET', '/v1/session', { token })).status;
 }
 
 /** Waits until `sql` (a count) returns `n`, or fails after `ms`. */

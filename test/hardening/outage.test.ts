@@ -24,9 +24,9 @@ import {
   startGateway,
 } from '../helpers/cluster.ts';
 import { postgresOnly } from '../helpers/db.ts';
+import { PASSWORD } from '../helpers/sql.ts';
 import { watchRevocations } from '../revocation/processes.ts';
 
-const PASSWORD = 'a long enough passphrase';
 /** Answers must have turned within this after the fault; no request may wait longer on it. */
 const FAIL_CLOSED_MS = 2_000;
 /** Everything must work again within this after the start. */

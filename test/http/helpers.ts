@@ -7,8 +7,9 @@ import type { FastifyInstance } from 'fastify';
 import { type AppOptions, buildApp } from '../../packages/pgauth/src/server/app.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { useFileFixture } from '../helpers/fixture.ts';
+import { PASSWORD } from '../helpers/sql.ts';
 
-export const PASSWORD = 'a long enough passphrase';
+export { PASSWORD };
 
 export interface TestApp {
   url: string;

@@ -20,9 +20,7 @@ import * as forFastify from '../../packages/client/src/middleware/fastify.ts';
 import * as forHono from '../../packages/client/src/middleware/hono.ts';
 import type { Session, TokenValidator } from '../../packages/client/src/types.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { withClock } from '../helpers/sql.ts';
-
-const PASSWORD = 'a long enough passphrase';
+import { PASSWORD, withClock } from '../helpers/sql.ts';
 
 let t: TestDatabase;
 before(async () => {
