@@ -160,6 +160,7 @@ test('audit_events fails with BADIN for a limit outside 1 to 10000', async () =>
 });
 
 test('raw UPDATE, DELETE and TRUNCATE of pgauth.audit_log fail with BADIN (append-only)', async () => {
+  await register(t.db, 'au_append_only'); // a row of its own to try to change
   const before = (
     await t.db.query<{ n: number }>('select count(*)::int as n from pgauth.audit_log')
   ).rows[0]?.n;
