@@ -41,6 +41,20 @@ export async function register(
   return r.rows[0]?.id as string;
 }
 
+/** pgauth.create_user (the administrator's way: registration need not be open); its id. */
+export async function createUser(
+  db: Queryable,
+  username: string,
+  roles: string[] = [],
+  password: string = PASSWORD,
+): Promise<string> {
+  const r = await db.query<{ id: string }>(
+    'select pgauth.create_user($1, $2, null, $3::text[])::text as id',
+    [username, password, roles],
+  );
+  return r.rows[0]?.id as string;
+}
+
 /** pgauth.login: one pair when it succeeds, none when it fails. */
 export async function login(
   db: Queryable,

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { type AppOptions, buildApp } from '../../packages/pgauth/src/server/app.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { useFileFixture } from '../helpers/fixture.ts';
-import { PASSWORD } from '../helpers/sql.ts';
+import { createUser as createUserIn, PASSWORD } from '../helpers/sql.ts';
 
 export { PASSWORD };
 
@@ -124,17 +124,13 @@ export async function call(
 }
 
 /** Creates a user with roles directly in SQL (pgauth.create_user); returns its id. */
-export async function createUser(
+export function createUser(
   a: TestApp,
   username: string,
   roles: string[] = [],
   password = PASSWORD,
 ): Promise<string> {
-  const r = await a.t.db.query<{ id: string }>(
-    'select pgauth.create_user($1, $2, null, $3::text[])::text as id',
-    [username, password, roles],
-  );
-  return r.rows[0]?.id ?? '';
+  return createUserIn(a.t.db, username, roles, password);
 }
 
 export interface Tokens {

@@ -19,7 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createAuthClient } from '../../packages/client/src/index.ts';
 import type { AuthClient, CacheState } from '../../packages/client/src/types.ts';
 import { openTestDatabase, postgresOnly, type TestDatabase } from '../helpers/db.ts';
-import { PASSWORD } from '../helpers/sql.ts';
+import { createUser, loginPair, PASSWORD } from '../helpers/sql.ts';
 import { waitFor } from '../helpers/wait.ts';
 import {
   type GatewayProcess,
@@ -119,18 +119,10 @@ describe('revocation reaches two gateways and an SDK client', { skip: postgresOn
 
   async function freshSession(label: string, roles: string[] = []): Promise<Login> {
     const username = `${label}_${randomBytes(4).toString('hex')}`;
-    const created = await t.db.query<{ id: string }>(
-      'select pgauth.create_user($1, $2, null, $3::text[])::text as id',
-      [username, PASSWORD, roles],
-    );
-    const r = await t.db.query<{ user_id: string; session_id: string; access_token: string }>(
-      'select user_id::text, session_id::text, access_token from pgauth.login($1, $2)',
-      [username, PASSWORD],
-    );
-    const row = r.rows[0];
-    assert.ok(row, `login of ${username}`);
-    assert.equal(row.user_id, created.rows[0]?.id);
-    return { username, userId: row.user_id, sessionId: row.session_id, token: row.access_token };
+    const id = await createUser(t.db, username, roles);
+    const pair = await loginPair(t.db, username);
+    assert.equal(pair.user_id, id);
+    return { username, userId: id, sessionId: pair.session_id, token: pair.access_token };
   }
 
   /** The LISTEN connections on this test's database, as the server sees them. */
