@@ -82,11 +82,17 @@ async function validates(base: string, token: string): Promise<number> {
   return (await call({ url: base }, 'GET', '/v1/session', { token })).status;
 }
 
-/** Waits until `sql` (a count) returns `n`, or fails after `ms`. */
-async function until(sql: string, n: number, ms: number, what: string): Promise<void> {
+/** Waits until `sql` (a count, given `params`) returns `n`, or fails after `ms`. */
+async function until(
+  sql: string,
+  n: number,
+  ms: number,
+  what: string,
+  params: unknown[] = [APP_NAME],
+): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
-    const r = await t.db.query<{ n: number }>(sql, [APP_NAME]);
+    const r = await t.db.query<{ n: number }>(sql, params);
     if (r.rows[0]?.n === n) return;
     assert.ok(Date.now() < end, `${what}: ${r.rows[0]?.n}, expected ${n}`);
     await sleep(25);
@@ -165,6 +171,8 @@ test('kill -9 of a gateway under login and refresh load, then a restart: every p
   const holder = new pg.Client({ connectionString: t.url });
   await holder.connect();
   try {
+    const holderPid = (await holder.query<{ pid: number }>('select pg_backend_pid() as pid'))
+      .rows[0]?.pid;
     await holder.query('begin');
     await holder.query('select 1 from pgauth.sessions where id = $1 for update', [
       last(held).session_id,
@@ -178,13 +186,15 @@ test('kill -9 of a gateway under login and refresh load, then a restart: every p
     });
     heldRefresh.catch(() => {});
     heldLogin.catch(() => {});
+    // Both held calls wait on the holder itself (not on some other lock a load call met).
     await until(
       `select count(*)::int as n from pg_stat_activity where application_name = $1
-       and wait_event_type = 'Lock'
+       and $2 = any(pg_blocking_pids(pid))
        and (query like '%pgauth.refresh(%' or query like '%pgauth.login(%')`,
       2,
       20_000,
       'calls waiting on the held rows',
+      [APP_NAME, holderPid],
     );
 
     const dead = g1.kill();
