@@ -21,6 +21,8 @@ test('pgauth serve on a fresh embedded folder: ready, reachable over SQL while i
   try {
     const { url } = s;
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    // The banner goes on after the listening line; its last line says it is complete.
+    await waitFor('the end of the start-up banner', () => /^API docs: /m.test(s.stdout()), 10_000);
     const out = s.stdout() + s.stderr();
     assert.match(out, /engine: pglite/);
     assert.match(out, new RegExp(`data folder: ${dataDir.replace(/[/.]/g, '\\$&')}`));
