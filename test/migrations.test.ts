@@ -3,7 +3,6 @@ import { appendFile, cp, mkdtemp, readdir, rm, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import pg from 'pg';
 import { openPostgres } from '../packages/client/src/db/postgres.ts';
 import type { Database } from '../packages/client/src/db/types.ts';
 import { openPglite } from '../packages/pgauth/src/db/pglite.ts';
@@ -14,28 +13,12 @@ import {
   migrationStatus,
   pendingMigrations,
 } from '../packages/pgauth/src/migrate.ts';
-import { adminUrl, onPostgres, postgresOnly, randomName } from './helpers/db.ts';
+import { createEmptyDatabase, onPostgres, openTestDatabase, postgresOnly } from './helpers/db.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-function urlOf(name: string): string {
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
 
 /** A fresh, unmigrated database on the engine under test, dropped after the file. */
 async function freshDatabase(): Promise<Database> {
@@ -44,25 +27,28 @@ async function freshDatabase(): Promise<Database> {
     cleanups.push(() => db.close());
     return db;
   }
-  const name = randomName('pgauth_mig');
-  await admin(`create database ${name}`);
-  const db = openPostgres({ connectionString: urlOf(name), max: 2 });
+  const empty = await createEmptyDatabase('pgauth_mig');
+  const db = openPostgres({ connectionString: empty.url, max: 2 });
   cleanups.push(async () => {
     await db.close();
-    await admin(`drop database if exists ${name} with (force)`);
+    await empty.drop();
   });
   return db;
+}
+
+/** A database every migration was applied to by migrate(), closed after the file. */
+async function migratedDatabase(): Promise<Database> {
+  const t = await openTestDatabase();
+  cleanups.push(() => t.close());
+  return t.db;
 }
 
 async function files(dir = MIGRATIONS_DIR): Promise<string[]> {
   return (await readdir(dir)).filter((n) => n.endsWith('.sql')).sort();
 }
 
-let shared: Database | undefined;
-
 test('a fresh database gets every migration file applied, in order', async () => {
   const db = await freshDatabase();
-  shared = db;
   const all = await files();
   assert.deepEqual(await pendingMigrations(db), all);
   assert.deepEqual(await migrate(db), all);
@@ -79,22 +65,21 @@ test('a fresh database gets every migration file applied, in order', async () =>
 });
 
 test('a second run applies nothing', async () => {
-  assert.ok(shared, 'the fresh-apply test ran');
-  assert.deepEqual(await migrate(shared), []);
-  const r = await shared.query<{ n: number }>('select count(*)::int as n from pgauth.migrations');
+  const db = await migratedDatabase();
+  assert.deepEqual(await migrate(db), []);
+  const r = await db.query<{ n: number }>('select count(*)::int as n from pgauth.migrations');
   assert.equal(r.rows[0]?.n, (await files()).length);
 });
 
 test('two concurrent migrators on one fresh database both succeed; each file is recorded once', {
   skip: postgresOnly,
 }, async () => {
-  const name = randomName('pgauth_mig');
-  await admin(`create database ${name}`);
-  const a = openPostgres({ connectionString: urlOf(name), max: 2 });
-  const b = openPostgres({ connectionString: urlOf(name), max: 2 });
+  const empty = await createEmptyDatabase('pgauth_mig');
+  const a = openPostgres({ connectionString: empty.url, max: 2 });
+  const b = openPostgres({ connectionString: empty.url, max: 2 });
   cleanups.push(async () => {
     await Promise.all([a.close(), b.close()]);
-    await admin(`drop database if exists ${name} with (force)`);
+    await empty.drop();
   });
   const [ra, rb] = await Promise.all([migrate(a), migrate(b)]);
   const all = await files();
@@ -132,12 +117,12 @@ test('a migration changed after it was applied is refused with a MigrationError 
 });
 
 test('a recorded migration whose file is gone is refused with a MigrationError', async () => {
-  assert.ok(shared, 'the fresh-apply test ran');
+  const db = await migratedDatabase();
   const dir = await mkdtemp(join(tmpdir(), 'pgauth-mig-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   await cp(MIGRATIONS_DIR, dir, { recursive: true });
   await rm(join(dir, '0003_common_passwords.sql'));
-  await assert.rejects(migrate(shared, dir), (err: Error) => {
+  await assert.rejects(migrate(db, dir), (err: Error) => {
     assert.ok(err instanceof MigrationError);
     assert.match(err.message, /0003_common_passwords\.sql/);
     return true;

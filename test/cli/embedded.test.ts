@@ -1,25 +1,19 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { onPostgres } from '../helpers/db.ts';
+import { test } from 'node:test';
+import { onPostgres, openPgliteFolder } from '../helpers/db.ts';
+import { childEnv, runPgauth } from '../helpers/processes.ts';
+import { tempFolder } from '../helpers/tmp.ts';
 import { pgauth } from './harness.ts';
 
-// The embedded engine opened by the CLI itself, with no server running: the first command on a
-// folder that does not exist yet creates the database and applies the migrations.
+// The embedded engine opened by the CLI itself, with no server running. Each test has a folder
+// of its own.
 const skip = onPostgres ? 'embedded engine only' : false;
-let dir = '';
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'pgauth-cli-embedded-'));
-});
-after(() => rm(dir, { recursive: true, force: true }));
 
 test('on a fresh --data-dir, user add creates and migrates the embedded database', {
   skip,
-}, async () => {
-  const dataDir = join(dir, 'data');
+}, async (t) => {
+  const dataDir = join(await tempFolder(t, 'pgauth-cli-embedded'), 'data');
   const add = await pgauth(
     ['user', 'add', 'root', '--role', 'admin', '--password-stdin', '--data-dir', dataDir],
     'correct horse battery staple\n',
@@ -40,18 +34,22 @@ test('on a fresh --data-dir, user add creates and migrates the embedded database
   assert.match(missing.stderr, /^pgauth: user_not_found: /);
 });
 
-test('PGAUTH_DATA_DIR names the folder when --data-dir is not given', { skip }, async () => {
-  const dataDir = join(dir, 'data');
-  // pgauth() clears PGAUTH_DATA_DIR for the child: spawn it here with the variable set.
-  const r = spawnSync(
-    process.execPath,
-    ['packages/pgauth/bin/pgauth.js', 'audit', '--json', '--limit', '2'],
-    {
-      env: { ...process.env, PGAUTH_DATA_DIR: dataDir, DATABASE_URL: '' },
-      encoding: 'utf8',
-    },
-  );
-  assert.equal(r.status, 0, r.stderr);
+test('PGAUTH_DATA_DIR names the folder when --data-dir is not given', { skip }, async (t) => {
+  // A migrated folder holding one admin, made here, closed before the CLI opens it.
+  const dataDir = join(await tempFolder(t, 'pgauth-cli-embedded'), 'data');
+  const { db } = await openPgliteFolder(dataDir);
+  try {
+    await db.query(`select pgauth.create_user('root', $1, null, array['admin'])`, [
+      'correct horse battery staple',
+    ]);
+  } finally {
+    await db.close();
+  }
+  const r = await runPgauth(['audit', '--json', '--limit', '2'], {
+    env: childEnv({ PGAUTH_DATA_DIR: dataDir }),
+    timeoutMs: 180_000,
+  });
+  assert.equal(r.code, 0, r.stderr);
   const events = JSON.parse(r.stdout) as { event: string }[];
   assert.deepEqual(
     events.map((e) => e.event),

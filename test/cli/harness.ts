@@ -2,33 +2,23 @@
  * Runs the real `pgauth` binary as a child process against a database of the engine under test.
  *
  * PostgreSQL: a fresh random database (test/helpers/db.ts), passed with --database-url.
- * PGlite: a temporary --data-dir, created and migrated here once per test file with bcrypt cost 4,
- * then held open by this process behind a wire-protocol socket and recorded the way `pgauth serve`
- * records it, so that the CLI is routed through it (embedded.test.ts covers the CLI opening a
- * folder itself, which costs seconds per command).
+ * PGlite: a temporary --data-dir, made from the migrated dump of test/helpers/db.ts (bcrypt cost
+ * 4), then held open by this process behind a wire-protocol socket and recorded the way
+ * `pgauth serve` records it, so that the CLI is routed through it (embedded.test.ts covers the CLI
+ * opening a folder itself, which costs seconds per command).
  */
-import { spawn } from 'node:child_process';
+import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
-import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import type { Database } from '../../packages/client/src/db/types.ts';
 import { removeServerInfo, writeServerInfo } from '../../packages/pgauth/src/db/embedded-server.ts';
-import { fromPglite } from '../../packages/pgauth/src/db/pglite.ts';
-import { migrate } from '../../packages/pgauth/src/migrate.ts';
-import { onPostgres, openTestDatabase, TEST_SETTINGS } from '../helpers/db.ts';
+import { onPostgres, openPgliteFolder, openTestDatabase } from '../helpers/db.ts';
+import { useFileFixture } from '../helpers/fixture.ts';
+import { type RunResult, runPgauth } from '../helpers/processes.ts';
 
-const BIN = fileURLToPath(new URL('../../packages/pgauth/bin/pgauth.js', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type CliResult = RunResult;
 
 export interface CliTarget {
   /** The flags that point the CLI at this database. */
@@ -40,23 +30,8 @@ export interface CliTarget {
 
 /** Runs `node bin/pgauth.js …args`, with `input` on standard input (closed when none). */
 export function pgauth(args: readonly string[], input?: string): Promise<CliResult> {
-  const env = { ...process.env };
-  delete env.DATABASE_URL;
-  delete env.PGAUTH_DATA_DIR;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
+  // A command that opens an embedded folder itself starts PGlite: allow for a slow machine.
+  return runPgauth(args, { input, timeoutMs: 180_000 });
 }
 
 /** A migrated database for the CLI to act on, bcrypt cost 4. */
@@ -67,10 +42,7 @@ export async function openCliTarget(): Promise<CliTarget> {
   }
   const dir = await mkdtemp(join(tmpdir(), 'pgauth-cli-'));
   const dataDir = join(dir, 'data');
-  const pglite = await PGlite.create({ dataDir, extensions: { pgcrypto } });
-  const db = fromPglite(pglite);
-  await migrate(db);
-  await db.exec(TEST_SETTINGS);
+  const { pglite, db } = await openPgliteFolder(dataDir);
   const server = new PGLiteSocketServer({ db: pglite, port: 0, maxConnections: 20 });
   await server.start();
   const port = Number(server.getServerConn().split(':').pop());
@@ -83,6 +55,36 @@ export async function openCliTarget(): Promise<CliTarget> {
       await server.stop();
       await db.close();
       await rm(dir, { recursive: true });
+    },
+  };
+}
+
+export interface CliFixture {
+  /** The target of the file, once its before() hook has run. */
+  readonly target: CliTarget;
+  /** Runs the CLI on the target and asserts exit 0; resolves with its standard output. */
+  cli(args: string[], input?: string): Promise<string>;
+  /** Runs the CLI on the target and asserts a one-line failure (exit 1); resolves with stderr. */
+  fails(args: string[], input?: string): Promise<string>;
+}
+
+/** One CLI target for the whole test file: opened before its first test, closed after its last. */
+export function useCliTarget(): CliFixture {
+  const target = useFileFixture('the CLI target', openCliTarget, (t) => t.close());
+  return {
+    target,
+    async cli(args, input) {
+      const r = await pgauth([...args, ...target.args], input);
+      assert.equal(r.code, 0, `pgauth ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+      return r.stdout;
+    },
+    async fails(args, input) {
+      const r = await pgauth([...args, ...target.args], input);
+      assert.equal(r.code, 1, `pgauth ${args.join(' ')} should fail: ${r.stdout}`);
+      assert.equal(r.stdout, '');
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, `one line on stderr: ${r.stderr}`);
+      return r.stderr;
     },
   };
 }

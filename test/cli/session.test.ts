@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
-import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
-import { adminUrl, onPostgres, postgresOnly, randomName } from '../helpers/db.ts';
-import { type CliTarget, openCliTarget, pgauth } from './harness.ts';
+import { describe, test } from 'node:test';
+import { createEmptyDatabase, onPostgres, postgresOnly } from '../helpers/db.ts';
+import { pgauth, useCliTarget } from './harness.ts';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -25,20 +24,11 @@ interface JsonEvent {
 
 // On PGlite the folder is held by this process behind a wire-protocol socket, as `pgauth serve`
 // holds it: every command here is routed through it, with nothing but --data-dir.
-let t: CliTarget;
-before(async () => {
-  t = await openCliTarget();
-});
-after(() => t.close());
-
-async function cli(args: string[], input?: string): Promise<string> {
-  const r = await pgauth([...args, ...t.args], input);
-  assert.equal(r.code, 0, `pgauth ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
+const t = useCliTarget();
+const { cli } = t;
 
 async function login(username: string, ip: string, agent: string): Promise<string> {
-  const r = await t.db.query<{ session_id: string }>(
+  const r = await t.target.db.query<{ session_id: string }>(
     'select session_id::text from pgauth.login($1, $2, $3::inet, $4)',
     [username, PASSWORD, ip, agent],
   );
@@ -120,10 +110,10 @@ describe(onPostgres ? 'pgauth session and audit' : 'pgauth session and audit, wh
   });
 
   test('audit --limit out of range is a usage error with exit 1', async () => {
-    const r = await pgauth(['audit', '--limit', '0', ...t.args]);
+    const r = await pgauth(['audit', '--limit', '0', ...t.target.args]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /--limit.*positive whole number/);
-    const big = await pgauth(['audit', '--limit', '10001', ...t.args]);
+    const big = await pgauth(['audit', '--limit', '10001', ...t.target.args]);
     assert.equal(big.code, 1);
     assert.match(big.stderr, /^pgauth: invalid_input: /);
   });
@@ -132,17 +122,9 @@ describe(onPostgres ? 'pgauth session and audit' : 'pgauth session and audit, wh
 test('a PostgreSQL database with pending migrations is refused with a hint to run pgauth migrate', {
   skip: postgresOnly,
 }, async () => {
-  const name = randomName('pgauth_test');
-  const admin = async (sql: string): Promise<void> => {
-    const c = new pg.Client({ connectionString: adminUrl });
-    await c.connect();
-    await c.query(sql).finally(() => c.end());
-  };
-  await admin(`create database ${name}`);
+  const empty = await createEmptyDatabase();
   try {
-    const url = new URL(adminUrl);
-    url.pathname = `/${name}`;
-    const r = await pgauth(['user', 'list', '--database-url', url.toString()]);
+    const r = await pgauth(['user', 'list', '--database-url', empty.url]);
     assert.equal(r.code, 1);
     const files = (
       await readdir(new URL('../../packages/pgauth/sql/migrations/', import.meta.url))
@@ -154,6 +136,6 @@ test('a PostgreSQL database with pending migrations is refused with a hint to ru
       ),
     );
   } finally {
-    await admin(`drop database if exists ${name} with (force)`);
+    await empty.drop();
   }
 });

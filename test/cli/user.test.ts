@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { type CliTarget, openCliTarget, pgauth } from './harness.ts';
+import { describe, test } from 'node:test';
+import { useCliTarget } from './harness.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PASSWORD = 'correct horse battery staple';
@@ -19,27 +19,8 @@ interface JsonUser {
 // On PGlite the folder is held by this process behind a wire-protocol socket, as `pgauth serve`
 // holds it, and the CLI is routed through it (a command that opens the folder itself costs seconds;
 // embedded.test.ts covers that path).
-let t: CliTarget;
-before(async () => {
-  t = await openCliTarget();
-});
-after(() => t.close());
-
-/** Runs the CLI on the test database; asserts exit 0 unless `fails`. */
-async function cli(args: string[], input?: string): Promise<string> {
-  const r = await pgauth([...args, ...t.args], input);
-  assert.equal(r.code, 0, `pgauth ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
-
-async function fails(args: string[], input?: string): Promise<string> {
-  const r = await pgauth([...args, ...t.args], input);
-  assert.equal(r.code, 1, `pgauth ${args.join(' ')} should fail: ${r.stdout}`);
-  assert.equal(r.stdout, '');
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line on stderr: ${r.stderr}`);
-  return r.stderr;
-}
+const t = useCliTarget();
+const { cli, fails } = t;
 
 async function show(user: string): Promise<JsonUser> {
   return JSON.parse(await cli(['user', 'show', user, '--json'])) as JsonUser;
@@ -68,7 +49,10 @@ describe('pgauth user', () => {
     assert.match(aliceId, UUID);
     assert.match((await cli(['user', 'add', 'bob', '--password-stdin'], PASSWORD)).trim(), UUID);
     // The trailing newline of the piped input is not part of the password.
-    const login = await t.db.query('select * from pgauth.login($1, $2)', ['alice', PASSWORD]);
+    const login = await t.target.db.query('select * from pgauth.login($1, $2)', [
+      'alice',
+      PASSWORD,
+    ]);
     assert.equal(login.rows.length, 1);
   });
 
@@ -155,26 +139,24 @@ describe('pgauth user', () => {
   });
 
   test('user add with a refused password fails with the reason code and creates nobody', async () => {
-    assert.match(
-      await fails(['user', 'add', 'carol', '--password-stdin'], 'short\n'),
-      /^pgauth: password_too_short: /,
-    );
-    assert.match(
-      await fails(['user', 'add', 'carol', '--password-stdin'], '1q2w3e4r5t6y\n'),
-      /^pgauth: password_common: /,
-    );
-    assert.match(
-      await fails(['user', 'add', 'carol-the-admin', '--password-stdin'], 'Carol-The-Admin\n'),
-      /^pgauth: password_is_username: /,
-    );
-    assert.match(
-      await fails(['user', 'passwd', 'alice', '--password-stdin'], 'short'),
-      /^pgauth: password_too_short: /,
-    );
-    assert.match(
-      await fails(['user', 'add', 'Alice', '--password-stdin'], `${PASSWORD}\n`),
-      /^pgauth: username_taken: /,
-    );
+    const refused: [args: string[], input: string, error: RegExp][] = [
+      [['user', 'add', 'carol', '--password-stdin'], 'short\n', /^pgauth: password_too_short: /],
+      [
+        ['user', 'add', 'carol', '--password-stdin'],
+        '1q2w3e4r5t6y\n',
+        /^pgauth: password_common: /,
+      ],
+      [
+        ['user', 'add', 'carol-the-admin', '--password-stdin'],
+        'Carol-The-Admin\n',
+        /^pgauth: password_is_username: /,
+      ],
+      [['user', 'passwd', 'alice', '--password-stdin'], 'short', /^pgauth: password_too_short: /],
+      [['user', 'add', 'Alice', '--password-stdin'], `${PASSWORD}\n`, /^pgauth: username_taken: /],
+    ];
+    for (const [args, input, error] of refused) {
+      assert.match(await fails(args, input), error, `${args.join(' ')} <<< ${input.trim()}`);
+    }
   });
 
   test('user add without --password-stdin and without a terminal refuses to guess', async () => {

@@ -11,17 +11,15 @@ import {
   cacheKey,
   createAuthClient,
   type Session,
+  type TokenPair,
 } from '@pgauth/client';
 import { postgresOnly, type TestDatabase } from '../helpers/db.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { createUser, PASSWORD, startApp, type TestApp } from '../http/helpers.ts';
 
-/** Polls `check` every 10 ms until it holds; fails after `ms`. */
-async function eventually(check: () => Promise<boolean> | boolean, ms = 2_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) assert.fail(`not true within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** Waits (up to 2 s) for what a revocation event must bring about. */
+function eventually(what: string, check: () => Promise<boolean> | boolean): Promise<boolean> {
+  return waitFor(what, check, 2_000, 10);
 }
 
 async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
@@ -42,6 +40,15 @@ before(async () => {
 after(async () => {
   await app.close();
 });
+
+/** A new user logged in through `client` and validated once: the only session in its cache. */
+async function cachedSession(client: AuthClient, username: string): Promise<TokenPair> {
+  await createUser(app, username);
+  const pair = await client.login(username, PASSWORD);
+  assert.ok(await client.validate(pair.accessToken));
+  assert.equal(client.cache?.size, 1);
+  return pair;
+}
 
 /** The same contract, run once per mode. */
 for (const mode of ['sql', 'http'] as const) {
@@ -127,14 +134,13 @@ describe('cache, SQL mode', () => {
   after(() => client.close());
 
   test('a valid session is served from memory until an event names it', async () => {
-    await createUser(app, 'cache_sql');
-    const pair = await client.login('cache_sql', PASSWORD);
-    assert.ok(await client.validate(pair.accessToken));
-    assert.equal(client.cache?.size, 1);
+    const pair = await cachedSession(client, 'cache_sql');
     const evicted: string[][] = [];
     const off = client.cache?.onEvict((ids) => evicted.push([...ids]));
     await t.db.query('select pgauth.logout($1)', [pair.accessToken]);
-    await eventually(() => evicted.some((ids) => ids.includes(pair.sessionId)));
+    await eventually('the eviction of the session', () =>
+      evicted.some((ids) => ids.includes(pair.sessionId)),
+    );
     off?.();
     assert.equal(await client.validate(pair.accessToken), null);
   });
@@ -144,7 +150,7 @@ describe('cache, SQL mode', () => {
     const pairs = await Promise.all([1, 2, 3].map(() => client.login('cache_sql_all', PASSWORD)));
     for (const p of pairs) assert.ok(await client.validate(p.accessToken));
     await t.db.query('select pgauth.revoke_user_sessions($1)', [id]);
-    await eventually(async () => {
+    await eventually('every session to be refused', async () => {
       for (const p of pairs) if (await client.validate(p.accessToken)) return false;
       return true;
     });
@@ -172,12 +178,12 @@ describe('cache, HTTP mode over GET /v1/revocations', () => {
   after(() => client.close());
 
   test('a cached session is evicted when the gateway relays its revocation', async () => {
-    await createUser(app, 'cache_http');
-    const pair = await client.login('cache_http', PASSWORD);
-    assert.ok(await client.validate(pair.accessToken));
-    assert.equal(client.cache?.size, 1);
+    const pair = await cachedSession(client, 'cache_http');
     await t.db.query('select pgauth.logout($1)', [pair.accessToken]);
-    await eventually(async () => (await client.validate(pair.accessToken)) === null);
+    await eventually(
+      'the relayed revocation',
+      async () => (await client.validate(pair.accessToken)) === null,
+    );
   });
 
   test('the stream needs the introspect role', async () => {
@@ -237,6 +243,7 @@ describe('the gateway cache', () => {
     assert.equal((await get('/v1/auth/check')).status, 200);
     await t.db.query('select pgauth.logout($1)', [pair.accessToken]);
     await eventually(
+      'both routes to refuse the token',
       async () =>
         (await get('/v1/session')).status === 401 && (await get('/v1/auth/check')).status === 401,
     );
@@ -267,16 +274,13 @@ describe('subscription loss', { skip: postgresOnly }, () => {
     const admin = t.connect({ max: 1 });
     try {
       await client.cache?.ready(5_000);
-      await createUser(app, 'loss_user');
-      const pair = await client.login('loss_user', PASSWORD);
-      assert.ok(await client.validate(pair.accessToken));
-      assert.equal(client.cache?.size, 1);
+      const pair = await cachedSession(client, 'loss_user');
       const killed = await admin.query<{ n: number }>(
         `select count(*)::int as n from (select pg_terminate_backend(pid) from pg_stat_activity
           where datname = current_database() and application_name = 'pgauth-client:listen') k`,
       );
       assert.equal(killed.rows[0]?.n, 1);
-      await eventually(() => client.cache?.subscribed === false);
+      await eventually('the loss of the subscription', () => client.cache?.subscribed === false);
       assert.equal(client.cache?.size, 0, 'emptied on loss');
       // Revoked during the outage: never accepted, before or after the re-subscription.
       await admin.query('select pgauth.logout($1)', [pair.accessToken]);
@@ -287,7 +291,10 @@ describe('subscription loss', { skip: postgresOnly }, () => {
       const again = await client.login('loss_user', PASSWORD);
       assert.ok(await client.validate(again.accessToken));
       await admin.query('select pgauth.logout($1)', [again.accessToken]);
-      await eventually(async () => (await client.validate(again.accessToken)) === null);
+      await eventually(
+        'the event of the new subscription',
+        async () => (await client.validate(again.accessToken)) === null,
+      );
     } finally {
       await client.close();
       await admin.close();

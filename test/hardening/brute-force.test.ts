@@ -8,7 +8,9 @@
  * (test/http/ops.test.ts).
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
+import { DEFAULT_RATE_LIMITS } from '../../packages/pgauth/src/config.ts';
+import { withSettings } from '../helpers/sql.ts';
 import {
   call,
   createUser,
@@ -17,26 +19,18 @@ import {
   type Reply,
   startApp,
   type TestApp,
+  useApp,
 } from '../http/helpers.ts';
 
 const WRONG = 'not the right passphrase';
-/** The shipped limits: 30 logins per IP and 10 per username per minute (src/config.ts). */
-const DEFAULT_LIMITS = {
-  windowMs: 60_000,
-  loginPerIp: 30,
-  loginPerUser: 10,
-  registerPerIp: 10,
-  registerPerUser: 5,
-  refreshPerIp: 60,
-};
 const MAX_FAILED = 10;
+/** The shipped login budget of one IP per window (src/config.ts). */
+const PER_IP = DEFAULT_RATE_LIMITS.loginPerIp;
+/** What PER_IP + 10 attempts from one client get with the shipped limits. */
+const PAST_BUDGET = [...Array(PER_IP).fill(401), ...Array(10).fill(429)];
 
 /** High limits (startApp's), behind a trusted proxy. */
-let a: TestApp;
-before(async () => {
-  a = await startApp({ trustProxy: true });
-});
-after(() => a.close());
+const a = useApp({ trustProxy: true });
 
 function from(ip: string): { 'x-forwarded-for': string } {
   return { 'x-forwarded-for': ip };
@@ -44,6 +38,15 @@ function from(ip: string): { 'x-forwarded-for': string } {
 
 function loginFrom(app: TestApp, ip: string, username: string, password: string): Promise<Reply> {
   return call(app, 'POST', '/v1/login', { json: { username, password }, headers: from(ip) });
+}
+
+/** PER_IP + 10 wrong logins through `app`, the i-th from `ipOf(i)` as user `bf-<label>-<i>`. */
+async function spray(app: TestApp, label: string, ipOf: (i: number) => string): Promise<Reply[]> {
+  const replies: Reply[] = [];
+  for (let i = 0; i < PER_IP + 10; i++) {
+    replies.push(await loginFrom(app, ipOf(i), `bf-${label}-${i}`, WRONG));
+  }
+  return replies;
 }
 
 async function userState(username: string) {
@@ -84,8 +87,7 @@ function isRateLimited(r: Reply, windowSeconds: number): boolean {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('max_failed_logins wrong passwords over HTTP lock the account: the right password then gets the same 401, the live session stays, and after the lock window the owner logs in', async () => {
-  await a.t.db.exec('update pgauth.settings set lockout_seconds = 3');
-  try {
+  await withSettings(a.t.db, { lockout_seconds: 3 }, async () => {
     await createUser(a, 'bf-victim');
     const owner = '198.51.100.10';
     const held = (await loginFrom(a, owner, 'bf-victim', PASSWORD)).json;
@@ -128,14 +130,11 @@ test('max_failed_logins wrong passwords over HTTP lock the account: the right pa
     assert.equal(back.status, 200, back.text);
     const reset = await userState('bf-victim');
     assert.deepEqual([reset.failed_logins, reset.locked, reset.lock_count], [0, false, 0]);
-  } finally {
-    await a.t.db.exec('update pgauth.settings set lockout_seconds = 300');
-  }
+  });
 });
 
 test('40 parallel wrong passwords over HTTP with max_failed_logins 30: forty 401s, one lock, the counter at exactly 30 and all forty audited', async () => {
-  await a.t.db.exec('update pgauth.settings set max_failed_logins = 30');
-  try {
+  await withSettings(a.t.db, { max_failed_logins: 30 }, async () => {
     await createUser(a, 'bf-parallel');
     // 40 fits the gateway's hashing bound (5 at once + 40 waiting with the default pool of 10).
     const replies = await Promise.all(
@@ -166,26 +165,23 @@ test('40 parallel wrong passwords over HTTP with max_failed_logins 30: forty 401
        where u.username = 'bf-parallel' and a.event = 'lockout'`,
     );
     assert.equal(lockouts.rows[0]?.n, 1);
-  } finally {
-    await a.t.db.exec(`update pgauth.settings set max_failed_logins = ${MAX_FAILED}`);
-  }
+  });
 });
 
 test('one IP spraying many usernames gets 429 rate_limited with Retry-After past loginPerIp; the refused attempts never reach the database; another IP is unaffected', async () => {
-  const b = await startApp({ trustProxy: true, rateLimit: DEFAULT_LIMITS }, a.t);
+  const b = await startApp({ trustProxy: true, rateLimit: DEFAULT_RATE_LIMITS }, a.t);
   try {
     await createUser(a, 'bf-spray-real');
     const attacker = '203.0.113.66';
-    const statuses: number[] = [];
-    const limited: Reply[] = [];
-    for (let i = 0; i < 40; i++) {
-      const r = await loginFrom(b, attacker, `bf-spray-${i}`, WRONG);
-      statuses.push(r.status);
-      if (r.status === 429) limited.push(r);
+    const replies = await spray(b, 'spray', () => attacker);
+    assert.deepEqual(
+      replies.map((r) => r.status),
+      PAST_BUDGET,
+    );
+    for (const r of replies.filter((x) => x.status === 429)) {
+      assert.ok(isRateLimited(r, 60), `${r.headers.get('retry-after')}`);
     }
-    assert.deepEqual(statuses, [...Array(30).fill(401), ...Array(10).fill(429)]);
-    for (const r of limited) assert.ok(isRateLimited(r, 60), `${r.headers.get('retry-after')}`);
-    assert.equal(await failuresFrom(attacker), 30, 'a 429 costs no hash and writes nothing');
+    assert.equal(await failuresFrom(attacker), PER_IP, 'a 429 costs no hash and writes nothing');
     // Another client is not throttled by the attacker's budget, for a right or a wrong password.
     const other = '198.51.100.77';
     assert.equal((await loginFrom(b, other, 'bf-spray-real', PASSWORD)).status, 200);
@@ -198,7 +194,7 @@ test('one IP spraying many usernames gets 429 rate_limited with Retry-After past
 });
 
 test('lockout is no denial of service: one IP with the shipped limits locks at most loginPerIp / max_failed_logins accounts per window; the rest, and their owners, are untouched', async () => {
-  const b = await startApp({ trustProxy: true, rateLimit: DEFAULT_LIMITS }, a.t);
+  const b = await startApp({ trustProxy: true, rateLimit: DEFAULT_RATE_LIMITS }, a.t);
   try {
     const names = Array.from({ length: 10 }, (_, i) => `bf-dos-${i}`);
     for (const n of names) await createUser(a, n);
@@ -210,8 +206,11 @@ test('lockout is no denial of service: one IP with the shipped limits locks at m
         statuses.push((await loginFrom(b, attacker, n, WRONG)).status);
       }
     }
-    const lockable = DEFAULT_LIMITS.loginPerIp / MAX_FAILED;
-    assert.deepEqual(statuses, [...Array(30).fill(401), ...Array(70).fill(429)]);
+    const lockable = PER_IP / MAX_FAILED;
+    assert.deepEqual(statuses, [
+      ...Array(PER_IP).fill(401),
+      ...Array(names.length * MAX_FAILED - PER_IP).fill(429),
+    ]);
     const states = [];
     for (const n of names) states.push(await userState(n));
     assert.deepEqual(
@@ -236,7 +235,7 @@ test('lockout is no denial of service: one IP with the shipped limits locks at m
 
 test('the per-IP throttle is temporary: after Retry-After seconds the same IP is served again', async () => {
   const b = await startApp(
-    { trustProxy: true, rateLimit: { ...DEFAULT_LIMITS, windowMs: 2000, loginPerIp: 3 } },
+    { trustProxy: true, rateLimit: { ...DEFAULT_RATE_LIMITS, windowMs: 2000, loginPerIp: 3 } },
     a.t,
   );
   try {
@@ -254,14 +253,13 @@ test('the per-IP throttle is temporary: after Retry-After seconds the same IP is
 });
 
 test('addresses of one IPv6 /64 (one client) share one per-IP budget', {}, async () => {
-  const b = await startApp({ trustProxy: true, rateLimit: DEFAULT_LIMITS }, a.t);
+  const b = await startApp({ trustProxy: true, rateLimit: DEFAULT_RATE_LIMITS }, a.t);
   try {
-    const statuses: number[] = [];
-    for (let i = 1; i <= 40; i++) {
-      const ip = `2001:db8:1:2::${i.toString(16)}`;
-      statuses.push((await loginFrom(b, ip, `bf-v6-${i}`, WRONG)).status);
-    }
-    assert.deepEqual(statuses, [...Array(30).fill(401), ...Array(10).fill(429)]);
+    const replies = await spray(b, 'v6', (i) => `2001:db8:1:2::${(i + 1).toString(16)}`);
+    assert.deepEqual(
+      replies.map((r) => r.status),
+      PAST_BUDGET,
+    );
   } finally {
     await b.close();
   }

@@ -21,6 +21,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, test } from 'node:test';
 import { engine, onPostgres } from '../helpers/db.ts';
+import { withSettings } from '../helpers/sql.ts';
 import { call, createUser, PASSWORD, startApp, type TestApp } from '../http/helpers.ts';
 
 const COST = 7;
@@ -282,8 +283,7 @@ test('after bcrypt_cost is raised, an unknown user still costs what a known one 
   skip: onPostgres ? false : 'PostgreSQL only: the time budget of this file on PGlite',
   timeout: 60_000,
 }, async () => {
-  await a.t.db.exec(`update pgauth.settings set bcrypt_cost = ${COST + 1}`);
-  try {
+  await withSettings(a.t.db, { bcrypt_cost: COST + 1 }, async () => {
     // Accounts hashed at COST, the dummy hash now at COST + 1: twice the time for an unknown user.
     const r = await timeKinds(async (kind, i) => {
       const { username, password } = attempt(kind, i);
@@ -292,7 +292,5 @@ test('after bcrypt_cost is raised, an unknown user still costs what a known one 
     }, 100);
     report(`SQL pgauth.login, dummy at cost ${COST + 1}, accounts at ${COST}`, r);
     assertSameTime(r);
-  } finally {
-    await a.t.db.exec(`update pgauth.settings set bcrypt_cost = ${COST}`);
-  }
+  });
 });

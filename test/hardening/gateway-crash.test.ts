@@ -21,8 +21,8 @@ import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { type GatewayProcess, startGateway } from '../helpers/cluster.ts';
 import { openTestDatabase, postgresOnly, type TestDatabase } from '../helpers/db.ts';
+import { call, PASSWORD, type Reply, type Tokens } from '../http/helpers.ts';
 
-const PASSWORD = 'a long enough passphrase';
 /** Every connection of the gateway carries this name, so that the test can see them. */
 const APP_NAME = 'pgauth_crash_gateway';
 /**
@@ -42,24 +42,17 @@ const LOAD_MS = 1500;
 /** Refreshes per chain before a worker logs in again. */
 const CHAIN_LENGTH = 6;
 
-interface Pair {
-  access_token: string;
-  refresh_token: string;
-  session_id: string;
-  user_id: string;
-}
-
 /** One login and the refreshes after it, as the client saw them. */
 interface Chain {
   username: string;
-  pairs: Pair[];
+  pairs: Tokens[];
   /** The refresh token of a refresh whose answer never came. */
   lost?: string;
 }
 
 const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const last = (c: Chain): Pair => c.pairs[c.pairs.length - 1] as Pair;
+const last = (c: Chain): Tokens => c.pairs[c.pairs.length - 1] as Tokens;
 
 let t: TestDatabase;
 let gatewayUrl = '';
@@ -80,30 +73,26 @@ after(async () => {
   await t?.close();
 });
 
-async function post(
-  base: string,
-  path: string,
-  json: unknown,
-): Promise<{ status: number; json: Pair }> {
-  const r = await fetch(`${base}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(json),
-  });
-  return { status: r.status, json: (await r.json()) as Pair };
-}
+/** POST of a JSON body to the gateway at `base`. */
+const post = (base: string, path: string, json: unknown): Promise<Reply> =>
+  call({ url: base }, 'POST', path, { json });
 
+/** The status GET /v1/session of the gateway at `base` answers for `token`. */
 async function validates(base: string, token: string): Promise<number> {
-  const r = await fetch(`${base}/v1/session`, { headers: { authorization: `Bearer ${token}` } });
-  await r.arrayBuffer();
-  return r.status;
+  return (await call({ url: base }, 'GET', '/v1/session', { token })).status;
 }
 
-/** Waits until `sql` (a count) returns `n`, or fails after `ms`. */
-async function until(sql: string, n: number, ms: number, what: string): Promise<void> {
+/** Waits until `sql` (a count, given `params`) returns `n`, or fails after `ms`. */
+async function until(
+  sql: string,
+  n: number,
+  ms: number,
+  what: string,
+  params: unknown[] = [APP_NAME],
+): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
-    const r = await t.db.query<{ n: number }>(sql, [APP_NAME]);
+    const r = await t.db.query<{ n: number }>(sql, params);
     if (r.rows[0]?.n === n) return;
     assert.ok(Date.now() < end, `${what}: ${r.rows[0]?.n}, expected ${n}`);
     await sleep(25);
@@ -182,6 +171,8 @@ test('kill -9 of a gateway under login and refresh load, then a restart: every p
   const holder = new pg.Client({ connectionString: t.url });
   await holder.connect();
   try {
+    const holderPid = (await holder.query<{ pid: number }>('select pg_backend_pid() as pid'))
+      .rows[0]?.pid;
     await holder.query('begin');
     await holder.query('select 1 from pgauth.sessions where id = $1 for update', [
       last(held).session_id,
@@ -195,13 +186,15 @@ test('kill -9 of a gateway under login and refresh load, then a restart: every p
     });
     heldRefresh.catch(() => {});
     heldLogin.catch(() => {});
+    // Both held calls wait on the holder itself (not on some other lock a load call met).
     await until(
       `select count(*)::int as n from pg_stat_activity where application_name = $1
-       and wait_event_type = 'Lock'
+       and $2 = any(pg_blocking_pids(pid))
        and (query like '%pgauth.refresh(%' or query like '%pgauth.login_durably(%')`,
       2,
       20_000,
       'calls waiting on the held rows',
+      [APP_NAME, holderPid],
     );
 
     const dead = g1.kill();

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, before, beforeEach, test } from 'node:test';
 import pg from 'pg';
 import { openPostgres } from '../../packages/client/src/db/postgres.ts';
 import type { Database, Queryable, QueryResult, Row } from '../../packages/client/src/db/types.ts';
@@ -113,8 +113,11 @@ let a: TestApp;
 const sqlTexts: string[] = [];
 let admin: Tokens;
 let introspector: Tokens;
-/** The longest single call, HTTP or SQL. */
+/** The longest single call of the current test, HTTP or SQL. */
 let slowest = { ms: 0, what: '' };
+beforeEach(() => {
+  slowest = { ms: 0, what: '' };
+});
 
 async function users(): Promise<number> {
   const r = await t.db.query<{ n: number }>('select count(*)::int as n from pgauth.users');
@@ -126,6 +129,20 @@ async function canaryStands(): Promise<boolean> {
     `select to_regclass('public.${CANARY}')::text as t`,
   );
   return r.rows[0]?.t !== null && r.rows[0]?.t !== undefined;
+}
+
+/**
+ * What every payload test ends with: the canary table stands, pgauth.users holds exactly the
+ * accounts made on purpose, and no call lasted the sleep a payload asked for.
+ */
+async function assertNothingRan(usersAtStart: number, created: string[]): Promise<void> {
+  assert.ok(await canaryStands(), `public.${CANARY} still exists`);
+  assert.equal(
+    await users(),
+    usersAtStart + created.length,
+    'pgauth.users holds exactly the accounts made',
+  );
+  assert.ok(slowest.ms < SLEEP_SECONDS * 1000, `a call took ${slowest.ms} ms: ${slowest.what}`);
 }
 
 async function timed<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -375,13 +392,7 @@ test('injection payloads over HTTP get generic 4xx answers or are stored verbati
   );
   assert.deepEqual(problems, [], 'every answer is generic and expected');
   assert.ok(registered.length > PAYLOADS.length / 2, 'most payloads are valid usernames: data');
-  assert.ok(await canaryStands(), `public.${CANARY} still exists`);
-  assert.equal(
-    await users(),
-    usersAtStart + created.length,
-    'pgauth.users holds exactly the accounts made',
-  );
-  assert.ok(slowest.ms < SLEEP_SECONDS * 1000, `a call took ${slowest.ms} ms: ${slowest.what}`);
+  await assertNothingRan(usersAtStart, created);
   const distinctive = PAYLOADS.filter((p) => p.length >= 6);
   const inSql = distinctive.filter((p) => sqlTexts.some((s) => s.includes(p)));
   assert.deepEqual(inSql, [], 'no payload ever appeared in the text of a SQL statement');
@@ -630,13 +641,7 @@ test('injection payloads as bound parameters of every pgauth function: data only
   );
   assert.deepEqual(problems, [], 'every call returned data or a registry error');
   assert.ok(!codes.has('42601'), 'no syntax error');
-  assert.ok(await canaryStands(), `public.${CANARY} still exists`);
-  assert.equal(
-    await users(),
-    usersAtStart + created.length,
-    'pgauth.users holds exactly the accounts made',
-  );
-  assert.ok(slowest.ms < SLEEP_SECONDS * 1000, `a call took ${slowest.ms} ms: ${slowest.what}`);
+  await assertNothingRan(usersAtStart, created);
   const tables = await t.db.query<{ n: number }>(
     `select count(*)::int as n from pg_class where relnamespace = 'pgauth'::regnamespace and relkind = 'r'`,
   );

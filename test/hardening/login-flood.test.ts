@@ -16,8 +16,8 @@ import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { type GatewayProcess, startGateway } from '../helpers/cluster.ts';
 import { openTestDatabase, postgresOnly, type TestDatabase } from '../helpers/db.ts';
+import { PASSWORD } from '../helpers/sql.ts';
 
-const PASSWORD = 'a long enough passphrase';
 /** bcrypt cost of the flood: SECURITY.md 4 asks at least 10 in production. */
 const COST = 10;
 const FLOOD = 200;

@@ -14,10 +14,11 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { Writable } from 'node:stream';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import fc from 'fast-check';
 import type { Database } from '../../packages/client/src/db/types.ts';
 import { ERRORS } from '../../packages/client/src/errors.ts';
+import { withSettings } from '../helpers/sql.ts';
 import {
   call,
   createUser,
@@ -25,8 +26,8 @@ import {
   login,
   PASSWORD,
   startApp,
-  type TestApp,
   type Tokens,
+  useApp,
 } from '../http/helpers.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -189,29 +190,27 @@ const ROUTES: readonly Route[] = [
 // ---------------------------------------------------------------------------------------------
 
 const FIXTURE_NAMES = ['hb-admin-fixture', 'hb-introspect-fixture', 'hb-plain-fixture'];
-let a: TestApp;
 let port: number;
 const tokens = {} as Record<TokenKind, Tokens>;
 const fixtureIds: string[] = [];
 
-before(async () => {
-  // Warnings and errors only: two info lines per request would cost a third of the run.
-  a = await startApp({
-    logger: { level: 'warn', stream: new Writable({ write: (_c, _e, cb) => cb() }) },
-  });
-  port = Number(new URL(a.url).port);
-  const roles: Record<TokenKind, string[]> = {
-    admin: ['admin'],
-    introspect: ['introspect'],
-    plain: [],
-  };
-  for (const [i, kind] of ALL.entries()) {
-    const name = FIXTURE_NAMES[i] ?? '';
-    fixtureIds.push(await createUser(a, name, roles[kind]));
-    tokens[kind] = await login(a, name);
-  }
-});
-after(() => a.close());
+// Warnings and errors only: two info lines per request would cost a third of the run.
+const a = useApp(
+  { logger: { level: 'warn', stream: new Writable({ write: (_c, _e, cb) => cb() }) } },
+  async (app) => {
+    port = Number(new URL(app.url).port);
+    const roles: Record<TokenKind, string[]> = {
+      admin: ['admin'],
+      introspect: ['introspect'],
+      plain: [],
+    };
+    for (const [i, kind] of ALL.entries()) {
+      const name = FIXTURE_NAMES[i] ?? '';
+      fixtureIds.push(await createUser(app, name, roles[kind]));
+      tokens[kind] = await login(app, name);
+    }
+  },
+);
 
 // ---------------------------------------------------------------------------------------------
 // Generators.
@@ -1419,45 +1418,45 @@ test('a 1 MB password is refused before any hashing, on every route that takes o
   // A body limit of 2 MiB lets the password reach the schema; bcrypt cost 16 makes one hash take
   // seconds, so an answer within one second proves that none ran.
   const b = await startApp({ bodyLimit: 2 * 1024 * 1024 }, a.t);
-  await a.t.db.exec('update pgauth.settings set bcrypt_cost = 16');
   try {
-    const big = 'p'.repeat(1024 * 1024);
-    const audit = async (): Promise<number> =>
-      (await a.t.db.query<{ n: number }>('select count(*)::int as n from pgauth.audit_log')).rows[0]
-        ?.n ?? -1;
-    const auditBefore = await audit();
-    const admin = tokens.admin.access_token;
-    const cases: [string, string, Record<string, unknown>, string | undefined][] = [
-      ['/v1/users', 'password', { username: 'hb-big', password: big }, undefined],
-      ['/v1/login', 'password', { username: FIXTURE_NAMES[2], password: big }, undefined],
-      ['/v1/login', 'username', { username: big, password: PASSWORD }, undefined],
-      [
-        '/v1/password',
-        'current_password',
-        { current_password: big, new_password: `${PASSWORD}!` },
-        tokens.plain.access_token,
-      ],
-      [
-        '/v1/password',
-        'new_password',
-        { current_password: PASSWORD, new_password: big },
-        tokens.plain.access_token,
-      ],
-      ['/v1/admin/users', 'password', { username: 'hb-big', password: big }, admin],
-      [`/v1/admin/users/${fixtureIds[2]}/password`, 'password', { password: big }, admin],
-    ];
-    for (const [path, field, json, token] of cases) {
-      const started = performance.now();
-      const r = await call(b, 'POST', path, { json, token });
-      const ms = performance.now() - started;
-      assert.equal(r.status, 400, `${path} ${field}: ${r.status} ${r.text.slice(0, 200)}`);
-      assert.ok(isErrorBody(r, 'invalid_input'), r.text);
-      assert.match(r.json.message, new RegExp(`body\\.${field}`));
-      assert.ok(ms < 1000, `${path} ${field} took ${Math.round(ms)} ms`);
-    }
-    assert.equal(await audit(), auditBefore, 'no login was attempted, nothing was audited');
+    await withSettings(a.t.db, { bcrypt_cost: 16 }, async () => {
+      const big = 'p'.repeat(1024 * 1024);
+      const audit = async (): Promise<number> =>
+        (await a.t.db.query<{ n: number }>('select count(*)::int as n from pgauth.audit_log'))
+          .rows[0]?.n ?? -1;
+      const auditBefore = await audit();
+      const admin = tokens.admin.access_token;
+      const cases: [string, string, Record<string, unknown>, string | undefined][] = [
+        ['/v1/users', 'password', { username: 'hb-big', password: big }, undefined],
+        ['/v1/login', 'password', { username: FIXTURE_NAMES[2], password: big }, undefined],
+        ['/v1/login', 'username', { username: big, password: PASSWORD }, undefined],
+        [
+          '/v1/password',
+          'current_password',
+          { current_password: big, new_password: `${PASSWORD}!` },
+          tokens.plain.access_token,
+        ],
+        [
+          '/v1/password',
+          'new_password',
+          { current_password: PASSWORD, new_password: big },
+          tokens.plain.access_token,
+        ],
+        ['/v1/admin/users', 'password', { username: 'hb-big', password: big }, admin],
+        [`/v1/admin/users/${fixtureIds[2]}/password`, 'password', { password: big }, admin],
+      ];
+      for (const [path, field, json, token] of cases) {
+        const started = performance.now();
+        const r = await call(b, 'POST', path, { json, token });
+        const ms = performance.now() - started;
+        assert.equal(r.status, 400, `${path} ${field}: ${r.status} ${r.text.slice(0, 200)}`);
+        assert.ok(isErrorBody(r, 'invalid_input'), r.text);
+        assert.match(r.json.message, new RegExp(`body\\.${field}`));
+        assert.ok(ms < 1000, `${path} ${field} took ${Math.round(ms)} ms`);
+      }
+      assert.equal(await audit(), auditBefore, 'no login was attempted, nothing was audited');
+    });
   } finally {
-    await a.t.db.exec('update pgauth.settings set bcrypt_cost = 4');
     await b.close();
   }
 });

@@ -24,8 +24,9 @@ import {
   startGateway,
 } from '../helpers/cluster.ts';
 import { postgresOnly } from '../helpers/db.ts';
+import { PASSWORD } from '../helpers/sql.ts';
+import { watchRevocations } from '../revocation/processes.ts';
 
-const PASSWORD = 'a long enough passphrase';
 /** Answers must have turned within this after the fault; no request may wait longer on it. */
 const FAIL_CLOSED_MS = 2_000;
 /** Everything must work again within this after the start. */
@@ -70,6 +71,34 @@ interface Tokens {
   refresh_token: string;
   session_id: string;
   user_id: string;
+}
+
+/** The signs of recovery, in the order recovery() reports when each first held. */
+const RECOVERY_SIGNS = [
+  'login200',
+  'session200',
+  'gatewayListen',
+  'gatewaySubscribed',
+  'sdkSubscribed',
+];
+
+/** For the diagnostics: ms from `from` to each sign of recovery, as `<prefix>_<sign>_Ms`. */
+function recoveryFigures(
+  prefix: string,
+  times: (number | null)[],
+  from: number,
+): Record<string, number | null> {
+  return Object.fromEntries(
+    RECOVERY_SIGNS.map((k, i) => {
+      const at = times[i];
+      return [`${prefix}_${k}_Ms`, at == null ? null : Math.round(at - from)];
+    }),
+  );
+}
+
+/** For the diagnostics: how many requests the load made, and their statuses by kind. */
+function loadFigures(samples: Sample[]): { requests: number; statuses: Record<string, number> } {
+  return { requests: samples.length, statuses: statusCounts(samples) };
 }
 
 /** Status counts by kind, for the diagnostics. */
@@ -333,7 +362,7 @@ describe('database outage under load (SECURITY.md 27)', { skip: postgresOnly }, 
     await createUser(watchName);
     const w = await login(watchName);
     assert.equal((await http('GET', '/v1/session', { token: w.access_token })).status, 200);
-    const stream = await openRevocations(gw.url, svcToken);
+    const stream = await watchRevocations(gw.url, svcToken);
     assert.ok(stream, 'the gateway offers its revocation stream again');
     const sw = await sdk.login(watchName, PASSWORD);
     assert.ok(await sdk.validate(sw.accessToken));
@@ -445,16 +474,8 @@ describe('database outage under load (SECURITY.md 27)', { skip: postgresOnly }, 
             stopCommandMs,
             ...faultFigures(load.samples, tStop, tStart),
             startCommandMs,
-            ...Object.fromEntries(
-              ['login200', 'session200', 'gatewayListen', 'gatewaySubscribed', 'sdkSubscribed'].map(
-                (k, i) => {
-                  const at = times[i];
-                  return [`fromStartTo_${k}_Ms`, at == null ? null : Math.round(at - tStart)];
-                },
-              ),
-            ),
-            requests: load.samples.length,
-            statuses: statusCounts(load.samples),
+            ...recoveryFigures('fromStartTo', times, tStart),
+            ...loadFigures(load.samples),
           }),
         );
       } finally {
@@ -509,16 +530,8 @@ describe('database outage under load (SECURITY.md 27)', { skip: postgresOnly }, 
           mode: 'freeze',
           freezeMs: FREEZE_MS,
           ...faultFigures(load.samples, tFreeze, tThaw),
-          ...Object.fromEntries(
-            ['login200', 'session200', 'gatewayListen', 'gatewaySubscribed', 'sdkSubscribed'].map(
-              (k, i) => {
-                const at = times[i];
-                return [`fromThawTo_${k}_Ms`, at == null ? null : Math.round(at - tThaw)];
-              },
-            ),
-          ),
-          requests: load.samples.length,
-          statuses: statusCounts(load.samples),
+          ...recoveryFigures('fromThawTo', times, tThaw),
+          ...loadFigures(load.samples),
         }),
       );
     } finally {
@@ -532,45 +545,3 @@ describe('database outage under load (SECURITY.md 27)', { skip: postgresOnly }, 
     assertFailsClosed(load.samples, tFreeze, tThaw);
   });
 });
-
-interface Stream {
-  /** The cache keys the revocation events named. */
-  keys: Set<string>;
-  close(): void;
-}
-
-/** GET /v1/revocations as a reader of its events; null when the gateway is not subscribed. */
-async function openRevocations(base: string, token: string): Promise<Stream | null> {
-  const abort = new AbortController();
-  const res = await fetch(`${base}/v1/revocations`, {
-    headers: { authorization: `Bearer ${token}` },
-    signal: abort.signal,
-  });
-  if (res.status !== 200 || !res.body) {
-    abort.abort();
-    return null;
-  }
-  const keys = new Set<string>();
-  const reader = res.body.getReader();
-  const decoder = new TextDecoder();
-  void (async () => {
-    let text = '';
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        text += decoder.decode(value, { stream: true });
-        const frames = text.split('\n\n');
-        text = frames.pop() ?? '';
-        for (const frame of frames) {
-          const data = /^event: revocation\ndata: (.*)$/m.exec(frame)?.[1];
-          if (!data) continue;
-          for (const key of (JSON.parse(data) as { keys?: string[] }).keys ?? []) keys.add(key);
-        }
-      }
-    } catch {
-      // aborted
-    }
-  })();
-  return { keys, close: () => abort.abort() };
-}

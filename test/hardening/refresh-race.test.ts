@@ -3,8 +3,9 @@
  * (Ory Hydra's stress test), then the grace window and reuse detection seen through the gateway.
  *
  * The barrier: 20 keep-alive sockets are connected first; 20 POST /v1/refresh requests are then
- * started on them with their headers sent and their bodies held back; the 20 bodies are written in
- * one synchronous loop, so that the gateway receives the 20 complete requests together.
+ * started on them with their headers sent and their bodies held back; once the gateway's server
+ * has parsed all 20 headers (its 'request' events), the 20 bodies are written in one synchronous
+ * loop, so that the gateway receives the 20 complete requests together.
  *
  * Design (0004): within refresh_reuse_grace every call presenting the token just rotated gets the
  * very pair of the first call. So a race yields exactly one new pair: every 200 carries it, any
@@ -13,9 +14,18 @@
 import assert from 'node:assert/strict';
 import { Agent, type IncomingMessage, request } from 'node:http';
 import { after, before, test } from 'node:test';
+import { openConnections, waitForLockWaiters } from '../helpers/barriers.ts';
 import { postgresOnly } from '../helpers/db.ts';
-import { withClock } from '../helpers/sql.ts';
-import { call, createUser, login, type Reply, startApp, type TestApp } from '../http/helpers.ts';
+import { withClock, withSettings } from '../helpers/sql.ts';
+import {
+  call,
+  createSession,
+  createUser,
+  login,
+  type Reply,
+  startApp,
+  type TestApp,
+} from '../http/helpers.ts';
 
 const RACERS = 20;
 
@@ -66,7 +76,7 @@ before(async () => {
   assert.equal(warmPorts.size, RACERS);
   if (a.t.engine === 'postgres') {
     // Open the app's pool connections too, so that no racer waits for a connection to be made.
-    await Promise.all(Array.from({ length: RACERS }, () => a.t.db.query('select pg_sleep(0.05)')));
+    await openConnections(a.t.db, RACERS);
   }
 });
 after(async () => {
@@ -74,12 +84,32 @@ after(async () => {
   await a.close();
 });
 
+/** Resolves once the gateway has parsed the headers of `n` more requests for `path`. */
+function headersArrived(n: number, path: string): Promise<void> {
+  const server = a.app.server;
+  return new Promise((resolve, reject) => {
+    let seen = 0;
+    const timer = setTimeout(() => {
+      server.off('request', onRequest);
+      reject(new Error(`the gateway parsed only ${seen} of ${n} requests for ${path}`));
+    }, 20_000);
+    function onRequest(req: IncomingMessage): void {
+      if (req.url !== path || ++seen < n) return;
+      clearTimeout(timer);
+      server.off('request', onRequest);
+      resolve();
+    }
+    server.on('request', onRequest);
+  });
+}
+
 /**
  * Starts RACERS POST /v1/refresh with `token`, their bodies held back; calls `released` once they
  * have all been written, and resolves with every answer.
  */
 async function race(token: string, released?: () => Promise<void>): Promise<Answer[]> {
   const body = JSON.stringify({ refresh_token: token });
+  const arrived = headersArrived(RACERS, '/v1/refresh');
   const answers: Promise<Answer>[] = [];
   const started: Promise<void>[] = [];
   const requests = Array.from({ length: RACERS }, () => {
@@ -99,8 +129,8 @@ async function race(token: string, released?: () => Promise<void>): Promise<Answ
     return req;
   });
   await Promise.all(started);
-  // Let the headers reach the gateway; it then waits for the bodies.
-  await new Promise((r) => setTimeout(r, 100));
+  // Every request is in the gateway, waiting for its body: send all the bodies at once.
+  await arrived;
   for (const req of requests) req.end(body);
   await released?.();
   const all = await Promise.all(answers);
@@ -143,8 +173,7 @@ function status(r: Reply): number {
 }
 
 test('20 concurrent POST /v1/refresh of one token: no 5xx, one new pair carried by every 200, the old pair dead', async () => {
-  await createUser(a, 'race-user');
-  const first = await login(a, 'race-user');
+  const first = await createSession(a, 'race-user');
   // Valid, and now in the gateway's cache: the race must still kill it.
   assert.equal(status(await call(a, 'GET', '/v1/session', { token: first.access_token })), 200);
   const answers = await race(first.refresh_token);
@@ -183,8 +212,7 @@ test('20 concurrent POST /v1/refresh of one token: no 5xx, one new pair carried 
 test('20 concurrent refreshes queued on the session row (all 20 inside pgauth.refresh at once): all get the one pair', {
   skip: postgresOnly,
 }, async () => {
-  await createUser(a, 'race-held');
-  const first = await login(a, 'race-held');
+  const first = await createSession(a, 'race-held');
   // A connection of its own holds the session row; the racers queue on it, then it commits.
   const holder = a.t.connect({ max: 1 });
   await holder.exec('begin');
@@ -193,17 +221,7 @@ test('20 concurrent refreshes queued on the session row (all 20 inside pgauth.re
   try {
     answers = await race(first.refresh_token, async () => {
       // Proof of the overlap: all racers wait on the row at the same time.
-      const deadline = Date.now() + 20_000;
-      for (;;) {
-        const r = await a.t.db.query<{ n: number }>(
-          `select count(*)::int as n from pg_stat_activity
-           where datname = current_database() and wait_event_type = 'Lock'
-             and query like '%pgauth.refresh(%'`,
-        );
-        if (r.rows[0]?.n === RACERS) break;
-        assert.ok(Date.now() < deadline, `only ${r.rows[0]?.n} racers reached the row lock`);
-        await new Promise((res) => setTimeout(res, 20));
-      }
+      await waitForLockWaiters(a.t.db, RACERS, 'pgauth.refresh(');
       await holder.exec('commit');
     });
   } finally {
@@ -221,8 +239,7 @@ test('20 concurrent refreshes queued on the session row (all 20 inside pgauth.re
 });
 
 test('the grace window over HTTP: a late retry gets the same pair; after the window the old token is refused and the whole family revoked', async () => {
-  await createUser(a, 'race-reuse');
-  const first = await login(a, 'race-reuse');
+  const first = await createSession(a, 'race-reuse');
   const answers = await race(first.refresh_token);
   const fresh = answers.find((x) => x.status === 200)?.json;
   assert.ok(fresh);
@@ -265,15 +282,10 @@ test('the grace window over HTTP: a late retry gets the same pair; after the win
 });
 
 test('with refresh_reuse_grace 0, exactly one of 20 concurrent refreshes succeeds, the others are 401, none 5xx (and the reuse ends the session)', async () => {
-  await createUser(a, 'race-nograce');
-  const first = await login(a, 'race-nograce');
-  await a.t.db.exec(`update pgauth.settings set refresh_reuse_grace = '0'`);
-  let answers: Answer[];
-  try {
-    answers = await race(first.refresh_token);
-  } finally {
-    await a.t.db.exec(`update pgauth.settings set refresh_reuse_grace = '10 seconds'`);
-  }
+  const first = await createSession(a, 'race-nograce');
+  const answers = await withSettings(a.t.db, { refresh_reuse_grace: '0' }, () =>
+    race(first.refresh_token),
+  );
   const statuses = answers.map((x) => x.status).sort();
   assert.deepEqual(statuses, [200, ...Array(RACERS - 1).fill(401)]);
   // Without a grace window a concurrent duplicate is indistinguishable from a thief: the session

@@ -16,8 +16,8 @@ import { after, before, describe, test } from 'node:test';
 import { createAuthClient } from '@pgauth/client';
 import { type Cluster, runPgauth, startCluster, startGateway } from '../helpers/cluster.ts';
 import { postgresOnly } from '../helpers/db.ts';
+import { PASSWORD } from '../helpers/sql.ts';
 
-const PASSWORD = 'a long enough passphrase';
 /** A password in the database URL: trust auth ignores it, and no output may show it. */
 const URL_SECRET = `SENTINEL-DBPW-${process.pid}`;
 

@@ -8,20 +8,26 @@
  * process's exit (and SIGINT/SIGTERM) stops every cluster still running; and a detached watchdog
  * shell does the same should the test process be killed outright.
  *
- * Also here: the pgauth CLI and gateway as real processes (`node bin/pgauth.js …`), for tests
- * that point them at such a cluster.
+ * The pgauth CLI and gateway as real processes, for tests that point them at such a cluster, are
+ * in ./processes.ts (re-exported here).
  */
 import { type ChildProcess, execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chownSync, copyFileSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { appendFile, chmod, chown, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { openPostgres } from '../../packages/client/src/db/postgres.ts';
 import { migrate } from '../../packages/pgauth/src/migrate.ts';
 import { randomName, TEST_SETTINGS } from './db.ts';
+import { freePort } from './processes.ts';
+
+export {
+  type GatewayProcess,
+  type RunResult as CliResult,
+  runPgauth,
+  startGateway,
+} from './processes.ts';
 
 export type StopMode = 'smart' | 'fast' | 'immediate';
 
@@ -81,8 +87,6 @@ export interface Cluster {
   destroy(): Promise<void>;
 }
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(ROOT, 'packages', 'pgauth', 'bin', 'pgauth.js');
 const IS_ROOT = process.getuid?.() === 0;
 
 /** The directory of initdb and pg_ctl: pg_config --bindir, else the newest /usr/lib/postgresql/N. */
@@ -132,18 +136,6 @@ function run(program: string, args: string[], timeoutMs = 60_000): Promise<strin
     execFile(file, argv, { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${program} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
       else resolve(stdout);
-    });
-  });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
     });
   });
 }
@@ -394,146 +386,4 @@ export async function createPgauthDatabase(cluster: Cluster, name?: string): Pro
     await conn.close();
   }
   return db;
-}
-
-/** The environment for a pgauth child process: none of the variables its flags fall back on. */
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env, ...extra };
-  for (const k of Object.keys(env)) {
-    if (k === 'DATABASE_URL' || k === 'PORT' || k === 'HOST' || k.startsWith('PGAUTH_')) {
-      delete env[k];
-    }
-  }
-  Object.assign(env, extra);
-  return env;
-}
-
-const children = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-});
-
-export interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  /** True when it was still running after timeoutMs and was killed. */
-  timedOut: boolean;
-}
-
-/** Runs `node bin/pgauth.js …args` to the end (killed after timeoutMs), `input` on stdin. */
-export function runPgauth(
-  args: string[],
-  options: { input?: string; timeoutMs?: number } = {},
-): Promise<CliResult> {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    env: childEnv(),
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  child.stdin.end(options.input ?? '');
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGKILL');
-  }, options.timeoutMs ?? 30_000);
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, signal, stdout, stderr, timedOut });
-    });
-  });
-}
-
-export interface GatewayProcess {
-  /** Base URL from the "pgauth listening on …" line. */
-  url: string;
-  pid: number;
-  stdout(): string;
-  stderr(): string;
-  /** Whether the process is still running. */
-  alive(): boolean;
-  /** SIGTERM, SIGKILL after 5 s; resolves with the exit code once it exited. */
-  stop(): Promise<number | null>;
-  /** SIGKILL at once (a crash); resolves once it exited. */
-  kill(): Promise<void>;
-}
-
-/** Starts `pgauth serve --database-url <url> --port 0 …extra` and waits for its listening line. */
-export function startGateway(databaseUrl: string, extra: string[] = []): Promise<GatewayProcess> {
-  const args = ['serve', '--database-url', databaseUrl, '--port', '0', ...extra];
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    env: childEnv(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  let exitCode: number | null = null;
-  let running = true;
-  const exited = new Promise<void>((done) =>
-    child.once('exit', (code) => {
-      running = false;
-      exitCode = code;
-      children.delete(child);
-      done();
-    }),
-  );
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  const stop = async (): Promise<number | null> => {
-    if (running) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    return exitCode;
-  };
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      void stop().then(() =>
-        reject(new Error(`pgauth serve did not listen within 30 s:\n${stdout}\n${stderr}`)),
-      );
-    }, 30_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`pgauth serve exited (${code}) before listening:\n${stdout}\n${stderr}`));
-    });
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      const before = stdout;
-      stdout += d;
-      if (/pgauth listening on /.test(before)) return;
-      const url = /pgauth listening on (http:\/\/\S+)/.exec(stdout)?.[1];
-      if (!url) return;
-      clearTimeout(timer);
-      resolve({
-        url,
-        pid: child.pid ?? 0,
-        stdout: () => stdout,
-        stderr: () => stderr,
-        alive: () => running,
-        stop,
-        kill: async () => {
-          if (!running) return;
-          child.kill('SIGKILL');
-          await exited;
-        },
-      });
-    });
-  });
 }

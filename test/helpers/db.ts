@@ -17,6 +17,7 @@ import { openPostgres } from '../../packages/client/src/db/postgres.ts';
 import type { Database } from '../../packages/client/src/db/types.ts';
 import { fromPglite, openPglite } from '../../packages/pgauth/src/db/pglite.ts';
 import { migrate, readMigrations } from '../../packages/pgauth/src/migrate.ts';
+import { useFileFixture } from './fixture.ts';
 
 export type Engine = 'postgres' | 'pglite';
 
@@ -54,7 +55,8 @@ export function randomName(prefix: string): string {
   return `${prefix}_${randomBytes(6).toString('hex')}`;
 }
 
-async function adminQuery(sql: string): Promise<void> {
+/** One statement as the administrator of the PostgreSQL server of the tests, on its own connection. */
+export async function adminQuery(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {
@@ -62,6 +64,40 @@ async function adminQuery(sql: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/** The URL of database `name` on the server of the tests, as `user` if given. */
+export function databaseUrl(name: string, user?: string): string {
+  return withDatabase(adminUrl, name, user);
+}
+
+export interface LoginRole {
+  name: string;
+  drop(): Promise<void>;
+}
+
+/** A new login role on the server of the tests (no password: trust), member of `group`. */
+export async function createLoginRole(group: string, prefix = 'pgauth_t'): Promise<LoginRole> {
+  const name = randomName(prefix);
+  await adminQuery(`create role ${name} login in role ${group}`);
+  return { name, drop: () => adminQuery(`drop role if exists ${name}`) };
+}
+
+export interface EmptyDatabase {
+  name: string;
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A new database with no migration applied, on the PostgreSQL server of the tests. */
+export async function createEmptyDatabase(prefix = 'pgauth_test'): Promise<EmptyDatabase> {
+  const name = randomName(prefix);
+  await adminQuery(`create database ${name}`);
+  return {
+    name,
+    url: databaseUrl(name),
+    drop: () => adminQuery(`drop database if exists ${name} with (force)`),
+  };
 }
 
 async function openPostgresTest(): Promise<TestDatabase> {
@@ -122,6 +158,19 @@ async function pgliteDump(): Promise<Blob> {
   }
 }
 
+/**
+ * A migrated PGlite data folder at `dataDir` (bcrypt cost 4), made from the same cached dump as the
+ * in-memory test databases, open in this process.
+ */
+export async function openPgliteFolder(dataDir: string): Promise<{ pglite: PGlite; db: Database }> {
+  const pglite = await PGlite.create({
+    dataDir,
+    loadDataDir: await pgliteDump(),
+    extensions: { pgcrypto },
+  });
+  return { pglite, db: fromPglite(pglite) };
+}
+
 async function openPgliteTest(): Promise<TestDatabase> {
   const db = await openPglite({ loadDataDir: await pgliteDump() });
   return {
@@ -137,4 +186,32 @@ async function openPgliteTest(): Promise<TestDatabase> {
 /** A fresh, migrated database on the engine under test. */
 export function openTestDatabase(): Promise<TestDatabase> {
   return onPostgres ? openPostgresTest() : openPgliteTest();
+}
+
+/** What a file does with its database right after it opened and right before it closes. */
+export interface FileHooks {
+  setup?(t: TestDatabase): Promise<void>;
+  teardown?(t: TestDatabase): Promise<void>;
+}
+
+/**
+ * One test database for the whole file: opened (then `setup`) before its first test, closed
+ * (after `teardown`) after its last. The object returned stands for it at once.
+ */
+export function useTestDatabase(hooks: FileHooks = {}): TestDatabase {
+  return useFileFixture(
+    'the test database',
+    async () => {
+      const t = await openTestDatabase();
+      await hooks.setup?.(t);
+      return t;
+    },
+    async (t) => {
+      try {
+        await hooks.teardown?.(t);
+      } finally {
+        await t.close();
+      }
+    },
+  );
 }

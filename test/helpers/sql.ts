@@ -1,6 +1,127 @@
-/** Assertions and fixtures the SQL-level test files share. */
+/** Assertions and fixtures the SQL-level test files share: each call goes through pgauth.*. */
 import assert from 'node:assert/strict';
-import type { Database } from '../../packages/client/src/db/types.ts';
+import type { Database, Queryable } from '../../packages/client/src/db/types.ts';
+
+/** A password the policy accepts, for every account a test does not need a special one for. */
+export const PASSWORD = 'a long enough passphrase';
+/** A password that is not the account's. */
+export const WRONG_PASSWORD = 'not the right passphrase';
+
+/** One row of pgauth.login or pgauth.refresh. */
+export type TokenPair = {
+  user_id: string;
+  session_id: string;
+  access_token: string;
+  access_expires_at: Date;
+  refresh_token: string;
+  refresh_expires_at: Date;
+};
+
+/** One row of pgauth.validate. */
+export type ValidSession = {
+  user_id: string;
+  session_id: string;
+  username: string;
+  roles: string[];
+  expires_at: Date;
+};
+
+/** pgauth.register; resolves with the new user's id. */
+export async function register(
+  db: Queryable,
+  username: string,
+  password: string | null = PASSWORD,
+  email: string | null = null,
+): Promise<string> {
+  const r = await db.query<{ id: string }>('select pgauth.register($1, $2, $3) as id', [
+    username,
+    password,
+    email,
+  ]);
+  return r.rows[0]?.id as string;
+}
+
+/** pgauth.create_user (the administrator's way: registration need not be open); its id. */
+export async function createUser(
+  db: Queryable,
+  username: string,
+  roles: string[] = [],
+  password: string = PASSWORD,
+): Promise<string> {
+  const r = await db.query<{ id: string }>(
+    'select pgauth.create_user($1, $2, null, $3::text[])::text as id',
+    [username, password, roles],
+  );
+  return r.rows[0]?.id as string;
+}
+
+/** pgauth.login: one pair when it succeeds, none when it fails. */
+export async function login(
+  db: Queryable,
+  username: string,
+  password: string = PASSWORD,
+  clientIp: string | null = null,
+  userAgent: string | null = null,
+): Promise<TokenPair[]> {
+  const r = await db.query<TokenPair>('select * from pgauth.login($1, $2, $3, $4)', [
+    username,
+    password,
+    clientIp,
+    userAgent,
+  ]);
+  return r.rows;
+}
+
+/** pgauth.login that must succeed: the pair of the new session. */
+export async function loginPair(
+  db: Queryable,
+  username: string,
+  password: string = PASSWORD,
+): Promise<TokenPair> {
+  const rows = await login(db, username, password);
+  assert.equal(rows.length, 1, `${username} logs in`);
+  return rows[0] as TokenPair;
+}
+
+/** A new user with PASSWORD, logged in once: the pair of that session. */
+export async function session(db: Queryable, username: string): Promise<TokenPair> {
+  await register(db, username);
+  return loginPair(db, username);
+}
+
+/** pgauth.refresh: the new pair, or none. */
+export async function refresh(db: Queryable, token: string | null): Promise<TokenPair[]> {
+  return (await db.query<TokenPair>('select * from pgauth.refresh($1)', [token])).rows;
+}
+
+/** pgauth.validate: the session of a valid access token, or none. */
+export async function validate(db: Queryable, token: unknown): Promise<ValidSession[]> {
+  return (await db.query<ValidSession>('select * from pgauth.validate($1)', [token])).rows;
+}
+
+/** Whether pgauth.validate accepts the token. */
+export async function validates(db: Queryable, token: unknown): Promise<boolean> {
+  return (await validate(db, token)).length === 1;
+}
+
+/** The column `v` of the first row of `sql`. */
+export async function scalar<T>(db: Queryable, sql: string, params: unknown[] = []): Promise<T> {
+  const r = await db.query<{ v: T }>(sql, params);
+  return r.rows[0]?.v as T;
+}
+
+/** The events of the audit log of one user or one session, oldest first. */
+export async function auditEvents(
+  db: Queryable,
+  of: { userId: string } | { sessionId: string },
+): Promise<string[]> {
+  const [column, id] = 'userId' in of ? ['user_id', of.userId] : ['session_id', of.sessionId];
+  const r = await db.query<{ event: string }>(
+    `select event from pgauth.audit_log where ${column} = $1 order by id`,
+    [id],
+  );
+  return r.rows.map((x) => x.event);
+}
 
 /** Asserts that a call fails with a pgauth SQLSTATE and its stable message (the error code). */
 export async function rejects(
@@ -13,6 +134,37 @@ export async function rejects(
     assert.equal(err.message, message);
     return true;
   });
+}
+
+/**
+ * Runs `fn` with columns of the pgauth.settings row set to `values`, then puts back the values
+ * they had before, whatever `fn` did.
+ */
+export async function withSettings<T>(
+  db: Queryable,
+  values: Record<string, string | number | boolean>,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const columns = Object.keys(values);
+  assert.ok(
+    columns.every((c) => /^[a-z_]+$/.test(c)),
+    `settings columns: ${columns.join(', ')}`,
+  );
+  const set = (row: readonly unknown[]): Promise<unknown> =>
+    db.query(
+      `update pgauth.settings set ${columns.map((c, i) => `${c} = $${i + 1}`).join(', ')}`,
+      row.map((v) => (v === null ? null : String(v))),
+    );
+  const r = await db.query<Record<string, string | null>>(
+    `select ${columns.map((c) => `${c}::text`).join(', ')} from pgauth.settings`,
+  );
+  const before = columns.map((c) => r.rows[0]?.[c] ?? null);
+  await set(Object.values(values));
+  try {
+    return await fn();
+  } finally {
+    await set(before);
+  }
 }
 
 /** Runs `fn` with pgauth.clock() shifted by `offset` (settings.clock_offset), then shifts it back. */

@@ -1,20 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
+import { withSettings } from '../helpers/sql.ts';
 import {
   call,
+  createSession,
   createUser,
   isErrorBody,
   login,
   PASSWORD,
-  startApp,
-  type TestApp,
+  useApp,
 } from './helpers.ts';
 
-let a: TestApp;
-before(async () => {
-  a = await startApp();
-});
-after(() => a.close());
+const a = useApp();
 
 test('POST /v1/users registers a user: 201 with its id', async () => {
   const r = await call(a, 'POST', '/v1/users', {
@@ -74,16 +71,13 @@ test('POST /v1/users schema violations are 400 invalid_input naming the field', 
 });
 
 test('POST /v1/users while registration is closed fails with 403 registration_closed', async () => {
-  await a.t.db.exec('update pgauth.settings set allow_registration = false');
-  try {
+  await withSettings(a.t.db, { allow_registration: false }, async () => {
     const r = await call(a, 'POST', '/v1/users', {
       json: { username: 'reg-closed', password: PASSWORD },
     });
     assert.equal(r.status, 403);
     assert.ok(isErrorBody(r, 'registration_closed'), r.text);
-  } finally {
-    await a.t.db.exec('update pgauth.settings set allow_registration = true');
-  }
+  });
 });
 
 test('POST /v1/login returns a token pair with Cache-Control: no-store', async () => {
@@ -193,7 +187,7 @@ test('GET /v1/session returns the session of the Bearer token; 401 invalid_token
 });
 
 test('a token in the query string is refused with 400, never read', async () => {
-  const tokens = await login(a, 'sess-user');
+  const tokens = await createSession(a, 'query-user');
   for (const q of ['access_token', 'token', 'refresh_token']) {
     const r = await call(a, 'GET', `/v1/session?${q}=${tokens.access_token}`);
     assert.equal(r.status, 400, q);
@@ -216,8 +210,7 @@ test('GET /v1/auth/check answers 200 with X-Auth-* headers, or 401', async () =>
 });
 
 test('POST /v1/refresh rotates the pair: 200 as login, the old access token stops working; 401 for unknown', async () => {
-  await createUser(a, 'refresh-user');
-  const first = await login(a, 'refresh-user');
+  const first = await createSession(a, 'refresh-user');
   const r = await call(a, 'POST', '/v1/refresh', { json: { refresh_token: first.refresh_token } });
   assert.equal(r.status, 200, r.text);
   assert.equal(r.headers.get('cache-control'), 'no-store');
@@ -234,8 +227,7 @@ test('POST /v1/refresh rotates the pair: 200 as login, the old access token stop
 });
 
 test('POST /v1/logout revokes the session: 204, then the token is 401', async () => {
-  await createUser(a, 'logout-user');
-  const tokens = await login(a, 'logout-user');
+  const tokens = await createSession(a, 'logout-user');
   const r = await call(a, 'POST', '/v1/logout', { token: tokens.access_token });
   assert.equal(r.status, 204, r.text);
   assert.equal((await call(a, 'GET', '/v1/session', { token: tokens.access_token })).status, 401);
@@ -245,8 +237,7 @@ test('POST /v1/logout revokes the session: 204, then the token is 401', async ()
 });
 
 test('POST /v1/password changes the password (204) and revokes every session of the user', async () => {
-  await createUser(a, 'pw-user');
-  const one = await login(a, 'pw-user');
+  const one = await createSession(a, 'pw-user');
   const two = await login(a, 'pw-user');
   const wrong = await call(a, 'POST', '/v1/password', {
     token: one.access_token,

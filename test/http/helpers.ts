@@ -6,8 +6,10 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { type AppOptions, buildApp } from '../../packages/pgauth/src/server/app.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { useFileFixture } from '../helpers/fixture.ts';
+import { createUser as createUserIn, PASSWORD } from '../helpers/sql.ts';
 
-export const PASSWORD = 'a long enough passphrase';
+export { PASSWORD };
 
 export interface TestApp {
   url: string;
@@ -66,6 +68,25 @@ export async function startApp(
   };
 }
 
+/**
+ * One app for the whole test file: started (then `setup` run on it) before its first test,
+ * closed after its last. The object returned stands for it at once.
+ */
+export function useApp(
+  options: Partial<AppOptions> = {},
+  setup?: (a: TestApp) => Promise<void>,
+): TestApp {
+  return useFileFixture(
+    'the app',
+    async () => {
+      const a = await startApp(options);
+      await setup?.(a);
+      return a;
+    },
+    (a) => a.close(),
+  );
+}
+
 export interface RequestOptions {
   json?: unknown;
   form?: Record<string, string>;
@@ -74,8 +95,9 @@ export interface RequestOptions {
   body?: string;
 }
 
+/** One request to the app (or any server at `url`), its body read and parsed when JSON. */
 export async function call(
-  a: TestApp,
+  a: Pick<TestApp, 'url'>,
   method: string,
   path: string,
   o: RequestOptions = {},
@@ -102,17 +124,13 @@ export async function call(
 }
 
 /** Creates a user with roles directly in SQL (pgauth.create_user); returns its id. */
-export async function createUser(
+export function createUser(
   a: TestApp,
   username: string,
   roles: string[] = [],
   password = PASSWORD,
 ): Promise<string> {
-  const r = await a.t.db.query<{ id: string }>(
-    'select pgauth.create_user($1, $2, null, $3::text[])::text as id',
-    [username, password, roles],
-  );
-  return r.rows[0]?.id ?? '';
+  return createUserIn(a.t.db, username, roles, password);
 }
 
 export interface Tokens {
@@ -126,6 +144,16 @@ export async function login(a: TestApp, username: string, password = PASSWORD): 
   const r = await call(a, 'POST', '/v1/login', { json: { username, password } });
   if (r.status !== 200) throw new Error(`login of ${username} failed: ${r.status} ${r.text}`);
   return r.json as Tokens;
+}
+
+/** A new user with `roles` (created in SQL), logged in once over HTTP: its first session. */
+export async function createSession(
+  a: TestApp,
+  username: string,
+  roles: string[] = [],
+): Promise<Tokens> {
+  await createUser(a, username, roles);
+  return login(a, username);
 }
 
 /** Asserts the shape of every error body: exactly error and message. */

@@ -1,30 +1,27 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import {
   call,
+  createSession,
   createUser,
   isErrorBody,
   login,
   PASSWORD,
-  startApp,
-  type TestApp,
   type Tokens,
+  useApp,
 } from './helpers.ts';
 
-let a: TestApp;
 let admin: Tokens;
 let introspector: Tokens;
 let plain: Tokens;
-before(async () => {
-  a = await startApp();
-  await createUser(a, 'root', ['admin']);
-  await createUser(a, 'gateway', ['introspect']);
-  await createUser(a, 'plain');
-  admin = await login(a, 'root');
-  introspector = await login(a, 'gateway');
-  plain = await login(a, 'plain');
+const a = useApp({}, async (app) => {
+  await createUser(app, 'root', ['admin']);
+  await createUser(app, 'gateway', ['introspect']);
+  await createUser(app, 'plain');
+  admin = await login(app, 'root');
+  introspector = await login(app, 'gateway');
+  plain = await login(app, 'plain');
 });
-after(() => a.close());
 
 test('POST /oauth2/introspect describes a valid access token (form-encoded)', async () => {
   const r = await call(a, 'POST', '/oauth2/introspect', {
@@ -41,8 +38,7 @@ test('POST /oauth2/introspect describes a valid access token (form-encoded)', as
 });
 
 test('POST /oauth2/introspect answers exactly {"active":false} for every token that is not valid', async () => {
-  await createUser(a, 'gone');
-  const revoked = await login(a, 'gone');
+  const revoked = await createSession(a, 'gone');
   await call(a, 'POST', '/v1/logout', { token: revoked.access_token });
   for (const token of [
     'garbage',
@@ -79,8 +75,7 @@ test('POST /oauth2/introspect needs a caller: 401 without a valid Bearer, 403 wi
 });
 
 test('POST /oauth2/revoke revokes an access or a refresh token whatever the hint; 200 for unknown', async () => {
-  await createUser(a, 'revokee');
-  const one = await login(a, 'revokee');
+  const one = await createSession(a, 'revokee');
   const r1 = await call(a, 'POST', '/oauth2/revoke', {
     form: { token: one.access_token, token_type_hint: 'refresh_token' },
   });

@@ -1,21 +1,18 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { openPostgres } from '../../packages/client/src/db/postgres.ts';
 import {
   call,
+  createSession,
   createUser,
   isErrorBody,
   login,
   PASSWORD,
   startApp,
-  type TestApp,
+  useApp,
 } from './helpers.ts';
 
-let a: TestApp;
-before(async () => {
-  a = await startApp();
-});
-after(() => a.close());
+const a = useApp();
 
 /** The value of one sample of a Prometheus text exposition, 0 when absent. */
 function sample(text: string, name: string, labels: string): number {
@@ -76,8 +73,7 @@ test('GET /metrics counts requests by route and status, logins and validations b
   const before = await call(a, 'GET', '/metrics');
   assert.equal(before.status, 200);
   assert.match(before.headers.get('content-type') ?? '', /text\/plain/);
-  await createUser(a, 'metered');
-  const tokens = await login(a, 'metered');
+  const tokens = await createSession(a, 'metered');
   await call(a, 'POST', '/v1/login', {
     json: { username: 'metered', password: 'wrong password!' },
   });

@@ -8,28 +8,25 @@
  * where PGAUTH_TEST_ALL=1, as in CI, which installs them).
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import {
-  adminUrl,
+  createLoginRole,
+  type LoginRole,
   onPostgres,
   openTestDatabase,
   postgresOnly,
-  randomName,
   type TestDatabase,
 } from '../helpers/db.ts';
+import { freePort, ROOT, type RunResult, runProcess } from '../helpers/processes.ts';
+import { PASSWORD } from '../helpers/sql.ts';
 import { needs } from '../helpers/tools.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const EXAMPLES = join(ROOT, 'examples', 'languages');
-const PASSWORD = 'a long enough passphrase';
 /** Debian's own interpreter: a python3 earlier on PATH (pyenv) lacks the Debian packages. */
 const PYTHON = '/usr/bin/python3';
 /** Where Debian installs packaged Go libraries (GOPATH layout, no modules). */
@@ -48,12 +45,6 @@ function findExecutable(name: string, extraDirs: string[] = []): string | null {
 
 function hasPsycopg(): boolean {
   return spawnSync(PYTHON, ['-c', 'import psycopg'], { stdio: 'ignore' }).status === 0;
-}
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
 }
 
 interface Snippet {
@@ -113,48 +104,13 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-function run(command: string[], env: NodeJS.ProcessEnv = cleanEnv()): Promise<Run> {
-  const [file, ...args] = command;
-  return new Promise((resolve, reject) => {
-    const child = spawn(file ?? '', args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address ? address.port : 0;
+function run(command: string[], env: NodeJS.ProcessEnv = cleanEnv()): Promise<RunResult> {
+  return runProcess(command, { env, timeoutMs: 60_000 });
 }
 
 let t: TestDatabase | undefined;
 let dir = '';
-let role = '';
+let role: LoginRole | undefined;
 /** The test database, as a login role that is only a member of pgauth_validator. */
 let serviceUrl = '';
 const USERNAME = "o'brien zoë";
@@ -167,10 +123,9 @@ before(async () => {
   if (!onPostgres) return;
   t = await openTestDatabase();
   dir = await mkdtemp(join(tmpdir(), 'pgauth-languages-'));
-  role = randomName('pgauth_lang');
-  await admin(`create role ${role} login in role pgauth_validator`);
+  role = await createLoginRole('pgauth_validator', 'pgauth_lang');
   const url = new URL(t.url ?? '');
-  url.username = role;
+  url.username = role.name;
   url.password = '';
   // lib/pq requires TLS unless told otherwise; the test server on loopback has none.
   url.searchParams.set('sslmode', 'disable');
@@ -199,11 +154,11 @@ before(async () => {
 
 after(async () => {
   await t?.close();
-  if (role) await admin(`drop role if exists ${role}`);
+  await role?.drop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-function assertInvalid(r: Run, what: string): void {
+function assertInvalid(r: RunResult, what: string): void {
   assert.equal(r.stderr, '', `${what}: nothing on stderr`);
   assert.equal(r.stdout, 'invalid\n', what);
   assert.equal(r.code, 1, what);
@@ -254,7 +209,7 @@ for (const snippet of snippets) {
     });
 
     test('exits 2 with the error on stderr when the database cannot be reached', async () => {
-      const url = `postgres://${role}@127.0.0.1:${await closedPort()}/postgres?sslmode=disable`;
+      const url = `postgres://${role?.name}@127.0.0.1:${await freePort()}/postgres?sslmode=disable`;
       const r = await run([...command, url, token]);
       assert.equal(r.code, 2);
       assert.equal(r.stdout, '');

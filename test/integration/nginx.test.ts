@@ -11,13 +11,15 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { connect, createServer as createTcpServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../helpers/processes.ts';
 import { needs } from '../helpers/tools.ts';
-import { createUser, login, startApp, type TestApp } from '../http/helpers.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { createSession, createUser, login, startApp, type TestApp } from '../http/helpers.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/nginx/', import.meta.url));
 
@@ -35,15 +37,6 @@ function findNginx(): string | null {
 
 const NGINX = findNginx();
 const skip = needs('nginx auth_request', NGINX ? [] : ['nginx']);
-
-/** A port that was free a moment ago (nginx needs a number, it cannot report an ephemeral one). */
-async function freePort(): Promise<number> {
-  const server = createTcpServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address ? address.port : 0;
-}
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -232,8 +225,7 @@ describe('nginx auth_request in front of the gateway (examples/nginx)', { skip }
   });
 
   test('a POST with a body reaches the upstream with its body (the check itself is a bodiless GET)', async () => {
-    await createUser(gw(), 'nginx_poster');
-    const tokens = await login(gw(), 'nginx_poster');
+    const tokens = await createSession(gw(), 'nginx_poster');
     const body = JSON.stringify({ item: 'x'.repeat(20_000) });
     const r = await request('/orders', {
       method: 'POST',
@@ -248,8 +240,7 @@ describe('nginx auth_request in front of the gateway (examples/nginx)', { skip }
   });
 
   test("the application's own 500 passes through untouched (only the check's failures become 503)", async () => {
-    await createUser(gw(), 'nginx_failing');
-    const tokens = await login(gw(), 'nginx_failing');
+    const tokens = await createSession(gw(), 'nginx_failing');
     const r = await request('/fail', { token: tokens.access_token });
     assert.equal(r.status, 500);
     assert.equal(r.json.headers['x-auth-user-id'], tokens.user_id);
@@ -266,22 +257,22 @@ describe('nginx auth_request in front of the gateway (examples/nginx)', { skip }
   });
 
   test('a token revoked with pgauth.logout in SQL is refused with 401 from then on', async () => {
-    await createUser(gw(), 'nginx_revoked');
-    const tokens = await login(gw(), 'nginx_revoked');
+    const tokens = await createSession(gw(), 'nginx_revoked');
     assert.equal((await request('/orders', { token: tokens.access_token })).status, 200);
     const r = await gw().t.db.query<{ ok: boolean }>('select pgauth.logout($1) as ok', [
       tokens.access_token,
     ]);
     assert.equal(r.rows[0]?.ok, true);
     // The gateway learns of a revocation made outside it through NOTIFY: allow for its delivery.
-    let last: Answer | undefined;
-    const deadline = Date.now() + 3_000;
-    while (Date.now() < deadline) {
-      last = await request('/orders', { token: tokens.access_token });
-      if (last.status === 401) break;
-      await sleep(50);
-    }
-    assert.ok(last);
+    const last = await waitFor(
+      'nginx to refuse the revoked token',
+      async () => {
+        const r = await request('/orders', { token: tokens.access_token });
+        return r.status === 401 ? r : undefined;
+      },
+      3_000,
+      50,
+    );
     assertInvalidToken(last);
     const n = await countHits(async () => {
       assertInvalidToken(await request('/orders', { token: tokens.access_token }));
@@ -316,8 +307,7 @@ describe('nginx auth_request in front of the gateway (examples/nginx)', { skip }
   });
 
   test('with the gateway down nginx answers 503 unavailable with Retry-After, and the upstream is not reached', async () => {
-    await createUser(gw(), 'nginx_outage');
-    const tokens = await login(gw(), 'nginx_outage');
+    const tokens = await createSession(gw(), 'nginx_outage');
     await gw().close();
     gatewayClosed = true;
     const n = await countHits(async () => {

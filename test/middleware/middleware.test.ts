@@ -12,38 +12,29 @@ import { serve } from '@hono/node-server';
 import express from 'express';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { type Context, Hono } from 'hono';
-import type { Row } from '../../packages/client/src/db/types.ts';
 import { AuthError, ERRORS } from '../../packages/client/src/errors.ts';
 import type { AuthOptions } from '../../packages/client/src/middleware/common.ts';
 import * as forExpress from '../../packages/client/src/middleware/express.ts';
 import * as forFastify from '../../packages/client/src/middleware/fastify.ts';
 import * as forHono from '../../packages/client/src/middleware/hono.ts';
 import type { Session, TokenValidator } from '../../packages/client/src/types.ts';
-import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { withClock } from '../helpers/sql.ts';
-
-const PASSWORD = 'a long enough passphrase';
-
-let t: TestDatabase;
-before(async () => {
-  t = await openTestDatabase();
-  await createUser('mw_alice', []);
-  await createUser('mw_root', ['admin']);
-  await createUser('mw_olga', ['ops', 'reader']);
-});
-after(() => t.close());
-
-// ---- fixtures: users, tokens and the validator on the test database --------------------------
+import { useTestDatabase } from '../helpers/db.ts';
+import { createUser, loginPair, validate, withClock } from '../helpers/sql.ts';
 
 const userIds = new Map<string, string>();
+const t = useTestDatabase({
+  async setup({ db }) {
+    for (const [username, roles] of [
+      ['mw_alice', []],
+      ['mw_root', ['admin']],
+      ['mw_olga', ['ops', 'reader']],
+    ] as const) {
+      userIds.set(username, await createUser(db, username, [...roles]));
+    }
+  },
+});
 
-async function createUser(username: string, roles: string[]): Promise<void> {
-  const r = await t.db.query<{ id: string }>(
-    'select pgauth.create_user($1, $2, null, $3::text[])::text as id',
-    [username, PASSWORD, roles],
-  );
-  userIds.set(username, r.rows[0]?.id ?? '');
-}
+// ---- fixtures: users, tokens and the validator on the test database --------------------------
 
 interface Login {
   token: string;
@@ -52,21 +43,8 @@ interface Login {
 }
 
 async function login(username: string): Promise<Login> {
-  const r = await t.db.query<{ access_token: string; user_id: string; session_id: string }>(
-    'select access_token, user_id::text, session_id::text from pgauth.login($1, $2, null, null)',
-    [username, PASSWORD],
-  );
-  const row = r.rows[0];
-  if (!row) throw new Error(`login of ${username} failed`);
-  return { token: row.access_token, userId: row.user_id, sessionId: row.session_id };
-}
-
-interface SessionRow extends Row {
-  user_id: string;
-  username: string;
-  session_id: string;
-  roles: string[];
-  expires_at: Date;
+  const pair = await loginPair(t.db, username);
+  return { token: pair.access_token, userId: pair.user_id, sessionId: pair.session_id };
 }
 
 /** Every token a database validator was asked about, in order. */
@@ -77,11 +55,7 @@ function databaseValidator(): TokenValidator {
   return {
     async validate(token: string): Promise<Session | null> {
       asked.push(token);
-      const r = await t.db.query<SessionRow>(
-        'select user_id::text, username, session_id::text, roles, expires_at from pgauth.validate($1)',
-        [token],
-      );
-      const row = r.rows[0];
+      const [row] = await validate(t.db, token);
       if (!row) return null;
       return {
         userId: row.user_id,

@@ -1,45 +1,24 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { rejects } from '../helpers/sql.ts';
+import { test } from 'node:test';
+import { useTestDatabase } from '../helpers/db.ts';
+import {
+  login,
+  loginPair,
+  PASSWORD,
+  register,
+  rejects,
+  scalar,
+  validates,
+  withClock,
+} from '../helpers/sql.ts';
 
-const PW = 'a long enough passphrase';
 const NEW_PW = 'a different passphrase';
 const NOBODY = '00000000-0000-4000-8000-000000000000';
-let t: TestDatabase;
-before(async () => {
-  t = await openTestDatabase();
-});
-after(() => t.close());
+const t = useTestDatabase();
 
-type Pair = {
-  user_id: string;
-  session_id: string;
-  access_token: string;
-  refresh_token: string;
-};
-
-async function register(username: string): Promise<string> {
-  const r = await t.db.query<{ id: string }>('select pgauth.register($1, $2) as id', [
-    username,
-    PW,
-  ]);
-  return r.rows[0]?.id as string;
-}
-
-async function login(username: string, password = PW): Promise<Pair | undefined> {
-  const r = await t.db.query<Pair>('select * from pgauth.login($1, $2)', [username, password]);
-  return r.rows[0];
-}
-
-async function scalar<T>(sql: string, params: unknown[] = []): Promise<T> {
-  const r = await t.db.query<{ v: T }>(sql, params);
-  return r.rows[0]?.v as T;
-}
-
-async function validates(token: string | undefined): Promise<boolean> {
-  return (await t.db.query('select * from pgauth.validate($1)', [token])).rows.length === 1;
-}
+/** Asserts that a call fails with NOUSR user_not_found. */
+const rejectsUnknownUser = (p: Promise<unknown>): Promise<void> =>
+  rejects(p, 'NOUSR', 'user_not_found');
 
 async function lastEvent(userId: string) {
   const r = await t.db.query<{ event: string; detail: unknown }>(
@@ -50,16 +29,16 @@ async function lastEvent(userId: string) {
 }
 
 test('change_password with the right current password: true, every session revoked, the new one works', async () => {
-  const id = await register('ad_change');
-  const s = await login('ad_change');
-  await login('ad_change', 'wrong passphrase here');
+  const id = await register(t.db, 'ad_change');
+  const s = await loginPair(t.db, 'ad_change');
+  await login(t.db, 'ad_change', 'wrong passphrase here');
   assert.equal(
-    await scalar('select pgauth.change_password($1, $2, $3) as v', [id, PW, NEW_PW]),
+    await scalar(t.db, 'select pgauth.change_password($1, $2, $3) as v', [id, PASSWORD, NEW_PW]),
     true,
   );
-  assert.equal(await validates(s?.access_token), false);
-  assert.equal(await login('ad_change', PW), undefined);
-  assert.ok(await login('ad_change', NEW_PW));
+  assert.equal(await validates(t.db, s?.access_token), false);
+  assert.deepEqual(await login(t.db, 'ad_change', PASSWORD), []);
+  assert.equal((await login(t.db, 'ad_change', NEW_PW)).length, 1);
   const a = await t.db.query(
     `select detail from pgauth.audit_log where user_id = $1 and event = 'password_changed'`,
     [id],
@@ -68,47 +47,51 @@ test('change_password with the right current password: true, every session revok
 });
 
 test('change_password with a wrong current password returns false and counts a failure', async () => {
-  const id = await register('ad_change_wrong');
+  const id = await register(t.db, 'ad_change_wrong');
   assert.equal(
-    await scalar('select pgauth.change_password($1, $2, $3) as v', [
+    await scalar(t.db, 'select pgauth.change_password($1, $2, $3) as v', [
       id,
       'wrong passphrase!',
       NEW_PW,
     ]),
     false,
   );
-  assert.equal(await scalar('select failed_logins as v from pgauth.users where id = $1', [id]), 1);
+  assert.equal(
+    await scalar(t.db, 'select failed_logins as v from pgauth.users where id = $1', [id]),
+    1,
+  );
   assert.deepEqual(await lastEvent(id), {
     event: 'login_failure',
     detail: { reason: 'bad_password', via: 'change_password' },
   });
-  assert.ok(await login('ad_change_wrong', PW), 'the password is unchanged');
+  assert.equal(
+    (await login(t.db, 'ad_change_wrong', PASSWORD)).length,
+    1,
+    'the password is unchanged',
+  );
 });
 
 test('change_password of a locked or disabled user returns false', async () => {
-  const id = await register('ad_change_locked');
-  await t.db.query('select pgauth.lock_user($1)', [id]);
-  assert.equal(
-    await scalar('select pgauth.change_password($1, $2, $3) as v', [id, PW, NEW_PW]),
-    false,
-  );
-  assert.deepEqual((await lastEvent(id))?.detail, { reason: 'locked', via: 'change_password' });
-  const d = await register('ad_change_disabled');
-  await t.db.query('update pgauth.users set disabled_at = now() where id = $1', [d]);
-  assert.equal(
-    await scalar('select pgauth.change_password($1, $2, $3) as v', [d, PW, NEW_PW]),
-    false,
-  );
-  assert.deepEqual((await lastEvent(d))?.detail, { reason: 'disabled', via: 'change_password' });
+  for (const [reason, sql] of [
+    ['locked', 'select pgauth.lock_user($1)'],
+    ['disabled', 'update pgauth.users set disabled_at = now() where id = $1'],
+  ] as const) {
+    const id = await register(t.db, `ad_change_${reason}`);
+    await t.db.query(sql, [id]);
+    assert.equal(
+      await scalar(t.db, 'select pgauth.change_password($1, $2, $3) as v', [id, PASSWORD, NEW_PW]),
+      false,
+      reason,
+    );
+    assert.deepEqual((await lastEvent(id))?.detail, { reason, via: 'change_password' });
+  }
 });
 
 test('change_password fails with NOUSR for an unknown user and BADIN for a missing current password', async () => {
-  await rejects(
-    t.db.query('select pgauth.change_password($1, $2, $3)', [NOBODY, PW, NEW_PW]),
-    'NOUSR',
-    'user_not_found',
+  await rejectsUnknownUser(
+    t.db.query('select pgauth.change_password($1, $2, $3)', [NOBODY, PASSWORD, NEW_PW]),
   );
-  const id = await register('ad_change_badin');
+  const id = await register(t.db, 'ad_change_badin');
   for (const current of [null, 'c'.repeat(1025)]) {
     await rejects(
       t.db.query('select pgauth.change_password($1, $2, $3)', [id, current, NEW_PW]),
@@ -119,12 +102,12 @@ test('change_password fails with NOUSR for an unknown user and BADIN for a missi
 });
 
 test('set_password resets without the current password and revokes every session; NOUSR for nobody', async () => {
-  const id = await register('ad_set');
-  const s = await login('ad_set');
+  const id = await register(t.db, 'ad_set');
+  const s = await loginPair(t.db, 'ad_set');
   await t.db.query('select pgauth.set_password($1, $2)', [id, NEW_PW]);
-  assert.equal(await validates(s?.access_token), false);
-  assert.equal(await login('ad_set', PW), undefined);
-  assert.ok(await login('ad_set', NEW_PW));
+  assert.equal(await validates(t.db, s?.access_token), false);
+  assert.deepEqual(await login(t.db, 'ad_set', PASSWORD), []);
+  assert.equal((await login(t.db, 'ad_set', NEW_PW)).length, 1);
   assert.ok(
     (
       await t.db.query(
@@ -134,25 +117,21 @@ test('set_password resets without the current password and revokes every session
       )
     ).rows.length === 1,
   );
-  await rejects(
-    t.db.query('select pgauth.set_password($1, $2)', [NOBODY, NEW_PW]),
-    'NOUSR',
-    'user_not_found',
-  );
+  await rejectsUnknownUser(t.db.query('select pgauth.set_password($1, $2)', [NOBODY, NEW_PW]));
 });
 
 test('lock_user locks until unlocked by default and revokes every session; unlock_user lifts it', async () => {
-  const id = await register('ad_lock');
-  const s = await login('ad_lock');
+  const id = await register(t.db, 'ad_lock');
+  const s = await loginPair(t.db, 'ad_lock');
   await t.db.query(`select pgauth.lock_user($1, p_reason => 'fraud')`, [id]);
-  assert.equal(await validates(s?.access_token), false);
+  assert.equal(await validates(t.db, s?.access_token), false);
   const u = await t.db.query(
     `select locked_until = 'infinity' as forever, lock_reason from pgauth.get_user($1)`,
     [id],
   );
   assert.deepEqual(u.rows, [{ forever: true, lock_reason: 'fraud' }]);
-  assert.equal(await login('ad_lock'), undefined);
-  for (let i = 0; i < 3; i++) await login('ad_lock', 'wrong passphrase here');
+  assert.deepEqual(await login(t.db, 'ad_lock'), []);
+  for (let i = 0; i < 3; i++) await login(t.db, 'ad_lock', 'wrong passphrase here');
   await t.db.query('select pgauth.unlock_user($1)', [id]);
   const v = await t.db.query(
     'select failed_logins, lock_count, locked_until, lock_reason from pgauth.users where id = $1',
@@ -161,24 +140,21 @@ test('lock_user locks until unlocked by default and revokes every session; unloc
   assert.deepEqual(v.rows, [
     { failed_logins: 0, lock_count: 0, locked_until: null, lock_reason: null },
   ]);
-  assert.ok(await login('ad_lock'));
+  assert.equal((await login(t.db, 'ad_lock')).length, 1);
   assert.deepEqual(await lastEvent(id), { event: 'login_success', detail: {} });
 });
 
 test('lock_user until a time: login works again once it has passed', async () => {
-  const id = await register('ad_lock_until');
+  const id = await register(t.db, 'ad_lock_until');
   await t.db.query(`select pgauth.lock_user($1, now() + interval '1 hour')`, [id]);
-  assert.equal(await login('ad_lock_until'), undefined);
-  await t.db.exec(`update pgauth.settings set clock_offset = '61 minutes'`);
-  try {
-    assert.ok(await login('ad_lock_until'));
-  } finally {
-    await t.db.exec(`update pgauth.settings set clock_offset = '0'`);
-  }
+  assert.deepEqual(await login(t.db, 'ad_lock_until'), []);
+  await withClock(t.db, '61 minutes', async () => {
+    assert.equal((await login(t.db, 'ad_lock_until')).length, 1);
+  });
 });
 
 test('lock_user fails with BADIN for a time not in the future or a long reason, NOUSR for nobody', async () => {
-  const id = await register('ad_lock_bad');
+  const id = await register(t.db, 'ad_lock_bad');
   for (const until of [null, new Date(Date.now() - 60_000)]) {
     await rejects(
       t.db.query('select pgauth.lock_user($1, $2)', [id, until]),
@@ -191,20 +167,20 @@ test('lock_user fails with BADIN for a time not in the future or a long reason, 
     'BADIN',
     'invalid_input',
   );
-  await rejects(t.db.query('select pgauth.lock_user($1)', [NOBODY]), 'NOUSR', 'user_not_found');
-  await rejects(t.db.query('select pgauth.unlock_user($1)', [NOBODY]), 'NOUSR', 'user_not_found');
-  assert.ok(await login('ad_lock_bad'), 'nothing was locked');
+  await rejectsUnknownUser(t.db.query('select pgauth.lock_user($1)', [NOBODY]));
+  await rejectsUnknownUser(t.db.query('select pgauth.unlock_user($1)', [NOBODY]));
+  assert.equal((await login(t.db, 'ad_lock_bad')).length, 1, 'nothing was locked');
 });
 
 test('grant_role is idempotent and creates the role; revoke_role of a role not held is a no-op', async () => {
-  const id = await register('ad_roles');
+  const id = await register(t.db, 'ad_roles');
   await t.db.query(`select pgauth.grant_role($1, 'billing:write')`, [id]);
   await t.db.query(`select pgauth.grant_role($1, 'billing:write')`, [id]);
   assert.equal(
-    await scalar(`select count(*)::int as v from pgauth.roles where name = 'billing:write'`),
+    await scalar(t.db, `select count(*)::int as v from pgauth.roles where name = 'billing:write'`),
     1,
   );
-  assert.deepEqual(await scalar('select roles as v from pgauth.get_user($1)', [id]), [
+  assert.deepEqual(await scalar(t.db, 'select roles as v from pgauth.get_user($1)', [id]), [
     'billing:write',
   ]);
   const events = async () =>
@@ -219,11 +195,11 @@ test('grant_role is idempotent and creates the role; revoke_role of a role not h
   await t.db.query(`select pgauth.revoke_role($1, 'billing:write')`, [id]);
   await t.db.query(`select pgauth.revoke_role($1, 'billing:write')`, [id]);
   assert.deepEqual(await events(), ['role_granted', 'role_revoked']);
-  assert.deepEqual(await scalar('select roles as v from pgauth.get_user($1)', [id]), []);
+  assert.deepEqual(await scalar(t.db, 'select roles as v from pgauth.get_user($1)', [id]), []);
 });
 
 test('grant_role fails with BADIN for a malformed role name and NOUSR for nobody; revoke_role NOUSR', async () => {
-  const id = await register('ad_roles_bad');
+  const id = await register(t.db, 'ad_roles_bad');
   for (const role of [null, '', 'Admin', '1role', 'has space', 'r'.repeat(64)]) {
     await rejects(
       t.db.query('select pgauth.grant_role($1, $2)', [id, role]),
@@ -231,26 +207,18 @@ test('grant_role fails with BADIN for a malformed role name and NOUSR for nobody
       'invalid_input',
     );
   }
-  await rejects(
-    t.db.query(`select pgauth.grant_role($1, 'admin')`, [NOBODY]),
-    'NOUSR',
-    'user_not_found',
-  );
-  await rejects(
-    t.db.query(`select pgauth.revoke_role($1, 'admin')`, [NOBODY]),
-    'NOUSR',
-    'user_not_found',
-  );
+  await rejectsUnknownUser(t.db.query(`select pgauth.grant_role($1, 'admin')`, [NOBODY]));
+  await rejectsUnknownUser(t.db.query(`select pgauth.revoke_role($1, 'admin')`, [NOBODY]));
 });
 
 test('delete_user revokes sessions, hides the user and keeps the audit rows; a second delete fails with NOUSR', async () => {
-  const id = await register('ad_delete');
-  const s = await login('ad_delete');
+  const id = await register(t.db, 'ad_delete');
+  const s = await loginPair(t.db, 'ad_delete');
   await t.db.query('select pgauth.delete_user($1)', [id]);
-  assert.equal(await validates(s?.access_token), false);
-  await rejects(t.db.query('select * from pgauth.get_user($1)', [id]), 'NOUSR', 'user_not_found');
-  await rejects(t.db.query(`select pgauth.find_user('ad_delete')`), 'NOUSR', 'user_not_found');
-  await rejects(t.db.query('select pgauth.delete_user($1)', [id]), 'NOUSR', 'user_not_found');
+  assert.equal(await validates(t.db, s?.access_token), false);
+  await rejectsUnknownUser(t.db.query('select * from pgauth.get_user($1)', [id]));
+  await rejectsUnknownUser(t.db.query(`select pgauth.find_user('ad_delete')`));
+  await rejectsUnknownUser(t.db.query('select pgauth.delete_user($1)', [id]));
   const events = await t.db.query<{ event: string }>(
     'select event from pgauth.audit_log where user_id = $1 order by id',
     [id],
@@ -262,23 +230,23 @@ test('delete_user revokes sessions, hides the user and keeps the audit rows; a s
 });
 
 test('find_user finds by username case-insensitively or by id, with or without hyphens; NOUSR otherwise', async () => {
-  const id = await register('Ad_Find');
+  const id = await register(t.db, 'Ad_Find');
   for (const key of ['ad_find', 'AD_FIND', id, id.toUpperCase(), id.replaceAll('-', '')]) {
-    assert.equal(await scalar('select pgauth.find_user($1) as v', [key]), id, key);
+    assert.equal(await scalar(t.db, 'select pgauth.find_user($1) as v', [key]), id, key);
   }
   for (const key of [null, '', 'ad_nobody', NOBODY]) {
-    await rejects(t.db.query('select pgauth.find_user($1)', [key]), 'NOUSR', 'user_not_found');
+    await rejectsUnknownUser(t.db.query('select pgauth.find_user($1)', [key]));
   }
 });
 
 test('list_users lists users not deleted by username, with roles and live sessions, never a hash', async () => {
-  const a = await register('ad_list_b');
-  const b = await register('AD_LIST_A');
-  const c = await register('ad_list_c');
+  const a = await register(t.db, 'ad_list_b');
+  const b = await register(t.db, 'AD_LIST_A');
+  const c = await register(t.db, 'ad_list_c');
   await t.db.query('select pgauth.delete_user($1)', [c]);
   await t.db.query(`select pgauth.grant_role($1, 'admin')`, [a]);
-  await login('ad_list_b');
-  await login('ad_list_b');
+  await loginPair(t.db, 'ad_list_b');
+  await loginPair(t.db, 'ad_list_b');
   const r = await t.db.query<{ id: string; username: string; live_sessions: string | number }>(
     'select * from pgauth.list_users(10000)',
   );
@@ -335,30 +303,20 @@ test('list_users fails with BADIN for a limit outside 1 to 10000 or a negative o
 });
 
 test('get_user returns one user as list_users shows it; NOUSR for nobody', async () => {
-  const id = await register('ad_get');
-  await login('ad_get');
+  const id = await register(t.db, 'ad_get');
+  await loginPair(t.db, 'ad_get');
   const r = await t.db.query('select * from pgauth.get_user($1)', [id]);
   assert.equal(r.rows.length, 1);
   const l = await t.db.query('select * from pgauth.list_users(10000) where id = $1', [id]);
   assert.deepEqual(r.rows, l.rows);
-  await rejects(
-    t.db.query('select * from pgauth.get_user($1)', [NOBODY]),
-    'NOUSR',
-    'user_not_found',
-  );
+  await rejectsUnknownUser(t.db.query('select * from pgauth.get_user($1)', [NOBODY]));
 });
 
 test('list_sessions lists live sessions newest first, without token hashes; NOUSR for nobody', async () => {
-  const id = await register('ad_sessions');
-  const a = await login('ad_sessions');
-  await t.db.exec(`update pgauth.settings set clock_offset = '1 second'`);
-  let b: Pair | undefined;
-  try {
-    b = await login('ad_sessions');
-  } finally {
-    await t.db.exec(`update pgauth.settings set clock_offset = '0'`);
-  }
-  const c = await login('ad_sessions');
+  const id = await register(t.db, 'ad_sessions');
+  const a = await loginPair(t.db, 'ad_sessions');
+  const b = await withClock(t.db, '1 second', () => loginPair(t.db, 'ad_sessions'));
+  const c = await loginPair(t.db, 'ad_sessions');
   await t.db.query('select pgauth.logout($1)', [c?.access_token]);
   const r = await t.db.query<{ id: string }>('select * from pgauth.list_sessions($1)', [id]);
   assert.deepEqual(
@@ -375,29 +333,24 @@ test('list_sessions lists live sessions newest first, without token hashes; NOUS
     'refresh_generation',
     'user_agent',
   ]);
-  await rejects(
-    t.db.query('select * from pgauth.list_sessions($1)', [NOBODY]),
-    'NOUSR',
-    'user_not_found',
-  );
+  await rejectsUnknownUser(t.db.query('select * from pgauth.list_sessions($1)', [NOBODY]));
 });
 
 test('purge_expired deletes sessions ended longer than session_retention ago and returns the count', async () => {
-  const id = await register('ad_purge');
-  const live = await login('ad_purge');
-  const revoked = await login('ad_purge');
+  const id = await register(t.db, 'ad_purge');
+  const live = await loginPair(t.db, 'ad_purge');
+  const revoked = await loginPair(t.db, 'ad_purge');
   await t.db.query('select pgauth.logout($1)', [revoked?.access_token]);
   // Nothing ended 7 days ago yet.
   await t.db.query('select pgauth.purge_expired()');
   assert.equal(
-    await scalar('select count(*)::int as v from pgauth.sessions where user_id = $1', [id]),
+    await scalar(t.db, 'select count(*)::int as v from pgauth.sessions where user_id = $1', [id]),
     2,
   );
-  await t.db.exec(`update pgauth.settings set clock_offset = '7 days 1 minute'`);
-  try {
-    const later = await login('ad_purge');
+  await withClock(t.db, '7 days 1 minute', async () => {
+    const later = await loginPair(t.db, 'ad_purge');
     // The revoked session ended more than 7 days ago; the live one has valid refresh (14 days).
-    const n = await scalar<number>('select pgauth.purge_expired() as v');
+    const n = await scalar<number>(t.db, 'select pgauth.purge_expired() as v');
     assert.ok(n >= 1);
     const left = await t.db.query<{ id: string }>(
       'select id from pgauth.sessions where user_id = $1 order by created_at',
@@ -407,24 +360,19 @@ test('purge_expired deletes sessions ended longer than session_retention ago and
       left.rows.map((x) => x.id),
       [live?.session_id, later?.session_id],
     );
-  } finally {
-    await t.db.exec(`update pgauth.settings set clock_offset = '0'`);
-  }
-  await t.db.exec(`update pgauth.settings set clock_offset = '38 days'`);
-  try {
+  });
+  await withClock(t.db, '38 days', async () => {
     await t.db.query('select pgauth.purge_expired()');
     assert.equal(
-      await scalar('select count(*)::int as v from pgauth.sessions where user_id = $1', [id]),
+      await scalar(t.db, 'select count(*)::int as v from pgauth.sessions where user_id = $1', [id]),
       0,
       'every session is past its absolute expiry plus retention',
     );
-  } finally {
-    await t.db.exec(`update pgauth.settings set clock_offset = '0'`);
-  }
+  });
 });
 
 test('purge_expired deletes exactly the sessions whose absolute expiry, revocation, or both refresh and access expiries are past the retention', async () => {
-  const id = await register('ad_purge_grid');
+  const id = await register(t.db, 'ad_purge_grid');
   // Every combination of each time being well before the cutoff (now - 7 days), just after it,
   // or in the future, and revoked or not: 3 × 3 × 3 × 4 = 108 sessions, raw, as the superuser.
   await t.db.query(
@@ -452,7 +400,7 @@ test('purge_expired deletes exactly the sessions whose absolute expiry, revocati
      order by s.id`,
     [id],
   );
-  const purged = await scalar<number>('select pgauth.purge_expired() as v');
+  const purged = await scalar<number>(t.db, 'select pgauth.purge_expired() as v');
   const left = await t.db.query<{ id: string }>(
     'select id from pgauth.sessions where user_id = $1 order by id',
     [id],

@@ -1,66 +1,44 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { rejects, withClock as shiftClock } from '../helpers/sql.ts';
+import { test } from 'node:test';
+import { useTestDatabase } from '../helpers/db.ts';
+import {
+  auditEvents,
+  login,
+  loginPair,
+  PASSWORD,
+  register,
+  rejects,
+  WRONG_PASSWORD,
+  withClock,
+} from '../helpers/sql.ts';
 
-const PW = 'a long enough passphrase';
-const WRONG = 'not the right passphrase';
-let t: TestDatabase;
-before(async () => {
-  t = await openTestDatabase();
-});
-after(() => t.close());
-
-type Pair = {
-  user_id: string;
-  session_id: string;
-  access_token: string;
-  refresh_token: string;
-};
-
-async function login(username: string, password = PW, ip: string | null = null) {
-  const r = await t.db.query<Pair>('select * from pgauth.login($1, $2, $3, $4)', [
-    username,
-    password,
-    ip,
-    ip ? 'test-agent/1.0' : null,
-  ]);
-  return r.rows[0];
-}
-
-async function events(userId: string): Promise<string[]> {
-  const r = await t.db.query<{ event: string }>(
-    'select event from pgauth.audit_log where user_id = $1 order by id',
-    [userId],
-  );
-  return r.rows.map((x) => x.event);
-}
-
-function withClock<T>(offset: string, fn: () => Promise<T>): Promise<T> {
-  return shiftClock(t.db, offset, fn);
-}
+const t = useTestDatabase();
+const events = (userId: string): Promise<string[]> => auditEvents(t.db, { userId });
 
 test('every event writes exactly one audit row of its type', async () => {
-  const id = (await t.db.query<{ id: string }>(`select pgauth.register('au_all', $1) as id`, [PW]))
-    .rows[0]?.id as string;
+  const id = await register(t.db, 'au_all');
   assert.deepEqual(await events(id), ['register']);
-  const s1 = (await login('au_all')) as Pair;
+  const s1 = await loginPair(t.db, 'au_all');
   assert.deepEqual((await events(id)).slice(-1), ['login_success']);
-  await login('au_all', WRONG);
+  await login(t.db, 'au_all', WRONG_PASSWORD);
   assert.deepEqual((await events(id)).slice(-1), ['login_failure']);
   await t.db.query('select * from pgauth.refresh($1)', [s1.refresh_token]);
   assert.deepEqual((await events(id)).slice(-1), ['refresh']);
-  await withClock('11 seconds', () =>
+  await withClock(t.db, '11 seconds', () =>
     t.db.query('select * from pgauth.refresh($1)', [s1.refresh_token]),
   );
   assert.deepEqual((await events(id)).slice(-1), ['refresh_reuse']);
-  const s3 = (await login('au_all')) as Pair;
+  const s3 = await loginPair(t.db, 'au_all');
   await t.db.query('select pgauth.logout($1)', [s3.access_token]);
   assert.deepEqual((await events(id)).slice(-2), ['login_success', 'logout']);
-  await login('au_all');
+  await loginPair(t.db, 'au_all');
   await t.db.query('select pgauth.revoke_user_sessions($1)', [id]);
   assert.deepEqual((await events(id)).slice(-2), ['login_success', 'sessions_revoked']);
-  await t.db.query('select pgauth.change_password($1, $2, $3)', [id, PW, 'second passphrase!']);
+  await t.db.query('select pgauth.change_password($1, $2, $3)', [
+    id,
+    PASSWORD,
+    'second passphrase!',
+  ]);
   assert.deepEqual((await events(id)).slice(-1), ['password_changed']);
   await t.db.query('select pgauth.lock_user($1)', [id]);
   assert.deepEqual((await events(id)).slice(-1), ['user_locked']);
@@ -70,7 +48,7 @@ test('every event writes exactly one audit row of its type', async () => {
   assert.deepEqual((await events(id)).slice(-1), ['role_granted']);
   await t.db.query(`select pgauth.revoke_role($1, 'auditor')`, [id]);
   assert.deepEqual((await events(id)).slice(-1), ['role_revoked']);
-  for (let i = 0; i < 10; i++) await login('au_all', WRONG);
+  for (let i = 0; i < 10; i++) await login(t.db, 'au_all', WRONG_PASSWORD);
   assert.deepEqual((await events(id)).slice(-2), ['lockout', 'login_failure']);
   await t.db.query('select pgauth.delete_user($1)', [id]);
   assert.deepEqual((await events(id)).slice(-1), ['user_deleted']);
@@ -97,8 +75,9 @@ test('every event writes exactly one audit row of its type', async () => {
 });
 
 test('a login audit row carries the session, client address and user agent', async () => {
-  await t.db.query(`select pgauth.register('au_ip', $1)`, [PW]);
-  const s = (await login('au_ip', PW, '2001:db8::7')) as Pair;
+  await t.db.query(`select pgauth.register('au_ip', $1)`, [PASSWORD]);
+  const [s] = await login(t.db, 'au_ip', PASSWORD, '2001:db8::7', 'test-agent/1.0');
+  assert.ok(s, 'au_ip logs in');
   const r = await t.db.query(
     `select event, user_id, session_id, host(client_ip) as ip, user_agent from pgauth.audit_log
      where event = 'login_success' and session_id = $1`,
@@ -116,13 +95,11 @@ test('a login audit row carries the session, client address and user agent', asy
 });
 
 test('audit_events returns events newest first, filtered by user and since, at most p_limit', async () => {
-  const a = (await t.db.query<{ id: string }>(`select pgauth.register('au_ev_a', $1) as id`, [PW]))
-    .rows[0]?.id as string;
-  const b = (await t.db.query<{ id: string }>(`select pgauth.register('au_ev_b', $1) as id`, [PW]))
-    .rows[0]?.id as string;
-  await login('au_ev_a');
-  await login('au_ev_a', WRONG);
-  await login('au_ev_b');
+  const a = await register(t.db, 'au_ev_a');
+  const b = await register(t.db, 'au_ev_b');
+  await loginPair(t.db, 'au_ev_a');
+  await login(t.db, 'au_ev_a', WRONG_PASSWORD);
+  await loginPair(t.db, 'au_ev_b');
   const mine = await t.db.query<{ event: string; user_id: string }>(
     'select * from pgauth.audit_events($1)',
     [a],
@@ -183,6 +160,7 @@ test('audit_events fails with BADIN for a limit outside 1 to 10000', async () =>
 });
 
 test('raw UPDATE, DELETE and TRUNCATE of pgauth.audit_log fail with BADIN (append-only)', async () => {
+  await register(t.db, 'au_append_only'); // a row of its own to try to change
   const before = (
     await t.db.query<{ n: number }>('select count(*)::int as n from pgauth.audit_log')
   ).rows[0]?.n;
@@ -221,8 +199,8 @@ test('purge_audit deletes only rows older than the interval, audits audit_purged
   const total = (await t.db.query<{ n: number }>('select count(*)::int as n from pgauth.audit_log'))
     .rows[0]?.n as number;
   assert.equal(await scalarPurge('1 day'), 0, 'nothing is a day old yet');
-  const purged = await withClock('2 days', async () => {
-    await t.db.query(`select pgauth.register('au_recent', $1)`, [PW]);
+  const purged = await withClock(t.db, '2 days', async () => {
+    await t.db.query(`select pgauth.register('au_recent', $1)`, [PASSWORD]);
     return scalarPurge('1 day');
   });
   assert.equal(purged, total + 1, 'every row older than one day, including the first audit_purged');

@@ -1,37 +1,18 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { openTestDatabase, postgresOnly, type TestDatabase } from '../helpers/db.ts';
-import { withClock as shiftClock } from '../helpers/sql.ts';
+import { test } from 'node:test';
+import { releaseTogether } from '../helpers/barriers.ts';
+import { postgresOnly, useTestDatabase } from '../helpers/db.ts';
+import {
+  auditEvents,
+  type TokenPair as Pair,
+  refresh,
+  session,
+  validates,
+  withClock,
+  withSettings,
+} from '../helpers/sql.ts';
 
-const PW = 'a long enough passphrase';
-let t: TestDatabase;
-before(async () => {
-  t = await openTestDatabase();
-});
-after(() => t.close());
-
-type Pair = {
-  user_id: string;
-  session_id: string;
-  access_token: string;
-  access_expires_at: Date;
-  refresh_token: string;
-  refresh_expires_at: Date;
-};
-
-async function session(username: string): Promise<Pair> {
-  await t.db.query('select pgauth.register($1, $2)', [username, PW]);
-  const r = await t.db.query<Pair>('select * from pgauth.login($1, $2)', [username, PW]);
-  return r.rows[0] as Pair;
-}
-
-async function refresh(token: string | null): Promise<Pair[]> {
-  return (await t.db.query<Pair>('select * from pgauth.refresh($1)', [token])).rows;
-}
-
-async function validates(token: string): Promise<boolean> {
-  return (await t.db.query('select * from pgauth.validate($1)', [token])).rows.length === 1;
-}
+const t = useTestDatabase();
 
 async function sessionRow(id: string) {
   const r = await t.db.query<{
@@ -44,21 +25,9 @@ async function sessionRow(id: string) {
   return r.rows[0] as NonNullable<(typeof r.rows)[0]>;
 }
 
-async function events(sessionId: string): Promise<string[]> {
-  const r = await t.db.query<{ event: string }>(
-    'select event from pgauth.audit_log where session_id = $1 order by id',
-    [sessionId],
-  );
-  return r.rows.map((x) => x.event);
-}
-
-function withClock<T>(offset: string, fn: () => Promise<T>): Promise<T> {
-  return shiftClock(t.db, offset, fn);
-}
-
 test('refresh rotates: a new pair works, the old access and refresh tokens stop working', async () => {
-  const p = await session('rf_rotate');
-  const rows = await refresh(p.refresh_token);
+  const p = await session(t.db, 'rf_rotate');
+  const rows = await refresh(t.db, p.refresh_token);
   assert.equal(rows.length, 1);
   const n = rows[0] as Pair;
   assert.equal(n.user_id, p.user_id);
@@ -67,35 +36,39 @@ test('refresh rotates: a new pair works, the old access and refresh tokens stop 
   assert.match(n.refresh_token, /^pgr_[A-Za-z0-9_-]{43}$/);
   assert.notEqual(n.access_token, p.access_token);
   assert.notEqual(n.refresh_token, p.refresh_token);
-  assert.ok(await validates(n.access_token));
-  assert.equal(await validates(p.access_token), false);
+  assert.ok(await validates(t.db, n.access_token));
+  assert.equal(await validates(t.db, p.access_token), false);
   assert.equal((await sessionRow(p.session_id)).refresh_generation, 1);
   // The next rotation works from the new refresh token.
-  const third = (await refresh(n.refresh_token))[0] as Pair;
-  assert.ok(await validates(third.access_token));
-  assert.equal(await validates(n.access_token), false);
+  const third = (await refresh(t.db, n.refresh_token))[0] as Pair;
+  assert.ok(await validates(t.db, third.access_token));
+  assert.equal(await validates(t.db, n.access_token), false);
   assert.equal((await sessionRow(p.session_id)).refresh_generation, 2);
-  assert.deepEqual(await events(p.session_id), ['login_success', 'refresh', 'refresh']);
+  assert.deepEqual(await auditEvents(t.db, { sessionId: p.session_id }), [
+    'login_success',
+    'refresh',
+    'refresh',
+  ]);
 });
 
 test('refresh of NULL, garbage or an access token returns zero rows', async () => {
-  const p = await session('rf_garbage');
+  const p = await session(t.db, 'rf_garbage');
   for (const token of [null, '', 'garbage', `pgr_${'A'.repeat(43)}`, p.access_token]) {
-    assert.deepEqual(await refresh(token), []);
+    assert.deepEqual(await refresh(t.db, token), []);
   }
-  assert.ok(await validates(p.access_token), 'nothing was revoked');
+  assert.ok(await validates(t.db, p.access_token), 'nothing was revoked');
   assert.equal((await sessionRow(p.session_id)).refresh_generation, 0);
 });
 
 test('a retry inside refresh_reuse_grace returns the very same new pair and revokes nothing', async () => {
-  const p = await session('rf_grace');
-  const first = (await refresh(p.refresh_token))[0] as Pair;
-  const again = await withClock('9 seconds', () => refresh(p.refresh_token));
+  const p = await session(t.db, 'rf_grace');
+  const first = (await refresh(t.db, p.refresh_token))[0] as Pair;
+  const again = await withClock(t.db, '9 seconds', () => refresh(t.db, p.refresh_token));
   assert.deepEqual(again, [first]);
   const row = await sessionRow(p.session_id);
   assert.equal(row.refresh_generation, 1);
   assert.equal(row.revoked_reason, null);
-  assert.ok(await validates(first.access_token));
+  assert.ok(await validates(t.db, first.access_token));
   const a = await t.db.query<{ grace: string }>(
     `select detail->>'grace_retry' as grace from pgauth.audit_log
      where session_id = $1 and event = 'refresh' order by id`,
@@ -106,105 +79,98 @@ test('a retry inside refresh_reuse_grace returns the very same new pair and revo
     [null, 'true'],
   );
   // The pair the retry returned rotates on normally.
-  assert.equal((await refresh(first.refresh_token)).length, 1);
+  assert.equal((await refresh(t.db, first.refresh_token)).length, 1);
 });
 
 test('reuse of a rotated refresh token after the grace window returns zero rows, revokes the session and audits refresh_reuse', async () => {
-  const p = await session('rf_reuse');
-  const n = (await refresh(p.refresh_token))[0] as Pair;
-  await withClock('11 seconds', async () => {
-    assert.deepEqual(await refresh(p.refresh_token), []);
-    assert.equal(await validates(n.access_token), false, 'the new access token dies too');
+  const p = await session(t.db, 'rf_reuse');
+  const n = (await refresh(t.db, p.refresh_token))[0] as Pair;
+  await withClock(t.db, '11 seconds', async () => {
+    assert.deepEqual(await refresh(t.db, p.refresh_token), []);
+    assert.equal(await validates(t.db, n.access_token), false, 'the new access token dies too');
   });
   assert.equal((await sessionRow(p.session_id)).revoked_reason, 'refresh_reuse');
-  assert.deepEqual(await refresh(n.refresh_token), [], 'the new refresh token dies too');
+  assert.deepEqual(await refresh(t.db, n.refresh_token), [], 'the new refresh token dies too');
   const a = await t.db.query<{ detail: unknown }>(
     `select detail from pgauth.audit_log where session_id = $1 and event = 'refresh_reuse'`,
     [p.session_id],
   );
   assert.deepEqual(a.rows, [{ detail: { generation: 0, current_generation: 1 } }]);
   // Presenting it yet again changes nothing and writes no second reuse row.
-  assert.deepEqual(await refresh(p.refresh_token), []);
-  assert.equal((await events(p.session_id)).filter((e) => e === 'refresh_reuse').length, 1);
+  assert.deepEqual(await refresh(t.db, p.refresh_token), []);
+  assert.equal(
+    (await auditEvents(t.db, { sessionId: p.session_id })).filter((e) => e === 'refresh_reuse')
+      .length,
+    1,
+  );
 });
 
 test('a refresh token two generations back is reuse even inside the grace window', async () => {
-  const p = await session('rf_two_back');
-  const g1 = (await refresh(p.refresh_token))[0] as Pair;
-  const g2 = (await refresh(g1.refresh_token))[0] as Pair;
-  assert.deepEqual(await refresh(p.refresh_token), []);
-  assert.equal(await validates(g2.access_token), false);
+  const p = await session(t.db, 'rf_two_back');
+  const g1 = (await refresh(t.db, p.refresh_token))[0] as Pair;
+  const g2 = (await refresh(t.db, g1.refresh_token))[0] as Pair;
+  assert.deepEqual(await refresh(t.db, p.refresh_token), []);
+  assert.equal(await validates(t.db, g2.access_token), false);
   assert.equal((await sessionRow(p.session_id)).revoked_reason, 'refresh_reuse');
 });
 
 test('with refresh_reuse_grace 0 an immediate retry is reuse', async () => {
-  const p = await session('rf_nograce');
-  await t.db.exec(`update pgauth.settings set refresh_reuse_grace = '0'`);
-  try {
-    const n = (await refresh(p.refresh_token))[0] as Pair;
-    assert.deepEqual(await refresh(p.refresh_token), []);
-    assert.equal(await validates(n.access_token), false);
-  } finally {
-    await t.db.exec(`update pgauth.settings set refresh_reuse_grace = '10 seconds'`);
-  }
+  const p = await session(t.db, 'rf_nograce');
+  await withSettings(t.db, { refresh_reuse_grace: '0' }, async () => {
+    const n = (await refresh(t.db, p.refresh_token))[0] as Pair;
+    assert.deepEqual(await refresh(t.db, p.refresh_token), []);
+    assert.equal(await validates(t.db, n.access_token), false);
+  });
 });
 
 test('refresh of a logged-out session returns zero rows', async () => {
-  const p = await session('rf_logout');
+  const p = await session(t.db, 'rf_logout');
   await t.db.query('select pgauth.logout($1)', [p.access_token]);
-  assert.deepEqual(await refresh(p.refresh_token), []);
+  assert.deepEqual(await refresh(t.db, p.refresh_token), []);
 });
 
 test('refresh after refresh_token_ttl returns zero rows', async () => {
-  const p = await session('rf_ttl');
-  await withClock('14 days 1 second', async () => {
-    assert.deepEqual(await refresh(p.refresh_token), []);
+  const p = await session(t.db, 'rf_ttl');
+  await withClock(t.db, '14 days 1 second', async () => {
+    assert.deepEqual(await refresh(t.db, p.refresh_token), []);
   });
   assert.equal((await sessionRow(p.session_id)).refresh_generation, 0);
 });
 
 test('refresh never extends a session past its absolute expiry (session_max_age)', async () => {
-  await t.db.exec(`update pgauth.settings set session_max_age = '1 hour'`);
-  let p: Pair;
-  try {
-    p = await session('rf_absolute');
-  } finally {
-    await t.db.exec(`update pgauth.settings set session_max_age = '30 days'`);
-  }
+  let p = await withSettings(t.db, { session_max_age: '1 hour' }, () =>
+    session(t.db, 'rf_absolute'),
+  );
   const { expires_at } = await sessionRow(p.session_id);
   assert.ok(p.refresh_expires_at <= expires_at);
-  await withClock('50 minutes', async () => {
-    const n = (await refresh(p.refresh_token))[0] as Pair;
+  await withClock(t.db, '50 minutes', async () => {
+    const n = (await refresh(t.db, p.refresh_token))[0] as Pair;
     assert.ok(n, 'refresh works before the absolute expiry');
     assert.equal(n.access_expires_at.getTime(), expires_at.getTime(), 'access capped');
     assert.equal(n.refresh_expires_at.getTime(), expires_at.getTime(), 'refresh capped');
     p = n;
   });
-  await withClock('61 minutes', async () => {
-    assert.deepEqual(await refresh(p.refresh_token), []);
-    assert.equal(await validates(p.access_token), false);
+  await withClock(t.db, '61 minutes', async () => {
+    assert.deepEqual(await refresh(t.db, p.refresh_token), []);
+    assert.equal(await validates(t.db, p.access_token), false);
   });
 });
 
 test('20 concurrent refreshes of one token: no error, one rotation, every row the same pair', {
   skip: postgresOnly,
 }, async () => {
-  const p = await session('rf_concurrent');
-  const pool = t.connect({ max: 20 });
-  await Promise.all(Array.from({ length: 20 }, () => pool.query('select pg_sleep(0.05)')));
-  // Hold the session row so that all 20 calls queue on it, then release them together.
-  let pending: Promise<{ rows: Pair[] }>[] = [];
-  await t.db.transaction(async (tx) => {
-    await tx.query('select 1 from pgauth.sessions where id = $1 for update', [p.session_id]);
-    pending = Array.from({ length: 20 }, () =>
-      pool.query<Pair>('select * from pgauth.refresh($1)', [p.refresh_token]),
-    );
-    await new Promise((r) => setTimeout(r, 300));
-  });
-  const settled = await Promise.allSettled(pending);
+  const p = await session(t.db, 'rf_concurrent');
+  // Hold the session row until all 20 calls wait on it, then release them together.
+  const settled = await releaseTogether(
+    t,
+    { table: 'sessions', id: p.session_id },
+    'pgauth.refresh(',
+    20,
+    (pool) => refresh(pool, p.refresh_token),
+  );
   const errors = settled.filter((r) => r.status === 'rejected');
   assert.deepEqual(errors, []);
-  const rows = settled.flatMap((r) => (r.status === 'fulfilled' ? r.value.rows : []));
+  const rows = settled.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
   assert.equal(rows.length, 20, 'design (0004): all queued calls receive the one pair');
   const pairs = new Set(rows.map((r) => `${r.access_token} ${r.refresh_token}`));
   assert.equal(pairs.size, 1, 'every call that returned a row returned the same pair');
@@ -212,6 +178,6 @@ test('20 concurrent refreshes of one token: no error, one rotation, every row th
   assert.equal(row.refresh_generation, 1);
   assert.equal(row.revoked_reason, null);
   const pair = rows[0] as Pair;
-  assert.ok(await validates(pair.access_token));
-  assert.equal((await refresh(pair.refresh_token)).length, 1, 'the new refresh token works');
+  assert.ok(await validates(t.db, pair.access_token));
+  assert.equal((await refresh(t.db, pair.refresh_token)).length, 1, 'the new refresh token works');
 });

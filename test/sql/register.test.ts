@@ -1,26 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { openTestDatabase, postgresOnly, type TestDatabase } from '../helpers/db.ts';
-import { rejects } from '../helpers/sql.ts';
+import { test } from 'node:test';
+import { postgresOnly, useTestDatabase } from '../helpers/db.ts';
+import { PASSWORD, register, rejects, withSettings } from '../helpers/sql.ts';
 
-const PW = 'a long enough passphrase';
-let t: TestDatabase;
-before(async () => {
-  t = await openTestDatabase();
-});
-after(() => t.close());
-
-async function register(username: string, password = PW, email: string | null = null) {
-  const r = await t.db.query<{ id: string }>('select pgauth.register($1, $2, $3) as id', [
-    username,
-    password,
-    email,
-  ]);
-  return r.rows[0]?.id as string;
-}
+const t = useTestDatabase();
 
 test('register returns the new user id and stores the user with email and no roles', async () => {
-  const id = await register('reg_alice', PW, 'alice@example.com');
+  const id = await register(t.db, 'reg_alice', PASSWORD, 'alice@example.com');
   assert.match(id, /^[0-9a-f-]{36}$/);
   const u = await t.db.query('select * from pgauth.get_user($1)', [id]);
   assert.equal(u.rows.length, 1);
@@ -31,9 +17,9 @@ test('register returns the new user id and stores the user with email and no rol
 });
 
 test('register with a taken username fails with TAKEN, case-insensitively', async () => {
-  await register('reg_Taken');
-  await rejects(register('reg_Taken'), 'TAKEN', 'username_taken');
-  await rejects(register('REG_taken'), 'TAKEN', 'username_taken');
+  await register(t.db, 'reg_Taken');
+  await rejects(register(t.db, 'reg_Taken'), 'TAKEN', 'username_taken');
+  await rejects(register(t.db, 'REG_taken'), 'TAKEN', 'username_taken');
   const n = await t.db.query<{ n: number }>(
     `select count(*)::int as n from pgauth.users where lower(username) = 'reg_taken'`,
   );
@@ -41,9 +27,9 @@ test('register with a taken username fails with TAKEN, case-insensitively', asyn
 });
 
 test('register frees the username of a deleted user', async () => {
-  const old = await register('reg_reused');
+  const old = await register(t.db, 'reg_reused');
   await t.db.query('select pgauth.delete_user($1)', [old]);
-  const fresh = await register('reg_reused');
+  const fresh = await register(t.db, 'reg_reused');
   assert.notEqual(fresh, old);
 });
 
@@ -61,7 +47,7 @@ test('register with a malformed username fails with BADIN invalid_input', async 
   ];
   for (const username of bad) {
     await rejects(
-      t.db.query('select pgauth.register($1, $2)', [username, PW]),
+      t.db.query('select pgauth.register($1, $2)', [username, PASSWORD]),
       'BADIN',
       'invalid_input',
     );
@@ -70,7 +56,7 @@ test('register with a malformed username fails with BADIN invalid_input', async 
 
 test('register accepts a 64-character, non-ASCII or injection-shaped username literally', async () => {
   for (const username of ['y'.repeat(64), 'Zoë Ünïcødé 名前', `x'); drop table pgauth.users; --`]) {
-    const id = await register(username);
+    const id = await register(t.db, username);
     const u = await t.db.query<{ username: string }>('select * from pgauth.get_user($1)', [id]);
     assert.equal(u.rows[0]?.username, username);
   }
@@ -78,27 +64,28 @@ test('register accepts a 64-character, non-ASCII or injection-shaped username li
 
 test('register with a malformed email fails with BADIN invalid_input', async () => {
   for (const email of ['no-at-sign', 'two@@example.com', 'sp ace@example.com', '@x', 'x@']) {
-    await rejects(register('reg_mail', PW, email), 'BADIN', 'invalid_input');
+    await rejects(register(t.db, 'reg_mail', PASSWORD, email), 'BADIN', 'invalid_input');
   }
-  await rejects(register('reg_mail', PW, `${'a'.repeat(250)}@b.cd`), 'BADIN', 'invalid_input');
+  await rejects(
+    register(t.db, 'reg_mail', PASSWORD, `${'a'.repeat(250)}@b.cd`),
+    'BADIN',
+    'invalid_input',
+  );
 });
 
 test('register with a weak password fails with WEAKP password_too_short', async () => {
-  await rejects(register('reg_weak', 'short'), 'WEAKP', 'password_too_short');
+  await rejects(register(t.db, 'reg_weak', 'short'), 'WEAKP', 'password_too_short');
 });
 
 test('register while registration is closed fails with REGOF; create_user still works', async () => {
-  await t.db.exec('update pgauth.settings set allow_registration = false');
-  try {
-    await rejects(register('reg_closed'), 'REGOF', 'registration_closed');
+  await withSettings(t.db, { allow_registration: false }, async () => {
+    await rejects(register(t.db, 'reg_closed'), 'REGOF', 'registration_closed');
     const r = await t.db.query<{ id: string }>('select pgauth.create_user($1, $2) as id', [
       'reg_closed',
-      PW,
+      PASSWORD,
     ]);
     assert.ok(r.rows[0]?.id);
-  } finally {
-    await t.db.exec('update pgauth.settings set allow_registration = true');
-  }
+  });
   const none = await t.db.query(`select 1 from pgauth.audit_log where event = 'register'
     and detail->>'username' = 'reg_closed'`);
   assert.equal(none.rows.length, 0);
@@ -107,7 +94,7 @@ test('register while registration is closed fails with REGOF; create_user still 
 test('create_user grants the given roles and audits user_created', async () => {
   const r = await t.db.query<{ id: string }>(
     `select pgauth.create_user('reg_admin', $1, 'admin@example.com', array['admin', 'reports.read']) as id`,
-    [PW],
+    [PASSWORD],
   );
   const id = r.rows[0]?.id;
   const u = await t.db.query('select * from pgauth.get_user($1)', [id]);
@@ -123,9 +110,9 @@ test('create_user grants the given roles and audits user_created', async () => {
 });
 
 test('create_user fails with TAKEN, WEAKP and BADIN like register', async () => {
-  await register('reg_ct');
+  await register(t.db, 'reg_ct');
   await rejects(
-    t.db.query('select pgauth.create_user($1, $2)', ['REG_CT', PW]),
+    t.db.query('select pgauth.create_user($1, $2)', ['REG_CT', PASSWORD]),
     'TAKEN',
     'username_taken',
   );
@@ -135,7 +122,7 @@ test('create_user fails with TAKEN, WEAKP and BADIN like register', async () => 
     'password_too_short',
   );
   await rejects(
-    t.db.query('select pgauth.create_user($1, $2)', ['', PW]),
+    t.db.query('select pgauth.create_user($1, $2)', ['', PASSWORD]),
     'BADIN',
     'invalid_input',
   );
@@ -143,7 +130,9 @@ test('create_user fails with TAKEN, WEAKP and BADIN like register', async () => 
 
 test('create_user with an invalid role name fails with BADIN and creates no user', async () => {
   await rejects(
-    t.db.query(`select pgauth.create_user('reg_badrole', $1, null, array['Not A Role'])`, [PW]),
+    t.db.query(`select pgauth.create_user('reg_badrole', $1, null, array['Not A Role'])`, [
+      PASSWORD,
+    ]),
     'BADIN',
     'invalid_input',
   );
@@ -157,7 +146,7 @@ test('concurrent registrations of one username: exactly one succeeds, the rest f
   const pool = t.connect({ max: 10 });
   const results = await Promise.allSettled(
     Array.from({ length: 10 }, (_, i) =>
-      pool.query('select pgauth.register($1, $2)', [i % 2 ? 'reg_race' : 'REG_RACE', PW]),
+      pool.query('select pgauth.register($1, $2)', [i % 2 ? 'reg_race' : 'REG_RACE', PASSWORD]),
     ),
   );
   const ok = results.filter((r) => r.status === 'fulfilled');

@@ -1,34 +1,19 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { openTestDatabase, postgresOnly, type TestDatabase } from '../helpers/db.ts';
+import { test } from 'node:test';
+import { releaseTogether } from '../helpers/barriers.ts';
+import { postgresOnly, useTestDatabase } from '../helpers/db.ts';
+import {
+  login,
+  PASSWORD,
+  register,
+  validates,
+  WRONG_PASSWORD,
+  withSettings,
+} from '../helpers/sql.ts';
 
 // The test database starts at bcrypt cost 4 (TEST_SETTINGS); these tests raise it to 5 at most,
 // so that both engines stay fast.
-const PW = 'a long enough passphrase';
-const WRONG = 'not the right passphrase';
-let t: TestDatabase;
-before(async () => {
-  t = await openTestDatabase();
-});
-after(() => t.close());
-
-const setCost = (cost: number) => t.db.query('update pgauth.settings set bcrypt_cost = $1', [cost]);
-
-async function register(username: string): Promise<string> {
-  const r = await t.db.query<{ id: string }>('select pgauth.register($1, $2) as id', [
-    username,
-    PW,
-  ]);
-  return r.rows[0]?.id as string;
-}
-
-async function login(username: string, password: string): Promise<{ access_token: string }[]> {
-  const r = await t.db.query<{ access_token: string }>('select * from pgauth.login($1, $2)', [
-    username,
-    password,
-  ]);
-  return r.rows;
-}
+const t = useTestDatabase();
 
 async function account(id: string) {
   const r = await t.db.query<{ hash: string; changed: Date }>(
@@ -36,10 +21,6 @@ async function account(id: string) {
     [id],
   );
   return r.rows[0] as { hash: string; changed: Date };
-}
-
-async function validates(token: string): Promise<boolean> {
-  return (await t.db.query('select * from pgauth.validate($1)', [token])).rows.length === 1;
 }
 
 async function lastLoginDetail(id: string): Promise<unknown> {
@@ -52,124 +33,107 @@ async function lastLoginDetail(id: string): Promise<unknown> {
 }
 
 test('after bcrypt_cost rises, a successful login stores the hash at the new cost and revokes nothing', async () => {
-  const id = await register('rh_up');
+  const id = await register(t.db, 'rh_up');
   const before = await account(id);
   assert.match(before.hash, /^\$2a\$04\$/);
-  const [held] = await login('rh_up', PW);
+  const [held] = await login(t.db, 'rh_up', PASSWORD);
   assert.ok(held);
-  await setCost(5);
-  try {
-    assert.equal((await login('rh_up', PW)).length, 1);
+  await withSettings(t.db, { bcrypt_cost: 5 }, async () => {
+    assert.equal((await login(t.db, 'rh_up', PASSWORD)).length, 1);
     const after = await account(id);
     assert.match(after.hash, /^\$2a\$05\$/, 'upgraded to the setting’s cost');
     assert.deepEqual(after.changed, before.changed, 'an upgrade is not a password change');
-    assert.ok(await validates(held.access_token), 'the session held before still validates');
+    assert.ok(await validates(t.db, held.access_token), 'the session held before still validates');
     assert.deepEqual(await lastLoginDetail(id), { rehashed: true });
     // The same password still logs in, and once upgraded it is not hashed again.
-    assert.equal((await login('rh_up', PW)).length, 1);
+    assert.equal((await login(t.db, 'rh_up', PASSWORD)).length, 1);
     assert.equal((await account(id)).hash, after.hash);
     assert.deepEqual(await lastLoginDetail(id), {});
-    assert.equal((await login('rh_up', WRONG)).length, 0);
-  } finally {
-    await setCost(4);
-  }
+    assert.equal((await login(t.db, 'rh_up', WRONG_PASSWORD)).length, 0);
+  });
 });
 
 test('a failed login on an account hashed below the cost leaves its hash as it was', async () => {
-  const id = await register('rh_fail');
+  const id = await register(t.db, 'rh_fail');
   const before = await account(id);
-  await setCost(5);
-  try {
-    assert.equal((await login('rh_fail', WRONG)).length, 0);
+  await withSettings(t.db, { bcrypt_cost: 5 }, async () => {
+    assert.equal((await login(t.db, 'rh_fail', WRONG_PASSWORD)).length, 0);
     assert.equal((await account(id)).hash, before.hash);
     await t.db.query('select pgauth.lock_user($1)', [id]);
-    assert.equal((await login('rh_fail', PW)).length, 0, 'locked: no login, no upgrade');
+    assert.equal(
+      (await login(t.db, 'rh_fail', PASSWORD)).length,
+      0,
+      'locked: no login, no upgrade',
+    );
     assert.equal((await account(id)).hash, before.hash);
-  } finally {
-    await setCost(4);
-  }
+  });
 });
 
 test('lowering bcrypt_cost keeps the stronger hash an account already has', async () => {
-  await setCost(5);
-  let id: string;
-  try {
-    id = await register('rh_down');
-  } finally {
-    await setCost(4);
-  }
+  const id = await withSettings(t.db, { bcrypt_cost: 5 }, () => register(t.db, 'rh_down'));
   const before = await account(id);
   assert.match(before.hash, /^\$2a\$05\$/);
-  assert.equal((await login('rh_down', PW)).length, 1);
+  assert.equal((await login(t.db, 'rh_down', PASSWORD)).length, 1);
   assert.equal((await account(id)).hash, before.hash);
 });
 
 test('a failed login two costs below the setting pads without error and changes nothing', async () => {
-  const id = await register('rh_two');
+  const id = await register(t.db, 'rh_two');
   const before = await account(id);
-  await setCost(6);
-  try {
-    assert.equal((await login('rh_two', WRONG)).length, 0);
+  await withSettings(t.db, { bcrypt_cost: 6 }, async () => {
+    assert.equal((await login(t.db, 'rh_two', WRONG_PASSWORD)).length, 0);
     await t.db.query('select pgauth.lock_user($1)', [id]);
-    assert.equal((await login('rh_two', PW)).length, 0);
+    assert.equal((await login(t.db, 'rh_two', PASSWORD)).length, 0);
     assert.equal((await account(id)).hash, before.hash);
-  } finally {
-    await setCost(4);
-  }
+  });
 });
 
 test('a stored hash that is not bcrypt is upgraded to bcrypt at the next successful login', async () => {
-  const id = await register('rh_md5');
+  const id = await register(t.db, 'rh_md5');
   await t.db.query(
     `update pgauth.users set password_hash = pgauth._crypt(pgauth._prehash($2), '$1$saltsalt$')
      where id = $1`,
-    [id, PW],
+    [id, PASSWORD],
   );
   assert.match((await account(id)).hash, /^\$1\$/);
-  assert.equal((await login('rh_md5', WRONG)).length, 0);
+  assert.equal((await login(t.db, 'rh_md5', WRONG_PASSWORD)).length, 0);
   assert.match((await account(id)).hash, /^\$1\$/, 'a failed login upgrades nothing');
-  assert.equal((await login('rh_md5', PW)).length, 1);
+  assert.equal((await login(t.db, 'rh_md5', PASSWORD)).length, 1);
   assert.match((await account(id)).hash, /^\$2a\$04\$/);
   assert.deepEqual(await lastLoginDetail(id), { rehashed: true });
 });
 
 test('a re-hashing login then a password change in the same transaction revokes every session', async () => {
-  const id = await register('rh_same_tx');
-  const [held] = await login('rh_same_tx', PW);
+  const id = await register(t.db, 'rh_same_tx');
+  const [held] = await login(t.db, 'rh_same_tx', PASSWORD);
   assert.ok(held);
-  await setCost(5);
-  try {
+  await withSettings(t.db, { bcrypt_cost: 5 }, async () => {
     await t.db.transaction(async (tx) => {
-      const r = await tx.query('select * from pgauth.login($1, $2)', ['rh_same_tx', PW]);
+      const r = await tx.query('select * from pgauth.login($1, $2)', ['rh_same_tx', PASSWORD]);
       assert.equal(r.rows.length, 1);
       await tx.query(`select pgauth.set_password($1, 'another long passphrase')`, [id]);
     });
-  } finally {
-    await setCost(4);
-  }
-  assert.equal(await validates(held.access_token), false);
+  });
+  assert.equal(await validates(t.db, held.access_token), false);
 });
 
 test('after a re-hashing login on a connection, a raw UPDATE of password_hash on it still revokes', async () => {
   // One connection throughout (PGlite has only one): the setting pgauth.rehash was set and reset
   // on it, so it reads '' from then on.
-  const id = await register('rh_raw');
-  await setCost(5);
-  try {
-    assert.equal((await login('rh_raw', PW)).length, 1);
-  } finally {
-    await setCost(4);
-  }
+  const id = await register(t.db, 'rh_raw');
+  await withSettings(t.db, { bcrypt_cost: 5 }, async () => {
+    assert.equal((await login(t.db, 'rh_raw', PASSWORD)).length, 1);
+  });
   assert.deepEqual(await lastLoginDetail(id), { rehashed: true });
-  const [held] = await login('rh_raw', PW);
+  const [held] = await login(t.db, 'rh_raw', PASSWORD);
   assert.ok(held);
   await t.db.query(`update pgauth.users set password_hash = '' where id = $1`, [id]);
-  assert.equal(await validates(held.access_token), false);
+  assert.equal(await validates(t.db, held.access_token), false);
 });
 
 test('an announced hash is no pass for a password change: set_password still revokes', async () => {
-  const id = await register('rh_change');
-  const [held] = await login('rh_change', PW);
+  const id = await register(t.db, 'rh_change');
+  const [held] = await login(t.db, 'rh_change', PASSWORD);
   assert.ok(held);
   const announced = `${id}:${(await account(id)).hash}`;
   await t.db.transaction(async (tx) => {
@@ -177,29 +141,23 @@ test('an announced hash is no pass for a password change: set_password still rev
     await tx.query(`select set_config('pgauth.rehash', $1, true)`, [announced]);
     await tx.query(`select pgauth.set_password($1, 'another long passphrase')`, [id]);
   });
-  assert.equal(await validates(held.access_token), false);
+  assert.equal(await validates(t.db, held.access_token), false);
 });
 
 test('concurrent correct logins during the upgrade all succeed, and one of them re-hashes', {
   skip: postgresOnly,
 }, async () => {
-  const id = await register('rh_parallel');
-  const pool = t.connect({ max: 6 });
-  await setCost(5);
-  try {
-    const results = await Promise.all(
-      Array.from({ length: 6 }, () =>
-        pool.query('select * from pgauth.login($1, $2)', ['rh_parallel', PW]),
-      ),
-    );
-    assert.deepEqual(
-      results.map((r) => r.rows.length),
-      [1, 1, 1, 1, 1, 1],
-    );
-  } finally {
-    await setCost(4);
-    await pool.close();
-  }
+  const id = await register(t.db, 'rh_parallel');
+  // The user's row is held until all six logins wait on it (to record the login), then released.
+  const results = await withSettings(t.db, { bcrypt_cost: 5 }, () =>
+    releaseTogether(t, { table: 'users', id }, 'pgauth.login(', 6, (pool) =>
+      login(pool, 'rh_parallel', PASSWORD),
+    ),
+  );
+  assert.deepEqual(
+    results.map((r) => (r.status === 'fulfilled' ? r.value.length : r.reason)),
+    [1, 1, 1, 1, 1, 1],
+  );
   assert.match((await account(id)).hash, /^\$2a\$05\$/);
   const r = await t.db.query<{ n: number }>(
     `select count(*)::int as n from pgauth.audit_log

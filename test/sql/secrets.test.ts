@@ -1,18 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { test } from 'node:test';
+import { useTestDatabase } from '../helpers/db.ts';
+import { login as loginFrom, refresh, register, type TokenPair } from '../helpers/sql.ts';
 
-let t: TestDatabase;
-before(async () => {
-  t = await openTestDatabase();
-});
-after(() => t.close());
-
-type Pair = {
-  user_id: string;
-  access_token: string;
-  refresh_token: string;
-};
+const t = useTestDatabase();
 
 const PW1 = 'SENTINEL-pw-one-7f3a9c';
 const PW2 = 'SENTINEL-pw-two-b81e44';
@@ -21,36 +12,24 @@ const PW4 = 'SENTINEL-pw-admin-set-99aa';
 const PW5 = 'SENTINEL-pw-created-4e4e';
 const WEAK = 'SENTINEL-wk';
 
-async function login(username: string, password: string): Promise<Pair | undefined> {
-  const r = await t.db.query<Pair>('select * from pgauth.login($1, $2, $3, $4)', [
-    username,
-    password,
-    '192.0.2.10',
-    'agent',
-  ]);
-  return r.rows[0];
-}
-
-async function refresh(token: string): Promise<Pair | undefined> {
-  return (await t.db.query<Pair>('select * from pgauth.refresh($1)', [token])).rows[0];
-}
+/** pgauth.login from a client address and user agent, which the audit log keeps. */
+const login = (username: string, password: string): Promise<TokenPair[]> =>
+  loginFrom(t.db, username, password, '192.0.2.10', 'agent');
 
 test('no password and no raw token appears anywhere in any pgauth table', async () => {
   const tokens: string[] = [];
-  const keep = (p: Pair | undefined): Pair => {
-    assert.ok(p);
+  const keep = ([p, ...more]: TokenPair[]): TokenPair => {
+    assert.ok(p && more.length === 0, 'one pair');
     tokens.push(p.access_token, p.refresh_token);
     return p;
   };
-  const id = (
-    await t.db.query<{ id: string }>(`select pgauth.register('sec_user', $1) as id`, [PW1])
-  ).rows[0]?.id as string;
+  const id = await register(t.db, 'sec_user', PW1);
   const a = keep(await login('sec_user', PW1));
-  keep(await refresh(a.refresh_token));
-  keep(await refresh(a.refresh_token)); // grace retry: the same pair again
+  keep(await refresh(t.db, a.refresh_token));
+  keep(await refresh(t.db, a.refresh_token)); // grace retry: the same pair again
   keep(await login('SEC_USER', PW1));
-  assert.equal(await login('sec_user', PW3), undefined);
-  assert.equal(await login('sec_nobody', PW3), undefined);
+  assert.deepEqual(await login('sec_user', PW3), []);
+  assert.deepEqual(await login('sec_nobody', PW3), []);
   // Errors must not echo the password either.
   await assert.rejects(
     t.db.query(`select pgauth.register('sec_weak', $1)`, [WEAK]),
@@ -65,7 +44,7 @@ test('no password and no raw token appears anywhere in any pgauth table', async 
   await t.db.query('select pgauth.change_password($1, $2, $3)', [id, PW3, PW2]);
   await t.db.query('select pgauth.change_password($1, $2, $3)', [id, PW1, PW2]);
   const d = keep(await login('sec_user', PW2));
-  keep(await refresh(d.refresh_token));
+  keep(await refresh(t.db, d.refresh_token));
   await t.db.query('select pgauth.set_password($1, $2)', [id, PW4]);
   const e = keep(await login('sec_user', PW4));
   await t.db.query('select pgauth.logout($1)', [e.access_token]);

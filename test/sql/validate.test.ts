@@ -1,36 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { test } from 'node:test';
+import { useTestDatabase } from '../helpers/db.ts';
+import { loginPair, session, validate, withClock } from '../helpers/sql.ts';
 
-const PW = 'a long enough passphrase';
-let t: TestDatabase;
-before(async () => {
-  t = await openTestDatabase();
-});
-after(() => t.close());
-
-type Pair = {
-  user_id: string;
-  session_id: string;
-  access_token: string;
-  access_expires_at: Date;
-  refresh_token: string;
-};
-
-async function session(username: string): Promise<Pair> {
-  await t.db.query('select pgauth.register($1, $2)', [username, PW]);
-  const r = await t.db.query<Pair>('select * from pgauth.login($1, $2)', [username, PW]);
-  return r.rows[0] as Pair;
-}
-
-async function validate(token: unknown) {
-  return (await t.db.query('select * from pgauth.validate($1)', [token])).rows;
-}
+const t = useTestDatabase();
 
 test('validate returns one row with user_id, session_id, username, roles and expires_at', async () => {
-  const p = await session('va_ok');
+  const p = await session(t.db, 'va_ok');
   await t.db.query(`select pgauth.grant_role($1, 'reader')`, [p.user_id]);
-  const rows = await validate(p.access_token);
+  const rows = await validate(t.db, p.access_token);
   assert.deepEqual(rows, [
     {
       user_id: p.user_id,
@@ -43,7 +21,7 @@ test('validate returns one row with user_id, session_id, username, roles and exp
 });
 
 test('validate returns zero rows, never raises, for NULL, empty, garbage and a 1 MB string', async () => {
-  const p = await session('va_garbage');
+  const p = await session(t.db, 'va_garbage');
   const inputs: unknown[] = [
     null,
     '',
@@ -58,43 +36,44 @@ test('validate returns zero rows, never raises, for NULL, empty, garbage and a 1
     p.session_id,
   ];
   for (const input of inputs)
-    assert.deepEqual(await validate(input), [], String(input).slice(0, 40));
+    assert.deepEqual(await validate(t.db, input), [], String(input).slice(0, 40));
 });
 
 test('validate returns zero rows for a refresh token', async () => {
-  const p = await session('va_refresh');
-  assert.deepEqual(await validate(p.refresh_token), []);
+  const p = await session(t.db, 'va_refresh');
+  assert.deepEqual(await validate(t.db, p.refresh_token), []);
 });
 
 test('validate returns zero rows once access_token_ttl (15 min) has passed', async () => {
-  const p = await session('va_expired');
-  try {
-    await t.db.exec(`update pgauth.settings set clock_offset = '14 minutes 59 seconds'`);
-    assert.equal((await validate(p.access_token)).length, 1);
-    await t.db.exec(`update pgauth.settings set clock_offset = '15 minutes 1 second'`);
-    assert.deepEqual(await validate(p.access_token), []);
-  } finally {
-    await t.db.exec(`update pgauth.settings set clock_offset = '0'`);
-  }
-  assert.equal((await validate(p.access_token)).length, 1, 'the clock is back');
+  const p = await session(t.db, 'va_expired');
+  await withClock(t.db, '14 minutes 59 seconds', async () => {
+    assert.equal((await validate(t.db, p.access_token)).length, 1);
+  });
+  await withClock(t.db, '15 minutes 1 second', async () => {
+    assert.deepEqual(await validate(t.db, p.access_token), []);
+  });
+  assert.equal((await validate(t.db, p.access_token)).length, 1, 'the clock is back');
 });
 
 test('validate returns zero rows for a revoked (logged out) token', async () => {
-  const p = await session('va_revoked');
-  const other = (await t.db.query<Pair>('select * from pgauth.login($1, $2)', ['va_revoked', PW]))
-    .rows[0] as Pair;
+  const p = await session(t.db, 'va_revoked');
+  const other = await loginPair(t.db, 'va_revoked');
   await t.db.query('select pgauth.logout($1)', [p.access_token]);
-  assert.deepEqual(await validate(p.access_token), []);
-  assert.equal((await validate(other.access_token)).length, 1, 'other sessions are untouched');
+  assert.deepEqual(await validate(t.db, p.access_token), []);
+  assert.equal(
+    (await validate(t.db, other.access_token)).length,
+    1,
+    'other sessions are untouched',
+  );
 });
 
 test('validate writes nothing', async () => {
-  const p = await session('va_readonly');
+  const p = await session(t.db, 'va_readonly');
   const count = async () =>
     (await t.db.query<{ n: number }>('select count(*)::int as n from pgauth.audit_log')).rows[0]?.n;
   const before = await count();
-  await validate(p.access_token);
-  await validate('garbage');
+  await validate(t.db, p.access_token);
+  await validate(t.db, 'garbage');
   assert.equal(await count(), before);
   const fn = await t.db.query<{ provolatile: string }>(
     `select provolatile from pg_proc where oid = 'pgauth.validate(text)'::regprocedure`,
@@ -103,9 +82,9 @@ test('validate writes nothing', async () => {
 });
 
 test('validate_many answers each position as validate does, and only the valid ones', async () => {
-  const a = await session('vm_a');
-  const b = await session('vm_b');
-  const revoked = await session('vm_revoked');
+  const a = await session(t.db, 'vm_a');
+  const b = await session(t.db, 'vm_b');
+  const revoked = await session(t.db, 'vm_revoked');
   await t.db.query('select pgauth.logout($1)', [revoked.access_token]);
   const tokens = [
     'garbage',
@@ -129,7 +108,7 @@ test('validate_many answers each position as validate does, and only the valid o
     ],
   );
   for (const [i, token] of tokens.entries()) {
-    const single = await validate(token);
+    const single = await validate(t.db, token);
     assert.equal(single.length, r.rows.some((x) => x.ord === i + 1) ? 1 : 0, `position ${i + 1}`);
   }
 });
@@ -150,7 +129,7 @@ test('validate_many takes an empty array or NULL, and refuses more than 1000 tok
 });
 
 test('a second session with the access or refresh token hash of another is refused (23P01)', async () => {
-  const p = await session('va_unique');
+  const p = await session(t.db, 'va_unique');
   // As the superuser, straight into the table: no pgauth function would ever reuse a hash.
   for (const column of ['access_token_hash', 'refresh_token_hash']) {
     const other = column === 'access_token_hash' ? 'refresh_token_hash' : 'access_token_hash';
@@ -170,5 +149,5 @@ test('a second session with the access or refresh token hash of another is refus
     );
   }
   // The original still validates: the refused inserts changed nothing.
-  assert.equal((await validate(p.access_token)).length, 1);
+  assert.equal((await validate(t.db, p.access_token)).length, 1);
 });
