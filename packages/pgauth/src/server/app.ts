@@ -3,7 +3,6 @@
  * app adds transport concerns only: schemas, body limit, rate limits, headers, status mapping,
  * logs, metrics and the OpenAPI document. It does not own the database: the caller closes it.
  */
-import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { CacheOptions, Database } from '@pgauth/client/internal';
@@ -21,6 +20,7 @@ import { createGateway } from './context.ts';
 import { handleError, sendError } from './errors.ts';
 import { createMetrics, requestMetrics } from './metrics.ts';
 import { registerRateLimit } from './rate-limit.ts';
+import { requestId } from './request-id.ts';
 import { accountRoutes } from './routes/account.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { oauthRoutes } from './routes/oauth.ts';
@@ -136,8 +136,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     frameworkErrors: frameworkError,
     clientErrorHandler: clientError,
     logController: new RequestLog(),
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // The client's X-Request-Id is read by requestId, which takes only a safe one.
+    requestIdHeader: false,
+    genReqId: requestId,
     // removeAdditional off: a field the schema does not name is a 400, not silently dropped.
     ajv: { customOptions: { allErrors: false, removeAdditional: false } },
   });
