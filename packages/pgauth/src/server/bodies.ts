@@ -40,7 +40,21 @@ function parseForm(text: string): Record<string, string | string[]> {
   return out;
 }
 
-/** JSON and form bodies, each decoded strictly; any other content type is 415. */
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * The route takes application/x-www-form-urlencoded bodies (the RFC 7662 and RFC 7009 routes
+     * only). Elsewhere a form body is 415: a web page can send a form to any origin without a
+     * CORS preflight, so accepting one on /v1/login would allow login CSRF.
+     */
+    formBody?: boolean;
+  }
+}
+
+/**
+ * JSON bodies everywhere, form bodies on the routes whose config says `formBody`, each decoded
+ * strictly; any other content type is 415.
+ */
 export function registerBodyParsers(app: FastifyInstance, bodyLimit: number): void {
   const json = app.getDefaultJsonParser('error', 'error');
   app.removeAllContentTypeParsers();
@@ -61,7 +75,11 @@ export function registerBodyParsers(app: FastifyInstance, bodyLimit: number): vo
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
     { parseAs: 'buffer', bodyLimit },
-    (_req, body, done) => {
+    (req, body, done) => {
+      if (req.routeOptions.config.formBody !== true) {
+        done(new AuthError('unsupported_media_type'), undefined);
+        return;
+      }
       try {
         done(null, parseForm(decode(body as Buffer)));
       } catch (err) {
