@@ -27,6 +27,7 @@ import { oauthRoutes } from './routes/oauth.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { revocationRoutes } from './routes/revocations.ts';
 import { errorSchema } from './schemas.ts';
+import { registerSecurityHeaders } from './security-headers.ts';
 
 export interface AppOptions {
   db: Database;
@@ -164,14 +165,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setNotFoundHandler((_request, reply) => sendError(reply, 'not_found'));
   app.addSchema(errorSchema);
 
+  registerSecurityHeaders(app);
   // Hooks in callback style: they run on every request, and an async hook costs a promise each.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     const url = request.url;
     if (url.startsWith('/v1/') || url.startsWith('/oauth2/')) {
-      // Routes may set their own cache-control; these are the defaults of every API answer.
+      // Routes may set their own cache-control; this is the default of every API answer.
       reply.header('cache-control', 'no-store');
-      reply.header('x-content-type-options', 'nosniff');
     }
     if (url.includes('?')) {
       const query = request.query as Record<string, unknown> | undefined;

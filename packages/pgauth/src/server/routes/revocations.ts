@@ -18,6 +18,7 @@ import { AuthError, cacheKey } from '@pgauth/client/internal';
 import type { FastifyInstance } from 'fastify';
 import { bearerToken, type Gateway } from '../context.ts';
 import { bearer, errors } from '../schemas.ts';
+import { securityHeaders } from '../security-headers.ts';
 
 export interface RevocationStreamOptions {
   /** Interval of the `: ping` comments that prove the stream alive (default 15,000 ms). */
@@ -80,6 +81,7 @@ export function revocationRoutes(
       reply.hijack();
       const res: ServerResponse = reply.raw;
       res.writeHead(200, {
+        ...securityHeaders(request.url),
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-store',
         'x-accel-buffering': 'no',
