@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
  * process.env.
  */
 import { DEFAULT_DATA_DIR } from './db/open.ts';
+import { exactOrigin } from './server/cors.ts';
 
 export interface RateLimitConfig {
   /** Length of one rate-limit window in milliseconds. */
@@ -35,6 +36,8 @@ export interface ServeConfig {
   hashConcurrency: number;
   bodyLimit: number;
   trustProxy: boolean | string;
+  /** Origins whose pages may call the gateway (CORS); empty: none. */
+  corsOrigins: string[];
   logLevel: string;
   rateLimit: RateLimitConfig;
   /** The validation cache of GET /v1/session and /v1/auth/check; false with --no-cache. */
@@ -98,6 +101,13 @@ export const SERVE_OPTIONS = {
     env: 'PGAUTH_TRUST_PROXY',
     help: 'true, or addresses/CIDRs of proxies whose X-Forwarded-For gives the client IP',
     default: 'false',
+  },
+  corsOrigin: {
+    flag: '--cors-origin <origin>',
+    env: 'PGAUTH_CORS_ORIGIN',
+    help: 'an origin (scheme://host[:port]) whose web pages may call the gateway (CORS); repeatable, or comma-separated; default: none',
+    default: undefined,
+    repeatable: true,
   },
   bodyLimit: {
     flag: '--body-limit <bytes>',
@@ -191,8 +201,13 @@ export const DEFAULT_RATE_LIMITS: RateLimitConfig = {
   refreshPerIp: o.refreshRateIp.default,
 };
 
-/** The raw option values commander hands over (strings from flags or the environment). */
-export type ServeFlags = { [K in ServeOptionKey]?: string } & {
+/**
+ * The raw option values commander hands over: strings from flags or the environment, a list of
+ * them for a repeatable option.
+ */
+export type ServeFlags = {
+  [K in ServeOptionKey]?: (typeof o)[K] extends { repeatable: true } ? string | string[] : string;
+} & {
   databaseUrl?: string;
   dataDir?: string;
   migrate?: boolean;
@@ -239,6 +254,22 @@ function trustProxy(value: string | undefined): boolean | string {
   return value;
 }
 
+/** --cors-origin: every value, split at commas, must be an exact origin; never `*` or null. */
+function corsOrigins(value: string | string[] | undefined): string[] {
+  const values = (Array.isArray(value) ? value : [value ?? ''])
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
+  for (const v of values) {
+    if (exactOrigin(v) === null) {
+      throw new ConfigError(
+        `--cors-origin / PGAUTH_CORS_ORIGIN must be exact origins such as https://app.example.com (scheme, host and port, no path, no wildcard), got "${v}"`,
+      );
+    }
+  }
+  return [...new Set(values)];
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /**
@@ -276,6 +307,7 @@ export function serveConfig(flags: ServeFlags): ServeConfig {
     hashConcurrency: integer(flags, 'hashConcurrency', defaultHashConcurrency(poolSize), poolSize),
     bodyLimit: integer(flags, 'bodyLimit'),
     trustProxy: trustProxy(flags.trustProxy),
+    corsOrigins: corsOrigins(flags.corsOrigin),
     logLevel,
     cache:
       flags.cache === false

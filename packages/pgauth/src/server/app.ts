@@ -17,6 +17,7 @@ import { DEFAULT_RATE_LIMITS, defaultHashConcurrency, type RateLimitConfig } fro
 import { VERSION } from '../version.ts';
 import { clientError, frameworkError, refuseExpectation, registerBodyParsers } from './bodies.ts';
 import { createGateway } from './context.ts';
+import { registerCors } from './cors.ts';
 import { handleError, sendError } from './errors.ts';
 import { createMetrics, requestMetrics } from './metrics.ts';
 import { registerRateLimit } from './rate-limit.ts';
@@ -51,6 +52,8 @@ export interface AppOptions {
   revocations?: boolean;
   /** The validation cache of GET /v1/session and /v1/auth/check; false turns it off. */
   cache?: CacheOptions | false;
+  /** Origins whose pages may call the gateway (CORS), each exactly scheme://host[:port]. */
+  corsOrigins?: readonly string[];
   /** Heartbeat of GET /v1/revocations (default 15,000 ms). */
   revocationHeartbeatMs?: number;
 }
@@ -166,6 +169,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addSchema(errorSchema);
 
   registerSecurityHeaders(app);
+  registerCors(app, options.corsOrigins ?? []);
   // Hooks in callback style: they run on every request, and an async hook costs a promise each.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);

@@ -138,6 +138,7 @@ export async function runServe(flags: ServeFlags, out: (line: string) => void): 
       db: backend.db,
       bodyLimit: config.bodyLimit,
       trustProxy: config.trustProxy,
+      corsOrigins: config.corsOrigins,
       rateLimit: config.rateLimit,
       poolSize: config.poolSize,
       hashConcurrency: config.hashConcurrency,

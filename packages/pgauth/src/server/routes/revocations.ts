@@ -12,13 +12,12 @@
  * the caller's own token (or is a flush), the database is asked whether the caller's session still
  * holds, and only its answer ends the stream.
  */
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { RevocationEvent } from '@pgauth/client/internal';
 import { AuthError, cacheKey } from '@pgauth/client/internal';
 import type { FastifyInstance } from 'fastify';
 import { bearerToken, type Gateway } from '../context.ts';
 import { bearer, errors } from '../schemas.ts';
-import { securityHeaders } from '../security-headers.ts';
 
 export interface RevocationStreamOptions {
   /** Interval of the `: ping` comments that prove the stream alive (default 15,000 ms). */
@@ -80,8 +79,9 @@ export function revocationRoutes(
       }
       reply.hijack();
       const res: ServerResponse = reply.raw;
+      // The head the hooks set (security headers, CORS, request id) is written by hand here.
       res.writeHead(200, {
-        ...securityHeaders(request.url),
+        ...(reply.getHeaders() as OutgoingHttpHeaders),
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-store',
         'x-accel-buffering': 'no',
