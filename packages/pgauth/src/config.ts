@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 /**
  * The configuration of `pgauth serve`: flags and environment variables (commander reads both),
@@ -35,7 +36,7 @@ export interface ServeConfig {
   /** Concurrent password hashing calls (login, register, password change) before queueing. */
   hashConcurrency: number;
   bodyLimit: number;
-  trustProxy: boolean | string;
+  trustProxy: boolean | number | string;
   /** Origins whose pages may call the gateway (CORS); empty: none. */
   corsOrigins: string[];
   logLevel: string;
@@ -99,7 +100,7 @@ export const SERVE_OPTIONS = {
   trustProxy: {
     flag: '--trust-proxy <value>',
     env: 'PGAUTH_TRUST_PROXY',
-    help: 'true, or addresses/CIDRs of proxies whose X-Forwarded-For gives the client IP',
+    help: 'how X-Forwarded-For gives the client IP: a hop count (the proxies in front), or addresses/CIDRs of the trusted proxies; true believes any client (warned)',
     default: 'false',
   },
   corsOrigin: {
@@ -242,16 +243,44 @@ function integer(
   return n;
 }
 
-function trustProxy(value: string | undefined): boolean | string {
-  if (value === undefined || value === '' || value === 'false') return false;
-  if (value === 'true') return true;
-  // An address, a CIDR or a comma-separated list of them (proxy-addr syntax).
-  if (!/^[0-9a-fA-F.:/, ]+$/.test(value)) {
+/** The names proxy-addr knows for address ranges. */
+const PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** An address or CIDR as proxy-addr reads it (IPv4, IPv6, with an optional /prefix). */
+function proxyAddress(entry: string): boolean {
+  if (PROXY_RANGES.includes(entry)) return true;
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  // A prefix length, or an IPv4 netmask such as 255.255.255.0.
+  if (/^\d{1,3}$/.test(prefix)) return Number(prefix) <= (family === 4 ? 32 : 128);
+  return family === 4 && isIP(prefix) === 4;
+}
+
+/**
+ * --trust-proxy: false; a hop count (how many proxies stand between the clients and the
+ * gateway); addresses/CIDRs of the trusted proxies; or true (every X-Forwarded-For entry is
+ * believed, so the leftmost, which the client writes, becomes the client IP: warned at start).
+ */
+function trustProxy(value: string | undefined): boolean | number | string {
+  const v = value?.trim() ?? '';
+  if (v === '' || v === 'false') return false;
+  if (v === 'true') return true;
+  if (/^\d+$/.test(v)) {
+    const hops = Number(v);
+    if (hops > 32) {
+      throw new ConfigError(`--trust-proxy / PGAUTH_TRUST_PROXY: a hop count is 0 to 32, got ${v}`);
+    }
+    return hops === 0 ? false : hops;
+  }
+  const entries = v.split(',').map((e) => e.trim());
+  if (entries.some((e) => !proxyAddress(e))) {
     throw new ConfigError(
-      `--trust-proxy / PGAUTH_TRUST_PROXY must be true, false, or addresses/CIDRs of trusted proxies, got "${value}"`,
+      `--trust-proxy / PGAUTH_TRUST_PROXY must be true, false, a hop count, or addresses/CIDRs of trusted proxies (or loopback, linklocal, uniquelocal), got "${value}"`,
     );
   }
-  return value;
+  return entries.join(', ');
 }
 
 /** --cors-origin: every value, split at commas, must be an exact origin; never `*` or null. */

@@ -34,8 +34,11 @@ export interface AppOptions {
   db: Database;
   /** Largest request body in bytes (default 16 KiB). */
   bodyLimit?: number;
-  /** Whether X-Forwarded-For gives the client IP: true, or addresses/CIDRs of trusted proxies. */
-  trustProxy?: boolean | string;
+  /**
+   * Whether X-Forwarded-For gives the client IP: a hop count, or addresses/CIDRs of the trusted
+   * proxies; true believes every entry (the client's own included) and is warned about.
+   */
+  trustProxy?: boolean | number | string;
   rateLimit?: Partial<RateLimitConfig>;
   /** The database pool size, reported in the metrics. */
   poolSize?: number;
@@ -115,6 +118,19 @@ class RequestLog extends LogController {
   }
 }
 
+/**
+ * Fastify's form of --trust-proxy. A hop count becomes a function that trusts that many hops
+ * from the socket outwards: Fastify itself ignores a bare number (it cannot tell whether the TCP
+ * peer is a proxy, so a client that reaches the gateway directly could name its own IP), which
+ * is why docs/http.md asks for a hop count only where every client comes through the proxies.
+ */
+function proxyTrust(
+  value: boolean | number | string | undefined,
+): boolean | string | ((address: string, hop: number) => boolean) {
+  if (typeof value !== 'number') return value ?? false;
+  return (_address, hop) => hop < value;
+}
+
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const limits: RateLimitConfig = { ...DEFAULT_RATE_LIMITS, ...options.rateLimit };
   const poolSize = options.poolSize ?? 10;
@@ -136,7 +152,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger,
     bodyLimit: options.bodyLimit ?? 16_384,
-    trustProxy: options.trustProxy ?? false,
+    trustProxy: proxyTrust(options.trustProxy),
     frameworkErrors: frameworkError,
     clientErrorHandler: clientError,
     logController: new RequestLog(),
@@ -146,6 +162,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // removeAdditional off: a field the schema does not name is a 400, not silently dropped.
     ajv: { customOptions: { allErrors: false, removeAdditional: false } },
   });
+
+  if (options.trustProxy === true) {
+    app.log.warn(
+      'trust-proxy is true: the client IP is the leftmost X-Forwarded-For entry, which any client can write, so it can choose the IP its rate limits and audit rows use; give --trust-proxy the hop count or the addresses of your proxies instead',
+    );
+  }
 
   const metrics = createMetrics(poolSize, options.defaultMetrics ?? false);
   const revocations = options.revocations ?? true;
