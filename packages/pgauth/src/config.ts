@@ -39,6 +39,8 @@ export interface ServeConfig {
   trustProxy: boolean | number | string;
   /** Origins whose pages may call the gateway (CORS); empty: none. */
   corsOrigins: string[];
+  /** Where /metrics has a listener of its own; null: on the main port, to this host only. */
+  metricsListen: { host: string; port: number } | null;
   logLevel: string;
   rateLimit: RateLimitConfig;
   /** The validation cache of GET /v1/session and /v1/auth/check; false with --no-cache. */
@@ -109,6 +111,12 @@ export const SERVE_OPTIONS = {
     help: 'an origin (scheme://host[:port]) whose web pages may call the gateway (CORS); repeatable, or comma-separated; default: none',
     default: undefined,
     repeatable: true,
+  },
+  metricsListen: {
+    flag: '--metrics-listen <host:port>',
+    env: 'PGAUTH_METRICS_LISTEN',
+    help: 'serve /metrics on this address of its own (a port alone: 127.0.0.1); default: /metrics on the main port, to clients on this host only',
+    default: undefined,
   },
   bodyLimit: {
     flag: '--body-limit <bytes>',
@@ -299,6 +307,20 @@ function corsOrigins(value: string | string[] | undefined): string[] {
   return [...new Set(values)];
 }
 
+/** --metrics-listen: host:port, [v6]:port, or a port alone (on 127.0.0.1); null when unset. */
+function metricsListen(value: string | undefined): { host: string; port: number } | null {
+  const v = value?.trim() ?? '';
+  if (v === '') return null;
+  const m = /^(?:(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]/\s]+)):)?(\d{1,5})$/.exec(v);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) {
+    throw new ConfigError(
+      `--metrics-listen / PGAUTH_METRICS_LISTEN must be host:port, [IPv6]:port or a port, got "${v}"`,
+    );
+  }
+  return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /**
@@ -337,6 +359,7 @@ export function serveConfig(flags: ServeFlags): ServeConfig {
     bodyLimit: integer(flags, 'bodyLimit'),
     trustProxy: trustProxy(flags.trustProxy),
     corsOrigins: corsOrigins(flags.corsOrigin),
+    metricsListen: metricsListen(flags.metricsListen),
     logLevel,
     cache:
       flags.cache === false

@@ -57,6 +57,11 @@ export interface AppOptions {
   cache?: CacheOptions | false;
   /** Origins whose pages may call the gateway (CORS), each exactly scheme://host[:port]. */
   corsOrigins?: readonly string[];
+  /**
+   * Who may read GET /metrics on this app's port: 'loopback' (default) answers clients on this
+   * host only; false serves none (it has its own listener: listenMetrics).
+   */
+  metricsOnMainPort?: 'loopback' | false;
   /** Heartbeat of GET /v1/revocations (default 15,000 ms). */
   revocationHeartbeatMs?: number;
 }
@@ -182,6 +187,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       app.log.warn({ cause: { message: err.message } }, 'revocation subscription lost; retrying'),
   });
   app.addHook('onClose', () => gw.close());
+  const closers: (() => Promise<void>)[] = [];
+  app.decorate('pgauthMetrics', {
+    registry: metrics.registry,
+    onClose: (close: () => Promise<void>) => closers.push(close),
+  });
+  app.addHook('onClose', async () => {
+    await Promise.all(closers.map((close) => close()));
+  });
 
   // JSON and form bodies only, strictly UTF-8: anything else is 415, not a schema error.
   registerBodyParsers(app, options.bodyLimit ?? 16_384);
@@ -235,7 +248,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   accountRoutes(app, gw, limits);
   oauthRoutes(app, gw);
   await app.register(adminRoutes(gw));
-  opsRoutes(app, gw);
+  opsRoutes(app, gw, { metrics: options.metricsOnMainPort ?? 'loopback' });
   revocationRoutes(app, gw, { heartbeatMs: options.revocationHeartbeatMs });
   app.get(
     '/openapi.json',
