@@ -13,7 +13,7 @@ export interface RateLimitConfig {
   windowMs: number;
   /** Login attempts per client IP and per window. */
   loginPerIp: number;
-  /** Login attempts per username (case-insensitive) and per window. */
+  /** Login attempts per username (as the database's lower() folds it) and per window. */
   loginPerUser: number;
   /** Registrations per client IP and per window. */
   registerPerIp: number;

@@ -7,7 +7,7 @@
  */
 import { isIP } from 'node:net';
 import rateLimit from '@fastify/rate-limit';
-import { AuthError } from '@pgauth/client/internal';
+import { AuthError, type Queryable } from '@pgauth/client/internal';
 import type {
   FastifyInstance,
   FastifyReply,
@@ -15,8 +15,10 @@ import type {
   preHandlerAsyncHookHandler,
 } from 'fastify';
 import type { RateLimitConfig } from '../config.ts';
+import { usernameKey } from './username-key.ts';
 
-export type KeyOf = (request: FastifyRequest) => string | null;
+/** What a limit counts a request under; null: not counted. */
+export type KeyOf = (request: FastifyRequest) => string | null | Promise<string | null>;
 
 export async function registerRateLimit(app: FastifyInstance): Promise<void> {
   await app.register(rateLimit, { global: false });
@@ -34,13 +36,17 @@ export function limit(
   key: KeyOf,
   onLimited?: (request: FastifyRequest) => void,
 ): preHandlerAsyncHookHandler {
+  // The key is worked out once per request (it may ask the database) and read back here.
+  const keys = new WeakMap<FastifyRequest, string>();
   const limiter = app.createRateLimit({
     max,
     timeWindow: windowMs,
-    keyGenerator: (request) => `${name}:${key(request) ?? ''}`,
+    keyGenerator: (request) => `${name}:${keys.get(request) ?? ''}`,
   });
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (key(request) === null) return;
+    const k = await key(request);
+    if (k === null) return;
+    keys.set(request, k);
     const r = await limiter(request);
     if (r.isAllowed || !r.isExceeded) return;
     reply.header('retry-after', String(Math.max(1, r.ttlInSeconds)));
@@ -81,10 +87,12 @@ function ipv6Groups(ip: string): string[] {
   );
 }
 
-/** The username of the body, case-folded as pgauth compares usernames. */
-export const byUsername: KeyOf = (request) => {
-  const body = request.body as { username?: unknown } | undefined;
-  return typeof body?.username === 'string' ? body.username.toLowerCase() : null;
-};
+/** The username of the body, folded as the database compares usernames (username-key.ts). */
+export function byUsername(db: Queryable): KeyOf {
+  return (request) => {
+    const body = request.body as { username?: unknown } | undefined;
+    return typeof body?.username === 'string' ? usernameKey(db, body.username) : null;
+  };
+}
 
 export type { RateLimitConfig };

@@ -44,6 +44,7 @@ const credentials = {
 
 export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLimitConfig): void {
   const w = limits.windowMs;
+  const byUser = byUsername(gw.db);
   const loginLimited = (): void => {
     gw.metrics.logins.inc({ outcome: 'rate_limited' });
   };
@@ -66,7 +67,7 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
         },
       },
       onRequest: [limit(app, 'register-ip', limits.registerPerIp, w, byIp)],
-      preHandler: [limit(app, 'register-user', limits.registerPerUser, w, byUsername)],
+      preHandler: [limit(app, 'register-user', limits.registerPerUser, w, byUser)],
     },
     async (request, reply) => {
       const userId = await gw.hashing(() => gw.ops.register(request.body));
@@ -86,7 +87,7 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
         response: { 200: tokenPair, ...errors(400, 401, 413, 415, 429, 503) },
       },
       onRequest: [limit(app, 'login-ip', limits.loginPerIp, w, byIp, loginLimited)],
-      preHandler: [limit(app, 'login-user', limits.loginPerUser, w, byUsername, loginLimited)],
+      preHandler: [limit(app, 'login-user', limits.loginPerUser, w, byUser, loginLimited)],
     },
     async (request, reply) => {
       const { username, password } = request.body;
