@@ -5,7 +5,8 @@
  * The stream is only offered while the gateway's own subscription is live, and it is ended when
  * that subscription drops or resubscribes: a client must then empty its cache and reconnect,
  * exactly as it would on losing its own LISTEN connection. It also ends when the caller's own
- * session is no longer valid.
+ * token would no longer be accepted: at its expiry (a timer to the session's expires_at, then
+ * the database's word), when its session is revoked, or when its account loses `introspect`.
  *
  * Threat model: any role that can connect to the database can NOTIFY pgauth_revocations, so an
  * event proves nothing. Events are passed on as eviction hints; none ends a stream. When one names
@@ -23,6 +24,9 @@ export interface RevocationStreamOptions {
   /** Interval of the `: ping` comments that prove the stream alive (default 15,000 ms). */
   heartbeatMs?: number;
 }
+
+/** The longest delay setTimeout takes (about 24.8 days); a later expiry is re-armed then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The event as the SDK's parser reads it; session ids only from a database before 0010. */
 function frame(event: RevocationEvent): string {
@@ -53,7 +57,7 @@ export function revocationRoutes(
         tags: ['account'],
         summary: 'Revocation events as Server-Sent Events (role introspect)',
         description:
-          'First `event: ready` with `{"heartbeat_ms": n}`, then one `event: revocation` per pgauth_revocations notification, with `{"keys": [...]}` (the cache keys of the access tokens to evict: the first 16 hex digits of their SHA-256) or `{"flush": true}` (evict everything), and a `: ping` comment every heartbeat_ms. Events are hints: evict, then ask again. The stream ends when the gateway loses its own subscription (drop every cached validation and reconnect), or when the caller\'s session is no longer valid.',
+          'First `event: ready` with `{"heartbeat_ms": n}`, then one `event: revocation` per pgauth_revocations notification, with `{"keys": [...]}` (the cache keys of the access tokens to evict: the first 16 hex digits of their SHA-256) or `{"flush": true}` (evict everything), and a `: ping` comment every heartbeat_ms. Events are hints: evict, then ask again. The stream ends when the gateway loses its own subscription (drop every cached validation and reconnect), or when the caller\'s token would no longer be accepted: at its expiry, when its session is revoked, or when its account loses the role introspect.',
         security: bearer,
         response: {
           200: {
@@ -89,10 +93,12 @@ export function revocationRoutes(
       });
       res.write(`event: ready\ndata: ${JSON.stringify({ heartbeat_ms: heartbeatMs })}\n\n`);
       const ping = setInterval(() => res.write(': ping\n\n'), heartbeatMs);
+      let expiry: NodeJS.Timeout | undefined;
       let offEvent = (): void => {};
       let offState = (): void => {};
       const end = (): void => {
         clearInterval(ping);
+        clearTimeout(expiry);
         offEvent();
         offState();
         open.delete(end);
@@ -115,15 +121,24 @@ export function revocationRoutes(
             // A database that does not answer ends the stream too (fail closed): the client
             // empties its cache and reconnects, which is all a forged event can then cost.
             const session = await gw.validate(token).catch(() => null);
-            if (!session) {
+            if (!session?.roles.includes('introspect')) {
               end();
               return;
             }
+            untilExpiry(session.expiresAt);
           } while (again && !res.writableEnded);
         } finally {
           checking = false;
         }
       };
+      // At the session's expiry the database is asked again, as for an event naming the caller.
+      // Still valid then (the database's clock behind ours): asked again every second.
+      const untilExpiry = (at: Date): void => {
+        clearTimeout(expiry);
+        const ms = at.getTime() - Date.now();
+        expiry = setTimeout(() => void recheck(), ms > 0 ? Math.min(ms, MAX_TIMER_MS) : 1_000);
+      };
+      untilExpiry(caller.expiresAt);
       offEvent = feed.onEvent((event) => {
         res.write(frame(event));
         if (
