@@ -62,7 +62,7 @@ export interface AppOptions {
    * host only; false serves none (it has its own listener: listenMetrics).
    */
   metricsOnMainPort?: 'loopback' | false;
-  /** Heartbeat of GET /v1/revocations (default 15,000 ms). */
+  /** Heartbeat of GET /v1/revocations (default 1,000 ms). */
   revocationHeartbeatMs?: number;
 }
 
