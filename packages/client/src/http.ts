@@ -152,12 +152,31 @@ export function httpOperations(options: HttpOptions, hooks: OperationHooks = {})
 /** A bearer token, or a function that gives a fresh one (called at every subscription). */
 export type TokenProvider = string | (() => string | Promise<string>);
 
+export interface EventStreamOptions {
+  /**
+   * The longest the stream may stay silent before it counts as lost (default 2,000 ms), and so
+   * the longest a stream cut silently on the network lets a cache serve a revoked token. Within
+   * it, twice the heartbeat the gateway announces (1 s by default), and at least a second more
+   * than one heartbeat.
+   */
+  maxSilenceMs?: number;
+}
+
+/** The default of EventStreamOptions.maxSilenceMs. */
+export const MAX_STREAM_SILENCE_MS = 2_000;
+
 /**
  * The gateway's revocation stream as a source. Live once the gateway sends its `ready` event;
  * lost when the stream ends or errs, or when it stays silent past twice the heartbeat interval
- * the gateway announced.
+ * the gateway announced (at least the heartbeat and a second), never longer than `maxSilenceMs`: a stream cut without a FIN or
+ * RST (a partition, a dropped NAT entry) is only ever noticed by its silence.
  */
-export function eventStreamSource(baseUrl: string, token: TokenProvider): RevocationSource {
+export function eventStreamSource(
+  baseUrl: string,
+  token: TokenProvider,
+  options: EventStreamOptions = {},
+): RevocationSource {
+  const maxSilenceMs = options.maxSilenceMs ?? MAX_STREAM_SILENCE_MS;
   const base = new URL(baseUrl);
   const lib = base.protocol === 'https:' ? https : http;
   const url = new URL(`${base.pathname.replace(/\/$/, '')}/v1/revocations`, base);
@@ -166,7 +185,7 @@ export function eventStreamSource(baseUrl: string, token: TokenProvider): Revoca
     return new Promise((resolve, reject) => {
       let live = false;
       let silence: NodeJS.Timeout | undefined;
-      let silenceMs = 30_000;
+      let silenceMs = maxSilenceMs;
       const req = lib.request(url, {
         method: 'GET',
         headers: { accept: 'text/event-stream', authorization: `Bearer ${bearer}` },
@@ -195,7 +214,10 @@ export function eventStreamSource(baseUrl: string, token: TokenProvider): Revoca
           if (event.event === 'ready' && !live) {
             const { heartbeat_ms } = JSON.parse(event.data || '{}') as { heartbeat_ms?: unknown };
             if (typeof heartbeat_ms === 'number' && heartbeat_ms > 0) {
-              silenceMs = heartbeat_ms * 2 + 1_000;
+              // Twice the heartbeat and a second's slack for a busy event loop, within the
+              // bound. A gateway whose heartbeat is that long gets the bound anyway: the stream
+              // then counts as lost at each long silence and is opened again.
+              silenceMs = Math.min(Math.max(heartbeat_ms * 2, heartbeat_ms + 1_000), maxSilenceMs);
               heard();
             }
             live = true;

@@ -49,6 +49,12 @@ export interface ClientOptions {
    */
   cache?: CacheOptions | boolean;
   serviceToken?: TokenProvider;
+  /**
+   * HTTP mode with a cache: the longest the gateway's event stream may stay silent before the
+   * cache counts it lost and empties itself (default 2,000 ms): the bound on serving a token
+   * revoked while the stream was cut without a sign.
+   */
+  maxStreamSilenceMs?: number;
   /** Told when the revocation subscription fails or drops (it retries by itself). */
   onSubscriptionError?: (err: Error) => void;
 }
@@ -93,7 +99,11 @@ export function createAuthClient(options: ClientOptions): AuthClient {
     const http = httpOperations({ baseUrl: options.baseUrl, timeoutMs: options.timeoutMs }, hooks);
     ops = http;
     closers.push(() => http.close());
-    source = options.serviceToken ? eventStreamSource(options.baseUrl, options.serviceToken) : null;
+    source = options.serviceToken
+      ? eventStreamSource(options.baseUrl, options.serviceToken, {
+          maxSilenceMs: options.maxStreamSilenceMs,
+        })
+      : null;
     if (store && !source) {
       throw new TypeError(
         'an HTTP client with a cache needs serviceToken (an account with role introspect) for the revocation stream',

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 /**
  * The configuration of `pgauth serve`: flags and environment variables (commander reads both),
@@ -5,13 +6,14 @@ import { availableParallelism } from 'node:os';
  * process.env.
  */
 import { DEFAULT_DATA_DIR } from './db/open.ts';
+import { exactOrigin } from './server/cors.ts';
 
 export interface RateLimitConfig {
   /** Length of one rate-limit window in milliseconds. */
   windowMs: number;
   /** Login attempts per client IP and per window. */
   loginPerIp: number;
-  /** Login attempts per username (case-insensitive) and per window. */
+  /** Login attempts per username (as the database's lower() folds it) and per window. */
   loginPerUser: number;
   /** Registrations per client IP and per window. */
   registerPerIp: number;
@@ -34,7 +36,11 @@ export interface ServeConfig {
   /** Concurrent password hashing calls (login, register, password change) before queueing. */
   hashConcurrency: number;
   bodyLimit: number;
-  trustProxy: boolean | string;
+  trustProxy: boolean | number | string;
+  /** Origins whose pages may call the gateway (CORS); empty: none. */
+  corsOrigins: string[];
+  /** Where /metrics has a listener of its own; null: on the main port, to this host only. */
+  metricsListen: { host: string; port: number } | null;
   logLevel: string;
   rateLimit: RateLimitConfig;
   /** The validation cache of GET /v1/session and /v1/auth/check; false with --no-cache. */
@@ -96,8 +102,21 @@ export const SERVE_OPTIONS = {
   trustProxy: {
     flag: '--trust-proxy <value>',
     env: 'PGAUTH_TRUST_PROXY',
-    help: 'true, or addresses/CIDRs of proxies whose X-Forwarded-For gives the client IP',
+    help: 'how X-Forwarded-For gives the client IP: a hop count (the proxies in front), or addresses/CIDRs of the trusted proxies; true believes any client (warned)',
     default: 'false',
+  },
+  corsOrigin: {
+    flag: '--cors-origin <origin>',
+    env: 'PGAUTH_CORS_ORIGIN',
+    help: 'an origin (scheme://host[:port]) whose web pages may call the gateway (CORS); repeatable, or comma-separated; default: none',
+    default: undefined,
+    repeatable: true,
+  },
+  metricsListen: {
+    flag: '--metrics-listen <host:port>',
+    env: 'PGAUTH_METRICS_LISTEN',
+    help: 'serve /metrics on this address of its own (a port alone: 127.0.0.1); default: /metrics on the main port, to clients on this host only',
+    default: undefined,
   },
   bodyLimit: {
     flag: '--body-limit <bytes>',
@@ -191,8 +210,13 @@ export const DEFAULT_RATE_LIMITS: RateLimitConfig = {
   refreshPerIp: o.refreshRateIp.default,
 };
 
-/** The raw option values commander hands over (strings from flags or the environment). */
-export type ServeFlags = { [K in ServeOptionKey]?: string } & {
+/**
+ * The raw option values commander hands over: strings from flags or the environment, a list of
+ * them for a repeatable option.
+ */
+export type ServeFlags = {
+  [K in ServeOptionKey]?: (typeof o)[K] extends { repeatable: true } ? string | string[] : string;
+} & {
   databaseUrl?: string;
   dataDir?: string;
   migrate?: boolean;
@@ -227,16 +251,74 @@ function integer(
   return n;
 }
 
-function trustProxy(value: string | undefined): boolean | string {
-  if (value === undefined || value === '' || value === 'false') return false;
-  if (value === 'true') return true;
-  // An address, a CIDR or a comma-separated list of them (proxy-addr syntax).
-  if (!/^[0-9a-fA-F.:/, ]+$/.test(value)) {
+/** The names proxy-addr knows for address ranges. */
+const PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** An address or CIDR as proxy-addr reads it (IPv4, IPv6, with an optional /prefix). */
+function proxyAddress(entry: string): boolean {
+  if (PROXY_RANGES.includes(entry)) return true;
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  // A prefix length, or an IPv4 netmask such as 255.255.255.0.
+  if (/^\d{1,3}$/.test(prefix)) return Number(prefix) <= (family === 4 ? 32 : 128);
+  return family === 4 && isIP(prefix) === 4;
+}
+
+/**
+ * --trust-proxy: false; a hop count (how many proxies stand between the clients and the
+ * gateway); addresses/CIDRs of the trusted proxies; or true (every X-Forwarded-For entry is
+ * believed, so the leftmost, which the client writes, becomes the client IP: warned at start).
+ */
+function trustProxy(value: string | undefined): boolean | number | string {
+  const v = value?.trim() ?? '';
+  if (v === '' || v === 'false') return false;
+  if (v === 'true') return true;
+  if (/^\d+$/.test(v)) {
+    const hops = Number(v);
+    if (hops > 32) {
+      throw new ConfigError(`--trust-proxy / PGAUTH_TRUST_PROXY: a hop count is 0 to 32, got ${v}`);
+    }
+    return hops === 0 ? false : hops;
+  }
+  const entries = v.split(',').map((e) => e.trim());
+  if (entries.some((e) => !proxyAddress(e))) {
     throw new ConfigError(
-      `--trust-proxy / PGAUTH_TRUST_PROXY must be true, false, or addresses/CIDRs of trusted proxies, got "${value}"`,
+      `--trust-proxy / PGAUTH_TRUST_PROXY must be true, false, a hop count, or addresses/CIDRs of trusted proxies (or loopback, linklocal, uniquelocal), got "${value}"`,
     );
   }
-  return value;
+  return entries.join(', ');
+}
+
+/** --cors-origin: every value, split at commas, must be an exact origin; never `*` or null. */
+function corsOrigins(value: string | string[] | undefined): string[] {
+  const values = (Array.isArray(value) ? value : [value ?? ''])
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
+  for (const v of values) {
+    if (exactOrigin(v) === null) {
+      throw new ConfigError(
+        `--cors-origin / PGAUTH_CORS_ORIGIN must be exact origins such as https://app.example.com (scheme, host and port, no path, no wildcard), got "${v}"`,
+      );
+    }
+  }
+  return [...new Set(values)];
+}
+
+/** --metrics-listen: host:port, [v6]:port, or a port alone (on 127.0.0.1); null when unset. */
+function metricsListen(value: string | undefined): { host: string; port: number } | null {
+  const v = value?.trim() ?? '';
+  if (v === '') return null;
+  const m = /^(?:(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]/\s]+)):)?(\d{1,5})$/.exec(v);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) {
+    throw new ConfigError(
+      `--metrics-listen / PGAUTH_METRICS_LISTEN must be host:port, [IPv6]:port or a port, got "${v}"`,
+    );
+  }
+  return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -276,6 +358,8 @@ export function serveConfig(flags: ServeFlags): ServeConfig {
     hashConcurrency: integer(flags, 'hashConcurrency', defaultHashConcurrency(poolSize), poolSize),
     bodyLimit: integer(flags, 'bodyLimit'),
     trustProxy: trustProxy(flags.trustProxy),
+    corsOrigins: corsOrigins(flags.corsOrigin),
+    metricsListen: metricsListen(flags.metricsListen),
     logLevel,
     cache:
       flags.cache === false

@@ -21,6 +21,13 @@ export function serveCommand(): Command {
   for (const option of SWITCHES) cmd.addOption(option);
   for (const spec of Object.values(SERVE_OPTIONS)) {
     const option = new Option(spec.flag, spec.help).env(spec.env);
+    if ('repeatable' in spec) {
+      // Each --flag adds a value; the variable gives one (config.ts splits both at commas).
+      option.argParser((value: string, previous: string[] | undefined) => [
+        ...(previous ?? []),
+        value,
+      ]);
+    }
     cmd.addOption(spec.default === undefined ? option : option.default(String(spec.default)));
   }
   for (const o of databaseOptions()) cmd.addOption(o);

@@ -3,7 +3,6 @@
  * app adds transport concerns only: schemas, body limit, rate limits, headers, status mapping,
  * logs, metrics and the OpenAPI document. It does not own the database: the caller closes it.
  */
-import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { CacheOptions, Database } from '@pgauth/client/internal';
@@ -18,22 +17,28 @@ import { DEFAULT_RATE_LIMITS, defaultHashConcurrency, type RateLimitConfig } fro
 import { VERSION } from '../version.ts';
 import { clientError, frameworkError, refuseExpectation, registerBodyParsers } from './bodies.ts';
 import { createGateway } from './context.ts';
+import { registerCors } from './cors.ts';
 import { handleError, sendError } from './errors.ts';
 import { createMetrics, requestMetrics } from './metrics.ts';
 import { registerRateLimit } from './rate-limit.ts';
+import { requestId } from './request-id.ts';
 import { accountRoutes } from './routes/account.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { oauthRoutes } from './routes/oauth.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { revocationRoutes } from './routes/revocations.ts';
 import { errorSchema } from './schemas.ts';
+import { registerSecurityHeaders } from './security-headers.ts';
 
 export interface AppOptions {
   db: Database;
   /** Largest request body in bytes (default 16 KiB). */
   bodyLimit?: number;
-  /** Whether X-Forwarded-For gives the client IP: true, or addresses/CIDRs of trusted proxies. */
-  trustProxy?: boolean | string;
+  /**
+   * Whether X-Forwarded-For gives the client IP: a hop count, or addresses/CIDRs of the trusted
+   * proxies; true believes every entry (the client's own included) and is warned about.
+   */
+  trustProxy?: boolean | number | string;
   rateLimit?: Partial<RateLimitConfig>;
   /** The database pool size, reported in the metrics. */
   poolSize?: number;
@@ -50,7 +55,14 @@ export interface AppOptions {
   revocations?: boolean;
   /** The validation cache of GET /v1/session and /v1/auth/check; false turns it off. */
   cache?: CacheOptions | false;
-  /** Heartbeat of GET /v1/revocations (default 15,000 ms). */
+  /** Origins whose pages may call the gateway (CORS), each exactly scheme://host[:port]. */
+  corsOrigins?: readonly string[];
+  /**
+   * Who may read GET /metrics on this app's port: 'loopback' (default) answers clients on this
+   * host only; false serves none (it has its own listener: listenMetrics).
+   */
+  metricsOnMainPort?: 'loopback' | false;
+  /** Heartbeat of GET /v1/revocations (default 1,000 ms). */
   revocationHeartbeatMs?: number;
 }
 
@@ -111,6 +123,19 @@ class RequestLog extends LogController {
   }
 }
 
+/**
+ * Fastify's form of --trust-proxy. A hop count becomes a function that trusts that many hops
+ * from the socket outwards: Fastify itself ignores a bare number (it cannot tell whether the TCP
+ * peer is a proxy, so a client that reaches the gateway directly could name its own IP), which
+ * is why docs/http.md asks for a hop count only where every client comes through the proxies.
+ */
+function proxyTrust(
+  value: boolean | number | string | undefined,
+): boolean | string | ((address: string, hop: number) => boolean) {
+  if (typeof value !== 'number') return value ?? false;
+  return (_address, hop) => hop < value;
+}
+
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const limits: RateLimitConfig = { ...DEFAULT_RATE_LIMITS, ...options.rateLimit };
   const poolSize = options.poolSize ?? 10;
@@ -132,15 +157,22 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger,
     bodyLimit: options.bodyLimit ?? 16_384,
-    trustProxy: options.trustProxy ?? false,
+    trustProxy: proxyTrust(options.trustProxy),
     frameworkErrors: frameworkError,
     clientErrorHandler: clientError,
     logController: new RequestLog(),
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // The client's X-Request-Id is read by requestId, which takes only a safe one.
+    requestIdHeader: false,
+    genReqId: requestId,
     // removeAdditional off: a field the schema does not name is a 400, not silently dropped.
     ajv: { customOptions: { allErrors: false, removeAdditional: false } },
   });
+
+  if (options.trustProxy === true) {
+    app.log.warn(
+      'trust-proxy is true: the client IP is the leftmost X-Forwarded-For entry, which any client can write, so it can choose the IP its rate limits and audit rows use; give --trust-proxy the hop count or the addresses of your proxies instead',
+    );
+  }
 
   const metrics = createMetrics(poolSize, options.defaultMetrics ?? false);
   const revocations = options.revocations ?? true;
@@ -155,6 +187,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       app.log.warn({ cause: { message: err.message } }, 'revocation subscription lost; retrying'),
   });
   app.addHook('onClose', () => gw.close());
+  const closers: (() => Promise<void>)[] = [];
+  app.decorate('pgauthMetrics', {
+    registry: metrics.registry,
+    onClose: (close: () => Promise<void>) => closers.push(close),
+  });
+  app.addHook('onClose', async () => {
+    await Promise.all(closers.map((close) => close()));
+  });
 
   // JSON and form bodies only, strictly UTF-8: anything else is 415, not a schema error.
   registerBodyParsers(app, options.bodyLimit ?? 16_384);
@@ -163,14 +203,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setNotFoundHandler((_request, reply) => sendError(reply, 'not_found'));
   app.addSchema(errorSchema);
 
+  registerSecurityHeaders(app);
+  registerCors(app, options.corsOrigins ?? []);
   // Hooks in callback style: they run on every request, and an async hook costs a promise each.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     const url = request.url;
     if (url.startsWith('/v1/') || url.startsWith('/oauth2/')) {
-      // Routes may set their own cache-control; these are the defaults of every API answer.
+      // Routes may set their own cache-control; this is the default of every API answer.
       reply.header('cache-control', 'no-store');
-      reply.header('x-content-type-options', 'nosniff');
     }
     if (url.includes('?')) {
       const query = request.query as Record<string, unknown> | undefined;
@@ -207,7 +248,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   accountRoutes(app, gw, limits);
   oauthRoutes(app, gw);
   await app.register(adminRoutes(gw));
-  opsRoutes(app, gw);
+  opsRoutes(app, gw, { metrics: options.metricsOnMainPort ?? 'loopback' });
   revocationRoutes(app, gw, { heartbeatMs: options.revocationHeartbeatMs });
   app.get(
     '/openapi.json',

@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import { AuthError, type ErrorCode } from '@pgauth/client/internal';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody, sendError } from './errors.ts';
+import { securityHeaders } from './security-headers.ts';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const NOT_UTF8 = 'The input is invalid: the body is not valid UTF-8.';
@@ -40,7 +41,21 @@ function parseForm(text: string): Record<string, string | string[]> {
   return out;
 }
 
-/** JSON and form bodies, each decoded strictly; any other content type is 415. */
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * The route takes application/x-www-form-urlencoded bodies (the RFC 7662 and RFC 7009 routes
+     * only). Elsewhere a form body is 415: a web page can send a form to any origin without a
+     * CORS preflight, so accepting one on /v1/login would allow login CSRF.
+     */
+    formBody?: boolean;
+  }
+}
+
+/**
+ * JSON bodies everywhere, form bodies on the routes whose config says `formBody`, each decoded
+ * strictly; any other content type is 415.
+ */
 export function registerBodyParsers(app: FastifyInstance, bodyLimit: number): void {
   const json = app.getDefaultJsonParser('error', 'error');
   app.removeAllContentTypeParsers();
@@ -61,7 +76,11 @@ export function registerBodyParsers(app: FastifyInstance, bodyLimit: number): vo
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
     { parseAs: 'buffer', bodyLimit },
-    (_req, body, done) => {
+    (req, body, done) => {
+      if (req.routeOptions.config.formBody !== true) {
+        done(new AuthError('unsupported_media_type'), undefined);
+        return;
+      }
       try {
         done(null, parseForm(decode(body as Buffer)));
       } catch (err) {
@@ -89,8 +108,12 @@ export function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
   }
   const [status, code] = PARSER_STATUS[err.code ?? ''] ?? [400, 'bad_request'];
   const body = JSON.stringify(errorBody(code));
+  const security = Object.entries(securityHeaders(''))
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   socket.end(
     `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\n` +
+      security +
       'content-type: application/json; charset=utf-8\r\n' +
       `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
@@ -98,11 +121,12 @@ export function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
 
 /** An Expect header other than 100-continue: 417, with a registry body. */
 export function refuseExpectation(app: FastifyInstance): void {
-  app.server.on('checkExpectation', (_req, res) => {
+  app.server.on('checkExpectation', (req, res) => {
     const body = JSON.stringify(
       errorBody('bad_request', 'The request is malformed: the Expect header is not supported.'),
     );
     res.writeHead(417, {
+      ...securityHeaders(req.url ?? ''),
       'content-type': 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(body),
     });

@@ -11,7 +11,6 @@ import {
   type Database,
   databaseSource,
   fastValidate,
-  isUnavailable,
   parseBearer,
   type Queryable,
   RevocationSubscription,
@@ -24,6 +23,7 @@ import {
 } from '@pgauth/client/internal';
 import type { FastifyRequest } from 'fastify';
 import { type AdminOperations, adminOperations } from '../operations.ts';
+import { fairHashing, type Hashing } from './hashing.ts';
 import type { Metrics } from './metrics.ts';
 
 export type { Session };
@@ -33,6 +33,8 @@ export interface GatewayOptions {
   hashConcurrency: number;
   /** Hashing calls that may wait for a slot; beyond them a call is refused at once (503). */
   hashQueue: number;
+  /** Hashing calls one client (IP, IPv6 /64) may have waiting (default: a quarter of hashQueue). */
+  hashQueuePerClient?: number;
   /**
    * Subscribe to revocation events (LISTEN pgauth_revocations): needed by the cache and by
    * `GET /v1/revocations`. Off where the database cannot deliver them.
@@ -53,8 +55,11 @@ export interface Gateway {
   validate(token: string): Promise<Session | null>;
   /** The admin API. */
   admin: AdminOperations;
-  /** Runs `fn` (a call that hashes a password) within the hashing concurrency bound. */
-  hashing<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` (a call that hashes a password) within the hashing concurrency bound, the slots
+   * shared fairly between clients (`client`: the rate-limit key of its IP; hashing.ts).
+   */
+  hashing: Hashing;
   /**
    * pgauth.validate of the request's Bearer token; throws invalid_token when it is not valid.
    * `cached`: may be answered from the revocation-aware cache (the forward-auth hot path).
@@ -88,40 +93,6 @@ export function userAgent(request: FastifyRequest): string | null {
 /** What a login or refresh records of its caller. */
 export function loginContext(request: FastifyRequest): { ip?: string; userAgent?: string } {
   return { ip: clientIp(request) ?? undefined, userAgent: userAgent(request) ?? undefined };
-}
-
-/**
- * A counting semaphore with a bounded queue: a login flood waits for a free slot up to `queue`
- * deep, and beyond that is refused at once with 503, so that hashing never takes the whole pool
- * and validations keep flowing.
- */
-function semaphore(slots: number, queue: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let busy = 0;
-  const waiting: { go(): void; fail(err: unknown): void }[] = [];
-  return async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (busy >= slots) {
-      if (waiting.length >= queue) throw new AuthError('unavailable');
-      await new Promise<void>((go, fail) => waiting.push({ go, fail }));
-    } else {
-      busy++;
-    }
-    let unavailable = false;
-    try {
-      return await fn();
-    } catch (err) {
-      unavailable = isUnavailable(err) || (err instanceof AuthError && err.code === 'unavailable');
-      throw err;
-    } finally {
-      // The database just failed to answer in time: the calls waiting behind this one would only
-      // wait for the same failure, one deadline after another. They fail now.
-      if (unavailable) {
-        for (const w of waiting.splice(0)) w.fail(new AuthError('unavailable'));
-      }
-      const next = waiting.shift();
-      if (next) next.go();
-      else busy--;
-    }
-  };
 }
 
 /** `db` with every query counted in pgauth_db_calls_in_flight. */
@@ -175,7 +146,11 @@ export function createGateway(db: Database, metrics: Metrics, options: GatewayOp
     ops,
     validate,
     admin: adminOperations(calls, hooks),
-    hashing: semaphore(options.hashConcurrency, options.hashQueue),
+    hashing: fairHashing({
+      slots: options.hashConcurrency,
+      queue: options.hashQueue,
+      perClient: options.hashQueuePerClient ?? Math.max(1, Math.ceil(options.hashQueue / 4)),
+    }),
     authenticate,
     async authorize(request, role) {
       const session = await authenticate(request);

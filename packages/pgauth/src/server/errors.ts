@@ -28,8 +28,10 @@ export function errorBody(code: ErrorCode, message?: string): ErrorBody {
 /** Sends a registry error; returns the reply so a handler can `return sendError(...)`. */
 export function sendError(reply: FastifyReply, code: ErrorCode, message?: string): FastifyReply {
   if (code === 'unavailable') reply.header('retry-after', String(RETRY_AFTER_SECONDS));
-  if (code === 'invalid_token') reply.header('www-authenticate', 'Bearer');
-  return reply.code(ERRORS[code].status).send(errorBody(code, message));
+  const status = ERRORS[code].status;
+  // RFC 9110: every 401 carries a challenge, a wrong password (invalid_credentials) included.
+  if (status === 401) reply.header('www-authenticate', 'Bearer');
+  return reply.code(status).send(errorBody(code, message));
 }
 
 /** A schema violation as one sentence naming the field, e.g. "body/username is required". */

@@ -51,6 +51,14 @@ declare module 'fastify' {
   interface FastifyRequest {
     metricsStart?: bigint;
   }
+  interface FastifyInstance {
+    /** The gateway's metrics, for a listener of their own (metrics-listener.ts). */
+    pgauthMetrics: {
+      registry: Registry;
+      /** Runs `close` when the gateway closes. */
+      onClose(close: () => Promise<void>): void;
+    };
+  }
 }
 
 /** Times every request and counts it by route pattern (never the raw URL), method and status. */

@@ -7,7 +7,7 @@
  */
 import { isIP } from 'node:net';
 import rateLimit from '@fastify/rate-limit';
-import { AuthError } from '@pgauth/client/internal';
+import { AuthError, type Queryable } from '@pgauth/client/internal';
 import type {
   FastifyInstance,
   FastifyReply,
@@ -15,17 +15,48 @@ import type {
   preHandlerAsyncHookHandler,
 } from 'fastify';
 import type { RateLimitConfig } from '../config.ts';
+import { usernameKey } from './username-key.ts';
 
-export type KeyOf = (request: FastifyRequest) => string | null;
+/** What a limit counts a request under; null: not counted. */
+export type KeyOf = (request: FastifyRequest) => string | null | Promise<string | null>;
 
 export async function registerRateLimit(app: FastifyInstance): Promise<void> {
   await app.register(rateLimit, { global: false });
 }
 
 /**
- * A hook that counts the request under `key` and refuses it beyond `max` per window. A null key
- * (no username in a malformed body: the schema refuses it anyway) is not counted.
+ * A limiter: `max` requests per window under each key, with one count shared by every hook made
+ * from it (so that two routes can spend one budget). Each hook counts the request under its
+ * `key` and refuses it beyond `max`. A null key (no username in a malformed body: the schema
+ * refuses it anyway) is not counted.
  */
+export function limiter(
+  app: FastifyInstance,
+  name: string,
+  max: number,
+  windowMs: number,
+): (key: KeyOf, onLimited?: (request: FastifyRequest) => void) => preHandlerAsyncHookHandler {
+  // The key is worked out once per request (it may ask the database) and read back here.
+  const keys = new WeakMap<FastifyRequest, string>();
+  const counter = app.createRateLimit({
+    max,
+    timeWindow: windowMs,
+    keyGenerator: (request) => `${name}:${keys.get(request) ?? ''}`,
+  });
+  return (key, onLimited) =>
+    async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+      const k = await key(request);
+      if (k === null) return;
+      keys.set(request, k);
+      const r = await counter(request);
+      if (r.isAllowed || !r.isExceeded) return;
+      reply.header('retry-after', String(Math.max(1, r.ttlInSeconds)));
+      onLimited?.(request);
+      throw new AuthError('rate_limited');
+    };
+}
+
+/** A hook of a limiter of its own (see limiter). */
 export function limit(
   app: FastifyInstance,
   name: string,
@@ -34,33 +65,22 @@ export function limit(
   key: KeyOf,
   onLimited?: (request: FastifyRequest) => void,
 ): preHandlerAsyncHookHandler {
-  const limiter = app.createRateLimit({
-    max,
-    timeWindow: windowMs,
-    keyGenerator: (request) => `${name}:${key(request) ?? ''}`,
-  });
-  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (key(request) === null) return;
-    const r = await limiter(request);
-    if (r.isAllowed || !r.isExceeded) return;
-    reply.header('retry-after', String(Math.max(1, r.ttlInSeconds)));
-    onLimited?.(request);
-    throw new AuthError('rate_limited');
-  };
+  return limiter(app, name, max, windowMs)(key, onLimited);
 }
 
 /**
  * The client's network: an IPv4 address, or the /64 of an IPv6 one (one host usually holds a
- * whole /64, and would otherwise get a fresh budget per address).
+ * whole /64, and would otherwise get a fresh budget per address). Also whom a hashing call is
+ * queued for (hashing.ts).
  */
-export const byIp: KeyOf = (request) => {
+export function byIp(request: FastifyRequest): string {
   const ip = request.ip;
   if (typeof ip !== 'string') return 'unknown';
   if (isIP(ip) !== 6) return ip;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   if (mapped?.[1]) return mapped[1];
   return `${ipv6Groups(ip).slice(0, 4).join(':')}::/64`;
-};
+}
 
 /** The eight 16-bit groups of an IPv6 address, as lower-case hex without leading zeros. */
 function ipv6Groups(ip: string): string[] {
@@ -81,10 +101,12 @@ function ipv6Groups(ip: string): string[] {
   );
 }
 
-/** The username of the body, case-folded as pgauth compares usernames. */
-export const byUsername: KeyOf = (request) => {
-  const body = request.body as { username?: unknown } | undefined;
-  return typeof body?.username === 'string' ? body.username.toLowerCase() : null;
-};
+/** The username of the body, folded as the database compares usernames (username-key.ts). */
+export function byUsername(db: Queryable): KeyOf {
+  return (request) => {
+    const body = request.body as { username?: unknown } | undefined;
+    return typeof body?.username === 'string' ? usernameKey(db, body.username) : null;
+  };
+}
 
 export type { RateLimitConfig };

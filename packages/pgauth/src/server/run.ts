@@ -20,6 +20,7 @@ import { openDatabase } from '../db/open.ts';
 import { fromPglite } from '../db/pglite.ts';
 import { migrate, pendingMigrations } from '../migrate.ts';
 import type { buildApp } from './app.ts';
+import { listenMetrics, type MetricsListener } from './metrics-listener.ts';
 
 /** The database the server runs on, and how to let it go. */
 interface Backend {
@@ -135,12 +136,15 @@ export async function runServe(flags: ServeFlags, out: (line: string) => void): 
   const backend = config.databaseUrl
     ? await postgresBackend(config)
     : await embeddedBackend(config, out);
-  let app: Awaited<ReturnType<typeof buildApp>>;
+  let app: Awaited<ReturnType<typeof buildApp>> | undefined;
+  let metrics: MetricsListener | undefined;
   try {
     app = await (await appModule).buildApp({
       db: backend.db,
       bodyLimit: config.bodyLimit,
       trustProxy: config.trustProxy,
+      corsOrigins: config.corsOrigins,
+      metricsOnMainPort: config.metricsListen ? false : 'loopback',
       rateLimit: config.rateLimit,
       poolSize: config.poolSize,
       hashConcurrency: config.hashConcurrency,
@@ -150,7 +154,9 @@ export async function runServe(flags: ServeFlags, out: (line: string) => void): 
       cache: config.cache,
     });
     await app.listen({ port: config.port, host: config.host });
+    if (config.metricsListen) metrics = await listenMetrics(app, config.metricsListen);
   } catch (err) {
+    await app?.close().catch(() => {});
     await backend.close().catch(() => {});
     throw err;
   }
@@ -167,6 +173,11 @@ export async function runServe(flags: ServeFlags, out: (line: string) => void): 
     `create the first admin: npx pgauth user add admin --role admin${config.databaseUrl ? ' --database-url <url>' : config.dataDir === '.pgauth' ? '' : ` --data-dir ${config.dataDir}`}`,
   );
   out(`API docs: http://${host}:${port}/docs`);
+  out(
+    metrics
+      ? `metrics on ${metrics.url}/metrics`
+      : `metrics: http://${host}:${port}/metrics, to clients on this host only (--metrics-listen to serve them elsewhere)`,
+  );
 
   await new Promise<void>((done) => {
     const stop = (signal: NodeJS.Signals): void => {

@@ -4,13 +4,14 @@
  */
 
 import { AuthError, MAX_TOKEN_LENGTH, type TokenPair } from '@pgauth/client/internal';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RateLimitConfig } from '../../config.ts';
 import type { Gateway, Session } from '../context.ts';
 import { bearerToken, loginContext } from '../context.ts';
 import { sendError } from '../errors.ts';
-import { byIp, byUsername, limit } from '../rate-limit.ts';
+import { byIp, byUsername, type KeyOf, limit, limiter } from '../rate-limit.ts';
 import { bearer, errors, noContent, sessionInfo, text, tokenPair, uuid } from '../schemas.ts';
+import { usernameKey } from '../username-key.ts';
 
 function sendPair(reply: FastifyReply, pair: TokenPair): FastifyReply {
   return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send({
@@ -44,8 +45,18 @@ const credentials = {
 
 export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLimitConfig): void {
   const w = limits.windowMs;
+  const byUser = byUsername(gw.db);
   const loginLimited = (): void => {
     gw.metrics.logins.inc({ outcome: 'rate_limited' });
+  };
+  // Every route that verifies a password spends the login budgets: per client IP, per account.
+  const loginPerIp = limiter(app, 'login-ip', limits.loginPerIp, w);
+  const loginPerUser = limiter(app, 'login-user', limits.loginPerUser, w);
+  /** The session of an authenticated request of /v1/password, for its per-account limit. */
+  const sessions = new WeakMap<FastifyRequest, Session>();
+  const bySessionUser: KeyOf = (request) => {
+    const s = sessions.get(request);
+    return s ? usernameKey(gw.db, s.username) : null;
   };
 
   app.post<{ Body: { username: string; password: string; email?: string } }>(
@@ -66,10 +77,10 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
         },
       },
       onRequest: [limit(app, 'register-ip', limits.registerPerIp, w, byIp)],
-      preHandler: [limit(app, 'register-user', limits.registerPerUser, w, byUsername)],
+      preHandler: [limit(app, 'register-user', limits.registerPerUser, w, byUser)],
     },
     async (request, reply) => {
-      const userId = await gw.hashing(() => gw.ops.register(request.body));
+      const userId = await gw.hashing(() => gw.ops.register(request.body), byIp(request));
       return reply.code(201).send({ user_id: userId });
     },
   );
@@ -85,12 +96,15 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
         body: credentials,
         response: { 200: tokenPair, ...errors(400, 401, 413, 415, 429, 503) },
       },
-      onRequest: [limit(app, 'login-ip', limits.loginPerIp, w, byIp, loginLimited)],
-      preHandler: [limit(app, 'login-user', limits.loginPerUser, w, byUsername, loginLimited)],
+      onRequest: [loginPerIp(byIp, loginLimited)],
+      preHandler: [loginPerUser(byUser, loginLimited)],
     },
     async (request, reply) => {
       const { username, password } = request.body;
-      const pair = await gw.hashing(() => gw.ops.login(username, password, loginContext(request)));
+      const pair = await gw.hashing(
+        () => gw.ops.login(username, password, loginContext(request)),
+        byIp(request),
+      );
       gw.metrics.logins.inc({ outcome: pair ? 'success' : 'failure' });
       if (!pair) return sendError(reply, 'invalid_credentials');
       return sendPair(reply, pair);
@@ -192,14 +206,24 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
           required: ['current_password', 'new_password'],
           additionalProperties: false,
         },
-        response: { 204: noContent, ...errors(400, 401, 413, 415, 503) },
+        response: { 204: noContent, ...errors(400, 401, 413, 415, 429, 503) },
       },
+      // It verifies the current password: the login limits, per IP before anything else, per
+      // account once the token says whose it is.
+      onRequest: [loginPerIp(byIp)],
+      preHandler: [
+        async (request) => {
+          sessions.set(request, await gw.authenticate(request));
+        },
+        loginPerUser(bySessionUser),
+      ],
     },
     async (request, reply) => {
-      const s = await gw.authenticate(request);
+      const s = sessions.get(request) ?? (await gw.authenticate(request));
       const { current_password, new_password } = request.body;
-      const changed = await gw.hashing(() =>
-        gw.ops.changePassword(s.userId, current_password, new_password),
+      const changed = await gw.hashing(
+        () => gw.ops.changePassword(s.userId, current_password, new_password),
+        byIp(request),
       );
       if (!changed) throw new AuthError('invalid_credentials');
       return reply.code(204).send();

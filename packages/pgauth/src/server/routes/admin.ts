@@ -3,9 +3,10 @@
  * function. Rows come back as JSON built by the database (to_json), so times are RFC 3339 and an
  * endless lock is "infinity" on both engines.
  */
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { LIST_DEFAULT, LIST_MAX } from '../../operations.ts';
 import type { Gateway } from '../context.ts';
+import { byIp } from '../rate-limit.ts';
 import {
   auditEvent,
   bearer,
@@ -105,7 +106,7 @@ export function adminRoutes(gw: Gateway): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        const id = await gw.hashing(() => ops.createUser(request.body));
+        const id = await gw.hashing(() => ops.createUser(request.body), byIp(request));
         return reply.code(201).send({ user_id: id });
       },
     );
@@ -128,7 +129,7 @@ export function adminRoutes(gw: Gateway): FastifyPluginAsync {
       method: 'POST' | 'DELETE',
       url: string,
       summary: string,
-      run: (params: P, body: B) => Promise<unknown>,
+      run: (params: P, body: B, request: FastifyRequest) => Promise<unknown>,
       options: { params?: object; body?: object } = {},
     ): void => {
       app.route<{ Params: P; Body: B }>({
@@ -142,7 +143,7 @@ export function adminRoutes(gw: Gateway): FastifyPluginAsync {
           response: { 204: noContent, ...adminErrors },
         },
         handler: async (request, reply) => {
-          await run(request.params as P, request.body as B);
+          await run(request.params as P, request.body as B, request);
           return reply.code(204).send();
         },
       });
@@ -175,7 +176,7 @@ export function adminRoutes(gw: Gateway): FastifyPluginAsync {
       'POST',
       '/v1/admin/users/:id/password',
       'Set a new password without the current one (pgauth.set_password)',
-      (p, body) => gw.hashing(() => ops.setPassword(p.id, body.password)),
+      (p, body, request) => gw.hashing(() => ops.setPassword(p.id, body.password), byIp(request)),
       {
         body: {
           type: 'object',

@@ -1,6 +1,6 @@
 /**
- * OAuth 2 token introspection (RFC 7662) and revocation (RFC 7009), form-encoded (JSON accepted
- * too). Introspection needs a caller holding the role `introspect`, and answers exactly
+ * OAuth 2 token introspection (RFC 7662) and revocation (RFC 7009), form-encoded as the RFCs
+ * require (JSON accepted too): the only routes of the gateway that take form bodies. Introspection needs a caller holding the role `introspect`, and answers exactly
  * `{"active":false}` for every token that is not a valid access token, whatever the reason.
  */
 
@@ -22,6 +22,7 @@ export function oauthRoutes(app: FastifyInstance, gw: Gateway): void {
   app.post<{ Body: { token: string; token_type_hint?: string } }>(
     '/oauth2/introspect',
     {
+      config: { formBody: true },
       schema: {
         tags: ['oauth2'],
         summary: 'RFC 7662 token introspection (pgauth.validate); caller needs role introspect',
@@ -69,6 +70,7 @@ export function oauthRoutes(app: FastifyInstance, gw: Gateway): void {
   app.post<{ Body: { token: string; token_type_hint?: string } }>(
     '/oauth2/revoke',
     {
+      config: { formBody: true },
       schema: {
         tags: ['oauth2'],
         summary: 'RFC 7009 token revocation (pgauth.revoke_token): access or refresh token',

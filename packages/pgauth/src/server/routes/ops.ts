@@ -1,5 +1,9 @@
-/** Liveness, readiness and metrics: for orchestrators and Prometheus, never behind a token. */
-import type { FastifyInstance } from 'fastify';
+/**
+ * Liveness, readiness and metrics: for orchestrators and Prometheus, never behind a token.
+ * /metrics answers clients on this host only (or nobody, where it has a listener of its own):
+ * what it tells helps an outsider time an attack.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { pendingMigrations } from '../../migrate.ts';
 import type { Gateway } from '../context.ts';
 import { sendError } from '../errors.ts';
@@ -22,7 +26,32 @@ const status = {
   required: ['status'],
 } as const;
 
-export function opsRoutes(app: FastifyInstance, gw: Gateway): void {
+function loopback(address: string | undefined): boolean {
+  return address !== undefined && (address === '::1' || /^(::ffff:)?127\./.test(address));
+}
+
+/** Headers a proxy adds: a request that came through one is not from this host. */
+const FORWARDING = ['x-forwarded-for', 'forwarded', 'x-real-ip'];
+
+/**
+ * A request from this very host: the TCP peer and the client IP (after --trust-proxy) are both
+ * loopback, and no proxy on this host passed it on (a reverse proxy here would make every
+ * client look local).
+ */
+function fromThisHost(request: FastifyRequest): boolean {
+  return (
+    loopback(request.socket.remoteAddress) &&
+    loopback(request.ip) &&
+    FORWARDING.every((h) => request.headers[h] === undefined)
+  );
+}
+
+export interface OpsOptions {
+  /** Who may read /metrics here: clients on this host, or nobody. */
+  metrics: 'loopback' | false;
+}
+
+export function opsRoutes(app: FastifyInstance, gw: Gateway, options: OpsOptions): void {
   app.get(
     '/healthz',
     {
@@ -62,17 +91,19 @@ export function opsRoutes(app: FastifyInstance, gw: Gateway): void {
     },
   );
 
+  if (options.metrics === false) return;
   app.get(
     '/metrics',
     {
       schema: {
         tags: ['ops'],
-        summary: 'Prometheus metrics',
+        summary: 'Prometheus metrics (clients on this host only; else 404)',
         produces: ['text/plain'],
-        response: { 200: { type: 'string' } },
+        response: { 200: { type: 'string' }, ...errors(404) },
       },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
+      if (!fromThisHost(request)) return sendError(reply, 'not_found');
       const body = await gw.metrics.registry.metrics();
       return reply.type(gw.metrics.registry.contentType).send(body);
     },

@@ -5,14 +5,15 @@
  * The stream is only offered while the gateway's own subscription is live, and it is ended when
  * that subscription drops or resubscribes: a client must then empty its cache and reconnect,
  * exactly as it would on losing its own LISTEN connection. It also ends when the caller's own
- * session is no longer valid.
+ * token would no longer be accepted: at its expiry (a timer to the session's expires_at, then
+ * the database's word), when its session is revoked, or when its account loses `introspect`.
  *
  * Threat model: any role that can connect to the database can NOTIFY pgauth_revocations, so an
  * event proves nothing. Events are passed on as eviction hints; none ends a stream. When one names
  * the caller's own token (or is a flush), the database is asked whether the caller's session still
  * holds, and only its answer ends the stream.
  */
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { RevocationEvent } from '@pgauth/client/internal';
 import { AuthError, cacheKey } from '@pgauth/client/internal';
 import type { FastifyInstance } from 'fastify';
@@ -20,9 +21,16 @@ import { bearerToken, type Gateway } from '../context.ts';
 import { bearer, errors } from '../schemas.ts';
 
 export interface RevocationStreamOptions {
-  /** Interval of the `: ping` comments that prove the stream alive (default 15,000 ms). */
+  /**
+   * Interval of the `: ping` comments that prove the stream alive (default 1,000 ms). A client
+   * counts the stream lost after twice this without a byte (the SDK: at most 2 s), which bounds
+   * how long a silently cut stream lets it serve a revoked token.
+   */
   heartbeatMs?: number;
 }
+
+/** The longest delay setTimeout takes (about 24.8 days); a later expiry is re-armed then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The event as the SDK's parser reads it; session ids only from a database before 0010. */
 function frame(event: RevocationEvent): string {
@@ -39,7 +47,7 @@ export function revocationRoutes(
   gw: Gateway,
   options: RevocationStreamOptions = {},
 ): void {
-  const heartbeatMs = options.heartbeatMs ?? 15_000;
+  const heartbeatMs = options.heartbeatMs ?? 1_000;
   const open = new Set<() => void>();
   // Streams never finish by themselves: end them so that a graceful shutdown does not wait.
   app.addHook('preClose', async () => {
@@ -53,7 +61,7 @@ export function revocationRoutes(
         tags: ['account'],
         summary: 'Revocation events as Server-Sent Events (role introspect)',
         description:
-          'First `event: ready` with `{"heartbeat_ms": n}`, then one `event: revocation` per pgauth_revocations notification, with `{"keys": [...]}` (the cache keys of the access tokens to evict: the first 16 hex digits of their SHA-256) or `{"flush": true}` (evict everything), and a `: ping` comment every heartbeat_ms. Events are hints: evict, then ask again. The stream ends when the gateway loses its own subscription (drop every cached validation and reconnect), or when the caller\'s session is no longer valid.',
+          'First `event: ready` with `{"heartbeat_ms": n}`, then one `event: revocation` per pgauth_revocations notification, with `{"keys": [...]}` (the cache keys of the access tokens to evict: the first 16 hex digits of their SHA-256) or `{"flush": true}` (evict everything), and a `: ping` comment every heartbeat_ms. Events are hints: evict, then ask again. The stream ends when the gateway loses its own subscription (drop every cached validation and reconnect), or when the caller\'s token would no longer be accepted: at its expiry, when its session is revoked, or when its account loses the role introspect.',
         security: bearer,
         response: {
           200: {
@@ -79,7 +87,9 @@ export function revocationRoutes(
       }
       reply.hijack();
       const res: ServerResponse = reply.raw;
+      // The head the hooks set (security headers, CORS, request id) is written by hand here.
       res.writeHead(200, {
+        ...(reply.getHeaders() as OutgoingHttpHeaders),
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-store',
         'x-accel-buffering': 'no',
@@ -87,10 +97,12 @@ export function revocationRoutes(
       });
       res.write(`event: ready\ndata: ${JSON.stringify({ heartbeat_ms: heartbeatMs })}\n\n`);
       const ping = setInterval(() => res.write(': ping\n\n'), heartbeatMs);
+      let expiry: NodeJS.Timeout | undefined;
       let offEvent = (): void => {};
       let offState = (): void => {};
       const end = (): void => {
         clearInterval(ping);
+        clearTimeout(expiry);
         offEvent();
         offState();
         open.delete(end);
@@ -113,15 +125,24 @@ export function revocationRoutes(
             // A database that does not answer ends the stream too (fail closed): the client
             // empties its cache and reconnects, which is all a forged event can then cost.
             const session = await gw.validate(token).catch(() => null);
-            if (!session) {
+            if (!session?.roles.includes('introspect')) {
               end();
               return;
             }
+            untilExpiry(session.expiresAt);
           } while (again && !res.writableEnded);
         } finally {
           checking = false;
         }
       };
+      // At the session's expiry the database is asked again, as for an event naming the caller.
+      // Still valid then (the database's clock behind ours): asked again every second.
+      const untilExpiry = (at: Date): void => {
+        clearTimeout(expiry);
+        const ms = at.getTime() - Date.now();
+        expiry = setTimeout(() => void recheck(), ms > 0 ? Math.min(ms, MAX_TIMER_MS) : 1_000);
+      };
+      untilExpiry(caller.expiresAt);
       offEvent = feed.onEvent((event) => {
         res.write(frame(event));
         if (

@@ -1,0 +1,173 @@
+/**
+ * Every answer of the gateway carries strict security headers: a Content-Security-Policy, no MIME
+ * sniffing, no Referer, no framing. /docs (Swagger UI) gets the one policy it needs to work: its
+ * own script and style files from 'self', images from 'self' and data: URIs (its stylesheet draws
+ * icons that way), and fetches of its own origin (the OpenAPI document); nothing inline.
+ */
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { after, before, test } from 'node:test';
+import { call, createUser, login, startApp, type TestApp } from './helpers.ts';
+
+let a: TestApp;
+before(async () => {
+  a = await startApp();
+});
+after(() => a.close());
+
+/** A CSP header as a map of directive → sources. */
+function policy(header: string | null): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const part of (header ?? '').split(';')) {
+    const [name, ...sources] = part.trim().split(/\s+/);
+    if (name) out.set(name.toLowerCase(), sources);
+  }
+  return out;
+}
+
+function assertStrict(headers: Headers, what: string): void {
+  const csp = policy(headers.get('content-security-policy'));
+  assert.deepEqual(csp.get('default-src'), ["'none'"], `${what}: default-src`);
+  assert.deepEqual(csp.get('frame-ancestors'), ["'none'"], `${what}: frame-ancestors`);
+  assert.deepEqual(csp.get('base-uri'), ["'none'"], `${what}: base-uri`);
+  assert.deepEqual(csp.get('form-action'), ["'none'"], `${what}: form-action`);
+  for (const [name, sources] of csp) {
+    for (const s of sources) {
+      assert.ok(
+        !["'unsafe-inline'", "'unsafe-eval'", '*', 'http:', 'https:'].includes(s),
+        `${what}: ${name} allows ${s}`,
+      );
+    }
+  }
+  assert.equal(headers.get('x-content-type-options'), 'nosniff', what);
+  assert.equal(headers.get('referrer-policy'), 'no-referrer', what);
+  assert.equal(headers.get('x-frame-options'), 'DENY', what);
+}
+
+test('every answer carries a strict CSP, nosniff, Referrer-Policy no-referrer and frame denial', async () => {
+  await createUser(a, 'headed', ['introspect']);
+  const tokens = await login(a, 'headed');
+  const replies: [string, Headers][] = [];
+  for (const [method, path, token] of [
+    ['GET', '/healthz'],
+    ['GET', '/readyz'],
+    ['GET', '/metrics'],
+    ['GET', '/openapi.json'],
+    ['GET', '/v1/session', tokens.access_token],
+    ['GET', '/v1/session'],
+    ['GET', '/no/such/route'],
+    ['POST', '/v1/login'],
+    ['GET', '/docs'],
+    ['GET', '/docs/static/swagger-ui.css'],
+  ] as const) {
+    const r = await call(a, method, path, token ? { token } : {});
+    replies.push([`${method} ${path} (${r.status})`, r.headers]);
+  }
+  // The event stream writes its own head.
+  const controller = new AbortController();
+  const stream = await fetch(`${a.url}/v1/revocations`, {
+    headers: { authorization: `Bearer ${tokens.access_token}` },
+    signal: controller.signal,
+  });
+  assert.equal(stream.status, 200);
+  replies.push(['GET /v1/revocations (200)', stream.headers]);
+  controller.abort();
+  for (const [what, headers] of replies) assertStrict(headers, what);
+});
+
+test('/docs loads under its CSP: every script and stylesheet is a file of its own origin, none inline, each served', async () => {
+  const page = await fetch(`${a.url}/docs`);
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+  const csp = policy(page.headers.get('content-security-policy'));
+  assert.deepEqual(csp.get('script-src'), ["'self'"]);
+  assert.deepEqual(csp.get('style-src'), ["'self'"]);
+  assert.deepEqual(csp.get('img-src')?.sort(), ["'self'", 'data:']);
+  assert.deepEqual(csp.get('connect-src'), ["'self'"]);
+  const html = await page.text();
+
+  // Nothing the policy would block: no inline script, style, handler or javascript: URL.
+  assert.doesNotMatch(html, /<style/i, 'an inline <style>');
+  assert.doesNotMatch(html, /\sstyle\s*=/i, 'a style attribute');
+  assert.doesNotMatch(html, /\son[a-z]+\s*=/i, 'an inline event handler');
+  assert.doesNotMatch(html, /javascript:/i);
+  const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/gi)];
+  assert.ok(scripts.length >= 3, 'the Swagger UI scripts');
+  const files: [string, RegExp][] = [];
+  for (const [, attrs, body] of scripts) {
+    assert.equal(body?.trim(), '', 'an inline script');
+    const src = /\ssrc="([^"]+)"/.exec(attrs ?? '')?.[1];
+    assert.ok(src, 'a script without src');
+    files.push([src, /javascript/]);
+  }
+  for (const [, href] of html.matchAll(/<link\b[^>]*rel="stylesheet"[^>]*href="([^"]+)"/gi)) {
+    files.push([href ?? '', /^text\/css/]);
+  }
+  assert.ok(
+    files.some(([, type]) => String(type) === String(/^text\/css/)),
+    'a stylesheet',
+  );
+  const origin = new URL(a.url).origin;
+  for (const [ref, type] of files) {
+    const url = new URL(ref, `${a.url}/docs`);
+    assert.equal(url.origin, origin, `${ref} is not from 'self'`);
+    const r = await fetch(url);
+    assert.equal(r.status, 200, ref);
+    assert.match(r.headers.get('content-type') ?? '', type, ref);
+    const text = await r.text();
+    if (/css/.test(String(type))) {
+      // Every url() of the stylesheets is a data: URI or a file of this origin.
+      for (const [, u] of text.matchAll(/url\(\s*["']?([^"')]+)/g)) {
+        const target = new URL(u ?? '', url);
+        assert.ok(
+          target.protocol === 'data:' || target.origin === origin,
+          `${ref} loads ${u?.slice(0, 60)}`,
+        );
+      }
+    }
+    if (ref.endsWith('swagger-initializer.js')) {
+      // It fetches the OpenAPI document from ./json, on this origin (connect-src 'self').
+      assert.match(text, /resolveUrl\('\.\/json'\)/);
+      const doc = await fetch(`${a.url}/docs/json`);
+      assert.equal(doc.status, 200);
+      assert.match((await doc.json()).openapi, /^3\./);
+    }
+  }
+});
+
+/** One request written byte for byte; the head of the answer as a Headers object. */
+function rawHead(url: string, request: string): Promise<[number, Headers]> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => {
+      text += d;
+      const end = text.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const [status, ...lines] = text.slice(0, end).split('\r\n');
+      const headers = new Headers();
+      for (const line of lines) {
+        const i = line.indexOf(':');
+        headers.append(line.slice(0, i).trim(), line.slice(i + 1).trim());
+      }
+      socket.destroy();
+      resolve([Number(status?.split(' ')[1]), headers]);
+    });
+    socket.on('error', reject);
+    socket.write(request);
+  });
+}
+
+test('answers the router never sees carry them too: a refused Expect (417), a request the HTTP parser refuses (400)', async () => {
+  const [expect, h1] = await rawHead(
+    a.url,
+    'POST /v1/login HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\n{}',
+  );
+  assert.equal(expect, 417);
+  assertStrict(h1, 'a refused Expect');
+  const [bad, h2] = await rawHead(a.url, 'GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n');
+  assert.equal(bad, 400);
+  assertStrict(h2, 'a request the parser refused');
+});
