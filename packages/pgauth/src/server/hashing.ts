@@ -30,7 +30,16 @@ interface Waiter {
   fail(err: unknown): void;
 }
 
-export type Hashing = <T>(fn: () => Promise<T>, client?: string) => Promise<T>;
+export type Hashing = (<T>(fn: () => Promise<T>, client?: string) => Promise<T>) & {
+  /**
+   * Admits a request of `client` that will hash, before the route does any other work (such as
+   * asking the database for a username's folding): false when its call would be refused, so the
+   * excess of a flood is refused at once. An admitted request counts as waiting from then on;
+   * its call, or `settle` when it ends without one, ends that.
+   */
+  admit(client: string): boolean;
+  settle(client: string): void;
+};
 
 export function fairHashing(bounds: HashingBounds): Hashing {
   let busy = 0;
@@ -66,7 +75,36 @@ export function fairHashing(bounds: HashingBounds): Hashing {
     return true;
   };
 
-  return async <T>(fn: () => Promise<T>, client = ''): Promise<T> => {
+  // Requests admitted at the door and not yet at their call, per client and in all.
+  const admitted = new Map<string, number>();
+  let admittedAll = 0;
+
+  const admit = (client: string): boolean => {
+    const early = admitted.get(client) ?? 0;
+    // Free slots are shared by everyone admitted and not yet hashing.
+    if (busy + admittedAll >= bounds.slots) {
+      const own = (queues.get(client)?.length ?? 0) + early;
+      if (own >= bounds.perClient) return false;
+      if (queued + admittedAll >= bounds.queue + bounds.slots - busy) {
+        let room = false;
+        for (const waiting of queues.values()) if (waiting.length > own + 1) room = true;
+        if (!room) return false;
+      }
+    }
+    admitted.set(client, early + 1);
+    admittedAll++;
+    return true;
+  };
+
+  const settle = (client: string): void => {
+    const early = admitted.get(client) ?? 0;
+    if (early === 0) return;
+    if (early === 1) admitted.delete(client);
+    else admitted.set(client, early - 1);
+    admittedAll--;
+  };
+
+  const run = async <T>(fn: () => Promise<T>, client = ''): Promise<T> => {
     if (busy >= bounds.slots) {
       const own = queues.get(client);
       if ((own?.length ?? 0) >= bounds.perClient) throw refuse();
@@ -99,4 +137,5 @@ export function fairHashing(bounds: HashingBounds): Hashing {
       else busy--;
     }
   };
+  return Object.assign(run, { admit, settle });
 }

@@ -49,6 +49,24 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
   const loginLimited = (): void => {
     gw.metrics.logins.inc({ outcome: 'rate_limited' });
   };
+  // A full hashing queue refuses at once, before the route asks the database anything; an
+  // admitted request holds its place until its hashing call, or its end without one.
+  const admitted = new WeakSet<FastifyRequest>();
+  const settle = (request: FastifyRequest): void => {
+    if (admitted.delete(request)) gw.hashing.settle(byIp(request));
+  };
+  const hashingRoom = async (request: FastifyRequest): Promise<void> => {
+    if (!gw.hashing.admit(byIp(request))) throw new AuthError('unavailable');
+    admitted.add(request);
+  };
+  const hashed = <T>(request: FastifyRequest, fn: () => Promise<T>): Promise<T> => {
+    settle(request);
+    return gw.hashing(fn, byIp(request));
+  };
+  const settled = {
+    onResponse: async (request: FastifyRequest) => settle(request),
+    onRequestAbort: async (request: FastifyRequest) => settle(request),
+  };
   // Every route that verifies a password spends the login budgets: per client IP, per account.
   const loginPerIp = limiter(app, 'login-ip', limits.loginPerIp, w);
   const loginPerUser = limiter(app, 'login-user', limits.loginPerUser, w);
@@ -76,11 +94,12 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
           ...errors(400, 403, 409, 413, 415, 429, 503),
         },
       },
-      onRequest: [limit(app, 'register-ip', limits.registerPerIp, w, byIp)],
+      onRequest: [limit(app, 'register-ip', limits.registerPerIp, w, byIp), hashingRoom],
+      ...settled,
       preHandler: [limit(app, 'register-user', limits.registerPerUser, w, byUser)],
     },
     async (request, reply) => {
-      const userId = await gw.hashing(() => gw.ops.register(request.body), byIp(request));
+      const userId = await hashed(request, () => gw.ops.register(request.body));
       return reply.code(201).send({ user_id: userId });
     },
   );
@@ -96,14 +115,14 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
         body: credentials,
         response: { 200: tokenPair, ...errors(400, 401, 413, 415, 429, 503) },
       },
-      onRequest: [loginPerIp(byIp, loginLimited)],
+      onRequest: [loginPerIp(byIp, loginLimited), hashingRoom],
+      ...settled,
       preHandler: [loginPerUser(byUser, loginLimited)],
     },
     async (request, reply) => {
       const { username, password } = request.body;
-      const pair = await gw.hashing(
-        () => gw.ops.login(username, password, loginContext(request)),
-        byIp(request),
+      const pair = await hashed(request, () =>
+        gw.ops.login(username, password, loginContext(request)),
       );
       gw.metrics.logins.inc({ outcome: pair ? 'success' : 'failure' });
       if (!pair) return sendError(reply, 'invalid_credentials');
@@ -210,7 +229,8 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
       },
       // It verifies the current password: the login limits, per IP before anything else, per
       // account once the token says whose it is.
-      onRequest: [loginPerIp(byIp)],
+      onRequest: [loginPerIp(byIp), hashingRoom],
+      ...settled,
       preHandler: [
         async (request) => {
           sessions.set(request, await gw.authenticate(request));
@@ -221,9 +241,8 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
     async (request, reply) => {
       const s = sessions.get(request) ?? (await gw.authenticate(request));
       const { current_password, new_password } = request.body;
-      const changed = await gw.hashing(
-        () => gw.ops.changePassword(s.userId, current_password, new_password),
-        byIp(request),
+      const changed = await hashed(request, () =>
+        gw.ops.changePassword(s.userId, current_password, new_password),
       );
       if (!changed) throw new AuthError('invalid_credentials');
       return reply.code(204).send();
