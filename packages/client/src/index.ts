@@ -10,6 +10,7 @@ import { openPostgres } from './db/postgres.ts';
 import type { Database } from './db/types.ts';
 import { eventStreamSource, httpOperations, type TokenProvider } from './http.ts';
 import type { Revoked } from './operations.ts';
+import { CacheGuard, guardCache, PROBE_DEFAULTS, probeChannel } from './probe.ts';
 import {
   databaseSource,
   type RevocationEvent,
@@ -22,6 +23,7 @@ import type { AuthClient, CacheOptions, CacheState, Session } from './types.ts';
 export { SessionCache, withCache } from './cache.ts';
 export { AuthError, ERRORS, type ErrorCode } from './errors.ts';
 export type { TokenProvider } from './http.ts';
+export { CacheGuard, PROBE_DEFAULTS, type ProbeOptions } from './probe.ts';
 export {
   cacheKey,
   databaseSource,
@@ -33,8 +35,17 @@ export {
 export type * from './types.ts';
 
 export interface ClientOptions {
-  /** SQL mode: a PostgreSQL URL (its sslmode is honoured). */
+  /**
+   * SQL mode: a PostgreSQL URL (its sslmode is honoured), or a pooler in front of it (PgBouncer
+   * in transaction mode works with its default settings).
+   */
   databaseUrl?: string;
+  /**
+   * SQL mode: where the cache's LISTEN goes (default: databaseUrl). Behind a transaction pooler
+   * this must be a direct connection to the primary (or a session-mode pool): LISTEN through a
+   * transaction pooler hears nothing, and the cache then stays off (see probe).
+   */
+  listenUrl?: string;
   /** SQL mode on a Database of pgauth's own (tests, embedding); the client does not close it. */
   database?: Database;
   /** HTTP mode: the gateway's base URL. */
@@ -51,19 +62,38 @@ export interface ClientOptions {
   serviceToken?: TokenProvider;
   /** Told when the revocation subscription fails or drops (it retries by itself). */
   onSubscriptionError?: (err: Error) => void;
+  /**
+   * The end-to-end proof the cache needs before it serves (probe.ts). SQL mode: a probe sent
+   * through the pool must come back on the LISTEN connection within timeoutMs (default 1,000).
+   * HTTP mode: the gateway's probes must arrive on its stream at most timeoutMs apart (default
+   * 1,500: the gateway's interval and timeout).
+   */
+  probe?: { intervalMs?: number; timeoutMs?: number };
+  /** Told when the cache turns off (with the cause) or on again (cause null). */
+  onCacheChange?: (enabled: boolean, cause: string | null) => void;
 }
 
-/** Wires a cache to a subscription: events evict (hints only), a change of state empties it. */
-function cacheState(subscription: RevocationSubscription, cache: SessionCache): CacheState {
+/**
+ * Wires a cache to a subscription: events evict (hints only); it serves only while the guard's
+ * probes pass, and every change of that state empties it.
+ */
+function cacheState(
+  subscription: RevocationSubscription,
+  cache: SessionCache,
+  guard: CacheGuard,
+): CacheState {
   const evictListeners = new Set<(ids: readonly string[]) => void>();
   subscription.onEvent((event: RevocationEvent) => {
     const evicted = cache.apply(event);
     for (const listener of evictListeners) listener(evicted);
   });
-  subscription.onState((live) => cache.setSubscribed(live));
+  guardCache(subscription, guard, cache);
   return {
     get subscribed() {
       return cache.subscribed;
+    },
+    get cause() {
+      return guard.cause;
     },
     get size() {
       return cache.size;
@@ -72,7 +102,20 @@ function cacheState(subscription: RevocationSubscription, cache: SessionCache): 
       evictListeners.add(listener);
       return () => evictListeners.delete(listener);
     },
-    ready: (timeoutMs) => subscription.ready(timeoutMs),
+    ready: (timeoutMs = 10_000) =>
+      new Promise<void>((resolve, reject) => {
+        if (guard.enabled) return resolve();
+        const timer = setTimeout(() => {
+          off();
+          reject(new Error(`the cache is not on after ${timeoutMs} ms: ${guard.cause}`));
+        }, timeoutMs);
+        const off = guard.onChange((enabled) => {
+          if (!enabled) return;
+          clearTimeout(timer);
+          off();
+          resolve();
+        });
+      }),
   };
 }
 
@@ -88,12 +131,16 @@ export function createAuthClient(options: ClientOptions): AuthClient {
   const hooks = { onRevoked: (revoked: Revoked) => store?.applyRevoked(revoked) };
   let ops: Omit<AuthClient, 'cache' | 'close'>;
   let source: RevocationSource | null;
+  let guard: CacheGuard | null = null;
   const closers: (() => Promise<void> | void)[] = [];
   if (options.baseUrl) {
     const http = httpOperations({ baseUrl: options.baseUrl, timeoutMs: options.timeoutMs }, hooks);
     ops = http;
     closers.push(() => http.close());
     source = options.serviceToken ? eventStreamSource(options.baseUrl, options.serviceToken) : null;
+    guard = new CacheGuard(null, '', {
+      timeoutMs: options.probe?.timeoutMs ?? PROBE_DEFAULTS.intervalMs + PROBE_DEFAULTS.timeoutMs,
+    });
     if (store && !source) {
       throw new TypeError(
         'an HTTP client with a cache needs serviceToken (an account with role introspect) for the revocation stream',
@@ -104,21 +151,33 @@ export function createAuthClient(options: ClientOptions): AuthClient {
       options.database ??
       openPostgres({
         connectionString: options.databaseUrl as string,
+        listenConnectionString: options.listenUrl,
         max: options.poolSize ?? 10,
         application_name: 'pgauth-client',
       });
     if (!options.database) closers.push(() => db.close());
     ops = sqlOperations(db, hooks);
-    source = databaseSource(db);
+    const channel = probeChannel();
+    source = databaseSource(db, channel);
+    guard = new CacheGuard(
+      async (c, nonce) => {
+        await db.query('select pg_notify($1, $2)', [c, nonce]);
+      },
+      channel,
+      options.probe,
+    );
   }
 
   let cache: CacheState | null = null;
   let validate = ops.validate;
-  if (store && source) {
+  if (store && source && guard) {
     const subscription = new RevocationSubscription(source, {
       onError: options.onSubscriptionError,
     });
-    cache = cacheState(subscription, store);
+    const g = guard;
+    if (options.onCacheChange) g.onChange(options.onCacheChange);
+    cache = cacheState(subscription, store, g);
+    closers.unshift(() => g.close());
     validate = withCache<Session | null>(ops.validate, store);
     closers.unshift(() => subscription.close());
     subscription.start();

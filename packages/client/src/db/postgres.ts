@@ -3,10 +3,21 @@ import { withDeadline } from './deadline.ts';
 import type { Database, Queryable, QueryResult, Row, Unlisten } from './types.ts';
 
 export interface PostgresOptions {
+  /** Where queries go: the server, or a pooler in front of it (PgBouncer in transaction mode). */
   connectionString: string;
+  /**
+   * Where LISTEN goes (default: connectionString). A transaction pooler accepts LISTEN and then
+   * delivers nothing, so behind one this must be a direct (or session-pooled) connection.
+   */
+  listenConnectionString?: string;
   /** Pool size; bounds how much of the server one process can take. */
   max?: number;
-  /** Server-side statement timeout in milliseconds (0 = none). */
+  /**
+   * Server-side statement timeout in milliseconds (0 = none). Set by `SET LOCAL` in each call's
+   * own transaction, never as a startup parameter: a pooler refuses those it does not know
+   * (PgBouncer does statement_timeout), and a plain `SET` would stay on a server connection that
+   * the pooler then hands to somebody else.
+   */
   statementTimeoutMs?: number;
   application_name?: string;
   /** How long to wait for a new connection before failing (default 5000 ms). */
@@ -48,7 +59,12 @@ export function openPostgres(options: PostgresOptions): Database {
     // A server that drops packets must fail a request within a bound, not hang it.
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
   };
-  if (options.statementTimeoutMs) config.statement_timeout = options.statementTimeoutMs;
+  const timeoutMs = options.statementTimeoutMs ?? 0;
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 0) {
+    throw new TypeError('statementTimeoutMs must be an integer ≥ 0');
+  }
+  /** Opens a transaction on `client` with the statement timeout in force until it ends. */
+  const begin = timeoutMs ? `begin; set local statement_timeout = ${timeoutMs}` : 'begin';
   const deadlineMs =
     options.queryDeadlineMs ??
     (options.statementTimeoutMs ? options.statementTimeoutMs + 1_000 : undefined);
@@ -58,26 +74,48 @@ export function openPostgres(options: PostgresOptions): Database {
   pool.on('error', () => {});
   const listeners = new Set<pg.Client>();
 
+  const transaction = async <T>(fn: (tx: Queryable) => Promise<T>): Promise<T> => {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    // A checked-out client that loses its connection emits 'error' on itself, not on the pool:
+    // unheard, that would crash the process. The query in flight fails anyway.
+    const onError = (err: Error): void => {
+      broken = err;
+    };
+    client.on('error', onError);
+    try {
+      await client.query(begin);
+      const result = await fn(wrap(client));
+      await client.query('commit');
+      return result;
+    } catch (err) {
+      await client.query('rollback').catch((e: Error) => {
+        broken = e;
+      });
+      throw err;
+    } finally {
+      // A connection that cannot even roll back is not handed out again.
+      client.off('error', onError);
+      client.release(broken);
+    }
+  };
+  const plain = wrap(pool, deadlineMs);
+
   return {
     engine: 'postgres',
-    ...wrap(pool, deadlineMs),
-    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
-      try {
-        await client.query('begin');
-        const result = await fn(wrap(client));
-        await client.query('commit');
-        return result;
-      } catch (err) {
-        await client.query('rollback').catch(() => {});
-        throw err;
-      } finally {
-        client.release();
-      }
-    },
+    // Without a timeout a call is one round trip; with one, it runs in its own transaction.
+    query: timeoutMs
+      ? <R extends Row>(sql: string, params?: readonly unknown[]) =>
+          withDeadline(
+            transaction((tx) => tx.query<R>(sql, params)),
+            deadlineMs,
+          )
+      : plain.query,
+    exec: plain.exec,
+    transaction,
     async listen(channel, onNotify, onLost): Promise<Unlisten> {
       const client = new pg.Client({
-        connectionString: options.connectionString,
+        connectionString: options.listenConnectionString ?? options.connectionString,
         connectionTimeoutMillis: config.connectionTimeoutMillis,
         application_name: `${config.application_name}:listen`,
         keepAlive: true,
@@ -96,12 +134,13 @@ export function openPostgres(options: PostgresOptions): Database {
       };
       client.on('error', lost);
       client.on('end', () => lost(new Error('LISTEN connection ended')));
+      const channels: readonly string[] = typeof channel === 'string' ? [channel] : channel;
       client.on('notification', (msg) => {
-        if (msg.channel === channel) onNotify(msg.payload ?? '');
+        if (channels.includes(msg.channel)) onNotify(msg.payload ?? '', msg.channel);
       });
       await client.connect();
       try {
-        await client.query(`listen ${pg.escapeIdentifier(channel)}`);
+        for (const c of channels) await client.query(`listen ${pg.escapeIdentifier(c)}`);
       } catch (err) {
         closing = true;
         await client.end().catch(() => {});

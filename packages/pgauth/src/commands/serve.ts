@@ -21,6 +21,12 @@ export function serveCommand(): Command {
   for (const option of SWITCHES) cmd.addOption(option);
   for (const spec of Object.values(SERVE_OPTIONS)) {
     const option = new Option(spec.flag, spec.help).env(spec.env);
+    if ('repeatable' in spec) {
+      // Each flag adds one value; the variable gives them all at once (a string, split later).
+      option.argParser((value: string, previous: unknown) =>
+        Array.isArray(previous) ? [...previous, value] : [value],
+      );
+    }
     cmd.addOption(spec.default === undefined ? option : option.default(String(spec.default)));
   }
   for (const o of databaseOptions()) cmd.addOption(o);

@@ -13,6 +13,7 @@ export interface Metrics {
   validations: Counter<'outcome'>;
   dbInFlight: Gauge;
   dbPoolSize: Gauge;
+  cacheEnabled: Gauge;
 }
 
 export function createMetrics(poolSize: number, defaults: boolean): Metrics {
@@ -44,6 +45,11 @@ export function createMetrics(poolSize: number, defaults: boolean): Metrics {
       registers: [registry],
     }),
     dbPoolSize,
+    cacheEnabled: new Gauge({
+      name: 'pgauth_cache_enabled',
+      help: 'Whether the validation cache serves from memory (1): its probes prove that revocation notifications arrive',
+      registers: [registry],
+    }),
   };
 }
 
