@@ -234,6 +234,7 @@ test('the service and admin grants are exactly the documented ones', async () =>
     'refresh',
     'register',
     'revoke_token',
+    'throttle',
     'validate',
     'validate_many',
   ];

@@ -11,6 +11,7 @@ import { bearerToken, loginContext } from '../context.ts';
 import { sendError } from '../errors.ts';
 import { byIp, byUsername, limit } from '../rate-limit.ts';
 import { bearer, errors, noContent, sessionInfo, text, tokenPair, uuid } from '../schemas.ts';
+import { sharedLimit } from '../shared-limit.ts';
 
 function sendPair(reply: FastifyReply, pair: TokenPair): FastifyReply {
   return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send({
@@ -47,6 +48,21 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
   const loginLimited = (): void => {
     gw.metrics.logins.inc({ outcome: 'rate_limited' });
   };
+  // The shared counts (in the database, one budget for every gateway) are asked once a hashing
+  // slot is held: a flood beyond the hashing queue is refused at once, without a round trip.
+  const loginLimit = sharedLimit(gw, {
+    scope: 'login',
+    perIp: limits.loginPerIp,
+    perUser: limits.loginPerUser,
+    windowMs: w,
+    onLimited: loginLimited,
+  });
+  const registerLimit = sharedLimit(gw, {
+    scope: 'register',
+    perIp: limits.registerPerIp,
+    perUser: limits.registerPerUser,
+    windowMs: w,
+  });
 
   app.post<{ Body: { username: string; password: string; email?: string } }>(
     '/v1/users',
@@ -69,7 +85,10 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
       preHandler: [limit(app, 'register-user', limits.registerPerUser, w, byUsername)],
     },
     async (request, reply) => {
-      const userId = await gw.hashing(() => gw.ops.register(request.body));
+      const userId = await gw.hashing(async () => {
+        await registerLimit(request, reply);
+        return gw.ops.register(request.body);
+      });
       return reply.code(201).send({ user_id: userId });
     },
   );
@@ -90,7 +109,10 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
     },
     async (request, reply) => {
       const { username, password } = request.body;
-      const pair = await gw.hashing(() => gw.ops.login(username, password, loginContext(request)));
+      const pair = await gw.hashing(async () => {
+        await loginLimit(request, reply);
+        return gw.ops.login(username, password, loginContext(request));
+      });
       gw.metrics.logins.inc({ outcome: pair ? 'success' : 'failure' });
       if (!pair) return sendError(reply, 'invalid_credentials');
       return sendPair(reply, pair);
@@ -112,6 +134,7 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
         response: { 200: tokenPair, ...errors(400, 401, 413, 415, 429, 503) },
       },
       onRequest: [limit(app, 'refresh-ip', limits.refreshPerIp, w, byIp)],
+      preHandler: [sharedLimit(gw, { scope: 'refresh', perIp: limits.refreshPerIp, windowMs: w })],
     },
     async (request, reply) => {
       const pair = await gw.ops.refresh(request.body.refresh_token, loginContext(request));
