@@ -11,6 +11,7 @@ import type { Database } from './db/types.ts';
 import { eventStreamSource, httpOperations, type TokenProvider } from './http.ts';
 import type { Revoked } from './operations.ts';
 import { CacheGuard, guardCache, PROBE_DEFAULTS, probeChannel } from './probe.ts';
+import { ReplicaRouter } from './replicas.ts';
 import {
   databaseSource,
   type RevocationEvent,
@@ -69,6 +70,14 @@ export interface ClientOptions {
    * 1,500: the gateway's interval and timeout).
    */
   probe?: { intervalMs?: number; timeoutMs?: number };
+  /**
+   * SQL mode: read replicas for validation (everything else goes to databaseUrl). A replica is
+   * asked only while revocation events are proven to arrive and it is within maxReplicaLagMs
+   * (default 1,000) of the primary; a token revoked since, as far as this client heard, is asked
+   * on the primary (replicas.ts).
+   */
+  readUrls?: string[];
+  maxReplicaLagMs?: number;
   /** Told when the cache turns off (with the cause) or on again (cause null). */
   onCacheChange?: (enabled: boolean, cause: string | null) => void;
 }
@@ -127,8 +136,15 @@ export function createAuthClient(options: ClientOptions): AuthClient {
   const store = options.cache
     ? new SessionCache(options.cache === true ? {} : options.cache)
     : null;
-  // What this process revokes leaves its cache at once, even before the event arrives.
-  const hooks = { onRevoked: (revoked: Revoked) => store?.applyRevoked(revoked) };
+  let router: ReplicaRouter | null = null;
+  // What this process revokes leaves its cache at once, even before the event arrives, and no
+  // replica is asked until it has replayed the revocation.
+  const hooks = {
+    onRevoked: (revoked: Revoked) => {
+      store?.applyRevoked(revoked);
+      router?.fenceAll();
+    },
+  };
   let ops: Omit<AuthClient, 'cache' | 'close'>;
   let source: RevocationSource | null;
   let guard: CacheGuard | null = null;
@@ -159,26 +175,54 @@ export function createAuthClient(options: ClientOptions): AuthClient {
     ops = sqlOperations(db, hooks);
     const channel = probeChannel();
     source = databaseSource(db, channel);
-    guard = new CacheGuard(
+    const g = new CacheGuard(
       async (c, nonce) => {
         await db.query('select pg_notify($1, $2)', [c, nonce]);
       },
       channel,
       options.probe,
     );
+    guard = g;
+    const replicas = (options.readUrls ?? []).map((url) =>
+      openPostgres({
+        connectionString: url,
+        max: options.poolSize ?? 10,
+        application_name: 'pgauth-client:replica',
+      }),
+    );
+    if (replicas.length > 0) {
+      for (const replica of replicas) closers.push(() => replica.close());
+      router = new ReplicaRouter(
+        { db, validate: ops.validate },
+        replicas.map((replica) => ({ db: replica, validate: sqlOperations(replica).validate })),
+        { maxLagMs: options.maxReplicaLagMs, trusted: () => g.enabled },
+      );
+    }
   }
 
   let cache: CacheState | null = null;
-  let validate = ops.validate;
-  if (store && source && guard) {
+  let validate = router ? router.validate : ops.validate;
+  if ((store || router) && source && guard) {
     const subscription = new RevocationSubscription(source, {
       onError: options.onSubscriptionError,
     });
     const g = guard;
     if (options.onCacheChange) g.onChange(options.onCacheChange);
-    cache = cacheState(subscription, store, g);
+    if (router) {
+      const r = router;
+      subscription.onEvent((event) => r.apply(event));
+      // Whatever was missed before the feed was proven again is behind a fence.
+      g.onChange(() => r.fenceAll());
+      r.start();
+      closers.unshift(() => r.close());
+    }
+    if (store) {
+      cache = cacheState(subscription, store, g);
+      validate = withCache<Session | null>(validate, store);
+    } else {
+      guardCache(subscription, g, null);
+    }
     closers.unshift(() => g.close());
-    validate = withCache<Session | null>(ops.validate, store);
     closers.unshift(() => subscription.close());
     subscription.start();
   }

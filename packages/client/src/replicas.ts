@@ -40,6 +40,8 @@ export interface ReplicaOptions {
   trusted?: () => boolean;
   /** Told when a replica fails to answer (it is skipped until it answers again). */
   onError?: (replica: number, err: Error) => void;
+  /** Told which answered each validation. */
+  onRead?: (source: 'replica' | 'primary') => void;
 }
 
 type Validate = (token: string) => Promise<Session | null>;
@@ -154,6 +156,7 @@ export class ReplicaRouter {
         const session = await (this.replicas[replica] as Replica).validate(token);
         if (session) {
           this.stats.replica++;
+          this.options.onRead?.('replica');
           return session;
         }
       } catch (err) {
@@ -161,6 +164,7 @@ export class ReplicaRouter {
       }
     }
     this.stats.primary++;
+    this.options.onRead?.('primary');
     return this.primary.validate(token);
   };
 

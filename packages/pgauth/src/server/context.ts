@@ -213,6 +213,7 @@ export function createGateway(db: Database, metrics: Metrics, options: GatewayOp
   };
   const ops = serviceOperations(calls, hooks);
   const primaryValidate = fastValidate(ops);
+  let stopLagTimer = (): void => {};
   const router = options.replicas?.length
     ? new ReplicaRouter(
         { db, validate: primaryValidate },
@@ -225,6 +226,7 @@ export function createGateway(db: Database, metrics: Metrics, options: GatewayOp
           // Without proven notifications there are no tombstones: replicas wait for the proof.
           trusted: () => guard?.enabled === true,
           onError: options.onReplicaError,
+          onRead: (source) => metrics.validationReads.inc({ source }),
         },
       )
     : null;
@@ -233,6 +235,14 @@ export function createGateway(db: Database, metrics: Metrics, options: GatewayOp
     // Whatever was missed before the feed was proven again is behind a fence.
     guard?.onChange(() => router.fenceAll());
     router.start();
+    // The lag of each replica as the router last measured it, read at each scrape.
+    const lagTimer = setInterval(() => {
+      router.lags().forEach((ms, i) => {
+        metrics.replicaLag.set({ replica: String(i) }, ms / 1000);
+      });
+    }, router.sampleMs);
+    lagTimer.unref();
+    stopLagTimer = () => clearInterval(lagTimer);
   }
   const validate = router ? router.validate : primaryValidate;
   const cachedValidate = cache ? withCache(validate, cache) : validate;
@@ -270,6 +280,7 @@ export function createGateway(db: Database, metrics: Metrics, options: GatewayOp
     },
     async close() {
       router?.close();
+      stopLagTimer();
       guard?.close();
       await revocations?.close();
     },
