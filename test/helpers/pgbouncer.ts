@@ -45,6 +45,8 @@ export interface BouncerOptions {
   databases: string[];
   /** Login roles that may connect (auth_file lists them; trust, so no password). */
   users?: string[];
+  /** Settings of the [pgbouncer] section beyond the defaults, e.g. server_login_retry. */
+  settings?: Record<string, string>;
 }
 
 function freePort(): Promise<number> {
@@ -118,6 +120,7 @@ export async function startPgbouncer(options: BouncerOptions): Promise<Bouncer> 
       'admin_users = postgres',
       `logfile = ${join(dir, 'pgbouncer.log')}`,
       `pidfile = ${join(dir, 'pgbouncer.pid')}`,
+      ...Object.entries(options.settings ?? {}).map(([k, v]) => `${k} = ${v}`),
       '',
     ].join('\n');
     await writeFile(ini, text);
