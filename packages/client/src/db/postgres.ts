@@ -63,19 +63,55 @@ export function openPostgres(options: PostgresOptions): Database {
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 0) {
     throw new TypeError('statementTimeoutMs must be an integer ≥ 0');
   }
-  /** Opens a transaction on `client` with the statement timeout in force until it ends. */
-  const begin = timeoutMs ? `begin; set local statement_timeout = ${timeoutMs}` : 'begin';
   const deadlineMs =
     options.queryDeadlineMs ??
     (options.statementTimeoutMs ? options.statementTimeoutMs + 1_000 : undefined);
-  const pool = new pg.Pool(config);
-  // An idle client that loses its connection emits 'error' on the pool; without a listener the
-  // process would crash. The next query simply gets a fresh connection.
-  pool.on('error', () => {});
+  /**
+   * How the statement timeout is set: as a startup parameter (no cost: one round trip a call)
+   * until a server refuses it, as PgBouncer does; from then on by SET LOCAL in each call's own
+   * transaction (three round trips a call, which a pooled server connection cannot keep apart
+   * from anybody else's otherwise).
+   */
+  let mode: 'none' | 'startup' | 'local' = timeoutMs ? 'startup' : 'none';
+  /** Pools that send the timeout as a startup parameter: a refusal of theirs is worth a retry. */
+  const sendsStartup = new WeakSet<pg.Pool>();
+  const newPool = (): pg.Pool => {
+    const p = new pg.Pool(
+      mode === 'startup' ? { ...config, statement_timeout: timeoutMs } : config,
+    );
+    if (mode === 'startup') sendsStartup.add(p);
+    // An idle client that loses its connection emits 'error' on the pool; without a listener
+    // the process would crash. The next query simply gets a fresh connection.
+    p.on('error', () => {});
+    return p;
+  };
+  let pool = newPool();
+  /**
+   * Whether `err`, from `used`, is a pooler refusing the timeout as a startup parameter: then
+   * every call from now on sets it by SET LOCAL, and this one is tried again.
+   */
+  const refusedStartup = (err: unknown, used: pg.Pool): boolean => {
+    if (!sendsStartup.has(used)) return false;
+    if (!/unsupported startup parameter/i.test(String((err as Error)?.message))) return false;
+    if (mode === 'startup') {
+      mode = 'local';
+      const old = pool;
+      pool = newPool();
+      void old.end().catch(() => {});
+    }
+    return true;
+  };
   const listeners = new Set<pg.Client>();
 
   const transaction = async <T>(fn: (tx: Queryable) => Promise<T>): Promise<T> => {
-    const client = await pool.connect();
+    let client: pg.PoolClient;
+    const used = pool;
+    try {
+      client = await used.connect();
+    } catch (err) {
+      if (refusedStartup(err, used)) return transaction(fn);
+      throw err;
+    }
     let broken: Error | undefined;
     // A checked-out client that loses its connection emits 'error' on itself, not on the pool:
     // unheard, that would crash the process. The query in flight fails anyway.
@@ -84,7 +120,9 @@ export function openPostgres(options: PostgresOptions): Database {
     };
     client.on('error', onError);
     try {
-      await client.query(begin);
+      await client.query(
+        mode === 'local' ? `begin; set local statement_timeout = ${timeoutMs}` : 'begin',
+      );
       const result = await fn(wrap(client));
       await client.query('commit');
       return result;
@@ -99,19 +137,38 @@ export function openPostgres(options: PostgresOptions): Database {
       client.release(broken);
     }
   };
-  const plain = wrap(pool, deadlineMs);
+  const query = async <R extends Row>(
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<R>> => {
+    if (mode === 'local') {
+      return withDeadline(
+        transaction((tx) => tx.query<R>(sql, params)),
+        deadlineMs,
+      );
+    }
+    const used = pool;
+    try {
+      return await wrap(used, deadlineMs).query<R>(sql, params);
+    } catch (err) {
+      if (refusedStartup(err, used)) return query<R>(sql, params);
+      throw err;
+    }
+  };
+  const exec = async (sql: string): Promise<void> => {
+    const used = pool;
+    try {
+      await used.query(sql);
+    } catch (err) {
+      if (refusedStartup(err, used)) return exec(sql);
+      throw err;
+    }
+  };
 
   return {
     engine: 'postgres',
-    // Without a timeout a call is one round trip; with one, it runs in its own transaction.
-    query: timeoutMs
-      ? <R extends Row>(sql: string, params?: readonly unknown[]) =>
-          withDeadline(
-            transaction((tx) => tx.query<R>(sql, params)),
-            deadlineMs,
-          )
-      : plain.query,
-    exec: plain.exec,
+    query,
+    exec,
     transaction,
     async listen(channel, onNotify, onLost): Promise<Unlisten> {
       const client = new pg.Client({
