@@ -144,10 +144,12 @@ export class CacheGuard {
     }
   }
 
+  /** Stops probing; the cache is off from now on (its owner is closing: nobody is told). */
   close(): void {
     this.closed = true;
     this.stop();
-    this.disable('closed');
+    this.on = false;
+    this.why = 'closed';
   }
 
   private pass(): void {
