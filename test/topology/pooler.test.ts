@@ -198,6 +198,44 @@ describe('through PgBouncer in transaction mode', { skip: skipTopology }, () => 
     assert.ok(p99 < FAST_MS, `p99 ${p99.toFixed(1)} ms < ${FAST_MS} ms`);
   });
 
+  test('a LISTEN connection that goes silent without closing turns the cache off, and a revoked token is rejected, within 2 s', async () => {
+    // LISTEN through a TCP proxy that can stop passing bytes while every socket stays open.
+    const proxy = await startProxy(fleet.primary.port);
+    const listenUrl = fleet.direct.replace(`:${fleet.primary.port}/`, `:${proxy.port}/`);
+    const gw = await startGateway(fleet.pooled, [...QUIET, '--listen-url', listenUrl]);
+    try {
+      await waitFor(
+        'the cache is on',
+        async () => ((await http(gw.url, 'GET', '/readyz')).body.cache === 'on' ? true : undefined),
+        10_000,
+        20,
+      );
+      const { token, sessionId } = await loginOver(gw, 'user4');
+      assert.equal((await http(gw.url, 'GET', '/v1/auth/check', { token })).status, 200);
+      proxy.stall();
+      const start = performance.now();
+      await revokeBySql(fleet.primary, fleet.db, sessionId);
+      const rejected = await waitFor(
+        'the revoked token is rejected',
+        async () =>
+          (await http(gw.url, 'GET', '/v1/auth/check', { token })).status === 401
+            ? true
+            : undefined,
+        SLOW_MS,
+        10,
+      );
+      const off = await http(gw.url, 'GET', '/readyz');
+      assert.equal(off.body.cache, 'disabled');
+      console.log(
+        `# time to disable the cache when a working LISTEN goes silent: ${Math.round(rejected.ms)} ms (cause: ${off.body.cache_cause})`,
+      );
+      assert.ok(performance.now() - start < 1_500 + 500, 'within the probe bound, with margin');
+    } finally {
+      await gw.stop();
+      await proxy.close();
+    }
+  });
+
   test('the SDK in SQL mode through the pooler: off without listenUrl, on with it; a raw UPDATE is rejected by both', async () => {
     const deafSdk = createAuthClient({ databaseUrl: fleet.pooled, cache: true });
     const sdk = createAuthClient({
