@@ -42,6 +42,8 @@ export interface ReplicaOptions {
   onError?: (replica: number, err: Error) => void;
   /** Told which answered each validation. */
   onRead?: (source: 'replica' | 'primary') => void;
+  /** Told the lag of each replica (ms; Infinity: unknown) after each sample. */
+  onSample?: (lagsMs: number[]) => void;
 }
 
 type Validate = (token: string) => Promise<Session | null>;
@@ -220,6 +222,7 @@ export class ReplicaRouter {
       } catch {
         // No primary to compare with (down, or a standby during a failover): no replica is safe.
         for (const state of this.states) state.lagMs = Number.POSITIVE_INFINITY;
+        this.options.onSample?.(this.lags());
         return;
       }
       const at = Date.now();
@@ -248,6 +251,7 @@ export class ReplicaRouter {
           }
         }),
       );
+      this.options.onSample?.(this.lags());
     } finally {
       this.sampling = false;
     }

@@ -18,7 +18,7 @@ import {
   parseBearer,
   probeChannel,
   type Queryable,
-  ReplicaRouter,
+  type ReplicaRouter,
   RevocationSubscription,
   type Revoked,
   type ServiceOperations,
@@ -30,6 +30,7 @@ import {
 import type { FastifyRequest } from 'fastify';
 import { type AdminOperations, adminOperations } from '../operations.ts';
 import type { Metrics } from './metrics.ts';
+import { readReplicas } from './read-replicas.ts';
 
 export type { Session };
 
@@ -205,6 +206,8 @@ export function createGateway(db: Database, metrics: Metrics, options: GatewayOp
     guardCache(revocations, guard, cache);
   }
   // What this process revokes leaves its cache, and fences its replicas, before the answer goes.
+  // (The router is made below: it needs the operations these hooks are part of.)
+  let router: ReplicaRouter | null = null;
   const hooks = {
     onRevoked: (revoked: Revoked) => {
       cache?.applyRevoked(revoked);
@@ -213,37 +216,17 @@ export function createGateway(db: Database, metrics: Metrics, options: GatewayOp
   };
   const ops = serviceOperations(calls, hooks);
   const primaryValidate = fastValidate(ops);
-  let stopLagTimer = (): void => {};
-  const router = options.replicas?.length
-    ? new ReplicaRouter(
-        { db, validate: primaryValidate },
-        options.replicas.map((replica) => ({
-          db: replica,
-          validate: fastValidate(serviceOperations(counted(replica, metrics))),
-        })),
-        {
-          maxLagMs: options.maxReplicaLagMs,
-          // Without proven notifications there are no tombstones: replicas wait for the proof.
-          trusted: () => guard?.enabled === true,
-          onError: options.onReplicaError,
-          onRead: (source) => metrics.validationReads.inc({ source }),
-        },
-      )
-    : null;
-  if (router) {
-    revocations?.onEvent((event) => router.apply(event));
-    // Whatever was missed before the feed was proven again is behind a fence.
-    guard?.onChange(() => router.fenceAll());
-    router.start();
-    // The lag of each replica as the router last measured it, read at each scrape.
-    const lagTimer = setInterval(() => {
-      router.lags().forEach((ms, i) => {
-        metrics.replicaLag.set({ replica: String(i) }, ms / 1000);
-      });
-    }, router.sampleMs);
-    lagTimer.unref();
-    stopLagTimer = () => clearInterval(lagTimer);
-  }
+  router = readReplicas(
+    { db, validate: primaryValidate },
+    {
+      replicas: options.replicas ?? [],
+      maxLagMs: options.maxReplicaLagMs,
+      onError: options.onReplicaError,
+    },
+    { revocations, guard },
+    metrics,
+    (replica) => serviceOperations(counted(replica, metrics)),
+  );
   const validate = router ? router.validate : primaryValidate;
   const cachedValidate = cache ? withCache(validate, cache) : validate;
   revocations?.start();
@@ -280,7 +263,6 @@ export function createGateway(db: Database, metrics: Metrics, options: GatewayOp
     },
     async close() {
       router?.close();
-      stopLagTimer();
       guard?.close();
       await revocations?.close();
     },
