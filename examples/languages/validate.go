@@ -5,6 +5,9 @@
 // Prints the session as one line of JSON and exits 0; prints "invalid" and exits 1 when the token
 // is not valid (garbage, expired, revoked); exits 2 on an error (usage, connection, SQL).
 // lib/pq's default sslmode is "require": add ?sslmode=disable for a server without TLS.
+// Through PgBouncer in transaction mode add binary_parameters=yes (parse, bind and execute in one
+// round trip, so that a call never spans two server connections), and PgBouncer needs
+// ignore_startup_parameters = extra_float_digits (lib/pq always sends it): docs/languages.md.
 package main
 
 import (

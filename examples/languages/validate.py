@@ -26,7 +26,11 @@ def main():
               file=sys.stderr)
         return 2
     try:
-        with psycopg.connect(url) as conn:
+        # prepare_threshold=None: no named prepared statements, which a transaction pooler
+        # (PgBouncer in transaction mode) cannot keep: the next call may run on another server
+        # connection. A direct connection loses nothing by it (one plan per call, PL/pgSQL
+        # caches its own).
+        with psycopg.connect(url, prepare_threshold=None) as conn:
             # psycopg 3 sends the token as a bound parameter ($1), never inside the SQL text.
             row = conn.execute(
                 "select user_id, username, roles, expires_at from pgauth.validate(%s)", (token,)

@@ -219,7 +219,7 @@ describe('cache, HTTP mode over GET /v1/revocations', () => {
         text += decoder.decode(value, { stream: true });
       }
     };
-    await until(/event: ready\ndata: \{"heartbeat_ms":200\}\n\n/);
+    await until(/event: ready\ndata: \{"heartbeat_ms":200,"probe_ms":1500\}\n\n/);
     await t.db.query('select pgauth.logout($1)', [victim.accessToken]);
     await until(/event: revocation\ndata: \{[^\n]*\}\n\n/);
     const data = JSON.parse(/event: revocation\ndata: (\{[^\n]*\})/.exec(text)?.[1] ?? '{}');

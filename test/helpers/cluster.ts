@@ -44,6 +44,12 @@ export interface ClusterOptions {
   ssl?: SslFiles;
   /** Extra postgresql.conf settings, e.g. `{ log_statement: 'all' }`. */
   settings?: Record<string, string>;
+  /**
+   * A streaming replica of this cluster instead of a new one: pg_basebackup -R (hot standby,
+   * replicating over the primary's Unix socket). `settings` add to it, e.g.
+   * `{ recovery_min_apply_delay: '2s' }`.
+   */
+  standbyOf?: Cluster;
 }
 
 export interface Cluster {
@@ -72,6 +78,8 @@ export interface Cluster {
   resume(): void;
   /** pg_ctl reload (postgresql.conf, pg_hba.conf, certificates). */
   reload(): Promise<void>;
+  /** pg_ctl promote: a standby becomes a primary; resolves once it accepts writes. */
+  promote(): Promise<void>;
   /** Replaces the server certificate and key, then reloads. */
   setCertificate(files: SslFiles): Promise<void>;
   /** Path of the server log (pg_ctl -l). */
@@ -257,15 +265,34 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   };
 
   try {
-    await run(bin('initdb'), [
-      '-D',
-      dataDir,
-      '--auth=trust',
-      '--username=postgres',
-      '--encoding=UTF8',
-      '--locale=C',
-      '--no-sync',
-    ]);
+    if (options.standbyOf) {
+      await run(bin('pg_basebackup'), [
+        '-D',
+        dataDir,
+        '-h',
+        join(options.standbyOf.dir, 'sock'),
+        '-p',
+        String(options.standbyOf.port),
+        '-U',
+        'postgres',
+        '-X',
+        'stream',
+        '-R',
+        '--no-sync',
+        '-c',
+        'fast',
+      ]);
+    } else {
+      await run(bin('initdb'), [
+        '-D',
+        dataDir,
+        '--auth=trust',
+        '--username=postgres',
+        '--encoding=UTF8',
+        '--locale=C',
+        '--no-sync',
+      ]);
+    }
     const port = await freePort();
     const conf = [
       '',
@@ -332,6 +359,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       },
       resume: () => signalServer(dataDir, 'SIGCONT'),
       reload: () => withLog(pgCtl('reload')),
+      promote: () => withLog(pgCtl('promote')),
       async setCertificate(files) {
         await installSsl(files);
         await cluster.reload();

@@ -26,7 +26,7 @@ test('GET /healthz is 200 and GET /readyz is 200 when migrations are current', a
   assert.deepEqual(h.json, { status: 'ok' });
   const r = await call(a, 'GET', '/readyz');
   assert.equal(r.status, 200, r.text);
-  assert.deepEqual(r.json, { status: 'ready' });
+  assert.equal((r.json as { status: string }).status, 'ready');
 });
 
 test('GET /readyz is 503 with Retry-After while a migration is pending', async () => {
@@ -168,6 +168,9 @@ test('rate limits: login per IP and per username, register per IP, refresh per I
     },
     a.t,
   );
+  // The counts live in the database, shared by every gateway on it (migration 0011): what the
+  // other tests of this file spent from this IP counts too, so this test starts from none.
+  await a.t.db.query('delete from pgauth.rate_limits');
   try {
     const statuses = async (path: string, bodies: object[]): Promise<number[]> => {
       const out: number[] = [];

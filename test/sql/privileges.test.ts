@@ -296,6 +296,7 @@ test('the validator, service and admin grants are exactly the documented ones', 
     'refresh',
     'register',
     'revoke_token',
+    'throttle',
   ].sort();
   assert.deepEqual(of('pgauth_service'), service);
   const membership = await t.db.query<{ ok: boolean }>(

@@ -148,8 +148,10 @@ export function isUnavailable(err: unknown): boolean {
   const { code, message } = err as { code?: unknown; message?: unknown };
   if (typeof code === 'string') {
     if (NETWORK_CODES.has(code)) return true;
-    // 08: connection exception; 53: insufficient resources; 57P0x: shutdown; 57014: timeout.
-    if (/^(08...|53...|57P0.|57014)$/.test(code)) return true;
+    // 08: connection exception; 53: insufficient resources; 57P0x: shutdown; 57014: timeout;
+    // 25006: a write on a read-only server (a hot standby, a primary being demoted, a failover
+    // not finished): the write will work again on the next primary.
+    if (/^(08...|53...|57P0.|57014|25006)$/.test(code)) return true;
   }
   return (
     typeof message === 'string' &&

@@ -180,7 +180,7 @@ export function eventStreamSource(
   const base = new URL(baseUrl);
   const lib = base.protocol === 'https:' ? https : http;
   const url = new URL(`${base.pathname.replace(/\/$/, '')}/v1/revocations`, base);
-  return async ({ onPayload, onLost }) => {
+  return async ({ onPayload, onProbe, onLost }) => {
     const bearer = typeof token === 'function' ? await token() : token;
     return new Promise((resolve, reject) => {
       let live = false;
@@ -228,6 +228,8 @@ export function eventStreamSource(
             });
           } else if (event.event === 'revocation' && live) {
             onPayload(event.data);
+          } else if (event.event === 'probe' && live) {
+            onProbe?.('');
           }
         },
         onComment: heard,

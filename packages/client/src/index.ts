@@ -10,6 +10,8 @@ import { openPostgres } from './db/postgres.ts';
 import type { Database } from './db/types.ts';
 import { eventStreamSource, httpOperations, type TokenProvider } from './http.ts';
 import type { Revoked } from './operations.ts';
+import { CacheGuard, guardCache, PROBE_DEFAULTS, probeChannel } from './probe.ts';
+import { ReplicaRouter } from './replicas.ts';
 import {
   databaseSource,
   type RevocationEvent,
@@ -22,6 +24,7 @@ import type { AuthClient, CacheOptions, CacheState, Session } from './types.ts';
 export { SessionCache, withCache } from './cache.ts';
 export { AuthError, ERRORS, type ErrorCode } from './errors.ts';
 export type { TokenProvider } from './http.ts';
+export { CacheGuard, PROBE_DEFAULTS, type ProbeOptions } from './probe.ts';
 export {
   cacheKey,
   databaseSource,
@@ -33,8 +36,17 @@ export {
 export type * from './types.ts';
 
 export interface ClientOptions {
-  /** SQL mode: a PostgreSQL URL (its sslmode is honoured). */
+  /**
+   * SQL mode: a PostgreSQL URL (its sslmode is honoured), or a pooler in front of it (PgBouncer
+   * in transaction mode works with its default settings).
+   */
   databaseUrl?: string;
+  /**
+   * SQL mode: where the cache's LISTEN goes (default: databaseUrl). Behind a transaction pooler
+   * this must be a direct connection to the primary (or a session-mode pool): LISTEN through a
+   * transaction pooler hears nothing, and the cache then stays off (see probe).
+   */
+  listenUrl?: string;
   /** SQL mode on a Database of pgauth's own (tests, embedding); the client does not close it. */
   database?: Database;
   /** HTTP mode: the gateway's base URL. */
@@ -57,19 +69,46 @@ export interface ClientOptions {
   maxStreamSilenceMs?: number;
   /** Told when the revocation subscription fails or drops (it retries by itself). */
   onSubscriptionError?: (err: Error) => void;
+  /**
+   * The end-to-end proof the cache needs before it serves (probe.ts). SQL mode: a probe sent
+   * through the pool must come back on the LISTEN connection within timeoutMs (default 1,000).
+   * HTTP mode: the gateway's probes must arrive on its stream at most timeoutMs apart (default
+   * 1,500: the gateway's interval and timeout).
+   */
+  probe?: { intervalMs?: number; timeoutMs?: number };
+  /**
+   * SQL mode: read replicas for validation (everything else goes to databaseUrl). A replica is
+   * asked only while revocation events are proven to arrive and it is within maxReplicaLagMs
+   * (default 1,000) of the primary; a token revoked since, as far as this client heard, is asked
+   * on the primary (replicas.ts).
+   */
+  readUrls?: string[];
+  maxReplicaLagMs?: number;
+  /** Told when the cache turns off (with the cause) or on again (cause null). */
+  onCacheChange?: (enabled: boolean, cause: string | null) => void;
 }
 
-/** Wires a cache to a subscription: events evict (hints only), a change of state empties it. */
-function cacheState(subscription: RevocationSubscription, cache: SessionCache): CacheState {
+/**
+ * Wires a cache to a subscription: events evict (hints only); it serves only while the guard's
+ * probes pass, and every change of that state empties it.
+ */
+function cacheState(
+  subscription: RevocationSubscription,
+  cache: SessionCache,
+  guard: CacheGuard,
+): CacheState {
   const evictListeners = new Set<(ids: readonly string[]) => void>();
   subscription.onEvent((event: RevocationEvent) => {
     const evicted = cache.apply(event);
     for (const listener of evictListeners) listener(evicted);
   });
-  subscription.onState((live) => cache.setSubscribed(live));
+  guardCache(subscription, guard, cache);
   return {
     get subscribed() {
       return cache.subscribed;
+    },
+    get cause() {
+      return guard.cause;
     },
     get size() {
       return cache.size;
@@ -78,7 +117,20 @@ function cacheState(subscription: RevocationSubscription, cache: SessionCache): 
       evictListeners.add(listener);
       return () => evictListeners.delete(listener);
     },
-    ready: (timeoutMs) => subscription.ready(timeoutMs),
+    ready: (timeoutMs = 10_000) =>
+      new Promise<void>((resolve, reject) => {
+        if (guard.enabled) return resolve();
+        const timer = setTimeout(() => {
+          off();
+          reject(new Error(`the cache is not on after ${timeoutMs} ms: ${guard.cause}`));
+        }, timeoutMs);
+        const off = guard.onChange((enabled) => {
+          if (!enabled) return;
+          clearTimeout(timer);
+          off();
+          resolve();
+        });
+      }),
   };
 }
 
@@ -90,10 +142,18 @@ export function createAuthClient(options: ClientOptions): AuthClient {
   const store = options.cache
     ? new SessionCache(options.cache === true ? {} : options.cache)
     : null;
-  // What this process revokes leaves its cache at once, even before the event arrives.
-  const hooks = { onRevoked: (revoked: Revoked) => store?.applyRevoked(revoked) };
+  let router: ReplicaRouter | null = null;
+  // What this process revokes leaves its cache at once, even before the event arrives, and no
+  // replica is asked until it has replayed the revocation.
+  const hooks = {
+    onRevoked: (revoked: Revoked) => {
+      store?.applyRevoked(revoked);
+      router?.fenceAll();
+    },
+  };
   let ops: Omit<AuthClient, 'cache' | 'close'>;
   let source: RevocationSource | null;
+  let guard: CacheGuard | null = null;
   const closers: (() => Promise<void> | void)[] = [];
   if (options.baseUrl) {
     const http = httpOperations({ baseUrl: options.baseUrl, timeoutMs: options.timeoutMs }, hooks);
@@ -104,6 +164,9 @@ export function createAuthClient(options: ClientOptions): AuthClient {
           maxSilenceMs: options.maxStreamSilenceMs,
         })
       : null;
+    guard = new CacheGuard(null, '', {
+      timeoutMs: options.probe?.timeoutMs ?? PROBE_DEFAULTS.intervalMs + PROBE_DEFAULTS.timeoutMs,
+    });
     if (store && !source) {
       throw new TypeError(
         'an HTTP client with a cache needs serviceToken (an account with role introspect) for the revocation stream',
@@ -114,22 +177,62 @@ export function createAuthClient(options: ClientOptions): AuthClient {
       options.database ??
       openPostgres({
         connectionString: options.databaseUrl as string,
+        listenConnectionString: options.listenUrl,
         max: options.poolSize ?? 10,
         application_name: 'pgauth-client',
       });
     if (!options.database) closers.push(() => db.close());
     ops = sqlOperations(db, hooks);
-    source = databaseSource(db);
+    const channel = probeChannel();
+    source = databaseSource(db, channel);
+    const g = new CacheGuard(
+      async (c, nonce) => {
+        await db.query('select pg_notify($1, $2)', [c, nonce]);
+      },
+      channel,
+      options.probe,
+    );
+    guard = g;
+    const replicas = (options.readUrls ?? []).map((url) =>
+      openPostgres({
+        connectionString: url,
+        max: options.poolSize ?? 10,
+        application_name: 'pgauth-client:replica',
+      }),
+    );
+    if (replicas.length > 0) {
+      for (const replica of replicas) closers.push(() => replica.close());
+      router = new ReplicaRouter(
+        { db, validate: ops.validate },
+        replicas.map((replica) => ({ db: replica, validate: sqlOperations(replica).validate })),
+        { maxLagMs: options.maxReplicaLagMs, trusted: () => g.enabled },
+      );
+    }
   }
 
   let cache: CacheState | null = null;
-  let validate = ops.validate;
-  if (store && source) {
+  let validate = router ? router.validate : ops.validate;
+  if ((store || router) && source && guard) {
     const subscription = new RevocationSubscription(source, {
       onError: options.onSubscriptionError,
     });
-    cache = cacheState(subscription, store);
-    validate = withCache<Session | null>(ops.validate, store);
+    const g = guard;
+    if (options.onCacheChange) g.onChange(options.onCacheChange);
+    if (router) {
+      const r = router;
+      subscription.onEvent((event) => r.apply(event));
+      // Whatever was missed before the feed was proven again is behind a fence.
+      g.onChange(() => r.fenceAll());
+      r.start();
+      closers.unshift(() => r.close());
+    }
+    if (store) {
+      cache = cacheState(subscription, store, g);
+      validate = withCache<Session | null>(validate, store);
+    } else {
+      guardCache(subscription, g, null);
+    }
+    closers.unshift(() => g.close());
     closers.unshift(() => subscription.close());
     subscription.start();
   }

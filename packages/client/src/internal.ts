@@ -9,6 +9,8 @@ export * from './db/postgres.ts';
 export type * from './db/types.ts';
 export * from './errors.ts';
 export * from './operations.ts';
+export * from './probe.ts';
+export * from './replicas.ts';
 export * from './revocations.ts';
 export * from './sql.ts';
 export * from './tokens.ts';

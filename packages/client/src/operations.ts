@@ -107,6 +107,15 @@ function pairOf(row: PairRow): TokenPair {
   };
 }
 
+/** The keys of an attempt and the limit of each (an undefined key is not counted). */
+export interface ThrottleLimits {
+  ip?: string | undefined;
+  ipMax?: number;
+  username?: string | undefined;
+  userMax?: number;
+  windowMs: number;
+}
+
 export interface NewAccount {
   username: string;
   password: string;
@@ -193,6 +202,27 @@ export function serviceOperations(db: Queryable, hooks: OperationHooks = {}) {
         );
         return rows[0]?.changed === true;
       });
+    },
+
+    /**
+     * pgauth.throttle: counts one attempt of `scope` under the client's network and the
+     * username, in windows shared by every caller of the database; 0 to go on, else the
+     * seconds to wait.
+     */
+    async throttle(scope: string, limits: ThrottleLimits): Promise<number> {
+      const rows = await run<{ wait: number }>(
+        db,
+        'select pgauth.throttle($1, $2, $3, $4, $5, $6) as wait',
+        [
+          scope,
+          limits.ip ?? null,
+          limits.ip === undefined ? null : limits.ipMax,
+          limits.username ?? null,
+          limits.username === undefined ? null : limits.userMax,
+          limits.windowMs,
+        ],
+      );
+      return rows[0]?.wait ?? 0;
     },
 
     /** pgauth.register (self-registration): the new user's id. */

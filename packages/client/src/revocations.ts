@@ -43,15 +43,30 @@ export function flushEvent(): RevocationEvent {
 export interface SourceHandlers {
   /** A raw payload, as NOTIFY sent it. */
   onPayload(payload: string): void;
+  /** A probe that came back (probe.ts): its payload, or '' over the gateway's stream. */
+  onProbe?(payload: string): void;
   onLost(err: Error): void;
 }
 
 /** Opens one subscription; resolves once it is live, with the function that closes it. */
 export type RevocationSource = (handlers: SourceHandlers) => Promise<() => Promise<void>>;
 
-/** A source on a database connection: LISTEN pgauth_revocations. */
-export function databaseSource(db: Database): RevocationSource {
-  return ({ onPayload, onLost }) => db.listen(REVOCATION_CHANNEL, onPayload, onLost);
+/**
+ * A source on a database connection: LISTEN pgauth_revocations, and on the same connection the
+ * probe channel of this process when there is one (probe.ts).
+ */
+export function databaseSource(db: Database, probeChannel?: string): RevocationSource {
+  return ({ onPayload, onProbe, onLost }) =>
+    probeChannel
+      ? db.listen(
+          [REVOCATION_CHANNEL, probeChannel],
+          (payload, channel) => {
+            if (channel === REVOCATION_CHANNEL) onPayload(payload);
+            else onProbe?.(payload);
+          },
+          onLost,
+        )
+      : db.listen(REVOCATION_CHANNEL, onPayload, onLost);
 }
 
 /**
@@ -93,6 +108,7 @@ export interface SubscriptionOptions {
 
 type StateListener = (live: boolean) => void;
 type EventListener = (event: RevocationEvent) => void;
+type ProbeListener = (payload: string) => void;
 
 export class RevocationSubscription {
   private live = false;
@@ -104,6 +120,7 @@ export class RevocationSubscription {
   private readonly maxRetryMs: number;
   private readonly eventListeners = new Set<EventListener>();
   private readonly stateListeners = new Set<StateListener>();
+  private readonly probeListeners = new Set<ProbeListener>();
   /** Bumped by every (re)subscription attempt: callbacks of an older one are ignored. */
   private generation = 0;
 
@@ -129,6 +146,12 @@ export class RevocationSubscription {
   onEvent(listener: EventListener): () => void {
     this.eventListeners.add(listener);
     return () => this.eventListeners.delete(listener);
+  }
+
+  /** Told of every probe heard on the subscription (probe.ts). */
+  onProbe(listener: ProbeListener): () => void {
+    this.probeListeners.add(listener);
+    return () => this.probeListeners.delete(listener);
   }
 
   onState(listener: StateListener): () => void {
@@ -170,6 +193,10 @@ export class RevocationSubscription {
       const close = await this.source({
         onPayload: (payload) => {
           if (current()) this.dispatch(payload);
+        },
+        onProbe: (payload) => {
+          if (!current()) return;
+          for (const listener of this.probeListeners) listener(payload);
         },
         onLost: (err) => {
           if (current()) this.lost(err);

@@ -63,14 +63,19 @@ export interface CacheOptions {
 }
 
 export interface CacheState {
-  /** Whether the revocation subscription is live: only then is anything served from memory. */
+  /**
+   * Whether the cache serves from memory: only while the revocation subscription is live and
+   * its probes prove, end to end, that notifications arrive.
+   */
   readonly subscribed: boolean;
+  /** Why the cache does not serve (null while it does). */
+  readonly cause: string | null;
   readonly size: number;
   /**
    * Called on every revocation event, once it is applied, with the ids of the cached sessions it
    * evicted: none when it named nothing cached, every one on a flush.
    */
   onEvict(listener: (sessionIds: readonly string[]) => void): () => void;
-  /** Resolves when the subscription is live (at once if it is). */
+  /** Resolves when the cache serves (at once if it does); rejects with the cause after timeoutMs. */
   ready(timeoutMs?: number): Promise<void>;
 }

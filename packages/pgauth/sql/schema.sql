@@ -797,6 +797,33 @@ $$;
 ALTER FUNCTION pgauth._take_attempt(p_ticket text, p_kind text) OWNER TO pgauth_owner;
 
 --
+-- Name: _throttle_hit(text, text, integer, interval, timestamp with time zone); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._throttle_hit(p_bucket text, p_key text, p_max integer, p_window interval, p_now timestamp with time zone) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_hits integer;
+  v_end timestamptz;
+begin
+  insert into pgauth.rate_limits as r (bucket, key, window_end, hits)
+  values (p_bucket, p_key, p_now + p_window, 1)
+  on conflict on constraint rate_limits_pkey do update
+    set hits = case when r.window_end <= p_now then 1 else r.hits + 1 end,
+        window_end = case when r.window_end <= p_now then p_now + p_window else r.window_end end
+  returning r.hits, r.window_end into v_hits, v_end;
+  if v_hits <= p_max then
+    return 0;
+  end if;
+  return greatest(1, ceil(extract(epoch from v_end - p_now))::integer);
+end
+$$;
+
+ALTER FUNCTION pgauth._throttle_hit(p_bucket text, p_key text, p_max integer, p_window interval, p_now timestamp with time zone) OWNER TO pgauth_owner;
+
+--
 -- Name: _token_hash(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -1873,6 +1900,52 @@ $$;
 ALTER FUNCTION pgauth.tg_users__revoke_sessions() OWNER TO pgauth_owner;
 
 --
+-- Name: throttle(text, text, integer, text, integer, integer); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.throttle(p_scope text, p_ip text, p_ip_max integer, p_username text, p_user_max integer, p_window_ms integer) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $_$
+declare
+  v_now timestamptz := pgauth.clock();
+  v_window interval;
+  v_wait integer := 0;
+begin
+  if p_scope is null or p_scope !~ '^[a-z_]{1,32}$' or p_window_ms is null or p_window_ms < 1
+     or coalesce(p_ip_max, 1) < 1 or coalesce(p_user_max, 1) < 1
+     or char_length(p_ip) > 100 or char_length(p_username) > 256
+     or (p_ip is not null and p_ip_max is null)
+     or (p_username is not null and p_user_max is null) then
+    perform pgauth._invalid('a scope (a-z, _), a window ≥ 1 ms, and a limit ≥ 1 for each key given; keys of at most 100 (ip) and 256 (username) characters');
+  end if;
+  v_window := p_window_ms * interval '1 millisecond';
+  if p_ip is not null then
+    v_wait := pgauth._throttle_hit(p_scope || ':ip', p_ip, p_ip_max, v_window, v_now);
+  end if;
+  -- An attempt its network may not make does not count against the username: one network over
+  -- its limit cannot spend the budget of the accounts it names (and lock out their owners).
+  if p_username is not null and v_wait = 0 then
+    v_wait := greatest(v_wait,
+      pgauth._throttle_hit(p_scope || ':user', lower(p_username), p_user_max, v_window, v_now));
+  end if;
+  -- Windows that ended, a few at a time: the table holds about one row per active key.
+  delete from pgauth.rate_limits r
+  where r.ctid = any (array(select x.ctid from pgauth.rate_limits x
+                            where x.window_end < v_now limit 10));
+  return v_wait;
+end
+$_$;
+
+ALTER FUNCTION pgauth.throttle(p_scope text, p_ip text, p_ip_max integer, p_username text, p_user_max integer, p_window_ms integer) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION throttle(p_scope text, p_ip text, p_ip_max integer, p_username text, p_user_max integer, p_window_ms integer); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.throttle(p_scope text, p_ip text, p_ip_max integer, p_username text, p_user_max integer, p_window_ms integer) IS 'Counts one attempt of a scope (login, register, refresh) under the client network p_ip and the username (folded by lower(), as pgauth.users compares usernames), in fixed windows of p_window_ms shared by every caller. Returns 0 to go on, or the seconds until the window that is over its limit ends. Either key may be null (not counted). BADIN on bad arguments.';
+
+--
 -- Name: unlock_user(uuid); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -2004,6 +2077,27 @@ CREATE TABLE pgauth.migrations (
 ALTER TABLE pgauth.migrations OWNER TO pgauth_owner;
 
 --
+-- Name: rate_limits; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE UNLOGGED TABLE pgauth.rate_limits (
+    bucket text NOT NULL,
+    key text NOT NULL,
+    window_end timestamp with time zone NOT NULL,
+    hits integer NOT NULL,
+    CONSTRAINT rate_limits_bucket_length CHECK (((char_length(bucket) >= 1) AND (char_length(bucket) <= 64))),
+    CONSTRAINT rate_limits_key_length CHECK (((char_length(key) >= 1) AND (char_length(key) <= 512)))
+);
+
+ALTER TABLE pgauth.rate_limits OWNER TO pgauth_owner;
+
+--
+-- Name: TABLE rate_limits; Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON TABLE pgauth.rate_limits IS 'Attempts per (bucket, key) in the current fixed window: pgauth.throttle() counts, every gateway shares. UNLOGGED: emptied by a crash or a failover.';
+
+--
 -- Name: roles; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -2104,6 +2198,13 @@ ALTER TABLE ONLY pgauth.password_attempts
     ADD CONSTRAINT password_attempts_pkey PRIMARY KEY (token_hash);
 
 --
+-- Name: rate_limits rate_limits_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.rate_limits
+    ADD CONSTRAINT rate_limits_pkey PRIMARY KEY (bucket, key);
+
+--
 -- Name: roles roles_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -2176,6 +2277,12 @@ CREATE INDEX audit_log_user_id_at_idx ON pgauth.audit_log USING btree (user_id, 
 --
 
 CREATE INDEX password_attempts_at_idx ON pgauth.password_attempts USING btree (at);
+
+--
+-- Name: rate_limits_window_end; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE INDEX rate_limits_window_end ON pgauth.rate_limits USING btree (window_end);
 
 --
 -- Name: rotated_refresh_tokens_session_id_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
@@ -2505,6 +2612,12 @@ REVOKE ALL ON FUNCTION pgauth._store_attempt(p_attempt pgauth.password_attempts)
 REVOKE ALL ON FUNCTION pgauth._take_attempt(p_ticket text, p_kind text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION _throttle_hit(p_bucket text, p_key text, p_max integer, p_window interval, p_now timestamp with time zone); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._throttle_hit(p_bucket text, p_key text, p_max integer, p_window interval, p_now timestamp with time zone) FROM PUBLIC;
+
+--
 -- Name: FUNCTION _token_hash(p_token text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -2756,6 +2869,14 @@ REVOKE ALL ON FUNCTION pgauth.tg_users__before_update() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION pgauth.tg_users__revoke_sessions() FROM PUBLIC;
+
+--
+-- Name: FUNCTION throttle(p_scope text, p_ip text, p_ip_max integer, p_username text, p_user_max integer, p_window_ms integer); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.throttle(p_scope text, p_ip text, p_ip_max integer, p_username text, p_user_max integer, p_window_ms integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.throttle(p_scope text, p_ip text, p_ip_max integer, p_username text, p_user_max integer, p_window_ms integer) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.throttle(p_scope text, p_ip text, p_ip_max integer, p_username text, p_user_max integer, p_window_ms integer) TO pgauth_admin;
 
 --
 -- Name: FUNCTION unlock_user(p_user_id uuid); Type: ACL; Schema: pgauth; Owner: pgauth_owner

@@ -25,6 +25,12 @@ export interface RateLimitConfig {
 
 export interface ServeConfig {
   databaseUrl: string | undefined;
+  /** Where LISTEN goes (default: databaseUrl): a direct connection when the URL is a pooler. */
+  listenUrl: string | undefined;
+  /** Read replicas for validation and introspection. */
+  readUrls: string[];
+  /** A replica further behind than this is not asked. */
+  maxReplicaLagMs: number;
   dataDir: string;
   migrate: boolean;
   port: number;
@@ -53,6 +59,27 @@ export interface ServeConfig {
  * Integers carry their range.
  */
 export const SERVE_OPTIONS = {
+  listenUrl: {
+    flag: '--listen-url <url>',
+    env: 'PGAUTH_LISTEN_URL',
+    help: 'PostgreSQL URL for LISTEN (revocation events), a direct connection to the primary: LISTEN through a transaction pooler hears nothing (default: --database-url)',
+    default: undefined,
+  },
+  readUrl: {
+    flag: '--read-url <url>',
+    env: 'PGAUTH_READ_URLS',
+    help: 'a read replica for validation and introspection; repeat for several (the variable: URLs separated by spaces)',
+    default: undefined,
+    repeatable: true,
+  },
+  maxReplicaLag: {
+    flag: '--max-replica-lag <ms>',
+    env: 'PGAUTH_MAX_REPLICA_LAG',
+    help: 'a read replica further behind the primary than this is not used',
+    default: 1000,
+    min: 0,
+    max: 3_600_000,
+  },
   port: {
     flag: '--port <port>',
     env: 'PORT',
@@ -321,6 +348,22 @@ function metricsListen(value: string | undefined): { host: string; port: number 
   return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
 }
 
+/** A URL option that needs --database-url beside it: a postgres:// URL, or undefined when unset. */
+function postgresUrl(
+  value: string | undefined,
+  spec: { flag: string; env: string },
+  databaseUrl: string | undefined,
+): string | undefined {
+  const url = value?.trim() || undefined;
+  if (url === undefined) return undefined;
+  const name = `${spec.flag.split(' ')[0]} / ${spec.env}`;
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    throw new ConfigError(`${name} must be a postgres:// or postgresql:// URL`);
+  }
+  if (!databaseUrl) throw new ConfigError(`${name} needs --database-url / DATABASE_URL`);
+  return url;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /**
@@ -346,8 +389,18 @@ export function serveConfig(flags: ServeFlags): ServeConfig {
       '--database-url / DATABASE_URL must be a postgres:// or postgresql:// URL',
     );
   }
+  const listenUrl = postgresUrl(flags.listenUrl, o.listenUrl, databaseUrl);
+  // A URL holds no blank: the variable's list splits on blanks (so may a flag's value).
+  const readUrls = [flags.readUrl ?? []]
+    .flat()
+    .flatMap((u) => u.split(/\s+/))
+    .filter((u) => u.trim() !== '')
+    .map((u) => postgresUrl(u, o.readUrl, databaseUrl) as string);
   return {
     databaseUrl,
+    listenUrl,
+    readUrls,
+    maxReplicaLagMs: integer(flags, 'maxReplicaLag'),
     dataDir: flags.dataDir?.trim() || DEFAULT_DATA_DIR,
     migrate: flags.migrate !== false,
     port: integer(flags, 'port'),

@@ -3,10 +3,21 @@ import { withDeadline } from './deadline.ts';
 import type { Database, Queryable, QueryResult, Row, Unlisten } from './types.ts';
 
 export interface PostgresOptions {
+  /** Where queries go: the server, or a pooler in front of it (PgBouncer in transaction mode). */
   connectionString: string;
+  /**
+   * Where LISTEN goes (default: connectionString). A transaction pooler accepts LISTEN and then
+   * delivers nothing, so behind one this must be a direct (or session-pooled) connection.
+   */
+  listenConnectionString?: string;
   /** Pool size; bounds how much of the server one process can take. */
   max?: number;
-  /** Server-side statement timeout in milliseconds (0 = none). */
+  /**
+   * Server-side statement timeout in milliseconds (0 = none). Set by `SET LOCAL` in each call's
+   * own transaction, never as a startup parameter: a pooler refuses those it does not know
+   * (PgBouncer does statement_timeout), and a plain `SET` would stay on a server connection that
+   * the pooler then hands to somebody else.
+   */
   statementTimeoutMs?: number;
   application_name?: string;
   /** How long to wait for a new connection before failing (default 5000 ms). */
@@ -48,36 +59,120 @@ export function openPostgres(options: PostgresOptions): Database {
     // A server that drops packets must fail a request within a bound, not hang it.
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
   };
-  if (options.statementTimeoutMs) config.statement_timeout = options.statementTimeoutMs;
+  const timeoutMs = options.statementTimeoutMs ?? 0;
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 0) {
+    throw new TypeError('statementTimeoutMs must be an integer ≥ 0');
+  }
   const deadlineMs =
     options.queryDeadlineMs ??
     (options.statementTimeoutMs ? options.statementTimeoutMs + 1_000 : undefined);
-  const pool = new pg.Pool(config);
-  // An idle client that loses its connection emits 'error' on the pool; without a listener the
-  // process would crash. The next query simply gets a fresh connection.
-  pool.on('error', () => {});
+  /**
+   * How the statement timeout is set: as a startup parameter (no cost: one round trip a call)
+   * until a server refuses it, as PgBouncer does; from then on by SET LOCAL in each call's own
+   * transaction (three round trips a call, which a pooled server connection cannot keep apart
+   * from anybody else's otherwise).
+   */
+  let mode: 'none' | 'startup' | 'local' = timeoutMs ? 'startup' : 'none';
+  /** Pools that send the timeout as a startup parameter: a refusal of theirs is worth a retry. */
+  const sendsStartup = new WeakSet<pg.Pool>();
+  const newPool = (): pg.Pool => {
+    const p = new pg.Pool(
+      mode === 'startup' ? { ...config, statement_timeout: timeoutMs } : config,
+    );
+    if (mode === 'startup') sendsStartup.add(p);
+    // An idle client that loses its connection emits 'error' on the pool; without a listener
+    // the process would crash. The next query simply gets a fresh connection.
+    p.on('error', () => {});
+    return p;
+  };
+  let pool = newPool();
+  /**
+   * Whether `err`, from `used`, is a pooler refusing the timeout as a startup parameter: then
+   * every call from now on sets it by SET LOCAL, and this one is tried again.
+   */
+  const refusedStartup = (err: unknown, used: pg.Pool): boolean => {
+    if (!sendsStartup.has(used)) return false;
+    if (!/unsupported startup parameter/i.test(String((err as Error)?.message))) return false;
+    if (mode === 'startup') {
+      mode = 'local';
+      const old = pool;
+      pool = newPool();
+      void old.end().catch(() => {});
+    }
+    return true;
+  };
   const listeners = new Set<pg.Client>();
+
+  const transaction = async <T>(fn: (tx: Queryable) => Promise<T>): Promise<T> => {
+    let client: pg.PoolClient;
+    const used = pool;
+    try {
+      client = await used.connect();
+    } catch (err) {
+      if (refusedStartup(err, used)) return transaction(fn);
+      throw err;
+    }
+    let broken: Error | undefined;
+    // A checked-out client that loses its connection emits 'error' on itself, not on the pool:
+    // unheard, that would crash the process. The query in flight fails anyway.
+    const onError = (err: Error): void => {
+      broken = err;
+    };
+    client.on('error', onError);
+    try {
+      await client.query(
+        mode === 'local' ? `begin; set local statement_timeout = ${timeoutMs}` : 'begin',
+      );
+      const result = await fn(wrap(client));
+      await client.query('commit');
+      return result;
+    } catch (err) {
+      await client.query('rollback').catch((e: Error) => {
+        broken = e;
+      });
+      throw err;
+    } finally {
+      // A connection that cannot even roll back is not handed out again.
+      client.off('error', onError);
+      client.release(broken);
+    }
+  };
+  const query = async <R extends Row>(
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<R>> => {
+    if (mode === 'local') {
+      return withDeadline(
+        transaction((tx) => tx.query<R>(sql, params)),
+        deadlineMs,
+      );
+    }
+    const used = pool;
+    try {
+      return await wrap(used, deadlineMs).query<R>(sql, params);
+    } catch (err) {
+      if (refusedStartup(err, used)) return query<R>(sql, params);
+      throw err;
+    }
+  };
+  const exec = async (sql: string): Promise<void> => {
+    const used = pool;
+    try {
+      await used.query(sql);
+    } catch (err) {
+      if (refusedStartup(err, used)) return exec(sql);
+      throw err;
+    }
+  };
 
   return {
     engine: 'postgres',
-    ...wrap(pool, deadlineMs),
-    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
-      try {
-        await client.query('begin');
-        const result = await fn(wrap(client));
-        await client.query('commit');
-        return result;
-      } catch (err) {
-        await client.query('rollback').catch(() => {});
-        throw err;
-      } finally {
-        client.release();
-      }
-    },
+    query,
+    exec,
+    transaction,
     async listen(channel, onNotify, onLost): Promise<Unlisten> {
       const client = new pg.Client({
-        connectionString: options.connectionString,
+        connectionString: options.listenConnectionString ?? options.connectionString,
         connectionTimeoutMillis: config.connectionTimeoutMillis,
         application_name: `${config.application_name}:listen`,
         keepAlive: true,
@@ -96,12 +191,13 @@ export function openPostgres(options: PostgresOptions): Database {
       };
       client.on('error', lost);
       client.on('end', () => lost(new Error('LISTEN connection ended')));
+      const channels: readonly string[] = typeof channel === 'string' ? [channel] : channel;
       client.on('notification', (msg) => {
-        if (msg.channel === channel) onNotify(msg.payload ?? '');
+        if (channels.includes(msg.channel)) onNotify(msg.payload ?? '', msg.channel);
       });
       await client.connect();
       try {
-        await client.query(`listen ${pg.escapeIdentifier(channel)}`);
+        for (const c of channels) await client.query(`listen ${pg.escapeIdentifier(c)}`);
       } catch (err) {
         closing = true;
         await client.end().catch(() => {});

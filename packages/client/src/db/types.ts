@@ -24,12 +24,13 @@ export interface Database extends Queryable {
   /** Runs `fn` in one transaction on one connection: committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /**
-   * Subscribes to a NOTIFY channel. `onLost` is called if the subscription drops (PostgreSQL
-   * connection lost); the subscriber must treat everything it cached as stale.
+   * Subscribes to one NOTIFY channel or several (on one connection). `onLost` is called if the
+   * subscription drops (PostgreSQL connection lost); the subscriber must treat everything it
+   * cached as stale.
    */
   listen(
-    channel: string,
-    onNotify: (payload: string) => void,
+    channel: string | readonly string[],
+    onNotify: (payload: string, channel: string) => void,
     onLost?: (err: Error) => void,
   ): Promise<Unlisten>;
   close(): Promise<void>;

@@ -16,6 +16,8 @@ export interface DatabaseTarget {
   say?: ((line: string) => void) | undefined;
   poolSize?: number | undefined;
   statementTimeoutMs?: number | undefined;
+  /** Where LISTEN goes when databaseUrl is a pooler (default: databaseUrl). */
+  listenUrl?: string | undefined;
 }
 
 /**
@@ -26,7 +28,14 @@ export interface DatabaseTarget {
 export async function openDatabase(target: DatabaseTarget): Promise<Database> {
   const postgres = (connectionString: string, max?: number): Database =>
     openPostgres({ connectionString, max, statementTimeoutMs: target.statementTimeoutMs });
-  if (target.databaseUrl) return postgres(target.databaseUrl, target.poolSize);
+  if (target.databaseUrl) {
+    return openPostgres({
+      connectionString: target.databaseUrl,
+      listenConnectionString: target.listenUrl,
+      max: target.poolSize,
+      statementTimeoutMs: target.statementTimeoutMs,
+    });
+  }
   const dataDir = target.dataDir ?? DEFAULT_DATA_DIR;
   const server = await readLiveServerInfo(dataDir);
   if (server) return postgres(embeddedUrl(server), 2);

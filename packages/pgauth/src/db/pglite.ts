@@ -33,8 +33,14 @@ export function fromPglite(pg: PGlite): Database {
     },
     async listen(channel, onNotify): Promise<Unlisten> {
       // In process: the subscription cannot drop while the instance is open.
-      const unsubscribe = await pg.listen(channel, onNotify);
-      return () => unsubscribe();
+      const channels: readonly string[] = typeof channel === 'string' ? [channel] : channel;
+      const unsubscribes: (() => Promise<void>)[] = [];
+      for (const c of channels) {
+        unsubscribes.push(await pg.listen(c, (payload) => onNotify(payload, c)));
+      }
+      return async () => {
+        for (const unsubscribe of unsubscribes) await unsubscribe();
+      };
     },
     async close(): Promise<void> {
       if (!pg.closed) await pg.close();

@@ -64,6 +64,12 @@ export interface AppOptions {
   metricsOnMainPort?: 'loopback' | false;
   /** Heartbeat of GET /v1/revocations (default 1,000 ms). */
   revocationHeartbeatMs?: number;
+  /** The probes the cache must pass to serve (client probe.ts; defaults 500 and 1,000 ms). */
+  probe?: { intervalMs?: number; timeoutMs?: number };
+  /** Read replicas for validation and introspection (the caller closes them). */
+  replicas?: Database[];
+  /** A replica further behind the primary than this is not asked (default 1,000 ms). */
+  maxReplicaLagMs?: number;
 }
 
 /** Log paths that may hold a secret; pino replaces their values with "[Redacted]". */
@@ -185,6 +191,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     cache: revocations ? (options.cache ?? {}) : false,
     onSubscriptionError: (err) =>
       app.log.warn({ cause: { message: err.message } }, 'revocation subscription lost; retrying'),
+    probe: options.probe,
+    replicas: options.replicas,
+    maxReplicaLagMs: options.maxReplicaLagMs,
+    onReplicaError: (replica, err) =>
+      app.log.warn({ replica, cause: { message: err.message } }, 'read replica not answering'),
+    onCacheChange: (enabled, cause, deaf) => {
+      if (enabled) app.log.info('validation cache on: revocation notifications arrive');
+      // Deaf: the database answers but notifications do not arrive, which only configuration
+      // fixes (an error); otherwise an outage that ends by itself (a warning, as the others).
+      else if (deaf) app.log.error({ cause }, `validation cache off: ${cause}`);
+      else app.log.warn({ cause }, `validation cache off: ${cause}`);
+    },
   });
   app.addHook('onClose', () => gw.close());
   const closers: (() => Promise<void>)[] = [];

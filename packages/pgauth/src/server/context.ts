@@ -7,12 +7,17 @@
 import { isIP } from 'node:net';
 import {
   AuthError,
+  CacheGuard,
   type CacheOptions,
   type Database,
   databaseSource,
   fastValidate,
+  guardCache,
+  type ProbeOptions,
   parseBearer,
+  probeChannel,
   type Queryable,
+  type ReplicaRouter,
   RevocationSubscription,
   type Revoked,
   type ServiceOperations,
@@ -25,6 +30,7 @@ import type { FastifyRequest } from 'fastify';
 import { type AdminOperations, adminOperations } from '../operations.ts';
 import { fairHashing, type Hashing } from './hashing.ts';
 import type { Metrics } from './metrics.ts';
+import { readReplicas } from './read-replicas.ts';
 
 export type { Session };
 
@@ -44,7 +50,21 @@ export interface GatewayOptions {
   cache: CacheOptions | false;
   /** Told when the revocation subscription fails or drops (it retries by itself). */
   onSubscriptionError?: (err: Error) => void;
+  /** The probes that the cache needs to pass before it serves (client probe.ts). */
+  probe?: ProbeOptions;
+  /** Told when the cache turns off (with the cause) or on again. */
+  onCacheChange?: (enabled: boolean, cause: string | null, deaf: boolean) => void;
+  /** Read replicas for validation and introspection (client replicas.ts); the gateway closes none. */
+  replicas?: readonly Database[];
+  /** A replica further behind than this is not asked (default 1,000 ms). */
+  maxReplicaLagMs?: number;
+  /** Told when a replica fails to answer. */
+  onReplicaError?: (replica: number, err: Error) => void;
 }
+
+/** What a gateway's operator is told to do when its probes do not come back. */
+export const LISTEN_FIX =
+  'LISTEN through a transaction pooler receives nothing: set --listen-url to a direct connection';
 
 export interface Gateway {
   db: Database;
@@ -69,7 +89,16 @@ export interface Gateway {
   authorize(request: FastifyRequest, role: string): Promise<Session>;
   /** The revocation feed, when the gateway subscribes to it. */
   revocations: RevocationSubscription | null;
+  /** The end-to-end proof that the feed hears notifications (with the feed). */
+  guard: CacheGuard | null;
+  /** Where validations read, with read replicas. */
+  router: ReplicaRouter | null;
   cache: SessionCache | null;
+  /**
+   * Whether the database of the calls takes no writes now (a hot standby, a primary being
+   * demoted, default_transaction_read_only): logins would fail, so the gateway is not ready.
+   */
+  readOnly(): Promise<boolean>;
   /** Ends the subscription. */
   close(): Promise<void>;
 }
@@ -116,20 +145,60 @@ function counted(db: Database, metrics: Metrics): Database {
 }
 
 export function createGateway(db: Database, metrics: Metrics, options: GatewayOptions): Gateway {
+  const calls = counted(db, metrics);
+  const channel = probeChannel();
   const revocations = options.revocations
-    ? new RevocationSubscription(databaseSource(db), { onError: options.onSubscriptionError })
+    ? new RevocationSubscription(databaseSource(db, channel), {
+        onError: options.onSubscriptionError,
+      })
     : null;
   let cache: SessionCache | null = null;
   if (revocations && options.cache) {
     const store = new SessionCache(options.cache);
     revocations.onEvent((event) => store.apply(event));
-    revocations.onState((live) => store.setSubscribed(live));
     cache = store;
   }
-  const hooks = { onRevoked: (revoked: Revoked) => cache?.applyRevoked(revoked) };
-  const calls = counted(db, metrics);
+  // Probes go the way every call goes (the pool, maybe through a pooler) and must come back on
+  // the LISTEN connection: only then may the cache serve (client probe.ts).
+  let guard: CacheGuard | null = null;
+  if (revocations) {
+    guard = new CacheGuard(
+      async (c, nonce) => {
+        await calls.query('select pg_notify($1, $2)', [c, nonce]);
+      },
+      channel,
+      { fix: LISTEN_FIX, ...options.probe },
+    );
+    metrics.cacheEnabled.set(0);
+    guard.onChange((enabled, cause, deaf) => {
+      metrics.cacheEnabled.set(enabled && cache ? 1 : 0);
+      options.onCacheChange?.(enabled, cause, deaf);
+    });
+    guardCache(revocations, guard, cache);
+  }
+  // What this process revokes leaves its cache, and fences its replicas, before the answer goes.
+  // (The router is made below: it needs the operations these hooks are part of.)
+  let router: ReplicaRouter | null = null;
+  const hooks = {
+    onRevoked: (revoked: Revoked) => {
+      cache?.applyRevoked(revoked);
+      router?.fenceAll();
+    },
+  };
   const ops = serviceOperations(calls, hooks);
-  const validate = fastValidate(ops);
+  const primaryValidate = fastValidate(ops);
+  router = readReplicas(
+    { db, validate: primaryValidate },
+    {
+      replicas: options.replicas ?? [],
+      maxLagMs: options.maxReplicaLagMs,
+      onError: options.onReplicaError,
+    },
+    { revocations, guard },
+    metrics,
+    (replica) => serviceOperations(counted(replica, metrics)),
+  );
+  const validate = router ? router.validate : primaryValidate;
   const cachedValidate = cache ? withCache(validate, cache) : validate;
   revocations?.start();
 
@@ -158,8 +227,18 @@ export function createGateway(db: Database, metrics: Metrics, options: GatewayOp
       return session;
     },
     revocations,
+    guard,
+    router,
     cache,
+    async readOnly() {
+      const r = await db.query<{ ro: boolean }>(
+        `select current_setting('transaction_read_only') = 'on' as ro`,
+      );
+      return r.rows[0]?.ro === true;
+    },
     async close() {
+      router?.close();
+      guard?.close();
       await revocations?.close();
     },
   };

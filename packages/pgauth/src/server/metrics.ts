@@ -13,6 +13,9 @@ export interface Metrics {
   validations: Counter<'outcome'>;
   dbInFlight: Gauge;
   dbPoolSize: Gauge;
+  cacheEnabled: Gauge;
+  validationReads: Counter<'source'>;
+  replicaLag: Gauge<'replica'>;
 }
 
 export function createMetrics(poolSize: number, defaults: boolean): Metrics {
@@ -44,6 +47,23 @@ export function createMetrics(poolSize: number, defaults: boolean): Metrics {
       registers: [registry],
     }),
     dbPoolSize,
+    validationReads: new Counter({
+      name: 'pgauth_validation_reads_total',
+      help: 'Validations that asked the database, by who answered (replica, primary); with read replicas only',
+      labelNames: ['source'],
+      registers: [registry],
+    }),
+    replicaLag: new Gauge({
+      name: 'pgauth_replica_lag_seconds',
+      help: 'Lag of each read replica behind the primary at the last sample (+Inf: unknown or not answering)',
+      labelNames: ['replica'],
+      registers: [registry],
+    }),
+    cacheEnabled: new Gauge({
+      name: 'pgauth_cache_enabled',
+      help: 'Whether the validation cache serves from memory (1): its probes prove that revocation notifications arrive',
+      registers: [registry],
+    }),
   };
 }
 

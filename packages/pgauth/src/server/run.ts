@@ -30,6 +30,8 @@ interface Backend {
   engine: string;
   /** Lines printed at start about where the data is. */
   describe: string[];
+  /** Read replicas (PostgreSQL with --read-url). */
+  replicas: Database[];
   close(): Promise<void>;
 }
 
@@ -37,9 +39,18 @@ interface Backend {
 async function postgresBackend(config: ServeConfig): Promise<Backend> {
   const db = await openDatabase({
     databaseUrl: config.databaseUrl,
+    listenUrl: config.listenUrl,
     poolSize: config.poolSize,
     statementTimeoutMs: config.statementTimeoutMs,
   });
+  const replicas = config.readUrls.map((url, i) =>
+    openPostgres({
+      connectionString: url,
+      max: config.poolSize,
+      statementTimeoutMs: config.statementTimeoutMs,
+      application_name: `pgauth:replica${i}`,
+    }),
+  );
   try {
     if (config.migrate) {
       await migrate(db);
@@ -53,15 +64,25 @@ async function postgresBackend(config: ServeConfig): Promise<Backend> {
     }
   } catch (err) {
     await db.close().catch(() => {});
+    await Promise.all(replicas.map((r) => r.close().catch(() => {})));
     throw err;
   }
-  const url = new URL(config.databaseUrl ?? '');
+  const where = (u: string): string => {
+    const url = new URL(u);
+    return `postgres://${url.host}${url.pathname}`;
+  };
+  const describe = [`database: ${where(config.databaseUrl ?? '')}`];
+  if (config.listenUrl) describe.push(`LISTEN: ${where(config.listenUrl)}`);
+  for (const url of config.readUrls) describe.push(`read replica: ${where(url)}`);
   return {
     db,
     notifies: true,
     engine: 'postgres',
-    describe: [`database: postgres://${url.host}${url.pathname}`],
-    close: () => db.close(),
+    describe,
+    replicas,
+    async close() {
+      await Promise.all([db.close(), ...replicas.map((r) => r.close())]);
+    },
   };
 }
 
@@ -102,6 +123,7 @@ async function embeddedBackend(config: ServeConfig, say: (line: string) => void)
       // The socket endpoint does not pass notifications on: no revocation feed, so no cache.
       notifies: false,
       engine: 'pglite (embedded)',
+      replicas: [],
       describe: [`data folder: ${dataDir}`, `SQL (wire protocol, while serve runs): psql "${url}"`],
       async close() {
         await db.close().catch(() => {});
@@ -152,6 +174,8 @@ export async function runServe(flags: ServeFlags, out: (line: string) => void): 
       defaultMetrics: true,
       revocations: backend.notifies,
       cache: config.cache,
+      replicas: backend.replicas,
+      maxReplicaLagMs: config.maxReplicaLagMs,
     });
     await app.listen({ port: config.port, host: config.host });
     if (config.metricsListen) metrics = await listenMetrics(app, config.metricsListen);
@@ -166,7 +190,7 @@ export async function runServe(flags: ServeFlags, out: (line: string) => void): 
   out(`pgauth listening on http://${host}:${port}`);
   out(`engine: ${backend.engine}`);
   out(
-    `validation cache: ${config.cache && backend.notifies ? 'on (evicted by revocation events)' : config.cache ? 'off (the embedded database has no revocation feed)' : 'off (--no-cache)'}`,
+    `validation cache: ${config.cache && backend.notifies ? 'on while its probes prove that revocation events arrive (GET /readyz tells)' : config.cache ? 'off (the embedded database has no revocation feed)' : 'off (--no-cache)'}`,
   );
   for (const line of backend.describe) out(line);
   out(

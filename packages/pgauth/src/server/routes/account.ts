@@ -11,6 +11,7 @@ import { bearerToken, loginContext } from '../context.ts';
 import { sendError } from '../errors.ts';
 import { byIp, byUsername, type KeyOf, limit, limiter } from '../rate-limit.ts';
 import { bearer, errors, noContent, sessionInfo, text, tokenPair, uuid } from '../schemas.ts';
+import { sharedLimit } from '../shared-limit.ts';
 import { usernameKey } from '../username-key.ts';
 
 function sendPair(reply: FastifyReply, pair: TokenPair): FastifyReply {
@@ -76,6 +77,21 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
     const s = sessions.get(request);
     return s ? usernameKey(gw.db, s.username) : null;
   };
+  // The shared counts (in the database, one budget for every gateway) are asked once a hashing
+  // slot is held: a flood beyond the hashing queue is refused at once, without a round trip.
+  const loginLimit = sharedLimit(gw, {
+    scope: 'login',
+    perIp: limits.loginPerIp,
+    perUser: limits.loginPerUser,
+    windowMs: w,
+    onLimited: loginLimited,
+  });
+  const registerLimit = sharedLimit(gw, {
+    scope: 'register',
+    perIp: limits.registerPerIp,
+    perUser: limits.registerPerUser,
+    windowMs: w,
+  });
 
   app.post<{ Body: { username: string; password: string; email?: string } }>(
     '/v1/users',
@@ -99,7 +115,10 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
       preHandler: [limit(app, 'register-user', limits.registerPerUser, w, byUser)],
     },
     async (request, reply) => {
-      const userId = await hashed(request, () => gw.ops.register(request.body));
+      const userId = await hashed(request, async () => {
+        await registerLimit(request, reply);
+        return gw.ops.register(request.body);
+      });
       return reply.code(201).send({ user_id: userId });
     },
   );
@@ -121,9 +140,10 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
     },
     async (request, reply) => {
       const { username, password } = request.body;
-      const pair = await hashed(request, () =>
-        gw.ops.login(username, password, loginContext(request)),
-      );
+      const pair = await hashed(request, async () => {
+        await loginLimit(request, reply);
+        return gw.ops.login(username, password, loginContext(request));
+      });
       gw.metrics.logins.inc({ outcome: pair ? 'success' : 'failure' });
       if (!pair) return sendError(reply, 'invalid_credentials');
       return sendPair(reply, pair);
@@ -145,6 +165,7 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
         response: { 200: tokenPair, ...errors(400, 401, 413, 415, 429, 503) },
       },
       onRequest: [limit(app, 'refresh-ip', limits.refreshPerIp, w, byIp)],
+      preHandler: [sharedLimit(gw, { scope: 'refresh', perIp: limits.refreshPerIp, windowMs: w })],
     },
     async (request, reply) => {
       const pair = await gw.ops.refresh(request.body.refresh_token, loginContext(request));

@@ -51,6 +51,28 @@ export interface OpsOptions {
   metrics: 'loopback' | false;
 }
 
+const readiness = {
+  type: 'object',
+  properties: {
+    status: { type: 'string' },
+    cache: {
+      type: 'string',
+      enum: ['on', 'off', 'disabled'],
+      description:
+        'on: validations are served from memory; disabled: the cache is configured but its probes do not prove that revocation notifications arrive (see cache_cause), so every validation asks the database; off: no cache',
+    },
+    cache_cause: { type: 'string' },
+  },
+  required: ['status', 'cache'],
+} as const;
+
+/** The cache's part of a readiness answer. */
+function cacheReadiness(gw: Gateway): { cache: 'on' | 'off' | 'disabled'; cache_cause?: string } {
+  if (!gw.cache || !gw.guard) return { cache: 'off' };
+  if (gw.guard.enabled) return { cache: 'on' };
+  return { cache: 'disabled', cache_cause: gw.guard.cause ?? 'not proven yet' };
+}
+
 export function opsRoutes(app: FastifyInstance, gw: Gateway, options: OpsOptions): void {
   app.get(
     '/healthz',
@@ -69,13 +91,17 @@ export function opsRoutes(app: FastifyInstance, gw: Gateway, options: OpsOptions
     {
       schema: {
         tags: ['ops'],
-        summary: 'Readiness: the database answers and no migration is pending',
-        response: { 200: status, ...errors(503) },
+        summary:
+          'Readiness: the database answers, accepts writes, and no migration is pending; the body says whether the validation cache serves',
+        response: { 200: readiness, ...errors(503) },
       },
     },
     async (request, reply) => {
       try {
-        const pending = await withTimeout(pendingMigrations(gw.db), READY_TIMEOUT_MS);
+        const [pending, readOnly] = await withTimeout(
+          Promise.all([pendingMigrations(gw.db), gw.readOnly()]),
+          READY_TIMEOUT_MS,
+        );
         if (pending.length > 0) {
           return sendError(
             reply,
@@ -83,7 +109,15 @@ export function opsRoutes(app: FastifyInstance, gw: Gateway, options: OpsOptions
             `The service is unavailable: ${pending.length} migration(s) pending.`,
           );
         }
-        return { status: 'ready' };
+        if (readOnly) {
+          request.log.warn('not ready: the database connection is read-only (a standby?)');
+          return sendError(
+            reply,
+            'unavailable',
+            'The service is unavailable: the database is read-only.',
+          );
+        }
+        return { status: 'ready', ...cacheReadiness(gw) };
       } catch (err) {
         request.log.warn({ cause: { message: (err as Error).message } }, 'not ready');
         return sendError(reply, 'unavailable');

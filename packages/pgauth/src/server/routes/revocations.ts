@@ -61,7 +61,7 @@ export function revocationRoutes(
         tags: ['account'],
         summary: 'Revocation events as Server-Sent Events (role introspect)',
         description:
-          'First `event: ready` with `{"heartbeat_ms": n}`, then one `event: revocation` per pgauth_revocations notification, with `{"keys": [...]}` (the cache keys of the access tokens to evict: the first 16 hex digits of their SHA-256) or `{"flush": true}` (evict everything), and a `: ping` comment every heartbeat_ms. Events are hints: evict, then ask again. The stream ends when the gateway loses its own subscription (drop every cached validation and reconnect), or when the caller\'s token would no longer be accepted: at its expiry, when its session is revoked, or when its account loses the role introspect.',
+          'First `event: ready` with `{"heartbeat_ms": n, "probe_ms": m}`, then `event: probe` (data `{}`) each time the gateway proved that notifications reach it, at most probe_ms apart while they do (a client caches only while probes arrive), and one `event: revocation` per pgauth_revocations notification, with `{"keys": [...]}` (the cache keys of the access tokens to evict: the first 16 hex digits of their SHA-256) or `{"flush": true}` (evict everything), and a `: ping` comment every heartbeat_ms. Events are hints: evict, then ask again. The stream ends when the gateway loses its own subscription (drop every cached validation and reconnect), or when the caller\'s token would no longer be accepted: at its expiry, when its session is revoked, or when its account loses the role introspect.',
         security: bearer,
         response: {
           200: {
@@ -95,16 +95,24 @@ export function revocationRoutes(
         'x-accel-buffering': 'no',
         'x-request-id': request.id,
       });
-      res.write(`event: ready\ndata: ${JSON.stringify({ heartbeat_ms: heartbeatMs })}\n\n`);
+      const probeMs = gw.guard ? gw.guard.intervalMs + gw.guard.timeoutMs : undefined;
+      res.write(
+        `event: ready\ndata: ${JSON.stringify({ heartbeat_ms: heartbeatMs, probe_ms: probeMs })}\n\n`,
+      );
       const ping = setInterval(() => res.write(': ping\n\n'), heartbeatMs);
       let expiry: NodeJS.Timeout | undefined;
       let offEvent = (): void => {};
       let offState = (): void => {};
+      // Each probe of the gateway's that came back is passed on: the client's proof that the
+      // whole path, database to gateway to this stream, delivers now (client probe.ts).
+      const offProbe =
+        gw.guard?.onPass(() => res.write('event: probe\ndata: {}\n\n')) ?? (() => {});
       const end = (): void => {
         clearInterval(ping);
         clearTimeout(expiry);
         offEvent();
         offState();
+        offProbe();
         open.delete(end);
         if (!res.writableEnded) res.end();
       };
