@@ -50,8 +50,10 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
   const loginLimited = (): void => {
     gw.metrics.logins.inc({ outcome: 'rate_limited' });
   };
-  // A full hashing queue refuses at once, before the route asks the database anything; an
-  // admitted request holds its place until its hashing call, or its end without one.
+  // A full hashing queue refuses at once, before the route asks the database anything (the
+  // username fold, the shared limits); an admitted request holds its place until its hashing
+  // call, or its end without one. Admission comes after the body is parsed and validated, so
+  // that malformed requests, answered 400 anyway, never take a place.
   const admitted = new WeakSet<FastifyRequest>();
   const settle = (request: FastifyRequest): void => {
     if (admitted.delete(request)) gw.hashing.settle(byIp(request));
@@ -110,9 +112,9 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
           ...errors(400, 403, 409, 413, 415, 429, 503),
         },
       },
-      onRequest: [limit(app, 'register-ip', limits.registerPerIp, w, byIp), hashingRoom],
+      onRequest: [limit(app, 'register-ip', limits.registerPerIp, w, byIp)],
       ...settled,
-      preHandler: [limit(app, 'register-user', limits.registerPerUser, w, byUser)],
+      preHandler: [hashingRoom, limit(app, 'register-user', limits.registerPerUser, w, byUser)],
     },
     async (request, reply) => {
       const userId = await hashed(request, async () => {
@@ -134,9 +136,9 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
         body: credentials,
         response: { 200: tokenPair, ...errors(400, 401, 413, 415, 429, 503) },
       },
-      onRequest: [loginPerIp(byIp, loginLimited), hashingRoom],
+      onRequest: [loginPerIp(byIp, loginLimited)],
       ...settled,
-      preHandler: [loginPerUser(byUser, loginLimited)],
+      preHandler: [hashingRoom, loginPerUser(byUser, loginLimited)],
     },
     async (request, reply) => {
       const { username, password } = request.body;
@@ -250,9 +252,10 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
       },
       // It verifies the current password: the login limits, per IP before anything else, per
       // account once the token says whose it is.
-      onRequest: [loginPerIp(byIp), hashingRoom],
+      onRequest: [loginPerIp(byIp)],
       ...settled,
       preHandler: [
+        hashingRoom,
         async (request) => {
           sessions.set(request, await gw.authenticate(request));
         },
