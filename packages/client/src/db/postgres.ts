@@ -30,6 +30,9 @@ export interface PostgresOptions {
   queryDeadlineMs?: number;
 }
 
+/** A statement that calls a procedure, which may commit on its own. */
+const PROCEDURE_CALL = /^\s*call\s/i;
+
 type PgQueryable = Pick<pg.PoolClient, 'query'>;
 
 /**
@@ -141,7 +144,9 @@ export function openPostgres(options: PostgresOptions): Database {
     sql: string,
     params?: readonly unknown[],
   ): Promise<QueryResult<R>> => {
-    if (mode === 'local') {
+    // A procedure that commits (pgauth.login_durably) cannot run inside the call's transaction:
+    // through a pooler it runs under the login role's statement_timeout (docs/deployment.md).
+    if (mode === 'local' && !PROCEDURE_CALL.test(sql)) {
       return withDeadline(
         transaction((tx) => tx.query<R>(sql, params)),
         deadlineMs,
