@@ -196,22 +196,34 @@ export class CacheGuard {
   private probe(): void {
     if (this.closed || !this.live || !this.send || this.pending) return;
     const nonce = randomBytes(12).toString('base64url');
+    /** Whether the database acknowledged the probe: only then is silence the LISTEN's fault. */
+    let sent = false;
     const timer = setTimeout(() => {
       if (this.pending?.nonce !== nonce) return;
-      this.miss(
-        `a notification sent through the database connection did not come back on the LISTEN connection within ${this.timeoutMs} ms; ${this.fix}`,
-        true,
-      );
+      if (sent) {
+        this.miss(
+          `a notification sent through the database connection did not come back on the LISTEN connection within ${this.timeoutMs} ms; ${this.fix}`,
+          true,
+        );
+      } else {
+        // A database that froze or is unreachable: an outage, not a misconfiguration.
+        this.miss(`the database did not answer the probe within ${this.timeoutMs} ms`);
+      }
       this.schedule(this.intervalMs);
     }, this.timeoutMs);
     timer.unref?.();
     this.pending = { nonce, timer };
-    this.send(this.channel, nonce).catch((err: Error) => {
-      if (this.pending?.nonce !== nonce) return;
-      clearTimeout(timer);
-      this.miss(`the probe notification could not be sent: ${err.message}`);
-      this.schedule(this.intervalMs);
-    });
+    this.send(this.channel, nonce).then(
+      () => {
+        sent = true;
+      },
+      (err: Error) => {
+        if (this.pending?.nonce !== nonce) return;
+        clearTimeout(timer);
+        this.miss(`the probe notification could not be sent: ${err.message}`);
+        this.schedule(this.intervalMs);
+      },
+    );
   }
 
   /** Over a stream: the next probe must arrive within timeoutMs. */
