@@ -5,6 +5,7 @@
  * the logins of others wait behind it or get 503.
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { postgresOnly } from '../helpers/db.ts';
 import { call, createUser, login, PASSWORD, startApp, type TestApp } from './helpers.ts';
@@ -130,6 +131,40 @@ test('a flood of logins from one client cannot starve the hashing of others: con
     }
   } finally {
     await a.t.db.exec('update pgauth.settings set bcrypt_cost = 4');
+    await b.close();
+  }
+});
+
+test('a request admitted to the hashing queue gives its place back however it ends: malformed, refused, or cut mid-body', async () => {
+  const b = await startApp({ hashConcurrency: 1 }, a.t);
+  try {
+    await createUser(b, 'fair_after');
+    const { port } = new URL(b.url);
+    const cut = (): Promise<void> =>
+      new Promise((resolve) => {
+        const socket = connect(Number(port), '127.0.0.1', () => {
+          socket.write(
+            'POST /v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"user',
+          );
+          // Cut the connection mid-body, as a client that gives up does.
+          setTimeout(() => socket.destroy(), 20);
+        });
+        socket.on('close', () => resolve());
+        socket.on('error', () => resolve());
+      });
+    for (let i = 0; i < 60; i++) await cut();
+    for (let i = 0; i < 60; i++) {
+      const r = await call(b, 'POST', '/v1/login', {
+        body: '{"username":',
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(r.status, 400);
+    }
+    const r = await call(b, 'POST', '/v1/login', {
+      json: { username: 'fair_after', password: PASSWORD },
+    });
+    assert.equal(r.status, 200, r.text);
+  } finally {
     await b.close();
   }
 });

@@ -39,7 +39,7 @@ export interface GatewayOptions {
   hashConcurrency: number;
   /** Hashing calls that may wait for a slot; beyond them a call is refused at once (503). */
   hashQueue: number;
-  /** Hashing calls one client (IP, IPv6 /64) may have waiting (default: a quarter of hashQueue). */
+  /** Hashing calls one client (IP, IPv6 /64) may have waiting (default: half of hashQueue). */
   hashQueuePerClient?: number;
   /**
    * Subscribe to revocation events (LISTEN pgauth_revocations): needed by the cache and by
@@ -218,7 +218,7 @@ export function createGateway(db: Database, metrics: Metrics, options: GatewayOp
     hashing: fairHashing({
       slots: options.hashConcurrency,
       queue: options.hashQueue,
-      perClient: options.hashQueuePerClient ?? Math.max(1, Math.ceil(options.hashQueue / 4)),
+      perClient: options.hashQueuePerClient ?? Math.max(1, Math.ceil(options.hashQueue / 2)),
     }),
     authenticate,
     async authorize(request, role) {

@@ -58,18 +58,17 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
   const settle = (request: FastifyRequest): void => {
     if (admitted.delete(request)) gw.hashing.settle(byIp(request));
   };
-  const hashingRoom = async (request: FastifyRequest): Promise<void> => {
+  const hashingRoom = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (!gw.hashing.admit(byIp(request))) throw new AuthError('unavailable');
     admitted.add(request);
+    // However the request ends (answered, refused, its connection lost mid-body), once.
+    reply.raw.once('close', () => settle(request));
   };
   const hashed = <T>(request: FastifyRequest, fn: () => Promise<T>): Promise<T> => {
     settle(request);
     return gw.hashing(fn, byIp(request));
   };
-  const settled = {
-    onResponse: async (request: FastifyRequest) => settle(request),
-    onRequestAbort: async (request: FastifyRequest) => settle(request),
-  };
+
   // Every route that verifies a password spends the login budgets: per client IP, per account.
   const loginPerIp = limiter(app, 'login-ip', limits.loginPerIp, w);
   const loginPerUser = limiter(app, 'login-user', limits.loginPerUser, w);
@@ -113,7 +112,6 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
         },
       },
       onRequest: [limit(app, 'register-ip', limits.registerPerIp, w, byIp)],
-      ...settled,
       preHandler: [hashingRoom, limit(app, 'register-user', limits.registerPerUser, w, byUser)],
     },
     async (request, reply) => {
@@ -137,7 +135,6 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
         response: { 200: tokenPair, ...errors(400, 401, 413, 415, 429, 503) },
       },
       onRequest: [loginPerIp(byIp, loginLimited)],
-      ...settled,
       preHandler: [hashingRoom, loginPerUser(byUser, loginLimited)],
     },
     async (request, reply) => {
@@ -253,7 +250,6 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
       // It verifies the current password: the login limits, per IP before anything else, per
       // account once the token says whose it is.
       onRequest: [loginPerIp(byIp)],
-      ...settled,
       preHandler: [
         hashingRoom,
         async (request) => {
