@@ -12,6 +12,7 @@ import { buildApp } from '../../packages/pgauth/src/server/app.ts';
 import { listenMetrics } from '../../packages/pgauth/src/server/metrics-listener.ts';
 import { startGateway } from '../helpers/cluster.ts';
 import { openTestDatabase, postgresOnly, type TestDatabase } from '../helpers/db.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { call, isErrorBody, startApp } from './helpers.ts';
 
 let t: TestDatabase;
@@ -103,11 +104,12 @@ test('pgauth serve --metrics-listen 127.0.0.1:0 prints the metrics address; the 
   const g = await startGateway(t.url ?? '', ['--metrics-listen', '127.0.0.1:0']);
   try {
     // The start lines follow the listening line; wait for the one naming the metrics.
-    const end = Date.now() + 10_000;
-    const named = (): string | undefined => /metrics on (http:\/\/\S+)/.exec(g.stdout())?.[1];
-    while (!named() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-    const url = named();
-    assert.ok(url, g.stdout());
+    const url = await waitFor(
+      'the start line naming the metrics listener',
+      () => /metrics on (http:\/\/\S+)/.exec(g.stdout())?.[1],
+      10_000,
+      20,
+    );
     const r = await fetch(url);
     assert.equal(r.status, 200);
     assert.match(await r.text(), /pgauth_db_pool_size/);

@@ -155,7 +155,13 @@ describe('failover to a promoted standby behind PgBouncer', { skip: skipTopology
         }
       }
     })();
-    await sleep(500);
+    // The stop comes while writes are acknowledged: a few logins and logouts first.
+    await waitFor(
+      'logins and logouts acknowledged before the stop',
+      () => acknowledged.logouts.length >= 3 || undefined,
+      10_000,
+      20,
+    );
 
     const stoppedAt = performance.now();
     await primary.stop('immediate');
