@@ -510,6 +510,17 @@ CREATE FUNCTION pgauth._new_token(p_prefix text) RETURNS text
 ALTER FUNCTION pgauth._new_token(p_prefix text) OWNER TO pgauth_owner;
 
 --
+-- Name: _prefix_end(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._prefix_end(p_prefix text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ select p_prefix || chr(1114111) $$;
+
+ALTER FUNCTION pgauth._prefix_end(p_prefix text) OWNER TO pgauth_owner;
+
+--
 -- Name: _prehash(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -1075,6 +1086,36 @@ ALTER FUNCTION pgauth.find_user(p_user text) OWNER TO pgauth_owner;
 COMMENT ON FUNCTION pgauth.find_user(p_user text) IS 'Admin: the id of a user named by username (case-insensitively) or by id. NOUSR.';
 
 --
+-- Name: get_settings(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.get_settings() RETURNS TABLE(bcrypt_cost integer, password_min_length integer, max_failed_logins integer, lockout_seconds integer, lockout_max_seconds integer, access_token_ttl_seconds integer, refresh_token_ttl_seconds integer, session_max_age_seconds integer, refresh_reuse_grace_seconds integer, session_retention_seconds integer, allow_registration boolean)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  return query
+    select s.bcrypt_cost, s.password_min_length, s.max_failed_logins, s.lockout_seconds,
+      s.lockout_max_seconds,
+      extract(epoch from s.access_token_ttl)::integer,
+      extract(epoch from s.refresh_token_ttl)::integer,
+      extract(epoch from s.session_max_age)::integer,
+      extract(epoch from s.refresh_reuse_grace)::integer,
+      extract(epoch from s.session_retention)::integer,
+      s.allow_registration
+    from pgauth.settings s;
+end
+$$;
+
+ALTER FUNCTION pgauth.get_settings() OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION get_settings(); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.get_settings() IS 'Admin: the policy settings, durations in seconds (clock_offset, for tests, is not shown).';
+
+--
 -- Name: get_user(uuid); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -1323,6 +1364,39 @@ ALTER PROCEDURE pgauth.login_durably(IN p_username text, IN p_password text, IN 
 --
 
 COMMENT ON PROCEDURE pgauth.login_durably(IN p_username text, IN p_password text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone) IS 'The login of front doors: CALL pgauth.login_durably(username, password[, client_ip, user_agent]). One row: user id, session id and a fresh token pair, or all NULL on any failure. The check and its consequences (counter, lock, audit) are committed before the answer is returned, so no rollback can erase them: call it on its own, outside BEGIN … COMMIT (else SQLSTATE 2D000). BADIN on missing or over-long input.';
+
+--
+-- Name: login_stats(timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.login_stats(p_from timestamp with time zone, p_to timestamp with time zone) RETURNS TABLE(minute timestamp with time zone, logins bigint, failures bigint, lockouts bigint)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  if p_from is null or p_to is null or p_to <= p_from or p_to - p_from > interval '7 days' then
+    perform pgauth._invalid('the range must be from before to, at most 7 days');
+  end if;
+  return query
+    select date_trunc('minute', a.at),
+      count(*) filter (where a.event = 'login_success'),
+      count(*) filter (where a.event = 'login_failure'),
+      count(*) filter (where a.event = 'lockout')
+    from pgauth.audit_log a
+    where a.at >= p_from and a.at < p_to
+      and a.event in ('login_success', 'login_failure', 'lockout')
+    group by 1
+    order by 1;
+end
+$$;
+
+ALTER FUNCTION pgauth.login_stats(p_from timestamp with time zone, p_to timestamp with time zone) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION login_stats(p_from timestamp with time zone, p_to timestamp with time zone); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.login_stats(p_from timestamp with time zone, p_to timestamp with time zone) IS 'Admin: successful logins, failed logins and lockouts per minute in [p_from, p_to) (at most 7 days), minutes without any left out.';
 
 --
 -- Name: logout(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -1682,6 +1756,140 @@ ALTER FUNCTION pgauth.revoke_user_sessions(p_user_id uuid, p_reason text) OWNER 
 COMMENT ON FUNCTION pgauth.revoke_user_sessions(p_user_id uuid, p_reason text) IS 'Admin: revokes every live session of a user; returns how many. Raises NOUSR for an unknown user.';
 
 --
+-- Name: search_audit(text, uuid, timestamp with time zone, timestamp with time zone, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.search_audit(p_event text DEFAULT NULL::text, p_user_id uuid DEFAULT NULL::uuid, p_from timestamp with time zone DEFAULT NULL::timestamp with time zone, p_to timestamp with time zone DEFAULT NULL::timestamp with time zone, p_before_at timestamp with time zone DEFAULT NULL::timestamp with time zone, p_before_id bigint DEFAULT NULL::bigint, p_limit integer DEFAULT 100) RETURNS TABLE(id bigint, at timestamp with time zone, event text, user_id uuid, session_id uuid, client_ip inet, detail jsonb)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  -- Every bound is a plain comparison (no "is null or"), so that each of the three queries below
+  -- walks its index from the newest row of the page to the oldest and stops after p_limit rows.
+  v_at timestamptz := least(coalesce(p_before_at, 'infinity'), coalesce(p_to, 'infinity'));
+  v_id bigint := case
+    when p_to is not null and (p_before_at is null or p_to <= p_before_at)
+      then -9223372036854775808 -- before p_to: every row at p_to is out
+    when p_before_at is null then 9223372036854775807
+    else p_before_id end;
+  v_from timestamptz := coalesce(p_from, '-infinity');
+begin
+  if p_limit is null or p_limit not between 1 and 10000 then
+    perform pgauth._invalid('limit must be 1 to 10000');
+  end if;
+  if (p_before_at is null) <> (p_before_id is null) then
+    perform pgauth._invalid('before_at and before_id go together');
+  end if;
+  if p_user_id is not null then
+    return query
+      select a.id, a.at, a.event, a.user_id, a.session_id, a.client_ip, a.detail
+      from pgauth.audit_log a
+      where a.user_id = p_user_id and (p_event is null or a.event = p_event)
+        and a.at >= v_from and (a.at, a.id) < (v_at, v_id)
+      order by a.at desc, a.id desc
+      limit p_limit;
+  elsif p_event is not null then
+    return query
+      select a.id, a.at, a.event, a.user_id, a.session_id, a.client_ip, a.detail
+      from pgauth.audit_log a
+      where a.event = p_event and a.at >= v_from and (a.at, a.id) < (v_at, v_id)
+      order by a.at desc, a.id desc
+      limit p_limit;
+  else
+    return query
+      select a.id, a.at, a.event, a.user_id, a.session_id, a.client_ip, a.detail
+      from pgauth.audit_log a
+      where a.at >= v_from and (a.at, a.id) < (v_at, v_id)
+      order by a.at desc, a.id desc
+      limit p_limit;
+  end if;
+end
+$$;
+
+ALTER FUNCTION pgauth.search_audit(p_event text, p_user_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_before_at timestamp with time zone, p_before_id bigint, p_limit integer) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION search_audit(p_event text, p_user_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_before_at timestamp with time zone, p_before_id bigint, p_limit integer); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.search_audit(p_event text, p_user_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_before_at timestamp with time zone, p_before_id bigint, p_limit integer) IS 'Admin: audit events newest first, optionally of one event, of one user, at or after p_from and before p_to; the page after (p_before_at, p_before_id), the at and id of the last row of the page before. At most p_limit (1 to 10000).';
+
+--
+-- Name: search_users(text, text, uuid, integer); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.search_users(p_query text DEFAULT ''::text, p_after_key text DEFAULT NULL::text, p_after_id uuid DEFAULT NULL::uuid, p_limit integer DEFAULT 50) RETURNS TABLE(id uuid, username text, email text, roles text[], created_at timestamp with time zone, last_login_at timestamp with time zone, failed_logins integer, locked_until timestamp with time zone, lock_reason text, disabled_at timestamp with time zone, live_sessions bigint, sort_key text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_query text := lower(coalesce(p_query, ''));
+  v_email boolean := strpos(coalesce(p_query, ''), '@') > 0;
+  v_end text;
+  -- The scan starts after (v_key, v_id): the row before the page, or the query itself. One row
+  -- comparison, so that the index scan starts there (a second lower bound beside it may not).
+  v_key text;
+  v_id uuid;
+begin
+  if p_limit is null or p_limit not between 1 and 10000 then
+    perform pgauth._invalid('limit must be 1 to 10000');
+  end if;
+  if char_length(v_query) > 254 then
+    perform pgauth._invalid('query must be at most 254 characters');
+  end if;
+  if (p_after_key is null) <> (p_after_id is null) then
+    perform pgauth._invalid('after_key and after_id go together');
+  end if;
+  v_end := pgauth._prefix_end(v_query);
+  if p_after_key is null or p_after_key collate "C" < v_query collate "C" then
+    v_key := v_query;
+    v_id := '00000000-0000-0000-0000-000000000000';
+  else
+    v_key := p_after_key;
+    v_id := p_after_id;
+  end if;
+  return query
+    with page as (
+      select u.*, lower(u.username) collate "C" as k
+      from pgauth.users u
+      where not v_email and u.deleted_at is null
+        and (lower(u.username) collate "C", u.id) > (v_key collate "C", v_id)
+        and lower(u.username) collate "C" < v_end collate "C"
+      order by lower(u.username) collate "C", u.id
+      limit p_limit
+    ), email_page as (
+      select u.*, lower(u.email) collate "C" as k
+      from pgauth.users u
+      where v_email and u.deleted_at is null and u.email is not null
+        and (lower(u.email) collate "C", u.id) > (v_key collate "C", v_id)
+        and lower(u.email) collate "C" < v_end collate "C"
+      order by lower(u.email) collate "C", u.id
+      limit p_limit
+    ), found as (
+      select * from page union all select * from email_page
+    )
+    select f.id, f.username, f.email,
+      coalesce((select array_agg(ur.role order by ur.role) from pgauth.user_roles ur
+                where ur.user_id = f.id), '{}'),
+      f.created_at, f.last_login_at, f.failed_logins, f.locked_until, f.lock_reason,
+      f.disabled_at,
+      (select count(*) from pgauth.sessions s where s.user_id = f.id and s.revoked_at is null
+         and s.expires_at > pgauth.clock()),
+      f.k::text
+    from found f
+    order by f.k collate "C", f.id;
+end
+$$;
+
+ALTER FUNCTION pgauth.search_users(p_query text, p_after_key text, p_after_id uuid, p_limit integer) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION search_users(p_query text, p_after_key text, p_after_id uuid, p_limit integer); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.search_users(p_query text, p_after_key text, p_after_id uuid, p_limit integer) IS 'Admin: users not deleted whose username (or, when the query holds an @, email) starts with p_query, case-insensitively, in byte order of the lower-cased key; the page after (p_after_key, p_after_id), the sort_key and id of the last row of the page before. At most p_limit (1 to 10000).';
+
+--
 -- Name: set_password(uuid, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -1969,6 +2177,79 @@ ALTER FUNCTION pgauth.unlock_user(p_user_id uuid) OWNER TO pgauth_owner;
 --
 
 COMMENT ON FUNCTION pgauth.unlock_user(p_user_id uuid) IS 'Admin: lifts a lock and clears the failure and lock counters. NOUSR.';
+
+--
+-- Name: update_settings(jsonb); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.update_settings(p_changes jsonb) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_known constant text[] := array['bcrypt_cost', 'password_min_length', 'max_failed_logins',
+    'lockout_seconds', 'lockout_max_seconds', 'access_token_ttl_seconds',
+    'refresh_token_ttl_seconds', 'session_max_age_seconds', 'refresh_reuse_grace_seconds',
+    'session_retention_seconds', 'allow_registration'];
+  v_key text;
+  v_constraint text;
+begin
+  if p_changes is null or jsonb_typeof(p_changes) <> 'object' or p_changes = '{}' then
+    perform pgauth._invalid('the changes must be a non-empty object');
+  end if;
+  for v_key in select k from jsonb_object_keys(p_changes) k loop
+    if not v_key = any (v_known) then
+      perform pgauth._invalid(format('%s is not a setting', v_key));
+    end if;
+    if v_key = 'allow_registration' then
+      if jsonb_typeof(p_changes -> v_key) <> 'boolean' then
+        perform pgauth._invalid('allow_registration must be true or false');
+      end if;
+    elsif jsonb_typeof(p_changes -> v_key) <> 'number'
+        or (p_changes ->> v_key)::numeric <> trunc((p_changes ->> v_key)::numeric)
+        or (p_changes ->> v_key)::numeric not between 0 and 2147483647 then
+      perform pgauth._invalid(format('%s must be a whole number from 0 to 2147483647', v_key));
+    end if;
+  end loop;
+  begin
+    update pgauth.settings s set
+      bcrypt_cost = coalesce((p_changes ->> 'bcrypt_cost')::integer, s.bcrypt_cost),
+      password_min_length = coalesce((p_changes ->> 'password_min_length')::integer,
+        s.password_min_length),
+      max_failed_logins = coalesce((p_changes ->> 'max_failed_logins')::integer,
+        s.max_failed_logins),
+      lockout_seconds = coalesce((p_changes ->> 'lockout_seconds')::integer, s.lockout_seconds),
+      lockout_max_seconds = coalesce((p_changes ->> 'lockout_max_seconds')::integer,
+        s.lockout_max_seconds),
+      access_token_ttl = coalesce(make_interval(
+        secs => (p_changes ->> 'access_token_ttl_seconds')::integer), s.access_token_ttl),
+      refresh_token_ttl = coalesce(make_interval(
+        secs => (p_changes ->> 'refresh_token_ttl_seconds')::integer), s.refresh_token_ttl),
+      session_max_age = coalesce(make_interval(
+        secs => (p_changes ->> 'session_max_age_seconds')::integer), s.session_max_age),
+      refresh_reuse_grace = coalesce(make_interval(
+        secs => (p_changes ->> 'refresh_reuse_grace_seconds')::integer), s.refresh_reuse_grace),
+      session_retention = coalesce(make_interval(
+        secs => (p_changes ->> 'session_retention_seconds')::integer), s.session_retention),
+      allow_registration = coalesce((p_changes ->> 'allow_registration')::boolean,
+        s.allow_registration);
+  exception when check_violation then
+    get stacked diagnostics v_constraint = constraint_name;
+    perform pgauth._invalid(format('the settings break the rule %s',
+      replace(v_constraint, 'settings_', '')));
+  end;
+  perform pgauth._audit('settings_changed', null, null, null, null,
+    jsonb_build_object('fields', (select jsonb_agg(k order by k) from jsonb_object_keys(p_changes) k)));
+end
+$$;
+
+ALTER FUNCTION pgauth.update_settings(p_changes jsonb) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION update_settings(p_changes jsonb); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.update_settings(p_changes jsonb) IS 'Admin: changes the named policy settings (the names get_settings returns, durations in seconds); each must keep the table''s rules, else BADIN naming the rule. One audit row settings_changed with the names of the fields.';
 
 --
 -- Name: validate(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -2261,10 +2542,16 @@ ALTER TABLE ONLY pgauth.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
 
 --
--- Name: audit_log_at_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+-- Name: audit_log_at_id_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
 --
 
-CREATE INDEX audit_log_at_idx ON pgauth.audit_log USING btree (at DESC);
+CREATE INDEX audit_log_at_id_idx ON pgauth.audit_log USING btree (at DESC, id DESC);
+
+--
+-- Name: audit_log_event_at_id_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE INDEX audit_log_event_at_id_idx ON pgauth.audit_log USING btree (event, at DESC, id DESC);
 
 --
 -- Name: audit_log_user_id_at_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
@@ -2313,6 +2600,18 @@ CREATE INDEX sessions_user_id_idx ON pgauth.sessions USING btree (user_id) WHERE
 --
 
 CREATE INDEX user_roles_role_idx ON pgauth.user_roles USING btree (role);
+
+--
+-- Name: users_search_email_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE INDEX users_search_email_idx ON pgauth.users USING btree (lower(email) COLLATE "C", id) WHERE ((deleted_at IS NULL) AND (email IS NOT NULL));
+
+--
+-- Name: users_search_username_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE INDEX users_search_username_idx ON pgauth.users USING btree (lower(username) COLLATE "C", id) WHERE (deleted_at IS NULL);
 
 --
 -- Name: users_username_key; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
@@ -2550,6 +2849,12 @@ REVOKE ALL ON FUNCTION pgauth._login_verdict(p_username text, p_password text, p
 REVOKE ALL ON FUNCTION pgauth._new_token(p_prefix text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION _prefix_end(p_prefix text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._prefix_end(p_prefix text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION _prehash(p_password text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -2695,6 +3000,13 @@ REVOKE ALL ON FUNCTION pgauth.find_user(p_user text) FROM PUBLIC;
 GRANT ALL ON FUNCTION pgauth.find_user(p_user text) TO pgauth_admin;
 
 --
+-- Name: FUNCTION get_settings(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.get_settings() FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.get_settings() TO pgauth_admin;
+
+--
 -- Name: FUNCTION get_user(p_user_id uuid); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -2759,6 +3071,13 @@ GRANT ALL ON FUNCTION pgauth.login_attempt(p_username text, p_password text, p_c
 REVOKE ALL ON PROCEDURE pgauth.login_durably(IN p_username text, IN p_password text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON PROCEDURE pgauth.login_durably(IN p_username text, IN p_password text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone) TO pgauth_service;
 GRANT ALL ON PROCEDURE pgauth.login_durably(IN p_username text, IN p_password text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone) TO pgauth_admin;
+
+--
+-- Name: FUNCTION login_stats(p_from timestamp with time zone, p_to timestamp with time zone); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.login_stats(p_from timestamp with time zone, p_to timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.login_stats(p_from timestamp with time zone, p_to timestamp with time zone) TO pgauth_admin;
 
 --
 -- Name: FUNCTION logout(p_access_token text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -2828,6 +3147,20 @@ REVOKE ALL ON FUNCTION pgauth.revoke_user_sessions(p_user_id uuid, p_reason text
 GRANT ALL ON FUNCTION pgauth.revoke_user_sessions(p_user_id uuid, p_reason text) TO pgauth_admin;
 
 --
+-- Name: FUNCTION search_audit(p_event text, p_user_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_before_at timestamp with time zone, p_before_id bigint, p_limit integer); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.search_audit(p_event text, p_user_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_before_at timestamp with time zone, p_before_id bigint, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.search_audit(p_event text, p_user_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_before_at timestamp with time zone, p_before_id bigint, p_limit integer) TO pgauth_admin;
+
+--
+-- Name: FUNCTION search_users(p_query text, p_after_key text, p_after_id uuid, p_limit integer); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.search_users(p_query text, p_after_key text, p_after_id uuid, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.search_users(p_query text, p_after_key text, p_after_id uuid, p_limit integer) TO pgauth_admin;
+
+--
 -- Name: FUNCTION set_password(p_user_id uuid, p_new_password text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -2884,6 +3217,13 @@ GRANT ALL ON FUNCTION pgauth.throttle(p_scope text, p_ip text, p_ip_max integer,
 
 REVOKE ALL ON FUNCTION pgauth.unlock_user(p_user_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION pgauth.unlock_user(p_user_id uuid) TO pgauth_admin;
+
+--
+-- Name: FUNCTION update_settings(p_changes jsonb); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.update_settings(p_changes jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.update_settings(p_changes jsonb) TO pgauth_admin;
 
 --
 -- Name: FUNCTION validate(p_access_token text); Type: ACL; Schema: pgauth; Owner: pgauth_owner

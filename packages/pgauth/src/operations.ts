@@ -4,7 +4,13 @@
  * the CLI. Rows come back as JSON built by the database with times in UTC, so both engines and
  * both callers give the same values: ISO 8601 times, "infinity" for an endless lock.
  */
-import { type Database, type OperationHooks, revoking, run } from '@pgauth/client/internal';
+import {
+  AuthError,
+  type Database,
+  type OperationHooks,
+  revoking,
+  run,
+} from '@pgauth/client/internal';
 
 /** A user as pgauth.list_users and pgauth.get_user return it. */
 export interface UserRow {
@@ -65,6 +71,59 @@ export interface AuditQuery {
   limit?: number | undefined;
 }
 
+/** A place in a keyset listing: after this sort key and id (search_users, search_audit). */
+export interface Cursor {
+  key: string;
+  id: string;
+}
+
+export interface UserSearch {
+  /** Start of a username (or, holding an @, of an email), any case; '' for every user. */
+  query?: string | undefined;
+  after?: Cursor | null | undefined;
+  limit?: number | undefined;
+}
+
+export interface AuditSearch {
+  event?: string | null | undefined;
+  userId?: string | null | undefined;
+  /** Events at or after this (RFC 3339). */
+  from?: string | null | undefined;
+  /** Events before this (RFC 3339). */
+  to?: string | null | undefined;
+  after?: Cursor | null | undefined;
+  limit?: number | undefined;
+}
+
+/** One page of a keyset listing and the cursor of the next one (null: this is the last). */
+export interface Page<R> {
+  rows: R[];
+  next: Cursor | null;
+}
+
+/** Login outcomes in one minute (pgauth.login_stats). */
+export interface LoginMinute {
+  minute: string;
+  logins: number;
+  failures: number;
+  lockouts: number;
+}
+
+/** The policy settings as pgauth.get_settings returns them, durations in seconds. */
+export interface Settings {
+  bcrypt_cost: number;
+  password_min_length: number;
+  max_failed_logins: number;
+  lockout_seconds: number;
+  lockout_max_seconds: number;
+  access_token_ttl_seconds: number;
+  refresh_token_ttl_seconds: number;
+  session_max_age_seconds: number;
+  refresh_reuse_grace_seconds: number;
+  session_retention_seconds: number;
+  allow_registration: boolean;
+}
+
 /** Default and largest page of the listing functions. */
 export const LIST_DEFAULT = 100;
 export const LIST_MAX = 10_000;
@@ -80,6 +139,12 @@ export function jsonRows<R>(db: Database, sql: string, params: readonly unknown[
     await tx.exec(`set local timezone to 'UTC'`);
     return (await run<{ row: R }>(tx, sql, params)).map((r) => r.row);
   });
+}
+
+/** A full page has a next one (maybe empty); `cursor` gives the place after its last row. */
+function page<R>(rows: R[], limit: number, cursor: (last: R) => Cursor): Page<R> {
+  const last = rows.at(-1);
+  return { rows, next: rows.length === limit && last !== undefined ? cursor(last) : null };
 }
 
 async function one<R>(rows: Promise<R[]>, what: string): Promise<R> {
@@ -113,6 +178,18 @@ export function adminOperations(db: Database, hooks: OperationHooks = {}) {
     /** pgauth.list_users: one page of users not deleted, by username. */
     listUsers(limit = LIST_DEFAULT, offset = 0): Promise<UserRow[]> {
       return jsonRows<UserRow>(db, userRows('pgauth.list_users($1, $2)'), [limit, offset]);
+    },
+
+    /** pgauth.search_users: a page of users whose username (or email) starts with the query. */
+    async searchUsers(q: UserSearch = {}): Promise<Page<UserRow>> {
+      const limit = q.limit ?? LIST_DEFAULT;
+      const rows = await jsonRows<UserRow & { sort_key: string }>(
+        db,
+        userRows('pgauth.search_users($1, $2, $3::uuid, $4)'),
+        [q.query ?? '', q.after?.key ?? null, q.after?.id ?? null, limit],
+      );
+      const { rows: users, next } = page(rows, limit, (u) => ({ key: u.sort_key, id: u.id }));
+      return { rows: users.map(({ sort_key: _, ...u }) => u), next };
     },
 
     /** pgauth.get_user: one user by id; NOUSR when there is none. */
@@ -163,6 +240,16 @@ export function adminOperations(db: Database, hooks: OperationHooks = {}) {
       ]);
     },
 
+    /** pgauth.revoke_session: whether the session was live (and is now revoked). */
+    revokeSession(sessionId: string): Promise<boolean> {
+      return revoking(hooks, { sessionId }, async () => {
+        const rows = await run<{ ok: boolean }>(db, 'select pgauth.revoke_session($1) as ok', [
+          sessionId,
+        ]);
+        return rows[0]?.ok === true;
+      });
+    },
+
     /** pgauth.revoke_user_sessions: how many live sessions were revoked. */
     revokeUserSessions(userId: string): Promise<number> {
       return onUser(userId, async () => {
@@ -183,6 +270,51 @@ export function adminOperations(db: Database, hooks: OperationHooks = {}) {
            $1::uuid, coalesce($2::timestamptz, pgauth.clock() - $3::interval), $4) a`,
         [q.userId ?? null, q.since?.at ?? null, q.since?.interval ?? null, q.limit ?? LIST_DEFAULT],
       );
+    },
+
+    /** pgauth.search_audit: a page of audit events, newest first, filtered. */
+    async searchAudit(q: AuditSearch = {}): Promise<Page<AuditRow & { id: number }>> {
+      const limit = q.limit ?? LIST_DEFAULT;
+      const after = q.after ? Number(q.after.id) : null;
+      if (after !== null && !Number.isSafeInteger(after)) throw new AuthError('invalid_input');
+      const rows = await jsonRows<AuditRow & { id: number }>(
+        db,
+        `select to_json(a) as row from pgauth.search_audit(
+           $1, $2::uuid, $3::timestamptz, $4::timestamptz, $5::timestamptz, $6::bigint, $7) a`,
+        [
+          q.event ?? null,
+          q.userId ?? null,
+          q.from ?? null,
+          q.to ?? null,
+          q.after?.key ?? null,
+          after,
+          limit,
+        ],
+      );
+      return page(rows, limit, (a) => ({ key: a.at, id: String(a.id) }));
+    },
+
+    /** pgauth.login_stats: logins, failures and lockouts per minute of the last `hours`. */
+    loginStats(hours: number): Promise<LoginMinute[]> {
+      return jsonRows<LoginMinute>(
+        db,
+        `select to_json(m) as row from pgauth.login_stats(
+           pgauth.clock() - make_interval(hours => $1), pgauth.clock()) m`,
+        [hours],
+      );
+    },
+
+    /** pgauth.get_settings. */
+    getSettings(): Promise<Settings> {
+      return one(
+        jsonRows<Settings>(db, 'select to_json(s) as row from pgauth.get_settings() s', []),
+        'pgauth.get_settings',
+      );
+    },
+
+    /** pgauth.update_settings: changes the named settings; BADIN names a broken rule. */
+    async updateSettings(changes: Partial<Settings>): Promise<void> {
+      await exec('select pgauth.update_settings($1::jsonb)', [JSON.stringify(changes)]);
     },
   };
 }

@@ -102,6 +102,7 @@ export const session = {
 export const auditEvent = {
   type: 'object',
   properties: {
+    id: { type: 'integer' },
     at: dateTime,
     event: { type: 'string' },
     user_id: { type: ['string', 'null'] },
@@ -110,6 +111,42 @@ export const auditEvent = {
     detail: { type: 'object', additionalProperties: true },
   },
   required: ['at', 'event'],
+} as const;
+
+/** The policy settings (pgauth.get_settings), each with the range the database keeps. */
+export const settings = {
+  type: 'object',
+  properties: {
+    bcrypt_cost: { type: 'integer', minimum: 4, maximum: 16 },
+    password_min_length: { type: 'integer', minimum: 8, maximum: 1024 },
+    max_failed_logins: { type: 'integer', minimum: 1, maximum: 100 },
+    lockout_seconds: { type: 'integer', minimum: 1, maximum: 2147483647 },
+    lockout_max_seconds: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 2147483647,
+      description: 'at least lockout_seconds',
+    },
+    access_token_ttl_seconds: { type: 'integer', minimum: 1, maximum: 2147483647 },
+    refresh_token_ttl_seconds: { type: 'integer', minimum: 1, maximum: 2147483647 },
+    session_max_age_seconds: { type: 'integer', minimum: 1, maximum: 2147483647 },
+    refresh_reuse_grace_seconds: { type: 'integer', minimum: 0, maximum: 300 },
+    session_retention_seconds: { type: 'integer', minimum: 0, maximum: 2147483647 },
+    allow_registration: { type: 'boolean' },
+  },
+  required: [
+    'bcrypt_cost',
+    'password_min_length',
+    'max_failed_logins',
+    'lockout_seconds',
+    'lockout_max_seconds',
+    'access_token_ttl_seconds',
+    'refresh_token_ttl_seconds',
+    'session_max_age_seconds',
+    'refresh_reuse_grace_seconds',
+    'session_retention_seconds',
+    'allow_registration',
+  ],
 } as const;
 
 export const noContent = { type: 'null', description: 'No content' } as const;

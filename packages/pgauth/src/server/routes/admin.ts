@@ -3,9 +3,11 @@
  * function. Rows come back as JSON built by the database (to_json), so times are RFC 3339 and an
  * endless lock is "infinity" on both engines.
  */
+import { AuthError } from '@pgauth/client/internal';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { LIST_DEFAULT, LIST_MAX } from '../../operations.ts';
+import { LIST_DEFAULT, LIST_MAX, type Settings } from '../../operations.ts';
 import type { Gateway } from '../context.ts';
+import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { byIp } from '../rate-limit.ts';
 import {
   auditEvent,
@@ -14,6 +16,7 @@ import {
   errors,
   noContent,
   session,
+  settings,
   text,
   user,
   uuid,
@@ -54,32 +57,50 @@ export function adminRoutes(gw: Gateway): FastifyPluginAsync {
     const ops = gw.admin;
     const base = { tags: ['admin'], security: bearer };
 
-    app.get<{ Querystring: { limit: number; offset: number } }>(
+    app.get<{ Querystring: { limit: number; offset: number; q?: string; after?: string } }>(
       '/v1/admin/users',
       {
         schema: {
           ...base,
-          summary: 'List users (pgauth.list_users)',
+          summary: 'List or search users (pgauth.list_users, pgauth.search_users)',
+          description:
+            'Without q and after: a page by offset (pgauth.list_users). With q (the start of a username, or of an email when it holds an @, any case; empty for all) or after (the `next` of the page before): a keyset page (pgauth.search_users), as fast on page 1,000 as on page 1, and `next` names the page after it (null on the last).',
           querystring: {
             type: 'object',
             properties: {
               limit: { type: 'integer', minimum: 1, maximum: LIST_MAX, default: LIST_DEFAULT },
               offset: { type: 'integer', minimum: 0, maximum: 2147483647, default: 0 },
+              q: text(254),
+              after: text(1024, 1),
             },
           },
           response: {
             200: {
               type: 'object',
-              properties: { users: { type: 'array', items: user } },
+              properties: {
+                users: { type: 'array', items: user },
+                next: { type: ['string', 'null'] },
+              },
               required: ['users'],
             },
             ...adminErrors,
           },
         },
       },
-      async (request) => ({
-        users: await ops.listUsers(request.query.limit, request.query.offset),
-      }),
+      async (request) => {
+        const { limit, offset, q, after } = request.query;
+        if (q === undefined && after === undefined) {
+          return { users: await ops.listUsers(limit, offset) };
+        }
+        if (offset > 0) {
+          throw new AuthError(
+            'invalid_input',
+            'The input is invalid: querystring.offset does not go with q or after.',
+          );
+        }
+        const found = await ops.searchUsers({ query: q, after: decodeCursor(after), limit });
+        return { users: found.rows, next: encodeCursor(found.next) };
+      },
     );
 
     app.post<{ Body: { username: string; password: string; email?: string; roles?: string[] } }>(
@@ -241,39 +262,160 @@ export function adminRoutes(gw: Gateway): FastifyPluginAsync {
       async (request) => ({ revoked: await ops.revokeUserSessions(request.params.id) }),
     );
 
-    app.get<{ Querystring: { user_id?: string; since?: string; limit: number } }>(
+    app.get<{
+      Querystring: {
+        user_id?: string;
+        since?: string;
+        until?: string;
+        event?: string;
+        after?: string;
+        limit: number;
+      };
+    }>(
       '/v1/admin/audit',
       {
         schema: {
           ...base,
-          summary: 'Audit events, newest first (pgauth.audit_events)',
+          summary: 'Audit events, newest first (pgauth.search_audit)',
+          description:
+            'Filters: user_id, event, since (at or after), until (before). A keyset page: `next` names the page after it (pass it as after; null on the last).',
           querystring: {
             type: 'object',
             properties: {
               user_id: uuid,
+              event: text(64, 1),
               since: dateTime,
+              until: dateTime,
+              after: text(1024, 1),
               limit: { type: 'integer', minimum: 1, maximum: LIST_MAX, default: LIST_DEFAULT },
             },
           },
           response: {
             200: {
               type: 'object',
-              properties: { events: { type: 'array', items: auditEvent } },
-              required: ['events'],
+              properties: {
+                events: { type: 'array', items: auditEvent },
+                next: { type: ['string', 'null'] },
+              },
+              required: ['events', 'next'],
             },
             ...adminErrors,
           },
         },
       },
       async (request) => {
-        const { user_id, since, limit } = request.query;
-        return {
-          events: await ops.auditEvents({
-            userId: user_id,
-            since: since ? { at: since, interval: null } : null,
-            limit,
-          }),
-        };
+        const { user_id, since, until, event, after, limit } = request.query;
+        const found = await ops.searchAudit({
+          userId: user_id,
+          event,
+          from: since,
+          to: until,
+          after: decodeCursor(after),
+          limit,
+        });
+        return { events: found.rows, next: encodeCursor(found.next) };
+      },
+    );
+
+    app.delete<{ Params: IdParams }>(
+      '/v1/admin/sessions/:id',
+      {
+        schema: {
+          ...base,
+          summary: 'Revoke one session (pgauth.revoke_session)',
+          params: idParams,
+          response: {
+            200: {
+              type: 'object',
+              properties: {
+                revoked: { type: 'boolean', description: 'false: it was not live' },
+              },
+              required: ['revoked'],
+            },
+            ...adminErrors,
+          },
+        },
+      },
+      async (request) => ({ revoked: await ops.revokeSession(request.params.id) }),
+    );
+
+    app.get<{ Querystring: { hours: number } }>(
+      '/v1/admin/stats/logins',
+      {
+        schema: {
+          ...base,
+          summary: 'Logins, failed logins and lockouts per minute (pgauth.login_stats)',
+          description: 'Of the last `hours` (default 24); minutes without any are left out.',
+          querystring: {
+            type: 'object',
+            properties: { hours: { type: 'integer', minimum: 1, maximum: 168, default: 24 } },
+          },
+          response: {
+            200: {
+              type: 'object',
+              properties: {
+                minutes: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      minute: dateTime,
+                      logins: { type: 'integer' },
+                      failures: { type: 'integer' },
+                      lockouts: { type: 'integer' },
+                    },
+                    required: ['minute', 'logins', 'failures', 'lockouts'],
+                  },
+                },
+              },
+              required: ['minutes'],
+            },
+            ...adminErrors,
+          },
+        },
+      },
+      async (request) => ({ minutes: await ops.loginStats(request.query.hours) }),
+    );
+
+    app.get(
+      '/v1/admin/settings',
+      {
+        schema: {
+          ...base,
+          summary: 'The policy settings (pgauth.get_settings)',
+          response: { 200: settings, ...adminErrors },
+        },
+      },
+      () => ops.getSettings(),
+    );
+
+    app.patch<{ Body: Partial<Settings> }>(
+      '/v1/admin/settings',
+      {
+        schema: {
+          ...base,
+          summary: 'Change policy settings (pgauth.update_settings)',
+          description:
+            'Only the fields given change. A value outside its range, or a pair that breaks a rule (lockout_max_seconds below lockout_seconds), is a 400 naming it, and changes nothing. Answers the settings as they now are.',
+          body: { ...settings, required: [], minProperties: 1, additionalProperties: false },
+          response: { 200: settings, ...adminErrors },
+        },
+      },
+      async (request) => {
+        try {
+          await ops.updateSettings(request.body);
+        } catch (err) {
+          // The database names the rule broken (its own text, never input): shown as is.
+          const detail = (err as { cause?: { detail?: unknown } }).cause?.detail;
+          if (
+            err instanceof AuthError &&
+            err.code === 'invalid_input' &&
+            typeof detail === 'string'
+          )
+            throw new AuthError('invalid_input', `The input is invalid: ${detail}.`);
+          throw err;
+        }
+        return ops.getSettings();
       },
     );
   };

@@ -1,5 +1,6 @@
 /**
- * `GET /v1/revocations`: the gateway's revocation events as Server-Sent Events, so that an HTTP
+ * `GET /v1/revocations` (and `GET /v1/admin/revocations`, for the admin console): the gateway's
+ * revocation events as Server-Sent Events, so that an HTTP
  * client (the SDK in HTTP mode) can cache validations as safely as a client with its own LISTEN.
  *
  * The stream is only offered while the gateway's own subscription is live, and it is ended when
@@ -29,6 +30,10 @@ export interface RevocationStreamOptions {
   heartbeatMs?: number;
 }
 
+/** What the OpenAPI document says of both streams; the role each needs follows. */
+const STREAM_DESCRIPTION =
+  'First `event: ready` with `{"heartbeat_ms": n, "probe_ms": m}`, then `event: probe` (data `{}`) each time the gateway proved that notifications reach it, at most probe_ms apart while they do (a client caches only while probes arrive), and one `event: revocation` per pgauth_revocations notification, with `{"keys": [...]}` (the cache keys of the access tokens to evict: the first 16 hex digits of their SHA-256) or `{"flush": true}` (evict everything), and a `: ping` comment every heartbeat_ms. Events are hints: evict, then ask again. The stream ends when the gateway loses its own subscription (drop every cached validation and reconnect), or when the caller\'s token would no longer be accepted: at its expiry, when its session is revoked, or when its account loses the role';
+
 /** The longest delay setTimeout takes (about 24.8 days); a later expiry is re-armed then. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -54,115 +59,121 @@ export function revocationRoutes(
     for (const end of [...open]) end();
   });
 
-  app.get(
-    '/v1/revocations',
-    {
-      schema: {
-        tags: ['account'],
-        summary: 'Revocation events as Server-Sent Events (role introspect)',
-        description:
-          'First `event: ready` with `{"heartbeat_ms": n, "probe_ms": m}`, then `event: probe` (data `{}`) each time the gateway proved that notifications reach it, at most probe_ms apart while they do (a client caches only while probes arrive), and one `event: revocation` per pgauth_revocations notification, with `{"keys": [...]}` (the cache keys of the access tokens to evict: the first 16 hex digits of their SHA-256) or `{"flush": true}` (evict everything), and a `: ping` comment every heartbeat_ms. Events are hints: evict, then ask again. The stream ends when the gateway loses its own subscription (drop every cached validation and reconnect), or when the caller\'s token would no longer be accepted: at its expiry, when its session is revoked, or when its account loses the role introspect.',
-        security: bearer,
-        response: {
-          200: {
-            description: 'An event stream',
-            content: { 'text/event-stream': { schema: { type: 'string' } } },
+  // The same stream for services (introspect) and for the admin console (admin), each ended
+  // when its caller loses its own role.
+  for (const { url, role, tag } of [
+    { url: '/v1/revocations', role: 'introspect', tag: 'account' },
+    { url: '/v1/admin/revocations', role: 'admin', tag: 'admin' },
+  ]) {
+    app.get(
+      url,
+      {
+        schema: {
+          tags: [tag],
+          summary: `Revocation events as Server-Sent Events (role ${role})`,
+          description: `${STREAM_DESCRIPTION} ${role}.`,
+          security: bearer,
+          response: {
+            200: {
+              description: 'An event stream',
+              content: { 'text/event-stream': { schema: { type: 'string' } } },
+            },
+            ...errors(401, 403, 503),
           },
-          ...errors(401, 403, 503),
         },
       },
-    },
-    async (request, reply) => {
-      const caller = await gw.authorize(request, 'introspect');
-      const token = bearerToken(request) as string;
-      const callerKey = cacheKey(token);
-      const feed = gw.revocations;
-      if (!feed?.subscribed) {
-        throw new AuthError(
-          'unavailable',
-          feed
-            ? undefined
-            : 'The service is unavailable: this gateway has no revocation feed (embedded database).',
+      async (request, reply) => {
+        const caller = await gw.authorize(request, role);
+        const token = bearerToken(request) as string;
+        const callerKey = cacheKey(token);
+        const feed = gw.revocations;
+        if (!feed?.subscribed) {
+          throw new AuthError(
+            'unavailable',
+            feed
+              ? undefined
+              : 'The service is unavailable: this gateway has no revocation feed (embedded database).',
+          );
+        }
+        reply.hijack();
+        const res: ServerResponse = reply.raw;
+        // The head the hooks set (security headers, CORS, request id) is written by hand here.
+        res.writeHead(200, {
+          ...(reply.getHeaders() as OutgoingHttpHeaders),
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-store',
+          'x-accel-buffering': 'no',
+          'x-request-id': request.id,
+        });
+        const probeMs = gw.guard ? gw.guard.intervalMs + gw.guard.timeoutMs : undefined;
+        res.write(
+          `event: ready\ndata: ${JSON.stringify({ heartbeat_ms: heartbeatMs, probe_ms: probeMs })}\n\n`,
         );
-      }
-      reply.hijack();
-      const res: ServerResponse = reply.raw;
-      // The head the hooks set (security headers, CORS, request id) is written by hand here.
-      res.writeHead(200, {
-        ...(reply.getHeaders() as OutgoingHttpHeaders),
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-store',
-        'x-accel-buffering': 'no',
-        'x-request-id': request.id,
-      });
-      const probeMs = gw.guard ? gw.guard.intervalMs + gw.guard.timeoutMs : undefined;
-      res.write(
-        `event: ready\ndata: ${JSON.stringify({ heartbeat_ms: heartbeatMs, probe_ms: probeMs })}\n\n`,
-      );
-      const ping = setInterval(() => res.write(': ping\n\n'), heartbeatMs);
-      let expiry: NodeJS.Timeout | undefined;
-      let offEvent = (): void => {};
-      let offState = (): void => {};
-      // Each probe of the gateway's that came back is passed on: the client's proof that the
-      // whole path, database to gateway to this stream, delivers now (client probe.ts).
-      const offProbe =
-        gw.guard?.onPass(() => res.write('event: probe\ndata: {}\n\n')) ?? (() => {});
-      const end = (): void => {
-        clearInterval(ping);
-        clearTimeout(expiry);
-        offEvent();
-        offState();
-        offProbe();
-        open.delete(end);
-        if (!res.writableEnded) res.end();
-      };
-      open.add(end);
-      // One check at a time; an event naming the caller during a check makes it run once more,
-      // so that a revocation committed while a check was reading is never missed.
-      let checking = false;
-      let again = false;
-      const recheck = async (): Promise<void> => {
-        if (checking) {
-          again = true;
-          return;
-        }
-        checking = true;
-        try {
-          do {
-            again = false;
-            // A database that does not answer ends the stream too (fail closed): the client
-            // empties its cache and reconnects, which is all a forged event can then cost.
-            const session = await gw.validate(token).catch(() => null);
-            if (!session?.roles.includes('introspect')) {
-              end();
-              return;
-            }
-            untilExpiry(session.expiresAt);
-          } while (again && !res.writableEnded);
-        } finally {
-          checking = false;
-        }
-      };
-      // At the session's expiry the database is asked again, as for an event naming the caller.
-      // Still valid then (the database's clock behind ours): asked again every second.
-      const untilExpiry = (at: Date): void => {
-        clearTimeout(expiry);
-        const ms = at.getTime() - Date.now();
-        expiry = setTimeout(() => void recheck(), ms > 0 ? Math.min(ms, MAX_TIMER_MS) : 1_000);
-      };
-      untilExpiry(caller.expiresAt);
-      offEvent = feed.onEvent((event) => {
-        res.write(frame(event));
-        if (
-          event.flush ||
-          event.keys.includes(callerKey) ||
-          event.sessionIds.includes(caller.sessionId)
-        ) {
-          void recheck();
-        }
-      });
-      offState = feed.onState(end);
-      request.raw.socket.on('close', end);
-    },
-  );
+        const ping = setInterval(() => res.write(': ping\n\n'), heartbeatMs);
+        let expiry: NodeJS.Timeout | undefined;
+        let offEvent = (): void => {};
+        let offState = (): void => {};
+        // Each probe of the gateway's that came back is passed on: the client's proof that the
+        // whole path, database to gateway to this stream, delivers now (client probe.ts).
+        const offProbe =
+          gw.guard?.onPass(() => res.write('event: probe\ndata: {}\n\n')) ?? (() => {});
+        const end = (): void => {
+          clearInterval(ping);
+          clearTimeout(expiry);
+          offEvent();
+          offState();
+          offProbe();
+          open.delete(end);
+          if (!res.writableEnded) res.end();
+        };
+        open.add(end);
+        // One check at a time; an event naming the caller during a check makes it run once more,
+        // so that a revocation committed while a check was reading is never missed.
+        let checking = false;
+        let again = false;
+        const recheck = async (): Promise<void> => {
+          if (checking) {
+            again = true;
+            return;
+          }
+          checking = true;
+          try {
+            do {
+              again = false;
+              // A database that does not answer ends the stream too (fail closed): the client
+              // empties its cache and reconnects, which is all a forged event can then cost.
+              const session = await gw.validate(token).catch(() => null);
+              if (!session?.roles.includes(role)) {
+                end();
+                return;
+              }
+              untilExpiry(session.expiresAt);
+            } while (again && !res.writableEnded);
+          } finally {
+            checking = false;
+          }
+        };
+        // At the session's expiry the database is asked again, as for an event naming the caller.
+        // Still valid then (the database's clock behind ours): asked again every second.
+        const untilExpiry = (at: Date): void => {
+          clearTimeout(expiry);
+          const ms = at.getTime() - Date.now();
+          expiry = setTimeout(() => void recheck(), ms > 0 ? Math.min(ms, MAX_TIMER_MS) : 1_000);
+        };
+        untilExpiry(caller.expiresAt);
+        offEvent = feed.onEvent((event) => {
+          res.write(frame(event));
+          if (
+            event.flush ||
+            event.keys.includes(callerKey) ||
+            event.sessionIds.includes(caller.sessionId)
+          ) {
+            void recheck();
+          }
+        });
+        offState = feed.onState(end);
+        request.raw.socket.on('close', end);
+      },
+    );
+  }
 }
