@@ -2,10 +2,14 @@
 // Builds both packages: compiles each to dist/ (JavaScript and declaration files), the client
 // first since the server's build reads its declarations, then writes the embedded engine's
 // snapshot (packages/pgauth/snapshot/: a data folder already migrated, that a new embedded
-// database starts from). Run by `npm ci` (prepare), `npm test` and before packing.
+// database starts from), then the admin console (packages/pgauth/console/, built by Vite into
+// packages/pgauth/console-dist/, each file beside its brotli and gzip forms, so the gateway
+// compresses nothing while serving). Run by `npm ci` (prepare), `npm test` and before packing.
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 for (const pkg of ['client', 'pgauth']) {
@@ -17,3 +21,28 @@ for (const pkg of ['client', 'pgauth']) {
 }
 const { writeSnapshot } = await import('../packages/pgauth/dist/db/embedded.js');
 await writeSnapshot();
+
+const { build } = await import('vite');
+await build({ configFile: 'packages/pgauth/console/vite.config.ts' });
+const compress = (dir) => {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) {
+      compress(path);
+      continue;
+    }
+    if (!/\.(html|js|css|svg|json)$/.test(name)) continue;
+    const body = readFileSync(path);
+    const br = brotliCompressSync(body, {
+      params: {
+        [constants.BROTLI_PARAM_QUALITY]: 11,
+        [constants.BROTLI_PARAM_SIZE_HINT]: body.length,
+      },
+    });
+    const gz = gzipSync(body, { level: 9 });
+    // A compressed form is kept only where it is smaller.
+    if (br.length < body.length) writeFileSync(`${path}.br`, br);
+    if (gz.length < body.length) writeFileSync(`${path}.gz`, gz);
+  }
+};
+compress('packages/pgauth/console-dist');

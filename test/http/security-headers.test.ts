@@ -59,6 +59,8 @@ test('every answer carries a strict CSP, nosniff, Referrer-Policy no-referrer an
     ['POST', '/v1/login'],
     ['GET', '/docs'],
     ['GET', '/docs/static/swagger-ui.css'],
+    ['GET', '/console'],
+    ['GET', '/console/no-such-file.js'],
   ] as const) {
     const r = await call(a, method, path, token ? { token } : {});
     replies.push([`${method} ${path} (${r.status})`, r.headers]);
@@ -133,6 +135,45 @@ test('/docs loads under its CSP: every script and stylesheet is a file of its ow
       assert.match((await doc.json()).openapi, /^3\./);
     }
   }
+});
+
+test('/console: its own files only, nothing inline, no framing; assets immutable and compressed, the page revalidated', async () => {
+  const page = await fetch(`${a.url}/console`, { headers: { 'accept-encoding': 'br, gzip' } });
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+  assert.equal(page.headers.get('cache-control'), 'no-cache');
+  assert.equal(page.headers.get('x-frame-options'), 'DENY');
+  assert.equal(page.headers.get('cross-origin-opener-policy'), 'same-origin');
+  const csp = policy(page.headers.get('content-security-policy'));
+  for (const directive of ['script-src', 'style-src', 'img-src', 'connect-src']) {
+    assert.deepEqual(csp.get(directive), ["'self'"], directive);
+  }
+  // fetch decodes: the encoding header says what came over the wire.
+  assert.equal(page.headers.get('content-encoding'), 'br');
+  const html = await page.text();
+  assert.doesNotMatch(html, /<style|\sstyle\s*=|\son[a-z]+\s*=|javascript:/i);
+  const refs = [...html.matchAll(/\s(?:src|href)="([^"]+)"/g)].map((m) => m[1] ?? '');
+  assert.ok(refs.some((r) => r.endsWith('.js')) && refs.some((r) => r.endsWith('.css')), html);
+  for (const [, , body] of html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/gi)) {
+    assert.equal(body?.trim(), '', 'an inline script');
+  }
+  for (const ref of refs) {
+    assert.match(ref, /^\/console\/assets\/[\w-]+\.(js|css)$/, 'a hashed asset of the console');
+    const gz = await fetch(`${a.url}${ref}`, { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(gz.status, 200, ref);
+    assert.equal(gz.headers.get('content-encoding'), 'gzip', ref);
+    assert.equal(gz.headers.get('cache-control'), 'public, max-age=31536000, immutable', ref);
+    assert.equal(gz.headers.get('vary'), 'accept-encoding', ref);
+    const plain = await fetch(`${a.url}${ref}`, { headers: { 'accept-encoding': 'identity' } });
+    assert.equal(plain.headers.get('content-encoding'), null, ref);
+    assert.equal(await plain.text(), await gz.text(), `${ref}: the same bytes, decoded`);
+    const etag = plain.headers.get('etag') ?? '';
+    const again = await fetch(`${a.url}${ref}`, { headers: { 'if-none-match': etag } });
+    assert.equal(again.status, 304, ref);
+  }
+  const missing = await call(a, 'GET', '/console/assets/nope.js');
+  assert.equal(missing.status, 404);
+  assert.equal(missing.json.error, 'not_found');
 });
 
 /** One request written byte for byte; the head of the answer as a Headers object. */

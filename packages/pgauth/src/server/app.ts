@@ -16,6 +16,7 @@ import type { DestinationStream } from 'pino';
 import { DEFAULT_RATE_LIMITS, defaultHashConcurrency, type RateLimitConfig } from '../config.ts';
 import { VERSION } from '../version.ts';
 import { clientError, frameworkError, refuseExpectation, registerBodyParsers } from './bodies.ts';
+import type { consoleHandler } from './console.ts';
 import { createGateway } from './context.ts';
 import { registerCors } from './cors.ts';
 import { handleError, sendError } from './errors.ts';
@@ -268,6 +269,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(adminRoutes(gw));
   opsRoutes(app, gw, { metrics: options.metricsOnMainPort ?? 'loopback' });
   revocationRoutes(app, gw, { heartbeatMs: options.revocationHeartbeatMs });
+  // The admin console: its module and files are loaded at its first request, not at start.
+  let serveConsole: Promise<ReturnType<typeof consoleHandler>> | null = null;
+  const consoleRoute = async (request: FastifyRequest, reply: FastifyReply) => {
+    serveConsole ??= import('./console.ts').then((m) => m.consoleHandler(m.loadConsole()));
+    return (await serveConsole)(request, reply);
+  };
+  app.get('/console', { schema: { hide: true } }, consoleRoute);
+  app.get('/console/*', { schema: { hide: true } }, consoleRoute);
   app.get(
     '/openapi.json',
     {

@@ -7,7 +7,10 @@
  *
  * Threat model: a page of another site may frame /docs (clickjacking) or get a browser to render
  * an answer that echoes input; a script injected into /docs would run with the origin of the
- * gateway. TLS and HSTS are the job of the proxy that terminates TLS (docs/security.md).
+ * gateway. The admin console (/console) gets the policy of /docs without data: images, and a
+ * Cross-Origin-Opener-Policy: its scripts and styles are files of its own, so no inline script
+ * runs there at all, and a window it did not open cannot reach it. TLS and HSTS are the job of
+ * the proxy that terminates TLS (docs/security.md).
  */
 import type { FastifyInstance } from 'fastify';
 
@@ -29,11 +32,22 @@ const DOCS_HEADERS: Readonly<Record<string, string>> = {
   'content-security-policy': `${LOCKED}; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'`,
 };
 
+const CONSOLE_HEADERS: Readonly<Record<string, string>> = {
+  ...COMMON,
+  'content-security-policy': `${LOCKED}; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'`,
+  'cross-origin-opener-policy': 'same-origin',
+};
+
+/** Whether `url` is `prefix` itself or a path or query under it. */
+function under(url: string, prefix: string): boolean {
+  return url === prefix || url.startsWith(`${prefix}/`) || url.startsWith(`${prefix}?`);
+}
+
 /** The headers every answer to `url` carries (for routes that write their own head, too). */
 export function securityHeaders(url: string): Readonly<Record<string, string>> {
-  return url === '/docs' || url.startsWith('/docs/') || url.startsWith('/docs?')
-    ? DOCS_HEADERS
-    : API_HEADERS;
+  if (under(url, '/docs')) return DOCS_HEADERS;
+  if (under(url, '/console')) return CONSOLE_HEADERS;
+  return API_HEADERS;
 }
 
 /** Sets them first thing on every request, so that errors and 404s carry them too. */

@@ -1,0 +1,189 @@
+/** The audit log: filters (event, user, time range) and keyset pages, newest first. */
+import { useEffect, useState } from 'preact/hooks';
+import { api } from '../api.ts';
+import { messageOf, Pager, Status, type User, usePageTitle, when } from './common.tsx';
+
+const PAGE = 50;
+
+const EVENTS = [
+  'login_success',
+  'login_failure',
+  'lockout',
+  'logout',
+  'refresh',
+  'refresh_reuse',
+  'register',
+  'password_changed',
+  'role_granted',
+  'role_revoked',
+  'sessions_revoked',
+  'user_created',
+  'user_deleted',
+  'user_locked',
+  'user_unlocked',
+  'settings_changed',
+  'audit_purged',
+];
+
+interface AuditEvent {
+  id: number;
+  at: string;
+  event: string;
+  user_id: string | null;
+  session_id: string | null;
+  client_ip: string | null;
+  detail: Record<string, unknown>;
+}
+
+interface Filters {
+  event: string;
+  username: string;
+  since: string;
+  until: string;
+}
+
+/** A datetime-local value (taken as UTC) as RFC 3339. */
+function utc(local: string): string | null {
+  return local ? `${local.length === 16 ? `${local}:00` : local}Z` : null;
+}
+
+async function query(filters: Filters, after: string): Promise<URLSearchParams> {
+  const params = new URLSearchParams({ limit: String(PAGE) });
+  if (filters.event) params.set('event', filters.event);
+  const since = utc(filters.since);
+  const until = utc(filters.until);
+  if (since) params.set('since', since);
+  if (until) params.set('until', until);
+  if (filters.username) {
+    // The API filters by user id: the exact username is looked up first.
+    const found = await api.get<{ users: User[] }>(
+      `/v1/admin/users?${new URLSearchParams({ q: filters.username, limit: '1' })}`,
+    );
+    const user = found.users.find(
+      (u) => u.username.toLowerCase() === filters.username.toLowerCase(),
+    );
+    if (!user) throw { status: 404, error: 'user_not_found', message: 'No such user.' };
+    params.set('user_id', user.id);
+  }
+  if (after) params.set('after', after);
+  return params;
+}
+
+export function Audit() {
+  usePageTitle('Audit log');
+  const empty: Filters = { event: '', username: '', since: '', until: '' };
+  const [draft, setDraft] = useState<Filters>(empty);
+  const [filters, setFilters] = useState<Filters>(empty);
+  const [trail, setTrail] = useState<string[]>([]);
+  const [cursor, setCursor] = useState('');
+  const [events, setEvents] = useState<AuditEvent[]>([]);
+  const [next, setNext] = useState<string | null>(null);
+  const [status, setStatus] = useState({ text: '', error: false });
+
+  useEffect(() => {
+    let live = true;
+    query(filters, cursor)
+      .then((params) =>
+        api.get<{ events: AuditEvent[]; next: string | null }>(`/v1/admin/audit?${params}`),
+      )
+      .then(
+        (page) => {
+          if (!live) return;
+          setEvents(page.events);
+          setNext(page.next);
+          setStatus({
+            text: page.events.length ? `${page.events.length} events shown.` : 'No events.',
+            error: false,
+          });
+        },
+        (err) => {
+          if (!live) return;
+          setEvents([]);
+          setNext(null);
+          setStatus({ text: messageOf(err), error: true });
+        },
+      );
+    return () => {
+      live = false;
+    };
+  }, [filters, cursor]);
+
+  const set = (name: keyof Filters) => (e: Event) =>
+    setDraft({ ...draft, [name]: (e.currentTarget as HTMLInputElement).value });
+
+  return (
+    <>
+      <h1>Audit log</h1>
+      <form
+        class="filters"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setTrail([]);
+          setCursor('');
+          setFilters({ ...draft, username: draft.username.trim() });
+        }}
+      >
+        <label for="audit-event">Event</label>
+        <select id="audit-event" value={draft.event} onChange={set('event')}>
+          <option value="">any</option>
+          {EVENTS.map((e) => (
+            <option key={e} value={e}>
+              {e}
+            </option>
+          ))}
+        </select>
+        <label for="audit-user">Username</label>
+        <input id="audit-user" value={draft.username} onInput={set('username')} />
+        <label for="audit-since">From (UTC)</label>
+        <input id="audit-since" type="datetime-local" value={draft.since} onInput={set('since')} />
+        <label for="audit-until">To (UTC)</label>
+        <input id="audit-until" type="datetime-local" value={draft.until} onInput={set('until')} />
+        <button type="submit">Apply filters</button>
+      </form>
+      <Status {...status} />
+      {events.length > 0 && (
+        <table>
+          <caption class="visually-hidden">Audit events, newest first</caption>
+          <thead>
+            <tr>
+              <th scope="col">Time</th>
+              <th scope="col">Event</th>
+              <th scope="col">User</th>
+              <th scope="col">Client IP</th>
+              <th scope="col">Detail</th>
+            </tr>
+          </thead>
+          <tbody>
+            {events.map((e) => (
+              <tr key={e.id}>
+                <td>{when(e.at)}</td>
+                <td>{e.event}</td>
+                <td>
+                  {e.user_id ? <a href={`#/users/${e.user_id}`}>{e.user_id.slice(0, 8)}</a> : '—'}
+                </td>
+                <td>{e.client_ip ?? '—'}</td>
+                <td>
+                  <code>{JSON.stringify(e.detail)}</code>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <Pager
+        label="Audit pages"
+        hasPrevious={trail.length > 0}
+        hasNext={!!next}
+        onPrevious={() => {
+          setCursor(trail.at(-1) ?? '');
+          setTrail(trail.slice(0, -1));
+        }}
+        onNext={() => {
+          if (!next) return;
+          setTrail([...trail, cursor]);
+          setCursor(next);
+        }}
+      />
+    </>
+  );
+}

@@ -1,0 +1,158 @@
+/** Users: search by the start of a username or email, keyset pages, and a form to create one. */
+import { useEffect, useState } from 'preact/hooks';
+import { api } from '../api.ts';
+import { isLocked, messageOf, Pager, Status, type User, usePageTitle } from './common.tsx';
+
+const PAGE = 25;
+
+interface UserPage {
+  users: User[];
+  next: string | null;
+}
+
+export function Users() {
+  usePageTitle('Users');
+  const [query, setQuery] = useState('');
+  const [submitted, setSubmitted] = useState('');
+  // The cursors of the pages before this one ('' is the first page): Previous pops one.
+  const [trail, setTrail] = useState<string[]>([]);
+  const [cursor, setCursor] = useState('');
+  const [page, setPage] = useState<UserPage | null>(null);
+  const [status, setStatus] = useState({ text: '', error: false });
+  const [reload, setReload] = useState(0);
+
+  useEffect(() => {
+    let live = true;
+    const params = new URLSearchParams({ q: submitted, limit: String(PAGE) });
+    if (cursor) params.set('after', cursor);
+    api.get<UserPage>(`/v1/admin/users?${params}`).then(
+      (p) => {
+        if (!live) return;
+        setPage(p);
+        setStatus({
+          text: p.users.length ? `${p.users.length} users shown.` : 'No user matches.',
+          error: false,
+        });
+      },
+      (err) => live && setStatus({ text: messageOf(err), error: true }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [submitted, cursor, reload]);
+
+  const search = (event: Event) => {
+    event.preventDefault();
+    setTrail([]);
+    setCursor('');
+    setSubmitted(query.trim());
+  };
+
+  return (
+    <>
+      <h1>Users</h1>
+      <form class="inline" onSubmit={search}>
+        <label for="user-search">Search users</label>
+        <input
+          id="user-search"
+          type="search"
+          placeholder="start of a username, or of an email"
+          value={query}
+          onInput={(e) => setQuery(e.currentTarget.value)}
+        />
+        <button type="submit">Search</button>
+      </form>
+      <Status {...status} />
+      {page && page.users.length > 0 && (
+        <table>
+          <caption class="visually-hidden">Users</caption>
+          <thead>
+            <tr>
+              <th scope="col">Username</th>
+              <th scope="col">Email</th>
+              <th scope="col">Roles</th>
+              <th scope="col">State</th>
+              <th scope="col">Live sessions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {page.users.map((u) => (
+              <tr key={u.id}>
+                <td>
+                  <a href={`#/users/${u.id}`}>{u.username}</a>
+                </td>
+                <td>{u.email ?? '—'}</td>
+                <td>{u.roles.join(', ') || '—'}</td>
+                <td>{isLocked(u) ? 'locked' : 'active'}</td>
+                <td>{u.live_sessions}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <Pager
+        label="User pages"
+        hasPrevious={trail.length > 0}
+        hasNext={!!page?.next}
+        onPrevious={() => {
+          setCursor(trail.at(-1) ?? '');
+          setTrail(trail.slice(0, -1));
+        }}
+        onNext={() => {
+          if (!page?.next) return;
+          setTrail([...trail, cursor]);
+          setCursor(page.next);
+        }}
+      />
+      <CreateUser onCreated={() => setReload((n) => n + 1)} />
+    </>
+  );
+}
+
+function CreateUser(props: { onCreated: () => void }) {
+  const [form, setForm] = useState({ username: '', email: '', password: '', roles: '' });
+  const [status, setStatus] = useState({ text: '', error: false });
+  const field = (name: keyof typeof form) => ({
+    id: `new-${name}`,
+    value: form[name],
+    onInput: (e: Event) =>
+      setForm({ ...form, [name]: (e.currentTarget as HTMLInputElement).value }),
+  });
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    try {
+      const roles = form.roles
+        .split(',')
+        .map((r) => r.trim())
+        .filter(Boolean);
+      await api.post('/v1/admin/users', {
+        username: form.username,
+        password: form.password,
+        ...(form.email ? { email: form.email } : {}),
+        roles,
+      });
+      setStatus({ text: `User ${form.username} created.`, error: false });
+      setForm({ username: '', email: '', password: '', roles: '' });
+      props.onCreated();
+    } catch (err) {
+      setStatus({ text: messageOf(err), error: true });
+    }
+  };
+  return (
+    <section aria-labelledby="create-user">
+      <h2 id="create-user">Create a user</h2>
+      <form class="grid" onSubmit={submit}>
+        <label for="new-username">New username</label>
+        <input {...field('username')} required autocomplete="off" />
+        <label for="new-email">Email (optional)</label>
+        <input {...field('email')} type="email" autocomplete="off" />
+        <label for="new-password">Initial password</label>
+        <input {...field('password')} type="password" required autocomplete="new-password" />
+        <label for="new-roles">Roles (comma-separated)</label>
+        <input {...field('roles')} autocomplete="off" />
+        <button type="submit">Create user</button>
+      </form>
+      <Status {...status} />
+    </section>
+  );
+}

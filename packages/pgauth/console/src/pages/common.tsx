@@ -1,0 +1,71 @@
+/** Small pieces the pages share. */
+import type { ComponentChildren } from 'preact';
+import { useEffect } from 'preact/hooks';
+import { isApiError } from '../api.ts';
+
+export interface User {
+  id: string;
+  username: string;
+  email: string | null;
+  roles: string[];
+  created_at: string;
+  last_login_at: string | null;
+  failed_logins: number;
+  locked_until: string | null;
+  lock_reason: string | null;
+  live_sessions: number;
+}
+
+export function isLocked(u: User): boolean {
+  return (
+    u.locked_until === 'infinity' || (!!u.locked_until && Date.parse(u.locked_until) > Date.now())
+  );
+}
+
+/** An error's text for a person. */
+export function messageOf(err: unknown): string {
+  return isApiError(err) ? err.message : 'Something went wrong.';
+}
+
+/** A time as UTC text, e.g. "2026-12-06 05:40:12 UTC". */
+export function when(at: string | null): string {
+  if (!at) return '—';
+  if (at === 'infinity') return 'until unlocked';
+  return `${at.slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+export function usePageTitle(title: string): void {
+  useEffect(() => {
+    document.title = `${title} · pgauth console`;
+  }, [title]);
+}
+
+/** Status text read out by screen readers when it changes. */
+export function Status(props: { text: string; error?: boolean }) {
+  return (
+    <p class={props.error ? 'status error' : 'status'} role={props.error ? 'alert' : 'status'}>
+      {props.text}
+    </p>
+  );
+}
+
+export function Pager(props: {
+  label: string;
+  hasPrevious: boolean;
+  hasNext: boolean;
+  onPrevious: () => void;
+  onNext: () => void;
+  children?: ComponentChildren;
+}) {
+  return (
+    <nav class="pager" aria-label={props.label}>
+      <button type="button" disabled={!props.hasPrevious} onClick={props.onPrevious}>
+        Previous page
+      </button>
+      {props.children}
+      <button type="button" disabled={!props.hasNext} onClick={props.onNext}>
+        Next page
+      </button>
+    </nav>
+  );
+}
