@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { buildApp, migrate, openDatabase } from '../packages/pgauth/dist/index.js';
+import LAUNCH from '../test/console/chromium.json' with { type: 'json' };
 
 const OUT = 'docs/console';
 const PASSWORD = 'correct horse battery staple';
@@ -57,16 +58,9 @@ for (const agent of [
 }
 
 const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  ...LAUNCH,
+  executablePath: process.env.CHROMIUM ?? LAUNCH.executablePath,
   headless: true,
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-  ],
 });
 try {
   const context = await browser.newContext({

@@ -10,23 +10,18 @@ import { after, before } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { needs } from '../helpers/tools.ts';
 import type { TestApp } from '../http/helpers.ts';
+import LAUNCH from './chromium.json' with { type: 'json' };
 
-export const CHROMIUM = '/usr/bin/chromium';
+/**
+ * Debian's Chromium and the flags of every launch (no sandbox, for containers; nothing fetched
+ * in the background), shared with scripts/console-screenshots.js.
+ */
+export const CHROMIUM = LAUNCH.executablePath;
 
 export const skipWithoutChromium = needs(
   'admin console in Chromium',
   existsSync(CHROMIUM) ? [] : ['chromium'],
 );
-
-/** The flags of every launch: no sandbox (containers), nothing fetched in the background. */
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 /** One browser for the test file: launched before its first test, closed after its last. */
 export function useBrowser(): { get(): Browser } {
@@ -34,7 +29,7 @@ export function useBrowser(): { get(): Browser } {
   before(async () => {
     if (skipWithoutChromium) return;
     // playwright launches with a new temporary profile (user-data dir) each time.
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+    browser = await chromium.launch({ ...LAUNCH, headless: true });
   });
   after(async () => {
     await browser?.close();

@@ -1,13 +1,14 @@
 /**
  * `GET /v1/revocations` (and `GET /v1/admin/revocations`, for the admin console): the gateway's
- * revocation events as Server-Sent Events, so that an HTTP
- * client (the SDK in HTTP mode) can cache validations as safely as a client with its own LISTEN.
+ * revocation events as Server-Sent Events, so that an HTTP client (the SDK in HTTP mode) can
+ * cache validations as safely as a client with its own LISTEN.
  *
  * The stream is only offered while the gateway's own subscription is live, and it is ended when
  * that subscription drops or resubscribes: a client must then empty its cache and reconnect,
  * exactly as it would on losing its own LISTEN connection. It also ends when the caller's own
  * token would no longer be accepted: at its expiry (a timer to the session's expires_at, then
- * the database's word), when its session is revoked, or when its account loses `introspect`.
+ * the database's word), when its session is revoked, or when its account loses the role the
+ * route needs (`introspect`, or `admin` for the admin route).
  *
  * Threat model: any role that can connect to the database can NOTIFY pgauth_revocations, so an
  * event proves nothing. Events are passed on as eviction hints; none ends a stream. When one names
