@@ -29,12 +29,14 @@ await db.query(`select pgauth.lock_user(pgauth.find_user('dave'), 'infinity', 'c
 await db.exec(`
   insert into pgauth.audit_log (at, event, user_id, detail)
   select date_trunc('minute', pgauth.clock()) - m * interval '1 minute' + interval '7 seconds' * k,
-         e.event, null, '{}'
+         e.event, case when e.event = 'login_success' then null else pgauth.find_user('dave') end,
+         case when e.event = 'lockout' then '{"failed_logins": 10, "seconds": 300}'
+              when e.event = 'login_failure' then '{"reason": "wrong_password"}' else '{}' end::jsonb
   from generate_series(0, 1439) m
   cross join lateral (
     select 'login_success' as event, greatest(0, round(6 + 5 * sin(m / 230.0) + 3 * sin(m / 17.0)))::int as n
     union all
-    select 'login_failure', case when m between 500 and 530 then 9 else (m % 7 = 0)::int end
+    select 'login_failure', case when m between 500 and 530 then 9 else (m % 43 = 0)::int end
     union all
     select 'lockout', (m in (505, 512, 520))::int
   ) e
