@@ -71,6 +71,11 @@ test('every 401 of every route carries WWW-Authenticate: Bearer (invalid_token a
     ['GET', `/v1/admin/users/${ID}/sessions`, {}, 'invalid_token'],
     ['DELETE', `/v1/admin/users/${ID}/sessions`, {}, 'invalid_token'],
     ['GET', '/v1/admin/audit', {}, 'invalid_token'],
+    ['DELETE', `/v1/admin/sessions/${ID}`, { token: DEAD }, 'invalid_token'],
+    ['GET', '/v1/admin/stats/logins', {}, 'invalid_token'],
+    ['GET', '/v1/admin/settings', { token: DEAD }, 'invalid_token'],
+    ['PATCH', '/v1/admin/settings', { json: { bcrypt_cost: 10 } }, 'invalid_token'],
+    ['GET', '/v1/admin/revocations', {}, 'invalid_token'],
   ];
 
   // The cases cover every route whose OpenAPI document lists a 401.
