@@ -237,6 +237,8 @@ test('the console is usable by keyboard alone: sign in, move between pages, act'
   const { page } = await openConsole(t, browser.get(), a);
   const focused = () =>
     page.evaluate(() => document.activeElement?.id || document.activeElement?.textContent || '');
+  // The page puts focus on its content once drawn; from there the first Tab is the first field.
+  await page.waitForFunction(() => document.activeElement?.id === 'main');
   await page.keyboard.press('Tab');
   assert.equal(await focused(), 'username');
   await page.keyboard.type('root');
@@ -245,18 +247,22 @@ test('the console is usable by keyboard alone: sign in, move between pages, act'
   await page.keyboard.type(PASSWORD);
   await page.keyboard.press('Enter');
   await page.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
+  await page.waitForFunction(() => document.activeElement?.id === 'main');
   // Focus is on the page's content: the first Tab reaches its first field.
   await page.keyboard.press('Tab');
   assert.equal(await focused(), 'user-search');
-  await page.keyboard.type('member0003');
+  await page.keyboard.type('member0777');
   await page.keyboard.press('Enter');
-  await page.getByRole('link', { name: 'member0003' }).waitFor();
+  // The answer to this search is one row (the first page of everyone has other links).
+  await waitFor('one row', async () => (await page.locator('tbody tr').count()) === 1, 5_000);
+  await page.getByRole('link', { name: 'member0777' }).waitFor();
   await page.keyboard.press('Tab');
   assert.equal(await focused(), 'Search');
   await page.keyboard.press('Tab');
-  assert.equal(await focused(), 'member0003');
+  assert.equal(await focused(), 'member0777');
   await page.keyboard.press('Enter');
-  await page.getByRole('heading', { name: 'User member0003' }).waitFor();
+  await page.getByRole('heading', { name: 'User member0777' }).waitFor();
+  await page.waitForFunction(() => document.activeElement?.id === 'main');
   // Back from the content: Sign out, then the sections from the last (Settings) to Audit log.
   for (const name of ['Sign out', 'Settings', 'Activity', 'Audit log']) {
     await page.keyboard.press('Shift+Tab');
@@ -264,6 +270,7 @@ test('the console is usable by keyboard alone: sign in, move between pages, act'
   }
   await page.keyboard.press('Enter');
   await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+  await page.waitForFunction(() => document.activeElement?.id === 'main');
   await page.keyboard.press('Tab');
   assert.equal(await focused(), 'audit-event');
   // Sign out by keyboard: back to the sign-in form.

@@ -1762,10 +1762,13 @@ COMMENT ON FUNCTION pgauth.revoke_user_sessions(p_user_id uuid, p_reason text) I
 CREATE FUNCTION pgauth.search_audit(p_event text DEFAULT NULL::text, p_user_id uuid DEFAULT NULL::uuid, p_from timestamp with time zone DEFAULT NULL::timestamp with time zone, p_to timestamp with time zone DEFAULT NULL::timestamp with time zone, p_before_at timestamp with time zone DEFAULT NULL::timestamp with time zone, p_before_id bigint DEFAULT NULL::bigint, p_limit integer DEFAULT 100) RETURNS TABLE(id bigint, at timestamp with time zone, event text, user_id uuid, session_id uuid, client_ip inet, detail jsonb)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
-    AS $$
+    AS $_$
 declare
   -- Every bound is a plain comparison (no "is null or"), so that each of the three queries below
   -- walks its index from the newest row of the page to the oldest and stops after p_limit rows.
+  -- The filtered ones are planned at each call with their values (EXECUTE of a constant text,
+  -- parameters bound by USING, nothing concatenated): a plan cached for every event would walk
+  -- the whole log by time looking for a rare one, where its own index has them in order.
   v_at timestamptz := least(coalesce(p_before_at, 'infinity'), coalesce(p_to, 'infinity'));
   v_id bigint := case
     when p_to is not null and (p_before_at is null or p_to <= p_before_at)
@@ -1781,20 +1784,22 @@ begin
     perform pgauth._invalid('before_at and before_id go together');
   end if;
   if p_user_id is not null then
-    return query
-      select a.id, a.at, a.event, a.user_id, a.session_id, a.client_ip, a.detail
-      from pgauth.audit_log a
-      where a.user_id = p_user_id and (p_event is null or a.event = p_event)
-        and a.at >= v_from and (a.at, a.id) < (v_at, v_id)
-      order by a.at desc, a.id desc
-      limit p_limit;
+    return query execute
+      'select a.id, a.at, a.event, a.user_id, a.session_id, a.client_ip, a.detail
+       from pgauth.audit_log a
+       where a.user_id = $1 and ($2::text is null or a.event = $2)
+         and a.at >= $3 and (a.at, a.id) < ($4, $5)
+       order by a.at desc, a.id desc
+       limit $6'
+      using p_user_id, p_event, v_from, v_at, v_id, p_limit;
   elsif p_event is not null then
-    return query
-      select a.id, a.at, a.event, a.user_id, a.session_id, a.client_ip, a.detail
-      from pgauth.audit_log a
-      where a.event = p_event and a.at >= v_from and (a.at, a.id) < (v_at, v_id)
-      order by a.at desc, a.id desc
-      limit p_limit;
+    return query execute
+      'select a.id, a.at, a.event, a.user_id, a.session_id, a.client_ip, a.detail
+       from pgauth.audit_log a
+       where a.event = $1 and a.at >= $2 and (a.at, a.id) < ($3, $4)
+       order by a.at desc, a.id desc
+       limit $5'
+      using p_event, v_from, v_at, v_id, p_limit;
   else
     return query
       select a.id, a.at, a.event, a.user_id, a.session_id, a.client_ip, a.detail
@@ -1804,7 +1809,7 @@ begin
       limit p_limit;
   end if;
 end
-$$;
+$_$;
 
 ALTER FUNCTION pgauth.search_audit(p_event text, p_user_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_before_at timestamp with time zone, p_before_id bigint, p_limit integer) OWNER TO pgauth_owner;
 
