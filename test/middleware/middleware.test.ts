@@ -63,6 +63,7 @@ function databaseValidator(): TokenValidator {
         sessionId: row.session_id,
         roles: row.roles,
         expiresAt: row.expires_at,
+        aal: 1,
       };
     },
   };
