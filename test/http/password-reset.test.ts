@@ -46,6 +46,12 @@ test('POST /v1/password/forgot answers 202 with one body for an account by usern
     assert.equal(r.status, 202);
     assert.equal(r.text, '{"status":"accepted"}');
   }
+  const unmatched = await scalar<number>(
+    m.a.t.db,
+    `select count(*)::int as v from pgauth.audit_log
+     where event = 'password_reset_requested' and user_id is null and detail = '{"matched": false}'`,
+  );
+  assert.equal(unmatched, 2, 'a request that matched nobody is audited too');
   const mails = await m.smtp.waitFor('same@example.test', 2);
   assert.equal(mails[0]?.subject, 'Reset your password');
   assert.ok(mails[0]?.body.includes(`${PUBLIC_URL}/reset-password#token=pgp_`));

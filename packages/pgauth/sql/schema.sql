@@ -2245,6 +2245,7 @@ declare
   v_key text;
   v_user pgauth.users;
   v_blocked boolean;
+  v_matched boolean := false;
 begin
   if p_email_or_username is null or char_length(p_email_or_username) not between 1 and 256 then
     perform pgauth._invalid('an email address or a username of 1 to 256 characters is required');
@@ -2263,6 +2264,7 @@ begin
     order by u.created_at
     limit 10
   loop
+    v_matched := true;
     if v_blocked then
       perform pgauth._audit('password_reset_requested', v_user.id, null, p_client_ip, null,
         '{"limited": true}');
@@ -2271,6 +2273,13 @@ begin
       perform pgauth._audit('password_reset_requested', v_user.id, null, p_client_ip, null, '{}');
     end if;
   end loop;
+  -- Nobody matched: the same kind of writes (an audit row, a notification at commit), so that
+  -- the answer takes about as long (the notification's commit is most of the cost).
+  if not v_matched then
+    perform pgauth._audit('password_reset_requested', null, null, p_client_ip, null,
+      '{"matched": false}');
+    perform pg_catalog.pg_notify('pgauth_mail', '');
+  end if;
 end
 $$;
 
