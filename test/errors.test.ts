@@ -14,11 +14,18 @@ test('the registry pins every code, status and SQLSTATE', () => {
   const pinned = Object.values(ERRORS).map((e) => `${e.code} ${e.status} ${e.sqlstate ?? '-'}`);
   assert.deepEqual(pinned.sort(), [
     'bad_request 400 -',
+    'email_not_verified 403 NOVER',
     'forbidden 403 -',
+    'insufficient_aal 403 -',
     'internal 500 -',
+    'invalid_code 400 -',
     'invalid_credentials 401 -',
     'invalid_input 400 BADIN',
+    'invalid_link 400 -',
     'invalid_token 401 -',
+    'mfa_already_enabled 409 MFAON',
+    'mfa_not_enabled 409 MFAOF',
+    'mfa_required 401 -',
     'not_found 404 -',
     'password_common 400 WEAKP',
     'password_is_username 400 WEAKP',
@@ -55,7 +62,16 @@ test('every error the SQL raises is in the registry with the same SQLSTATE, and 
       `${e.code} (${e.sqlstate}) is raised somewhere in sql/migrations`,
     );
   }
-  assert.deepEqual([...PGAUTH_SQLSTATES].sort(), ['BADIN', 'NOUSR', 'REGOF', 'TAKEN', 'WEAKP']);
+  assert.deepEqual([...PGAUTH_SQLSTATES].sort(), [
+    'BADIN',
+    'MFAOF',
+    'MFAON',
+    'NOUSR',
+    'NOVER',
+    'REGOF',
+    'TAKEN',
+    'WEAKP',
+  ]);
 });
 
 test('database errors map to registry codes by SQLSTATE and message; faults map to nothing', () => {

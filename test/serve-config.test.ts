@@ -1,7 +1,8 @@
 /**
  * The fleet options of `pgauth serve` as serveConfig reads them (flags and variables arrive as
  * commander hands them over): --listen-url, --read-url (repeatable; the variable a list separated
- * by blanks) and --max-replica-lag, each validated once with a message naming flag and variable.
+ * by blanks), --max-replica-lag and the mail settings (--smtp-url, --mail-from, --public-url),
+ * each validated once with a message naming flag and variable.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -46,4 +47,32 @@ test('a listen or read URL that is no postgres URL, or without --database-url, s
     () => serveConfig({ readUrl: ['postgres://replica/pgauth'] }),
     /--read-url \/ PGAUTH_READ_URLS needs --database-url/,
   );
+});
+
+test('--smtp-url turns the mail sender on and needs --mail-from and an http(s) --public-url', () => {
+  assert.equal(serveConfig({ databaseUrl: DB }).mail, null);
+  const mail = {
+    smtpUrl: 'smtps://user:pw@mail.example.com:465',
+    mailFrom: 'no-reply@example.com',
+    publicUrl: 'https://app.example.com/',
+  };
+  assert.deepEqual(serveConfig({ databaseUrl: DB, ...mail }).mail, {
+    smtpUrl: mail.smtpUrl,
+    from: mail.mailFrom,
+    publicUrl: 'https://app.example.com',
+  });
+  const refused: [Record<string, string>, RegExp][] = [
+    [{ ...mail, smtpUrl: 'http://mail' }, /--smtp-url \/ PGAUTH_SMTP_URL must be an smtp/],
+    [{ ...mail, mailFrom: '' }, /--mail-from \/ PGAUTH_MAIL_FROM/],
+    [{ ...mail, publicUrl: '' }, /--public-url \/ PGAUTH_PUBLIC_URL/],
+    [{ ...mail, publicUrl: 'ftp://app' }, /--public-url/],
+    [{ ...mail, publicUrl: 'https://app/#x' }, /--public-url/],
+  ];
+  for (const [flags, message] of refused) {
+    assert.throws(
+      () => serveConfig({ databaseUrl: DB, ...flags }),
+      (err: Error) => err instanceof ConfigError && message.test(err.message),
+      JSON.stringify(flags),
+    );
+  }
 });

@@ -16,6 +16,7 @@ function session(id: string): Session {
     sessionId: id,
     roles: [],
     expiresAt: new Date(NOW + 3_600_000),
+    aal: 1,
   };
 }
 

@@ -16,6 +16,7 @@ function session(id: string, user = 'u1', expiresInMs = 3_600_000): Session {
     sessionId: id,
     roles: [],
     expiresAt: new Date(NOW + expiresInMs),
+    aal: 1,
   };
 }
 

@@ -24,6 +24,7 @@ function session(id: string, user = 'u1'): Session {
     sessionId: id,
     roles: [],
     expiresAt: new Date(NOW + 3_600_000),
+    aal: 1,
   };
 }
 

@@ -24,6 +24,8 @@ export type ValidSession = {
   username: string;
   roles: string[];
   expires_at: Date;
+  /** 1 for a password login, 2 with a second factor. */
+  aal: number;
 };
 
 /** pgauth.register; resolves with the new user's id. */

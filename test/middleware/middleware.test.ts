@@ -63,6 +63,7 @@ function databaseValidator(): TokenValidator {
         sessionId: row.session_id,
         roles: row.roles,
         expiresAt: row.expires_at,
+        aal: row.aal === 2 ? 2 : 1,
       };
     },
   };
@@ -115,7 +116,7 @@ async function closeServer(server: Server): Promise<void> {
 const expressFramework: Framework = {
   name: 'Express',
   async start(validator, options) {
-    const { authenticate, requireRole } = forExpress;
+    const { authenticate, requireAal, requireRole } = forExpress;
     const seen: Session[] = [];
     const app = express();
     const reply = (req: express.Request, res: express.Response): void => {
@@ -129,6 +130,8 @@ const expressFramework: Framework = {
     app.get('/admin', authenticate(validator, options), requireRole('admin'), reply);
     app.get('/ops', authenticate(validator, options), requireRole('admin', 'ops'), reply);
     app.get('/guard-only', requireRole('admin'), reply);
+    app.get('/aal2', authenticate(validator, options), requireAal(2), reply);
+    app.get('/aal-only', requireAal(2), reply);
     const server = createServer(app).listen(0, '127.0.0.1');
     return { url: await listen(server), seen, close: () => closeServer(server) };
   },
@@ -150,6 +153,8 @@ const fastifyFramework: Framework = {
     app.get('/admin', { preHandler: [app.authenticate, app.requireRole('admin')] }, reply);
     app.get('/ops', { preHandler: [app.authenticate, app.requireRole('admin', 'ops')] }, reply);
     app.get('/guard-only', { preHandler: app.requireRole('admin') }, reply);
+    app.get('/aal2', { preHandler: [app.authenticate, app.requireAal(2)] }, reply);
+    app.get('/aal-only', { preHandler: app.requireAal(2) }, reply);
     await app.listen({ port: 0, host: '127.0.0.1' });
     return { url: await listen(app.server), seen, close: () => app.close() };
   },
@@ -158,7 +163,7 @@ const fastifyFramework: Framework = {
 const honoFramework: Framework = {
   name: 'Hono',
   async start(validator, options) {
-    const { authenticate, requireRole } = forHono;
+    const { authenticate, requireAal, requireRole } = forHono;
     const seen: Session[] = [];
     const app = new Hono<forHono.AuthEnv>();
     const reply = (c: Context<forHono.AuthEnv>): Response => {
@@ -170,6 +175,8 @@ const honoFramework: Framework = {
     app.get('/admin', authenticate(validator, options), requireRole('admin'), reply);
     app.get('/ops', authenticate(validator, options), requireRole('admin', 'ops'), reply);
     app.get('/guard-only', requireRole('admin'), reply);
+    app.get('/aal2', authenticate(validator, options), requireAal(2), reply);
+    app.get('/aal-only', requireAal(2), reply);
     const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
     return { url: await listen(server), seen, close: () => closeServer(server) };
   },
@@ -190,7 +197,7 @@ async function get(s: Running, path: string, authorization?: string): Promise<Re
 }
 
 /** The exact bytes of a registry error body: keys in this order, nothing else. */
-function bodyOf(code: 'invalid_token' | 'forbidden' | 'unavailable'): string {
+function bodyOf(code: 'invalid_token' | 'forbidden' | 'insufficient_aal' | 'unavailable'): string {
   return JSON.stringify({ error: code, message: ERRORS[code].message });
 }
 
@@ -249,6 +256,19 @@ for (const framework of [expressFramework, fastifyFramework, honoFramework]) {
       assert.equal(s.seen.length, before, 'the handler must not run');
       return r;
     }
+
+    test('requireAal(2) passes a session of aal 2, answers 403 insufficient_aal to aal 1, 401 without authenticate', async () => {
+      const alice = await login('mw_alice');
+      const low = await rejected('/aal2', `Bearer ${alice.token}`);
+      assert.equal(low.status, 403, low.text);
+      assert.equal(low.text, bodyOf('insufficient_aal'));
+      assertJson(low);
+      await t.db.query('update pgauth.sessions set aal = 2 where id = $1', [alice.sessionId]);
+      const high = await get(s, '/aal2', `Bearer ${alice.token}`);
+      await assertReached(s, high, alice, 'mw_alice');
+      assert.equal(s.seen.at(-1)?.aal, 2);
+      assertInvalidToken(await rejected('/aal-only', `Bearer ${alice.token}`));
+    });
 
     test('a public route answers without any token', async () => {
       const r = await get(s, '/public');
@@ -407,6 +427,12 @@ for (const framework of [expressFramework, fastifyFramework, honoFramework]) {
     });
   });
 }
+
+test('requireAal with a level other than 1 or 2 is refused when the route is declared', () => {
+  for (const make of [forExpress.requireAal, forFastify.requireAal, forHono.requireAal]) {
+    assert.throws(() => make(3 as 1), TypeError);
+  }
+});
 
 test('requireRole with no role is refused when the route is declared', () => {
   for (const requireRole of [forExpress.requireRole, forFastify.requireRole, forHono.requireRole]) {

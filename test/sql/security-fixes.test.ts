@@ -363,6 +363,8 @@ test('login_durably: a wrong password is counted and audited and yields NULLs; t
       access_expires_at: null,
       refresh_token: null,
       refresh_expires_at: null,
+      mfa_challenge: null,
+      mfa_expires_at: null,
     },
   ]);
   assert.equal((await userState(id)).failed_logins, 1);

@@ -50,13 +50,43 @@ const entries = [
     sqlstate: 'REGOF',
     message: 'Registration is closed.',
   },
+  {
+    code: 'email_not_verified',
+    status: 403,
+    sqlstate: 'NOVER',
+    message: 'The email address of the account is not verified.',
+  },
+  {
+    code: 'mfa_already_enabled',
+    status: 409,
+    sqlstate: 'MFAON',
+    message: 'A second factor is already on.',
+  },
+  {
+    code: 'mfa_not_enabled',
+    status: 409,
+    sqlstate: 'MFAOF',
+    message: 'No second factor is on or being enrolled.',
+  },
+  { code: 'invalid_code', status: 400, message: 'The code is wrong or was already used.' },
+  { code: 'invalid_link', status: 400, message: 'The link is invalid, expired or already used.' },
   { code: 'invalid_credentials', status: 401, message: 'Invalid credentials.' },
+  {
+    code: 'mfa_required',
+    status: 401,
+    message: 'The account needs a second factor: finish the login with its challenge.',
+  },
   {
     code: 'invalid_token',
     status: 401,
     message: 'The token is missing, invalid, expired or revoked.',
   },
   { code: 'forbidden', status: 403, message: 'The caller lacks the role this needs.' },
+  {
+    code: 'insufficient_aal',
+    status: 403,
+    message: 'This needs a session signed in with a second factor.',
+  },
   { code: 'not_found', status: 404, message: 'Not found.' },
   { code: 'bad_request', status: 400, message: 'The request is malformed.' },
   { code: 'payload_too_large', status: 413, message: 'The request body is too large.' },
@@ -102,6 +132,22 @@ export class AuthError extends Error {
     super(message ?? ERRORS[code].message, options);
     this.code = code;
     this.status = ERRORS[code].status;
+  }
+}
+
+/**
+ * The AuthError `mfa_required` of the SDK's `login`: the password was right, and the account has
+ * a second factor. Finish with `loginMfa(err.challenge, { code })`.
+ */
+export class MfaRequiredError extends AuthError {
+  override name = 'MfaRequiredError';
+  /** Single use; dies after `expiresIn` seconds or five wrong codes. */
+  readonly challenge: string;
+  readonly expiresIn: number;
+  constructor(challenge: string, expiresIn: number) {
+    super('mfa_required');
+    this.challenge = challenge;
+    this.expiresIn = expiresIn;
   }
 }
 

@@ -5,11 +5,11 @@
 import http from 'node:http';
 import https from 'node:https';
 import { createParser } from 'eventsource-parser';
-import { AuthError, ERRORS, type ErrorCode } from './errors.ts';
+import { AuthError, ERRORS, type ErrorCode, MfaRequiredError } from './errors.ts';
 import { type OperationHooks, revoking } from './operations.ts';
 import type { RevocationSource } from './revocations.ts';
 import { plausibleToken } from './tokens.ts';
-import type { Session, TokenPair } from './types.ts';
+import type { SecondFactor, Session, TokenPair } from './types.ts';
 
 export interface HttpOptions {
   /** The gateway, e.g. http://127.0.0.1:8080. */
@@ -104,6 +104,7 @@ export function httpOperations(options: HttpOptions, hooks: OperationHooks = {})
         session_id: string;
         roles: string[];
         expires_at: string;
+        aal?: number;
       };
       return {
         userId: b.user_id,
@@ -111,10 +112,28 @@ export function httpOperations(options: HttpOptions, hooks: OperationHooks = {})
         sessionId: b.session_id,
         roles: b.roles,
         expiresAt: new Date(b.expires_at),
+        aal: b.aal === 2 ? 2 : 1,
       };
     },
     async login(username: string, password: string): Promise<TokenPair> {
       const r = await send('POST', '/v1/login', undefined, { username, password });
+      if (r.status !== 200) throw authErrorOf(r);
+      const b = r.body as PairBody & {
+        mfa_required?: boolean;
+        challenge?: string;
+        expires_in: number;
+      };
+      if (b.mfa_required === true && typeof b.challenge === 'string') {
+        throw new MfaRequiredError(b.challenge, b.expires_in);
+      }
+      return pairOf(b);
+    },
+    async loginMfa(challenge: string, second: SecondFactor): Promise<TokenPair> {
+      const body =
+        'code' in second
+          ? { challenge, code: second.code }
+          : { challenge, recovery_code: second.recoveryCode };
+      const r = await send('POST', '/v1/login/mfa', undefined, body);
       if (r.status !== 200) throw authErrorOf(r);
       return pairOf(r.body as PairBody);
     },

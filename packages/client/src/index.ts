@@ -22,7 +22,7 @@ import { sqlOperations } from './sql.ts';
 import type { AuthClient, CacheOptions, CacheState, Session } from './types.ts';
 
 export { SessionCache, withCache } from './cache.ts';
-export { AuthError, ERRORS, type ErrorCode } from './errors.ts';
+export { AuthError, ERRORS, type ErrorCode, MfaRequiredError } from './errors.ts';
 export type { TokenProvider } from './http.ts';
 export { CacheGuard, PROBE_DEFAULTS, type ProbeOptions } from './probe.ts';
 export {
@@ -240,6 +240,7 @@ export function createAuthClient(options: ClientOptions): AuthClient {
   return {
     validate,
     login: ops.login,
+    loginMfa: ops.loginMfa,
     refresh: ops.refresh,
     logout: ops.logout,
     changePassword: ops.changePassword,

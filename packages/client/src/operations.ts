@@ -10,7 +10,7 @@
 import { withDeadline } from './db/deadline.ts';
 import type { Queryable, Row } from './db/types.ts';
 import { toAuthError } from './errors.ts';
-import type { LoginContext, Session, TokenPair } from './types.ts';
+import type { LoginContext, MfaChallenge, SecondFactor, Session, TokenPair } from './types.ts';
 
 /**
  * What a revoking operation made stale, for the caches of this process: a token's session, a
@@ -70,6 +70,7 @@ interface SessionRow extends Row {
   session_id: string;
   roles: string[];
   expires_at: Date;
+  aal: number;
 }
 
 interface PairRow extends Row {
@@ -81,7 +82,7 @@ interface PairRow extends Row {
   refresh_expires_at: Date;
 }
 
-const SESSION_COLUMNS = 'user_id::text, username, session_id::text, roles, expires_at';
+const SESSION_COLUMNS = 'user_id::text, username, session_id::text, roles, expires_at, aal';
 const PAIR_COLUMNS =
   'user_id::text, session_id::text, access_token, access_expires_at, refresh_token, refresh_expires_at';
 
@@ -92,6 +93,7 @@ function sessionOf(row: SessionRow): Session {
     sessionId: row.session_id,
     roles: row.roles,
     expiresAt: row.expires_at,
+    aal: row.aal === 2 ? 2 : 1,
   };
 }
 
@@ -105,6 +107,24 @@ function pairOf(row: PairRow): TokenPair {
     userId: row.user_id,
     sessionId: row.session_id,
   };
+}
+
+interface LoginRow extends PairRow {
+  mfa_challenge: string | null;
+  mfa_expires_at: Date | null;
+}
+
+/** A TOTP enrolment's secret, shown once. */
+export interface TotpEnrolment {
+  secret: string;
+  otpauthUri: string;
+}
+
+/** The second factors of an account. */
+export interface MfaStatus {
+  totp: boolean;
+  totpPending: boolean;
+  recoveryCodesLeft: number;
 }
 
 /** The keys of an attempt and the limit of each (an undefined key is not counted). */
@@ -142,22 +162,133 @@ export function serviceOperations(db: Queryable, hooks: OperationHooks = {}) {
     },
 
     /**
-     * pgauth.login_durably: a new session's pair, or null for every kind of failure. A procedure:
-     * it commits the password check before it answers (migration 0009), so no caller can roll a
-     * failure back; its one row holds NULLs on any failure.
+     * pgauth.login_durably: a new session's pair; a challenge when the account has a second
+     * factor (finish with loginMfa); null for every kind of failure. A procedure: it commits the
+     * password check before it answers (migration 0009), so no caller can roll a failure back;
+     * its one row holds NULLs on any failure. email_not_verified when the password is right but
+     * the settings require a verified address.
      */
     async login(
       username: string,
       password: string,
       context: LoginContext = {},
-    ): Promise<TokenPair | null> {
-      const rows = await run<PairRow>(db, 'call pgauth.login_durably($1, $2, $3, $4)', [
+    ): Promise<TokenPair | MfaChallenge | null> {
+      const rows = await run<LoginRow>(db, 'call pgauth.login_durably($1, $2, $3, $4)', [
         username,
         password,
         context.ip ?? null,
         context.userAgent ?? null,
       ]);
+      const row = rows[0];
+      if (row?.mfa_challenge && row.mfa_expires_at) {
+        return {
+          mfaRequired: true,
+          challenge: row.mfa_challenge,
+          expiresIn: secondsUntil(row.mfa_expires_at),
+        };
+      }
+      return row?.user_id ? pairOf(row) : null;
+    },
+
+    /**
+     * pgauth.login_mfa_durably: the pair of a session of aal 2 for a challenge and a right second
+     * factor, or null (wrong or used code, dead challenge: the failure is committed and counts
+     * toward the account's lockout).
+     */
+    async loginMfa(
+      challenge: string,
+      second: SecondFactor,
+      context: LoginContext = {},
+    ): Promise<TokenPair | null> {
+      const rows = await run<PairRow>(db, 'call pgauth.login_mfa_durably($1, $2, $3, $4, $5)', [
+        challenge,
+        'code' in second ? second.code : null,
+        'recoveryCode' in second ? second.recoveryCode : null,
+        context.ip ?? null,
+        context.userAgent ?? null,
+      ]);
       return rows[0]?.user_id ? pairOf(rows[0]) : null;
+    },
+
+    /** pgauth.request_email_verification: whether a mail was queued. */
+    async requestEmailVerification(userId: string): Promise<boolean> {
+      const rows = await run<{ ok: boolean }>(
+        db,
+        'select pgauth.request_email_verification($1) as ok',
+        [userId],
+      );
+      return rows[0]?.ok === true;
+    },
+
+    /** pgauth.verify_email: whether the token verified an address (once). */
+    async verifyEmail(token: string): Promise<boolean> {
+      const rows = await run<{ ok: boolean }>(db, 'select pgauth.verify_email($1) as ok', [token]);
+      return rows[0]?.ok === true;
+    },
+
+    /** pgauth.request_password_reset: answers nothing, whether or not an account matched. */
+    async requestPasswordReset(emailOrUsername: string, context: LoginContext = {}): Promise<void> {
+      await run(db, 'select pgauth.request_password_reset($1, $2)', [
+        emailOrUsername,
+        context.ip ?? null,
+      ]);
+    },
+
+    /**
+     * pgauth.reset_password: whether the token set the new password (once). Every session of the
+     * user is revoked (their caches hear it from the revocation events).
+     */
+    async resetPassword(token: string, newPassword: string): Promise<boolean> {
+      const rows = await run<{ ok: boolean }>(db, 'select pgauth.reset_password($1, $2) as ok', [
+        token,
+        newPassword,
+      ]);
+      return rows[0]?.ok === true;
+    },
+
+    /** pgauth.totp_enroll: a new secret, shown once; TOTP is off until totpConfirm. */
+    async totpEnroll(userId: string): Promise<TotpEnrolment> {
+      const rows = await run<{ secret: string; otpauth_uri: string }>(
+        db,
+        'select secret, otpauth_uri from pgauth.totp_enroll($1)',
+        [userId],
+      );
+      const row = rows[0] as { secret: string; otpauth_uri: string };
+      return { secret: row.secret, otpauthUri: row.otpauth_uri };
+    },
+
+    /** pgauth.totp_confirm: the ten recovery codes (shown once), or null for a wrong code. */
+    async totpConfirm(userId: string, code: string): Promise<string[] | null> {
+      const rows = await run<{ codes: string[] | null }>(
+        db,
+        'select pgauth.totp_confirm($1, $2) as codes',
+        [userId, code],
+      );
+      return rows[0]?.codes ?? null;
+    },
+
+    /** pgauth.totp_remove: whether the code (TOTP or recovery) was right and TOTP is off. */
+    async totpRemove(userId: string, code: string): Promise<boolean> {
+      const rows = await run<{ ok: boolean }>(db, 'select pgauth.totp_remove($1, $2) as ok', [
+        userId,
+        code,
+      ]);
+      return rows[0]?.ok === true;
+    },
+
+    /** pgauth.mfa_status: the second factors of an account. */
+    async mfaStatus(userId: string): Promise<MfaStatus> {
+      const rows = await run<{ totp: boolean; totp_pending: boolean; recovery_codes_left: number }>(
+        db,
+        'select totp, totp_pending, recovery_codes_left from pgauth.mfa_status($1)',
+        [userId],
+      );
+      const row = rows[0];
+      return {
+        totp: row?.totp === true,
+        totpPending: row?.totp_pending === true,
+        recoveryCodesLeft: row?.recovery_codes_left ?? 0,
+      };
     },
 
     /** pgauth.refresh: the rotated pair, or null; the old access token is dead at once. */

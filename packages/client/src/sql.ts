@@ -6,10 +6,10 @@
 
 import { type CoalesceOptions, coalesce } from './batch.ts';
 import type { Database } from './db/types.ts';
-import { AuthError, toAuthError } from './errors.ts';
+import { AuthError, MfaRequiredError, toAuthError } from './errors.ts';
 import { type OperationHooks, type ServiceOperations, serviceOperations } from './operations.ts';
 import { plausibleToken } from './tokens.ts';
-import type { LoginContext, Session, TokenPair } from './types.ts';
+import type { LoginContext, SecondFactor, Session, TokenPair } from './types.ts';
 
 export { MAX_TOKEN_LENGTH, plausibleToken } from './tokens.ts';
 
@@ -69,6 +69,17 @@ export function sqlOperations(db: Database, options: SqlOptions = {}) {
     login: (username: string, password: string, context?: LoginContext): Promise<TokenPair> =>
       sdkCall(async () => {
         const pair = await ops.login(username, password, context);
+        if (!pair) throw new AuthError('invalid_credentials');
+        if ('mfaRequired' in pair) throw new MfaRequiredError(pair.challenge, pair.expiresIn);
+        return pair;
+      }),
+    loginMfa: (
+      challenge: string,
+      second: SecondFactor,
+      context?: LoginContext,
+    ): Promise<TokenPair> =>
+      sdkCall(async () => {
+        const pair = await ops.loginMfa(challenge, second, context);
         if (!pair) throw new AuthError('invalid_credentials');
         return pair;
       }),

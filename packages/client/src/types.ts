@@ -11,6 +11,8 @@ export interface Session {
   roles: string[];
   /** When the access token stops being valid. */
   expiresAt: Date;
+  /** Authenticator assurance level of the login: 1 with a password, 2 with a second factor too. */
+  aal: 1 | 2;
 }
 
 /** What login and refresh return. */
@@ -26,6 +28,17 @@ export interface TokenPair {
   sessionId: string;
 }
 
+/** A right password on an account with a second factor: finish with `loginMfa`. */
+export interface MfaChallenge {
+  mfaRequired: true;
+  /** Single use, for `loginMfa`; dies after `expiresIn` seconds or five wrong codes. */
+  challenge: string;
+  expiresIn: number;
+}
+
+/** The second factor of `loginMfa`: a TOTP code, or one of the recovery codes. */
+export type SecondFactor = { code: string } | { recoveryCode: string };
+
 /** Client details recorded with a login (SQL mode; over HTTP the gateway sees its own caller). */
 export interface LoginContext {
   ip?: string;
@@ -39,8 +52,16 @@ export interface TokenValidator {
 }
 
 export interface AuthClient extends TokenValidator {
-  /** Throws AuthError `invalid_credentials` for every kind of failed login. */
+  /**
+   * Throws AuthError `invalid_credentials` for every kind of failed login, and MfaRequiredError
+   * (`mfa_required`, with its `challenge`) when the account has a second factor.
+   */
   login(username: string, password: string, context?: LoginContext): Promise<TokenPair>;
+  /**
+   * Finishes a login with a second factor: the pair of a session of aal 2. Throws AuthError
+   * `invalid_credentials` for a wrong or used code, or a dead challenge.
+   */
+  loginMfa(challenge: string, second: SecondFactor, context?: LoginContext): Promise<TokenPair>;
   /** Throws AuthError `invalid_token` when the refresh token is not valid. */
   refresh(refreshToken: string): Promise<TokenPair>;
   /** Ends the session of `accessToken`; no error when it is already ended. */

@@ -82,6 +82,38 @@ $$;
 ALTER FUNCTION pgauth._audit_failed_attempt(p_attempt pgauth.password_attempts, p_extra jsonb) OWNER TO pgauth_owner;
 
 --
+-- Name: _base32(bytea); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._base32(p_data bytea) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE STRICT
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_alphabet constant text := 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  v_out text := '';
+  v_buffer bigint := 0;
+  v_bits integer := 0;
+begin
+  for i in 0 .. pg_catalog.length(p_data) - 1 loop
+    v_buffer := (v_buffer << 8) | pg_catalog.get_byte(p_data, i);
+    v_bits := v_bits + 8;
+    while v_bits >= 5 loop
+      v_bits := v_bits - 5;
+      v_out := v_out || pg_catalog.substr(v_alphabet, ((v_buffer >> v_bits) & 31)::integer + 1, 1);
+    end loop;
+    v_buffer := v_buffer & ((1::bigint << v_bits) - 1);
+  end loop;
+  if v_bits > 0 then
+    v_out := v_out || pg_catalog.substr(v_alphabet, ((v_buffer << (5 - v_bits)) & 31)::integer + 1, 1);
+  end if;
+  return v_out;
+end
+$$;
+
+ALTER FUNCTION pgauth._base32(p_data bytea) OWNER TO pgauth_owner;
+
+--
 -- Name: _bf_cost(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -304,6 +336,25 @@ CREATE FUNCTION pgauth._derive_token(p_prefix text, p_secret text, p_salt bytea,
 ALTER FUNCTION pgauth._derive_token(p_prefix text, p_secret text, p_salt bytea, p_label text) OWNER TO pgauth_owner;
 
 --
+-- Name: _enqueue_mail(text, uuid, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._enqueue_mail(p_kind text, p_user_id uuid, p_to text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_now timestamptz := pgauth.clock();
+begin
+  insert into pgauth.mail_outbox (kind, user_id, to_address, created_at, next_attempt_at)
+  values (p_kind, p_user_id, p_to, v_now, v_now);
+  perform pg_catalog.pg_notify('pgauth_mail', '');
+end
+$$;
+
+ALTER FUNCTION pgauth._enqueue_mail(p_kind text, p_user_id uuid, p_to text) OWNER TO pgauth_owner;
+
+--
 -- Name: _hash_password(text, integer); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -313,6 +364,17 @@ CREATE FUNCTION pgauth._hash_password(p_password text, p_cost integer) RETURNS t
     AS $$ select pgauth._crypt(pgauth._prehash(p_password), pgauth._bf_salt(p_cost)) $$;
 
 ALTER FUNCTION pgauth._hash_password(p_password text, p_cost integer) OWNER TO pgauth_owner;
+
+--
+-- Name: _hmac(bytea, bytea, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._hmac(p_data bytea, p_key bytea, p_type text) RETURNS bytea
+    LANGUAGE sql IMMUTABLE STRICT
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$select pgauth.hmac(p_data, p_key, p_type)$$;
+
+ALTER FUNCTION pgauth._hmac(p_data bytea, p_key bytea, p_type text) OWNER TO pgauth_owner;
 
 --
 -- Name: _invalid(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -385,7 +447,7 @@ ALTER FUNCTION pgauth._is_rehash(p_user_id uuid, p_new_hash text) OWNER TO pgaut
 -- Name: _login_finish(pgauth.password_attempts, text, boolean); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
-CREATE FUNCTION pgauth._login_finish(p_attempt pgauth.password_attempts, p_password text, p_verified boolean) RETURNS TABLE(user_id uuid, session_id uuid, access_token text, access_expires_at timestamp with time zone, refresh_token text, refresh_expires_at timestamp with time zone)
+CREATE FUNCTION pgauth._login_finish(p_attempt pgauth.password_attempts, p_password text, p_verified boolean) RETURNS TABLE(user_id uuid, session_id uuid, access_token text, access_expires_at timestamp with time zone, refresh_token text, refresh_expires_at timestamp with time zone, status text, mfa_challenge text, mfa_expires_at timestamp with time zone)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
     AS $$
@@ -398,6 +460,8 @@ declare
   v_stale boolean;
   v_rehash text;
   v_new record;
+  v_challenge text;
+  v_expires timestamptz;
 begin
   if p_attempt.user_id is not null then
     select * into v_user from pgauth.users u where u.id = p_attempt.user_id;
@@ -415,6 +479,8 @@ begin
       end if;
     end if;
     perform pgauth._audit_failed_attempt(p_attempt, '{}');
+    return query select null::uuid, null::uuid, null::text, null::timestamptz, null::text,
+      null::timestamptz, 'failed'::text, null::text, null::timestamptz;
     return;
   end if;
 
@@ -423,9 +489,7 @@ begin
     v_rehash := pgauth._hash_password(p_password, v_settings.bcrypt_cost);
     perform pg_catalog.set_config('pgauth.rehash', v_user.id::text || ':' || v_rehash, true);
   end if;
-  -- Re-check that nothing changed since the password was checked: a password change, lock or
-  -- deletion committed meanwhile wins over this login. A concurrent login's upgrade is no
-  -- change (password_changed_at stays): its hash is kept.
+  -- Re-check that nothing changed since the password was checked (0009).
   update pgauth.users u
     set last_login_at = v_now,
         password_hash = case when u.password_hash = v_user.password_hash
@@ -439,10 +503,36 @@ begin
   if not found then
     p_attempt.outcome := 'changed_meanwhile';
     perform pgauth._audit_failed_attempt(p_attempt, '{}');
+    return query select null::uuid, null::uuid, null::text, null::timestamptz, null::text,
+      null::timestamptz, 'failed'::text, null::text, null::timestamptz;
     return;
   end if;
   if v_rehash is not null and v_row.password_hash is distinct from v_rehash then
     v_rehash := null;
+  end if;
+
+  if v_settings.require_verified_email and v_row.email_verified_at is null then
+    p_attempt.outcome := 'email_not_verified';
+    perform pgauth._audit_failed_attempt(p_attempt, '{}');
+    return query select null::uuid, null::uuid, null::text, null::timestamptz, null::text,
+      null::timestamptz, 'email_not_verified'::text, null::text, null::timestamptz;
+    return;
+  end if;
+
+  if exists (select 1 from pgauth.totp_factors f
+             where f.user_id = v_row.id and f.confirmed_at is not null) then
+    v_challenge := pgauth._new_token('pgm_');
+    v_expires := v_now + v_settings.mfa_challenge_ttl;
+    insert into pgauth.mfa_challenges (token_hash, user_id, password_changed_at, expires_at,
+      client_ip, user_agent)
+    values (pgauth._token_hash(v_challenge), v_row.id, v_row.password_changed_at, v_expires,
+      p_attempt.client_ip, pg_catalog.left(p_attempt.user_agent, 512));
+    perform pgauth._audit('mfa_challenge', v_row.id, null, p_attempt.client_ip,
+      p_attempt.user_agent,
+      case when v_rehash is null then '{}'::jsonb else '{"rehashed": true}'::jsonb end);
+    return query select null::uuid, null::uuid, null::text, null::timestamptz, null::text,
+      null::timestamptz, 'mfa_required'::text, v_challenge, v_expires;
+    return;
   end if;
 
   select * into v_new
@@ -451,7 +541,7 @@ begin
     p_attempt.user_agent,
     case when v_rehash is null then '{}'::jsonb else '{"rehashed": true}'::jsonb end);
   return query select v_new.user_id, v_new.session_id, v_new.access_token, v_new.access_expires_at,
-    v_new.refresh_token, v_new.refresh_expires_at;
+    v_new.refresh_token, v_new.refresh_expires_at, 'ok'::text, null::text, null::timestamptz;
 end
 $$;
 
@@ -510,17 +600,6 @@ CREATE FUNCTION pgauth._new_token(p_prefix text) RETURNS text
 ALTER FUNCTION pgauth._new_token(p_prefix text) OWNER TO pgauth_owner;
 
 --
--- Name: _prefix_end(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
---
-
-CREATE FUNCTION pgauth._prefix_end(p_prefix text) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$ select p_prefix || chr(1114111) $$;
-
-ALTER FUNCTION pgauth._prefix_end(p_prefix text) OWNER TO pgauth_owner;
-
---
 -- Name: _prehash(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -529,6 +608,26 @@ CREATE FUNCTION pgauth._prehash(p_password text) RETURNS text
     AS $$ select pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(p_password, 'UTF8')), 'base64') $$;
 
 ALTER FUNCTION pgauth._prehash(p_password text) OWNER TO pgauth_owner;
+
+--
+-- Name: _purge_lifecycle(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._purge_lifecycle() RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_now timestamptz := pgauth.clock();
+begin
+  delete from pgauth.account_tokens t where t.expires_at <= v_now;
+  delete from pgauth.mfa_challenges c where c.expires_at <= v_now;
+  delete from pgauth.mail_outbox o
+  where coalesce(o.sent_at, o.failed_at) < v_now - (pgauth._settings()).session_retention;
+end
+$$;
+
+ALTER FUNCTION pgauth._purge_lifecycle() OWNER TO pgauth_owner;
 
 --
 -- Name: _random_bytes(integer); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -559,17 +658,32 @@ CREATE TABLE pgauth.settings (
     allow_registration boolean DEFAULT true NOT NULL,
     session_retention interval DEFAULT '7 days'::interval NOT NULL,
     clock_offset interval DEFAULT '00:00:00'::interval NOT NULL,
+    require_verified_email boolean DEFAULT false NOT NULL,
+    email_verification_ttl interval DEFAULT '24:00:00'::interval NOT NULL,
+    password_reset_ttl interval DEFAULT '00:15:00'::interval NOT NULL,
+    password_reset_per_address integer DEFAULT 3 NOT NULL,
+    password_reset_per_ip integer DEFAULT 20 NOT NULL,
+    mfa_challenge_ttl interval DEFAULT '00:05:00'::interval NOT NULL,
+    totp_issuer text DEFAULT 'pgauth'::text NOT NULL,
+    mail_max_attempts integer DEFAULT 8 NOT NULL,
     CONSTRAINT settings_access_token_ttl_positive CHECK ((access_token_ttl > '00:00:00'::interval)),
     CONSTRAINT settings_bcrypt_cost_range CHECK (((bcrypt_cost >= 4) AND (bcrypt_cost <= 16))),
+    CONSTRAINT settings_email_verification_ttl_positive CHECK ((email_verification_ttl > '00:00:00'::interval)),
     CONSTRAINT settings_lockout_max_seconds_range CHECK ((lockout_max_seconds >= lockout_seconds)),
     CONSTRAINT settings_lockout_seconds_positive CHECK ((lockout_seconds > 0)),
+    CONSTRAINT settings_mail_max_attempts_range CHECK (((mail_max_attempts >= 1) AND (mail_max_attempts <= 100))),
     CONSTRAINT settings_max_failed_logins_range CHECK (((max_failed_logins >= 1) AND (max_failed_logins <= 100))),
+    CONSTRAINT settings_mfa_challenge_ttl_range CHECK (((mfa_challenge_ttl >= '00:00:30'::interval) AND (mfa_challenge_ttl <= '00:30:00'::interval))),
     CONSTRAINT settings_password_min_length_range CHECK (((password_min_length >= 8) AND (password_min_length <= 1024))),
+    CONSTRAINT settings_password_reset_per_address_positive CHECK ((password_reset_per_address > 0)),
+    CONSTRAINT settings_password_reset_per_ip_positive CHECK ((password_reset_per_ip > 0)),
+    CONSTRAINT settings_password_reset_ttl_range CHECK (((password_reset_ttl >= '00:01:00'::interval) AND (password_reset_ttl <= '24:00:00'::interval))),
     CONSTRAINT settings_refresh_reuse_grace_range CHECK (((refresh_reuse_grace >= '00:00:00'::interval) AND (refresh_reuse_grace <= '00:05:00'::interval))),
     CONSTRAINT settings_refresh_token_ttl_positive CHECK ((refresh_token_ttl > '00:00:00'::interval)),
     CONSTRAINT settings_session_max_age_positive CHECK ((session_max_age > '00:00:00'::interval)),
     CONSTRAINT settings_session_retention_range CHECK ((session_retention >= '00:00:00'::interval)),
-    CONSTRAINT settings_single_row CHECK (id)
+    CONSTRAINT settings_single_row CHECK (id),
+    CONSTRAINT settings_totp_issuer_length CHECK (((char_length(totp_issuer) >= 1) AND (char_length(totp_issuer) <= 64)))
 );
 
 ALTER TABLE pgauth.settings OWNER TO pgauth_owner;
@@ -641,6 +755,18 @@ $$;
 ALTER FUNCTION pgauth._record_password_check(p_kind text, p_user_id uuid, p_checked_changed_at timestamp with time zone, p_ok boolean, p_settings pgauth.settings, p_client_ip inet, p_user_agent text) OWNER TO pgauth_owner;
 
 --
+-- Name: _recovery_hash(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._recovery_hash(p_code text) RETURNS bytea
+    LANGUAGE sql IMMUTABLE STRICT
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ select pg_catalog.sha256(pg_catalog.convert_to(
+          pg_catalog.lower(pg_catalog.translate(p_code, ' -', '')), 'UTF8')) $$;
+
+ALTER FUNCTION pgauth._recovery_hash(p_code text) OWNER TO pgauth_owner;
+
+--
 -- Name: _require_fresh_transaction(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -656,17 +782,6 @@ end
 $$;
 
 ALTER FUNCTION pgauth._require_fresh_transaction() OWNER TO pgauth_owner;
-
---
--- Name: _settings(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
---
-
-CREATE FUNCTION pgauth._settings() RETURNS pgauth.settings
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
-    AS $$ select s from pgauth.settings s $$;
-
-ALTER FUNCTION pgauth._settings() OWNER TO pgauth_owner;
 
 --
 -- Name: clock(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -703,6 +818,7 @@ CREATE TABLE pgauth.users (
     lock_reason text,
     disabled_at timestamp with time zone,
     deleted_at timestamp with time zone,
+    email_verified_at timestamp with time zone,
     CONSTRAINT users_email_length CHECK (((char_length(email) >= 3) AND (char_length(email) <= 254))),
     CONSTRAINT users_failed_logins_nonnegative CHECK ((failed_logins >= 0)),
     CONSTRAINT users_lock_count_nonnegative CHECK ((lock_count >= 0)),
@@ -716,6 +832,39 @@ ALTER TABLE pgauth.users OWNER TO pgauth_owner;
 --
 
 COMMENT ON TABLE pgauth.users IS 'Accounts. A raw UPDATE of password_hash, locked_until, disabled_at or deleted_at revokes every session of the user (trigger users_revoke_sessions).';
+
+--
+-- Name: _second_factor_failed(pgauth.users, text, inet, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._second_factor_failed(p_user pgauth.users, p_via text, p_client_ip inet, p_user_agent text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_attempt pgauth.password_attempts;
+begin
+  v_attempt := pgauth._record_password_check('login', p_user.id, p_user.password_changed_at, false,
+    pgauth._settings(), p_client_ip, p_user_agent);
+  if v_attempt.outcome = 'bad_password' then
+    v_attempt.outcome := 'bad_code';
+  end if;
+  perform pgauth._audit_failed_attempt(v_attempt, jsonb_build_object('via', p_via));
+end
+$$;
+
+ALTER FUNCTION pgauth._second_factor_failed(p_user pgauth.users, p_via text, p_client_ip inet, p_user_agent text) OWNER TO pgauth_owner;
+
+--
+-- Name: _settings(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._settings() RETURNS pgauth.settings
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$ select s from pgauth.settings s $$;
+
+ALTER FUNCTION pgauth._settings() OWNER TO pgauth_owner;
 
 --
 -- Name: _start_session(pgauth.users, pgauth.settings, inet, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -786,6 +935,52 @@ $$;
 ALTER FUNCTION pgauth._store_attempt(p_attempt pgauth.password_attempts) OWNER TO pgauth_owner;
 
 --
+-- Name: account_tokens; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TABLE pgauth.account_tokens (
+    token_hash bytea NOT NULL,
+    user_id uuid NOT NULL,
+    purpose text NOT NULL,
+    email text,
+    created_at timestamp with time zone NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    CONSTRAINT account_tokens_purpose_check CHECK ((purpose = ANY (ARRAY['verify_email'::text, 'password_reset'::text])))
+);
+
+ALTER TABLE pgauth.account_tokens OWNER TO pgauth_owner;
+
+--
+-- Name: TABLE account_tokens; Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON TABLE pgauth.account_tokens IS 'Live link tokens of email verification and password reset: SHA-256 only, single use.';
+
+--
+-- Name: _take_account_token(text, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._take_account_token(p_token text, p_purpose text) RETURNS pgauth.account_tokens
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_token pgauth.account_tokens;
+begin
+  if p_token is null or char_length(p_token) > 256 then
+    return v_token;
+  end if;
+  delete from pgauth.account_tokens t
+  where t.token_hash = pgauth._token_hash(p_token) and t.purpose = p_purpose
+    and t.expires_at > pgauth.clock()
+  returning * into v_token;
+  return v_token;
+end
+$$;
+
+ALTER FUNCTION pgauth._take_account_token(p_token text, p_purpose text) OWNER TO pgauth_owner;
+
+--
 -- Name: _take_attempt(text, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -843,6 +1038,119 @@ CREATE FUNCTION pgauth._token_hash(p_token text) RETURNS bytea
     AS $$ select pg_catalog.sha256(pg_catalog.convert_to(p_token, 'UTF8')) $$;
 
 ALTER FUNCTION pgauth._token_hash(p_token text) OWNER TO pgauth_owner;
+
+--
+-- Name: totp_factors; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TABLE pgauth.totp_factors (
+    user_id uuid NOT NULL,
+    secret bytea NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    confirmed_at timestamp with time zone,
+    last_step bigint
+);
+
+ALTER TABLE pgauth.totp_factors OWNER TO pgauth_owner;
+
+--
+-- Name: TABLE totp_factors; Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON TABLE pgauth.totp_factors IS 'One TOTP factor per account: pending until confirmed_at. last_step: the newest time step accepted (no replay).';
+
+--
+-- Name: _totp_match(pgauth.totp_factors, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._totp_match(p_factor pgauth.totp_factors, p_code text) RETURNS bigint
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $_$
+declare
+  v_now bigint := pg_catalog.floor(extract(epoch from pgauth.clock()) / 30)::bigint;
+  v_match bigint;
+begin
+  if p_code is null or p_code !~ '^[0-9]{6}$' or p_factor.secret is null then
+    return null;
+  end if;
+  for v_step in v_now - 1 .. v_now + 1 loop
+    if pgauth.totp_code(p_factor.secret, v_step) = p_code then
+      v_match := v_step;
+    end if;
+  end loop;
+  if v_match is null or v_match <= coalesce(p_factor.last_step, -1) then
+    return null;
+  end if;
+  return v_match;
+end
+$_$;
+
+ALTER FUNCTION pgauth._totp_match(p_factor pgauth.totp_factors, p_code text) OWNER TO pgauth_owner;
+
+--
+-- Name: _uri_encode(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._uri_encode(p_text text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    select coalesce(pg_catalog.string_agg(
+      case when b.byte between 48 and 57 or b.byte between 65 and 90 or b.byte between 97 and 122
+                or b.byte in (45, 46, 95, 126)
+           then pg_catalog.chr(b.byte)
+           else '%' || pg_catalog.upper(pg_catalog.lpad(pg_catalog.to_hex(b.byte), 2, '0')) end,
+      '' order by b.i), '')
+    from (select i, pg_catalog.get_byte(pg_catalog.convert_to(p_text, 'UTF8'), i) as byte
+          from pg_catalog.generate_series(0,
+            pg_catalog.length(pg_catalog.convert_to(p_text, 'UTF8')) - 1) i) b
+  $$;
+
+ALTER FUNCTION pgauth._uri_encode(p_text text) OWNER TO pgauth_owner;
+
+--
+-- Name: _use_second_factor(uuid, text, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._use_second_factor(p_user_id uuid, p_code text, p_recovery_code text) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_factor pgauth.totp_factors;
+  v_step bigint;
+  v_left integer;
+begin
+  select * into v_factor from pgauth.totp_factors f
+  where f.user_id = p_user_id and f.confirmed_at is not null for update;
+  if not found then
+    return null;
+  end if;
+  if p_code is not null then
+    v_step := pgauth._totp_match(v_factor, p_code);
+    if v_step is null then
+      return null;
+    end if;
+    update pgauth.totp_factors f set last_step = v_step where f.user_id = p_user_id;
+    return 'totp';
+  end if;
+  if p_recovery_code is null or char_length(p_recovery_code) > 64 then
+    return null;
+  end if;
+  delete from pgauth.recovery_codes r
+  where r.user_id = p_user_id and r.code_hash = pgauth._recovery_hash(p_recovery_code);
+  if not found then
+    return null;
+  end if;
+  select count(*) into v_left from pgauth.recovery_codes r where r.user_id = p_user_id;
+  perform pgauth._audit('recovery_code_used', p_user_id, null, null, null,
+    jsonb_build_object('remaining', v_left));
+  return 'recovery_code';
+end
+$$;
+
+ALTER FUNCTION pgauth._use_second_factor(p_user_id uuid, p_code text, p_recovery_code text) OWNER TO pgauth_owner;
 
 --
 -- Name: _user(uuid); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -1086,36 +1394,6 @@ ALTER FUNCTION pgauth.find_user(p_user text) OWNER TO pgauth_owner;
 COMMENT ON FUNCTION pgauth.find_user(p_user text) IS 'Admin: the id of a user named by username (case-insensitively) or by id. NOUSR.';
 
 --
--- Name: get_settings(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
---
-
-CREATE FUNCTION pgauth.get_settings() RETURNS TABLE(bcrypt_cost integer, password_min_length integer, max_failed_logins integer, lockout_seconds integer, lockout_max_seconds integer, access_token_ttl_seconds integer, refresh_token_ttl_seconds integer, session_max_age_seconds integer, refresh_reuse_grace_seconds integer, session_retention_seconds integer, allow_registration boolean)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
-    AS $$
-begin
-  return query
-    select s.bcrypt_cost, s.password_min_length, s.max_failed_logins, s.lockout_seconds,
-      s.lockout_max_seconds,
-      extract(epoch from s.access_token_ttl)::integer,
-      extract(epoch from s.refresh_token_ttl)::integer,
-      extract(epoch from s.session_max_age)::integer,
-      extract(epoch from s.refresh_reuse_grace)::integer,
-      extract(epoch from s.session_retention)::integer,
-      s.allow_registration
-    from pgauth.settings s;
-end
-$$;
-
-ALTER FUNCTION pgauth.get_settings() OWNER TO pgauth_owner;
-
---
--- Name: FUNCTION get_settings(); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
---
-
-COMMENT ON FUNCTION pgauth.get_settings() IS 'Admin: the policy settings, durations in seconds (clock_offset, for tests, is not shown).';
-
---
 -- Name: get_user(uuid); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -1275,8 +1553,11 @@ CREATE FUNCTION pgauth.login(p_username text, p_password text, p_client_ip inet 
     SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
     AS $$
 begin
-  return query select * from pgauth._login_finish(
-    pgauth._login_verdict(p_username, p_password, p_client_ip, p_user_agent), p_password, true);
+  return query select f.user_id, f.session_id, f.access_token, f.access_expires_at,
+      f.refresh_token, f.refresh_expires_at
+    from pgauth._login_finish(
+      pgauth._login_verdict(p_username, p_password, p_client_ip, p_user_agent), p_password, true) f
+    where f.status = 'ok';
 end
 $$;
 
@@ -1286,13 +1567,13 @@ ALTER FUNCTION pgauth.login(p_username text, p_password text, p_client_ip inet, 
 -- Name: FUNCTION login(p_username text, p_password text, p_client_ip inet, p_user_agent text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
 --
 
-COMMENT ON FUNCTION pgauth.login(p_username text, p_password text, p_client_ip inet, p_user_agent text) IS 'Admin: checks a password and starts a session in the caller''s transaction: one row with the user id, session id and a fresh access/refresh token pair, or no row on any failure (unknown user, wrong password, locked, disabled). A rollback erases its failure count: front doors use login_durably. Raises BADIN only on missing or over-long input.';
+COMMENT ON FUNCTION pgauth.login(p_username text, p_password text, p_client_ip inet, p_user_agent text) IS 'Admin: checks a password and starts a session in the caller''s transaction: one row with the user id, session id and a fresh access/refresh token pair, or no row on any failure (unknown user, wrong password, locked, disabled) and for an account that needs a second factor or a verified address (front doors use login_durably). A rollback erases its failure count. Raises BADIN only on missing or over-long input.';
 
 --
 -- Name: login_answer(text, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
-CREATE FUNCTION pgauth.login_answer(p_attempt text, p_password text) RETURNS TABLE(user_id uuid, session_id uuid, access_token text, access_expires_at timestamp with time zone, refresh_token text, refresh_expires_at timestamp with time zone)
+CREATE FUNCTION pgauth.login_answer(p_attempt text, p_password text) RETURNS TABLE(user_id uuid, session_id uuid, access_token text, access_expires_at timestamp with time zone, refresh_token text, refresh_expires_at timestamp with time zone, status text, mfa_challenge text, mfa_expires_at timestamp with time zone)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
     AS $$
@@ -1302,7 +1583,8 @@ begin
   if v_attempt.token_hash is null then
     return;
   end if;
-  return query select * from pgauth._login_finish(v_attempt, p_password, false);
+  return query select * from pgauth._login_finish(v_attempt, p_password, false) f
+    where f.status <> 'failed';
 end
 $$;
 
@@ -1312,7 +1594,7 @@ ALTER FUNCTION pgauth.login_answer(p_attempt text, p_password text) OWNER TO pga
 -- Name: FUNCTION login_answer(p_attempt text, p_password text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
 --
 
-COMMENT ON FUNCTION pgauth.login_answer(p_attempt text, p_password text) IS 'Step 2 of login_durably: for the ticket of a login_attempt whose transaction committed less than a minute ago, one row with a new session and token pair when the password was right, else no row (as pgauth.login). Each ticket answers once; p_password is the one given to login_attempt.';
+COMMENT ON FUNCTION pgauth.login_answer(p_attempt text, p_password text) IS 'Step 2 of login_durably: for the ticket of a login_attempt whose transaction committed less than a minute ago, one row when the password was right, else no row. status ok: a new session and token pair; mfa_required: no tokens, a challenge for login_mfa_durably (mfa_challenge, mfa_expires_at); email_not_verified: no tokens (settings.require_verified_email). Each ticket answers once; p_password is the one given to login_attempt.';
 
 --
 -- Name: login_attempt(text, text, inet, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -1338,65 +1620,176 @@ ALTER FUNCTION pgauth.login_attempt(p_username text, p_password text, p_client_i
 COMMENT ON FUNCTION pgauth.login_attempt(p_username text, p_password text, p_client_ip inet, p_user_agent text) IS 'Step 1 of login_durably: checks a password, counts a failure or locks, and returns a ticket whose outcome login_answer reveals once this transaction has committed. Must be the first write of its transaction (else BADIN); BADIN on missing or over-long input.';
 
 --
--- Name: login_durably(text, text, inet, text, uuid, uuid, text, timestamp with time zone, text, timestamp with time zone); Type: PROCEDURE; Schema: pgauth; Owner: pgauth_owner
+-- Name: login_durably(text, text, inet, text, uuid, uuid, text, timestamp with time zone, text, timestamp with time zone, text, timestamp with time zone); Type: PROCEDURE; Schema: pgauth; Owner: pgauth_owner
 --
 
-CREATE PROCEDURE pgauth.login_durably(IN p_username text, IN p_password text, IN p_client_ip inet DEFAULT NULL::inet, IN p_user_agent text DEFAULT NULL::text, INOUT user_id uuid DEFAULT NULL::uuid, INOUT session_id uuid DEFAULT NULL::uuid, INOUT access_token text DEFAULT NULL::text, INOUT access_expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone, INOUT refresh_token text DEFAULT NULL::text, INOUT refresh_expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone)
+CREATE PROCEDURE pgauth.login_durably(IN p_username text, IN p_password text, IN p_client_ip inet DEFAULT NULL::inet, IN p_user_agent text DEFAULT NULL::text, INOUT user_id uuid DEFAULT NULL::uuid, INOUT session_id uuid DEFAULT NULL::uuid, INOUT access_token text DEFAULT NULL::text, INOUT access_expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone, INOUT refresh_token text DEFAULT NULL::text, INOUT refresh_expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone, INOUT mfa_challenge text DEFAULT NULL::text, INOUT mfa_expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone)
     LANGUAGE plpgsql
     AS $$
 declare
   v_attempt text;
+  v_status text;
 begin
   v_attempt := pgauth.login_attempt(p_username, p_password, p_client_ip, p_user_agent);
   commit;
   select r.user_id, r.session_id, r.access_token, r.access_expires_at, r.refresh_token,
+         r.refresh_expires_at, r.status, r.mfa_challenge, r.mfa_expires_at
+    into user_id, session_id, access_token, access_expires_at, refresh_token, refresh_expires_at,
+         v_status, mfa_challenge, mfa_expires_at
+  from pgauth.login_answer(v_attempt, p_password) r;
+  commit;
+  if v_status = 'email_not_verified' then
+    raise exception using errcode = 'NOVER', message = 'email_not_verified';
+  end if;
+end
+$$;
+
+ALTER PROCEDURE pgauth.login_durably(IN p_username text, IN p_password text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone, INOUT mfa_challenge text, INOUT mfa_expires_at timestamp with time zone) OWNER TO pgauth_owner;
+
+--
+-- Name: PROCEDURE login_durably(IN p_username text, IN p_password text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone, INOUT mfa_challenge text, INOUT mfa_expires_at timestamp with time zone); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON PROCEDURE pgauth.login_durably(IN p_username text, IN p_password text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone, INOUT mfa_challenge text, INOUT mfa_expires_at timestamp with time zone) IS 'The login of front doors: CALL pgauth.login_durably(username, password[, client_ip, user_agent]). One row: user id, session id and a fresh token pair; or, for an account with a second factor, NULL tokens and mfa_challenge / mfa_expires_at (finish with login_mfa_durably); all NULL on any failure. NOVER (after the refusal is committed) when the password is right but settings.require_verified_email holds and the address is not verified. The check and its consequences are committed before the answer: call it outside BEGIN … COMMIT (else SQLSTATE 2D000). BADIN on missing or over-long input.';
+
+--
+-- Name: login_mfa_answer(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.login_mfa_answer(p_challenge text) RETURNS TABLE(user_id uuid, session_id uuid, access_token text, access_expires_at timestamp with time zone, refresh_token text, refresh_expires_at timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_settings pgauth.settings := pgauth._settings();
+  v_now timestamptz := pgauth.clock();
+  v_challenge pgauth.mfa_challenges;
+  v_row pgauth.users;
+  v_new record;
+begin
+  if p_challenge is null or char_length(p_challenge) > 256 then
+    return;
+  end if;
+  delete from pgauth.mfa_challenges c
+  where c.token_hash = pgauth._token_hash(p_challenge) and c.expires_at > v_now
+    and c.verified_xact is not null
+    and pg_catalog.pg_xact_status(c.verified_xact) = 'committed'
+  returning * into v_challenge;
+  if not found then
+    return;
+  end if;
+  -- A password change, lock or deletion since the password was checked wins.
+  update pgauth.users u set last_login_at = v_now
+  where u.id = v_challenge.user_id and u.password_changed_at = v_challenge.password_changed_at
+    and u.deleted_at is null and u.disabled_at is null
+    and (u.locked_until is null or u.locked_until <= v_now)
+  returning * into v_row;
+  if not found then
+    perform pgauth._audit('login_failure', v_challenge.user_id, null, v_challenge.client_ip,
+      v_challenge.user_agent, '{"reason": "changed_meanwhile", "via": "login_mfa"}');
+    return;
+  end if;
+  select * into v_new
+  from pgauth._start_session(v_row, v_settings, v_challenge.client_ip, v_challenge.user_agent);
+  update pgauth.sessions s set aal = 2 where s.id = v_new.session_id;
+  perform pgauth._audit('login_success', v_row.id, v_new.session_id, v_challenge.client_ip,
+    v_challenge.user_agent, jsonb_build_object('aal', 2, 'via', v_challenge.verified_by));
+  return query select v_new.user_id, v_new.session_id, v_new.access_token, v_new.access_expires_at,
+    v_new.refresh_token, v_new.refresh_expires_at;
+end
+$$;
+
+ALTER FUNCTION pgauth.login_mfa_answer(p_challenge text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION login_mfa_answer(p_challenge text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.login_mfa_answer(p_challenge text) IS 'Step 2 of login_mfa_durably: for a challenge verified by a committed login_mfa_attempt, one row with a new session of aal 2 and its token pair (once); no row otherwise.';
+
+--
+-- Name: login_mfa_attempt(text, text, text, inet, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.login_mfa_attempt(p_challenge text, p_code text, p_recovery_code text DEFAULT NULL::text, p_client_ip inet DEFAULT NULL::inet, p_user_agent text DEFAULT NULL::text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_challenge pgauth.mfa_challenges;
+  v_user pgauth.users;
+  v_via text;
+begin
+  perform pgauth._require_fresh_transaction();
+  if p_challenge is null or char_length(p_challenge) > 256 or char_length(p_code) > 64
+     or char_length(p_recovery_code) > 64 or (p_code is null) = (p_recovery_code is null) then
+    perform pgauth._invalid('a challenge and either a code or a recovery code are required');
+  end if;
+  select * into v_challenge from pgauth.mfa_challenges c
+  where c.token_hash = pgauth._token_hash(p_challenge) and c.expires_at > pgauth.clock()
+    and c.verified_xact is null
+  for update;
+  if not found then
+    return;
+  end if;
+  select * into v_user from pgauth.users u where u.id = v_challenge.user_id;
+  if v_user.locked_until > pgauth.clock() or v_user.disabled_at is not null
+     or v_user.deleted_at is not null then
+    perform pgauth._second_factor_failed(v_user, 'login_mfa', p_client_ip, p_user_agent);
+    return;
+  end if;
+  v_via := pgauth._use_second_factor(v_user.id, p_code, p_recovery_code);
+  if v_via is null then
+    perform pgauth._second_factor_failed(v_user, 'login_mfa', p_client_ip, p_user_agent);
+    if v_challenge.failures + 1 >= 5 then
+      delete from pgauth.mfa_challenges c where c.token_hash = v_challenge.token_hash;
+    else
+      update pgauth.mfa_challenges c set failures = c.failures + 1
+      where c.token_hash = v_challenge.token_hash;
+    end if;
+    return;
+  end if;
+  update pgauth.mfa_challenges c
+    set verified_by = v_via, verified_xact = pg_catalog.pg_current_xact_id(),
+        client_ip = coalesce(p_client_ip, c.client_ip),
+        user_agent = coalesce(pg_catalog.left(p_user_agent, 512), c.user_agent)
+  where c.token_hash = v_challenge.token_hash;
+end
+$$;
+
+ALTER FUNCTION pgauth.login_mfa_attempt(p_challenge text, p_code text, p_recovery_code text, p_client_ip inet, p_user_agent text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION login_mfa_attempt(p_challenge text, p_code text, p_recovery_code text, p_client_ip inet, p_user_agent text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.login_mfa_attempt(p_challenge text, p_code text, p_recovery_code text, p_client_ip inet, p_user_agent text) IS 'Step 1 of login_mfa_durably: checks a TOTP code (p_code) or a recovery code against a login challenge. A wrong one counts as a failed login (same lock); a challenge dies after 5. Answers nothing: login_mfa_answer tells, once this transaction has committed. Must be the first write of its transaction; BADIN unless exactly one of the codes is given.';
+
+--
+-- Name: login_mfa_durably(text, text, text, inet, text, uuid, uuid, text, timestamp with time zone, text, timestamp with time zone); Type: PROCEDURE; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE PROCEDURE pgauth.login_mfa_durably(IN p_challenge text, IN p_code text, IN p_recovery_code text DEFAULT NULL::text, IN p_client_ip inet DEFAULT NULL::inet, IN p_user_agent text DEFAULT NULL::text, INOUT user_id uuid DEFAULT NULL::uuid, INOUT session_id uuid DEFAULT NULL::uuid, INOUT access_token text DEFAULT NULL::text, INOUT access_expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone, INOUT refresh_token text DEFAULT NULL::text, INOUT refresh_expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone)
+    LANGUAGE plpgsql
+    AS $$
+begin
+  perform pgauth.login_mfa_attempt(p_challenge, p_code, p_recovery_code, p_client_ip, p_user_agent);
+  commit;
+  select r.user_id, r.session_id, r.access_token, r.access_expires_at, r.refresh_token,
          r.refresh_expires_at
     into user_id, session_id, access_token, access_expires_at, refresh_token, refresh_expires_at
-  from pgauth.login_answer(v_attempt, p_password) r;
+  from pgauth.login_mfa_answer(p_challenge) r;
   commit;
 end
 $$;
 
-ALTER PROCEDURE pgauth.login_durably(IN p_username text, IN p_password text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone) OWNER TO pgauth_owner;
+ALTER PROCEDURE pgauth.login_mfa_durably(IN p_challenge text, IN p_code text, IN p_recovery_code text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone) OWNER TO pgauth_owner;
 
 --
--- Name: PROCEDURE login_durably(IN p_username text, IN p_password text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+-- Name: PROCEDURE login_mfa_durably(IN p_challenge text, IN p_code text, IN p_recovery_code text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
 --
 
-COMMENT ON PROCEDURE pgauth.login_durably(IN p_username text, IN p_password text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone) IS 'The login of front doors: CALL pgauth.login_durably(username, password[, client_ip, user_agent]). One row: user id, session id and a fresh token pair, or all NULL on any failure. The check and its consequences (counter, lock, audit) are committed before the answer is returned, so no rollback can erase them: call it on its own, outside BEGIN … COMMIT (else SQLSTATE 2D000). BADIN on missing or over-long input.';
-
---
--- Name: login_stats(timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
---
-
-CREATE FUNCTION pgauth.login_stats(p_from timestamp with time zone, p_to timestamp with time zone) RETURNS TABLE(minute timestamp with time zone, logins bigint, failures bigint, lockouts bigint)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
-    AS $$
-begin
-  if p_from is null or p_to is null or p_to <= p_from or p_to - p_from > interval '7 days' then
-    perform pgauth._invalid('the range must be from before to, at most 7 days');
-  end if;
-  return query
-    select date_trunc('minute', a.at),
-      count(*) filter (where a.event = 'login_success'),
-      count(*) filter (where a.event = 'login_failure'),
-      count(*) filter (where a.event = 'lockout')
-    from pgauth.audit_log a
-    where a.at >= p_from and a.at < p_to
-      and a.event in ('login_success', 'login_failure', 'lockout')
-    group by 1
-    order by 1;
-end
-$$;
-
-ALTER FUNCTION pgauth.login_stats(p_from timestamp with time zone, p_to timestamp with time zone) OWNER TO pgauth_owner;
-
---
--- Name: FUNCTION login_stats(p_from timestamp with time zone, p_to timestamp with time zone); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
---
-
-COMMENT ON FUNCTION pgauth.login_stats(p_from timestamp with time zone, p_to timestamp with time zone) IS 'Admin: successful logins, failed logins and lockouts per minute in [p_from, p_to) (at most 7 days), minutes without any left out.';
+COMMENT ON PROCEDURE pgauth.login_mfa_durably(IN p_challenge text, IN p_code text, IN p_recovery_code text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone) IS 'The second step of a login with a second factor: CALL pgauth.login_mfa_durably(challenge, code[, recovery_code, client_ip, user_agent]) with a code, or (challenge, NULL, recovery_code). One row: a new session of aal 2 and its token pair, or all NULL (wrong code, used or expired challenge: the failure is committed first). Outside BEGIN … COMMIT (else 2D000). BADIN unless exactly one code is given.';
 
 --
 -- Name: logout(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -1427,6 +1820,172 @@ ALTER FUNCTION pgauth.logout(p_access_token text) OWNER TO pgauth_owner;
 --
 
 COMMENT ON FUNCTION pgauth.logout(p_access_token text) IS 'Revokes the session of an access token (its access and refresh token both stop working). True when a live session was revoked.';
+
+--
+-- Name: mail_claim(integer, integer); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.mail_claim(p_limit integer DEFAULT 10, p_lease_seconds integer DEFAULT 60) RETURNS TABLE(id bigint, kind text, to_address text, username text, token text, expires_at timestamp with time zone, attempt integer)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_settings pgauth.settings := pgauth._settings();
+  v_now timestamptz := pgauth.clock();
+  v_ids bigint[];
+  v_row pgauth.mail_outbox;
+  v_user pgauth.users;
+  v_token text;
+  v_expires timestamptz;
+begin
+  if p_limit is null or p_limit not between 1 and 1000
+     or p_lease_seconds is null or p_lease_seconds not between 1 and 3600 then
+    perform pgauth._invalid('limit must be 1 to 1000 and the lease 1 to 3600 seconds');
+  end if;
+  -- Claimed in one statement, then handed out oldest first (RETURNING keeps no order).
+  with claimed as (
+    update pgauth.mail_outbox o
+      set claimed_until = v_now + pg_catalog.make_interval(secs => p_lease_seconds),
+          attempts = o.attempts + 1
+    where o.id in (
+      select x.id from pgauth.mail_outbox x
+      where x.sent_at is null and x.failed_at is null and x.next_attempt_at <= v_now
+        and (x.claimed_until is null or x.claimed_until <= v_now)
+      order by x.next_attempt_at, x.id
+      limit p_limit
+      for update skip locked)
+    returning o.id
+  )
+  select pg_catalog.array_agg(c.id) into v_ids from claimed c;
+  for v_row in
+    select * from pgauth.mail_outbox o where o.id = any (v_ids) order by o.next_attempt_at, o.id
+  loop
+    select * into v_user from pgauth.users u where u.id = v_row.user_id;
+    -- Nothing to send any more: the account went, or its address changed, or it was verified.
+    if v_user.deleted_at is not null or v_user.disabled_at is not null
+       or v_user.email is distinct from v_row.to_address
+       or (v_row.kind = 'verify_email' and v_user.email_verified_at is not null) then
+      update pgauth.mail_outbox o set failed_at = v_now, claimed_until = null,
+        last_error = 'obsolete'
+      where o.id = v_row.id;
+      continue;
+    end if;
+    v_token := pgauth._new_token(case v_row.kind when 'verify_email' then 'pgv_' else 'pgp_' end);
+    v_expires := v_now + case v_row.kind when 'verify_email' then v_settings.email_verification_ttl
+                                         else v_settings.password_reset_ttl end;
+    -- A new token of a purpose kills the older ones.
+    delete from pgauth.account_tokens t where t.user_id = v_user.id and t.purpose = v_row.kind;
+    insert into pgauth.account_tokens (token_hash, user_id, purpose, email, created_at, expires_at)
+    values (pgauth._token_hash(v_token), v_user.id, v_row.kind, v_user.email, v_now, v_expires);
+    return query select v_row.id, v_row.kind, v_row.to_address, v_user.username, v_token,
+      v_expires, v_row.attempts;
+  end loop;
+end
+$$;
+
+ALTER FUNCTION pgauth.mail_claim(p_limit integer, p_lease_seconds integer) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION mail_claim(p_limit integer, p_lease_seconds integer); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.mail_claim(p_limit integer, p_lease_seconds integer) IS 'Mailer: claims up to p_limit due messages for p_lease_seconds (FOR UPDATE SKIP LOCKED: concurrent senders never get one row twice) and makes the link token of each (only its SHA-256 is stored; older tokens of the account and purpose die). Report each with mail_sent or mail_failed. BADIN on bad arguments.';
+
+--
+-- Name: mail_failed(bigint, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.mail_failed(p_id bigint, p_error text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_settings pgauth.settings := pgauth._settings();
+  v_now timestamptz := pgauth.clock();
+  v_row pgauth.mail_outbox;
+begin
+  -- Backoff: 30 s, 1 min, 2 min … at most 1 h; gives up after mail_max_attempts.
+  update pgauth.mail_outbox o set
+    claimed_until = null,
+    last_error = pg_catalog.left(coalesce(p_error, 'error'), 200),
+    next_attempt_at = v_now + pg_catalog.make_interval(secs =>
+      least(30 * power(2::numeric, least(o.attempts - 1, 20)), 3600)::double precision),
+    failed_at = case when o.attempts >= v_settings.mail_max_attempts then v_now end
+  where o.id = p_id and o.sent_at is null and o.failed_at is null
+  returning * into v_row;
+  if not found then
+    return false;
+  end if;
+  perform pgauth._audit('mail_failed', v_row.user_id, null, null, null,
+    jsonb_build_object('kind', v_row.kind, 'mail_id', v_row.id, 'attempts', v_row.attempts,
+      'final', v_row.failed_at is not null, 'error', v_row.last_error));
+  return true;
+end
+$$;
+
+ALTER FUNCTION pgauth.mail_failed(p_id bigint, p_error text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION mail_failed(p_id bigint, p_error text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.mail_failed(p_id bigint, p_error text) IS 'Mailer: a claimed message could not be delivered (p_error, at most 200 characters, must not hold the message text): retried after 30 s, doubling up to 1 h, given up after settings.mail_max_attempts (audit mail_failed). False when it was not pending.';
+
+--
+-- Name: mail_sent(bigint); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.mail_sent(p_id bigint) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_row pgauth.mail_outbox;
+begin
+  update pgauth.mail_outbox o set sent_at = pgauth.clock(), claimed_until = null, last_error = null
+  where o.id = p_id and o.sent_at is null and o.failed_at is null
+  returning * into v_row;
+  if not found then
+    return false;
+  end if;
+  perform pgauth._audit('mail_sent', v_row.user_id, null, null, null,
+    jsonb_build_object('kind', v_row.kind, 'mail_id', v_row.id, 'attempts', v_row.attempts));
+  return true;
+end
+$$;
+
+ALTER FUNCTION pgauth.mail_sent(p_id bigint) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION mail_sent(p_id bigint); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.mail_sent(p_id bigint) IS 'Mailer: marks a claimed message sent (audit mail_sent). False when it was not pending.';
+
+--
+-- Name: mfa_status(uuid); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.mfa_status(p_user_id uuid) RETURNS TABLE(totp boolean, totp_pending boolean, recovery_codes_left integer)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  perform pgauth._user(p_user_id);
+  return query select
+    exists (select 1 from pgauth.totp_factors f where f.user_id = p_user_id and f.confirmed_at is not null),
+    exists (select 1 from pgauth.totp_factors f where f.user_id = p_user_id and f.confirmed_at is null),
+    (select count(*)::integer from pgauth.recovery_codes r where r.user_id = p_user_id);
+end
+$$;
+
+ALTER FUNCTION pgauth.mfa_status(p_user_id uuid) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION mfa_status(p_user_id uuid); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.mfa_status(p_user_id uuid) IS 'The second factors of a user: TOTP on, an enrolment pending, recovery codes left. NOUSR.';
 
 --
 -- Name: purge_audit(interval); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -1506,6 +2065,7 @@ begin
       || case when v_attempt.kind = 'change_password'
               then '{"via": "change_password"}'::jsonb else '{}'::jsonb end);
   end loop;
+  perform pgauth._purge_lifecycle();
   return v_count;
 end
 $$;
@@ -1516,7 +2076,7 @@ ALTER FUNCTION pgauth.purge_expired() OWNER TO pgauth_owner;
 -- Name: FUNCTION purge_expired(); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
 --
 
-COMMENT ON FUNCTION pgauth.purge_expired() IS 'Admin: deletes sessions that ended (expired or revoked) longer than settings.session_retention ago, wipes the refresh rotation salts whose grace window has passed, and audits (login_failure, "unfinished") and deletes password attempts whose answer was not read within a minute; returns how many sessions it deleted. Safe at any time; schedule it every minute or so.';
+COMMENT ON FUNCTION pgauth.purge_expired() IS 'Admin: deletes sessions that ended (expired or revoked) longer than settings.session_retention ago, wipes the refresh rotation salts whose grace window has passed, audits (login_failure, "unfinished") and deletes password attempts whose answer was not read within a minute, deletes expired link tokens and login challenges and mail sent or given up longer than session_retention ago; returns how many sessions it deleted. Safe at any time; schedule it every minute or so.';
 
 --
 -- Name: refresh(text, inet, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -1634,6 +2194,179 @@ ALTER FUNCTION pgauth.register(p_username text, p_password text, p_email text) O
 --
 
 COMMENT ON FUNCTION pgauth.register(p_username text, p_password text, p_email text) IS 'Self-registration. Returns the new user id. Raises REGOF when settings.allow_registration is off, BADIN on a malformed username or email, WEAKP on a refused password (message: the reason code), TAKEN on a taken username.';
+
+--
+-- Name: request_email_verification(uuid); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.request_email_verification(p_user_id uuid) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_user pgauth.users := pgauth._user(p_user_id);
+begin
+  if v_user.email is null then
+    perform pgauth._invalid('the account has no email address');
+  end if;
+  if v_user.email_verified_at is not null then
+    return false;
+  end if;
+  -- At most 5 an hour per account: a signed-in client cannot make pgauth mail-bomb its address.
+  if pgauth._throttle_hit('verify_email:user', v_user.id::text, 5, interval '1 hour',
+       pgauth.clock()) > 0 then
+    return false;
+  end if;
+  perform pgauth._enqueue_mail('verify_email', v_user.id, v_user.email);
+  perform pgauth._audit('email_verification_requested', v_user.id, null, null, null, '{}');
+  return true;
+end
+$$;
+
+ALTER FUNCTION pgauth.request_email_verification(p_user_id uuid) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION request_email_verification(p_user_id uuid); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.request_email_verification(p_user_id uuid) IS 'Queues a verification mail to the user''s current address: true when queued, false when the address is verified already or the account asked 5 times this hour. NOUSR; BADIN when the account has no address.';
+
+--
+-- Name: request_password_reset(text, inet); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.request_password_reset(p_email_or_username text, p_client_ip inet DEFAULT NULL::inet) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_settings pgauth.settings := pgauth._settings();
+  v_now timestamptz := pgauth.clock();
+  v_key text;
+  v_user pgauth.users;
+  v_blocked boolean;
+  v_matched boolean := false;
+begin
+  if p_email_or_username is null or char_length(p_email_or_username) not between 1 and 256 then
+    perform pgauth._invalid('an email address or a username of 1 to 256 characters is required');
+  end if;
+  v_key := pg_catalog.lower(p_email_or_username);
+  v_blocked := pgauth._throttle_hit('password_reset:address', v_key,
+    v_settings.password_reset_per_address, interval '1 hour', v_now) > 0;
+  if p_client_ip is not null then
+    v_blocked := pgauth._throttle_hit('password_reset:ip', pg_catalog.host(p_client_ip),
+      v_settings.password_reset_per_ip, interval '1 hour', v_now) > 0 or v_blocked;
+  end if;
+  for v_user in
+    select * from pgauth.users u
+    where u.deleted_at is null and u.disabled_at is null and u.email is not null
+      and (pg_catalog.lower(u.username) = v_key or pg_catalog.lower(u.email) = v_key)
+    order by u.created_at
+    limit 10
+  loop
+    v_matched := true;
+    if v_blocked then
+      perform pgauth._audit('password_reset_requested', v_user.id, null, p_client_ip, null,
+        '{"limited": true}');
+    else
+      perform pgauth._enqueue_mail('password_reset', v_user.id, v_user.email);
+      perform pgauth._audit('password_reset_requested', v_user.id, null, p_client_ip, null, '{}');
+    end if;
+  end loop;
+  -- Nobody matched: the same kind of writes (an audit row, a notification at commit), so that
+  -- the answer takes about as long (the notification's commit is most of the cost).
+  if not v_matched then
+    perform pgauth._audit('password_reset_requested', null, null, p_client_ip, null,
+      '{"matched": false}');
+    perform pg_catalog.pg_notify('pgauth_mail', '');
+  end if;
+end
+$$;
+
+ALTER FUNCTION pgauth.request_password_reset(p_email_or_username text, p_client_ip inet) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION request_password_reset(p_email_or_username text, p_client_ip inet); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.request_password_reset(p_email_or_username text, p_client_ip inet) IS 'Queues a password-reset mail to each account whose username or email (case-insensitively) is p_email_or_username and that has an address. Answers nothing, whether or not an account matched; limited per address and per client network (settings.password_reset_per_address, password_reset_per_ip, an hour each). BADIN on missing or over-long input.';
+
+--
+-- Name: reset_mfa(uuid); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.reset_mfa(p_user_id uuid) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_user pgauth.users := pgauth._user(p_user_id);
+  v_had boolean;
+begin
+  delete from pgauth.totp_factors f where f.user_id = v_user.id;
+  v_had := found;
+  delete from pgauth.recovery_codes r where r.user_id = v_user.id;
+  delete from pgauth.mfa_challenges c where c.user_id = v_user.id;
+  perform pgauth._audit('mfa_reset', v_user.id, null, null, null,
+    jsonb_build_object('had_factor', v_had));
+  return v_had;
+end
+$$;
+
+ALTER FUNCTION pgauth.reset_mfa(p_user_id uuid) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION reset_mfa(p_user_id uuid); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.reset_mfa(p_user_id uuid) IS 'Admin: removes every second factor of a user (TOTP, recovery codes, pending challenges); true when there was one. Audited (mfa_reset). NOUSR.';
+
+--
+-- Name: reset_password(text, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.reset_password(p_token text, p_new_password text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_settings pgauth.settings := pgauth._settings();
+  v_token pgauth.account_tokens;
+  v_user pgauth.users;
+begin
+  if p_new_password is null then
+    perform pgauth._invalid('password is required');
+  end if;
+  v_token := pgauth._take_account_token(p_token, 'password_reset');
+  if v_token.user_id is null then
+    return false;
+  end if;
+  select * into v_user from pgauth.users u
+  where u.id = v_token.user_id and u.deleted_at is null and u.disabled_at is null
+  for update;
+  if not found then
+    return false;
+  end if;
+  -- WEAKP rolls this back whole: the token is not spent by a refused password.
+  perform pgauth._check_password(p_new_password, v_user.username, v_settings.password_min_length);
+  update pgauth.users u set
+    password_hash = pgauth._hash_password(p_new_password, v_settings.bcrypt_cost),
+    failed_logins = 0, lock_count = 0,
+    locked_until = case when u.lock_reason = 'too_many_failures' then null else u.locked_until end,
+    lock_reason = case when u.lock_reason = 'too_many_failures' then null else u.lock_reason end
+  where u.id = v_user.id;
+  perform pgauth._audit('password_reset', v_user.id, null, null, null, '{}');
+  return true;
+end
+$$;
+
+ALTER FUNCTION pgauth.reset_password(p_token text, p_new_password text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION reset_password(p_token text, p_new_password text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.reset_password(p_token text, p_new_password text) IS 'Sets a new password with a reset token: true, once; false for an unknown, used or expired token. Every session of the user is revoked, a lock of too many failures is lifted, every reset token of the account dies. WEAKP (the token stays usable), BADIN.';
 
 --
 -- Name: revoke_role(uuid, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -1754,145 +2487,6 @@ ALTER FUNCTION pgauth.revoke_user_sessions(p_user_id uuid, p_reason text) OWNER 
 --
 
 COMMENT ON FUNCTION pgauth.revoke_user_sessions(p_user_id uuid, p_reason text) IS 'Admin: revokes every live session of a user; returns how many. Raises NOUSR for an unknown user.';
-
---
--- Name: search_audit(text, uuid, timestamp with time zone, timestamp with time zone, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
---
-
-CREATE FUNCTION pgauth.search_audit(p_event text DEFAULT NULL::text, p_user_id uuid DEFAULT NULL::uuid, p_from timestamp with time zone DEFAULT NULL::timestamp with time zone, p_to timestamp with time zone DEFAULT NULL::timestamp with time zone, p_before_at timestamp with time zone DEFAULT NULL::timestamp with time zone, p_before_id bigint DEFAULT NULL::bigint, p_limit integer DEFAULT 100) RETURNS TABLE(id bigint, at timestamp with time zone, event text, user_id uuid, session_id uuid, client_ip inet, detail jsonb)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
-    AS $_$
-declare
-  -- Every bound is a plain comparison (no "is null or"), so that each of the three queries below
-  -- walks its index from the newest row of the page to the oldest and stops after p_limit rows.
-  -- The filtered ones are planned at each call with their values (EXECUTE of a constant text,
-  -- parameters bound by USING, nothing concatenated): a plan cached for every event would walk
-  -- the whole log by time looking for a rare one, where its own index has them in order.
-  v_at timestamptz := least(coalesce(p_before_at, 'infinity'), coalesce(p_to, 'infinity'));
-  v_id bigint := case
-    when p_to is not null and (p_before_at is null or p_to <= p_before_at)
-      then -9223372036854775808 -- before p_to: every row at p_to is out
-    when p_before_at is null then 9223372036854775807
-    else p_before_id end;
-  v_from timestamptz := coalesce(p_from, '-infinity');
-begin
-  if p_limit is null or p_limit not between 1 and 10000 then
-    perform pgauth._invalid('limit must be 1 to 10000');
-  end if;
-  if (p_before_at is null) <> (p_before_id is null) then
-    perform pgauth._invalid('before_at and before_id go together');
-  end if;
-  if p_user_id is not null then
-    return query execute
-      'select a.id, a.at, a.event, a.user_id, a.session_id, a.client_ip, a.detail
-       from pgauth.audit_log a
-       where a.user_id = $1 and ($2::text is null or a.event = $2)
-         and a.at >= $3 and (a.at, a.id) < ($4, $5)
-       order by a.at desc, a.id desc
-       limit $6'
-      using p_user_id, p_event, v_from, v_at, v_id, p_limit;
-  elsif p_event is not null then
-    return query execute
-      'select a.id, a.at, a.event, a.user_id, a.session_id, a.client_ip, a.detail
-       from pgauth.audit_log a
-       where a.event = $1 and a.at >= $2 and (a.at, a.id) < ($3, $4)
-       order by a.at desc, a.id desc
-       limit $5'
-      using p_event, v_from, v_at, v_id, p_limit;
-  else
-    return query
-      select a.id, a.at, a.event, a.user_id, a.session_id, a.client_ip, a.detail
-      from pgauth.audit_log a
-      where a.at >= v_from and (a.at, a.id) < (v_at, v_id)
-      order by a.at desc, a.id desc
-      limit p_limit;
-  end if;
-end
-$_$;
-
-ALTER FUNCTION pgauth.search_audit(p_event text, p_user_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_before_at timestamp with time zone, p_before_id bigint, p_limit integer) OWNER TO pgauth_owner;
-
---
--- Name: FUNCTION search_audit(p_event text, p_user_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_before_at timestamp with time zone, p_before_id bigint, p_limit integer); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
---
-
-COMMENT ON FUNCTION pgauth.search_audit(p_event text, p_user_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_before_at timestamp with time zone, p_before_id bigint, p_limit integer) IS 'Admin: audit events newest first, optionally of one event, of one user, at or after p_from and before p_to; the page after (p_before_at, p_before_id), the at and id of the last row of the page before. At most p_limit (1 to 10000).';
-
---
--- Name: search_users(text, text, uuid, integer); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
---
-
-CREATE FUNCTION pgauth.search_users(p_query text DEFAULT ''::text, p_after_key text DEFAULT NULL::text, p_after_id uuid DEFAULT NULL::uuid, p_limit integer DEFAULT 50) RETURNS TABLE(id uuid, username text, email text, roles text[], created_at timestamp with time zone, last_login_at timestamp with time zone, failed_logins integer, locked_until timestamp with time zone, lock_reason text, disabled_at timestamp with time zone, live_sessions bigint, sort_key text)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
-    AS $$
-declare
-  v_query text := lower(coalesce(p_query, ''));
-  v_email boolean := strpos(coalesce(p_query, ''), '@') > 0;
-  v_end text;
-  -- The scan starts after (v_key, v_id): the row before the page, or the query itself. One row
-  -- comparison, so that the index scan starts there (a second lower bound beside it may not).
-  v_key text;
-  v_id uuid;
-begin
-  if p_limit is null or p_limit not between 1 and 10000 then
-    perform pgauth._invalid('limit must be 1 to 10000');
-  end if;
-  if char_length(v_query) > 254 then
-    perform pgauth._invalid('query must be at most 254 characters');
-  end if;
-  if (p_after_key is null) <> (p_after_id is null) then
-    perform pgauth._invalid('after_key and after_id go together');
-  end if;
-  v_end := pgauth._prefix_end(v_query);
-  if p_after_key is null or p_after_key collate "C" < v_query collate "C" then
-    v_key := v_query;
-    v_id := '00000000-0000-0000-0000-000000000000';
-  else
-    v_key := p_after_key;
-    v_id := p_after_id;
-  end if;
-  return query
-    with page as (
-      select u.*, lower(u.username) collate "C" as k
-      from pgauth.users u
-      where not v_email and u.deleted_at is null
-        and (lower(u.username) collate "C", u.id) > (v_key collate "C", v_id)
-        and lower(u.username) collate "C" < v_end collate "C"
-      order by lower(u.username) collate "C", u.id
-      limit p_limit
-    ), email_page as (
-      select u.*, lower(u.email) collate "C" as k
-      from pgauth.users u
-      where v_email and u.deleted_at is null and u.email is not null
-        and (lower(u.email) collate "C", u.id) > (v_key collate "C", v_id)
-        and lower(u.email) collate "C" < v_end collate "C"
-      order by lower(u.email) collate "C", u.id
-      limit p_limit
-    ), found as (
-      select * from page union all select * from email_page
-    )
-    select f.id, f.username, f.email,
-      coalesce((select array_agg(ur.role order by ur.role) from pgauth.user_roles ur
-                where ur.user_id = f.id), '{}'),
-      f.created_at, f.last_login_at, f.failed_logins, f.locked_until, f.lock_reason,
-      f.disabled_at,
-      (select count(*) from pgauth.sessions s where s.user_id = f.id and s.revoked_at is null
-         and s.expires_at > pgauth.clock()),
-      f.k::text
-    from found f
-    order by f.k collate "C", f.id;
-end
-$$;
-
-ALTER FUNCTION pgauth.search_users(p_query text, p_after_key text, p_after_id uuid, p_limit integer) OWNER TO pgauth_owner;
-
---
--- Name: FUNCTION search_users(p_query text, p_after_key text, p_after_id uuid, p_limit integer); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
---
-
-COMMENT ON FUNCTION pgauth.search_users(p_query text, p_after_key text, p_after_id uuid, p_limit integer) IS 'Admin: users not deleted whose username (or, when the query holds an @, email) starts with p_query, case-insensitively, in byte order of the lower-cased key; the page after (p_after_key, p_after_id), the sort_key and id of the last row of the page before. At most p_limit (1 to 10000).';
 
 --
 -- Name: set_password(uuid, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -2070,6 +2664,23 @@ $$;
 ALTER FUNCTION pgauth.tg_users__before_update() OWNER TO pgauth_owner;
 
 --
+-- Name: tg_users__drop_reset_tokens(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.tg_users__drop_reset_tokens() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  delete from pgauth.account_tokens t
+  where t.user_id = new.id and t.purpose = 'password_reset';
+  return null;
+end
+$$;
+
+ALTER FUNCTION pgauth.tg_users__drop_reset_tokens() OWNER TO pgauth_owner;
+
+--
 -- Name: tg_users__revoke_sessions(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -2111,6 +2722,24 @@ end
 $$;
 
 ALTER FUNCTION pgauth.tg_users__revoke_sessions() OWNER TO pgauth_owner;
+
+--
+-- Name: tg_users__unverify_email(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.tg_users__unverify_email() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  if new.email is distinct from old.email then
+    new.email_verified_at := null;
+  end if;
+  return new;
+end
+$$;
+
+ALTER FUNCTION pgauth.tg_users__unverify_email() OWNER TO pgauth_owner;
 
 --
 -- Name: throttle(text, text, integer, text, integer, integer); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -2159,6 +2788,163 @@ ALTER FUNCTION pgauth.throttle(p_scope text, p_ip text, p_ip_max integer, p_user
 COMMENT ON FUNCTION pgauth.throttle(p_scope text, p_ip text, p_ip_max integer, p_username text, p_user_max integer, p_window_ms integer) IS 'Counts one attempt of a scope (login, register, refresh) under the client network p_ip and the username (folded by lower(), as pgauth.users compares usernames), in fixed windows of p_window_ms shared by every caller. Returns 0 to go on, or the seconds until the window that is over its limit ends. Either key may be null (not counted). BADIN on bad arguments.';
 
 --
+-- Name: totp_code(bytea, bigint, integer, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.totp_code(p_secret bytea, p_step bigint, p_digits integer DEFAULT 6, p_algorithm text DEFAULT 'sha1'::text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE STRICT SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_mac bytea := pgauth._hmac(pg_catalog.int8send(p_step), p_secret, p_algorithm);
+  v_off integer := pg_catalog.get_byte(v_mac, pg_catalog.length(v_mac) - 1) & 15;
+  v_bin bigint;
+begin
+  if p_digits not between 6 and 10 then
+    perform pgauth._invalid('digits must be 6 to 10');
+  end if;
+  v_bin := ((pg_catalog.get_byte(v_mac, v_off) & 127)::bigint << 24)
+         | (pg_catalog.get_byte(v_mac, v_off + 1)::bigint << 16)
+         | (pg_catalog.get_byte(v_mac, v_off + 2)::bigint << 8)
+         | pg_catalog.get_byte(v_mac, v_off + 3)::bigint;
+  return pg_catalog.lpad((v_bin % (10::bigint ^ p_digits)::bigint)::text, p_digits, '0');
+end
+$$;
+
+ALTER FUNCTION pgauth.totp_code(p_secret bytea, p_step bigint, p_digits integer, p_algorithm text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION totp_code(p_secret bytea, p_step bigint, p_digits integer, p_algorithm text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.totp_code(p_secret bytea, p_step bigint, p_digits integer, p_algorithm text) IS 'RFC 6238: the code of time step p_step (Unix time / 30) for a secret, HMAC with p_algorithm (sha1, sha256, sha512), p_digits digits. Pure; for tests and tools.';
+
+--
+-- Name: totp_confirm(uuid, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.totp_confirm(p_user_id uuid, p_code text) RETURNS text[]
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_user pgauth.users := pgauth._user(p_user_id);
+  v_factor pgauth.totp_factors;
+  v_step bigint;
+  v_codes text[] := '{}';
+  v_code text;
+begin
+  select * into v_factor from pgauth.totp_factors f where f.user_id = v_user.id for update;
+  if not found then
+    raise exception using errcode = 'MFAOF', message = 'mfa_not_enabled',
+      detail = 'no TOTP enrolment was started';
+  elsif v_factor.confirmed_at is not null then
+    raise exception using errcode = 'MFAON', message = 'mfa_already_enabled';
+  end if;
+  v_step := pgauth._totp_match(v_factor, p_code);
+  if v_step is null then
+    perform pgauth._second_factor_failed(v_user, 'totp_confirm', null, null);
+    return null;
+  end if;
+  update pgauth.totp_factors f set confirmed_at = pgauth.clock(), last_step = v_step
+  where f.user_id = v_user.id;
+  delete from pgauth.recovery_codes r where r.user_id = v_user.id;
+  for i in 1 .. 10 loop
+    v_code := pg_catalog.lower(pgauth._base32(pgauth._random_bytes(7)));
+    v_code := pg_catalog.substr(v_code, 1, 5) || '-' || pg_catalog.substr(v_code, 6, 5)
+      || '-' || pg_catalog.substr(v_code, 11, 2);
+    insert into pgauth.recovery_codes (user_id, code_hash, created_at)
+    values (v_user.id, pgauth._recovery_hash(v_code), pgauth.clock());
+    v_codes := v_codes || v_code;
+  end loop;
+  perform pgauth._audit('totp_enabled', v_user.id, null, null, null, '{}');
+  return v_codes;
+end
+$$;
+
+ALTER FUNCTION pgauth.totp_confirm(p_user_id uuid, p_code text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION totp_confirm(p_user_id uuid, p_code text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.totp_confirm(p_user_id uuid, p_code text) IS 'Confirms TOTP enrolment with a current code: returns the ten recovery codes (once; stored hashed). NULL for a wrong code (counted as a failed login). MFAOF when no enrolment was started, MFAON when already confirmed; NOUSR.';
+
+--
+-- Name: totp_enroll(uuid); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.totp_enroll(p_user_id uuid) RETURNS TABLE(secret text, otpauth_uri text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_settings pgauth.settings := pgauth._settings();
+  v_user pgauth.users := pgauth._user(p_user_id);
+  v_secret bytea := pgauth._random_bytes(20);
+  v_b32 text := pgauth._base32(v_secret);
+begin
+  if exists (select 1 from pgauth.totp_factors f
+             where f.user_id = v_user.id and f.confirmed_at is not null) then
+    raise exception using errcode = 'MFAON', message = 'mfa_already_enabled';
+  end if;
+  insert into pgauth.totp_factors as f (user_id, secret, created_at)
+  values (v_user.id, v_secret, pgauth.clock())
+  on conflict on constraint totp_factors_pkey do update
+    set secret = excluded.secret, created_at = excluded.created_at, last_step = null;
+  perform pgauth._audit('totp_enrolment_started', v_user.id, null, null, null, '{}');
+  return query select v_b32,
+    'otpauth://totp/' || pgauth._uri_encode(v_settings.totp_issuer) || ':'
+      || pgauth._uri_encode(v_user.username) || '?secret=' || v_b32
+      || '&issuer=' || pgauth._uri_encode(v_settings.totp_issuer)
+      || '&algorithm=SHA1&digits=6&period=30';
+end
+$$;
+
+ALTER FUNCTION pgauth.totp_enroll(p_user_id uuid) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION totp_enroll(p_user_id uuid); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.totp_enroll(p_user_id uuid) IS 'Starts (or restarts) TOTP enrolment: a new secret, returned once in base32 and as an otpauth:// URI; the factor is off until totp_confirm. MFAON when a confirmed factor exists; NOUSR.';
+
+--
+-- Name: totp_remove(uuid, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.totp_remove(p_user_id uuid, p_code text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_user pgauth.users := pgauth._user(p_user_id);
+begin
+  if not exists (select 1 from pgauth.totp_factors f
+                 where f.user_id = v_user.id and f.confirmed_at is not null) then
+    raise exception using errcode = 'MFAOF', message = 'mfa_not_enabled';
+  end if;
+  if pgauth._use_second_factor(v_user.id, p_code, null) is null
+     and pgauth._use_second_factor(v_user.id, null, p_code) is null then
+    perform pgauth._second_factor_failed(v_user, 'totp_remove', null, null);
+    return false;
+  end if;
+  delete from pgauth.totp_factors f where f.user_id = v_user.id;
+  delete from pgauth.recovery_codes r where r.user_id = v_user.id;
+  perform pgauth._audit('totp_removed', v_user.id, null, null, null, '{"by": "user"}');
+  return true;
+end
+$$;
+
+ALTER FUNCTION pgauth.totp_remove(p_user_id uuid, p_code text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION totp_remove(p_user_id uuid, p_code text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.totp_remove(p_user_id uuid, p_code text) IS 'Turns TOTP off given a current code or a recovery code: true; false for a wrong code (counted as a failed login). MFAOF when TOTP is not on; NOUSR.';
+
+--
 -- Name: unlock_user(uuid); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -2184,89 +2970,16 @@ ALTER FUNCTION pgauth.unlock_user(p_user_id uuid) OWNER TO pgauth_owner;
 COMMENT ON FUNCTION pgauth.unlock_user(p_user_id uuid) IS 'Admin: lifts a lock and clears the failure and lock counters. NOUSR.';
 
 --
--- Name: update_settings(jsonb); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
---
-
-CREATE FUNCTION pgauth.update_settings(p_changes jsonb) RETURNS void
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
-    AS $$
-declare
-  v_known constant text[] := array['bcrypt_cost', 'password_min_length', 'max_failed_logins',
-    'lockout_seconds', 'lockout_max_seconds', 'access_token_ttl_seconds',
-    'refresh_token_ttl_seconds', 'session_max_age_seconds', 'refresh_reuse_grace_seconds',
-    'session_retention_seconds', 'allow_registration'];
-  v_key text;
-  v_constraint text;
-begin
-  if p_changes is null or jsonb_typeof(p_changes) <> 'object' or p_changes = '{}' then
-    perform pgauth._invalid('the changes must be a non-empty object');
-  end if;
-  for v_key in select k from jsonb_object_keys(p_changes) k loop
-    if not v_key = any (v_known) then
-      perform pgauth._invalid(format('%s is not a setting', v_key));
-    end if;
-    if v_key = 'allow_registration' then
-      if jsonb_typeof(p_changes -> v_key) <> 'boolean' then
-        perform pgauth._invalid('allow_registration must be true or false');
-      end if;
-    elsif jsonb_typeof(p_changes -> v_key) <> 'number'
-        or (p_changes ->> v_key)::numeric <> trunc((p_changes ->> v_key)::numeric)
-        or (p_changes ->> v_key)::numeric not between 0 and 2147483647 then
-      perform pgauth._invalid(format('%s must be a whole number from 0 to 2147483647', v_key));
-    end if;
-  end loop;
-  begin
-    update pgauth.settings s set
-      bcrypt_cost = coalesce((p_changes ->> 'bcrypt_cost')::integer, s.bcrypt_cost),
-      password_min_length = coalesce((p_changes ->> 'password_min_length')::integer,
-        s.password_min_length),
-      max_failed_logins = coalesce((p_changes ->> 'max_failed_logins')::integer,
-        s.max_failed_logins),
-      lockout_seconds = coalesce((p_changes ->> 'lockout_seconds')::integer, s.lockout_seconds),
-      lockout_max_seconds = coalesce((p_changes ->> 'lockout_max_seconds')::integer,
-        s.lockout_max_seconds),
-      access_token_ttl = coalesce(make_interval(
-        secs => (p_changes ->> 'access_token_ttl_seconds')::integer), s.access_token_ttl),
-      refresh_token_ttl = coalesce(make_interval(
-        secs => (p_changes ->> 'refresh_token_ttl_seconds')::integer), s.refresh_token_ttl),
-      session_max_age = coalesce(make_interval(
-        secs => (p_changes ->> 'session_max_age_seconds')::integer), s.session_max_age),
-      refresh_reuse_grace = coalesce(make_interval(
-        secs => (p_changes ->> 'refresh_reuse_grace_seconds')::integer), s.refresh_reuse_grace),
-      session_retention = coalesce(make_interval(
-        secs => (p_changes ->> 'session_retention_seconds')::integer), s.session_retention),
-      allow_registration = coalesce((p_changes ->> 'allow_registration')::boolean,
-        s.allow_registration);
-  exception when check_violation then
-    get stacked diagnostics v_constraint = constraint_name;
-    perform pgauth._invalid(format('the settings break the rule %s',
-      replace(v_constraint, 'settings_', '')));
-  end;
-  perform pgauth._audit('settings_changed', null, null, null, null,
-    jsonb_build_object('fields', (select jsonb_agg(k order by k) from jsonb_object_keys(p_changes) k)));
-end
-$$;
-
-ALTER FUNCTION pgauth.update_settings(p_changes jsonb) OWNER TO pgauth_owner;
-
---
--- Name: FUNCTION update_settings(p_changes jsonb); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
---
-
-COMMENT ON FUNCTION pgauth.update_settings(p_changes jsonb) IS 'Admin: changes the named policy settings (the names get_settings returns, durations in seconds); each must keep the table''s rules, else BADIN naming the rule. One audit row settings_changed with the names of the fields.';
-
---
 -- Name: validate(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
-CREATE FUNCTION pgauth.validate(p_access_token text) RETURNS TABLE(user_id uuid, session_id uuid, username text, roles text[], expires_at timestamp with time zone)
+CREATE FUNCTION pgauth.validate(p_access_token text) RETURNS TABLE(user_id uuid, session_id uuid, username text, roles text[], expires_at timestamp with time zone, aal smallint)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
     AS $$
 begin
   return query
-    select s.user_id, s.id, s.username, s.roles, s.access_expires_at
+    select s.user_id, s.id, s.username, s.roles, s.access_expires_at, s.aal
     from pgauth.sessions s
     where s.access_token_hash = pgauth._token_hash(p_access_token)
       and s.revoked_at is null
@@ -2280,13 +2993,13 @@ ALTER FUNCTION pgauth.validate(p_access_token text) OWNER TO pgauth_owner;
 -- Name: FUNCTION validate(p_access_token text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
 --
 
-COMMENT ON FUNCTION pgauth.validate(p_access_token text) IS 'The hot path: one row (user id, session id, username, roles, access expiry) for a valid access token, no row for anything else (garbage, NULL, expired, revoked). Never raises, never writes.';
+COMMENT ON FUNCTION pgauth.validate(p_access_token text) IS 'The hot path: one row (user id, session id, username, roles, access expiry, aal: 1 for a password login, 2 with a second factor) for a valid access token, no row for anything else (garbage, NULL, expired, revoked). Never raises, never writes.';
 
 --
 -- Name: validate_many(text[]); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
-CREATE FUNCTION pgauth.validate_many(p_access_tokens text[]) RETURNS TABLE(ord integer, user_id uuid, session_id uuid, username text, roles text[], expires_at timestamp with time zone)
+CREATE FUNCTION pgauth.validate_many(p_access_tokens text[]) RETURNS TABLE(ord integer, user_id uuid, session_id uuid, username text, roles text[], expires_at timestamp with time zone, aal smallint)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
     AS $$
@@ -2296,7 +3009,7 @@ begin
       detail = 'At most 1000 tokens a call.';
   end if;
   return query
-    select t.ord::integer, v.user_id, v.session_id, v.username, v.roles, v.expires_at
+    select t.ord::integer, v.user_id, v.session_id, v.username, v.roles, v.expires_at, v.aal
     from pg_catalog.unnest(p_access_tokens) with ordinality as t(token, ord)
     cross join lateral pgauth.validate(t.token) as v;
 end
@@ -2309,6 +3022,38 @@ ALTER FUNCTION pgauth.validate_many(p_access_tokens text[]) OWNER TO pgauth_owne
 --
 
 COMMENT ON FUNCTION pgauth.validate_many(p_access_tokens text[]) IS 'The hot path in batches: for each valid access token of the array, one row with its 1-based position (ord) and what pgauth.validate returns; no row for the others. At most 1000 tokens. Never writes.';
+
+--
+-- Name: verify_email(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.verify_email(p_token text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_token pgauth.account_tokens := pgauth._take_account_token(p_token, 'verify_email');
+begin
+  if v_token.user_id is null then
+    return false;
+  end if;
+  update pgauth.users u set email_verified_at = pgauth.clock()
+  where u.id = v_token.user_id and u.deleted_at is null and u.email = v_token.email;
+  if not found then
+    return false;
+  end if;
+  perform pgauth._audit('email_verified', v_token.user_id, null, null, null, '{}');
+  return true;
+end
+$$;
+
+ALTER FUNCTION pgauth.verify_email(p_token text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION verify_email(p_token text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.verify_email(p_token text) IS 'Marks the address a verification token was mailed to as verified: true, once; false for an unknown, used or expired token, or when the address has changed since.';
 
 --
 -- Name: audit_log; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
@@ -2351,6 +3096,71 @@ CREATE TABLE pgauth.common_passwords (
 ALTER TABLE pgauth.common_passwords OWNER TO pgauth_owner;
 
 --
+-- Name: mail_outbox; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TABLE pgauth.mail_outbox (
+    id bigint NOT NULL,
+    kind text NOT NULL,
+    user_id uuid NOT NULL,
+    to_address text NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    next_attempt_at timestamp with time zone NOT NULL,
+    claimed_until timestamp with time zone,
+    attempts integer DEFAULT 0 NOT NULL,
+    sent_at timestamp with time zone,
+    failed_at timestamp with time zone,
+    last_error text,
+    CONSTRAINT mail_outbox_kind_check CHECK ((kind = ANY (ARRAY['verify_email'::text, 'password_reset'::text])))
+);
+
+ALTER TABLE pgauth.mail_outbox OWNER TO pgauth_owner;
+
+--
+-- Name: TABLE mail_outbox; Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON TABLE pgauth.mail_outbox IS 'Mail to send: the kind and the address, never the text or a token. Drained by pgauth.mail_claim / mail_sent / mail_failed.';
+
+--
+-- Name: mail_outbox_id_seq; Type: SEQUENCE; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE pgauth.mail_outbox ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME pgauth.mail_outbox_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: mfa_challenges; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TABLE pgauth.mfa_challenges (
+    token_hash bytea NOT NULL,
+    user_id uuid NOT NULL,
+    password_changed_at timestamp with time zone NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    failures integer DEFAULT 0 NOT NULL,
+    verified_by text,
+    verified_xact xid8,
+    client_ip inet,
+    user_agent text,
+    CONSTRAINT mfa_challenges_verified_by_check CHECK ((verified_by = ANY (ARRAY['totp'::text, 'recovery_code'::text])))
+);
+
+ALTER TABLE pgauth.mfa_challenges OWNER TO pgauth_owner;
+
+--
+-- Name: TABLE mfa_challenges; Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON TABLE pgauth.mfa_challenges IS 'Logins waiting for their second factor: SHA-256 of the challenge only.';
+
+--
 -- Name: migrations; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -2382,6 +3192,24 @@ ALTER TABLE pgauth.rate_limits OWNER TO pgauth_owner;
 --
 
 COMMENT ON TABLE pgauth.rate_limits IS 'Attempts per (bucket, key) in the current fixed window: pgauth.throttle() counts, every gateway shares. UNLOGGED: emptied by a crash or a failover.';
+
+--
+-- Name: recovery_codes; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TABLE pgauth.recovery_codes (
+    user_id uuid NOT NULL,
+    code_hash bytea NOT NULL,
+    created_at timestamp with time zone NOT NULL
+);
+
+ALTER TABLE pgauth.recovery_codes OWNER TO pgauth_owner;
+
+--
+-- Name: TABLE recovery_codes; Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON TABLE pgauth.recovery_codes IS 'Unused recovery codes, SHA-256 only; a used one is deleted.';
 
 --
 -- Name: roles; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
@@ -2430,6 +3258,8 @@ CREATE TABLE pgauth.sessions (
     user_agent text,
     revoked_at timestamp with time zone,
     revoked_reason text,
+    aal smallint DEFAULT 1 NOT NULL,
+    CONSTRAINT sessions_aal_check CHECK ((aal = ANY (ARRAY[1, 2]))),
     CONSTRAINT sessions_access_within_absolute CHECK ((access_expires_at <= expires_at)),
     CONSTRAINT sessions_refresh_within_absolute CHECK ((refresh_expires_at <= expires_at)),
     CONSTRAINT sessions_revoked_reason CHECK (((revoked_at IS NULL) = (revoked_reason IS NULL)))
@@ -2456,6 +3286,13 @@ CREATE TABLE pgauth.user_roles (
 ALTER TABLE pgauth.user_roles OWNER TO pgauth_owner;
 
 --
+-- Name: account_tokens account_tokens_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.account_tokens
+    ADD CONSTRAINT account_tokens_pkey PRIMARY KEY (token_hash);
+
+--
 -- Name: audit_log audit_log_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -2468,6 +3305,20 @@ ALTER TABLE ONLY pgauth.audit_log
 
 ALTER TABLE ONLY pgauth.common_passwords
     ADD CONSTRAINT common_passwords_pkey PRIMARY KEY (password);
+
+--
+-- Name: mail_outbox mail_outbox_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.mail_outbox
+    ADD CONSTRAINT mail_outbox_pkey PRIMARY KEY (id);
+
+--
+-- Name: mfa_challenges mfa_challenges_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.mfa_challenges
+    ADD CONSTRAINT mfa_challenges_pkey PRIMARY KEY (token_hash);
 
 --
 -- Name: migrations migrations_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
@@ -2489,6 +3340,13 @@ ALTER TABLE ONLY pgauth.password_attempts
 
 ALTER TABLE ONLY pgauth.rate_limits
     ADD CONSTRAINT rate_limits_pkey PRIMARY KEY (bucket, key);
+
+--
+-- Name: recovery_codes recovery_codes_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.recovery_codes
+    ADD CONSTRAINT recovery_codes_pkey PRIMARY KEY (user_id, code_hash);
 
 --
 -- Name: roles roles_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
@@ -2533,6 +3391,13 @@ ALTER TABLE ONLY pgauth.settings
     ADD CONSTRAINT settings_pkey PRIMARY KEY (id);
 
 --
+-- Name: totp_factors totp_factors_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.totp_factors
+    ADD CONSTRAINT totp_factors_pkey PRIMARY KEY (user_id);
+
+--
 -- Name: user_roles user_roles_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -2547,22 +3412,40 @@ ALTER TABLE ONLY pgauth.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
 
 --
--- Name: audit_log_at_id_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+-- Name: account_tokens_expires_at_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
 --
 
-CREATE INDEX audit_log_at_id_idx ON pgauth.audit_log USING btree (at DESC, id DESC);
+CREATE INDEX account_tokens_expires_at_idx ON pgauth.account_tokens USING btree (expires_at);
 
 --
--- Name: audit_log_event_at_id_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+-- Name: account_tokens_user_id_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
 --
 
-CREATE INDEX audit_log_event_at_id_idx ON pgauth.audit_log USING btree (event, at DESC, id DESC);
+CREATE INDEX account_tokens_user_id_idx ON pgauth.account_tokens USING btree (user_id, purpose);
+
+--
+-- Name: audit_log_at_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE INDEX audit_log_at_idx ON pgauth.audit_log USING btree (at DESC);
 
 --
 -- Name: audit_log_user_id_at_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
 --
 
 CREATE INDEX audit_log_user_id_at_idx ON pgauth.audit_log USING btree (user_id, at DESC);
+
+--
+-- Name: mail_outbox_pending_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE INDEX mail_outbox_pending_idx ON pgauth.mail_outbox USING btree (next_attempt_at) WHERE ((sent_at IS NULL) AND (failed_at IS NULL));
+
+--
+-- Name: mfa_challenges_expires_at_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE INDEX mfa_challenges_expires_at_idx ON pgauth.mfa_challenges USING btree (expires_at);
 
 --
 -- Name: password_attempts_at_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
@@ -2605,18 +3488,6 @@ CREATE INDEX sessions_user_id_idx ON pgauth.sessions USING btree (user_id) WHERE
 --
 
 CREATE INDEX user_roles_role_idx ON pgauth.user_roles USING btree (role);
-
---
--- Name: users_search_email_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
---
-
-CREATE INDEX users_search_email_idx ON pgauth.users USING btree (lower(email) COLLATE "C", id) WHERE ((deleted_at IS NULL) AND (email IS NOT NULL));
-
---
--- Name: users_search_username_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
---
-
-CREATE INDEX users_search_username_idx ON pgauth.users USING btree (lower(username) COLLATE "C", id) WHERE (deleted_at IS NULL);
 
 --
 -- Name: users_username_key; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
@@ -2691,10 +3562,43 @@ CREATE TRIGGER user_roles_sync_update AFTER UPDATE ON pgauth.user_roles REFERENC
 CREATE TRIGGER users_before_update BEFORE UPDATE ON pgauth.users FOR EACH ROW EXECUTE FUNCTION pgauth.tg_users__before_update();
 
 --
+-- Name: users users_drop_reset_tokens; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TRIGGER users_drop_reset_tokens AFTER UPDATE OF password_hash ON pgauth.users FOR EACH ROW WHEN ((new.password_hash IS DISTINCT FROM old.password_hash)) EXECUTE FUNCTION pgauth.tg_users__drop_reset_tokens();
+
+--
 -- Name: users users_revoke_sessions; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
 --
 
 CREATE TRIGGER users_revoke_sessions AFTER UPDATE ON pgauth.users FOR EACH ROW EXECUTE FUNCTION pgauth.tg_users__revoke_sessions();
+
+--
+-- Name: users users_unverify_email; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TRIGGER users_unverify_email BEFORE UPDATE OF email ON pgauth.users FOR EACH ROW EXECUTE FUNCTION pgauth.tg_users__unverify_email();
+
+--
+-- Name: account_tokens account_tokens_user_id_fkey; Type: FK CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.account_tokens
+    ADD CONSTRAINT account_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES pgauth.users(id) ON DELETE CASCADE;
+
+--
+-- Name: mail_outbox mail_outbox_user_id_fkey; Type: FK CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.mail_outbox
+    ADD CONSTRAINT mail_outbox_user_id_fkey FOREIGN KEY (user_id) REFERENCES pgauth.users(id) ON DELETE CASCADE;
+
+--
+-- Name: mfa_challenges mfa_challenges_user_id_fkey; Type: FK CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.mfa_challenges
+    ADD CONSTRAINT mfa_challenges_user_id_fkey FOREIGN KEY (user_id) REFERENCES pgauth.users(id) ON DELETE CASCADE;
 
 --
 -- Name: password_attempts password_attempts_user_id_fkey; Type: FK CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
@@ -2702,6 +3606,13 @@ CREATE TRIGGER users_revoke_sessions AFTER UPDATE ON pgauth.users FOR EACH ROW E
 
 ALTER TABLE ONLY pgauth.password_attempts
     ADD CONSTRAINT password_attempts_user_id_fkey FOREIGN KEY (user_id) REFERENCES pgauth.users(id) ON DELETE CASCADE;
+
+--
+-- Name: recovery_codes recovery_codes_user_id_fkey; Type: FK CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.recovery_codes
+    ADD CONSTRAINT recovery_codes_user_id_fkey FOREIGN KEY (user_id) REFERENCES pgauth.users(id) ON DELETE CASCADE;
 
 --
 -- Name: rotated_refresh_tokens rotated_refresh_tokens_session_id_fkey; Type: FK CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
@@ -2716,6 +3627,13 @@ ALTER TABLE ONLY pgauth.rotated_refresh_tokens
 
 ALTER TABLE ONLY pgauth.sessions
     ADD CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES pgauth.users(id) ON DELETE CASCADE;
+
+--
+-- Name: totp_factors totp_factors_user_id_fkey; Type: FK CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.totp_factors
+    ADD CONSTRAINT totp_factors_user_id_fkey FOREIGN KEY (user_id) REFERENCES pgauth.users(id) ON DELETE CASCADE;
 
 --
 -- Name: user_roles user_roles_role_fkey; Type: FK CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
@@ -2738,6 +3656,7 @@ ALTER TABLE ONLY pgauth.user_roles
 GRANT USAGE ON SCHEMA pgauth TO pgauth_service;
 GRANT USAGE ON SCHEMA pgauth TO pgauth_admin;
 GRANT USAGE ON SCHEMA pgauth TO pgauth_validator;
+GRANT USAGE ON SCHEMA pgauth TO pgauth_mailer;
 
 --
 -- Name: FUNCTION _audit(p_event text, p_user_id uuid, p_session_id uuid, p_client_ip inet, p_user_agent text, p_detail jsonb); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -2750,6 +3669,12 @@ REVOKE ALL ON FUNCTION pgauth._audit(p_event text, p_user_id uuid, p_session_id 
 --
 
 REVOKE ALL ON FUNCTION pgauth._audit_failed_attempt(p_attempt pgauth.password_attempts, p_extra jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _base32(p_data bytea); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._base32(p_data bytea) FROM PUBLIC;
 
 --
 -- Name: FUNCTION _bf_cost(p_hash text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -2812,10 +3737,22 @@ REVOKE ALL ON FUNCTION pgauth._crypt(p_password text, p_salt text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgauth._derive_token(p_prefix text, p_secret text, p_salt bytea, p_label text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION _enqueue_mail(p_kind text, p_user_id uuid, p_to text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._enqueue_mail(p_kind text, p_user_id uuid, p_to text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION _hash_password(p_password text, p_cost integer); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
 REVOKE ALL ON FUNCTION pgauth._hash_password(p_password text, p_cost integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _hmac(p_data bytea, p_key bytea, p_type text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._hmac(p_data bytea, p_key bytea, p_type text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION _invalid(p_detail text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -2854,16 +3791,16 @@ REVOKE ALL ON FUNCTION pgauth._login_verdict(p_username text, p_password text, p
 REVOKE ALL ON FUNCTION pgauth._new_token(p_prefix text) FROM PUBLIC;
 
 --
--- Name: FUNCTION _prefix_end(p_prefix text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
---
-
-REVOKE ALL ON FUNCTION pgauth._prefix_end(p_prefix text) FROM PUBLIC;
-
---
 -- Name: FUNCTION _prehash(p_password text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
 REVOKE ALL ON FUNCTION pgauth._prehash(p_password text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _purge_lifecycle(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._purge_lifecycle() FROM PUBLIC;
 
 --
 -- Name: FUNCTION _random_bytes(p_count integer); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -2878,16 +3815,16 @@ REVOKE ALL ON FUNCTION pgauth._random_bytes(p_count integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgauth._record_password_check(p_kind text, p_user_id uuid, p_checked_changed_at timestamp with time zone, p_ok boolean, p_settings pgauth.settings, p_client_ip inet, p_user_agent text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION _recovery_hash(p_code text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._recovery_hash(p_code text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION _require_fresh_transaction(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
 REVOKE ALL ON FUNCTION pgauth._require_fresh_transaction() FROM PUBLIC;
-
---
--- Name: FUNCTION _settings(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
---
-
-REVOKE ALL ON FUNCTION pgauth._settings() FROM PUBLIC;
 
 --
 -- Name: FUNCTION clock(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -2896,6 +3833,18 @@ REVOKE ALL ON FUNCTION pgauth._settings() FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgauth.clock() FROM PUBLIC;
 GRANT ALL ON FUNCTION pgauth.clock() TO pgauth_admin;
 GRANT ALL ON FUNCTION pgauth.clock() TO pgauth_validator;
+
+--
+-- Name: FUNCTION _second_factor_failed(p_user pgauth.users, p_via text, p_client_ip inet, p_user_agent text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._second_factor_failed(p_user pgauth.users, p_via text, p_client_ip inet, p_user_agent text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _settings(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._settings() FROM PUBLIC;
 
 --
 -- Name: FUNCTION _start_session(p_user pgauth.users, p_settings pgauth.settings, p_client_ip inet, p_user_agent text, OUT user_id uuid, OUT session_id uuid, OUT access_token text, OUT access_expires_at timestamp with time zone, OUT refresh_token text, OUT refresh_expires_at timestamp with time zone); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -2916,6 +3865,12 @@ REVOKE ALL ON FUNCTION pgauth._statement_clock() FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgauth._store_attempt(p_attempt pgauth.password_attempts) FROM PUBLIC;
 
 --
+-- Name: FUNCTION _take_account_token(p_token text, p_purpose text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._take_account_token(p_token text, p_purpose text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION _take_attempt(p_ticket text, p_kind text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -2932,6 +3887,24 @@ REVOKE ALL ON FUNCTION pgauth._throttle_hit(p_bucket text, p_key text, p_max int
 --
 
 REVOKE ALL ON FUNCTION pgauth._token_hash(p_token text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _totp_match(p_factor pgauth.totp_factors, p_code text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._totp_match(p_factor pgauth.totp_factors, p_code text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _uri_encode(p_text text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._uri_encode(p_text text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _use_second_factor(p_user_id uuid, p_code text, p_recovery_code text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._use_second_factor(p_user_id uuid, p_code text, p_recovery_code text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION _user(p_user_id uuid); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -3005,13 +3978,6 @@ REVOKE ALL ON FUNCTION pgauth.find_user(p_user text) FROM PUBLIC;
 GRANT ALL ON FUNCTION pgauth.find_user(p_user text) TO pgauth_admin;
 
 --
--- Name: FUNCTION get_settings(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
---
-
-REVOKE ALL ON FUNCTION pgauth.get_settings() FROM PUBLIC;
-GRANT ALL ON FUNCTION pgauth.get_settings() TO pgauth_admin;
-
---
 -- Name: FUNCTION get_user(p_user_id uuid); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -3070,19 +4036,36 @@ GRANT ALL ON FUNCTION pgauth.login_attempt(p_username text, p_password text, p_c
 GRANT ALL ON FUNCTION pgauth.login_attempt(p_username text, p_password text, p_client_ip inet, p_user_agent text) TO pgauth_admin;
 
 --
--- Name: PROCEDURE login_durably(IN p_username text, IN p_password text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+-- Name: PROCEDURE login_durably(IN p_username text, IN p_password text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone, INOUT mfa_challenge text, INOUT mfa_expires_at timestamp with time zone); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
-REVOKE ALL ON PROCEDURE pgauth.login_durably(IN p_username text, IN p_password text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON PROCEDURE pgauth.login_durably(IN p_username text, IN p_password text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone) TO pgauth_service;
-GRANT ALL ON PROCEDURE pgauth.login_durably(IN p_username text, IN p_password text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone) TO pgauth_admin;
+REVOKE ALL ON PROCEDURE pgauth.login_durably(IN p_username text, IN p_password text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone, INOUT mfa_challenge text, INOUT mfa_expires_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON PROCEDURE pgauth.login_durably(IN p_username text, IN p_password text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone, INOUT mfa_challenge text, INOUT mfa_expires_at timestamp with time zone) TO pgauth_service;
+GRANT ALL ON PROCEDURE pgauth.login_durably(IN p_username text, IN p_password text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone, INOUT mfa_challenge text, INOUT mfa_expires_at timestamp with time zone) TO pgauth_admin;
 
 --
--- Name: FUNCTION login_stats(p_from timestamp with time zone, p_to timestamp with time zone); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+-- Name: FUNCTION login_mfa_answer(p_challenge text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
-REVOKE ALL ON FUNCTION pgauth.login_stats(p_from timestamp with time zone, p_to timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION pgauth.login_stats(p_from timestamp with time zone, p_to timestamp with time zone) TO pgauth_admin;
+REVOKE ALL ON FUNCTION pgauth.login_mfa_answer(p_challenge text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.login_mfa_answer(p_challenge text) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.login_mfa_answer(p_challenge text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION login_mfa_attempt(p_challenge text, p_code text, p_recovery_code text, p_client_ip inet, p_user_agent text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.login_mfa_attempt(p_challenge text, p_code text, p_recovery_code text, p_client_ip inet, p_user_agent text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.login_mfa_attempt(p_challenge text, p_code text, p_recovery_code text, p_client_ip inet, p_user_agent text) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.login_mfa_attempt(p_challenge text, p_code text, p_recovery_code text, p_client_ip inet, p_user_agent text) TO pgauth_admin;
+
+--
+-- Name: PROCEDURE login_mfa_durably(IN p_challenge text, IN p_code text, IN p_recovery_code text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON PROCEDURE pgauth.login_mfa_durably(IN p_challenge text, IN p_code text, IN p_recovery_code text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON PROCEDURE pgauth.login_mfa_durably(IN p_challenge text, IN p_code text, IN p_recovery_code text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone) TO pgauth_service;
+GRANT ALL ON PROCEDURE pgauth.login_mfa_durably(IN p_challenge text, IN p_code text, IN p_recovery_code text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone) TO pgauth_admin;
 
 --
 -- Name: FUNCTION logout(p_access_token text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -3091,6 +4074,38 @@ GRANT ALL ON FUNCTION pgauth.login_stats(p_from timestamp with time zone, p_to t
 REVOKE ALL ON FUNCTION pgauth.logout(p_access_token text) FROM PUBLIC;
 GRANT ALL ON FUNCTION pgauth.logout(p_access_token text) TO pgauth_service;
 GRANT ALL ON FUNCTION pgauth.logout(p_access_token text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION mail_claim(p_limit integer, p_lease_seconds integer); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.mail_claim(p_limit integer, p_lease_seconds integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.mail_claim(p_limit integer, p_lease_seconds integer) TO pgauth_mailer;
+GRANT ALL ON FUNCTION pgauth.mail_claim(p_limit integer, p_lease_seconds integer) TO pgauth_admin;
+
+--
+-- Name: FUNCTION mail_failed(p_id bigint, p_error text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.mail_failed(p_id bigint, p_error text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.mail_failed(p_id bigint, p_error text) TO pgauth_mailer;
+GRANT ALL ON FUNCTION pgauth.mail_failed(p_id bigint, p_error text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION mail_sent(p_id bigint); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.mail_sent(p_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.mail_sent(p_id bigint) TO pgauth_mailer;
+GRANT ALL ON FUNCTION pgauth.mail_sent(p_id bigint) TO pgauth_admin;
+
+--
+-- Name: FUNCTION mfa_status(p_user_id uuid); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.mfa_status(p_user_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.mfa_status(p_user_id uuid) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.mfa_status(p_user_id uuid) TO pgauth_admin;
 
 --
 -- Name: FUNCTION purge_audit(p_older_than interval); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -3123,6 +4138,37 @@ GRANT ALL ON FUNCTION pgauth.register(p_username text, p_password text, p_email 
 GRANT ALL ON FUNCTION pgauth.register(p_username text, p_password text, p_email text) TO pgauth_admin;
 
 --
+-- Name: FUNCTION request_email_verification(p_user_id uuid); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.request_email_verification(p_user_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.request_email_verification(p_user_id uuid) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.request_email_verification(p_user_id uuid) TO pgauth_admin;
+
+--
+-- Name: FUNCTION request_password_reset(p_email_or_username text, p_client_ip inet); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.request_password_reset(p_email_or_username text, p_client_ip inet) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.request_password_reset(p_email_or_username text, p_client_ip inet) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.request_password_reset(p_email_or_username text, p_client_ip inet) TO pgauth_admin;
+
+--
+-- Name: FUNCTION reset_mfa(p_user_id uuid); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.reset_mfa(p_user_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.reset_mfa(p_user_id uuid) TO pgauth_admin;
+
+--
+-- Name: FUNCTION reset_password(p_token text, p_new_password text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.reset_password(p_token text, p_new_password text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.reset_password(p_token text, p_new_password text) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.reset_password(p_token text, p_new_password text) TO pgauth_admin;
+
+--
 -- Name: FUNCTION revoke_role(p_user_id uuid, p_role text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -3150,20 +4196,6 @@ GRANT ALL ON FUNCTION pgauth.revoke_token(p_token text) TO pgauth_admin;
 
 REVOKE ALL ON FUNCTION pgauth.revoke_user_sessions(p_user_id uuid, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION pgauth.revoke_user_sessions(p_user_id uuid, p_reason text) TO pgauth_admin;
-
---
--- Name: FUNCTION search_audit(p_event text, p_user_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_before_at timestamp with time zone, p_before_id bigint, p_limit integer); Type: ACL; Schema: pgauth; Owner: pgauth_owner
---
-
-REVOKE ALL ON FUNCTION pgauth.search_audit(p_event text, p_user_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_before_at timestamp with time zone, p_before_id bigint, p_limit integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION pgauth.search_audit(p_event text, p_user_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_before_at timestamp with time zone, p_before_id bigint, p_limit integer) TO pgauth_admin;
-
---
--- Name: FUNCTION search_users(p_query text, p_after_key text, p_after_id uuid, p_limit integer); Type: ACL; Schema: pgauth; Owner: pgauth_owner
---
-
-REVOKE ALL ON FUNCTION pgauth.search_users(p_query text, p_after_key text, p_after_id uuid, p_limit integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION pgauth.search_users(p_query text, p_after_key text, p_after_id uuid, p_limit integer) TO pgauth_admin;
 
 --
 -- Name: FUNCTION set_password(p_user_id uuid, p_new_password text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -3203,10 +4235,22 @@ REVOKE ALL ON FUNCTION pgauth.tg_user_roles__sync_sessions() FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgauth.tg_users__before_update() FROM PUBLIC;
 
 --
+-- Name: FUNCTION tg_users__drop_reset_tokens(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.tg_users__drop_reset_tokens() FROM PUBLIC;
+
+--
 -- Name: FUNCTION tg_users__revoke_sessions(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
 REVOKE ALL ON FUNCTION pgauth.tg_users__revoke_sessions() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg_users__unverify_email(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.tg_users__unverify_email() FROM PUBLIC;
 
 --
 -- Name: FUNCTION throttle(p_scope text, p_ip text, p_ip_max integer, p_username text, p_user_max integer, p_window_ms integer); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -3217,6 +4261,37 @@ GRANT ALL ON FUNCTION pgauth.throttle(p_scope text, p_ip text, p_ip_max integer,
 GRANT ALL ON FUNCTION pgauth.throttle(p_scope text, p_ip text, p_ip_max integer, p_username text, p_user_max integer, p_window_ms integer) TO pgauth_admin;
 
 --
+-- Name: FUNCTION totp_code(p_secret bytea, p_step bigint, p_digits integer, p_algorithm text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.totp_code(p_secret bytea, p_step bigint, p_digits integer, p_algorithm text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.totp_code(p_secret bytea, p_step bigint, p_digits integer, p_algorithm text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION totp_confirm(p_user_id uuid, p_code text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.totp_confirm(p_user_id uuid, p_code text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.totp_confirm(p_user_id uuid, p_code text) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.totp_confirm(p_user_id uuid, p_code text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION totp_enroll(p_user_id uuid); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.totp_enroll(p_user_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.totp_enroll(p_user_id uuid) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.totp_enroll(p_user_id uuid) TO pgauth_admin;
+
+--
+-- Name: FUNCTION totp_remove(p_user_id uuid, p_code text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.totp_remove(p_user_id uuid, p_code text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.totp_remove(p_user_id uuid, p_code text) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.totp_remove(p_user_id uuid, p_code text) TO pgauth_admin;
+
+--
 -- Name: FUNCTION unlock_user(p_user_id uuid); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -3224,24 +4299,25 @@ REVOKE ALL ON FUNCTION pgauth.unlock_user(p_user_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION pgauth.unlock_user(p_user_id uuid) TO pgauth_admin;
 
 --
--- Name: FUNCTION update_settings(p_changes jsonb); Type: ACL; Schema: pgauth; Owner: pgauth_owner
---
-
-REVOKE ALL ON FUNCTION pgauth.update_settings(p_changes jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION pgauth.update_settings(p_changes jsonb) TO pgauth_admin;
-
---
 -- Name: FUNCTION validate(p_access_token text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
 REVOKE ALL ON FUNCTION pgauth.validate(p_access_token text) FROM PUBLIC;
-GRANT ALL ON FUNCTION pgauth.validate(p_access_token text) TO pgauth_admin;
 GRANT ALL ON FUNCTION pgauth.validate(p_access_token text) TO pgauth_validator;
+GRANT ALL ON FUNCTION pgauth.validate(p_access_token text) TO pgauth_admin;
 
 --
 -- Name: FUNCTION validate_many(p_access_tokens text[]); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
 REVOKE ALL ON FUNCTION pgauth.validate_many(p_access_tokens text[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION pgauth.validate_many(p_access_tokens text[]) TO pgauth_admin;
 GRANT ALL ON FUNCTION pgauth.validate_many(p_access_tokens text[]) TO pgauth_validator;
+GRANT ALL ON FUNCTION pgauth.validate_many(p_access_tokens text[]) TO pgauth_admin;
+
+--
+-- Name: FUNCTION verify_email(p_token text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.verify_email(p_token text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.verify_email(p_token text) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.verify_email(p_token text) TO pgauth_admin;

@@ -2,6 +2,7 @@ import { AuthError, fromDatabaseError, isUnavailable } from '@pgauth/client/inte
 import { Command, CommanderError } from 'commander';
 import { auditCommand } from './commands/audit.ts';
 import { UsageError } from './commands/common.ts';
+import { mailCommand } from './commands/mail.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { serveCommand } from './commands/serve.ts';
 import { sessionCommand } from './commands/session.ts';
@@ -21,6 +22,7 @@ export async function main(argv: string[]): Promise<number> {
   program.addCommand(userCommand());
   program.addCommand(sessionCommand());
   program.addCommand(auditCommand());
+  program.addCommand(mailCommand());
   try {
     process.exitCode = 0;
     await program.parseAsync(argv, { from: 'user' });

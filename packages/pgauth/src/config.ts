@@ -51,6 +51,8 @@ export interface ServeConfig {
   rateLimit: RateLimitConfig;
   /** The validation cache of GET /v1/session and /v1/auth/check; false with --no-cache. */
   cache: { maxEntries: number; maxAgeMs: number } | false;
+  /** The mail sender of this process (--smtp-url), or null: the outbox waits for another. */
+  mail: { smtpUrl: string; from: string; publicUrl: string } | null;
 }
 
 /**
@@ -215,6 +217,24 @@ export const SERVE_OPTIONS = {
     min: 1,
     max: 1_000_000,
   },
+  smtpUrl: {
+    flag: '--smtp-url <url>',
+    env: 'PGAUTH_SMTP_URL',
+    help: 'deliver the mail outbox (email verification, password reset) from this process: smtp://host:port or smtps://host:port, with user:password@ if the server asks; needs --mail-from and --public-url (default: off, `pgauth mail send-pending` delivers)',
+    default: undefined,
+  },
+  mailFrom: {
+    flag: '--mail-from <address>',
+    env: 'PGAUTH_MAIL_FROM',
+    help: 'the From address of the mails, e.g. "Example <no-reply@example.com>"',
+    default: undefined,
+  },
+  publicUrl: {
+    flag: '--public-url <url>',
+    env: 'PGAUTH_PUBLIC_URL',
+    help: 'the base of the links in the mails: the web app with the pages /verify-email and /reset-password (http:// or https://)',
+    default: undefined,
+  },
   refreshRateIp: {
     flag: '--refresh-rate-ip <n>',
     env: 'PGAUTH_REFRESH_RATE_IP',
@@ -364,6 +384,46 @@ function postgresUrl(
   return url;
 }
 
+/** The mail settings: all three, or none (then no sender runs in this process). */
+export function mailConfig(flags: {
+  smtpUrl?: string | undefined;
+  mailFrom?: string | undefined;
+  publicUrl?: string | undefined;
+}): { smtpUrl: string; from: string; publicUrl: string } | null {
+  const smtpUrl = flags.smtpUrl?.trim() || undefined;
+  const from = flags.mailFrom?.trim() || undefined;
+  const publicUrl = flags.publicUrl?.trim() || undefined;
+  if (smtpUrl === undefined) return null;
+  const name = (k: 'smtpUrl' | 'mailFrom' | 'publicUrl') =>
+    `${o[k].flag.split(' ')[0]} / ${o[k].env}`;
+  let smtp: URL;
+  try {
+    smtp = new URL(smtpUrl);
+  } catch {
+    throw new ConfigError(`${name('smtpUrl')} must be an smtp:// or smtps:// URL`);
+  }
+  if (!['smtp:', 'smtps:'].includes(smtp.protocol) || smtp.hostname === '') {
+    throw new ConfigError(`${name('smtpUrl')} must be an smtp:// or smtps:// URL with a host`);
+  }
+  if (from === undefined || !/^[^\r\n]*@[^\r\n]*$/.test(from) || from.length > 320) {
+    throw new ConfigError(
+      `${name('smtpUrl')} needs ${name('mailFrom')}, an address such as no-reply@example.com`,
+    );
+  }
+  let base: URL | undefined;
+  try {
+    base = publicUrl === undefined ? undefined : new URL(publicUrl);
+  } catch {
+    base = undefined;
+  }
+  if (!base || !['http:', 'https:'].includes(base.protocol) || base.search || base.hash) {
+    throw new ConfigError(
+      `${name('smtpUrl')} needs ${name('publicUrl')}, an http:// or https:// URL without query or fragment (the base of the links in the mails)`,
+    );
+  }
+  return { smtpUrl, from, publicUrl: (publicUrl as string).replace(/\/+$/, '') };
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /**
@@ -421,6 +481,7 @@ export function serveConfig(flags: ServeFlags): ServeConfig {
             maxEntries: integer(flags, 'cacheMaxEntries'),
             maxAgeMs: integer(flags, 'cacheMaxAgeMs'),
           },
+    mail: mailConfig(flags),
     rateLimit: {
       windowMs: integer(flags, 'rateWindowMs'),
       loginPerIp: integer(flags, 'loginRateIp'),

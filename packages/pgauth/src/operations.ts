@@ -11,6 +11,7 @@ import {
   revoking,
   run,
 } from '@pgauth/client/internal';
+import type { ClaimedMail, MailKind } from './mail/message.ts';
 
 /** A user as pgauth.list_users and pgauth.get_user return it. */
 export interface UserRow {
@@ -262,6 +263,12 @@ export function adminOperations(db: Database, hooks: OperationHooks = {}) {
       });
     },
 
+    /** pgauth.reset_mfa: removes every second factor of a user; whether there was one. */
+    async resetMfa(userId: string): Promise<boolean> {
+      const rows = await run<{ had: boolean }>(db, 'select pgauth.reset_mfa($1) as had', [userId]);
+      return rows[0]?.had === true;
+    },
+
     /** pgauth.audit_events: newest first. */
     auditEvents(q: AuditQuery = {}): Promise<AuditRow[]> {
       return jsonRows<AuditRow>(
@@ -320,3 +327,52 @@ export function adminOperations(db: Database, hooks: OperationHooks = {}) {
 }
 
 export type AdminOperations = ReturnType<typeof adminOperations>;
+
+type ClaimRow = {
+  id: string;
+  kind: MailKind;
+  to_address: string;
+  username: string;
+  token: string;
+  expires_at: Date;
+  attempt: number;
+};
+
+/**
+ * The mail outbox (`pgauth_mailer`, or `pgauth_admin`): what a sender calls. Kept apart from the
+ * admin API because a gateway's role may hold pgauth_mailer without being an admin.
+ */
+export function mailerOperations(db: Database) {
+  return {
+    /** pgauth.mail_claim: due messages leased to this sender, each with its new link token. */
+    async claim(limit: number, leaseSeconds: number): Promise<ClaimedMail[]> {
+      const rows = await run<ClaimRow>(
+        db,
+        `select id::text, kind, to_address, username, token, expires_at, attempt
+         from pgauth.mail_claim($1, $2)`,
+        [limit, leaseSeconds],
+      );
+      return rows.map((r) => ({
+        id: r.id,
+        kind: r.kind,
+        toAddress: r.to_address,
+        username: r.username,
+        token: r.token,
+        expiresAt: r.expires_at,
+        attempt: r.attempt,
+      }));
+    },
+
+    /** pgauth.mail_sent. */
+    async sent(id: string): Promise<void> {
+      await run(db, 'select pgauth.mail_sent($1)', [id]);
+    },
+
+    /** pgauth.mail_failed: retried later with backoff (p_error must not hold the text). */
+    async failed(id: string, error: string): Promise<void> {
+      await run(db, 'select pgauth.mail_failed($1, $2)', [id, error]);
+    },
+  };
+}
+
+export type MailerOperations = ReturnType<typeof mailerOperations>;

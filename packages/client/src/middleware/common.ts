@@ -18,7 +18,7 @@ import type { Session, TokenValidator } from '../types.ts';
 export { parseBearer };
 
 /** The codes a middleware answers with; every other outcome passes the request on. */
-export type RejectionCode = 'invalid_token' | 'forbidden' | 'unavailable';
+export type RejectionCode = 'invalid_token' | 'forbidden' | 'insufficient_aal' | 'unavailable';
 
 /** The gateway's error shape: exactly `error` and `message`, from the registry. */
 export interface ErrorBody {
@@ -138,4 +138,19 @@ export function authorizeRoles(
 ): Rejection | null {
   if (!session) return rejection('invalid_token');
   return session.roles.some((role) => roles.includes(role)) ? null : rejection('forbidden');
+}
+
+/** Checks the level a guard needs when the guard is built: 1 or 2. */
+export function checkAal(level: number): 1 | 2 {
+  if (level !== 1 && level !== 2) throw new TypeError('requireAal takes 1 or 2');
+  return level;
+}
+
+/**
+ * The guard's decision on the assurance level: null (pass) when the session's login reached
+ * `level` (2: a second factor); 401 without a session, 403 `insufficient_aal` below it.
+ */
+export function authorizeAal(session: Session | null | undefined, level: 1 | 2): Rejection | null {
+  if (!session) return rejection('invalid_token');
+  return (session.aal ?? 1) >= level ? null : rejection('insufficient_aal');
 }

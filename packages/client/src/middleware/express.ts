@@ -11,7 +11,9 @@ import type { Session, TokenValidator } from '../types.ts';
 import {
   type AuthOptions,
   authenticateHeader,
+  authorizeAal,
   authorizeRoles,
+  checkAal,
   checkRoleList,
   type Rejection,
   reportUnexpectedFault,
@@ -63,6 +65,19 @@ export function requireRole(...roles: string[]): RequestHandler {
   const needed = checkRoleList(roles);
   return (req: Request, res: Response, next: NextFunction): void => {
     const denied = authorizeRoles(req.auth, needed);
+    if (denied) sendRejection(res, denied);
+    else next();
+  };
+}
+
+/**
+ * Passes when the login of `req.auth` reached assurance level `level` (2: with a second factor);
+ * 403 `insufficient_aal` below it, 401 `invalid_token` when there is no session.
+ */
+export function requireAal(level: 1 | 2): RequestHandler {
+  const needed = checkAal(level);
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const denied = authorizeAal(req.auth, needed);
     if (denied) sendRejection(res, denied);
     else next();
   };

@@ -19,7 +19,9 @@ import type { Session, TokenValidator } from '../types.ts';
 import {
   type AuthOptions,
   authenticateHeader,
+  authorizeAal,
   authorizeRoles,
+  checkAal,
   checkRoleList,
   type FaultReporter,
   type Rejection,
@@ -39,6 +41,8 @@ declare module 'fastify' {
     authenticate: preHandlerAsyncHookHandler;
     /** preHandler factory: passes sessions holding any of `roles` (set by `pgauthPlugin`). */
     requireRole(...roles: string[]): preHandlerAsyncHookHandler;
+    /** preHandler factory: passes sessions of assurance level `level` (set by `pgauthPlugin`). */
+    requireAal(level: 1 | 2): preHandlerAsyncHookHandler;
   }
 }
 
@@ -95,6 +99,21 @@ export function requireRole(...roles: string[]): preHandlerAsyncHookHandler {
   };
 }
 
+/**
+ * Passes when the login of `request.auth` reached assurance level `level` (2: with a second
+ * factor); 403 `insufficient_aal` below it, 401 `invalid_token` when there is no session.
+ */
+export function requireAal(level: 1 | 2): preHandlerAsyncHookHandler {
+  const needed = checkAal(level);
+  return async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<FastifyReply | undefined> => {
+    const denied = authorizeAal(request.auth, needed);
+    return denied ? sendRejection(reply, denied) : undefined;
+  };
+}
+
 const plugin: FastifyPluginAsync<PgauthPluginOptions> = async (
   app: FastifyInstance,
   options: PgauthPluginOptions,
@@ -106,6 +125,7 @@ const plugin: FastifyPluginAsync<PgauthPluginOptions> = async (
   app.decorateRequest('auth', undefined);
   app.decorate('authenticate', authenticate(options.validator, { onError: options.onError }));
   app.decorate('requireRole', requireRole);
+  app.decorate('requireAal', requireAal);
 };
 
 /** Registers `request.auth`, `app.authenticate` and `app.requireRole` for the whole app. */

@@ -14,7 +14,9 @@ import type { Session, TokenValidator } from '../types.ts';
 import {
   type AuthOptions,
   authenticateHeader,
+  authorizeAal,
   authorizeRoles,
+  checkAal,
   checkRoleList,
   type Rejection,
   reportUnexpectedFault,
@@ -67,6 +69,20 @@ export function requireRole(...roles: string[]): MiddlewareHandler<AuthEnv> {
     // Typed as always set, but it is unset when no `authenticate` ran before this guard.
     const session: Session | undefined = c.get('auth');
     const denied = authorizeRoles(session, needed);
+    if (denied) return rejectionResponse(c, denied);
+    await next();
+  });
+}
+
+/**
+ * Passes when the login of the session in `auth` reached assurance level `level` (2: with a
+ * second factor); 403 `insufficient_aal` below it, 401 `invalid_token` without a session.
+ */
+export function requireAal(level: 1 | 2): MiddlewareHandler<AuthEnv> {
+  const needed = checkAal(level);
+  return createMiddleware<AuthEnv>(async (c, next) => {
+    const session: Session | undefined = c.get('auth');
+    const denied = authorizeAal(session, needed);
     if (denied) return rejectionResponse(c, denied);
     await next();
   });

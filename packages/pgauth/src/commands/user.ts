@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import type { AdminOperations, TimeArg, UserRow } from '../operations.ts';
 import { withAdminDatabase, withDatabaseOptions } from './admin-db.ts';
 import type { DatabaseFlags } from './common.ts';
+import { addMfaCommands } from './mfa.ts';
 import { formatPairs, formatTable, humanTime, parseTimeArg, printJson } from './output.ts';
 import { readNewPassword } from './prompt.ts';
 
@@ -233,5 +234,6 @@ export function userCommand(): Command {
     ),
   );
 
+  addMfaCommands(user);
   return user;
 }

@@ -14,6 +14,7 @@ import Fastify, {
 } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { DEFAULT_RATE_LIMITS, defaultHashConcurrency, type RateLimitConfig } from '../config.ts';
+import { type MailConfig, MailSender } from '../mail/sender.ts';
 import { VERSION } from '../version.ts';
 import { clientError, frameworkError, refuseExpectation, registerBodyParsers } from './bodies.ts';
 import type { consoleHandler } from './console.ts';
@@ -25,6 +26,7 @@ import { registerRateLimit } from './rate-limit.ts';
 import { requestId } from './request-id.ts';
 import { accountRoutes } from './routes/account.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { lifecycleRoutes } from './routes/lifecycle.ts';
 import { oauthRoutes } from './routes/oauth.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { revocationRoutes } from './routes/revocations.ts';
@@ -71,6 +73,8 @@ export interface AppOptions {
   replicas?: Database[];
   /** A replica further behind the primary than this is not asked (default 1,000 ms). */
   maxReplicaLagMs?: number;
+  /** Deliver the mail outbox over SMTP from this process (--smtp-url); off when unset. */
+  mail?: MailConfig & { pollMs?: number };
 }
 
 /** Log paths that may hold a secret; pino replaces their values with "[Redacted]". */
@@ -214,6 +218,24 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     await Promise.all(closers.map((close) => close()));
   });
+  if (options.mail) {
+    const sender = new MailSender(options.db, options.mail, {
+      listen: revocations,
+      pollMs: options.mail.pollMs,
+      // Ids and kinds only: never the text, the address or the SMTP server's words.
+      onResult: (r) =>
+        r.sent
+          ? app.log.info({ mail_id: r.id, kind: r.kind }, 'mail sent')
+          : app.log.warn(
+              { mail_id: r.id, kind: r.kind, error: r.error },
+              'mail not sent; retrying later',
+            ),
+      onError: (err) =>
+        app.log.warn({ cause: { code: (err as { code?: unknown })?.code } }, 'mail round failed'),
+    });
+    app.addHook('onReady', () => sender.start());
+    app.addHook('onClose', () => sender.stop());
+  }
 
   // JSON and form bodies only, strictly UTF-8: anything else is 415, not a schema error.
   registerBodyParsers(app, options.bodyLimit ?? 16_384);
@@ -265,6 +287,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   accountRoutes(app, gw, limits);
+  lifecycleRoutes(app, gw, limits);
   oauthRoutes(app, gw);
   await app.register(adminRoutes(gw));
   opsRoutes(app, gw, { metrics: options.metricsOnMainPort ?? 'loopback' });

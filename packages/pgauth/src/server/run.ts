@@ -176,6 +176,7 @@ export async function runServe(flags: ServeFlags, out: (line: string) => void): 
       cache: config.cache,
       replicas: backend.replicas,
       maxReplicaLagMs: config.maxReplicaLagMs,
+      mail: config.mail ?? undefined,
     });
     await app.listen({ port: config.port, host: config.host });
     if (config.metricsListen) metrics = await listenMetrics(app, config.metricsListen);
@@ -193,6 +194,11 @@ export async function runServe(flags: ServeFlags, out: (line: string) => void): 
     `validation cache: ${config.cache && backend.notifies ? 'on while its probes prove that revocation events arrive (GET /readyz tells)' : config.cache ? 'off (the embedded database has no revocation feed)' : 'off (--no-cache)'}`,
   );
   for (const line of backend.describe) out(line);
+  out(
+    config.mail
+      ? `mail: sent from this process through ${new URL(config.mail.smtpUrl).host}`
+      : 'mail: not sent from this process (--smtp-url); `pgauth mail send-pending` delivers the outbox',
+  );
   out(
     `create the first admin: npx pgauth user add admin --role admin${config.databaseUrl ? ' --database-url <url>' : config.dataDir === '.pgauth' ? '' : ` --data-dir ${config.dataDir}`}`,
   );

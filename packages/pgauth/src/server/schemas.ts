@@ -59,8 +59,13 @@ export const sessionInfo = {
     session_id: uuid,
     roles: { type: 'array', items: { type: 'string' } },
     expires_at: dateTime,
+    aal: {
+      type: 'integer',
+      enum: [1, 2],
+      description: 'authenticator assurance level of the login: 1 password, 2 with a second factor',
+    },
   },
-  required: ['user_id', 'username', 'session_id', 'roles', 'expires_at'],
+  required: ['user_id', 'username', 'session_id', 'roles', 'expires_at', 'aal'],
 } as const;
 
 export const user = {
@@ -147,6 +152,24 @@ export const settings = {
     'session_retention_seconds',
     'allow_registration',
   ],
+} as const;
+
+/** POST /v1/login on an account with a second factor: no tokens, a challenge for /v1/login/mfa. */
+export const mfaChallenge = {
+  type: 'object',
+  properties: {
+    mfa_required: { type: 'boolean', enum: [true] },
+    challenge: { type: 'string', description: 'single use, for POST /v1/login/mfa' },
+    expires_in: { type: 'integer', description: 'seconds until the challenge dies' },
+  },
+  required: ['mfa_required', 'challenge', 'expires_in'],
+} as const;
+
+/** The 202 of the routes that may send mail: the same body whatever happened. */
+export const accepted = {
+  type: 'object',
+  properties: { status: { type: 'string', enum: ['accepted'] } },
+  required: ['status'],
 } as const;
 
 export const noContent = { type: 'null', description: 'No content' } as const;

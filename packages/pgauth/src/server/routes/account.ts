@@ -10,11 +10,20 @@ import type { Gateway, Session } from '../context.ts';
 import { bearerToken, loginContext } from '../context.ts';
 import { sendError } from '../errors.ts';
 import { byIp, byUsername, type KeyOf, limit, limiter } from '../rate-limit.ts';
-import { bearer, errors, noContent, sessionInfo, text, tokenPair, uuid } from '../schemas.ts';
+import {
+  bearer,
+  errors,
+  mfaChallenge,
+  noContent,
+  sessionInfo,
+  text,
+  tokenPair,
+  uuid,
+} from '../schemas.ts';
 import { sharedLimit } from '../shared-limit.ts';
 import { usernameKey } from '../username-key.ts';
 
-function sendPair(reply: FastifyReply, pair: TokenPair): FastifyReply {
+export function sendPair(reply: FastifyReply, pair: TokenPair): FastifyReply {
   return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send({
     access_token: pair.accessToken,
     token_type: pair.tokenType,
@@ -34,6 +43,7 @@ function sessionBody(s: Session) {
     session_id: s.sessionId,
     roles: s.roles,
     expires_at: s.expiresAt,
+    aal: s.aal,
   };
 }
 
@@ -128,11 +138,14 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
     {
       schema: {
         tags: ['account'],
-        summary: 'Log in (pgauth.login_durably): a new session and token pair',
+        summary: 'Log in (pgauth.login_durably): a new session and token pair, or a challenge',
         description:
-          'Every kind of failure (unknown user, wrong password, locked, disabled) gives the same 401 body.',
+          'Every kind of failure (unknown user, wrong password, locked, disabled) gives the same 401 body. When the account has a second factor, 200 with {"mfa_required": true, "challenge", "expires_in"} and no tokens: finish with POST /v1/login/mfa. With the setting require_verified_email, a right password on an unverified address is 403 email_not_verified.',
         body: credentials,
-        response: { 200: tokenPair, ...errors(400, 401, 413, 415, 429, 503) },
+        response: {
+          200: { anyOf: [tokenPair, mfaChallenge] },
+          ...errors(400, 401, 403, 413, 415, 429, 503),
+        },
       },
       onRequest: [loginPerIp(byIp, loginLimited)],
       preHandler: [hashingRoom, loginPerUser(byUser, loginLimited)],
@@ -143,8 +156,16 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
         await loginLimit(request, reply);
         return gw.ops.login(username, password, loginContext(request));
       });
-      gw.metrics.logins.inc({ outcome: pair ? 'success' : 'failure' });
+      const outcome = !pair ? 'failure' : 'mfaRequired' in pair ? 'mfa_required' : 'success';
+      gw.metrics.logins.inc({ outcome });
       if (!pair) return sendError(reply, 'invalid_credentials');
+      if ('mfaRequired' in pair) {
+        return reply.header('cache-control', 'no-store').send({
+          mfa_required: true,
+          challenge: pair.challenge,
+          expires_in: pair.expiresIn,
+        });
+      }
       return sendPair(reply, pair);
     },
   );

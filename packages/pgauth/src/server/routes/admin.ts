@@ -193,6 +193,12 @@ export function adminRoutes(gw: Gateway): FastifyPluginAsync {
     command('POST', '/v1/admin/users/:id/unlock', 'Unlock a user (pgauth.unlock_user)', (p) =>
       ops.unlockUser(p.id),
     );
+    command(
+      'DELETE',
+      '/v1/admin/users/:id/mfa',
+      'Remove every second factor of a user: TOTP and recovery codes (pgauth.reset_mfa, audited)',
+      (p) => ops.resetMfa(p.id),
+    );
     command<IdParams, { password: string }>(
       'POST',
       '/v1/admin/users/:id/password',

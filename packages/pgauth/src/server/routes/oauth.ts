@@ -41,6 +41,11 @@ export function oauthRoutes(app: FastifyInstance, gw: Gateway): void {
               scope: { type: 'string' },
               token_type: { type: 'string' },
               exp: { type: 'integer' },
+              aal: {
+                type: 'integer',
+                enum: [1, 2],
+                description: 'assurance level of the login: 2 with a second factor',
+              },
             },
             required: ['active'],
           },
@@ -63,6 +68,7 @@ export function oauthRoutes(app: FastifyInstance, gw: Gateway): void {
         scope: s.roles.join(' '),
         token_type: 'Bearer',
         exp: Math.floor(s.expiresAt.getTime() / 1000),
+        aal: s.aal,
       };
     },
   );
