@@ -13,12 +13,17 @@ async function sqlSource(): Promise<string> {
 test('the registry pins every code, status and SQLSTATE', () => {
   const pinned = Object.values(ERRORS).map((e) => `${e.code} ${e.status} ${e.sqlstate ?? '-'}`);
   assert.deepEqual(pinned.sort(), [
+    'api_key_not_found 404 NOKEY',
     'bad_request 400 -',
     'forbidden 403 -',
     'internal 500 -',
+    'invalid_client 401 -',
     'invalid_credentials 401 -',
     'invalid_input 400 BADIN',
+    'invalid_request 400 -',
+    'invalid_scope 400 SCOPE',
     'invalid_token 401 -',
+    'name_taken 409 TAKEN',
     'not_found 404 -',
     'password_common 400 WEAKP',
     'password_is_username 400 WEAKP',
@@ -27,7 +32,11 @@ test('the registry pins every code, status and SQLSTATE', () => {
     'payload_too_large 413 -',
     'rate_limited 429 -',
     'registration_closed 403 REGOF',
+    'service_account_disabled 409 SVCOF',
+    'service_account_not_found 404 NOSVC',
+    'signing_unavailable 503 -',
     'unavailable 503 -',
+    'unsupported_grant_type 400 -',
     'unsupported_media_type 415 -',
     'user_not_found 404 NOUSR',
     'username_taken 409 TAKEN',
@@ -55,7 +64,17 @@ test('every error the SQL raises is in the registry with the same SQLSTATE, and 
       `${e.code} (${e.sqlstate}) is raised somewhere in sql/migrations`,
     );
   }
-  assert.deepEqual([...PGAUTH_SQLSTATES].sort(), ['BADIN', 'NOUSR', 'REGOF', 'TAKEN', 'WEAKP']);
+  assert.deepEqual([...PGAUTH_SQLSTATES].sort(), [
+    'BADIN',
+    'NOKEY',
+    'NOSVC',
+    'NOUSR',
+    'REGOF',
+    'SCOPE',
+    'SVCOF',
+    'TAKEN',
+    'WEAKP',
+  ]);
 });
 
 test('database errors map to registry codes by SQLSTATE and message; faults map to nothing', () => {

@@ -24,6 +24,7 @@ export type ValidSession = {
   username: string;
   roles: string[];
   expires_at: Date;
+  subject_type: 'user' | 'service_account';
 };
 
 /** pgauth.register; resolves with the new user's id. */

@@ -61,6 +61,7 @@ function databaseValidator(): TokenValidator {
         userId: row.user_id,
         username: row.username,
         sessionId: row.session_id,
+        subjectType: 'user',
         roles: row.roles,
         expiresAt: row.expires_at,
       };

@@ -5,7 +5,7 @@ import { loginPair, session, validate, withClock } from '../helpers/sql.ts';
 
 const t = useTestDatabase();
 
-test('validate returns one row with user_id, session_id, username, roles and expires_at', async () => {
+test('validate returns one row with user_id, session_id, username, roles, expires_at and subject_type user', async () => {
   const p = await session(t.db, 'va_ok');
   await t.db.query(`select pgauth.grant_role($1, 'reader')`, [p.user_id]);
   const rows = await validate(t.db, p.access_token);
@@ -16,6 +16,7 @@ test('validate returns one row with user_id, session_id, username, roles and exp
       username: 'va_ok',
       roles: ['reader'],
       expires_at: p.access_expires_at,
+      subject_type: 'user',
     },
   ]);
 });

@@ -9,7 +9,7 @@ import { AuthError, ERRORS, type ErrorCode } from './errors.ts';
 import { type OperationHooks, revoking } from './operations.ts';
 import type { RevocationSource } from './revocations.ts';
 import { plausibleToken } from './tokens.ts';
-import type { Session, TokenPair } from './types.ts';
+import type { Session, SubjectType, TokenPair } from './types.ts';
 
 export interface HttpOptions {
   /** The gateway, e.g. http://127.0.0.1:8080. */
@@ -104,11 +104,13 @@ export function httpOperations(options: HttpOptions, hooks: OperationHooks = {})
         session_id: string;
         roles: string[];
         expires_at: string;
+        subject_type?: SubjectType;
       };
       return {
         userId: b.user_id,
         username: b.username,
         sessionId: b.session_id,
+        subjectType: b.subject_type ?? 'user',
         roles: b.roles,
         expiresAt: new Date(b.expires_at),
       };

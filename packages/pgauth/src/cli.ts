@@ -4,6 +4,7 @@ import { auditCommand } from './commands/audit.ts';
 import { UsageError } from './commands/common.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { serveCommand } from './commands/serve.ts';
+import { apiKeyCommand, serviceAccountCommand } from './commands/service-account.ts';
 import { sessionCommand } from './commands/session.ts';
 import { userCommand } from './commands/user.ts';
 import { MigrationError } from './migrate.ts';
@@ -21,6 +22,8 @@ export async function main(argv: string[]): Promise<number> {
   program.addCommand(userCommand());
   program.addCommand(sessionCommand());
   program.addCommand(auditCommand());
+  program.addCommand(serviceAccountCommand());
+  program.addCommand(apiKeyCommand());
   try {
     process.exitCode = 0;
     await program.parseAsync(argv, { from: 'user' });

@@ -24,11 +24,14 @@ import { registerRateLimit } from './rate-limit.ts';
 import { requestId } from './request-id.ts';
 import { accountRoutes } from './routes/account.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { discoveryRoutes } from './routes/discovery.ts';
 import { oauthRoutes } from './routes/oauth.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { revocationRoutes } from './routes/revocations.ts';
+import { tokenRoutes } from './routes/token.ts';
 import { errorSchema } from './schemas.ts';
 import { registerSecurityHeaders } from './security-headers.ts';
+import { createSigner } from './signing.ts';
 
 export interface AppOptions {
   db: Database;
@@ -70,6 +73,8 @@ export interface AppOptions {
   replicas?: Database[];
   /** A replica further behind the primary than this is not asked (default 1,000 ms). */
   maxReplicaLagMs?: number;
+  /** The key-encryption key of the JWT signing keys; without it no JWT access token is issued. */
+  keyEncryptionKey?: Buffer | null;
 }
 
 /** Log paths that may hold a secret; pino replaces their values with "[Redacted]". */
@@ -265,6 +270,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   accountRoutes(app, gw, limits);
   oauthRoutes(app, gw);
+  const signer = options.keyEncryptionKey
+    ? createSigner(gw.ops, gw.admin, options.keyEncryptionKey)
+    : null;
+  tokenRoutes(app, gw, limits, signer);
+  discoveryRoutes(app, gw);
   await app.register(adminRoutes(gw));
   opsRoutes(app, gw, { metrics: options.metricsOnMainPort ?? 'loopback' });
   revocationRoutes(app, gw, { heartbeatMs: options.revocationHeartbeatMs });

@@ -176,6 +176,7 @@ export async function runServe(flags: ServeFlags, out: (line: string) => void): 
       cache: config.cache,
       replicas: backend.replicas,
       maxReplicaLagMs: config.maxReplicaLagMs,
+      keyEncryptionKey: config.keyEncryptionKey,
     });
     await app.listen({ port: config.port, host: config.host });
     if (config.metricsListen) metrics = await listenMetrics(app, config.metricsListen);

@@ -57,10 +57,16 @@ export const sessionInfo = {
     user_id: uuid,
     username: { type: 'string' },
     session_id: uuid,
+    subject_type: {
+      type: 'string',
+      enum: ['user', 'service_account'],
+      description:
+        'user: a login session; service_account: an API key or a client-credentials token (user_id is the account id, username its name, session_id the key or token id)',
+    },
     roles: { type: 'array', items: { type: 'string' } },
     expires_at: dateTime,
   },
-  required: ['user_id', 'username', 'session_id', 'roles', 'expires_at'],
+  required: ['user_id', 'username', 'session_id', 'subject_type', 'roles', 'expires_at'],
 } as const;
 
 export const user = {

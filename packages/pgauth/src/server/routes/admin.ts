@@ -18,6 +18,7 @@ import {
   user,
   uuid,
 } from '../schemas.ts';
+import { serviceAccountRoutes } from './service-accounts.ts';
 
 interface IdParams {
   id: string;
@@ -276,5 +277,7 @@ export function adminRoutes(gw: Gateway): FastifyPluginAsync {
         };
       },
     );
+
+    serviceAccountRoutes(app, gw);
   };
 }
