@@ -2,6 +2,7 @@ import { AuthError, fromDatabaseError, isUnavailable } from '@pgauth/client/inte
 import { Command, CommanderError } from 'commander';
 import { auditCommand } from './commands/audit.ts';
 import { UsageError } from './commands/common.ts';
+import { keysCommand } from './commands/keys.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { serveCommand } from './commands/serve.ts';
 import { apiKeyCommand, serviceAccountCommand } from './commands/service-account.ts';
@@ -24,6 +25,7 @@ export async function main(argv: string[]): Promise<number> {
   program.addCommand(auditCommand());
   program.addCommand(serviceAccountCommand());
   program.addCommand(apiKeyCommand());
+  program.addCommand(keysCommand());
   try {
     process.exitCode = 0;
     await program.parseAsync(argv, { from: 'user' });

@@ -141,7 +141,6 @@ export function createSigner(ops: ServiceOperations, admin: AdminOperations, kek
       return new SignJWT({
         client_id: grant.clientId,
         scope: grant.roles.join(' '),
-        roles: grant.roles,
         sid: grant.apiKeyId,
         subject_type: 'service_account',
       })
