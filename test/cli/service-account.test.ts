@@ -49,3 +49,26 @@ test('bad input fails with one line naming the error code', async () => {
     /api_key_not_found/,
   );
 });
+
+test('keys rotate stores an encrypted key that signs from now on and retires the previous one', async () => {
+  const kek = Buffer.alloc(32, 7).toString('base64');
+  assert.match(await fails(['keys', 'rotate']), /key-encryption key/);
+  assert.match(await fails(['keys', 'rotate', '--key-encryption-key', 'short']), /32 random bytes/);
+  const first = (await cli(['keys', 'rotate', '--key-encryption-key', kek])).trim();
+  const second = (
+    await cli(['keys', 'rotate', '--key-encryption-key', kek, '--alg', 'EdDSA'])
+  ).trim();
+  assert.notEqual(first, second);
+  const rows = await t.target.db.query<{ kid: string; alg: string; retired: boolean; enc: string }>(
+    `select kid, alg, retired_at is not null as retired, private_key_encrypted as enc
+     from pgauth.signing_keys order by created_at`,
+  );
+  assert.deepEqual(
+    rows.rows.map((r) => [r.kid, r.alg, r.retired]),
+    [
+      [first, 'ES256', true],
+      [second, 'EdDSA', false],
+    ],
+  );
+  assert.ok(rows.rows.every((r) => r.enc.startsWith('v1.') && !r.enc.includes('PRIVATE')));
+});

@@ -68,8 +68,21 @@ export interface JwtVerifier {
   verify(token: string): Promise<string | null>;
 }
 
-/** Verifies with the keys of `source`, read again on an unknown kid (at most every 30 s). */
+/** Tokens whose signature checked out, remembered until they expire: a signature is checked once. */
+const VERIFIED_MAX = 10_000;
+
+/**
+ * Verifies with the keys of `source`, read again on an unknown kid (at most every 30 s). A token
+ * verified once is remembered (its jti, until its exp; at most 10,000, oldest first out): whether
+ * it is still live is the jti lookup's business, not the signature's.
+ */
 export function jwtVerifier(source: KeySource): JwtVerifier {
+  const verified = new Map<string, { jti: string; until: number }>();
+  const remember = (token: string, jti: string, exp: number | undefined): void => {
+    if (exp === undefined) return;
+    if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value as string);
+    verified.set(token, { jti, until: exp * 1000 });
+  };
   let keys: { set: ReturnType<Jose['createLocalJWKSet']>; kids: Set<string>; at: number } | null =
     null;
   const load = async (j: Jose): Promise<NonNullable<typeof keys>> => {
@@ -84,6 +97,11 @@ export function jwtVerifier(source: KeySource): JwtVerifier {
   };
   return {
     async verify(token) {
+      const known = verified.get(token);
+      if (known) {
+        if (known.until > Date.now()) return known.jti;
+        verified.delete(token);
+      }
       const j = await loadJose();
       let kid: string | undefined;
       try {
@@ -103,7 +121,9 @@ export function jwtVerifier(source: KeySource): JwtVerifier {
           typ: 'at+jwt',
           algorithms: ['EdDSA', 'ES256', 'RS256'],
         });
-        return typeof payload.jti === 'string' ? payload.jti : null;
+        if (typeof payload.jti !== 'string') return null;
+        remember(token, payload.jti, payload.exp);
+        return payload.jti;
       } catch (err) {
         if (err instanceof j.errors.JOSEError) return null;
         throw err;

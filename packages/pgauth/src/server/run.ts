@@ -195,6 +195,11 @@ export async function runServe(flags: ServeFlags, out: (line: string) => void): 
   );
   for (const line of backend.describe) out(line);
   out(
+    config.keyEncryptionKey
+      ? 'JWT access tokens: signed here (keys stored encrypted under the key-encryption key)'
+      : 'JWT access tokens: off: clients in jwt format get 503 signing_unavailable (set PGAUTH_KEY_ENCRYPTION_KEY or --key-encryption-key to sign)',
+  );
+  out(
     `create the first admin: npx pgauth user add admin --role admin${config.databaseUrl ? ' --database-url <url>' : config.dataDir === '.pgauth' ? '' : ` --data-dir ${config.dataDir}`}`,
   );
   out(`API docs: http://${host}:${port}/docs`);
