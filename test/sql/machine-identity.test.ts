@@ -251,3 +251,21 @@ test('client_credentials in jwt format returns no token but a jti whose cache ke
     0,
   );
 });
+
+test('purge_service_tokens deletes expired token rows only, silently', async () => {
+  await account('sa-purge', ['r']);
+  const k = await apiKey('sa-purge');
+  const [g] = await clientCredentials('sa-purge', k.key);
+  assert.equal(await scalar(t.db, 'select pgauth.purge_service_tokens() as v'), 0);
+  await withClock(t.db, '2 days', async () => {
+    const from = log.received.length;
+    assert.ok((await scalar<number>(t.db, 'select pgauth.purge_service_tokens() as v')) >= 1);
+    assert.ok(!(await notified(from, g?.access_token as string)), 'an expired row is in no cache');
+    assert.equal((await validate(t.db, k.key)).length, 1, 'the key itself stays');
+  });
+  await rejects(
+    t.db.query(`select pgauth.purge_service_tokens('-1 day')`),
+    'BADIN',
+    'invalid_input',
+  );
+});

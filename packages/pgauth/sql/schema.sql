@@ -1890,6 +1890,35 @@ ALTER FUNCTION pgauth.purge_expired() OWNER TO pgauth_owner;
 COMMENT ON FUNCTION pgauth.purge_expired() IS 'Admin: deletes sessions that ended (expired or revoked) longer than settings.session_retention ago, wipes the refresh rotation salts whose grace window has passed, and audits (login_failure, "unfinished") and deletes password attempts whose answer was not read within a minute; returns how many sessions it deleted. Safe at any time; schedule it every minute or so.';
 
 --
+-- Name: purge_service_tokens(interval); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.purge_service_tokens(p_older_than interval DEFAULT '1 day'::interval) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_count integer;
+begin
+  if p_older_than is null or p_older_than < interval '0' then
+    perform pgauth._invalid('p_older_than must be an interval of at least 0');
+  end if;
+  delete from pgauth.api_keys k
+  where k.kind = 'access_token' and k.expires_at < pgauth.clock() - p_older_than;
+  get diagnostics v_count = row_count;
+  return v_count;
+end
+$$;
+
+ALTER FUNCTION pgauth.purge_service_tokens(p_older_than interval) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION purge_service_tokens(p_older_than interval); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.purge_service_tokens(p_older_than interval) IS 'Admin: deletes the client-credentials access token rows that expired more than p_older_than ago (default 1 day); returns how many. BADIN.';
+
+--
 -- Name: refresh(text, inet, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -2239,8 +2268,10 @@ begin
         or o.account_name is distinct from n.account_name or o.roles is distinct from n.roles
         or coalesce(n.expires_at, 'infinity') < coalesce(o.expires_at, 'infinity'));
   else
+    -- A row that expired is in no cache: deleting it (pgauth.purge_service_tokens) says nothing.
     select array_agg(o.key_hash) into v_hashes
-    from old_rows o where o.revoked_at is null and o.disabled_at is null;
+    from old_rows o where o.revoked_at is null and o.disabled_at is null
+      and (o.expires_at is null or o.expires_at > pgauth.clock());
   end if;
   perform pgauth._notify_cache_keys(v_hashes);
   return null;
@@ -3687,6 +3718,13 @@ GRANT ALL ON FUNCTION pgauth.purge_audit(p_older_than interval) TO pgauth_admin;
 
 REVOKE ALL ON FUNCTION pgauth.purge_expired() FROM PUBLIC;
 GRANT ALL ON FUNCTION pgauth.purge_expired() TO pgauth_admin;
+
+--
+-- Name: FUNCTION purge_service_tokens(p_older_than interval); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.purge_service_tokens(p_older_than interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.purge_service_tokens(p_older_than interval) TO pgauth_admin;
 
 --
 -- Name: FUNCTION refresh(p_refresh_token text, p_client_ip inet, p_user_agent text); Type: ACL; Schema: pgauth; Owner: pgauth_owner

@@ -162,8 +162,10 @@ begin
         or o.account_name is distinct from n.account_name or o.roles is distinct from n.roles
         or coalesce(n.expires_at, 'infinity') < coalesce(o.expires_at, 'infinity'));
   else
+    -- A row that expired is in no cache: deleting it (pgauth.purge_service_tokens) says nothing.
     select array_agg(o.key_hash) into v_hashes
-    from old_rows o where o.revoked_at is null and o.disabled_at is null;
+    from old_rows o where o.revoked_at is null and o.disabled_at is null
+      and (o.expires_at is null or o.expires_at > pgauth.clock());
   end if;
   perform pgauth._notify_cache_keys(v_hashes);
   return null;
@@ -636,6 +638,27 @@ comment on function pgauth.client_credentials(text, text, text[], inet) is
 revoke all on function pgauth.client_credentials(text, text, text[], inet) from public;
 grant execute on function pgauth.client_credentials(text, text, text[], inet)
   to pgauth_service, pgauth_admin;
+
+-- Every client-credentials grant writes a row; they are worth nothing once expired.
+create function pgauth.purge_service_tokens(p_older_than interval default '1 day') returns integer
+  language plpgsql volatile security definer set search_path = pg_catalog, pgauth, pg_temp
+  as $$
+declare
+  v_count integer;
+begin
+  if p_older_than is null or p_older_than < interval '0' then
+    perform pgauth._invalid('p_older_than must be an interval of at least 0');
+  end if;
+  delete from pgauth.api_keys k
+  where k.kind = 'access_token' and k.expires_at < pgauth.clock() - p_older_than;
+  get diagnostics v_count = row_count;
+  return v_count;
+end
+$$;
+comment on function pgauth.purge_service_tokens(interval) is
+  'Admin: deletes the client-credentials access token rows that expired more than p_older_than ago (default 1 day); returns how many. BADIN.';
+revoke all on function pgauth.purge_service_tokens(interval) from public;
+grant execute on function pgauth.purge_service_tokens(interval) to pgauth_admin;
 
 -- ---------------------------------------------------------------------------------------------
 -- Signing keys
