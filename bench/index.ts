@@ -10,6 +10,7 @@ import * as http from './http.ts';
 import * as md from './lib/markdown.ts';
 import type { RunContext, ScenarioResult } from './lib/measure.ts';
 import { adminQuery, pgbenchVersion } from './lib/pg.ts';
+import * as machine from './machine.ts';
 import * as peer from './peer/index.ts';
 import * as scale from './scale.ts';
 import * as sdk from './sdk.ts';
@@ -17,7 +18,7 @@ import * as sql from './sql.ts';
 
 type Scenario = { description: string; run(ctx: RunContext): Promise<ScenarioResult> };
 /** The scenarios, in the order `npm run bench` runs them. */
-const SCENARIOS: Record<string, Scenario> = { sql, http, sdk, peer, scale };
+const SCENARIOS: Record<string, Scenario> = { sql, http, sdk, machine, peer, scale };
 const NAMES = Object.keys(SCENARIOS);
 const ROOT = new URL('../', import.meta.url);
 const SCRATCH = fileURLToPath(new URL('.bench', ROOT));

@@ -14,6 +14,7 @@ function session(id: string): Session {
     userId: `u-${id}`,
     username: id,
     sessionId: id,
+    subjectType: 'user',
     roles: [],
     expiresAt: new Date(NOW + 3_600_000),
     aal: 1,

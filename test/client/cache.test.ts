@@ -14,6 +14,7 @@ function session(id: string, user = 'u1', expiresInMs = 3_600_000): Session {
     userId: user,
     username: `name-${user}`,
     sessionId: id,
+    subjectType: 'user',
     roles: [],
     expiresAt: new Date(NOW + expiresInMs),
     aal: 1,

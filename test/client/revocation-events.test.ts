@@ -22,6 +22,7 @@ function session(id: string, user = 'u1'): Session {
     userId: user,
     username: `name-${user}`,
     sessionId: id,
+    subjectType: 'user',
     roles: [],
     expiresAt: new Date(NOW + 3_600_000),
     aal: 1,

@@ -26,6 +26,7 @@ export type ValidSession = {
   expires_at: Date;
   /** 1 for a password login, 2 with a second factor. */
   aal: number;
+  subject_type: 'user' | 'service_account';
 };
 
 /** pgauth.register; resolves with the new user's id. */

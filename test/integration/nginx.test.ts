@@ -224,6 +224,36 @@ describe('nginx auth_request in front of the gateway (examples/nginx)', { skip }
     assert.equal(echo.headers['x-auth-session-id'], tokens.session_id);
   });
 
+  test('an API key passes auth_request as its service account; revoked, it is refused', async () => {
+    const db = gw().t.db;
+    const account = await db.query<{ id: string }>(
+      `select pgauth.create_service_account('nginx-robot', '{orders.read}')::text as id`,
+    );
+    const key = await db.query<{ id: string; key: string }>(
+      `select id::text, key from pgauth.create_api_key('nginx-robot', 'edge')`,
+    );
+    const k = key.rows[0] as { id: string; key: string };
+    const r = await request('/orders/7', { token: k.key });
+    assert.equal(r.status, 200);
+    const echo = r.json as Echo;
+    assert.equal(echo.headers['x-auth-user-id'], account.rows[0]?.id);
+    assert.equal(echo.headers['x-auth-username'], 'nginx-robot');
+    assert.equal(echo.headers['x-auth-roles'], 'orders.read');
+    assert.equal(echo.headers['x-auth-session-id'], k.id);
+    await db.query('select pgauth.revoke_api_key($1)', [k.id]);
+    // Revoked in SQL: the gateway's cache learns it through NOTIFY, as for a session.
+    const last = await waitFor(
+      'nginx to refuse the revoked API key',
+      async () => {
+        const a = await request('/orders/7', { token: k.key });
+        return a.status === 401 ? a : undefined;
+      },
+      3_000,
+      50,
+    );
+    assertInvalidToken(last);
+  });
+
   test('a POST with a body reaches the upstream with its body (the check itself is a bodiless GET)', async () => {
     const tokens = await createSession(gw(), 'nginx_poster');
     const body = JSON.stringify({ item: 'x'.repeat(20_000) });

@@ -61,6 +61,7 @@ function databaseValidator(): TokenValidator {
         userId: row.user_id,
         username: row.username,
         sessionId: row.session_id,
+        subjectType: 'user',
         roles: row.roles,
         expiresAt: row.expires_at,
         aal: row.aal === 2 ? 2 : 1,
@@ -304,14 +305,15 @@ for (const framework of [expressFramework, fastifyFramework, honoFramework]) {
         `Bearer${alice.token}`,
         `Bearer ${alice.token} extra`,
         `${alice.token}`,
-        `Bearer ${'x'.repeat(513)}`,
+        `Bearer ${'x'.repeat(4097)}`,
       ]) {
         assertInvalidToken(await rejected('/me', header));
       }
       assert.equal(asked.length, askedBefore, 'a malformed header costs no validation');
-      // The length cap is the gateway's (512): a token of exactly that length is looked up.
-      assertInvalidToken(await rejected('/me', `Bearer ${'x'.repeat(512)}`));
-      assert.equal(asked.at(-1), 'x'.repeat(512));
+      // The length cap is the gateway's (4096, room for a JWT): a token of exactly that length
+      // is looked up.
+      assertInvalidToken(await rejected('/me', `Bearer ${'x'.repeat(4096)}`));
+      assert.equal(asked.at(-1), 'x'.repeat(4096));
     });
 
     test('another scheme is 401 invalid_token, even with a valid token in it', async () => {

@@ -282,13 +282,21 @@ test('the validator, service and admin grants are exactly the documented ones', 
      order by 1, 2`,
   );
   const of = (role: string) => r.rows.filter((x) => x.role === role).map((x) => x.fn);
-  const validator = ['clock', 'validate', 'validate_many'];
+  const validator = [
+    'clock',
+    'published_signing_keys',
+    'validate',
+    'validate_jti',
+    'validate_many',
+  ];
   assert.deepEqual(of('pgauth_validator'), validator);
   const service = [
     ...validator,
+    'active_signing_key',
     'change_password_answer',
     'change_password_attempt',
     'change_password_durably',
+    'client_credentials',
     'login_answer',
     'login_attempt',
     'login_durably',
@@ -318,9 +326,18 @@ test('the validator, service and admin grants are exactly the documented ones', 
     of('pgauth_admin'),
     [
       ...service,
+      'add_signing_key',
       'audit_events',
       'change_password',
+      'create_api_key',
+      'create_service_account',
       'create_user',
+      'disable_service_account',
+      'list_api_keys',
+      'list_service_accounts',
+      'purge_service_tokens',
+      'revoke_api_key',
+      'set_service_account_token_format',
       'delete_user',
       'find_user',
       'get_settings',

@@ -5,7 +5,7 @@ import { loginPair, session, validate, withClock } from '../helpers/sql.ts';
 
 const t = useTestDatabase();
 
-test('validate returns one row with user_id, session_id, username, roles, expires_at and aal', async () => {
+test('validate returns one row with user_id, session_id, username, roles, expires_at, aal and subject_type user', async () => {
   const p = await session(t.db, 'va_ok');
   await t.db.query(`select pgauth.grant_role($1, 'reader')`, [p.user_id]);
   const rows = await validate(t.db, p.access_token);
@@ -17,6 +17,7 @@ test('validate returns one row with user_id, session_id, username, roles, expire
       roles: ['reader'],
       expires_at: p.access_expires_at,
       aal: 1,
+      subject_type: 'user',
     },
   ]);
 });

@@ -70,6 +70,44 @@ const entries = [
   },
   { code: 'invalid_code', status: 400, message: 'The code is wrong or was already used.' },
   { code: 'invalid_link', status: 400, message: 'The link is invalid, expired or already used.' },
+  { code: 'name_taken', status: 409, sqlstate: 'TAKEN', message: 'The name is taken.' },
+  {
+    code: 'service_account_not_found',
+    status: 404,
+    sqlstate: 'NOSVC',
+    message: 'No such service account.',
+  },
+  {
+    code: 'service_account_disabled',
+    status: 409,
+    sqlstate: 'SVCOF',
+    message: 'The service account is disabled.',
+  },
+  { code: 'api_key_not_found', status: 404, sqlstate: 'NOKEY', message: 'No such API key.' },
+  // OAuth 2 token endpoint errors (RFC 6749 §5.2): the code is the RFC's `error` value.
+  {
+    code: 'invalid_scope',
+    status: 400,
+    sqlstate: 'SCOPE',
+    message: 'The requested scope exceeds the roles the client holds.',
+  },
+  { code: 'invalid_client', status: 401, message: 'Client authentication failed.' },
+  {
+    code: 'invalid_request',
+    status: 400,
+    message: 'The request is missing a parameter, repeats one, or is malformed.',
+  },
+  {
+    code: 'unsupported_grant_type',
+    status: 400,
+    message: 'The grant type is not supported.',
+  },
+  {
+    code: 'signing_unavailable',
+    status: 503,
+    message:
+      'JWT access tokens need a key-encryption key: start the gateway with --key-encryption-key or PGAUTH_KEY_ENCRYPTION_KEY.',
+  },
   { code: 'invalid_credentials', status: 401, message: 'Invalid credentials.' },
   {
     code: 'mfa_required',

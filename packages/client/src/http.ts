@@ -9,7 +9,7 @@ import { AuthError, ERRORS, type ErrorCode, MfaRequiredError } from './errors.ts
 import { type OperationHooks, revoking } from './operations.ts';
 import type { RevocationSource } from './revocations.ts';
 import { plausibleToken } from './tokens.ts';
-import type { SecondFactor, Session, TokenPair } from './types.ts';
+import type { SecondFactor, Session, SubjectType, TokenPair } from './types.ts';
 
 export interface HttpOptions {
   /** The gateway, e.g. http://127.0.0.1:8080. */
@@ -105,11 +105,13 @@ export function httpOperations(options: HttpOptions, hooks: OperationHooks = {})
         roles: string[];
         expires_at: string;
         aal?: number;
+        subject_type?: SubjectType;
       };
       return {
         userId: b.user_id,
         username: b.username,
         sessionId: b.session_id,
+        subjectType: b.subject_type ?? 'user',
         roles: b.roles,
         expiresAt: new Date(b.expires_at),
         aal: b.aal === 2 ? 2 : 1,

@@ -9,7 +9,8 @@ import { SessionCache, withCache } from './cache.ts';
 import { openPostgres } from './db/postgres.ts';
 import type { Database } from './db/types.ts';
 import { eventStreamSource, httpOperations, type TokenProvider } from './http.ts';
-import type { Revoked } from './operations.ts';
+import { databaseKeys, type JwtValidation, jwtVerifier, remoteKeys, withJwt } from './jwt.ts';
+import { type Revoked, serviceOperations } from './operations.ts';
 import { CacheGuard, guardCache, PROBE_DEFAULTS, probeChannel } from './probe.ts';
 import { ReplicaRouter } from './replicas.ts';
 import {
@@ -55,6 +56,14 @@ export interface ClientOptions {
   poolSize?: number;
   /** HTTP mode: per-request timeout in ms (default 10,000). */
   timeoutMs?: number;
+  /**
+   * Verify JWT access tokens here (default true): the signature against pgauth's published keys
+   * (pgauth.published_signing_keys, or the gateway's /.well-known/jwks.json), then the token's jti
+   * as any token (from the cache while it is proven, so a revocation stops it at once). Needs the
+   * optional peer dependency `jose` (npm install jose) the first time a JWT arrives. False sends a
+   * JWT to the database (never valid there) or the gateway (which verifies it).
+   */
+  verifyJwt?: boolean;
   /**
    * Keep validations in memory, evicted by revocation events. In HTTP mode the event stream needs
    * `serviceToken`, an access token of an account holding role `introspect`.
@@ -152,6 +161,7 @@ export function createAuthClient(options: ClientOptions): AuthClient {
     },
   };
   let ops: Omit<AuthClient, 'cache' | 'close'>;
+  let jwt: Omit<JwtValidation, 'cache'> | null = null;
   let source: RevocationSource | null;
   let guard: CacheGuard | null = null;
   const closers: (() => Promise<void> | void)[] = [];
@@ -159,6 +169,10 @@ export function createAuthClient(options: ClientOptions): AuthClient {
     const http = httpOperations({ baseUrl: options.baseUrl, timeoutMs: options.timeoutMs }, hooks);
     ops = http;
     closers.push(() => http.close());
+    jwt = {
+      verifier: jwtVerifier(remoteKeys(options.baseUrl, options.timeoutMs)),
+      lookup: (_jti, token) => http.validate(token),
+    };
     source = options.serviceToken
       ? eventStreamSource(options.baseUrl, options.serviceToken, {
           maxSilenceMs: options.maxStreamSilenceMs,
@@ -183,6 +197,11 @@ export function createAuthClient(options: ClientOptions): AuthClient {
       });
     if (!options.database) closers.push(() => db.close());
     ops = sqlOperations(db, hooks);
+    const service = serviceOperations(db);
+    jwt = {
+      verifier: jwtVerifier(databaseKeys(() => service.publishedSigningKeys())),
+      lookup: (jti) => service.validateJti(jti),
+    };
     const channel = probeChannel();
     source = databaseSource(db, channel);
     const g = new CacheGuard(
@@ -237,6 +256,7 @@ export function createAuthClient(options: ClientOptions): AuthClient {
     subscription.start();
   }
 
+  if (options.verifyJwt !== false && jwt) validate = withJwt(validate, { ...jwt, cache: store });
   return {
     validate,
     login: ops.login,

@@ -8,6 +8,7 @@ export * from './db/deadline.ts';
 export * from './db/postgres.ts';
 export type * from './db/types.ts';
 export * from './errors.ts';
+export * from './jwt.ts';
 export * from './operations.ts';
 export * from './probe.ts';
 export * from './replicas.ts';

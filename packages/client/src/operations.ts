@@ -10,7 +10,14 @@
 import { withDeadline } from './db/deadline.ts';
 import type { Queryable, Row } from './db/types.ts';
 import { toAuthError } from './errors.ts';
-import type { LoginContext, MfaChallenge, SecondFactor, Session, TokenPair } from './types.ts';
+import type {
+  LoginContext,
+  MfaChallenge,
+  SecondFactor,
+  Session,
+  SubjectType,
+  TokenPair,
+} from './types.ts';
 
 /**
  * What a revoking operation made stale, for the caches of this process: a token's session, a
@@ -71,6 +78,7 @@ interface SessionRow extends Row {
   roles: string[];
   expires_at: Date;
   aal: number;
+  subject_type: SubjectType;
 }
 
 interface PairRow extends Row {
@@ -82,7 +90,8 @@ interface PairRow extends Row {
   refresh_expires_at: Date;
 }
 
-const SESSION_COLUMNS = 'user_id::text, username, session_id::text, roles, expires_at, aal';
+const SESSION_COLUMNS =
+  'user_id::text, username, session_id::text, roles, expires_at, aal, subject_type';
 const PAIR_COLUMNS =
   'user_id::text, session_id::text, access_token, access_expires_at, refresh_token, refresh_expires_at';
 
@@ -91,6 +100,7 @@ function sessionOf(row: SessionRow): Session {
     userId: row.user_id,
     username: row.username,
     sessionId: row.session_id,
+    subjectType: row.subject_type,
     roles: row.roles,
     expiresAt: row.expires_at,
     aal: row.aal === 2 ? 2 : 1,
@@ -140,6 +150,45 @@ export interface NewAccount {
   username: string;
   password: string;
   email?: string | null | undefined;
+}
+
+/** A public signing key as the JWKS publishes it. */
+export interface PublishedKey {
+  kid: string;
+  alg: string;
+  public_jwk: Record<string, unknown>;
+}
+
+/** The signing key, its private part encrypted under the gateway's key-encryption key. */
+export interface ActiveKey {
+  kid: string;
+  alg: string;
+  private_key_encrypted: string;
+}
+
+/** What pgauth.client_credentials grants: an opaque token, or what a JWT must carry. */
+export interface ClientGrant {
+  serviceAccountId: string;
+  clientId: string;
+  apiKeyId: string;
+  /** The jti of a JWT, the id of an opaque token. */
+  tokenId: string;
+  /** The opaque token (pgs_…); null when the format is jwt (the caller signs one). */
+  accessToken: string | null;
+  tokenFormat: 'opaque' | 'jwt';
+  /** The roles granted: the scope asked for, or every role of the account. */
+  roles: string[];
+  expiresAt: Date;
+}
+
+interface GrantRow extends Row {
+  service_account_id: string;
+  api_key_id: string;
+  token_id: string;
+  access_token: string | null;
+  token_format: 'opaque' | 'jwt';
+  roles: string[];
+  expires_at: Date;
 }
 
 /** The service API (`pgauth_service`): what a front door or a service calls. */
@@ -354,6 +403,66 @@ export function serviceOperations(db: Queryable, hooks: OperationHooks = {}) {
         ],
       );
       return rows[0]?.wait ?? 0;
+    },
+
+    /**
+     * pgauth.client_credentials (OAuth 2 client credentials): the grant, or null when the client
+     * does not authenticate (the failure is audited); AuthError invalid_scope when the scope asks
+     * for a role the client does not hold.
+     */
+    async clientCredentials(
+      clientId: string,
+      clientSecret: string,
+      scope: readonly string[] | null,
+      ip?: string,
+    ): Promise<ClientGrant | null> {
+      const [row] = await run<GrantRow>(
+        db,
+        `select service_account_id::text, api_key_id::text, token_id::text, access_token,
+           token_format, roles, expires_at
+         from pgauth.client_credentials($1, $2, $3::text[], $4::inet)`,
+        [clientId, clientSecret, scope ? [...scope] : null, ip ?? null],
+      );
+      if (!row) return null;
+      return {
+        serviceAccountId: row.service_account_id,
+        clientId,
+        apiKeyId: row.api_key_id,
+        tokenId: row.token_id,
+        accessToken: row.access_token,
+        tokenFormat: row.token_format,
+        roles: row.roles,
+        expiresAt: row.expires_at,
+      };
+    },
+
+    /**
+     * pgauth.validate_jti: for a JWT access token whose signature checked out, its session while
+     * the token with this jti is live (not revoked, account not disabled), else null.
+     */
+    async validateJti(jti: string): Promise<Session | null> {
+      const sql = `select ${SESSION_COLUMNS} from pgauth.validate_jti($1::uuid)`;
+      const row = (await run<SessionRow>(db, sql, [jti], VALIDATE_DEADLINE_MS))[0];
+      return row ? sessionOf(row) : null;
+    },
+
+    /** pgauth.published_signing_keys: the public JWKs that verify access tokens. */
+    async publishedSigningKeys(): Promise<PublishedKey[]> {
+      return run<PublishedKey & Row>(
+        db,
+        'select kid, alg, public_jwk from pgauth.published_signing_keys()',
+        [],
+      );
+    },
+
+    /** pgauth.active_signing_key: the key that signs, its private part encrypted; or null. */
+    async activeSigningKey(): Promise<ActiveKey | null> {
+      const [row] = await run<ActiveKey & Row>(
+        db,
+        'select kid, alg, private_key_encrypted from pgauth.active_signing_key()',
+        [],
+      );
+      return row ?? null;
     },
 
     /** pgauth.register (self-registration): the new user's id. */

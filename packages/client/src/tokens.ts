@@ -1,7 +1,10 @@
 /** What a pgauth token can look like, and where a request carries one. */
 
-/** The longest token pgauth ever looks up; real ones have 47 characters. */
-export const MAX_TOKEN_LENGTH = 512;
+/**
+ * The longest token pgauth ever looks up: opaque ones have 47 characters, a JWT access token
+ * several hundred.
+ */
+export const MAX_TOKEN_LENGTH = 4096;
 const TOKEN_SHAPE = /^[\x21-\x7e]+$/;
 
 /** Whether `token` could be a pgauth token at all; anything else is not valid without asking. */

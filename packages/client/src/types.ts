@@ -2,11 +2,18 @@
  * The SDK's public types: the same in SQL mode (`databaseUrl`) and HTTP mode (`baseUrl`).
  */
 
-/** A valid session, as `pgauth.validate` returns it. */
+/** Who a valid token speaks for: a user (a login session) or a service account (an API key or a client-credentials token). */
+export type SubjectType = 'user' | 'service_account';
+
+/**
+ * A valid session, as `pgauth.validate` returns it. For a service account, userId is the
+ * account's id, username its name, and sessionId the id of the API key or access token.
+ */
 export interface Session {
   userId: string;
   username: string;
   sessionId: string;
+  subjectType: SubjectType;
   /** The user's roles when the session was validated (role changes notify and evict). */
   roles: string[];
   /** When the access token stops being valid. */

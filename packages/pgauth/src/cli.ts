@@ -3,8 +3,10 @@ import { Command, CommanderError } from 'commander';
 import { auditCommand } from './commands/audit.ts';
 import { UsageError } from './commands/common.ts';
 import { mailCommand } from './commands/mail.ts';
+import { keysCommand } from './commands/keys.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { serveCommand } from './commands/serve.ts';
+import { apiKeyCommand, serviceAccountCommand } from './commands/service-account.ts';
 import { sessionCommand } from './commands/session.ts';
 import { userCommand } from './commands/user.ts';
 import { MigrationError } from './migrate.ts';
@@ -23,6 +25,9 @@ export async function main(argv: string[]): Promise<number> {
   program.addCommand(sessionCommand());
   program.addCommand(auditCommand());
   program.addCommand(mailCommand());
+  program.addCommand(serviceAccountCommand());
+  program.addCommand(apiKeyCommand());
+  program.addCommand(keysCommand());
   try {
     process.exitCode = 0;
     await program.parseAsync(argv, { from: 'user' });

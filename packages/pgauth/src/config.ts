@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
  */
 import { DEFAULT_DATA_DIR } from './db/open.ts';
 import { exactOrigin } from './server/cors.ts';
+import { parseKeyEncryptionKey } from './server/signing.ts';
 
 export interface RateLimitConfig {
   /** Length of one rate-limit window in milliseconds. */
@@ -53,6 +54,8 @@ export interface ServeConfig {
   cache: { maxEntries: number; maxAgeMs: number } | false;
   /** The mail sender of this process (--smtp-url), or null: the outbox waits for another. */
   mail: { smtpUrl: string; from: string; publicUrl: string } | null;
+  /** The key-encryption key of the JWT signing keys (32 bytes), or null: no JWT is issued. */
+  keyEncryptionKey: Buffer | null;
 }
 
 /**
@@ -133,6 +136,12 @@ export const SERVE_OPTIONS = {
     env: 'PGAUTH_TRUST_PROXY',
     help: 'how X-Forwarded-For gives the client IP: a hop count (the proxies in front), or addresses/CIDRs of the trusted proxies; true believes any client (warned)',
     default: 'false',
+  },
+  keyEncryptionKey: {
+    flag: '--key-encryption-key <key>',
+    env: 'PGAUTH_KEY_ENCRYPTION_KEY',
+    help: 'the key (32 random bytes: 64 hex digits or base64, e.g. `openssl rand -base64 32`) under which the private JWT signing keys are stored encrypted; needed to issue JWT access tokens (settings.access_token_format jwt); prefer the variable, a flag shows in ps',
+    default: undefined,
   },
   corsOrigin: {
     flag: '--cors-origin <origin>',
@@ -424,6 +433,18 @@ export function mailConfig(flags: {
   return { smtpUrl, from, publicUrl: (publicUrl as string).replace(/\/+$/, '') };
 }
 
+/** The key-encryption key, or null when unset; the message never repeats the value. */
+function keyEncryptionKey(value: string | undefined): Buffer | null {
+  if (value === undefined || value.trim() === '') return null;
+  try {
+    return parseKeyEncryptionKey(value);
+  } catch (err) {
+    throw new ConfigError(
+      `--key-encryption-key / PGAUTH_KEY_ENCRYPTION_KEY: ${(err as Error).message}`,
+    );
+  }
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /**
@@ -482,6 +503,7 @@ export function serveConfig(flags: ServeFlags): ServeConfig {
             maxAgeMs: integer(flags, 'cacheMaxAgeMs'),
           },
     mail: mailConfig(flags),
+    keyEncryptionKey: keyEncryptionKey(flags.keyEncryptionKey),
     rateLimit: {
       windowMs: integer(flags, 'rateWindowMs'),
       loginPerIp: integer(flags, 'loginRateIp'),

@@ -52,6 +52,33 @@ export interface AuditRow {
   detail: Record<string, unknown>;
 }
 
+/** A service account as pgauth.list_service_accounts returns it. */
+export interface ServiceAccountRow {
+  id: string;
+  name: string;
+  roles: string[];
+  access_token_format: 'opaque' | 'jwt' | null;
+  created_at: string;
+  disabled_at: string | null;
+  live_api_keys: number;
+}
+
+/** An API key as pgauth.list_api_keys returns it (never the key itself). */
+export interface ApiKeyRow {
+  id: string;
+  name: string;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+/** A new API key: the only time the key is seen. */
+export interface NewApiKey {
+  id: string;
+  key: string;
+}
+
 /** A point in time: a timestamptz literal (`at`), or an interval from now (`interval`). */
 export interface TimeArg {
   interval: string | null;
@@ -267,6 +294,84 @@ export function adminOperations(db: Database, hooks: OperationHooks = {}) {
     async resetMfa(userId: string): Promise<boolean> {
       const rows = await run<{ had: boolean }>(db, 'select pgauth.reset_mfa($1) as had', [userId]);
       return rows[0]?.had === true;
+    },
+
+    /** pgauth.create_service_account: the new account's id. */
+    async createServiceAccount(name: string, roles: readonly string[] = []): Promise<string> {
+      const rows = run<{ id: string }>(
+        db,
+        'select pgauth.create_service_account($1, $2::text[])::text as id',
+        [name, [...roles]],
+      );
+      return (await one(rows, 'pgauth.create_service_account')).id;
+    },
+
+    /** pgauth.list_service_accounts: every account, by name. */
+    listServiceAccounts(): Promise<ServiceAccountRow[]> {
+      return jsonRows<ServiceAccountRow>(
+        db,
+        'select to_json(a) as row from pgauth.list_service_accounts() a',
+        [],
+      );
+    },
+
+    /** pgauth.disable_service_account: no key or token of the account validates any more. */
+    async disableServiceAccount(name: string): Promise<void> {
+      const [row] = await run<{ id: string }>(
+        db,
+        'select id::text from pgauth.list_service_accounts() where name = $1',
+        [name],
+      );
+      const call = () => exec('select pgauth.disable_service_account($1)', [name]);
+      await (row ? onUser(row.id, call) : call());
+    },
+
+    /** pgauth.set_service_account_token_format: opaque, jwt, or null (the setting). */
+    async setServiceAccountTokenFormat(name: string, format: 'opaque' | 'jwt' | null) {
+      await exec('select pgauth.set_service_account_token_format($1, $2)', [name, format]);
+    },
+
+    /** pgauth.create_api_key: the key's id and the key, shown this once. */
+    createApiKey(account: string, name: string, expiresAt?: TimeArg | null): Promise<NewApiKey> {
+      return one(
+        run<NewApiKey & Record<string, unknown>>(
+          db,
+          `select id::text, key from pgauth.create_api_key($1, $2,
+             coalesce($3::timestamptz, pgauth.clock() + $4::interval))`,
+          [account, name, expiresAt?.at ?? null, expiresAt?.interval ?? null],
+        ),
+        'pgauth.create_api_key',
+      );
+    },
+
+    /** pgauth.list_api_keys: newest first, revoked ones too. */
+    listApiKeys(account: string): Promise<ApiKeyRow[]> {
+      return jsonRows<ApiKeyRow>(db, 'select to_json(k) as row from pgauth.list_api_keys($1) k', [
+        account,
+      ]);
+    },
+
+    /** pgauth.revoke_api_key: true when the key was live. */
+    revokeApiKey(id: string): Promise<boolean> {
+      return revoking(hooks, { sessionId: id }, async () => {
+        const rows = await run<{ v: boolean }>(db, 'select pgauth.revoke_api_key($1) as v', [id]);
+        return rows[0]?.v === true;
+      });
+    },
+
+    /** pgauth.add_signing_key: the new key signs from now on; the old one is retired. */
+    async addSigningKey(key: {
+      kid: string;
+      alg: string;
+      publicJwk: Record<string, unknown>;
+      privateKeyEncrypted: string;
+    }): Promise<void> {
+      await exec('select pgauth.add_signing_key($1, $2, $3::jsonb, $4)', [
+        key.kid,
+        key.alg,
+        JSON.stringify(key.publicJwk),
+        key.privateKeyEncrypted,
+      ]);
     },
 
     /** pgauth.audit_events: newest first. */

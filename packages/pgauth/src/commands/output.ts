@@ -56,6 +56,11 @@ export function parseTimeArg(value: string): TimeArg {
   );
 }
 
+/** Commander parser of a repeatable option: every value given, in order. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 /** Commander parser for a positive integer option. */
 export function parsePositiveInt(value: string): number {
   if (!/^\d{1,9}$/.test(value.trim()) || Number(value) < 1) {

@@ -3,7 +3,7 @@ import type { AdminOperations, TimeArg, UserRow } from '../operations.ts';
 import { withAdminDatabase, withDatabaseOptions } from './admin-db.ts';
 import type { DatabaseFlags } from './common.ts';
 import { addMfaCommands } from './mfa.ts';
-import { formatPairs, formatTable, humanTime, parseTimeArg, printJson } from './output.ts';
+import { collect, formatPairs, formatTable, humanTime, parseTimeArg, printJson } from './output.ts';
 import { readNewPassword } from './prompt.ts';
 
 const PAGE = 1000;
@@ -65,10 +65,6 @@ function printUser(u: UserRow): void {
 
 interface JsonFlags extends DatabaseFlags {
   json?: boolean;
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 const USER_ARG = 'a username or a user id';

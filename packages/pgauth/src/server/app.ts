@@ -27,11 +27,14 @@ import { requestId } from './request-id.ts';
 import { accountRoutes } from './routes/account.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { lifecycleRoutes } from './routes/lifecycle.ts';
+import { discoveryRoutes } from './routes/discovery.ts';
 import { oauthRoutes } from './routes/oauth.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { revocationRoutes } from './routes/revocations.ts';
+import { tokenRoutes } from './routes/token.ts';
 import { errorSchema } from './schemas.ts';
 import { registerSecurityHeaders } from './security-headers.ts';
+import { createSigner } from './signing.ts';
 
 export interface AppOptions {
   db: Database;
@@ -75,6 +78,8 @@ export interface AppOptions {
   maxReplicaLagMs?: number;
   /** Deliver the mail outbox over SMTP from this process (--smtp-url); off when unset. */
   mail?: MailConfig & { pollMs?: number };
+  /** The key-encryption key of the JWT signing keys; without it no JWT access token is issued. */
+  keyEncryptionKey?: Buffer | null;
 }
 
 /** Log paths that may hold a secret; pino replaces their values with "[Redacted]". */
@@ -289,6 +294,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   accountRoutes(app, gw, limits);
   lifecycleRoutes(app, gw, limits);
   oauthRoutes(app, gw);
+  const signer = options.keyEncryptionKey
+    ? createSigner(gw.ops, gw.admin, options.keyEncryptionKey)
+    : null;
+  tokenRoutes(app, gw, limits, signer);
+  discoveryRoutes(app, gw);
   await app.register(adminRoutes(gw));
   opsRoutes(app, gw, { metrics: options.metricsOnMainPort ?? 'loopback' });
   revocationRoutes(app, gw, { heartbeatMs: options.revocationHeartbeatMs });

@@ -10,9 +10,11 @@ import {
   CacheGuard,
   type CacheOptions,
   type Database,
+  databaseKeys,
   databaseSource,
   fastValidate,
   guardCache,
+  jwtVerifier,
   type ProbeOptions,
   parseBearer,
   probeChannel,
@@ -25,6 +27,7 @@ import {
   SessionCache,
   serviceOperations,
   withCache,
+  withJwt,
 } from '@pgauth/client/internal';
 import type { FastifyRequest } from 'fastify';
 import { type AdminOperations, adminOperations } from '../operations.ts';
@@ -198,8 +201,17 @@ export function createGateway(db: Database, metrics: Metrics, options: GatewayOp
     metrics,
     (replica) => serviceOperations(counted(replica, metrics)),
   );
-  const validate = router ? router.validate : primaryValidate;
-  const cachedValidate = cache ? withCache(validate, cache) : validate;
+  const plainValidate = router ? router.validate : primaryValidate;
+  // JWT access tokens: verified here against the published keys, their jti looked up (cached
+  // with the opaque tokens' answers, evicted by the same revocation events).
+  const verifier = jwtVerifier(databaseKeys(() => ops.publishedSigningKeys()));
+  const lookup = (jti: string): Promise<Session | null> => ops.validateJti(jti);
+  const validate = withJwt(plainValidate, { verifier, lookup, cache: null });
+  const cachedValidate = withJwt(cache ? withCache(plainValidate, cache) : plainValidate, {
+    verifier,
+    lookup,
+    cache,
+  });
   revocations?.start();
 
   const authenticate = async (request: FastifyRequest, cached = false): Promise<Session> => {

@@ -177,6 +177,7 @@ export async function runServe(flags: ServeFlags, out: (line: string) => void): 
       replicas: backend.replicas,
       maxReplicaLagMs: config.maxReplicaLagMs,
       mail: config.mail ?? undefined,
+      keyEncryptionKey: config.keyEncryptionKey,
     });
     await app.listen({ port: config.port, host: config.host });
     if (config.metricsListen) metrics = await listenMetrics(app, config.metricsListen);
@@ -198,6 +199,11 @@ export async function runServe(flags: ServeFlags, out: (line: string) => void): 
     config.mail
       ? `mail: sent from this process through ${new URL(config.mail.smtpUrl).host}`
       : 'mail: not sent from this process (--smtp-url); `pgauth mail send-pending` delivers the outbox',
+  );
+  out(
+    config.keyEncryptionKey
+      ? 'JWT access tokens: signed here (keys stored encrypted under the key-encryption key)'
+      : 'JWT access tokens: off: clients in jwt format get 503 signing_unavailable (set PGAUTH_KEY_ENCRYPTION_KEY or --key-encryption-key to sign)',
   );
   out(
     `create the first admin: npx pgauth user add admin --role admin${config.databaseUrl ? ' --database-url <url>' : config.dataDir === '.pgauth' ? '' : ` --data-dir ${config.dataDir}`}`,

@@ -57,6 +57,12 @@ export const sessionInfo = {
     user_id: uuid,
     username: { type: 'string' },
     session_id: uuid,
+    subject_type: {
+      type: 'string',
+      enum: ['user', 'service_account'],
+      description:
+        'user: a login session; service_account: an API key or a client-credentials token (user_id is the account id, username its name, session_id the key or token id)',
+    },
     roles: { type: 'array', items: { type: 'string' } },
     expires_at: dateTime,
     aal: {
@@ -65,7 +71,7 @@ export const sessionInfo = {
       description: 'authenticator assurance level of the login: 1 password, 2 with a second factor',
     },
   },
-  required: ['user_id', 'username', 'session_id', 'roles', 'expires_at', 'aal'],
+  required: ['user_id', 'username', 'session_id', 'subject_type', 'roles', 'expires_at', 'aal'],
 } as const;
 
 export const user = {

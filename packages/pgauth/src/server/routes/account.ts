@@ -41,6 +41,7 @@ function sessionBody(s: Session) {
     user_id: s.userId,
     username: s.username,
     session_id: s.sessionId,
+    subject_type: s.subjectType,
     roles: s.roles,
     expires_at: s.expiresAt,
     aal: s.aal,
@@ -235,7 +236,7 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
         tags: ['account'],
         summary: 'Forward-auth check for nginx auth_request, Traefik forwardAuth, Envoy ext_authz',
         description:
-          'On 200 the headers X-Auth-User-Id, X-Auth-Username (percent-encoded), X-Auth-Roles (comma-separated) and X-Auth-Session-Id describe the caller.',
+          'On 200 the headers X-Auth-User-Id, X-Auth-Username (percent-encoded), X-Auth-Roles (comma-separated), X-Auth-Session-Id and X-Auth-Subject-Type (user or service_account) describe the caller.',
         security: bearer,
         response: { 200: sessionInfo, ...errors(401, 503) },
       },
@@ -248,6 +249,7 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
         .header('x-auth-username', encodeURIComponent(s.username))
         .header('x-auth-roles', s.roles.join(','))
         .header('x-auth-session-id', s.sessionId)
+        .header('x-auth-subject-type', s.subjectType)
         .send(sessionBody(s));
     },
   );

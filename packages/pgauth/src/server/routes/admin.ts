@@ -21,6 +21,7 @@ import {
   user,
   uuid,
 } from '../schemas.ts';
+import { serviceAccountRoutes } from './service-accounts.ts';
 
 interface IdParams {
   id: string;
@@ -424,5 +425,7 @@ export function adminRoutes(gw: Gateway): FastifyPluginAsync {
         return ops.getSettings();
       },
     );
+
+    serviceAccountRoutes(app, gw);
   };
 }

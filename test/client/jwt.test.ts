@@ -1,0 +1,126 @@
+/**
+ * JWT access tokens verified locally and still revocable: the SDK in SQL and HTTP mode and the
+ * gateway check the signature against pgauth's published keys, then the token's jti as any token.
+ * A cache is shown to answer from memory (the key revoked behind the triggers' back is still
+ * accepted); a real revocation reaches all three through the revocation events.
+ */
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { type AuthClient, createAuthClient } from '@pgauth/client';
+import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
+import { waitFor } from '../helpers/wait.ts';
+import { call, createSession, startApp, type TestApp, type Tokens } from '../http/helpers.ts';
+
+let app: TestApp;
+let admin: Tokens;
+let sdk: AuthClient;
+let overHttp: AuthClient;
+
+before(async () => {
+  app = await startApp({ keyEncryptionKey: randomBytes(32), revocationHeartbeatMs: 200 });
+  admin = await createSession(app, 'jwt_root', ['admin', 'introspect']);
+  sdk = createAuthClient({ database: app.t.db, cache: {} });
+  overHttp = createAuthClient({
+    baseUrl: app.url,
+    cache: {},
+    serviceToken: admin.access_token,
+    onSubscriptionError: () => {},
+  });
+  await Promise.all([sdk.cache?.ready(5_000), overHttp.cache?.ready(5_000)]);
+});
+
+after(async () => {
+  await overHttp?.close();
+  await sdk?.close();
+  await app?.close();
+});
+
+let clients = 0;
+/** A service account in jwt format, its key id, and a JWT from POST /oauth2/token. */
+async function jwtClient(): Promise<{ name: string; keyId: string; jwt: string }> {
+  const name = `jwt-svc-${++clients}`;
+  await app.t.db.query(`select pgauth.create_service_account($1, '{jobs.run}')`, [name]);
+  await app.t.db.query(`select pgauth.set_service_account_token_format($1, 'jwt')`, [name]);
+  const k = await call(app, 'POST', `/v1/admin/service-accounts/${name}/api-keys`, {
+    token: admin.access_token,
+    json: { name: 'k' },
+  });
+  const r = await call(app, 'POST', '/oauth2/token', {
+    form: { grant_type: 'client_credentials', client_id: name, client_secret: k.json.key },
+  });
+  assert.equal(r.status, 200, r.text);
+  return { name, keyId: k.json.id, jwt: r.json.access_token };
+}
+
+type Verdict = 'accepted' | 'rejected';
+
+async function verdicts(token: string): Promise<Verdict[]> {
+  const of = (ok: boolean): Verdict => (ok ? 'accepted' : 'rejected');
+  const gateway = await call(app, 'GET', '/v1/session', { token });
+  return [
+    of((await sdk.validate(token)) !== null),
+    of((await overHttp.validate(token)) !== null),
+    of(gateway.status === 200),
+  ];
+}
+
+test('the SDK (SQL and HTTP) and the gateway accept a JWT as its service account', async () => {
+  const c = await jwtClient();
+  for (const client of [sdk, overHttp]) {
+    const s = await client.validate(c.jwt);
+    assert.equal(s?.subjectType, 'service_account');
+    assert.equal(s?.username, c.name);
+    assert.equal(s?.sessionId, c.keyId);
+    assert.deepEqual(s?.roles, ['jobs.run']);
+  }
+  const g = await call(app, 'GET', '/v1/session', { token: c.jwt });
+  assert.equal(g.json.subject_type, 'service_account');
+});
+
+test('a cached JWT is served from memory, and a revocation reaches every verifier at once', async () => {
+  const c = await jwtClient();
+  assert.deepEqual(await verdicts(c.jwt), ['accepted', 'accepted', 'accepted']);
+  const { jti } = decodeJwt(c.jwt);
+  await app.t.db.transaction(async (tx) => {
+    await tx.query('set local session_replication_role = replica');
+    await tx.query('update pgauth.api_keys set revoked_at = now() where id = $1', [jti]);
+  });
+  assert.deepEqual(
+    await verdicts(c.jwt),
+    ['accepted', 'accepted', 'accepted'],
+    'no event: every cache still answers from memory',
+  );
+  await app.t.db.query('update pgauth.api_keys set revoked_at = null where id = $1', [jti]);
+  const d = await call(app, 'DELETE', `/v1/admin/api-keys/${c.keyId}`, {
+    token: admin.access_token,
+  });
+  assert.equal(d.status, 204);
+  await waitFor(
+    'every verifier to reject the revoked JWT',
+    async () => (await verdicts(c.jwt)).every((v) => v === 'rejected'),
+    5_000,
+  );
+});
+
+test('a JWT signed by another key, altered, expired-looking or a bare pgj_<jti> is never valid', async () => {
+  const c = await jwtClient();
+  const header = decodeProtectedHeader(c.jwt);
+  const claims = decodeJwt(c.jwt);
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const forged = await new SignJWT({ ...claims })
+    .setProtectedHeader({ alg: 'ES256', kid: header.kid as string, typ: 'at+jwt' })
+    .sign(privateKey);
+  const [h, p, s] = c.jwt.split('.');
+  const altered = `${h}.${Buffer.from(JSON.stringify({ ...claims, scope: 'admin' })).toString('base64url')}.${s}`;
+  const unknownKid = await new SignJWT({ ...claims })
+    .setProtectedHeader({ alg: 'ES256', kid: 'nosuchkid123', typ: 'at+jwt' })
+    .sign(privateKey);
+  for (const token of [forged, altered, unknownKid, `pgj_${claims.jti}`, `${h}.${p}.`]) {
+    assert.deepEqual(
+      await verdicts(token),
+      ['rejected', 'rejected', 'rejected'],
+      token.slice(0, 40),
+    );
+  }
+});
