@@ -2,8 +2,8 @@ import { AuthError, fromDatabaseError, isUnavailable } from '@pgauth/client/inte
 import { Command, CommanderError } from 'commander';
 import { auditCommand } from './commands/audit.ts';
 import { UsageError } from './commands/common.ts';
-import { mailCommand } from './commands/mail.ts';
 import { keysCommand } from './commands/keys.ts';
+import { mailCommand } from './commands/mail.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { serveCommand } from './commands/serve.ts';
 import { apiKeyCommand, serviceAccountCommand } from './commands/service-account.ts';
