@@ -47,10 +47,11 @@ export async function createUser(
   username: string,
   roles: string[] = [],
   password: string = PASSWORD,
+  email: string | null = null,
 ): Promise<string> {
   const r = await db.query<{ id: string }>(
-    'select pgauth.create_user($1, $2, null, $3::text[])::text as id',
-    [username, password, roles],
+    'select pgauth.create_user($1, $2, $3, $4::text[])::text as id',
+    [username, password, email, roles],
   );
   return r.rows[0]?.id as string;
 }
