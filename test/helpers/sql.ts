@@ -177,3 +177,31 @@ export async function withClock<T>(db: Database, offset: string, fn: () => Promi
     await db.exec(`update pgauth.settings set clock_offset = '0'`);
   }
 }
+
+/**
+ * The helpers above bound to the database of one file, for files that use one throughout:
+ * `const { register, session, validates } = sqlOn(t)`. `t.db` is read at each call, so `t` may be
+ * the fixture of useTestDatabase() before its database is open.
+ */
+export function sqlOn(t: { readonly db: Queryable }) {
+  return {
+    register: (username: string, password: string | null = PASSWORD, email: string | null = null) =>
+      register(t.db, username, password, email),
+    createUser: (username: string, roles: string[] = [], password: string = PASSWORD) =>
+      createUser(t.db, username, roles, password),
+    login: (
+      username: string,
+      password: string = PASSWORD,
+      clientIp: string | null = null,
+      userAgent: string | null = null,
+    ) => login(t.db, username, password, clientIp, userAgent),
+    loginPair: (username: string, password: string = PASSWORD) =>
+      loginPair(t.db, username, password),
+    session: (username: string) => session(t.db, username),
+    refresh: (token: string | null) => refresh(t.db, token),
+    validate: (token: unknown) => validate(t.db, token),
+    validates: (token: unknown) => validates(t.db, token),
+    scalar: <T>(sql: string, params: unknown[] = []) => scalar<T>(t.db, sql, params),
+    auditEvents: (of: { userId: string } | { sessionId: string }) => auditEvents(t.db, of),
+  };
+}
