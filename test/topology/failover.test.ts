@@ -18,6 +18,7 @@ import {
   startGateway,
 } from '../helpers/cluster.ts';
 import { type Bouncer, startPgbouncer } from '../helpers/pgbouncer.ts';
+import { waitFor, waitForTimed } from '../helpers/wait.ts';
 import {
   createUser,
   http,
@@ -27,7 +28,6 @@ import {
   revokeSilently,
   skipTopology,
   unrevokeSilently,
-  waitFor,
 } from './fleet.ts';
 
 /** The most a gateway may take to serve again once the standby is promoted and repointed. */
@@ -172,7 +172,7 @@ describe('failover to a promoted standby behind PgBouncer', { skip: skipTopology
     const back: number[] = [];
     await Promise.all(
       gateways.map(async (gw) => {
-        const { ms } = await waitFor(
+        const { ms } = await waitForTimed(
           'the gateway serves again',
           async () => {
             const r = await http(gw.url, 'POST', '/v1/login', {

@@ -5,7 +5,6 @@
  * PostgreSQL only; a machine without PgBouncer skips with the package to install.
  */
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import {
   type Cluster,
@@ -119,26 +118,6 @@ export async function metric(gw: GatewayProcess, name: string): Promise<number |
   return line ? Number(line.split(' ')[1]) : null;
 }
 
-/**
- * Polls `check` every `everyMs` until it gives a value other than undefined, for at most
- * `withinMs`; returns the value and the time it took, or fails naming `what`.
- */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  withinMs: number,
-  everyMs = 5,
-): Promise<{ value: T; ms: number }> {
-  const start = performance.now();
-  for (;;) {
-    const value = await check();
-    const ms = performance.now() - start;
-    if (value !== undefined) return { value, ms };
-    if (ms > withinMs) assert.fail(`${what}: not within ${withinMs} ms`);
-    await sleep(everyMs);
-  }
-}
-
 /** Revokes a session as an operator would in psql: a raw UPDATE (the triggers notify). */
 export async function revokeBySql(cluster: Cluster, db: string, sessionId: string): Promise<void> {
   await cluster.query(
@@ -158,30 +137,27 @@ function uuidLiteral(id: string): string {
  * Revokes a session behind the triggers' back (session_replication_role = replica: no trigger,
  * so no notification): a cache that still accepts the token afterwards answers from memory.
  */
-export async function revokeSilently(
-  cluster: Cluster,
-  db: string,
-  sessionId: string,
-): Promise<void> {
-  await cluster.query(
-    `set session_replication_role = replica;
-     update pgauth.sessions set revoked_at = now(), revoked_reason = 'silent'
-     where id = ${uuidLiteral(sessionId)}`,
-    undefined,
-    db,
-  );
+export function revokeSilently(cluster: Cluster, db: string, sessionId: string): Promise<void> {
+  return setRevokedSilently(cluster, db, sessionId, true);
 }
 
 /** Undoes revokeSilently, again without a notification. */
-export async function unrevokeSilently(
+export function unrevokeSilently(cluster: Cluster, db: string, sessionId: string): Promise<void> {
+  return setRevokedSilently(cluster, db, sessionId, false);
+}
+
+async function setRevokedSilently(
   cluster: Cluster,
   db: string,
   sessionId: string,
+  revoked: boolean,
 ): Promise<void> {
+  const set = revoked
+    ? `revoked_at = now(), revoked_reason = 'silent'`
+    : 'revoked_at = null, revoked_reason = null';
   await cluster.query(
     `set session_replication_role = replica;
-     update pgauth.sessions set revoked_at = null, revoked_reason = null
-     where id = ${uuidLiteral(sessionId)}`,
+     update pgauth.sessions set ${set} where id = ${uuidLiteral(sessionId)}`,
     undefined,
     db,
   );
