@@ -72,7 +72,8 @@ interface SessionRow extends Row {
   expires_at: Date;
 }
 
-interface PairRow extends Row {
+/** One row of pgauth.login or pgauth.refresh, as the driver returns it. */
+export interface PairRow extends Row {
   user_id: string;
   session_id: string;
   access_token: string;
