@@ -1,6 +1,7 @@
 /** Assertions and fixtures the SQL-level test files share: each call goes through pgauth.*. */
 import assert from 'node:assert/strict';
 import type { Database, Queryable } from '../../packages/client/src/db/types.ts';
+import type { PairRow } from '../../packages/client/src/operations.ts';
 
 /** A password the policy accepts, for every account a test does not need a special one for. */
 export const PASSWORD = 'a long enough passphrase';
@@ -8,14 +9,7 @@ export const PASSWORD = 'a long enough passphrase';
 export const WRONG_PASSWORD = 'not the right passphrase';
 
 /** One row of pgauth.login or pgauth.refresh. */
-export type TokenPair = {
-  user_id: string;
-  session_id: string;
-  access_token: string;
-  access_expires_at: Date;
-  refresh_token: string;
-  refresh_expires_at: Date;
-};
+export type TokenPair = PairRow;
 
 /** One row of pgauth.validate. */
 export type ValidSession = {
