@@ -1,3 +1,4 @@
+// timing-sensitive: the failover recovery window
 /**
  * Failover behind one endpoint: a primary with a synchronous streaming standby, PgBouncer in front
  * (transaction mode for calls, a session-mode entry for LISTEN), two gateways. Under a stream of
@@ -27,6 +28,7 @@ import {
   revokeBySql,
   revokeSilently,
   skipTopology,
+  statusOf,
   unrevokeSilently,
 } from './fleet.ts';
 
@@ -108,10 +110,7 @@ describe('failover to a promoted standby behind PgBouncer', { skip: skipTopology
     // A token both gateways answer from memory.
     const cached = await loginOver(g0, 'cached');
     for (const gw of gateways) {
-      assert.equal(
-        (await http(gw.url, 'GET', '/v1/auth/check', { token: cached.token })).status,
-        200,
-      );
+      assert.equal(await statusOf(gw, cached.token), 200);
     }
     await revokeSilently(primary, db, cached.sessionId);
     for (const gw of gateways) {
@@ -219,10 +218,7 @@ describe('failover to a promoted standby behind PgBouncer', { skip: skipTopology
     }
     const fresh = await loginOver(g1, 'after');
     for (const gw of gateways) {
-      assert.equal(
-        (await http(gw.url, 'GET', '/v1/auth/check', { token: fresh.token })).status,
-        200,
-      );
+      assert.equal(await statusOf(gw, fresh.token), 200);
     }
     await revokeBySql(standby, db, fresh.sessionId);
     for (const gw of gateways) {

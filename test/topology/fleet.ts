@@ -15,6 +15,7 @@ import {
 import { postgresOnly } from '../helpers/db.ts';
 import { type Bouncer, pgbouncerMissing, startPgbouncer } from '../helpers/pgbouncer.ts';
 import { needs } from '../helpers/tools.ts';
+import { waitForTimed } from '../helpers/wait.ts';
 
 export const PASSWORD = 'a long enough passphrase';
 
@@ -109,6 +110,35 @@ export async function loginOver(
   const r = await http(gw.url, 'POST', '/v1/login', { json: { username, password: PASSWORD } });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   return { token: r.body.access_token as string, sessionId: r.body.session_id as string };
+}
+
+/** The status `gw` answers GET `path` (default /v1/auth/check) with `token`. */
+export async function statusOf(
+  gw: GatewayProcess,
+  token: string,
+  path = '/v1/auth/check',
+): Promise<number> {
+  return (await http(gw.url, 'GET', path, { token })).status;
+}
+
+/**
+ * Asks `gw` every `everyMs` until it refuses `token` (401 to GET `path`); resolves with how long
+ * that took, fails after `withinMs`.
+ */
+export async function refusedBy(
+  gw: GatewayProcess,
+  token: string,
+  withinMs: number,
+  everyMs: number,
+  path = '/v1/auth/check',
+): Promise<number> {
+  const { ms } = await waitForTimed(
+    `the gateway at ${gw.url} refuses the revoked token`,
+    async () => ((await statusOf(gw, token, path)) === 401 ? true : undefined),
+    withinMs,
+    everyMs,
+  );
+  return ms;
 }
 
 /** The value of an unlabelled metric of a gateway's /metrics. */
