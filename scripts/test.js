@@ -109,9 +109,17 @@ function runFile(engine, file) {
 }
 
 const before = readDurations();
+/**
+ * Files that measure time (latency bounds, equal timings, outage and failover windows) say so
+ * with a line `// timing-sensitive: <why>` at the top: such a file counts as two of the
+ * PGAUTH_TEST_JOBS, so that it shares the machine with fewer files (by default at most two).
+ */
+const timing = new Set(
+  files.filter((f) => /^\/\/ timing-sensitive:/m.test(readFileSync(f, 'utf8'))),
+);
 // Longest first; a file never timed before goes first of all (it may be long).
 const queue = engines
-  .flatMap((engine) => files.map((file) => ({ engine, file })))
+  .flatMap((engine) => files.map((file) => ({ engine, file, weight: timing.has(file) ? 2 : 1 })))
   .sort(
     (x, y) =>
       (before[`${y.engine} ${y.file}`] ?? Number.POSITIVE_INFINITY) -
@@ -120,19 +128,33 @@ const queue = engines
   );
 
 const results = [];
-async function worker() {
-  for (let next = queue.shift(); next; next = queue.shift()) {
-    const r = await runFile(next.engine, next.file);
-    results.push(r);
-    const state = r.code === 0 ? 'ok' : `FAILED (exit ${r.signal ?? r.code})`;
-    process.stdout.write(
-      `\n### ${r.engine} ${r.file}: ${state}, ${r.pass} passed, ${r.fail} failed, ${r.skipped} skipped (${r.seconds.toFixed(1)} s)\n${r.out}`,
-    );
-    if (r.err) process.stdout.write(`--- stderr of ${r.engine} ${r.file}\n${r.err}`);
-  }
-}
 const started = performance.now();
-await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, worker));
+await new Promise((done) => {
+  let load = 0;
+  let running = 0;
+  const dispatch = () => {
+    // In queue order; a file that does not fit yet holds back the ones after it, so that the
+    // longest files still start first.
+    while (queue.length > 0 && load + queue[0].weight <= Math.max(jobs, queue[0].weight)) {
+      const job = queue.shift();
+      load += job.weight;
+      running++;
+      void runFile(job.engine, job.file).then((r) => {
+        load -= job.weight;
+        running--;
+        results.push(r);
+        const state = r.code === 0 ? 'ok' : `FAILED (exit ${r.signal ?? r.code})`;
+        process.stdout.write(
+          `\n### ${r.engine} ${r.file}: ${state}, ${r.pass} passed, ${r.fail} failed, ${r.skipped} skipped (${r.seconds.toFixed(1)} s)\n${r.out}`,
+        );
+        if (r.err) process.stdout.write(`--- stderr of ${r.engine} ${r.file}\n${r.err}`);
+        dispatch();
+      });
+    }
+    if (running === 0 && queue.length === 0) done();
+  };
+  dispatch();
+});
 const wall = (performance.now() - started) / 1000;
 
 const total = { pass: 0, fail: 0, skipped: 0 };
