@@ -117,13 +117,16 @@ const before = readDurations();
 const timing = new Set(
   files.filter((f) => /^\/\/ timing-sensitive:/m.test(readFileSync(f, 'utf8'))),
 );
-// Longest first; a file never timed before goes first of all (it may be long).
+// Longest first; a file never timed before goes first of all (it may be long), the larger of
+// two such files first (on a fresh clone, size is the only hint there is).
+const size = (file) => statSync(file).size;
 const queue = engines
   .flatMap((engine) => files.map((file) => ({ engine, file, weight: timing.has(file) ? 2 : 1 })))
   .sort(
     (x, y) =>
       (before[`${y.engine} ${y.file}`] ?? Number.POSITIVE_INFINITY) -
         (before[`${x.engine} ${x.file}`] ?? Number.POSITIVE_INFINITY) ||
+      size(y.file) - size(x.file) ||
       x.file.localeCompare(y.file),
   );
 
