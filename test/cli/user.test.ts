@@ -40,7 +40,9 @@ function addUser(username: string, roles: string[] = [], email: string | null = 
   return createUser(t.target.db, username, roles, PASSWORD, email);
 }
 
-describe('pgauth user', () => {
+// Each test acts on users of its own: they run four at a time (most of their time is spent
+// starting CLI processes).
+describe('pgauth user', { concurrency: 4 }, () => {
   test('user add reads the password from stdin, grants the roles and prints the new id', async () => {
     const out = await cli(
       [
