@@ -1,17 +1,25 @@
 #!/usr/bin/env node
-// Runs the whole suite once per engine: PostgreSQL (required: the run fails when it cannot be
+// Runs the suite on both engines at once: PostgreSQL (required: the run fails when it cannot be
 // reached) and the embedded PGlite. PGAUTH_TEST_ENGINES=pglite (or =postgres) runs one engine;
 // extra arguments go to node's test runner (a file or folder to run alone, --test-name-pattern …).
 // Builds the packages first: the CLI and the gateway run as processes from the compiled code.
-// A run in which no test ran on any engine (a pattern that matches nothing) fails.
+//
+// Each test file runs as a process of its own, once per engine, PGAUTH_TEST_JOBS of them at a time
+// (default 4), the files that took longest last time first (their times are kept in
+// .test-cache/test-durations.json), so that no long file starts last. A file's output is printed
+// as one block when it ends, under a line naming its engine, counts and time; the slowest files
+// follow, then one line `N passed, N failed, N skipped`. A run in which no test ran on any engine
+// (a pattern that matches nothing) fails.
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 
 const engines = (process.env.PGAUTH_TEST_ENGINES ?? 'postgres,pglite').split(',').filter(Boolean);
+const jobs = Math.max(1, Number(process.env.PGAUTH_TEST_JOBS ?? 4) || 4);
 const adminUrl =
   process.env.PGAUTH_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const DURATIONS = '.test-cache/test-durations.json';
 
 function testFiles(path) {
   if (!statSync(path).isDirectory()) return [path];
@@ -28,7 +36,8 @@ const args = process.argv.slice(2);
 const paths = args.filter(
   (a, i) => !a.startsWith('-') && !/^--test-[a-z-]+$/.test(args[i - 1] ?? ''),
 );
-const options = args.filter((a) => !paths.includes(a));
+// A file runs as a process of its own: the runner's own concurrency means nothing there.
+const options = args.filter((a) => !paths.includes(a) && !a.startsWith('--test-concurrency'));
 const files = (paths.length ? paths : ['test']).flatMap(testFiles).sort();
 
 if (engines.includes('postgres')) {
@@ -51,51 +60,139 @@ if (spawnSync(process.execPath, ['scripts/build.js'], { stdio: 'inherit' }).stat
   process.exit(1);
 }
 
-/** Runs the files on one engine, echoing the runner's output; its summary counts. */
-function runEngine(engine) {
+/** Seconds each `engine file` took on the last run that ran it whole; {} at first. */
+function readDurations() {
+  try {
+    return JSON.parse(readFileSync(DURATIONS, 'utf8'));
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Runs one file on one engine, its output collected: the counts of its summary, its exit code,
+ * its time and its output.
+ */
+function runFile(engine, file) {
   return new Promise((resolve) => {
+    const start = performance.now();
     const child = spawn(
       process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--conditions=@pgauth/source',
-        '--test',
-        '--test-reporter=tap',
-        '--test-concurrency=2',
-        ...options,
-        ...files,
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, PGAUTH_TEST_ENGINE: engine } },
+      ['--import', 'tsx', '--conditions=@pgauth/source', '--test-reporter=tap', ...options, file],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PGAUTH_TEST_ENGINE: engine } },
     );
-    let tail = '';
+    let out = '';
+    let err = '';
     child.stdout.on('data', (chunk) => {
-      process.stdout.write(chunk);
-      tail = (tail + chunk).slice(-4096);
+      out += chunk;
     });
-    child.on('close', (code) => {
-      const count = (name) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(tail)?.[1] ?? 0);
-      resolve({ code, pass: count('pass'), fail: count('fail'), skipped: count('skipped') });
+    child.stderr.on('data', (chunk) => {
+      err += chunk;
+    });
+    child.on('close', (code, signal) => {
+      const count = (name) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(out)?.[1] ?? 0);
+      resolve({
+        engine,
+        file,
+        code: code ?? (signal ? 1 : 0),
+        signal,
+        seconds: (performance.now() - start) / 1000,
+        pass: count('pass'),
+        // A file that died before its summary failed, whatever it printed.
+        fail: count('fail') + (code !== 0 && count('fail') === 0 ? 1 : 0),
+        skipped: count('skipped'),
+        out,
+        err,
+      });
     });
   });
 }
 
+const before = readDurations();
+/**
+ * Files that measure time (latency bounds, equal timings, outage and failover windows) say so
+ * with a line `// timing-sensitive: <why>` at the top: such a file counts as two of the
+ * PGAUTH_TEST_JOBS, so that it shares the machine with fewer files (by default at most two).
+ */
+const timing = new Set(
+  files.filter((f) => /^\/\/ timing-sensitive:/m.test(readFileSync(f, 'utf8'))),
+);
+// Longest first; a file never timed before goes first of all (it may be long), the larger of
+// two such files first (on a fresh clone, size is the only hint there is).
+const size = (file) => statSync(file).size;
+const queue = engines
+  .flatMap((engine) => files.map((file) => ({ engine, file, weight: timing.has(file) ? 2 : 1 })))
+  .sort(
+    (x, y) =>
+      (before[`${y.engine} ${y.file}`] ?? Number.POSITIVE_INFINITY) -
+        (before[`${x.engine} ${x.file}`] ?? Number.POSITIVE_INFINITY) ||
+      size(y.file) - size(x.file) ||
+      x.file.localeCompare(y.file),
+  );
+
+const results = [];
+const started = performance.now();
+await new Promise((done) => {
+  let load = 0;
+  let running = 0;
+  const dispatch = () => {
+    // In queue order; a file that does not fit yet holds back the ones after it, so that the
+    // longest files still start first.
+    while (queue.length > 0 && load + queue[0].weight <= Math.max(jobs, queue[0].weight)) {
+      const job = queue.shift();
+      load += job.weight;
+      running++;
+      void runFile(job.engine, job.file).then((r) => {
+        load -= job.weight;
+        running--;
+        results.push(r);
+        const state = r.code === 0 ? 'ok' : `FAILED (exit ${r.signal ?? r.code})`;
+        process.stdout.write(
+          `\n### ${r.engine} ${r.file}: ${state}, ${r.pass} passed, ${r.fail} failed, ${r.skipped} skipped (${r.seconds.toFixed(1)} s)\n${r.out}`,
+        );
+        if (r.err) process.stdout.write(`--- stderr of ${r.engine} ${r.file}\n${r.err}`);
+        dispatch();
+      });
+    }
+    if (running === 0 && queue.length === 0) done();
+  };
+  dispatch();
+});
+const wall = (performance.now() - started) / 1000;
+
 const total = { pass: 0, fail: 0, skipped: 0 };
 let failed = false;
-for (const engine of engines) {
-  console.log(`\n=== engine: ${engine} ===`);
-  const r = await runEngine(engine);
+for (const r of results) {
   if (r.code !== 0) failed = true;
-  // Some folders hold PostgreSQL-only tests (test/topology): nothing on one engine is fine, as
-  // long as something ran on another.
-  if (r.pass + r.fail === 0) console.log(`no test ran on ${engine}`);
   total.pass += r.pass;
   total.fail += r.fail;
   total.skipped += r.skipped;
 }
+// Some folders hold PostgreSQL-only tests (test/topology): nothing on one engine is fine, as
+// long as something ran on another.
+for (const engine of engines) {
+  const ran = results.filter((r) => r.engine === engine).reduce((n, r) => n + r.pass + r.fail, 0);
+  if (ran === 0) console.log(`no test ran on ${engine}`);
+}
 if (total.pass + total.fail === 0) {
   console.error(`no test ran: nothing matched ${args.join(' ') || 'test/'}`);
   failed = true;
+}
+
+// Times are kept only from runs of whole files (no pattern), for the order of the next run.
+if (!options.some((o) => o.startsWith('--test-name-pattern') || o.startsWith('--test-only'))) {
+  const after = { ...before };
+  for (const r of results) after[`${r.engine} ${r.file}`] = Math.round(r.seconds * 10) / 10;
+  mkdirSync('.test-cache', { recursive: true });
+  writeFileSync(DURATIONS, `${JSON.stringify(after, null, 1)}\n`);
+}
+
+const slowest = [...results].sort((x, y) => y.seconds - x.seconds).slice(0, 10);
+console.log(`\nslowest files (${jobs} at a time, ${wall.toFixed(0)} s in all):`);
+for (const r of slowest)
+  console.log(`  ${r.seconds.toFixed(1).padStart(6)} s  ${r.engine} ${r.file}`);
+for (const r of results.filter((x) => x.code !== 0)) {
+  console.log(`failed: ${r.engine} ${r.file}`);
 }
 console.log(`\n${total.pass} passed, ${total.fail} failed, ${total.skipped} skipped`);
 process.exit(failed ? 1 : 0);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { createEmptyDatabase, onPostgres, postgresOnly } from '../helpers/db.ts';
+import { createUser } from '../helpers/sql.ts';
 import { pgauth, useCliTarget } from './harness.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -37,16 +38,28 @@ async function login(username: string, ip: string, agent: string): Promise<strin
   return id;
 }
 
-describe(onPostgres ? 'pgauth session and audit' : 'pgauth session and audit, while served', () => {
-  let userId = '';
-  const sessions: string[] = [];
+/**
+ * A user of the calling test alone (made in SQL) with two live sessions, logged in from two
+ * addresses: its id and the ids of the sessions, oldest first.
+ */
+async function userWithSessions(username: string): Promise<{ id: string; sessions: string[] }> {
+  const id = await createUser(t.target.db, username, [], PASSWORD);
+  const sessions = [
+    await login(username, '192.0.2.10', 'curl/8.0'),
+    await login(username, '2001:db8::1', 'Mozilla/5.0 (X11)'),
+  ];
+  return { id, sessions };
+}
 
+describe(onPostgres ? 'pgauth session and audit' : 'pgauth session and audit, while served', () => {
   test('session list shows the live sessions of a user, newest first, human and --json', async () => {
-    userId = (await cli(['user', 'add', 'carol', '--password-stdin'], PASSWORD)).trim();
+    const userId = (await cli(['user', 'add', 'carol', '--password-stdin'], PASSWORD)).trim();
     assert.equal(JSON.parse(await cli(['session', 'list', 'carol', '--json'])).length, 0);
     assert.match(await cli(['session', 'list', 'carol']), /^no live sessions$/m);
-    sessions.push(await login('carol', '192.0.2.10', 'curl/8.0'));
-    sessions.push(await login('carol', '2001:db8::1', 'Mozilla/5.0 (X11)'));
+    const sessions = [
+      await login('carol', '192.0.2.10', 'curl/8.0'),
+      await login('carol', '2001:db8::1', 'Mozilla/5.0 (X11)'),
+    ];
 
     const list = JSON.parse(await cli(['session', 'list', userId, '--json'])) as JsonSession[];
     assert.deepEqual(list.map((s) => s.id).sort(), [...sessions].sort());
@@ -72,13 +85,18 @@ describe(onPostgres ? 'pgauth session and audit' : 'pgauth session and audit, wh
   });
 
   test('session revoke prints how many sessions it revoked and leaves none live', async () => {
-    assert.equal(await cli(['session', 'revoke', 'carol']), '2\n');
-    assert.equal(JSON.parse(await cli(['session', 'list', 'carol', '--json'])).length, 0);
-    assert.equal(await cli(['session', 'revoke', userId]), '0\n');
+    const { id } = await userWithSessions('revoke-dan');
+    assert.equal(JSON.parse(await cli(['session', 'list', 'revoke-dan', '--json'])).length, 2);
+    assert.equal(await cli(['session', 'revoke', 'revoke-dan']), '2\n');
+    assert.equal(JSON.parse(await cli(['session', 'list', 'revoke-dan', '--json'])).length, 0);
+    assert.equal(await cli(['session', 'revoke', id]), '0\n');
   });
 
   test('audit lists events newest first, filtered by --user, --since and --limit', async () => {
-    const events = JSON.parse(await cli(['audit', '--user', 'carol', '--json'])) as JsonEvent[];
+    const { id: userId } = await userWithSessions('audit-eve');
+    assert.equal(await cli(['session', 'revoke', 'audit-eve']), '2\n');
+    assert.equal(await cli(['session', 'revoke', userId]), '0\n');
+    const events = JSON.parse(await cli(['audit', '--user', 'audit-eve', '--json'])) as JsonEvent[];
     assert.deepEqual(
       events.map((e) => e.event),
       ['sessions_revoked', 'sessions_revoked', 'login_success', 'login_success', 'user_created'],
@@ -89,10 +107,11 @@ describe(onPostgres ? 'pgauth session and audit' : 'pgauth session and audit, wh
       events.every((e, i) => i === 0 || Date.parse(e.at) <= Date.parse(events[i - 1]?.at ?? '')),
     );
 
+    // The newest event of the whole log is this test's last revoke.
     const one = JSON.parse(await cli(['audit', '--limit', '1', '--json'])) as JsonEvent[];
     assert.deepEqual(one, events.slice(0, 1));
     const recent = JSON.parse(
-      await cli(['audit', '--user', 'carol', '--since', '1h', '--json']),
+      await cli(['audit', '--user', 'audit-eve', '--since', '1h', '--json']),
     ) as JsonEvent[];
     assert.equal(recent.length, events.length);
     assert.deepEqual(
@@ -100,7 +119,9 @@ describe(onPostgres ? 'pgauth session and audit' : 'pgauth session and audit, wh
       [],
     );
 
-    const lines = (await cli(['audit', '--user', 'carol', '--limit', '2'])).trimEnd().split('\n');
+    const lines = (await cli(['audit', '--user', 'audit-eve', '--limit', '2']))
+      .trimEnd()
+      .split('\n');
     assert.match(lines[0] ?? '', /^AT\s+EVENT\s+USER\s+SESSION\s+IP\s+DETAIL$/);
     assert.equal(lines.length, 3);
     assert.match(

@@ -13,10 +13,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type AuthClient, createAuthClient, type TokenPair } from '@pgauth/client';
-import pg from 'pg';
 import type { Database } from '../../packages/client/src/db/types.ts';
 import { cacheKey } from '../../packages/client/src/revocations.ts';
-import { adminUrl, onPostgres, randomName, type TestDatabase } from '../helpers/db.ts';
+import { adminQuery, onPostgres, randomName, type TestDatabase } from '../helpers/db.ts';
+import { type EventStream, openRevocationStream, type StreamEvent } from '../helpers/sse.ts';
 import { createUser, PASSWORD, startApp, type TestApp } from '../http/helpers.ts';
 
 let app: TestApp;
@@ -31,22 +31,12 @@ let watcher: TokenPair;
 let forger: Database;
 let outsider: string | null = null;
 
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 before(async () => {
   app = await startApp({ revocationHeartbeatMs: 200 });
   t = app.t;
   if (onPostgres) {
     outsider = randomName('pgauth_forger');
-    await admin(`create role ${outsider} login`);
+    await adminQuery(`create role ${outsider} login`);
     forger = t.connect({ user: outsider, max: 1 });
   } else {
     forger = t.db;
@@ -69,7 +59,7 @@ after(async () => {
   await overHttp?.close();
   await sdk?.close();
   await app?.close();
-  if (outsider) await admin(`drop role if exists ${outsider}`);
+  if (outsider) await adminQuery(`drop role if exists ${outsider}`);
 });
 
 let users = 0;
@@ -139,90 +129,18 @@ function evicted(client: AuthClient, sessionId: string): Promise<void> {
   });
 }
 
-interface Stream {
-  /** The data of every `revocation` event, in order. */
-  events: Record<string, unknown>[];
-  ended: boolean;
-  /** Waits for the first event from index `from` that `matches`; returns its index. */
-  next(from: number, matches: (e: Record<string, unknown>) => boolean): Promise<number>;
-  /** Resolves when the gateway ends the stream. */
-  end: Promise<void>;
-  close(): void;
-}
-
-/** Opens GET /v1/revocations and reads it until the gateway ends it. */
-async function openStream(token: string): Promise<Stream> {
-  const abort = new AbortController();
-  const res = await fetch(`${app.url}/v1/revocations`, {
-    headers: { authorization: `Bearer ${token}` },
-    signal: abort.signal,
-  });
-  assert.equal(res.status, 200);
-  const events: Record<string, unknown>[] = [];
-  const waiters = new Set<() => void>();
-  const wake = (): void => {
-    for (const w of waiters) w();
-  };
-  let ready: () => void = () => {};
-  const readyP = new Promise<void>((r) => {
-    ready = r;
-  });
-  const stream: Stream = {
-    events,
-    ended: false,
-    end: Promise.resolve(),
-    close: () => abort.abort(),
-    next(from, matches) {
-      return new Promise((resolve, reject) => {
-        const look = (): void => {
-          const i = events.findIndex((e, j) => j >= from && matches(e));
-          if (i >= 0) {
-            waiters.delete(look);
-            resolve(i);
-          } else if (stream.ended) {
-            waiters.delete(look);
-            reject(new Error(`the stream ended first; events: ${JSON.stringify(events)}`));
-          }
-        };
-        waiters.add(look);
-        look();
-      });
-    },
-  };
-  stream.end = (async () => {
-    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-    const decoder = new TextDecoder();
-    let buffer = '';
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        buffer += decoder.decode(value, { stream: true });
-        const frames = buffer.split('\n\n');
-        buffer = frames.pop() ?? '';
-        for (const frame of frames) {
-          const lines = frame.split('\n');
-          if (lines.includes('event: ready')) ready();
-          if (!lines.includes('event: revocation')) continue;
-          events.push(JSON.parse(lines.find((l) => l.startsWith('data: '))?.slice(6) ?? '{}'));
-        }
-        wake();
-      }
-    } catch {
-      // aborted by close()
-    }
-    stream.ended = true;
-    wake();
-  })();
-  await readyP;
+/** Opens GET /v1/revocations as `token` (test/helpers/sse.ts): the gateway's feed is live. */
+async function openStream(token: string): Promise<EventStream> {
+  const stream = await openRevocationStream(app.url, token);
+  assert.ok(stream, 'the gateway offers its revocation stream');
   return stream;
 }
 
-const isFlush = (e: Record<string, unknown>): boolean => e.flush === true;
+const isFlush = (e: StreamEvent): boolean => e.event === 'revocation' && e.data.flush === true;
 const naming =
   (token: string) =>
-  (e: Record<string, unknown>): boolean =>
-    Array.isArray(e.keys) && e.keys.includes(cacheKey(token));
+  (e: StreamEvent): boolean =>
+    e.event === 'revocation' && Array.isArray(e.data.keys) && e.data.keys.includes(cacheKey(token));
 
 test('a forged NOTIFY with a garbage payload costs at most a cache miss: every cache asks the database again and answers as before, and the stream stays open', async () => {
   const live = await freshLogin();
@@ -266,7 +184,9 @@ test('a forged NOTIFY shaped like a pgauth message costs at most the eviction of
       const from = stream.events.length;
       await forge(JSON.stringify(payload));
       await stream.next(from, (e) =>
-        shape === 'keys' ? naming(target.accessToken)(e) : e.session_ids !== undefined,
+        shape === 'keys'
+          ? naming(target.accessToken)(e)
+          : e.event === 'revocation' && e.data.session_ids !== undefined,
       );
       await Promise.all(gone);
       assert.deepEqual(

@@ -1,3 +1,4 @@
+// timing-sensitive: how soon a silent stream turns the cache off
 /**
  * The SDK in HTTP mode caches validations while it hears the gateway's event stream. A stream
  * cut silently on the network (no FIN, no RST: a dead NAT entry, a partition) delivers nothing,

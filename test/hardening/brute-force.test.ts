@@ -1,3 +1,4 @@
+// timing-sensitive: lockout and rate-limit windows
 /**
  * SECURITY.md 8 and 9 over HTTP, with client IPs simulated through X-Forwarded-For (trust proxy):
  * the account lockout seen from the gateway (a real, short lock window instead of a shifted

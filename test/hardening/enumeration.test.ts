@@ -1,3 +1,4 @@
+// timing-sensitive: equal median timings of the login failure kinds
 /**
  * SECURITY.md 6 and 7, at a realistic bcrypt cost: an unknown user, a wrong password, a locked and
  * a disabled account cannot be told apart, neither by the bytes of the gateway's answer nor by

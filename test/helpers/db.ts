@@ -83,6 +83,15 @@ export async function createLoginRole(group: string, prefix = 'pgauth_t'): Promi
   return { name, drop: () => adminQuery(`drop role if exists ${name}`) };
 }
 
+/** What useTestDatabaseAs() gives: the file's database, and pools on it as roles of the file. */
+export interface DatabaseWithRoles extends TestDatabase {
+  /**
+   * PostgreSQL only: a new login role, member of `group` (none: no grant at all), and a pool of
+   * `max` connections on this database as it. The role is dropped after the file's last test.
+   */
+  connectAs(group: string | null, max?: number): Promise<Database>;
+}
+
 export interface EmptyDatabase {
   name: string;
   url: string;
@@ -211,6 +220,39 @@ export function useTestDatabase(hooks: FileHooks = {}): TestDatabase {
         await hooks.teardown?.(t);
       } finally {
         await t.close();
+      }
+    },
+  );
+}
+
+/**
+ * useTestDatabase for a file that also connects as login roles of its own (privileges, what an
+ * outsider may do): `t.connectAs(group)`. After the file's last test the database is closed,
+ * then the roles are dropped.
+ */
+export function useTestDatabaseAs(hooks: FileHooks = {}): DatabaseWithRoles {
+  const roles: string[] = [];
+  return useFileFixture(
+    'the test database',
+    async () => {
+      const t = await openTestDatabase();
+      await hooks.setup?.(t);
+      const connectAs = async (group: string | null, max = 2): Promise<Database> => {
+        const name = randomName('pgauth_t');
+        await adminQuery(`create role ${name} login${group ? ` in role ${group}` : ''}`);
+        roles.push(name);
+        return t.connect({ user: name, max });
+      };
+      return Object.assign(t, { connectAs });
+    },
+    async (t) => {
+      try {
+        await hooks.teardown?.(t);
+      } finally {
+        await t.close();
+        if (roles.length > 0) {
+          await adminQuery(roles.map((r) => `drop role if exists ${r};`).join('\n'));
+        }
       }
     },
   );

@@ -1,6 +1,7 @@
 /** Assertions and fixtures the SQL-level test files share: each call goes through pgauth.*. */
 import assert from 'node:assert/strict';
 import type { Database, Queryable } from '../../packages/client/src/db/types.ts';
+import type { PairRow } from '../../packages/client/src/operations.ts';
 
 /** A password the policy accepts, for every account a test does not need a special one for. */
 export const PASSWORD = 'a long enough passphrase';
@@ -8,14 +9,7 @@ export const PASSWORD = 'a long enough passphrase';
 export const WRONG_PASSWORD = 'not the right passphrase';
 
 /** One row of pgauth.login or pgauth.refresh. */
-export type TokenPair = {
-  user_id: string;
-  session_id: string;
-  access_token: string;
-  access_expires_at: Date;
-  refresh_token: string;
-  refresh_expires_at: Date;
-};
+export type TokenPair = PairRow;
 
 /** One row of pgauth.validate. */
 export type ValidSession = {
@@ -50,10 +44,11 @@ export async function createUser(
   username: string,
   roles: string[] = [],
   password: string = PASSWORD,
+  email: string | null = null,
 ): Promise<string> {
   const r = await db.query<{ id: string }>(
-    'select pgauth.create_user($1, $2, null, $3::text[])::text as id',
-    [username, password, roles],
+    'select pgauth.create_user($1, $2, $3, $4::text[])::text as id',
+    [username, password, email, roles],
   );
   return r.rows[0]?.id as string;
 }
@@ -178,4 +173,32 @@ export async function withClock<T>(db: Database, offset: string, fn: () => Promi
   } finally {
     await db.exec(`update pgauth.settings set clock_offset = '0'`);
   }
+}
+
+/**
+ * The helpers above bound to the database of one file, for files that use one throughout:
+ * `const { register, session, validates } = sqlOn(t)`. `t.db` is read at each call, so `t` may be
+ * the fixture of useTestDatabase() before its database is open.
+ */
+export function sqlOn(t: { readonly db: Queryable }) {
+  return {
+    register: (username: string, password: string | null = PASSWORD, email: string | null = null) =>
+      register(t.db, username, password, email),
+    createUser: (username: string, roles: string[] = [], password: string = PASSWORD) =>
+      createUser(t.db, username, roles, password),
+    login: (
+      username: string,
+      password: string = PASSWORD,
+      clientIp: string | null = null,
+      userAgent: string | null = null,
+    ) => login(t.db, username, password, clientIp, userAgent),
+    loginPair: (username: string, password: string = PASSWORD) =>
+      loginPair(t.db, username, password),
+    session: (username: string) => session(t.db, username),
+    refresh: (token: string | null) => refresh(t.db, token),
+    validate: (token: unknown) => validate(t.db, token),
+    validates: (token: unknown) => validates(t.db, token),
+    scalar: <T>(sql: string, params: unknown[] = []) => scalar<T>(t.db, sql, params),
+    auditEvents: (of: { userId: string } | { sessionId: string }) => auditEvents(t.db, of),
+  };
 }

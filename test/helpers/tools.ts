@@ -5,7 +5,9 @@
  * program is a failure instead, so that CI runs every test.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { ROOT } from './processes.ts';
 
 export const ALL_REQUIRED = process.env.PGAUTH_TEST_ALL === '1';
 
@@ -23,4 +25,23 @@ export function needs(what: string, missing: readonly string[]): string | false 
     });
   }
   return reason;
+}
+
+/** Debian's GOPATH: golang-github-lib-pq-dev installs lib/pq there, for builds with no network. */
+export const DEBIAN_GOPATH = '/usr/share/gocode';
+
+/**
+ * The environment of an offline `go build` against DEBIAN_GOPATH: GOPATH mode, no module proxy,
+ * the local toolchain, the build cache under .test-cache/ (unless GOCACHE is set).
+ */
+export function goBuildEnv(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    GO111MODULE: 'off',
+    GOPATH: DEBIAN_GOPATH,
+    GOFLAGS: '',
+    GOPROXY: 'off',
+    GOTOOLCHAIN: 'local',
+    GOCACHE: process.env.GOCACHE ?? join(ROOT, '.test-cache', 'go-build'),
+  };
 }

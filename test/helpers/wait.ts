@@ -19,3 +19,18 @@ export async function waitFor<T>(
     await sleep(everyMs);
   }
 }
+
+/**
+ * waitFor, and how long the wait took (ms, from the first probe to the answer), for tests that
+ * report or bound the time something took to become true.
+ */
+export async function waitForTimed<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  ms: number,
+  everyMs = 20,
+): Promise<{ value: T; ms: number }> {
+  const start = performance.now();
+  const value = await waitFor(what, probe, ms, everyMs);
+  return { value, ms: performance.now() - start };
+}

@@ -5,22 +5,10 @@
  * take them (RFC 7662 introspection, RFC 7009 revocation); every other route answers 415.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import {
-  call,
-  createUser,
-  isErrorBody,
-  login,
-  PASSWORD,
-  startApp,
-  type TestApp,
-} from './helpers.ts';
+import { test } from 'node:test';
+import { call, createUser, isErrorBody, login, PASSWORD, useApp } from './helpers.ts';
 
-let a: TestApp;
-before(async () => {
-  a = await startApp();
-});
-after(() => a.close());
+const a = useApp();
 
 async function logins(username: string): Promise<number> {
   const r = await a.t.db.query<{ n: number }>(

@@ -2,6 +2,7 @@
  * Gateway tests over real HTTP: the app on an ephemeral port of 127.0.0.1, on a fresh migrated
  * database of the engine under test (test/helpers/db.ts), with fetch as the client.
  */
+import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { type AppOptions, buildApp } from '../../packages/pgauth/src/server/app.ts';
@@ -164,4 +165,44 @@ export function isErrorBody(r: Reply, code: string): boolean {
     typeof r.json.message === 'string' &&
     Object.keys(r.json).length === 2
   );
+}
+
+/**
+ * Writes `request` byte for byte on a new connection to the server of `url` (so that it may hold
+ * what fetch refuses to send) and resolves with the answer as latin1 text: all of it once the
+ * server closes the connection, or with `headOnly` its head (the text before the blank line) as
+ * soon as that has arrived.
+ */
+export function rawExchange(
+  url: string,
+  request: string | Buffer,
+  headOnly = false,
+): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => {
+      text += d;
+      const end = text.indexOf('\r\n\r\n');
+      if (!headOnly || end < 0) return;
+      socket.destroy();
+      resolve(text.slice(0, end));
+    });
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+    socket.write(request);
+  });
+}
+
+/** The status and the headers of the head of an HTTP/1.1 answer (rawExchange). */
+export function parseHead(head: string): [number, Headers] {
+  const [status, ...lines] = head.split('\r\n\r\n')[0]?.split('\r\n') ?? [];
+  const headers = new Headers();
+  for (const line of lines) {
+    const i = line.indexOf(':');
+    headers.append(line.slice(0, i).trim(), line.slice(i + 1).trim());
+  }
+  return [Number(status?.split(' ')[1]), headers];
 }

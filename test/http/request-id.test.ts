@@ -3,9 +3,8 @@
  * bounded, plain one is taken; anything else gets a fresh id and never reaches a log line.
  */
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
-import { call, startApp, type TestApp } from './helpers.ts';
+import { call, rawExchange, startApp, type TestApp } from './helpers.ts';
 
 let a: TestApp;
 before(async () => {
@@ -17,24 +16,14 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{1
 
 /** One request written byte for byte, so that the header may hold what fetch would refuse. */
 function rawGet(url: string, headerLine: Buffer): Promise<string> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname);
-    let text = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => {
-      text += d;
-    });
-    socket.on('end', () => resolve(text));
-    socket.on('error', reject);
-    socket.write(
-      Buffer.concat([
-        Buffer.from('GET /healthz HTTP/1.1\r\nHost: x\r\n'),
-        headerLine,
-        Buffer.from('\r\nConnection: close\r\n\r\n'),
-      ]),
-    );
-  });
+  return rawExchange(
+    url,
+    Buffer.concat([
+      Buffer.from('GET /healthz HTTP/1.1\r\nHost: x\r\n'),
+      headerLine,
+      Buffer.from('\r\nConnection: close\r\n\r\n'),
+    ]),
+  );
 }
 
 test('an X-Request-Id of up to 128 plain characters is kept and logged', async () => {

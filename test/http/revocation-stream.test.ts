@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { type EventStream, openRevocationStream } from '../helpers/sse.ts';
 import { createUser, login, startApp, type TestApp } from './helpers.ts';
 
 let a: TestApp;
@@ -13,40 +14,15 @@ before(async () => {
 });
 after(() => a.close());
 
-interface Stream {
-  /** Resolves with the time (performance.now()) the server ended the stream. */
-  ended: Promise<number>;
-  close(): void;
-}
-
-/** Opens the stream and waits for its ready event. */
-async function open(token: string): Promise<Stream> {
-  const controller = new AbortController();
-  const r = await fetch(`${a.url}/v1/revocations`, {
-    headers: { authorization: `Bearer ${token}` },
-    signal: controller.signal,
-  });
-  assert.equal(r.status, 200);
-  const reader = (r.body as ReadableStream<Uint8Array>).getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  while (!text.includes('event: ready')) {
-    const { value, done } = await reader.read();
-    if (done) assert.fail('the stream ended before ready');
-    text += decoder.decode(value, { stream: true });
-  }
-  const ended = (async () => {
-    for (;;) {
-      const { done } = await reader.read();
-      if (done) return performance.now();
-    }
-  })();
-  ended.catch(() => {});
-  return { ended, close: () => controller.abort() };
+/** Opens the stream and waits for its ready event (test/helpers/sse.ts). */
+async function open(token: string): Promise<EventStream> {
+  const stream = await openRevocationStream(a.url, token);
+  assert.ok(stream, 'the gateway offers its revocation stream');
+  return stream;
 }
 
 /** The stream's end, or a failure once `ms` have passed without it. */
-function endsWithin(s: Stream, ms: number, what: string): Promise<number> {
+function endsWithin(s: EventStream, ms: number, what: string): Promise<number> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -54,7 +30,7 @@ function endsWithin(s: Stream, ms: number, what: string): Promise<number> {
       ms,
     );
   });
-  return Promise.race([s.ended, late]).finally(() => clearTimeout(timer));
+  return Promise.race([s.end, late]).finally(() => clearTimeout(timer));
 }
 
 test('GET /v1/revocations ends when the access token that opened it expires, not before', async () => {

@@ -5,9 +5,16 @@
  * icons that way), and fetches of its own origin (the OpenAPI document); nothing inline.
  */
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
-import { call, createUser, login, startApp, type TestApp } from './helpers.ts';
+import {
+  call,
+  createUser,
+  login,
+  parseHead,
+  rawExchange,
+  startApp,
+  type TestApp,
+} from './helpers.ts';
 
 let a: TestApp;
 before(async () => {
@@ -177,28 +184,8 @@ test('/console: its own files only, nothing inline, no framing; assets immutable
 });
 
 /** One request written byte for byte; the head of the answer as a Headers object. */
-function rawHead(url: string, request: string): Promise<[number, Headers]> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname);
-    let text = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => {
-      text += d;
-      const end = text.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const [status, ...lines] = text.slice(0, end).split('\r\n');
-      const headers = new Headers();
-      for (const line of lines) {
-        const i = line.indexOf(':');
-        headers.append(line.slice(0, i).trim(), line.slice(i + 1).trim());
-      }
-      socket.destroy();
-      resolve([Number(status?.split(' ')[1]), headers]);
-    });
-    socket.on('error', reject);
-    socket.write(request);
-  });
+async function rawHead(url: string, request: string): Promise<[number, Headers]> {
+  return parseHead(await rawExchange(url, request, true));
 }
 
 test('answers the router never sees carry them too: a refused Expect (417), a request the HTTP parser refuses (400)', async () => {

@@ -4,22 +4,10 @@
  * dead token (invalid_token) or a wrong password (invalid_credentials).
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import {
-  call,
-  createUser,
-  login,
-  PASSWORD,
-  type RequestOptions,
-  startApp,
-  type TestApp,
-} from './helpers.ts';
+import { test } from 'node:test';
+import { call, createUser, login, PASSWORD, type RequestOptions, useApp } from './helpers.ts';
 
-let a: TestApp;
-before(async () => {
-  a = await startApp();
-});
-after(() => a.close());
+const a = useApp();
 
 const ID = '00000000-0000-4000-8000-000000000000';
 const DEAD = `pga_${'A'.repeat(43)}`;

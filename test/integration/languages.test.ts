@@ -24,13 +24,12 @@ import {
 } from '../helpers/db.ts';
 import { freePort, ROOT, type RunResult, runProcess } from '../helpers/processes.ts';
 import { PASSWORD } from '../helpers/sql.ts';
-import { needs } from '../helpers/tools.ts';
+import { DEBIAN_GOPATH, goBuildEnv, needs } from '../helpers/tools.ts';
 
 const EXAMPLES = join(ROOT, 'examples', 'languages');
 /** Debian's own interpreter: a python3 earlier on PATH (pyenv) lacks the Debian packages. */
 const PYTHON = '/usr/bin/python3';
 /** Where Debian installs packaged Go libraries (GOPATH layout, no modules). */
-const DEBIAN_GOPATH = '/usr/share/gocode';
 
 function findExecutable(name: string, extraDirs: string[] = []): string | null {
   const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), ...extraDirs];
@@ -74,15 +73,7 @@ const snippets: Snippet[] = [
     ],
     async prepare(dir) {
       const out = join(dir, 'validate-go');
-      const env = {
-        ...process.env,
-        GO111MODULE: 'off',
-        GOPATH: DEBIAN_GOPATH,
-        GOFLAGS: '',
-        GOPROXY: 'off',
-        GOTOOLCHAIN: 'local',
-        GOCACHE: process.env.GOCACHE ?? join(ROOT, '.test-cache', 'go-build'),
-      };
+      const env = goBuildEnv();
       const r = await run([GO ?? 'go', 'build', '-o', out, join(EXAMPLES, 'validate.go')], env);
       assert.equal(r.code, 0, `go build failed:\n${r.stderr}`);
       return [out];

@@ -17,9 +17,10 @@ import type { AuthOptions } from '../../packages/client/src/middleware/common.ts
 import * as forExpress from '../../packages/client/src/middleware/express.ts';
 import * as forFastify from '../../packages/client/src/middleware/fastify.ts';
 import * as forHono from '../../packages/client/src/middleware/hono.ts';
+import { serviceOperations } from '../../packages/client/src/operations.ts';
 import type { Session, TokenValidator } from '../../packages/client/src/types.ts';
 import { useTestDatabase } from '../helpers/db.ts';
-import { createUser, loginPair, validate, withClock } from '../helpers/sql.ts';
+import { createUser, loginPair, withClock } from '../helpers/sql.ts';
 
 const userIds = new Map<string, string>();
 const t = useTestDatabase({
@@ -50,22 +51,12 @@ async function login(username: string): Promise<Login> {
 /** Every token a database validator was asked about, in order. */
 const asked: string[] = [];
 
-/** What the SDK's SQL mode does, on the test database: pgauth.validate mapped to a Session. */
+/** What the SDK's SQL mode does, on the test database: its own pgauth.validate operation. */
 function databaseValidator(): TokenValidator {
   return {
     async validate(token: string): Promise<Session | null> {
       asked.push(token);
-      const [row] = await validate(t.db, token);
-      if (!row) return null;
-      return {
-        userId: row.user_id,
-        username: row.username,
-        sessionId: row.session_id,
-        subjectType: 'user',
-        roles: row.roles,
-        expiresAt: row.expires_at,
-        aal: row.aal === 2 ? 2 : 1,
-      };
+      return serviceOperations(t.db).validate(token);
     },
   };
 }

@@ -4,6 +4,7 @@
  * a gateway's own subscription is live and which events it received.
  */
 import { execFile } from 'node:child_process';
+import { openRevocationStream } from '../helpers/sse.ts';
 
 // Gateways are started by the shared helper, the same for every test that runs real processes.
 export { type GatewayProcess, startGateway } from '../helpers/cluster.ts';
@@ -37,42 +38,19 @@ export async function watchRevocations(
   baseUrl: string,
   token: string,
 ): Promise<RevocationWatch | null> {
-  const abort = new AbortController();
-  const res = await fetch(`${baseUrl}/v1/revocations`, {
-    headers: { authorization: `Bearer ${token}` },
-    signal: abort.signal,
-  });
-  if (res.status === 503) {
-    await res.body?.cancel();
-    return null;
-  }
-  if (res.status !== 200 || !res.body) {
-    throw new Error(`GET /v1/revocations answered ${res.status}: ${await res.text()}`);
-  }
-  const keys = new Set<string>();
-  const watch = { keys, ended: false, close: () => abort.abort() };
-  const reader = res.body.getReader();
-  const decoder = new TextDecoder();
-  void (async () => {
-    let buffer = '';
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        buffer += decoder.decode(value, { stream: true });
-        const frames = buffer.split('\n\n');
-        buffer = frames.pop() ?? '';
-        for (const frame of frames) {
-          const lines = frame.split('\n');
-          if (!lines.includes('event: revocation')) continue;
-          const data = lines.find((l) => l.startsWith('data: '))?.slice(6) ?? '{}';
-          for (const key of (JSON.parse(data) as { keys?: string[] }).keys ?? []) keys.add(key);
-        }
-      }
-    } catch {
-      // Aborted by close(), or the connection was cut: either way the stream is over.
-    }
-    watch.ended = true;
-  })();
-  return watch;
+  const stream = await openRevocationStream(baseUrl, token);
+  if (!stream) return null;
+  return {
+    get keys() {
+      return new Set(
+        stream.events.flatMap((e) =>
+          e.event === 'revocation' && Array.isArray(e.data.keys) ? (e.data.keys as string[]) : [],
+        ),
+      );
+    },
+    get ended() {
+      return stream.ended;
+    },
+    close: () => stream.close(),
+  };
 }

@@ -1,45 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { openTestDatabase, postgresOnly, type TestDatabase } from '../helpers/db.ts';
-import { rejects, withClock as shiftClock } from '../helpers/sql.ts';
+import { test } from 'node:test';
+import { postgresOnly, useTestDatabase } from '../helpers/db.ts';
+import {
+  type TokenPair as Pair,
+  PASSWORD as PW,
+  rejects,
+  withClock as shiftClock,
+  sqlOn,
+  WRONG_PASSWORD as WRONG,
+} from '../helpers/sql.ts';
 
-const PW = 'a long enough passphrase';
-const WRONG = 'not the right passphrase';
-let t: TestDatabase;
-before(async () => {
-  t = await openTestDatabase();
-});
-after(() => t.close());
-
-type Pair = {
-  user_id: string;
-  session_id: string;
-  access_token: string;
-  access_expires_at: Date;
-  refresh_token: string;
-  refresh_expires_at: Date;
-};
-
-async function register(username: string): Promise<string> {
-  const r = await t.db.query<{ id: string }>('select pgauth.register($1, $2) as id', [
-    username,
-    PW,
-  ]);
-  return r.rows[0]?.id as string;
-}
-
-async function login(
-  username: string,
-  password: string,
-  ip: string | null = null,
-): Promise<Pair[]> {
-  const r = await t.db.query<Pair>('select * from pgauth.login($1, $2, $3)', [
-    username,
-    password,
-    ip,
-  ]);
-  return r.rows;
-}
+const t = useTestDatabase();
+const { register, login } = sqlOn(t);
 
 async function userRow(id: string) {
   const r = await t.db.query<{

@@ -1,44 +1,16 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import pg from 'pg';
+import { test } from 'node:test';
 import type { Database } from '../../packages/client/src/db/types.ts';
-import {
-  adminUrl,
-  openTestDatabase,
-  postgresOnly,
-  randomName,
-  type TestDatabase,
-} from '../helpers/db.ts';
+import { postgresOnly, useTestDatabaseAs } from '../helpers/db.ts';
+import { PASSWORD as PW } from '../helpers/sql.ts';
 
-const PW = 'a long enough passphrase';
-let t: TestDatabase;
-const roles: string[] = [];
-before(async () => {
-  t = await openTestDatabase();
-});
-after(async () => {
-  await t.close();
-  if (roles.length) await admin(roles.map((r) => `drop role if exists ${r};`).join('\n'));
-});
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
+const t = useTestDatabaseAs();
 
 /** A fresh login role, member of `group`, and a pool connected as it. */
-async function connectAs(
+function connectAs(
   group: 'pgauth_validator' | 'pgauth_service' | 'pgauth_admin',
 ): Promise<Database> {
-  const role = randomName('pgauth_t');
-  await admin(`create role ${role} login in role ${group}`);
-  roles.push(role);
-  return t.connect({ user: role, max: 2 });
+  return t.connectAs(group);
 }
 
 async function denied(p: Promise<unknown>, what: string): Promise<void> {

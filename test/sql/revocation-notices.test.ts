@@ -5,81 +5,40 @@
  * tell an outsider nothing: no user id, no session id, no username, no reason.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import pg from 'pg';
+import { test } from 'node:test';
 import type { Database, Unlisten } from '../../packages/client/src/db/types.ts';
 import { cacheKey } from '../../packages/client/src/revocations.ts';
-import {
-  adminUrl,
-  openTestDatabase,
-  postgresOnly,
-  randomName,
-  type TestDatabase,
-} from '../helpers/db.ts';
+import { postgresOnly, useTestDatabaseAs } from '../helpers/db.ts';
+import { sqlOn } from '../helpers/sql.ts';
+import { waitFor } from '../helpers/wait.ts';
 
-const PW = 'a long enough passphrase';
-let t: TestDatabase;
 let unlisten: Unlisten;
 /** Every payload heard on the channel, in order of arrival. */
 const heard: string[] = [];
-const roles: string[] = [];
 
-before(async () => {
-  t = await openTestDatabase();
-  unlisten = await t.db.listen('pgauth_revocations', (payload) => heard.push(payload));
+const t = useTestDatabaseAs({
+  async setup(t) {
+    unlisten = await t.db.listen('pgauth_revocations', (payload) => heard.push(payload));
+  },
+  teardown: () => unlisten(),
 });
-after(async () => {
-  await unlisten();
-  await t.close();
-  if (roles.length > 0) await admin(roles.map((r) => `drop role if exists ${r};`).join('\n'));
-});
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-type Login = {
-  user_id: string;
-  session_id: string;
-  access_token: string;
-  refresh_token: string;
-};
-
-async function register(username: string): Promise<string> {
-  const r = await t.db.query<{ id: string }>('select pgauth.register($1, $2) as id', [
-    username,
-    PW,
-  ]);
-  return r.rows[0]?.id as string;
-}
-
-async function login(username: string): Promise<Login> {
-  const r = await t.db.query<Login>('select * from pgauth.login($1, $2)', [username, PW]);
-  assert.equal(r.rows.length, 1, `${username} logs in`);
-  return r.rows[0] as Login;
-}
+const { register, loginPair: login } = sqlOn(t);
 
 /** Waits for the first payload from index `from` on that `matches`; returns its index. */
-async function nextMatching(
+function nextMatching(
   from: number,
   matches: (payload: string) => boolean,
   ms = 5_000,
 ): Promise<number> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const i = heard.findIndex((p, j) => j >= from && matches(p));
-    if (i >= 0) return i;
-    if (Date.now() > deadline) {
-      assert.fail(`no matching notification within ${ms} ms; heard: ${heard.slice(from)}`);
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  return waitFor(
+    `a matching notification; heard: ${heard.slice(from)}`,
+    () => {
+      const i = heard.findIndex((p, j) => j >= from && matches(p));
+      return i >= 0 ? i : undefined;
+    },
+    ms,
+    10,
+  );
 }
 
 const naming =
@@ -157,10 +116,7 @@ test('a DELETE of live sessions names their keys; a revoked session is not named
 test('a role with nothing but CONNECT hears pgauth_revocations and can send on it: PostgreSQL has no privilege for LISTEN or NOTIFY', {
   skip: postgresOnly,
 }, async () => {
-  const role = randomName('pgauth_outsider');
-  await admin(`create role ${role} login`);
-  roles.push(role);
-  const outsider: Database = t.connect({ user: role, max: 1 });
+  const outsider: Database = await t.connectAs(null, 1);
   const overheard: string[] = [];
   const stop = await outsider.listen('pgauth_revocations', (p) => overheard.push(p));
   try {

@@ -1,59 +1,22 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Unlisten } from '../../packages/client/src/db/types.ts';
 import { cacheKey } from '../../packages/client/src/revocations.ts';
-import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { rejects } from '../helpers/sql.ts';
+import { useTestDatabase } from '../helpers/db.ts';
+import { type TokenPair as Pair, rejects, sqlOn } from '../helpers/sql.ts';
 
-const PW = 'a long enough passphrase';
-let t: TestDatabase;
 let unlisten: Unlisten;
 /** Every message on pgauth_revocations (migration 0010: the cache keys of stale access tokens). */
 const messages: { keys: string[] }[] = [];
-before(async () => {
-  t = await openTestDatabase();
-  unlisten = await t.db.listen('pgauth_revocations', (payload) => {
-    messages.push(JSON.parse(payload));
-  });
+const t = useTestDatabase({
+  async setup(t) {
+    unlisten = await t.db.listen('pgauth_revocations', (payload) => {
+      messages.push(JSON.parse(payload));
+    });
+  },
+  teardown: () => unlisten(),
 });
-after(async () => {
-  await unlisten();
-  await t.close();
-});
-
-type Pair = {
-  user_id: string;
-  session_id: string;
-  access_token: string;
-  refresh_token: string;
-};
-
-async function register(username: string): Promise<string> {
-  const r = await t.db.query<{ id: string }>('select pgauth.register($1, $2) as id', [
-    username,
-    PW,
-  ]);
-  return r.rows[0]?.id as string;
-}
-
-async function login(username: string): Promise<Pair> {
-  const r = await t.db.query<Pair>('select * from pgauth.login($1, $2)', [username, PW]);
-  assert.equal(r.rows.length, 1, `${username} logs in`);
-  return r.rows[0] as Pair;
-}
-
-async function validate(token: string) {
-  return (
-    await t.db.query<{ username: string; roles: string[] }>('select * from pgauth.validate($1)', [
-      token,
-    ])
-  ).rows;
-}
-
-async function scalar<T>(sql: string, params: unknown[] = []): Promise<T> {
-  const r = await t.db.query<{ v: T }>(sql, params);
-  return r.rows[0]?.v as T;
-}
+const { register, loginPair: login, validate, scalar } = sqlOn(t);
 
 async function revokedReasons(userId: string): Promise<(string | null)[]> {
   const r = await t.db.query<{ revoked_reason: string | null }>(

@@ -3,82 +3,26 @@
  * each fails on the functions of 0001–0008 and passes with 0009.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { dictionary } from '@zxcvbn-ts/language-common';
-import pg from 'pg';
-import type { Database } from '../../packages/client/src/db/types.ts';
+import { postgresOnly, useTestDatabaseAs } from '../helpers/db.ts';
 import {
-  adminUrl,
-  openTestDatabase,
-  postgresOnly,
-  randomName,
-  type TestDatabase,
-} from '../helpers/db.ts';
-import { rejects, withClock as shiftClock } from '../helpers/sql.ts';
+  type TokenPair as Pair,
+  PASSWORD as PW,
+  rejects,
+  withClock as shiftClock,
+  sqlOn,
+  WRONG_PASSWORD as WRONG,
+} from '../helpers/sql.ts';
 
-const PW = 'a long enough passphrase';
-const WRONG = 'not the right passphrase';
-let t: TestDatabase;
-const roles: string[] = [];
-before(async () => {
-  t = await openTestDatabase();
-});
-after(async () => {
-  await t.close();
-  if (roles.length) await admin(roles.map((r) => `drop role if exists ${r};`).join('\n'));
-});
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
+const t = useTestDatabaseAs();
+const { register, session, refresh, validates, login: loginRows } = sqlOn(t);
 
 /** PostgreSQL only: a fresh login role in `group`, and a pool connected as it. */
-async function connectAs(group: string): Promise<Database> {
-  const role = randomName('pgauth_sf');
-  await admin(`create role ${role} login in role ${group}`);
-  roles.push(role);
-  return t.connect({ user: role, max: 2 });
-}
+const connectAs = (group: string) => t.connectAs(group);
 
 function withClock<T>(offset: string, fn: () => Promise<T>): Promise<T> {
   return shiftClock(t.db, offset, fn);
-}
-
-type Pair = {
-  user_id: string;
-  session_id: string;
-  access_token: string;
-  access_expires_at: Date;
-  refresh_token: string;
-  refresh_expires_at: Date;
-};
-
-async function register(username: string): Promise<string> {
-  const r = await t.db.query<{ id: string }>('select pgauth.register($1, $2) as id', [
-    username,
-    PW,
-  ]);
-  return r.rows[0]?.id as string;
-}
-
-async function session(username: string): Promise<Pair> {
-  await register(username);
-  const r = await t.db.query<Pair>('select * from pgauth.login($1, $2)', [username, PW]);
-  return r.rows[0] as Pair;
-}
-
-async function refresh(token: string): Promise<Pair[]> {
-  return (await t.db.query<Pair>('select * from pgauth.refresh($1)', [token])).rows;
-}
-
-async function validates(token: string): Promise<boolean> {
-  return (await t.db.query('select * from pgauth.validate($1)', [token])).rows.length === 1;
 }
 
 async function revokedReason(sessionId: string): Promise<string | null> {
@@ -102,10 +46,6 @@ async function userState(id: string) {
     [id],
   );
   return r.rows[0] as NonNullable<(typeof r.rows)[0]>;
-}
-
-async function loginRows(username: string, password: string): Promise<Pair[]> {
-  return (await t.db.query<Pair>('select * from pgauth.login($1, $2)', [username, password])).rows;
 }
 
 async function failures(userId: string): Promise<{ reason: string; via?: string }[]> {

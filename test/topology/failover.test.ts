@@ -1,3 +1,4 @@
+// timing-sensitive: the failover recovery window
 /**
  * Failover behind one endpoint: a primary with a synchronous streaming standby, PgBouncer in front
  * (transaction mode for calls, a session-mode entry for LISTEN), two gateways. Under a stream of
@@ -18,6 +19,7 @@ import {
   startGateway,
 } from '../helpers/cluster.ts';
 import { type Bouncer, startPgbouncer } from '../helpers/pgbouncer.ts';
+import { waitFor, waitForTimed } from '../helpers/wait.ts';
 import {
   createUser,
   http,
@@ -26,8 +28,8 @@ import {
   revokeBySql,
   revokeSilently,
   skipTopology,
+  statusOf,
   unrevokeSilently,
-  waitFor,
 } from './fleet.ts';
 
 /** The most a gateway may take to serve again once the standby is promoted and repointed. */
@@ -108,10 +110,7 @@ describe('failover to a promoted standby behind PgBouncer', { skip: skipTopology
     // A token both gateways answer from memory.
     const cached = await loginOver(g0, 'cached');
     for (const gw of gateways) {
-      assert.equal(
-        (await http(gw.url, 'GET', '/v1/auth/check', { token: cached.token })).status,
-        200,
-      );
+      assert.equal(await statusOf(gw, cached.token), 200);
     }
     await revokeSilently(primary, db, cached.sessionId);
     for (const gw of gateways) {
@@ -172,7 +171,7 @@ describe('failover to a promoted standby behind PgBouncer', { skip: skipTopology
     const back: number[] = [];
     await Promise.all(
       gateways.map(async (gw) => {
-        const { ms } = await waitFor(
+        const { ms } = await waitForTimed(
           'the gateway serves again',
           async () => {
             const r = await http(gw.url, 'POST', '/v1/login', {
@@ -219,10 +218,7 @@ describe('failover to a promoted standby behind PgBouncer', { skip: skipTopology
     }
     const fresh = await loginOver(g1, 'after');
     for (const gw of gateways) {
-      assert.equal(
-        (await http(gw.url, 'GET', '/v1/auth/check', { token: fresh.token })).status,
-        200,
-      );
+      assert.equal(await statusOf(gw, fresh.token), 200);
     }
     await revokeBySql(standby, db, fresh.sessionId);
     for (const gw of gateways) {

@@ -5,7 +5,6 @@
  * PostgreSQL only; a machine without PgBouncer skips with the package to install.
  */
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import {
   type Cluster,
@@ -16,6 +15,7 @@ import {
 import { postgresOnly } from '../helpers/db.ts';
 import { type Bouncer, pgbouncerMissing, startPgbouncer } from '../helpers/pgbouncer.ts';
 import { needs } from '../helpers/tools.ts';
+import { waitForTimed } from '../helpers/wait.ts';
 
 export const PASSWORD = 'a long enough passphrase';
 
@@ -112,31 +112,40 @@ export async function loginOver(
   return { token: r.body.access_token as string, sessionId: r.body.session_id as string };
 }
 
+/** The status `gw` answers GET `path` (default /v1/auth/check) with `token`. */
+export async function statusOf(
+  gw: GatewayProcess,
+  token: string,
+  path = '/v1/auth/check',
+): Promise<number> {
+  return (await http(gw.url, 'GET', path, { token })).status;
+}
+
+/**
+ * Asks `gw` every `everyMs` until it refuses `token` (401 to GET `path`); resolves with how long
+ * that took, fails after `withinMs`.
+ */
+export async function refusedBy(
+  gw: GatewayProcess,
+  token: string,
+  withinMs: number,
+  everyMs: number,
+  path = '/v1/auth/check',
+): Promise<number> {
+  const { ms } = await waitForTimed(
+    `the gateway at ${gw.url} refuses the revoked token`,
+    async () => ((await statusOf(gw, token, path)) === 401 ? true : undefined),
+    withinMs,
+    everyMs,
+  );
+  return ms;
+}
+
 /** The value of an unlabelled metric of a gateway's /metrics. */
 export async function metric(gw: GatewayProcess, name: string): Promise<number | null> {
   const text = await (await fetch(`${gw.url}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return line ? Number(line.split(' ')[1]) : null;
-}
-
-/**
- * Polls `check` every `everyMs` until it gives a value other than undefined, for at most
- * `withinMs`; returns the value and the time it took, or fails naming `what`.
- */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  withinMs: number,
-  everyMs = 5,
-): Promise<{ value: T; ms: number }> {
-  const start = performance.now();
-  for (;;) {
-    const value = await check();
-    const ms = performance.now() - start;
-    if (value !== undefined) return { value, ms };
-    if (ms > withinMs) assert.fail(`${what}: not within ${withinMs} ms`);
-    await sleep(everyMs);
-  }
 }
 
 /** Revokes a session as an operator would in psql: a raw UPDATE (the triggers notify). */
@@ -158,30 +167,27 @@ function uuidLiteral(id: string): string {
  * Revokes a session behind the triggers' back (session_replication_role = replica: no trigger,
  * so no notification): a cache that still accepts the token afterwards answers from memory.
  */
-export async function revokeSilently(
-  cluster: Cluster,
-  db: string,
-  sessionId: string,
-): Promise<void> {
-  await cluster.query(
-    `set session_replication_role = replica;
-     update pgauth.sessions set revoked_at = now(), revoked_reason = 'silent'
-     where id = ${uuidLiteral(sessionId)}`,
-    undefined,
-    db,
-  );
+export function revokeSilently(cluster: Cluster, db: string, sessionId: string): Promise<void> {
+  return setRevokedSilently(cluster, db, sessionId, true);
 }
 
 /** Undoes revokeSilently, again without a notification. */
-export async function unrevokeSilently(
+export function unrevokeSilently(cluster: Cluster, db: string, sessionId: string): Promise<void> {
+  return setRevokedSilently(cluster, db, sessionId, false);
+}
+
+async function setRevokedSilently(
   cluster: Cluster,
   db: string,
   sessionId: string,
+  revoked: boolean,
 ): Promise<void> {
+  const set = revoked
+    ? `revoked_at = now(), revoked_reason = 'silent'`
+    : 'revoked_at = null, revoked_reason = null';
   await cluster.query(
     `set session_replication_role = replica;
-     update pgauth.sessions set revoked_at = null, revoked_reason = null
-     where id = ${uuidLiteral(sessionId)}`,
+     update pgauth.sessions set ${set} where id = ${uuidLiteral(sessionId)}`,
     undefined,
     db,
   );

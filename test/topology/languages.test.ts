@@ -16,14 +16,13 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Cluster, createPgauthDatabase, startCluster } from '../helpers/cluster.ts';
 import { type Bouncer, startPgbouncer } from '../helpers/pgbouncer.ts';
-import { needs } from '../helpers/tools.ts';
+import { DEBIAN_GOPATH, goBuildEnv, needs } from '../helpers/tools.ts';
 import { PASSWORD, skipTopology } from './fleet.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURES = join(ROOT, 'test', 'topology', 'fixtures');
 const EXAMPLES = join(ROOT, 'examples', 'languages');
 const PYTHON = '/usr/bin/python3';
-const DEBIAN_GOPATH = '/usr/share/gocode';
 const GO = ['/usr/bin/go', '/usr/lib/go/bin/go'].find((g) => existsSync(g));
 
 interface Run {
@@ -136,17 +135,8 @@ describe('other languages through PgBouncer in transaction mode', { skip: skipTo
   describe('Go (database/sql, lib/pq)', {
     skip: needs('lib/pq through PgBouncer', missingGo),
   }, () => {
-    const goEnv = (): NodeJS.ProcessEnv => ({
-      ...process.env,
-      GO111MODULE: 'off',
-      GOPATH: DEBIAN_GOPATH,
-      GOFLAGS: '',
-      GOPROXY: 'off',
-      GOTOOLCHAIN: 'local',
-      GOCACHE: process.env.GOCACHE ?? join(ROOT, '.test-cache', 'go-build'),
-    });
     const build = async (source: string, out: string): Promise<string> => {
-      const r = await run([GO ?? 'go', 'build', '-o', join(dir, out), source], goEnv());
+      const r = await run([GO ?? 'go', 'build', '-o', join(dir, out), source], goBuildEnv());
       assert.equal(r.code, 0, `go build failed:\n${r.stderr}`);
       return join(dir, out);
     };

@@ -1,3 +1,4 @@
+// timing-sensitive: replica lag and revocation windows
 /**
  * Read replicas: a real streaming replica of a private primary (pg_basebackup -R), lag forced with
  * recovery_min_apply_delay. Validation reads the replica while it is within --max-replica-lag and
@@ -16,15 +17,16 @@ import {
   startCluster,
   startGateway,
 } from '../helpers/cluster.ts';
+import { waitFor, waitForTimed } from '../helpers/wait.ts';
 import {
   createUser,
   type Fleet,
   http,
   loginOver,
+  refusedBy,
   revokeBySql,
   skipTopology,
   startFleet,
-  waitFor,
 } from './fleet.ts';
 
 const QUIET = ['--log-level', 'warn', '--login-rate-user', '1000', '--login-rate-ip', '1000'];
@@ -54,6 +56,33 @@ describe('validation from a streaming replica', { skip: skipTopology }, () => {
   const setDelay = async (delay: string): Promise<void> => {
     await replica.query(`alter system set recovery_min_apply_delay = '${delay}'`);
     await replica.reload();
+  };
+
+  /** Waits until the replica has replayed the session of `token` (it validates there). */
+  const replicaKnows = (token: string): Promise<unknown> =>
+    waitFor(
+      'the replica knows the session',
+      async () =>
+        (await replica.query('select 1 from pgauth.validate($1)', [token], fleet.db)).length === 1
+          ? true
+          : undefined,
+      5_000,
+      20,
+    );
+
+  /**
+   * Holds the replica DELAY behind, and waits until `gw` measures it more than a second behind:
+   * from then on what the primary commits reaches the replica only DELAY later.
+   */
+  const holdBack = async (gw: GatewayProcess): Promise<void> => {
+    await setDelay(DELAY);
+    await waitFor(
+      'the lag is seen',
+      async () =>
+        (await sample(gw, 'pgauth_replica_lag_seconds', 'replica="0"')) > 1 ? true : undefined,
+      10_000,
+      50,
+    );
   };
 
   before(async () => {
@@ -89,17 +118,8 @@ describe('validation from a streaming replica', { skip: skipTopology }, () => {
   });
 
   test(`a replica ${DELAY} behind is not used with --max-replica-lag 1000, and a new login validates at once`, async () => {
-    await setDelay(DELAY);
     try {
-      await waitFor(
-        'the lag is seen',
-        async () =>
-          (await sample(strict, 'pgauth_replica_lag_seconds', 'replica="0"')) > 1
-            ? true
-            : undefined,
-        10_000,
-        50,
-      );
+      await holdBack(strict);
       const before = await reads(strict);
       for (let i = 0; i < 5; i++) {
         // A session the replica has not replayed yet: answered by the primary.
@@ -117,41 +137,16 @@ describe('validation from a streaming replica', { skip: skipTopology }, () => {
   test('a lagging replica never resurrects a session whose revocation reached the gateway', async () => {
     // A session both the primary and the replica know, while the replica is current.
     const { token, sessionId } = await loginOver(lenient, 'r_c');
-    await waitFor(
-      'the replica knows the session',
-      async () => {
-        const rows = await replica.query('select 1 from pgauth.validate($1)', [token], fleet.db);
-        return rows.length === 1 ? true : undefined;
-      },
-      5_000,
-      20,
-    );
-    await setDelay(DELAY);
+    await replicaKnows(token);
     try {
-      await waitFor(
-        'the lag is seen',
-        async () =>
-          (await sample(lenient, 'pgauth_replica_lag_seconds', 'replica="0"')) > 1
-            ? true
-            : undefined,
-        10_000,
-        50,
-      );
+      await holdBack(lenient);
       // The lenient gateway still uses the replica (30 s bound): a valid token is read there.
       const before = await reads(lenient);
       assert.equal((await http(lenient.url, 'GET', '/v1/session', { token })).status, 200);
       assert.equal((await reads(lenient)).replica, before.replica + 1);
 
       await revokeBySql(fleet.primary, fleet.db, sessionId);
-      const { ms } = await waitFor(
-        'the gateway rejects the revoked token',
-        async () =>
-          (await http(lenient.url, 'GET', '/v1/session', { token })).status === 401
-            ? true
-            : undefined,
-        1_000,
-        2,
-      );
+      const ms = await refusedBy(lenient, token, 1_000, 2, '/v1/session');
       // The replica itself still says valid: only the tombstone stands between.
       const stale = await replica.query('select 1 from pgauth.validate($1)', [token], fleet.db);
       assert.equal(stale.length, 1, 'the replica has not replayed the revocation yet');
@@ -166,26 +161,8 @@ describe('validation from a streaming replica', { skip: skipTopology }, () => {
       // Its own revocation: rejected at once, before any notification could be awaited.
       const own = await loginOver(lenient, 'r_d');
       await setDelay('0');
-      await waitFor(
-        'the replica knows the second session',
-        async () =>
-          (await replica.query('select 1 from pgauth.validate($1)', [own.token], fleet.db))
-            .length === 1
-            ? true
-            : undefined,
-        5_000,
-        20,
-      );
-      await setDelay(DELAY);
-      await waitFor(
-        'the lag is seen again',
-        async () =>
-          (await sample(lenient, 'pgauth_replica_lag_seconds', 'replica="0"')) > 1
-            ? true
-            : undefined,
-        10_000,
-        50,
-      );
+      await replicaKnows(own.token);
+      await holdBack(lenient);
       assert.equal(
         (await http(lenient.url, 'POST', '/v1/logout', { token: own.token })).status,
         204,
@@ -208,21 +185,12 @@ describe('validation from a streaming replica', { skip: skipTopology }, () => {
     });
     try {
       const pair = await sdk.login('r_f', 'a long enough passphrase');
-      await waitFor(
-        'the replica knows the session',
-        async () =>
-          (await replica.query('select 1 from pgauth.validate($1)', [pair.accessToken], fleet.db))
-            .length === 1
-            ? true
-            : undefined,
-        5_000,
-        20,
-      );
-      await setDelay(DELAY);
-      // Give the router a sample that shows the lag, then revoke behind the SDK's back.
-      await sleep(300);
+      await replicaKnows(pair.accessToken);
+      // The replica held back (as the lenient gateway measures it), then a revocation behind
+      // the SDK's back: the replica replays it only DELAY later.
+      await holdBack(lenient);
       await revokeBySql(fleet.primary, fleet.db, pair.sessionId);
-      const { ms } = await waitFor(
+      const { ms } = await waitForTimed(
         'the SDK rejects the revoked token',
         async () => ((await sdk.validate(pair.accessToken)) === null ? true : undefined),
         1_000,
@@ -245,15 +213,7 @@ describe('validation from a streaming replica', { skip: skipTopology }, () => {
 
   test('a gateway on the standby: writes are 503 with Retry-After (never 500), validation works, /readyz is 503', async () => {
     const { token } = await loginOver(strict, 'r_e');
-    await waitFor(
-      'the replica knows the session',
-      async () =>
-        (await replica.query('select 1 from pgauth.validate($1)', [token], fleet.db)).length === 1
-          ? true
-          : undefined,
-      5_000,
-      20,
-    );
+    await replicaKnows(token);
     const onStandby = await startGateway(replica.url(fleet.db), [...QUIET, '--no-migrate']);
     try {
       const login = await http(onStandby.url, 'POST', '/v1/login', {

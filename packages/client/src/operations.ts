@@ -81,7 +81,8 @@ interface SessionRow extends Row {
   subject_type: SubjectType;
 }
 
-interface PairRow extends Row {
+/** One row of pgauth.login or pgauth.refresh, as the driver returns it. */
+export interface PairRow extends Row {
   user_id: string;
   session_id: string;
   access_token: string;
