@@ -600,6 +600,45 @@ CREATE FUNCTION pgauth._new_token(p_prefix text) RETURNS text
 ALTER FUNCTION pgauth._new_token(p_prefix text) OWNER TO pgauth_owner;
 
 --
+-- Name: _notify_cache_keys(bytea[]); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._notify_cache_keys(p_hashes bytea[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_keys text[];
+begin
+  for v_keys in
+    with keyed as (
+      select pg_catalog.encode(pg_catalog.substr(h.hash, 1, 8), 'hex') as key
+      from pg_catalog.unnest(p_hashes) as h(hash)
+    ), numbered as (
+      select key, (row_number() over (order by key) - 1) / 100 as chunk from keyed
+    )
+    select array_agg(key order by key) from numbered group by chunk order by chunk
+  loop
+    perform pg_catalog.pg_notify('pgauth_revocations',
+      pg_catalog.json_build_object('keys', v_keys)::text);
+  end loop;
+end
+$$;
+
+ALTER FUNCTION pgauth._notify_cache_keys(p_hashes bytea[]) OWNER TO pgauth_owner;
+
+--
+-- Name: _prefix_end(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._prefix_end(p_prefix text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ select p_prefix || chr(1114111) $$;
+
+ALTER FUNCTION pgauth._prefix_end(p_prefix text) OWNER TO pgauth_owner;
+
+--
 -- Name: _prehash(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -666,6 +705,9 @@ CREATE TABLE pgauth.settings (
     mfa_challenge_ttl interval DEFAULT '00:05:00'::interval NOT NULL,
     totp_issuer text DEFAULT 'pgauth'::text NOT NULL,
     mail_max_attempts integer DEFAULT 8 NOT NULL,
+    access_token_format text DEFAULT 'opaque'::text NOT NULL,
+    service_token_ttl interval DEFAULT '00:05:00'::interval NOT NULL,
+    CONSTRAINT settings_access_token_format_check CHECK ((access_token_format = ANY (ARRAY['opaque'::text, 'jwt'::text]))),
     CONSTRAINT settings_access_token_ttl_positive CHECK ((access_token_ttl > '00:00:00'::interval)),
     CONSTRAINT settings_bcrypt_cost_range CHECK (((bcrypt_cost >= 4) AND (bcrypt_cost <= 16))),
     CONSTRAINT settings_email_verification_ttl_positive CHECK ((email_verification_ttl > '00:00:00'::interval)),
@@ -680,6 +722,7 @@ CREATE TABLE pgauth.settings (
     CONSTRAINT settings_password_reset_ttl_range CHECK (((password_reset_ttl >= '00:01:00'::interval) AND (password_reset_ttl <= '24:00:00'::interval))),
     CONSTRAINT settings_refresh_reuse_grace_range CHECK (((refresh_reuse_grace >= '00:00:00'::interval) AND (refresh_reuse_grace <= '00:05:00'::interval))),
     CONSTRAINT settings_refresh_token_ttl_positive CHECK ((refresh_token_ttl > '00:00:00'::interval)),
+    CONSTRAINT settings_service_token_ttl_range CHECK (((service_token_ttl > '00:00:00'::interval) AND (service_token_ttl <= '1 day'::interval))),
     CONSTRAINT settings_session_max_age_positive CHECK ((session_max_age > '00:00:00'::interval)),
     CONSTRAINT settings_session_retention_range CHECK ((session_retention >= '00:00:00'::interval)),
     CONSTRAINT settings_single_row CHECK (id),
@@ -693,6 +736,18 @@ ALTER TABLE pgauth.settings OWNER TO pgauth_owner;
 --
 
 COMMENT ON TABLE pgauth.settings IS 'pgauth policy, one row. Change it with UPDATE as the owner; every function reads it at its next call. clock_offset shifts pgauth.clock() (tests only).';
+
+--
+-- Name: COLUMN settings.access_token_format; Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON COLUMN pgauth.settings.access_token_format IS 'Format of the access tokens pgauth.client_credentials issues: opaque (pgs_…, validated by the database) or jwt (signed by the gateway). A service account may override it.';
+
+--
+-- Name: COLUMN settings.service_token_ttl; Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON COLUMN pgauth.settings.service_token_ttl IS 'Lifetime of a client-credentials access token (default 5 minutes).';
 
 --
 -- Name: _record_password_check(text, uuid, timestamp with time zone, boolean, pgauth.settings, inet, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -784,6 +839,29 @@ $$;
 ALTER FUNCTION pgauth._require_fresh_transaction() OWNER TO pgauth_owner;
 
 --
+-- Name: _role_list(text[]); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._role_list(p_roles text[]) RETURNS text[]
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $_$
+declare
+  v_roles text[];
+begin
+  if p_roles is null or pg_catalog.cardinality(p_roles) > 50 or exists (
+      select 1 from pg_catalog.unnest(p_roles) r where r is null or r !~ '^[a-z][a-z0-9_.:-]{0,62}$') then
+    perform pgauth._invalid('at most 50 roles, each 1 to 63 characters: a-z first, then a-z 0-9 _ . : -');
+  end if;
+  v_roles := array(select distinct r from pg_catalog.unnest(p_roles) r order by r);
+  insert into pgauth.roles (name) select r from pg_catalog.unnest(v_roles) r on conflict do nothing;
+  return v_roles;
+end
+$_$;
+
+ALTER FUNCTION pgauth._role_list(p_roles text[]) OWNER TO pgauth_owner;
+
+--
 -- Name: clock(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -854,6 +932,50 @@ end
 $$;
 
 ALTER FUNCTION pgauth._second_factor_failed(p_user pgauth.users, p_via text, p_client_ip inet, p_user_agent text) OWNER TO pgauth_owner;
+
+--
+-- Name: service_accounts; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TABLE pgauth.service_accounts (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    roles text[] DEFAULT '{}'::text[] NOT NULL,
+    access_token_format text,
+    created_at timestamp with time zone DEFAULT pgauth.clock() NOT NULL,
+    disabled_at timestamp with time zone,
+    CONSTRAINT service_accounts_access_token_format_check CHECK ((access_token_format = ANY (ARRAY['opaque'::text, 'jwt'::text]))),
+    CONSTRAINT service_accounts_name_format CHECK ((name ~ '^[a-z][a-z0-9_.-]{0,62}$'::text))
+);
+
+ALTER TABLE pgauth.service_accounts OWNER TO pgauth_owner;
+
+--
+-- Name: TABLE service_accounts; Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON TABLE pgauth.service_accounts IS 'Machine identities. A raw UPDATE of roles, name or disabled_at reaches every key and token of the account (trigger service_accounts_sync_keys), and NOTIFYs the caches.';
+
+--
+-- Name: _service_account(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._service_account(p_name text) RETURNS pgauth.service_accounts
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_account pgauth.service_accounts;
+begin
+  select a.* into v_account from pgauth.service_accounts a where a.name = p_name;
+  if not found then
+    raise exception using errcode = 'NOSVC', message = 'service_account_not_found';
+  end if;
+  return v_account;
+end
+$$;
+
+ALTER FUNCTION pgauth._service_account(p_name text) OWNER TO pgauth_owner;
 
 --
 -- Name: _settings(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -1089,6 +1211,25 @@ $_$;
 ALTER FUNCTION pgauth._totp_match(p_factor pgauth.totp_factors, p_code text) OWNER TO pgauth_owner;
 
 --
+-- Name: _touch_api_key(uuid, timestamp with time zone); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._touch_api_key(p_id uuid, p_now timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  update pgauth.api_keys k set last_used_at = p_now
+  where k.id = (select x.id from pgauth.api_keys x
+                where x.id = p_id
+                  and (x.last_used_at is null or x.last_used_at < p_now - interval '1 minute')
+                for update skip locked);
+end
+$$;
+
+ALTER FUNCTION pgauth._touch_api_key(p_id uuid, p_now timestamp with time zone) OWNER TO pgauth_owner;
+
+--
 -- Name: _uri_encode(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -1183,6 +1324,58 @@ CREATE FUNCTION pgauth._verify_password(p_password text, p_hash text) RETURNS bo
     AS $$ select pgauth._crypt(pgauth._prehash(p_password), p_hash) = p_hash $$;
 
 ALTER FUNCTION pgauth._verify_password(p_password text, p_hash text) OWNER TO pgauth_owner;
+
+--
+-- Name: active_signing_key(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.active_signing_key() RETURNS TABLE(kid text, alg text, private_key_encrypted text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  return query
+    select k.kid, k.alg, k.private_key_encrypted from pgauth.signing_keys k
+    where k.retired_at is null;
+end
+$$;
+
+ALTER FUNCTION pgauth.active_signing_key() OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION active_signing_key(); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.active_signing_key() IS 'The key that signs access tokens, its private part encrypted (only the gateway holding the key-encryption key can use it); no row when there is none yet.';
+
+--
+-- Name: add_signing_key(text, text, jsonb, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.add_signing_key(p_kid text, p_alg text, p_public_jwk jsonb, p_private_key_encrypted text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  if p_kid is null or p_alg is null or p_public_jwk is null or p_private_key_encrypted is null
+     or pg_catalog.jsonb_typeof(p_public_jwk) <> 'object' or p_public_jwk ? 'd' then
+    perform pgauth._invalid('a kid, an algorithm, a public JWK (no private part) and the encrypted private key');
+  end if;
+  update pgauth.signing_keys set retired_at = pgauth.clock() where retired_at is null;
+  insert into pgauth.signing_keys (kid, alg, public_jwk, private_key_encrypted)
+  values (p_kid, p_alg, p_public_jwk, p_private_key_encrypted);
+  perform pgauth._audit('signing_key_added', null, null, null, null,
+    pg_catalog.jsonb_build_object('kid', p_kid, 'alg', p_alg));
+end
+$$;
+
+ALTER FUNCTION pgauth.add_signing_key(p_kid text, p_alg text, p_public_jwk jsonb, p_private_key_encrypted text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION add_signing_key(p_kid text, p_alg text, p_public_jwk jsonb, p_private_key_encrypted text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.add_signing_key(p_kid text, p_alg text, p_public_jwk jsonb, p_private_key_encrypted text) IS 'Admin (the gateway and pgauth keys rotate): stores a new signing key, which signs from now on, and retires the active one. The private key arrives encrypted; never in clear. BADIN.';
 
 --
 -- Name: audit_events(uuid, timestamp with time zone, integer); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -1312,6 +1505,157 @@ ALTER PROCEDURE pgauth.change_password_durably(IN p_user_id uuid, IN p_current_p
 COMMENT ON PROCEDURE pgauth.change_password_durably(IN p_user_id uuid, IN p_current_password text, IN p_new_password text, INOUT changed boolean) IS 'The password change of front doors: CALL pgauth.change_password_durably(user_id, current, new). One row: changed, true when the current password was right and the new one is set (every session of the user is revoked), false when the current one is wrong (counted like a failed login) or the account is locked or disabled (refused before any hashing). The check is committed before the answer: call it outside BEGIN … COMMIT (else SQLSTATE 2D000). WEAKP when the new password is refused, NOUSR, BADIN.';
 
 --
+-- Name: client_credentials(text, text, text[], inet); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.client_credentials(p_client_id text, p_client_secret text, p_scope text[] DEFAULT NULL::text[], p_client_ip inet DEFAULT NULL::inet) RETURNS TABLE(service_account_id uuid, api_key_id uuid, token_id uuid, access_token text, token_format text, roles text[], expires_at timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_now timestamptz := pgauth.clock();
+  v_key pgauth.api_keys;
+  v_account pgauth.service_accounts;
+  v_settings pgauth.settings := pgauth._settings();
+  v_roles text[];
+  v_hash bytea;
+begin
+  if char_length(p_client_id) > 200 or char_length(p_client_secret) > 200
+     or pg_catalog.cardinality(p_scope) > 50 then
+    perform pgauth._invalid('client_id and client_secret of at most 200 characters, at most 50 scopes');
+  end if;
+  if pg_catalog.left(p_client_secret, 4) = 'pgk_' then
+    select k.* into v_key from pgauth.api_keys k
+    where k.key_hash = pgauth._token_hash(p_client_secret) and k.kind = 'api_key';
+  end if;
+  if v_key.id is null or v_key.account_name is distinct from p_client_id
+     or v_key.revoked_at is not null or v_key.disabled_at is not null
+     or v_key.expires_at <= v_now then
+    perform pgauth._audit('client_authentication_failed', null, null, p_client_ip, null,
+      pg_catalog.jsonb_build_object('client_id', pg_catalog.left(p_client_id, 64)));
+    return;
+  end if;
+  select a.* into v_account from pgauth.service_accounts a where a.id = v_key.service_account_id;
+  if p_scope is null then
+    v_roles := v_key.roles;
+  elsif exists (select 1 from pg_catalog.unnest(p_scope) s where not (s = any (v_key.roles))) then
+    raise exception using errcode = 'SCOPE', message = 'invalid_scope';
+  else
+    v_roles := array(select distinct s from pg_catalog.unnest(p_scope) s order by s);
+  end if;
+  perform pgauth._touch_api_key(v_key.id, v_now);
+  service_account_id := v_account.id;
+  api_key_id := v_key.id;
+  token_id := gen_random_uuid();
+  token_format := coalesce(v_account.access_token_format, v_settings.access_token_format);
+  roles := v_roles;
+  expires_at := v_now + v_settings.service_token_ttl;
+  if v_key.expires_at is not null then
+    expires_at := least(expires_at, v_key.expires_at);
+  end if;
+  if token_format = 'jwt' then
+    v_hash := pgauth._token_hash('pgj_' || token_id::text);
+  else
+    access_token := pgauth._new_token('pgs_');
+    v_hash := pgauth._token_hash(access_token);
+  end if;
+  insert into pgauth.api_keys (id, kind, service_account_id, parent_id, key_hash, account_name,
+    roles, expires_at, created_at)
+  values (token_id, 'access_token', v_account.id, v_key.id, v_hash, v_account.name, v_roles,
+    expires_at, v_now);
+  perform pgauth._audit('client_credentials_granted', null, null, p_client_ip, null,
+    pg_catalog.jsonb_build_object('service_account_id', v_account.id, 'api_key_id', v_key.id,
+      'token_id', token_id, 'scope', v_roles));
+  return next;
+end
+$$;
+
+ALTER FUNCTION pgauth.client_credentials(p_client_id text, p_client_secret text, p_scope text[], p_client_ip inet) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION client_credentials(p_client_id text, p_client_secret text, p_scope text[], p_client_ip inet); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.client_credentials(p_client_id text, p_client_secret text, p_scope text[], p_client_ip inet) IS 'OAuth 2 client credentials: client_id is a service account name, client_secret one of its API keys. One row with a new access token (opaque pgs_…, or, when the format is jwt, no token: the caller signs a JWT with jti = token_id), its roles (the scope) and expiry; no row when the client does not authenticate (audited). SCOPE invalid_scope, BADIN.';
+
+--
+-- Name: create_api_key(text, text, timestamp with time zone); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.create_api_key(p_service_account text, p_name text, p_expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(id uuid, key text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_account pgauth.service_accounts := pgauth._service_account(p_service_account);
+begin
+  if p_name is null or char_length(p_name) not between 1 and 64 then
+    perform pgauth._invalid('an API key needs a name of 1 to 64 characters');
+  end if;
+  if p_expires_at is not null and p_expires_at <= pgauth.clock() then
+    perform pgauth._invalid('expires_at must be in the future');
+  end if;
+  if v_account.disabled_at is not null then
+    raise exception using errcode = 'SVCOF', message = 'service_account_disabled';
+  end if;
+  key := pgauth._new_token('pgk_');
+  insert into pgauth.api_keys as k (kind, service_account_id, name, key_hash, account_name, roles,
+    expires_at)
+  values ('api_key', v_account.id, p_name, pgauth._token_hash(key), v_account.name,
+    v_account.roles, p_expires_at)
+  returning k.id into id;
+  perform pgauth._audit('api_key_created', null, null, null, null,
+    pg_catalog.jsonb_build_object('service_account_id', v_account.id, 'api_key_id', id,
+      'name', p_name));
+  return next;
+end
+$$;
+
+ALTER FUNCTION pgauth.create_api_key(p_service_account text, p_name text, p_expires_at timestamp with time zone) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION create_api_key(p_service_account text, p_name text, p_expires_at timestamp with time zone); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.create_api_key(p_service_account text, p_name text, p_expires_at timestamp with time zone) IS 'Admin: a new API key (pgk_…, 256 random bits) of a service account, optionally expiring; returns its id and the key, the only time the key is shown (only its SHA-256 is stored). NOSVC, SVCOF, BADIN.';
+
+--
+-- Name: create_service_account(text, text[]); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.create_service_account(p_name text, p_roles text[] DEFAULT '{}'::text[]) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $_$
+declare
+  v_id uuid;
+  v_roles text[];
+begin
+  if p_name is null or p_name !~ '^[a-z][a-z0-9_.-]{0,62}$' then
+    perform pgauth._invalid('service account names are 1 to 63 characters: a-z first, then a-z 0-9 _ . -');
+  end if;
+  v_roles := pgauth._role_list(coalesce(p_roles, '{}'));
+  insert into pgauth.service_accounts (name, roles) values (p_name, v_roles)
+  on conflict do nothing
+  returning id into v_id;
+  if v_id is null then
+    raise exception using errcode = 'TAKEN', message = 'name_taken';
+  end if;
+  perform pgauth._audit('service_account_created', null, null, null, null,
+    pg_catalog.jsonb_build_object('service_account_id', v_id, 'name', p_name, 'roles', v_roles));
+  return v_id;
+end
+$_$;
+
+ALTER FUNCTION pgauth.create_service_account(p_name text, p_roles text[]) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION create_service_account(p_name text, p_roles text[]); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.create_service_account(p_name text, p_roles text[]) IS 'Admin: creates a service account holding roles (created when new); returns its id. TAKEN name_taken, BADIN.';
+
+--
 -- Name: create_user(text, text, text, text[]); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -1362,6 +1706,34 @@ ALTER FUNCTION pgauth.delete_user(p_user_id uuid) OWNER TO pgauth_owner;
 COMMENT ON FUNCTION pgauth.delete_user(p_user_id uuid) IS 'Admin: deletes a user. Every session is revoked, the username becomes free, the audit rows stay. NOUSR.';
 
 --
+-- Name: disable_service_account(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.disable_service_account(p_name text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_account pgauth.service_accounts := pgauth._service_account(p_name);
+begin
+  if v_account.disabled_at is not null then
+    return;
+  end if;
+  update pgauth.service_accounts set disabled_at = pgauth.clock() where id = v_account.id;
+  perform pgauth._audit('service_account_disabled', null, null, null, null,
+    pg_catalog.jsonb_build_object('service_account_id', v_account.id, 'name', v_account.name));
+end
+$$;
+
+ALTER FUNCTION pgauth.disable_service_account(p_name text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION disable_service_account(p_name text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.disable_service_account(p_name text) IS 'Admin: disables a service account: none of its keys or tokens validates from now on, and the caches are told. NOSVC.';
+
+--
 -- Name: find_user(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -1392,6 +1764,42 @@ ALTER FUNCTION pgauth.find_user(p_user text) OWNER TO pgauth_owner;
 --
 
 COMMENT ON FUNCTION pgauth.find_user(p_user text) IS 'Admin: the id of a user named by username (case-insensitively) or by id. NOUSR.';
+
+--
+-- Name: get_settings(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.get_settings() RETURNS TABLE(bcrypt_cost integer, password_min_length integer, max_failed_logins integer, lockout_seconds integer, lockout_max_seconds integer, access_token_ttl_seconds integer, refresh_token_ttl_seconds integer, session_max_age_seconds integer, refresh_reuse_grace_seconds integer, session_retention_seconds integer, allow_registration boolean, require_verified_email boolean, email_verification_ttl_seconds integer, password_reset_ttl_seconds integer, password_reset_per_address integer, password_reset_per_ip integer, mfa_challenge_ttl_seconds integer, totp_issuer text, mail_max_attempts integer, access_token_format text, service_token_ttl_seconds integer)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  return query
+    select s.bcrypt_cost, s.password_min_length, s.max_failed_logins, s.lockout_seconds,
+      s.lockout_max_seconds,
+      extract(epoch from s.access_token_ttl)::integer,
+      extract(epoch from s.refresh_token_ttl)::integer,
+      extract(epoch from s.session_max_age)::integer,
+      extract(epoch from s.refresh_reuse_grace)::integer,
+      extract(epoch from s.session_retention)::integer,
+      s.allow_registration, s.require_verified_email,
+      extract(epoch from s.email_verification_ttl)::integer,
+      extract(epoch from s.password_reset_ttl)::integer,
+      s.password_reset_per_address, s.password_reset_per_ip,
+      extract(epoch from s.mfa_challenge_ttl)::integer,
+      s.totp_issuer, s.mail_max_attempts, s.access_token_format,
+      extract(epoch from s.service_token_ttl)::integer
+    from pgauth.settings s;
+end
+$$;
+
+ALTER FUNCTION pgauth.get_settings() OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION get_settings(); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.get_settings() IS 'Admin: the policy settings, durations in seconds (clock_offset, for tests, is not shown).';
 
 --
 -- Name: get_user(uuid); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -1450,6 +1858,61 @@ ALTER FUNCTION pgauth.grant_role(p_user_id uuid, p_role text) OWNER TO pgauth_ow
 --
 
 COMMENT ON FUNCTION pgauth.grant_role(p_user_id uuid, p_role text) IS 'Admin: grants a role (created when new). Live sessions carry it from their next validation. NOUSR, BADIN.';
+
+--
+-- Name: list_api_keys(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.list_api_keys(p_service_account text) RETURNS TABLE(id uuid, name text, created_at timestamp with time zone, expires_at timestamp with time zone, last_used_at timestamp with time zone, revoked_at timestamp with time zone)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_account pgauth.service_accounts := pgauth._service_account(p_service_account);
+begin
+  return query
+    select k.id, k.name, k.created_at, k.expires_at, k.last_used_at, k.revoked_at
+    from pgauth.api_keys k
+    where k.service_account_id = v_account.id and k.kind = 'api_key'
+    order by k.created_at desc, k.id;
+end
+$$;
+
+ALTER FUNCTION pgauth.list_api_keys(p_service_account text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION list_api_keys(p_service_account text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.list_api_keys(p_service_account text) IS 'Admin: the API keys of a service account, newest first, revoked ones too; never a key itself. NOSVC.';
+
+--
+-- Name: list_service_accounts(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.list_service_accounts() RETURNS TABLE(id uuid, name text, roles text[], access_token_format text, created_at timestamp with time zone, disabled_at timestamp with time zone, live_api_keys bigint)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_now timestamptz := pgauth.clock();
+begin
+  return query
+    select a.id, a.name, a.roles, a.access_token_format, a.created_at, a.disabled_at,
+      (select count(*) from pgauth.api_keys k
+       where k.service_account_id = a.id and k.kind = 'api_key' and k.revoked_at is null
+         and (k.expires_at is null or k.expires_at > v_now))
+    from pgauth.service_accounts a order by a.name;
+end
+$$;
+
+ALTER FUNCTION pgauth.list_service_accounts() OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION list_service_accounts(); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.list_service_accounts() IS 'Admin: every service account by name, with how many API keys are live.';
 
 --
 -- Name: list_sessions(uuid); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -1792,6 +2255,39 @@ ALTER PROCEDURE pgauth.login_mfa_durably(IN p_challenge text, IN p_code text, IN
 COMMENT ON PROCEDURE pgauth.login_mfa_durably(IN p_challenge text, IN p_code text, IN p_recovery_code text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone) IS 'The second step of a login with a second factor: CALL pgauth.login_mfa_durably(challenge, code[, recovery_code, client_ip, user_agent]) with a code, or (challenge, NULL, recovery_code). One row: a new session of aal 2 and its token pair, or all NULL (wrong code, used or expired challenge: the failure is committed first). Outside BEGIN … COMMIT (else 2D000). BADIN unless exactly one code is given.';
 
 --
+-- Name: login_stats(timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.login_stats(p_from timestamp with time zone, p_to timestamp with time zone) RETURNS TABLE(minute timestamp with time zone, logins bigint, failures bigint, lockouts bigint)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  if p_from is null or p_to is null or p_to <= p_from or p_to - p_from > interval '7 days' then
+    perform pgauth._invalid('the range must be from before to, at most 7 days');
+  end if;
+  return query
+    select date_trunc('minute', a.at),
+      count(*) filter (where a.event = 'login_success'),
+      count(*) filter (where a.event = 'login_failure'),
+      count(*) filter (where a.event = 'lockout')
+    from pgauth.audit_log a
+    where a.at >= p_from and a.at < p_to
+      and a.event in ('login_success', 'login_failure', 'lockout')
+    group by 1
+    order by 1;
+end
+$$;
+
+ALTER FUNCTION pgauth.login_stats(p_from timestamp with time zone, p_to timestamp with time zone) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION login_stats(p_from timestamp with time zone, p_to timestamp with time zone); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.login_stats(p_from timestamp with time zone, p_to timestamp with time zone) IS 'Admin: successful logins, failed logins and lockouts per minute in [p_from, p_to) (at most 7 days), minutes without any left out.';
+
+--
 -- Name: logout(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -1988,6 +2484,35 @@ ALTER FUNCTION pgauth.mfa_status(p_user_id uuid) OWNER TO pgauth_owner;
 COMMENT ON FUNCTION pgauth.mfa_status(p_user_id uuid) IS 'The second factors of a user: TOTP on, an enrolment pending, recovery codes left. NOUSR.';
 
 --
+-- Name: published_signing_keys(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.published_signing_keys() RETURNS TABLE(kid text, alg text, public_jwk jsonb)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_now timestamptz := pgauth.clock();
+begin
+  return query
+    select k.kid, k.alg, k.public_jwk from pgauth.signing_keys k
+    where k.retired_at is null
+       or exists (select 1 from pgauth.api_keys t
+                  where t.kind = 'access_token' and t.expires_at > v_now
+                    and t.created_at <= k.retired_at)
+    order by k.retired_at is not null, k.created_at desc;
+end
+$$;
+
+ALTER FUNCTION pgauth.published_signing_keys() OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION published_signing_keys(); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.published_signing_keys() IS 'The public keys of the JWKS: the active ones, and each retired one until the last token it signed has expired.';
+
+--
 -- Name: purge_audit(interval); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -2077,6 +2602,35 @@ ALTER FUNCTION pgauth.purge_expired() OWNER TO pgauth_owner;
 --
 
 COMMENT ON FUNCTION pgauth.purge_expired() IS 'Admin: deletes sessions that ended (expired or revoked) longer than settings.session_retention ago, wipes the refresh rotation salts whose grace window has passed, audits (login_failure, "unfinished") and deletes password attempts whose answer was not read within a minute, deletes expired link tokens and login challenges and mail sent or given up longer than session_retention ago; returns how many sessions it deleted. Safe at any time; schedule it every minute or so.';
+
+--
+-- Name: purge_service_tokens(interval); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.purge_service_tokens(p_older_than interval DEFAULT '1 day'::interval) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_count integer;
+begin
+  if p_older_than is null or p_older_than < interval '0' then
+    perform pgauth._invalid('p_older_than must be an interval of at least 0');
+  end if;
+  delete from pgauth.api_keys k
+  where k.kind = 'access_token' and k.expires_at < pgauth.clock() - p_older_than;
+  get diagnostics v_count = row_count;
+  return v_count;
+end
+$$;
+
+ALTER FUNCTION pgauth.purge_service_tokens(p_older_than interval) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION purge_service_tokens(p_older_than interval); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.purge_service_tokens(p_older_than interval) IS 'Admin: deletes the client-credentials access token rows that expired more than p_older_than ago (default 1 day); returns how many. BADIN.';
 
 --
 -- Name: refresh(text, inet, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -2369,6 +2923,40 @@ ALTER FUNCTION pgauth.reset_password(p_token text, p_new_password text) OWNER TO
 COMMENT ON FUNCTION pgauth.reset_password(p_token text, p_new_password text) IS 'Sets a new password with a reset token: true, once; false for an unknown, used or expired token. Every session of the user is revoked, a lock of too many failures is lifted, every reset token of the account dies. WEAKP (the token stays usable), BADIN.';
 
 --
+-- Name: revoke_api_key(uuid); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.revoke_api_key(p_id uuid) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_key pgauth.api_keys;
+begin
+  select k.* into v_key from pgauth.api_keys k where k.id = p_id and k.kind = 'api_key';
+  if not found then
+    raise exception using errcode = 'NOKEY', message = 'api_key_not_found';
+  end if;
+  if v_key.revoked_at is not null then
+    return false;
+  end if;
+  update pgauth.api_keys set revoked_at = pgauth.clock() where id = p_id;
+  perform pgauth._audit('api_key_revoked', null, null, null, null,
+    pg_catalog.jsonb_build_object('service_account_id', v_key.service_account_id,
+      'api_key_id', p_id));
+  return true;
+end
+$$;
+
+ALTER FUNCTION pgauth.revoke_api_key(p_id uuid) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION revoke_api_key(p_id uuid); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.revoke_api_key(p_id uuid) IS 'Admin: revokes an API key and every access token issued for it; true when it was not revoked yet. The caches are told. NOKEY.';
+
+--
 -- Name: revoke_role(uuid, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -2489,6 +3077,145 @@ ALTER FUNCTION pgauth.revoke_user_sessions(p_user_id uuid, p_reason text) OWNER 
 COMMENT ON FUNCTION pgauth.revoke_user_sessions(p_user_id uuid, p_reason text) IS 'Admin: revokes every live session of a user; returns how many. Raises NOUSR for an unknown user.';
 
 --
+-- Name: search_audit(text, uuid, timestamp with time zone, timestamp with time zone, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.search_audit(p_event text DEFAULT NULL::text, p_user_id uuid DEFAULT NULL::uuid, p_from timestamp with time zone DEFAULT NULL::timestamp with time zone, p_to timestamp with time zone DEFAULT NULL::timestamp with time zone, p_before_at timestamp with time zone DEFAULT NULL::timestamp with time zone, p_before_id bigint DEFAULT NULL::bigint, p_limit integer DEFAULT 100) RETURNS TABLE(id bigint, at timestamp with time zone, event text, user_id uuid, session_id uuid, client_ip inet, detail jsonb)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $_$
+declare
+  -- Every bound is a plain comparison (no "is null or"), so that each of the three queries below
+  -- walks its index from the newest row of the page to the oldest and stops after p_limit rows.
+  -- The filtered ones are planned at each call with their values (EXECUTE of a constant text,
+  -- parameters bound by USING, nothing concatenated): a plan cached for every event would walk
+  -- the whole log by time looking for a rare one, where its own index has them in order.
+  v_at timestamptz := least(coalesce(p_before_at, 'infinity'), coalesce(p_to, 'infinity'));
+  v_id bigint := case
+    when p_to is not null and (p_before_at is null or p_to <= p_before_at)
+      then -9223372036854775808 -- before p_to: every row at p_to is out
+    when p_before_at is null then 9223372036854775807
+    else p_before_id end;
+  v_from timestamptz := coalesce(p_from, '-infinity');
+begin
+  if p_limit is null or p_limit not between 1 and 10000 then
+    perform pgauth._invalid('limit must be 1 to 10000');
+  end if;
+  if (p_before_at is null) <> (p_before_id is null) then
+    perform pgauth._invalid('before_at and before_id go together');
+  end if;
+  if p_user_id is not null then
+    return query execute
+      'select a.id, a.at, a.event, a.user_id, a.session_id, a.client_ip, a.detail
+       from pgauth.audit_log a
+       where a.user_id = $1 and ($2::text is null or a.event = $2)
+         and a.at >= $3 and (a.at, a.id) < ($4, $5)
+       order by a.at desc, a.id desc
+       limit $6'
+      using p_user_id, p_event, v_from, v_at, v_id, p_limit;
+  elsif p_event is not null then
+    return query execute
+      'select a.id, a.at, a.event, a.user_id, a.session_id, a.client_ip, a.detail
+       from pgauth.audit_log a
+       where a.event = $1 and a.at >= $2 and (a.at, a.id) < ($3, $4)
+       order by a.at desc, a.id desc
+       limit $5'
+      using p_event, v_from, v_at, v_id, p_limit;
+  else
+    return query
+      select a.id, a.at, a.event, a.user_id, a.session_id, a.client_ip, a.detail
+      from pgauth.audit_log a
+      where a.at >= v_from and (a.at, a.id) < (v_at, v_id)
+      order by a.at desc, a.id desc
+      limit p_limit;
+  end if;
+end
+$_$;
+
+ALTER FUNCTION pgauth.search_audit(p_event text, p_user_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_before_at timestamp with time zone, p_before_id bigint, p_limit integer) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION search_audit(p_event text, p_user_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_before_at timestamp with time zone, p_before_id bigint, p_limit integer); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.search_audit(p_event text, p_user_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_before_at timestamp with time zone, p_before_id bigint, p_limit integer) IS 'Admin: audit events newest first, optionally of one event, of one user, at or after p_from and before p_to; the page after (p_before_at, p_before_id), the at and id of the last row of the page before. At most p_limit (1 to 10000).';
+
+--
+-- Name: search_users(text, text, uuid, integer); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.search_users(p_query text DEFAULT ''::text, p_after_key text DEFAULT NULL::text, p_after_id uuid DEFAULT NULL::uuid, p_limit integer DEFAULT 50) RETURNS TABLE(id uuid, username text, email text, roles text[], created_at timestamp with time zone, last_login_at timestamp with time zone, failed_logins integer, locked_until timestamp with time zone, lock_reason text, disabled_at timestamp with time zone, live_sessions bigint, sort_key text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_query text := lower(coalesce(p_query, ''));
+  v_email boolean := strpos(coalesce(p_query, ''), '@') > 0;
+  v_end text;
+  -- The scan starts after (v_key, v_id): the row before the page, or the query itself. One row
+  -- comparison, so that the index scan starts there (a second lower bound beside it may not).
+  v_key text;
+  v_id uuid;
+begin
+  if p_limit is null or p_limit not between 1 and 10000 then
+    perform pgauth._invalid('limit must be 1 to 10000');
+  end if;
+  if char_length(v_query) > 254 then
+    perform pgauth._invalid('query must be at most 254 characters');
+  end if;
+  if (p_after_key is null) <> (p_after_id is null) then
+    perform pgauth._invalid('after_key and after_id go together');
+  end if;
+  v_end := pgauth._prefix_end(v_query);
+  if p_after_key is null or p_after_key collate "C" < v_query collate "C" then
+    v_key := v_query;
+    v_id := '00000000-0000-0000-0000-000000000000';
+  else
+    v_key := p_after_key;
+    v_id := p_after_id;
+  end if;
+  return query
+    with page as (
+      select u.*, lower(u.username) collate "C" as k
+      from pgauth.users u
+      where not v_email and u.deleted_at is null
+        and (lower(u.username) collate "C", u.id) > (v_key collate "C", v_id)
+        and lower(u.username) collate "C" < v_end collate "C"
+      order by lower(u.username) collate "C", u.id
+      limit p_limit
+    ), email_page as (
+      select u.*, lower(u.email) collate "C" as k
+      from pgauth.users u
+      where v_email and u.deleted_at is null and u.email is not null
+        and (lower(u.email) collate "C", u.id) > (v_key collate "C", v_id)
+        and lower(u.email) collate "C" < v_end collate "C"
+      order by lower(u.email) collate "C", u.id
+      limit p_limit
+    ), found as (
+      select * from page union all select * from email_page
+    )
+    select f.id, f.username, f.email,
+      coalesce((select array_agg(ur.role order by ur.role) from pgauth.user_roles ur
+                where ur.user_id = f.id), '{}'),
+      f.created_at, f.last_login_at, f.failed_logins, f.locked_until, f.lock_reason,
+      f.disabled_at,
+      (select count(*) from pgauth.sessions s where s.user_id = f.id and s.revoked_at is null
+         and s.expires_at > pgauth.clock()),
+      f.k::text
+    from found f
+    order by f.k collate "C", f.id;
+end
+$$;
+
+ALTER FUNCTION pgauth.search_users(p_query text, p_after_key text, p_after_id uuid, p_limit integer) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION search_users(p_query text, p_after_key text, p_after_id uuid, p_limit integer); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.search_users(p_query text, p_after_key text, p_after_id uuid, p_limit integer) IS 'Admin: users not deleted whose username (or, when the query holds an @, email) starts with p_query, case-insensitively, in byte order of the lower-cased key; the page after (p_after_key, p_after_id), the sort_key and id of the last row of the page before. At most p_limit (1 to 10000).';
+
+--
 -- Name: set_password(uuid, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -2517,6 +3244,103 @@ ALTER FUNCTION pgauth.set_password(p_user_id uuid, p_new_password text) OWNER TO
 COMMENT ON FUNCTION pgauth.set_password(p_user_id uuid, p_new_password text) IS 'Admin: sets a new password without the current one (a reset). Every session of the user is revoked. NOUSR, WEAKP.';
 
 --
+-- Name: set_service_account_token_format(text, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.set_service_account_token_format(p_name text, p_format text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_account pgauth.service_accounts := pgauth._service_account(p_name);
+begin
+  if p_format is not null and p_format not in ('opaque', 'jwt') then
+    perform pgauth._invalid('the access token format is opaque, jwt, or null (the setting)');
+  end if;
+  update pgauth.service_accounts set access_token_format = p_format where id = v_account.id;
+end
+$$;
+
+ALTER FUNCTION pgauth.set_service_account_token_format(p_name text, p_format text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION set_service_account_token_format(p_name text, p_format text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.set_service_account_token_format(p_name text, p_format text) IS 'Admin: the access token format of one service account (opaque or jwt), or null to follow settings.access_token_format. NOSVC, BADIN.';
+
+--
+-- Name: tg_api_keys__notify(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.tg_api_keys__notify() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_hashes bytea[];
+begin
+  if tg_op = 'TRUNCATE' then
+    perform pg_catalog.pg_notify('pgauth_revocations',
+      pg_catalog.json_build_object('flush', true)::text);
+    return null;
+  end if;
+  if tg_op = 'UPDATE' then
+    select array_agg(o.key_hash) into v_hashes
+    from old_rows o join new_rows n on n.id = o.id
+    where o.revoked_at is null and o.disabled_at is null
+      and (n.revoked_at is not null or n.disabled_at is not null
+        or o.key_hash is distinct from n.key_hash
+        or o.account_name is distinct from n.account_name or o.roles is distinct from n.roles
+        or coalesce(n.expires_at, 'infinity') < coalesce(o.expires_at, 'infinity'));
+  else
+    -- A row that expired is in no cache: deleting it (pgauth.purge_service_tokens) says nothing.
+    select array_agg(o.key_hash) into v_hashes
+    from old_rows o where o.revoked_at is null and o.disabled_at is null
+      and (o.expires_at is null or o.expires_at > pgauth.clock());
+  end if;
+  perform pgauth._notify_cache_keys(v_hashes);
+  return null;
+end
+$$;
+
+ALTER FUNCTION pgauth.tg_api_keys__notify() OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION tg_api_keys__notify(); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.tg_api_keys__notify() IS 'Trigger of api_keys: NOTIFYs pgauth_revocations with the cache keys of the keys and tokens a statement made stale (revoked, disabled, roles or name changed), or {"flush" : true} on TRUNCATE.';
+
+--
+-- Name: tg_api_keys__revoke_tokens(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.tg_api_keys__revoke_tokens() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_ids uuid[];
+begin
+  -- A statement trigger fires for an UPDATE of no row too: update only when a key was revoked,
+  -- or the update below would fire this trigger again without end.
+  select array_agg(n.id) into v_ids
+  from new_rows n join old_rows o on o.id = n.id
+  where n.kind = 'api_key' and n.revoked_at is not null and o.revoked_at is null;
+  if v_ids is null then
+    return null;
+  end if;
+  update pgauth.api_keys t set revoked_at = n.revoked_at
+  from new_rows n
+  where n.id = any (v_ids) and t.parent_id = n.id and t.revoked_at is null;
+  return null;
+end
+$$;
+
+ALTER FUNCTION pgauth.tg_api_keys__revoke_tokens() OWNER TO pgauth_owner;
+
+--
 -- Name: tg_audit_log__append_only(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -2534,6 +3358,31 @@ end
 $$;
 
 ALTER FUNCTION pgauth.tg_audit_log__append_only() OWNER TO pgauth_owner;
+
+--
+-- Name: tg_service_accounts__sync_keys(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.tg_service_accounts__sync_keys() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  update pgauth.api_keys k
+  set account_name = n.name,
+      disabled_at = n.disabled_at,
+      roles = case when k.kind = 'api_key' then n.roles
+                   else array(select r from pg_catalog.unnest(k.roles) r
+                              where r = any (n.roles) order by r) end
+  from new_rows n join old_rows o on o.id = n.id
+  where k.service_account_id = n.id
+    and (o.name is distinct from n.name or o.roles is distinct from n.roles
+      or o.disabled_at is distinct from n.disabled_at);
+  return null;
+end
+$$;
+
+ALTER FUNCTION pgauth.tg_service_accounts__sync_keys() OWNER TO pgauth_owner;
 
 --
 -- Name: tg_sessions__notify(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -2970,16 +3819,143 @@ ALTER FUNCTION pgauth.unlock_user(p_user_id uuid) OWNER TO pgauth_owner;
 COMMENT ON FUNCTION pgauth.unlock_user(p_user_id uuid) IS 'Admin: lifts a lock and clears the failure and lock counters. NOUSR.';
 
 --
+-- Name: update_settings(jsonb); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.update_settings(p_changes jsonb) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_known constant text[] := array['bcrypt_cost', 'password_min_length', 'max_failed_logins',
+    'lockout_seconds', 'lockout_max_seconds', 'access_token_ttl_seconds',
+    'refresh_token_ttl_seconds', 'session_max_age_seconds', 'refresh_reuse_grace_seconds',
+    'session_retention_seconds', 'allow_registration', 'require_verified_email',
+    'email_verification_ttl_seconds', 'password_reset_ttl_seconds', 'password_reset_per_address',
+    'password_reset_per_ip', 'mfa_challenge_ttl_seconds', 'totp_issuer', 'mail_max_attempts',
+    'access_token_format', 'service_token_ttl_seconds'];
+  v_key text;
+  v_constraint text;
+begin
+  if p_changes is null or jsonb_typeof(p_changes) <> 'object' or p_changes = '{}' then
+    perform pgauth._invalid('the changes must be a non-empty object');
+  end if;
+  for v_key in select k from jsonb_object_keys(p_changes) k loop
+    if not v_key = any (v_known) then
+      perform pgauth._invalid(format('%s is not a setting', v_key));
+    end if;
+    if v_key in ('allow_registration', 'require_verified_email') then
+      if jsonb_typeof(p_changes -> v_key) <> 'boolean' then
+        perform pgauth._invalid(format('%s must be true or false', v_key));
+      end if;
+    elsif v_key in ('totp_issuer', 'access_token_format') then
+      if jsonb_typeof(p_changes -> v_key) <> 'string' then
+        perform pgauth._invalid(format('%s must be a string', v_key));
+      end if;
+    elsif jsonb_typeof(p_changes -> v_key) <> 'number'
+        or (p_changes ->> v_key)::numeric <> trunc((p_changes ->> v_key)::numeric)
+        or (p_changes ->> v_key)::numeric not between 0 and 2147483647 then
+      perform pgauth._invalid(format('%s must be a whole number from 0 to 2147483647', v_key));
+    end if;
+  end loop;
+  begin
+    update pgauth.settings s set
+      bcrypt_cost = coalesce((p_changes ->> 'bcrypt_cost')::integer, s.bcrypt_cost),
+      password_min_length = coalesce((p_changes ->> 'password_min_length')::integer,
+        s.password_min_length),
+      max_failed_logins = coalesce((p_changes ->> 'max_failed_logins')::integer,
+        s.max_failed_logins),
+      lockout_seconds = coalesce((p_changes ->> 'lockout_seconds')::integer, s.lockout_seconds),
+      lockout_max_seconds = coalesce((p_changes ->> 'lockout_max_seconds')::integer,
+        s.lockout_max_seconds),
+      access_token_ttl = coalesce(make_interval(
+        secs => (p_changes ->> 'access_token_ttl_seconds')::integer), s.access_token_ttl),
+      refresh_token_ttl = coalesce(make_interval(
+        secs => (p_changes ->> 'refresh_token_ttl_seconds')::integer), s.refresh_token_ttl),
+      session_max_age = coalesce(make_interval(
+        secs => (p_changes ->> 'session_max_age_seconds')::integer), s.session_max_age),
+      refresh_reuse_grace = coalesce(make_interval(
+        secs => (p_changes ->> 'refresh_reuse_grace_seconds')::integer), s.refresh_reuse_grace),
+      session_retention = coalesce(make_interval(
+        secs => (p_changes ->> 'session_retention_seconds')::integer), s.session_retention),
+      allow_registration = coalesce((p_changes ->> 'allow_registration')::boolean,
+        s.allow_registration),
+      require_verified_email = coalesce((p_changes ->> 'require_verified_email')::boolean,
+        s.require_verified_email),
+      email_verification_ttl = coalesce(make_interval(
+        secs => (p_changes ->> 'email_verification_ttl_seconds')::integer),
+        s.email_verification_ttl),
+      password_reset_ttl = coalesce(make_interval(
+        secs => (p_changes ->> 'password_reset_ttl_seconds')::integer), s.password_reset_ttl),
+      password_reset_per_address = coalesce((p_changes ->> 'password_reset_per_address')::integer,
+        s.password_reset_per_address),
+      password_reset_per_ip = coalesce((p_changes ->> 'password_reset_per_ip')::integer,
+        s.password_reset_per_ip),
+      mfa_challenge_ttl = coalesce(make_interval(
+        secs => (p_changes ->> 'mfa_challenge_ttl_seconds')::integer), s.mfa_challenge_ttl),
+      totp_issuer = coalesce(p_changes ->> 'totp_issuer', s.totp_issuer),
+      mail_max_attempts = coalesce((p_changes ->> 'mail_max_attempts')::integer,
+        s.mail_max_attempts),
+      access_token_format = coalesce(p_changes ->> 'access_token_format', s.access_token_format),
+      service_token_ttl = coalesce(make_interval(
+        secs => (p_changes ->> 'service_token_ttl_seconds')::integer), s.service_token_ttl);
+  exception when check_violation then
+    get stacked diagnostics v_constraint = constraint_name;
+    perform pgauth._invalid(format('the settings break the rule %s',
+      replace(v_constraint, 'settings_', '')));
+  end;
+  perform pgauth._audit('settings_changed', null, null, null, null,
+    jsonb_build_object('fields', (select jsonb_agg(k order by k) from jsonb_object_keys(p_changes) k)));
+end
+$$;
+
+ALTER FUNCTION pgauth.update_settings(p_changes jsonb) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION update_settings(p_changes jsonb); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.update_settings(p_changes jsonb) IS 'Admin: changes the named policy settings (the names get_settings returns, durations in seconds); each must keep the table''s rules, else BADIN naming the rule. One audit row settings_changed with the names of the fields.';
+
+--
 -- Name: validate(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
-CREATE FUNCTION pgauth.validate(p_access_token text) RETURNS TABLE(user_id uuid, session_id uuid, username text, roles text[], expires_at timestamp with time zone, aal smallint)
+CREATE FUNCTION pgauth.validate(p_access_token text) RETURNS TABLE(user_id uuid, session_id uuid, username text, roles text[], expires_at timestamp with time zone, aal smallint, subject_type text)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
     AS $$
+declare
+  v_now timestamptz;
+  v_key pgauth.api_keys;
 begin
+  if pg_catalog.left(p_access_token, 4) in ('pgk_', 'pgs_') then
+    v_now := pgauth.clock();
+    select k.* into v_key from pgauth.api_keys k
+    where k.key_hash = pgauth._token_hash(p_access_token)
+      and k.revoked_at is null and k.disabled_at is null
+      and (k.expires_at is null or k.expires_at > v_now);
+    if not found then
+      return;
+    end if;
+    if v_key.kind = 'api_key'
+       and (v_key.last_used_at is null or v_key.last_used_at < v_now - interval '1 minute')
+       and pg_catalog.current_setting('transaction_read_only') = 'off' then
+      perform pgauth._touch_api_key(v_key.id, v_now);
+    end if;
+    user_id := v_key.service_account_id;
+    session_id := v_key.id;
+    username := v_key.account_name;
+    roles := v_key.roles;
+    -- A key without expiry: a date every driver reads (year 9999), not 'infinity'.
+    expires_at := coalesce(v_key.expires_at, '9999-12-31 23:59:59+00');
+    aal := 1;
+    subject_type := 'service_account';
+    return next;
+    return;
+  end if;
   return query
-    select s.user_id, s.id, s.username, s.roles, s.access_expires_at, s.aal
+    select s.user_id, s.id, s.username, s.roles, s.access_expires_at, s.aal, 'user'::text
     from pgauth.sessions s
     where s.access_token_hash = pgauth._token_hash(p_access_token)
       and s.revoked_at is null
@@ -2993,13 +3969,39 @@ ALTER FUNCTION pgauth.validate(p_access_token text) OWNER TO pgauth_owner;
 -- Name: FUNCTION validate(p_access_token text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
 --
 
-COMMENT ON FUNCTION pgauth.validate(p_access_token text) IS 'The hot path: one row (user id, session id, username, roles, access expiry, aal: 1 for a password login, 2 with a second factor) for a valid access token, no row for anything else (garbage, NULL, expired, revoked). Never raises, never writes.';
+COMMENT ON FUNCTION pgauth.validate(p_access_token text) IS 'The hot path: one row (subject id, session or key id, name, roles, expiry, aal: 1, or 2 for a session whose login used a second factor, subject_type user or service_account) for a valid access token or API key, no row for anything else (garbage, NULL, expired, revoked, disabled). Never raises. Writes only an API key''s last_used_at, at most once a minute, and never in a read-only transaction.';
+
+--
+-- Name: validate_jti(uuid); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.validate_jti(p_jti uuid) RETURNS TABLE(user_id uuid, session_id uuid, username text, roles text[], expires_at timestamp with time zone, aal smallint, subject_type text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  return query
+    select k.service_account_id, k.parent_id, k.account_name, k.roles, k.expires_at,
+      1::smallint, 'service_account'::text
+    from pgauth.api_keys k
+    where k.key_hash = pgauth._token_hash('pgj_' || p_jti::text)
+      and k.revoked_at is null and k.disabled_at is null and k.expires_at > pgauth.clock();
+end
+$$;
+
+ALTER FUNCTION pgauth.validate_jti(p_jti uuid) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION validate_jti(p_jti uuid); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.validate_jti(p_jti uuid) IS 'For a JWT access token whose signature the caller checked: one row as pgauth.validate answers (session_id is the API key the token was issued for) while the token with this jti is live, no row once it expired or was revoked.';
 
 --
 -- Name: validate_many(text[]); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
-CREATE FUNCTION pgauth.validate_many(p_access_tokens text[]) RETURNS TABLE(ord integer, user_id uuid, session_id uuid, username text, roles text[], expires_at timestamp with time zone, aal smallint)
+CREATE FUNCTION pgauth.validate_many(p_access_tokens text[]) RETURNS TABLE(ord integer, user_id uuid, session_id uuid, username text, roles text[], expires_at timestamp with time zone, aal smallint, subject_type text)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
     AS $$
@@ -3009,7 +4011,8 @@ begin
       detail = 'At most 1000 tokens a call.';
   end if;
   return query
-    select t.ord::integer, v.user_id, v.session_id, v.username, v.roles, v.expires_at, v.aal
+    select t.ord::integer, v.user_id, v.session_id, v.username, v.roles, v.expires_at,
+      v.aal, v.subject_type
     from pg_catalog.unnest(p_access_tokens) with ordinality as t(token, ord)
     cross join lateral pgauth.validate(t.token) as v;
 end
@@ -3021,7 +4024,7 @@ ALTER FUNCTION pgauth.validate_many(p_access_tokens text[]) OWNER TO pgauth_owne
 -- Name: FUNCTION validate_many(p_access_tokens text[]); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
 --
 
-COMMENT ON FUNCTION pgauth.validate_many(p_access_tokens text[]) IS 'The hot path in batches: for each valid access token of the array, one row with its 1-based position (ord) and what pgauth.validate returns; no row for the others. At most 1000 tokens. Never writes.';
+COMMENT ON FUNCTION pgauth.validate_many(p_access_tokens text[]) IS 'The hot path in batches: for each valid access token or API key of the array, one row with its 1-based position (ord) and what pgauth.validate returns; no row for the others. At most 1000 tokens.';
 
 --
 -- Name: verify_email(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -3054,6 +4057,43 @@ ALTER FUNCTION pgauth.verify_email(p_token text) OWNER TO pgauth_owner;
 --
 
 COMMENT ON FUNCTION pgauth.verify_email(p_token text) IS 'Marks the address a verification token was mailed to as verified: true, once; false for an unknown, used or expired token, or when the address has changed since.';
+
+--
+-- Name: api_keys; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TABLE pgauth.api_keys (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    kind text NOT NULL,
+    service_account_id uuid NOT NULL,
+    parent_id uuid,
+    name text,
+    key_hash bytea NOT NULL,
+    account_name text NOT NULL,
+    roles text[] NOT NULL,
+    expires_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT pgauth.clock() NOT NULL,
+    last_used_at timestamp with time zone,
+    revoked_at timestamp with time zone,
+    disabled_at timestamp with time zone,
+    CONSTRAINT api_keys_kind_check CHECK ((kind = ANY (ARRAY['api_key'::text, 'access_token'::text]))),
+    CONSTRAINT api_keys_name_length CHECK ((((kind = 'api_key'::text) AND ((char_length(name) >= 1) AND (char_length(name) <= 64))) OR ((kind = 'access_token'::text) AND (name IS NULL)))),
+    CONSTRAINT api_keys_parent CHECK (((kind = 'access_token'::text) = (parent_id IS NOT NULL)))
+);
+
+ALTER TABLE pgauth.api_keys OWNER TO pgauth_owner;
+
+--
+-- Name: TABLE api_keys; Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON TABLE pgauth.api_keys IS 'API keys of service accounts and the access tokens issued for them; only SHA-256 of a secret is stored. A raw UPDATE of revoked_at revokes the tokens of a key and NOTIFYs the caches.';
+
+--
+-- Name: COLUMN api_keys.last_used_at; Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON COLUMN pgauth.api_keys.last_used_at IS 'Last successful validation or client authentication, written at most once a minute.';
 
 --
 -- Name: audit_log; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
@@ -3274,6 +4314,30 @@ ALTER TABLE pgauth.sessions OWNER TO pgauth_owner;
 COMMENT ON COLUMN pgauth.sessions.expires_at IS 'Absolute expiry: no refresh extends a session past it.';
 
 --
+-- Name: signing_keys; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TABLE pgauth.signing_keys (
+    kid text NOT NULL,
+    alg text NOT NULL,
+    public_jwk jsonb NOT NULL,
+    private_key_encrypted text NOT NULL,
+    created_at timestamp with time zone DEFAULT pgauth.clock() NOT NULL,
+    retired_at timestamp with time zone,
+    CONSTRAINT signing_keys_alg_check CHECK ((alg = ANY (ARRAY['EdDSA'::text, 'ES256'::text, 'RS256'::text]))),
+    CONSTRAINT signing_keys_kid_format CHECK ((kid ~ '^[A-Za-z0-9_-]{8,64}$'::text)),
+    CONSTRAINT signing_keys_private_key_encrypted_format CHECK ((private_key_encrypted ~ '^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$'::text))
+);
+
+ALTER TABLE pgauth.signing_keys OWNER TO pgauth_owner;
+
+--
+-- Name: TABLE signing_keys; Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON TABLE pgauth.signing_keys IS 'JWT signing keys: the public JWK, and the private key encrypted by the gateway (AES-256-GCM under its key-encryption key; never in clear here). One active key (retired_at null) signs.';
+
+--
 -- Name: user_roles; Type: TABLE; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -3291,6 +4355,13 @@ ALTER TABLE pgauth.user_roles OWNER TO pgauth_owner;
 
 ALTER TABLE ONLY pgauth.account_tokens
     ADD CONSTRAINT account_tokens_pkey PRIMARY KEY (token_hash);
+
+--
+-- Name: api_keys api_keys_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.api_keys
+    ADD CONSTRAINT api_keys_pkey PRIMARY KEY (id);
 
 --
 -- Name: audit_log audit_log_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
@@ -3363,6 +4434,13 @@ ALTER TABLE ONLY pgauth.rotated_refresh_tokens
     ADD CONSTRAINT rotated_refresh_tokens_pkey PRIMARY KEY (token_hash);
 
 --
+-- Name: service_accounts service_accounts_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.service_accounts
+    ADD CONSTRAINT service_accounts_pkey PRIMARY KEY (id);
+
+--
 -- Name: sessions sessions_access_token_hash_key; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -3389,6 +4467,13 @@ ALTER TABLE ONLY pgauth.sessions
 
 ALTER TABLE ONLY pgauth.settings
     ADD CONSTRAINT settings_pkey PRIMARY KEY (id);
+
+--
+-- Name: signing_keys signing_keys_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.signing_keys
+    ADD CONSTRAINT signing_keys_pkey PRIMARY KEY (kid);
 
 --
 -- Name: totp_factors totp_factors_pkey; Type: CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
@@ -3424,10 +4509,40 @@ CREATE INDEX account_tokens_expires_at_idx ON pgauth.account_tokens USING btree 
 CREATE INDEX account_tokens_user_id_idx ON pgauth.account_tokens USING btree (user_id, purpose);
 
 --
--- Name: audit_log_at_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+-- Name: api_keys_expires_at_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
 --
 
-CREATE INDEX audit_log_at_idx ON pgauth.audit_log USING btree (at DESC);
+CREATE INDEX api_keys_expires_at_idx ON pgauth.api_keys USING btree (expires_at) WHERE (kind = 'access_token'::text);
+
+--
+-- Name: api_keys_key_hash_key; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE UNIQUE INDEX api_keys_key_hash_key ON pgauth.api_keys USING btree (key_hash);
+
+--
+-- Name: api_keys_parent_id_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE INDEX api_keys_parent_id_idx ON pgauth.api_keys USING btree (parent_id) WHERE (parent_id IS NOT NULL);
+
+--
+-- Name: api_keys_service_account_id_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE INDEX api_keys_service_account_id_idx ON pgauth.api_keys USING btree (service_account_id);
+
+--
+-- Name: audit_log_at_id_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE INDEX audit_log_at_id_idx ON pgauth.audit_log USING btree (at DESC, id DESC);
+
+--
+-- Name: audit_log_event_at_id_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE INDEX audit_log_event_at_id_idx ON pgauth.audit_log USING btree (event, at DESC, id DESC);
 
 --
 -- Name: audit_log_user_id_at_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
@@ -3466,6 +4581,12 @@ CREATE INDEX rate_limits_window_end ON pgauth.rate_limits USING btree (window_en
 CREATE INDEX rotated_refresh_tokens_session_id_idx ON pgauth.rotated_refresh_tokens USING btree (session_id);
 
 --
+-- Name: service_accounts_name_key; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE UNIQUE INDEX service_accounts_name_key ON pgauth.service_accounts USING btree (name);
+
+--
 -- Name: sessions_ended_at_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -3484,16 +4605,58 @@ CREATE INDEX sessions_rotation_salt_idx ON pgauth.sessions USING btree (rotated_
 CREATE INDEX sessions_user_id_idx ON pgauth.sessions USING btree (user_id) WHERE (revoked_at IS NULL);
 
 --
+-- Name: signing_keys_active_key; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE UNIQUE INDEX signing_keys_active_key ON pgauth.signing_keys USING btree ((true)) WHERE (retired_at IS NULL);
+
+--
 -- Name: user_roles_role_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
 --
 
 CREATE INDEX user_roles_role_idx ON pgauth.user_roles USING btree (role);
 
 --
+-- Name: users_search_email_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE INDEX users_search_email_idx ON pgauth.users USING btree (lower(email) COLLATE "C", id) WHERE ((deleted_at IS NULL) AND (email IS NOT NULL));
+
+--
+-- Name: users_search_username_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE INDEX users_search_username_idx ON pgauth.users USING btree (lower(username) COLLATE "C", id) WHERE (deleted_at IS NULL);
+
+--
 -- Name: users_username_key; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
 --
 
 CREATE UNIQUE INDEX users_username_key ON pgauth.users USING btree (lower(username)) WHERE (deleted_at IS NULL);
+
+--
+-- Name: api_keys api_keys_notify_delete; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TRIGGER api_keys_notify_delete AFTER DELETE ON pgauth.api_keys REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION pgauth.tg_api_keys__notify();
+
+--
+-- Name: api_keys api_keys_notify_truncate; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TRIGGER api_keys_notify_truncate AFTER TRUNCATE ON pgauth.api_keys FOR EACH STATEMENT EXECUTE FUNCTION pgauth.tg_api_keys__notify();
+
+--
+-- Name: api_keys api_keys_notify_update; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TRIGGER api_keys_notify_update AFTER UPDATE ON pgauth.api_keys REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION pgauth.tg_api_keys__notify();
+
+--
+-- Name: api_keys api_keys_revoke_tokens; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TRIGGER api_keys_revoke_tokens AFTER UPDATE ON pgauth.api_keys REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION pgauth.tg_api_keys__revoke_tokens();
 
 --
 -- Name: audit_log audit_log_append_only; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
@@ -3506,6 +4669,12 @@ CREATE TRIGGER audit_log_append_only BEFORE DELETE OR UPDATE ON pgauth.audit_log
 --
 
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON pgauth.audit_log FOR EACH STATEMENT EXECUTE FUNCTION pgauth.tg_audit_log__append_only();
+
+--
+-- Name: service_accounts service_accounts_sync_keys; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TRIGGER service_accounts_sync_keys AFTER UPDATE ON pgauth.service_accounts REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION pgauth.tg_service_accounts__sync_keys();
 
 --
 -- Name: sessions sessions_notify_delete; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
@@ -3585,6 +4754,20 @@ CREATE TRIGGER users_unverify_email BEFORE UPDATE OF email ON pgauth.users FOR E
 
 ALTER TABLE ONLY pgauth.account_tokens
     ADD CONSTRAINT account_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES pgauth.users(id) ON DELETE CASCADE;
+
+--
+-- Name: api_keys api_keys_parent_id_fkey; Type: FK CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.api_keys
+    ADD CONSTRAINT api_keys_parent_id_fkey FOREIGN KEY (parent_id) REFERENCES pgauth.api_keys(id) ON DELETE CASCADE;
+
+--
+-- Name: api_keys api_keys_service_account_id_fkey; Type: FK CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
+--
+
+ALTER TABLE ONLY pgauth.api_keys
+    ADD CONSTRAINT api_keys_service_account_id_fkey FOREIGN KEY (service_account_id) REFERENCES pgauth.service_accounts(id) ON DELETE CASCADE;
 
 --
 -- Name: mail_outbox mail_outbox_user_id_fkey; Type: FK CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
@@ -3791,6 +4974,18 @@ REVOKE ALL ON FUNCTION pgauth._login_verdict(p_username text, p_password text, p
 REVOKE ALL ON FUNCTION pgauth._new_token(p_prefix text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION _notify_cache_keys(p_hashes bytea[]); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._notify_cache_keys(p_hashes bytea[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _prefix_end(p_prefix text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._prefix_end(p_prefix text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION _prehash(p_password text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -3827,6 +5022,12 @@ REVOKE ALL ON FUNCTION pgauth._recovery_hash(p_code text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgauth._require_fresh_transaction() FROM PUBLIC;
 
 --
+-- Name: FUNCTION _role_list(p_roles text[]); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._role_list(p_roles text[]) FROM PUBLIC;
+
+--
 -- Name: FUNCTION clock(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -3839,6 +5040,12 @@ GRANT ALL ON FUNCTION pgauth.clock() TO pgauth_validator;
 --
 
 REVOKE ALL ON FUNCTION pgauth._second_factor_failed(p_user pgauth.users, p_via text, p_client_ip inet, p_user_agent text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _service_account(p_name text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._service_account(p_name text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION _settings(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -3895,6 +5102,12 @@ REVOKE ALL ON FUNCTION pgauth._token_hash(p_token text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgauth._totp_match(p_factor pgauth.totp_factors, p_code text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION _touch_api_key(p_id uuid, p_now timestamp with time zone); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._touch_api_key(p_id uuid, p_now timestamp with time zone) FROM PUBLIC;
+
+--
 -- Name: FUNCTION _uri_encode(p_text text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -3917,6 +5130,21 @@ REVOKE ALL ON FUNCTION pgauth._user(p_user_id uuid) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION pgauth._verify_password(p_password text, p_hash text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION active_signing_key(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.active_signing_key() FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.active_signing_key() TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.active_signing_key() TO pgauth_admin;
+
+--
+-- Name: FUNCTION add_signing_key(p_kid text, p_alg text, p_public_jwk jsonb, p_private_key_encrypted text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.add_signing_key(p_kid text, p_alg text, p_public_jwk jsonb, p_private_key_encrypted text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.add_signing_key(p_kid text, p_alg text, p_public_jwk jsonb, p_private_key_encrypted text) TO pgauth_admin;
 
 --
 -- Name: FUNCTION audit_events(p_user_id uuid, p_since timestamp with time zone, p_limit integer); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -3957,6 +5185,28 @@ GRANT ALL ON PROCEDURE pgauth.change_password_durably(IN p_user_id uuid, IN p_cu
 GRANT ALL ON PROCEDURE pgauth.change_password_durably(IN p_user_id uuid, IN p_current_password text, IN p_new_password text, INOUT changed boolean) TO pgauth_admin;
 
 --
+-- Name: FUNCTION client_credentials(p_client_id text, p_client_secret text, p_scope text[], p_client_ip inet); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.client_credentials(p_client_id text, p_client_secret text, p_scope text[], p_client_ip inet) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.client_credentials(p_client_id text, p_client_secret text, p_scope text[], p_client_ip inet) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.client_credentials(p_client_id text, p_client_secret text, p_scope text[], p_client_ip inet) TO pgauth_admin;
+
+--
+-- Name: FUNCTION create_api_key(p_service_account text, p_name text, p_expires_at timestamp with time zone); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.create_api_key(p_service_account text, p_name text, p_expires_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.create_api_key(p_service_account text, p_name text, p_expires_at timestamp with time zone) TO pgauth_admin;
+
+--
+-- Name: FUNCTION create_service_account(p_name text, p_roles text[]); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.create_service_account(p_name text, p_roles text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.create_service_account(p_name text, p_roles text[]) TO pgauth_admin;
+
+--
 -- Name: FUNCTION create_user(p_username text, p_password text, p_email text, p_roles text[]); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -3971,11 +5221,25 @@ REVOKE ALL ON FUNCTION pgauth.delete_user(p_user_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION pgauth.delete_user(p_user_id uuid) TO pgauth_admin;
 
 --
+-- Name: FUNCTION disable_service_account(p_name text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.disable_service_account(p_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.disable_service_account(p_name text) TO pgauth_admin;
+
+--
 -- Name: FUNCTION find_user(p_user text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
 REVOKE ALL ON FUNCTION pgauth.find_user(p_user text) FROM PUBLIC;
 GRANT ALL ON FUNCTION pgauth.find_user(p_user text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION get_settings(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.get_settings() FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.get_settings() TO pgauth_admin;
 
 --
 -- Name: FUNCTION get_user(p_user_id uuid); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -3990,6 +5254,20 @@ GRANT ALL ON FUNCTION pgauth.get_user(p_user_id uuid) TO pgauth_admin;
 
 REVOKE ALL ON FUNCTION pgauth.grant_role(p_user_id uuid, p_role text) FROM PUBLIC;
 GRANT ALL ON FUNCTION pgauth.grant_role(p_user_id uuid, p_role text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION list_api_keys(p_service_account text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.list_api_keys(p_service_account text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.list_api_keys(p_service_account text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION list_service_accounts(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.list_service_accounts() FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.list_service_accounts() TO pgauth_admin;
 
 --
 -- Name: FUNCTION list_sessions(p_user_id uuid); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -4068,6 +5346,13 @@ GRANT ALL ON PROCEDURE pgauth.login_mfa_durably(IN p_challenge text, IN p_code t
 GRANT ALL ON PROCEDURE pgauth.login_mfa_durably(IN p_challenge text, IN p_code text, IN p_recovery_code text, IN p_client_ip inet, IN p_user_agent text, INOUT user_id uuid, INOUT session_id uuid, INOUT access_token text, INOUT access_expires_at timestamp with time zone, INOUT refresh_token text, INOUT refresh_expires_at timestamp with time zone) TO pgauth_admin;
 
 --
+-- Name: FUNCTION login_stats(p_from timestamp with time zone, p_to timestamp with time zone); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.login_stats(p_from timestamp with time zone, p_to timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.login_stats(p_from timestamp with time zone, p_to timestamp with time zone) TO pgauth_admin;
+
+--
 -- Name: FUNCTION logout(p_access_token text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -4108,6 +5393,15 @@ GRANT ALL ON FUNCTION pgauth.mfa_status(p_user_id uuid) TO pgauth_service;
 GRANT ALL ON FUNCTION pgauth.mfa_status(p_user_id uuid) TO pgauth_admin;
 
 --
+-- Name: FUNCTION published_signing_keys(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.published_signing_keys() FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.published_signing_keys() TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.published_signing_keys() TO pgauth_admin;
+GRANT ALL ON FUNCTION pgauth.published_signing_keys() TO pgauth_validator;
+
+--
 -- Name: FUNCTION purge_audit(p_older_than interval); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -4120,6 +5414,13 @@ GRANT ALL ON FUNCTION pgauth.purge_audit(p_older_than interval) TO pgauth_admin;
 
 REVOKE ALL ON FUNCTION pgauth.purge_expired() FROM PUBLIC;
 GRANT ALL ON FUNCTION pgauth.purge_expired() TO pgauth_admin;
+
+--
+-- Name: FUNCTION purge_service_tokens(p_older_than interval); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.purge_service_tokens(p_older_than interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.purge_service_tokens(p_older_than interval) TO pgauth_admin;
 
 --
 -- Name: FUNCTION refresh(p_refresh_token text, p_client_ip inet, p_user_agent text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -4169,6 +5470,13 @@ GRANT ALL ON FUNCTION pgauth.reset_password(p_token text, p_new_password text) T
 GRANT ALL ON FUNCTION pgauth.reset_password(p_token text, p_new_password text) TO pgauth_admin;
 
 --
+-- Name: FUNCTION revoke_api_key(p_id uuid); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.revoke_api_key(p_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.revoke_api_key(p_id uuid) TO pgauth_admin;
+
+--
 -- Name: FUNCTION revoke_role(p_user_id uuid, p_role text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -4198,6 +5506,20 @@ REVOKE ALL ON FUNCTION pgauth.revoke_user_sessions(p_user_id uuid, p_reason text
 GRANT ALL ON FUNCTION pgauth.revoke_user_sessions(p_user_id uuid, p_reason text) TO pgauth_admin;
 
 --
+-- Name: FUNCTION search_audit(p_event text, p_user_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_before_at timestamp with time zone, p_before_id bigint, p_limit integer); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.search_audit(p_event text, p_user_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_before_at timestamp with time zone, p_before_id bigint, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.search_audit(p_event text, p_user_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_before_at timestamp with time zone, p_before_id bigint, p_limit integer) TO pgauth_admin;
+
+--
+-- Name: FUNCTION search_users(p_query text, p_after_key text, p_after_id uuid, p_limit integer); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.search_users(p_query text, p_after_key text, p_after_id uuid, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.search_users(p_query text, p_after_key text, p_after_id uuid, p_limit integer) TO pgauth_admin;
+
+--
 -- Name: FUNCTION set_password(p_user_id uuid, p_new_password text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -4205,10 +5527,35 @@ REVOKE ALL ON FUNCTION pgauth.set_password(p_user_id uuid, p_new_password text) 
 GRANT ALL ON FUNCTION pgauth.set_password(p_user_id uuid, p_new_password text) TO pgauth_admin;
 
 --
+-- Name: FUNCTION set_service_account_token_format(p_name text, p_format text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.set_service_account_token_format(p_name text, p_format text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.set_service_account_token_format(p_name text, p_format text) TO pgauth_admin;
+
+--
+-- Name: FUNCTION tg_api_keys__notify(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.tg_api_keys__notify() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg_api_keys__revoke_tokens(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.tg_api_keys__revoke_tokens() FROM PUBLIC;
+
+--
 -- Name: FUNCTION tg_audit_log__append_only(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
 REVOKE ALL ON FUNCTION pgauth.tg_audit_log__append_only() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg_service_accounts__sync_keys(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.tg_service_accounts__sync_keys() FROM PUBLIC;
 
 --
 -- Name: FUNCTION tg_sessions__notify(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -4299,20 +5646,35 @@ REVOKE ALL ON FUNCTION pgauth.unlock_user(p_user_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION pgauth.unlock_user(p_user_id uuid) TO pgauth_admin;
 
 --
+-- Name: FUNCTION update_settings(p_changes jsonb); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.update_settings(p_changes jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.update_settings(p_changes jsonb) TO pgauth_admin;
+
+--
 -- Name: FUNCTION validate(p_access_token text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
 REVOKE ALL ON FUNCTION pgauth.validate(p_access_token text) FROM PUBLIC;
-GRANT ALL ON FUNCTION pgauth.validate(p_access_token text) TO pgauth_validator;
 GRANT ALL ON FUNCTION pgauth.validate(p_access_token text) TO pgauth_admin;
+GRANT ALL ON FUNCTION pgauth.validate(p_access_token text) TO pgauth_validator;
+
+--
+-- Name: FUNCTION validate_jti(p_jti uuid); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.validate_jti(p_jti uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.validate_jti(p_jti uuid) TO pgauth_admin;
+GRANT ALL ON FUNCTION pgauth.validate_jti(p_jti uuid) TO pgauth_validator;
 
 --
 -- Name: FUNCTION validate_many(p_access_tokens text[]); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
 REVOKE ALL ON FUNCTION pgauth.validate_many(p_access_tokens text[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION pgauth.validate_many(p_access_tokens text[]) TO pgauth_validator;
 GRANT ALL ON FUNCTION pgauth.validate_many(p_access_tokens text[]) TO pgauth_admin;
+GRANT ALL ON FUNCTION pgauth.validate_many(p_access_tokens text[]) TO pgauth_validator;
 
 --
 -- Name: FUNCTION verify_email(p_token text); Type: ACL; Schema: pgauth; Owner: pgauth_owner

@@ -150,6 +150,16 @@ export interface Settings {
   refresh_reuse_grace_seconds: number;
   session_retention_seconds: number;
   allow_registration: boolean;
+  require_verified_email: boolean;
+  email_verification_ttl_seconds: number;
+  password_reset_ttl_seconds: number;
+  password_reset_per_address: number;
+  password_reset_per_ip: number;
+  mfa_challenge_ttl_seconds: number;
+  totp_issuer: string;
+  mail_max_attempts: number;
+  access_token_format: 'opaque' | 'jwt';
+  service_token_ttl_seconds: number;
 }
 
 /** Default and largest page of the listing functions. */

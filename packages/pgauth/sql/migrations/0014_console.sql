@@ -188,7 +188,11 @@ create function pgauth.get_settings()
     lockout_seconds integer, lockout_max_seconds integer, access_token_ttl_seconds integer,
     refresh_token_ttl_seconds integer, session_max_age_seconds integer,
     refresh_reuse_grace_seconds integer, session_retention_seconds integer,
-    allow_registration boolean)
+    allow_registration boolean, require_verified_email boolean,
+    email_verification_ttl_seconds integer, password_reset_ttl_seconds integer,
+    password_reset_per_address integer, password_reset_per_ip integer,
+    mfa_challenge_ttl_seconds integer, totp_issuer text, mail_max_attempts integer,
+    access_token_format text, service_token_ttl_seconds integer)
   language plpgsql stable security definer set search_path = pg_catalog, pgauth, pg_temp
   as $$
 begin
@@ -200,7 +204,13 @@ begin
       extract(epoch from s.session_max_age)::integer,
       extract(epoch from s.refresh_reuse_grace)::integer,
       extract(epoch from s.session_retention)::integer,
-      s.allow_registration
+      s.allow_registration, s.require_verified_email,
+      extract(epoch from s.email_verification_ttl)::integer,
+      extract(epoch from s.password_reset_ttl)::integer,
+      s.password_reset_per_address, s.password_reset_per_ip,
+      extract(epoch from s.mfa_challenge_ttl)::integer,
+      s.totp_issuer, s.mail_max_attempts, s.access_token_format,
+      extract(epoch from s.service_token_ttl)::integer
     from pgauth.settings s;
 end
 $$;
@@ -215,7 +225,10 @@ declare
   v_known constant text[] := array['bcrypt_cost', 'password_min_length', 'max_failed_logins',
     'lockout_seconds', 'lockout_max_seconds', 'access_token_ttl_seconds',
     'refresh_token_ttl_seconds', 'session_max_age_seconds', 'refresh_reuse_grace_seconds',
-    'session_retention_seconds', 'allow_registration'];
+    'session_retention_seconds', 'allow_registration', 'require_verified_email',
+    'email_verification_ttl_seconds', 'password_reset_ttl_seconds', 'password_reset_per_address',
+    'password_reset_per_ip', 'mfa_challenge_ttl_seconds', 'totp_issuer', 'mail_max_attempts',
+    'access_token_format', 'service_token_ttl_seconds'];
   v_key text;
   v_constraint text;
 begin
@@ -226,9 +239,13 @@ begin
     if not v_key = any (v_known) then
       perform pgauth._invalid(format('%s is not a setting', v_key));
     end if;
-    if v_key = 'allow_registration' then
+    if v_key in ('allow_registration', 'require_verified_email') then
       if jsonb_typeof(p_changes -> v_key) <> 'boolean' then
-        perform pgauth._invalid('allow_registration must be true or false');
+        perform pgauth._invalid(format('%s must be true or false', v_key));
+      end if;
+    elsif v_key in ('totp_issuer', 'access_token_format') then
+      if jsonb_typeof(p_changes -> v_key) <> 'string' then
+        perform pgauth._invalid(format('%s must be a string', v_key));
       end if;
     elsif jsonb_typeof(p_changes -> v_key) <> 'number'
         or (p_changes ->> v_key)::numeric <> trunc((p_changes ->> v_key)::numeric)
@@ -257,7 +274,26 @@ begin
       session_retention = coalesce(make_interval(
         secs => (p_changes ->> 'session_retention_seconds')::integer), s.session_retention),
       allow_registration = coalesce((p_changes ->> 'allow_registration')::boolean,
-        s.allow_registration);
+        s.allow_registration),
+      require_verified_email = coalesce((p_changes ->> 'require_verified_email')::boolean,
+        s.require_verified_email),
+      email_verification_ttl = coalesce(make_interval(
+        secs => (p_changes ->> 'email_verification_ttl_seconds')::integer),
+        s.email_verification_ttl),
+      password_reset_ttl = coalesce(make_interval(
+        secs => (p_changes ->> 'password_reset_ttl_seconds')::integer), s.password_reset_ttl),
+      password_reset_per_address = coalesce((p_changes ->> 'password_reset_per_address')::integer,
+        s.password_reset_per_address),
+      password_reset_per_ip = coalesce((p_changes ->> 'password_reset_per_ip')::integer,
+        s.password_reset_per_ip),
+      mfa_challenge_ttl = coalesce(make_interval(
+        secs => (p_changes ->> 'mfa_challenge_ttl_seconds')::integer), s.mfa_challenge_ttl),
+      totp_issuer = coalesce(p_changes ->> 'totp_issuer', s.totp_issuer),
+      mail_max_attempts = coalesce((p_changes ->> 'mail_max_attempts')::integer,
+        s.mail_max_attempts),
+      access_token_format = coalesce(p_changes ->> 'access_token_format', s.access_token_format),
+      service_token_ttl = coalesce(make_interval(
+        secs => (p_changes ->> 'service_token_ttl_seconds')::integer), s.service_token_ttl);
   exception when check_violation then
     get stacked diagnostics v_constraint = constraint_name;
     perform pgauth._invalid(format('the settings break the rule %s',

@@ -8,7 +8,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.ts';
 import { messageOf, Status, usePageTitle } from './common.tsx';
 
-type SettingsRow = Record<string, number | boolean>;
+type SettingsRow = Record<string, number | boolean | string>;
 
 interface Field {
   name: string;
@@ -43,6 +43,49 @@ const FIELDS: Field[] = [
     min: 0,
     max: 2147483647,
   },
+  {
+    name: 'email_verification_ttl_seconds',
+    label: 'Email verification link lifetime (seconds)',
+    min: 1,
+    max: 2147483647,
+  },
+  {
+    name: 'password_reset_ttl_seconds',
+    label: 'Password reset link lifetime (seconds)',
+    min: 60,
+    max: 86400,
+  },
+  {
+    name: 'password_reset_per_address',
+    label: 'Password reset requests per address',
+    min: 1,
+    max: 2147483647,
+  },
+  {
+    name: 'password_reset_per_ip',
+    label: 'Password reset requests per network',
+    min: 1,
+    max: 2147483647,
+  },
+  {
+    name: 'mfa_challenge_ttl_seconds',
+    label: 'Second-factor challenge lifetime (seconds)',
+    min: 30,
+    max: 1800,
+  },
+  { name: 'mail_max_attempts', label: 'Mail delivery attempts', min: 1, max: 100 },
+  {
+    name: 'service_token_ttl_seconds',
+    label: 'Service access token lifetime (seconds)',
+    min: 1,
+    max: 86400,
+  },
+];
+
+/** The switches: each a checkbox. */
+const SWITCHES = [
+  { name: 'allow_registration', label: 'Open registration' },
+  { name: 'require_verified_email', label: 'Require a verified email to sign in' },
 ];
 
 /** The first thing wrong with the form, or ''. */
@@ -64,13 +107,17 @@ export function Settings() {
   usePageTitle('Settings');
   const [saved, setSaved] = useState<SettingsRow | null>(null);
   const [values, setValues] = useState<Record<string, string>>({});
-  const [registration, setRegistration] = useState(false);
+  const [switches, setSwitches] = useState<Record<string, boolean>>({});
+  const [issuer, setIssuer] = useState('');
+  const [format, setFormat] = useState('opaque');
   const [status, setStatus] = useState({ text: '', error: false });
 
   const show = (row: SettingsRow) => {
     setSaved(row);
     setValues(Object.fromEntries(FIELDS.map((f) => [f.name, String(row[f.name])])));
-    setRegistration(row.allow_registration === true);
+    setSwitches(Object.fromEntries(SWITCHES.map((w) => [w.name, row[w.name] === true])));
+    setIssuer(String(row.totp_issuer ?? ''));
+    setFormat(String(row.access_token_format ?? 'opaque'));
   };
   useEffect(() => {
     api
@@ -80,7 +127,11 @@ export function Settings() {
 
   const submit = async (event: Event) => {
     event.preventDefault();
-    const wrong = problem(values);
+    const wrong =
+      problem(values) ||
+      (issuer.trim().length < 1 || issuer.length > 64
+        ? 'Authenticator app label must be 1 to 64 characters.'
+        : '');
     if (wrong) {
       setStatus({ text: wrong, error: true });
       return;
@@ -90,7 +141,11 @@ export function Settings() {
       const n = Number(values[f.name]);
       if (saved?.[f.name] !== n) changes[f.name] = n;
     }
-    if (saved?.allow_registration !== registration) changes.allow_registration = registration;
+    for (const w of SWITCHES) {
+      if (saved?.[w.name] !== switches[w.name]) changes[w.name] = switches[w.name] === true;
+    }
+    if (saved?.totp_issuer !== issuer) changes.totp_issuer = issuer;
+    if (saved?.access_token_format !== format) changes.access_token_format = format;
     if (Object.keys(changes).length === 0) {
       setStatus({ text: 'Nothing changed.', error: false });
       return;
@@ -124,13 +179,35 @@ export function Settings() {
               />
             </Fragment>
           ))}
-          <label for="allow_registration">Open registration</label>
+          <label for="totp_issuer">Authenticator app label</label>
           <input
-            id="allow_registration"
-            type="checkbox"
-            checked={registration}
-            onChange={(e) => setRegistration(e.currentTarget.checked)}
+            id="totp_issuer"
+            type="text"
+            maxLength={64}
+            required
+            value={issuer}
+            onInput={(e) => setIssuer(e.currentTarget.value)}
           />
+          <label for="access_token_format">Service access token format</label>
+          <select
+            id="access_token_format"
+            value={format}
+            onChange={(e) => setFormat(e.currentTarget.value)}
+          >
+            <option value="opaque">opaque</option>
+            <option value="jwt">jwt</option>
+          </select>
+          {SWITCHES.map((w) => (
+            <Fragment key={w.name}>
+              <label for={w.name}>{w.label}</label>
+              <input
+                id={w.name}
+                type="checkbox"
+                checked={switches[w.name] === true}
+                onChange={(e) => setSwitches({ ...switches, [w.name]: e.currentTarget.checked })}
+              />
+            </Fragment>
+          ))}
           <button type="submit">Save settings</button>
         </form>
       )}
