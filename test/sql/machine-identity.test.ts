@@ -102,6 +102,7 @@ test('validate accepts an API key and reports the service account and its roles'
       username: 'sa-validate',
       roles: ['reader', 'writer'],
       expires_at: undefined,
+      aal: 1,
       subject_type: 'service_account',
     },
   );
