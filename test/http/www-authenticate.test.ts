@@ -70,6 +70,17 @@ test('every 401 of every route carries WWW-Authenticate: Bearer (invalid_token a
     ['GET', '/v1/admin/service-accounts/x/api-keys', {}, 'invalid_token'],
     ['POST', '/v1/admin/service-accounts/x/api-keys', { json: { name: 'k' } }, 'invalid_token'],
     ['DELETE', `/v1/admin/api-keys/${ID}`, { token: DEAD }, 'invalid_token'],
+    [
+      'POST',
+      '/v1/login/mfa',
+      { json: { challenge: `pgm_${'A'.repeat(43)}`, code: '123456' } },
+      'invalid_credentials',
+    ],
+    ['POST', '/v1/email/verify/request', {}, 'invalid_token'],
+    ['POST', '/v1/mfa/totp', { token: DEAD }, 'invalid_token'],
+    ['POST', '/v1/mfa/totp/confirm', { json: { code: '123456' } }, 'invalid_token'],
+    ['DELETE', '/v1/mfa/totp', { token: DEAD, json: { code: '123456' } }, 'invalid_token'],
+    ['DELETE', `/v1/admin/users/${ID}/mfa`, {}, 'invalid_token'],
   ];
   // The token endpoint authenticates clients, not Bearer tokens: its 401 challenges Basic
   // (RFC 6749 §5.2), tested in oauth-token.test.ts.
