@@ -1,5 +1,5 @@
 /**
- * One user: lock, unlock, delete, roles, and the live sessions, which follow the revocation
+ * One user: lock, unlock, delete, reset the second factor, roles, and the live sessions, which follow the revocation
  * stream: a session revoked anywhere (another console, the CLI, SQL) leaves the table without a
  * reload.
  */
@@ -21,6 +21,7 @@ export function UserDetail(props: { id: string }) {
   const [status, setStatus] = useState({ text: '', error: false });
   const [role, setRole] = useState('');
   const [confirmDelete, setConfirmDelete] = useState(false);
+  const [confirmReset, setConfirmReset] = useState(false);
   const [refreshed, setRefreshed] = useState(0);
   usePageTitle(user ? `User ${user.username}` : 'User');
   const base = `/v1/admin/users/${props.id}`;
@@ -103,6 +104,32 @@ export function UserDetail(props: { id: string }) {
             }
           >
             Lock user
+          </button>
+        )}
+        {confirmReset ? (
+          <>
+            <button
+              type="button"
+              class="danger"
+              onClick={() =>
+                act(
+                  'Second factor reset: TOTP and recovery codes removed; the password alone signs in.',
+                  async () => {
+                    await api.delete(`${base}/mfa`);
+                    setConfirmReset(false);
+                  },
+                )
+              }
+            >
+              Confirm: reset second factor of {user.username}
+            </button>
+            <button type="button" onClick={() => setConfirmReset(false)}>
+              Keep second factor
+            </button>
+          </>
+        ) : (
+          <button type="button" class="danger" onClick={() => setConfirmReset(true)}>
+            Reset second factor
           </button>
         )}
         {confirmDelete ? (
