@@ -34,6 +34,19 @@ export function when(at: string | null): string {
   return `${at.slice(0, 19).replace('T', ' ')} UTC`;
 }
 
+/** A datetime-local value (taken as UTC) as RFC 3339. */
+export function utc(local: string): string | null {
+  return local ? `${local.length === 16 ? `${local}:00` : local}Z` : null;
+}
+
+/** "a, b ,c" as ["a", "b", "c"]. */
+export function commaList(text: string): string[] {
+  return text
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
+}
+
 export function usePageTitle(title: string): void {
   useEffect(() => {
     document.title = `${title} · pgauth console`;
