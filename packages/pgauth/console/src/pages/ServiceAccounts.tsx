@@ -5,7 +5,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.ts';
-import { commaList, messageOf, Status, usePageTitle, utc, when } from './common.tsx';
+import { Confirmed, commaList, messageOf, Status, usePageTitle, utc, when } from './common.tsx';
 
 interface ServiceAccount {
   id: string;
@@ -131,7 +131,6 @@ export function ServiceAccountDetail(props: { name: string }) {
   const account = accounts?.find((s) => s.name === props.name);
   const [keys, setKeys] = useState<ApiKey[]>([]);
   const [status, setStatus] = useState({ text: '', error: false });
-  const [confirmDisable, setConfirmDisable] = useState(false);
   const [form, setForm] = useState({ name: '', expires: '' });
   const [newKey, setNewKey] = useState<{ name: string; key: string } | null>(null);
   const base = `${BASE}/${encodeURIComponent(props.name)}`;
@@ -190,32 +189,16 @@ export function ServiceAccountDetail(props: { name: string }) {
       <Status {...status} />
       {account && !account.disabled_at && (
         <div class="actions">
-          {confirmDisable ? (
-            <>
-              <button
-                type="button"
-                class="danger"
-                onClick={() =>
-                  act(
-                    'Service account disabled: its keys and tokens no longer validate.',
-                    async () => {
-                      await api.post(`${base}/disable`);
-                      setConfirmDisable(false);
-                    },
-                  )
-                }
-              >
-                Confirm: disable {props.name}
-              </button>
-              <button type="button" onClick={() => setConfirmDisable(false)}>
-                Keep service account
-              </button>
-            </>
-          ) : (
-            <button type="button" class="danger" onClick={() => setConfirmDisable(true)}>
-              Disable service account
-            </button>
-          )}
+          <Confirmed
+            label="Disable service account"
+            confirm={`Confirm: disable ${props.name}`}
+            keep="Keep service account"
+            onConfirm={() =>
+              act('Service account disabled: its keys and tokens no longer validate.', () =>
+                api.post(`${base}/disable`),
+              )
+            }
+          />
         </div>
       )}
 

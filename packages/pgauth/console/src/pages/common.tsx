@@ -1,6 +1,6 @@
 /** Small pieces the pages share. */
 import type { ComponentChildren } from 'preact';
-import { useEffect } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { isApiError } from '../api.ts';
 
 export interface User {
@@ -80,5 +80,39 @@ export function Pager(props: {
         Next page
       </button>
     </nav>
+  );
+}
+
+/**
+ * A destructive action asked twice: the first button only shows the confirm button and a button
+ * that keeps things as they are.
+ */
+export function Confirmed(props: {
+  label: string;
+  confirm: string;
+  keep: string;
+  onConfirm: () => Promise<unknown>;
+}) {
+  const [asking, setAsking] = useState(false);
+  if (!asking) {
+    return (
+      <button type="button" class="danger" onClick={() => setAsking(true)}>
+        {props.label}
+      </button>
+    );
+  }
+  return (
+    <>
+      <button
+        type="button"
+        class="danger"
+        onClick={() => void props.onConfirm().finally(() => setAsking(false))}
+      >
+        {props.confirm}
+      </button>
+      <button type="button" onClick={() => setAsking(false)}>
+        {props.keep}
+      </button>
+    </>
   );
 }
