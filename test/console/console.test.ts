@@ -3,7 +3,7 @@
  * gateway: sign in, find a user among many, lock them and see their sessions end, see a session
  * revoked in SQL leave the open page without a reload, read the audit log, edit a setting, be
  * refused with a wrong password or without the role admin, use it by keyboard only, and pass an
- * axe-core check on every page.
+ * axe-core check on every page (service accounts included).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -283,8 +283,21 @@ test('every page passes axe-core with no serious or critical violation', { skip 
   const { page } = await openConsole(t, browser.get(), a);
   assert.deepEqual(await axeViolations(page), [], 'sign-in');
   await signIn(page, 'root', PASSWORD);
+  const { access_token: token } = await login(a, 'root');
+  const made = await call(a, 'POST', '/v1/admin/service-accounts', {
+    token,
+    json: { name: 'axe-check', roles: ['reader'] },
+  });
+  assert.equal(made.status, 201, made.text);
+  const key = await call(a, 'POST', '/v1/admin/service-accounts/axe-check/api-keys', {
+    token,
+    json: { name: 'listed' },
+  });
+  assert.equal(key.status, 201, key.text);
   const pages: [string, string][] = [
     ['#/users', 'Users'],
+    ['#/service-accounts', 'Service accounts'],
+    ['#/service-accounts/axe-check', 'Service account axe-check'],
     [`#/users/${await userId('member0001')}`, 'User member0001'],
     ['#/audit', 'Audit log'],
     ['#/activity', 'Activity'],

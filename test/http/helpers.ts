@@ -9,6 +9,7 @@ import { type AppOptions, buildApp } from '../../packages/pgauth/src/server/app.
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { useFileFixture } from '../helpers/fixture.ts';
 import { createUser as createUserIn, PASSWORD } from '../helpers/sql.ts';
+import { stepAt, totpCode } from '../helpers/totp.ts';
 
 export { PASSWORD };
 
@@ -155,6 +156,25 @@ export async function createSession(
 ): Promise<Tokens> {
   await createUser(a, username, roles);
   return login(a, username);
+}
+
+/**
+ * A new user with `roles` and TOTP turned on over HTTP (enrolled, then confirmed with the code of
+ * the previous time step, so the current and next steps stay unused): its id, secret and
+ * recovery codes.
+ */
+export async function withTotp(a: TestApp, username: string, roles: string[] = []) {
+  const userId = await createUser(a, username, roles);
+  const { access_token } = await login(a, username);
+  const enrol = await call(a, 'POST', '/v1/mfa/totp', { token: access_token });
+  if (enrol.status !== 200) throw new Error(`TOTP enrolment failed: ${enrol.status} ${enrol.text}`);
+  const secret = enrol.json.secret as string;
+  const ok = await call(a, 'POST', '/v1/mfa/totp/confirm', {
+    token: access_token,
+    json: { code: totpCode(secret, stepAt() - 1) },
+  });
+  if (ok.status !== 200) throw new Error(`TOTP confirmation failed: ${ok.status} ${ok.text}`);
+  return { userId, secret, recovery: ok.json.recovery_codes as string[], access_token };
 }
 
 /** Asserts the shape of every error body: exactly error and message. */

@@ -10,23 +10,13 @@ import {
   login,
   PASSWORD,
   useApp,
+  withTotp as withTotpIn,
 } from './helpers.ts';
 
 const a = useApp();
 
-/** A user with TOTP turned on over HTTP: its id, secret and recovery codes. */
-async function withTotp(username: string) {
-  const userId = await createUser(a, username);
-  const { access_token } = await login(a, username);
-  const enrol = await call(a, 'POST', '/v1/mfa/totp', { token: access_token });
-  assert.equal(enrol.status, 200, enrol.text);
-  const secret = enrol.json.secret as string;
-  const ok = await call(a, 'POST', '/v1/mfa/totp/confirm', {
-    token: access_token,
-    json: { code: totpCode(secret, stepAt() - 1) },
-  });
-  assert.equal(ok.status, 200, ok.text);
-  return { userId, secret, recovery: ok.json.recovery_codes as string[], access_token };
+function withTotp(username: string) {
+  return withTotpIn(a, username);
 }
 
 function passwordStep(username: string) {

@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { type Me, onSignedOut, signOut } from './api.ts';
 import { Activity } from './pages/Activity.tsx';
 import { Audit } from './pages/Audit.tsx';
+import { ServiceAccountDetail, ServiceAccounts } from './pages/ServiceAccounts.tsx';
 import { Settings } from './pages/Settings.tsx';
 import { SignIn } from './pages/SignIn.tsx';
 import { UserDetail } from './pages/UserDetail.tsx';
@@ -20,6 +21,7 @@ function useHash(): string {
 
 const PAGES = [
   { href: '#/users', label: 'Users' },
+  { href: '#/service-accounts', label: 'Service accounts' },
   { href: '#/audit', label: 'Audit log' },
   { href: '#/activity', label: 'Activity' },
   { href: '#/settings', label: 'Settings' },
@@ -55,8 +57,11 @@ export function App() {
   }
   const path = hash.slice(1);
   const userMatch = /^\/users\/([0-9a-f-]{36})$/.exec(path);
+  const accountMatch = /^\/service-accounts\/([a-z][a-z0-9_.-]{0,62})$/.exec(path);
   let page = <Users />;
   if (userMatch?.[1]) page = <UserDetail id={userMatch[1]} />;
+  else if (accountMatch?.[1]) page = <ServiceAccountDetail name={accountMatch[1]} />;
+  else if (path === '/service-accounts') page = <ServiceAccounts />;
   else if (path === '/audit') page = <Audit />;
   else if (path === '/activity') page = <Activity />;
   else if (path === '/settings') page = <Settings />;

@@ -104,9 +104,18 @@ function keep(pair: TokenPair): void {
   }, delay);
 }
 
-/** Signs in; the session must hold the role admin, else it is ended at once. */
-export async function signIn(username: string, password: string): Promise<Me> {
-  const pair = await send<TokenPair>('POST', '/v1/login', { username, password }, false);
+/** What POST /v1/login answers for an account with a second factor: no tokens yet. */
+export interface MfaChallenge {
+  mfa_required: true;
+  challenge: string;
+  expires_in: number;
+}
+
+/** The second step of a sign-in: a TOTP code or one of the recovery codes. */
+export type SecondFactor = { code: string } | { recovery_code: string };
+
+/** Keeps a fresh pair; the session must hold the role admin, else it is ended at once. */
+async function admitted(pair: TokenPair): Promise<Me> {
   keep(pair);
   const me = await send<Me>('GET', '/v1/session');
   if (!me.roles.includes('admin')) {
@@ -118,6 +127,27 @@ export async function signIn(username: string, password: string): Promise<Me> {
     } as ApiError;
   }
   return me;
+}
+
+/**
+ * The password step of a sign-in: signed in, or, for an account with a second factor, the
+ * challenge that finishSignIn answers.
+ */
+export async function signIn(username: string, password: string): Promise<Me | MfaChallenge> {
+  const answer = await send<TokenPair | MfaChallenge>(
+    'POST',
+    '/v1/login',
+    { username, password },
+    false,
+  );
+  if ('mfa_required' in answer) return answer;
+  return admitted(answer);
+}
+
+/** The second step: the challenge of the password step and a code (POST /v1/login/mfa). */
+export async function finishSignIn(challenge: string, second: SecondFactor): Promise<Me> {
+  const pair = await send<TokenPair>('POST', '/v1/login/mfa', { challenge, ...second }, false);
+  return admitted(pair);
 }
 
 export async function signOut(reason = 'You signed out.'): Promise<void> {

@@ -1,7 +1,7 @@
 /** The audit log: filters (event, user, time range) and keyset pages, newest first. */
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.ts';
-import { messageOf, Pager, Status, type User, usePageTitle, when } from './common.tsx';
+import { messageOf, Pager, Status, type User, usePageTitle, utc, when } from './common.tsx';
 
 const PAGE = 50;
 
@@ -40,11 +40,6 @@ interface Filters {
   username: string;
   since: string;
   until: string;
-}
-
-/** A datetime-local value (taken as UTC) as RFC 3339. */
-function utc(local: string): string | null {
-  return local ? `${local.length === 16 ? `${local}:00` : local}Z` : null;
 }
 
 async function query(filters: Filters, after: string): Promise<URLSearchParams> {

@@ -1,11 +1,19 @@
 /**
- * One user: lock, unlock, delete, roles, and the live sessions, which follow the revocation
+ * One user: lock, unlock, delete, reset the second factor, roles, and the live sessions, which follow the revocation
  * stream: a session revoked anywhere (another console, the CLI, SQL) leaves the table without a
  * reload.
  */
 import { useEffect, useState } from 'preact/hooks';
 import { api, watchRevocations } from '../api.ts';
-import { isLocked, messageOf, Status, type User, usePageTitle, when } from './common.tsx';
+import {
+  Confirmed,
+  isLocked,
+  messageOf,
+  Status,
+  type User,
+  usePageTitle,
+  when,
+} from './common.tsx';
 
 interface Session {
   id: string;
@@ -20,7 +28,6 @@ export function UserDetail(props: { id: string }) {
   const [sessions, setSessions] = useState<Session[]>([]);
   const [status, setStatus] = useState({ text: '', error: false });
   const [role, setRole] = useState('');
-  const [confirmDelete, setConfirmDelete] = useState(false);
   const [refreshed, setRefreshed] = useState(0);
   usePageTitle(user ? `User ${user.username}` : 'User');
   const base = `/v1/admin/users/${props.id}`;
@@ -105,29 +112,28 @@ export function UserDetail(props: { id: string }) {
             Lock user
           </button>
         )}
-        {confirmDelete ? (
-          <>
-            <button
-              type="button"
-              class="danger"
-              onClick={() =>
-                act('User deleted.', async () => {
-                  await api.delete(base);
-                  location.hash = '#/users';
-                })
-              }
-            >
-              Confirm: delete {user.username}
-            </button>
-            <button type="button" onClick={() => setConfirmDelete(false)}>
-              Keep user
-            </button>
-          </>
-        ) : (
-          <button type="button" class="danger" onClick={() => setConfirmDelete(true)}>
-            Delete user
-          </button>
-        )}
+        <Confirmed
+          label="Reset second factor"
+          confirm={`Confirm: reset second factor of ${user.username}`}
+          keep="Keep second factor"
+          onConfirm={() =>
+            act(
+              'Second factor reset: TOTP and recovery codes removed; the password alone signs in.',
+              () => api.delete(`${base}/mfa`),
+            )
+          }
+        />
+        <Confirmed
+          label="Delete user"
+          confirm={`Confirm: delete ${user.username}`}
+          keep="Keep user"
+          onConfirm={() =>
+            act('User deleted.', async () => {
+              await api.delete(base);
+              location.hash = '#/users';
+            })
+          }
+        />
       </div>
 
       <section aria-labelledby="roles">

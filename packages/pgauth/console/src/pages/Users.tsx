@@ -1,7 +1,15 @@
 /** Users: search by the start of a username or email, keyset pages, and a form to create one. */
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.ts';
-import { isLocked, messageOf, Pager, Status, type User, usePageTitle } from './common.tsx';
+import {
+  commaList,
+  isLocked,
+  messageOf,
+  Pager,
+  Status,
+  type User,
+  usePageTitle,
+} from './common.tsx';
 
 const PAGE = 25;
 
@@ -121,10 +129,7 @@ function CreateUser(props: { onCreated: () => void }) {
   const submit = async (event: Event) => {
     event.preventDefault();
     try {
-      const roles = form.roles
-        .split(',')
-        .map((r) => r.trim())
-        .filter(Boolean);
+      const roles = commaList(form.roles);
       await api.post('/v1/admin/users', {
         username: form.username,
         password: form.password,

@@ -1,6 +1,6 @@
 /** Small pieces the pages share. */
 import type { ComponentChildren } from 'preact';
-import { useEffect } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { isApiError } from '../api.ts';
 
 export interface User {
@@ -32,6 +32,19 @@ export function when(at: string | null): string {
   if (!at) return '—';
   if (at === 'infinity') return 'until unlocked';
   return `${at.slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+/** A datetime-local value (taken as UTC) as RFC 3339. */
+export function utc(local: string): string | null {
+  return local ? `${local.length === 16 ? `${local}:00` : local}Z` : null;
+}
+
+/** "a, b ,c" as ["a", "b", "c"]. */
+export function commaList(text: string): string[] {
+  return text
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
 }
 
 export function usePageTitle(title: string): void {
@@ -67,5 +80,39 @@ export function Pager(props: {
         Next page
       </button>
     </nav>
+  );
+}
+
+/**
+ * A destructive action asked twice: the first button only shows the confirm button and a button
+ * that keeps things as they are.
+ */
+export function Confirmed(props: {
+  label: string;
+  confirm: string;
+  keep: string;
+  onConfirm: () => Promise<unknown>;
+}) {
+  const [asking, setAsking] = useState(false);
+  if (!asking) {
+    return (
+      <button type="button" class="danger" onClick={() => setAsking(true)}>
+        {props.label}
+      </button>
+    );
+  }
+  return (
+    <>
+      <button
+        type="button"
+        class="danger"
+        onClick={() => void props.onConfirm().finally(() => setAsking(false))}
+      >
+        {props.confirm}
+      </button>
+      <button type="button" onClick={() => setAsking(false)}>
+        {props.keep}
+      </button>
+    </>
   );
 }
