@@ -42,6 +42,15 @@ await db.exec(`
   ) e
   cross join lateral generate_series(1, e.n) k`);
 await db.exec('update pgauth.settings set bcrypt_cost = 11');
+// Two service accounts, one with keys, as the service-accounts page shows them.
+await db.query(
+  `select pgauth.create_service_account('billing', array['invoices.read', 'invoices.write'])`,
+);
+await db.query(`select pgauth.create_service_account('reporting', array['reports.read'])`);
+await db.query(`select pgauth.create_api_key('billing', 'ci', null)`);
+await db.query(
+  `select pgauth.create_api_key('billing', 'worker', pgauth.clock() + interval '90 days')`,
+);
 
 const app = await buildApp({ db, logger: false });
 await app.listen({ port: 0, host: '127.0.0.1' });
@@ -99,6 +108,14 @@ try {
       async () => {
         await page.getByRole('link', { name: 'Activity' }).click();
         await page.locator('svg.chart polyline').first().waitFor();
+      },
+    ],
+    [
+      'service-accounts.png',
+      async () => {
+        await page.getByRole('link', { name: 'Service accounts' }).click();
+        await page.getByRole('link', { name: 'billing' }).click();
+        await page.getByText('worker').first().waitFor();
       },
     ],
     [
