@@ -68,7 +68,8 @@ test('any other X-Request-Id (too long, spaces, quotes, control or non-ASCII byt
     assert.match(id, UUID, line.toString('latin1'));
   }
   const logs = a.logs.join('');
-  for (const id of ['x'.repeat(129), 'two words', 'forged', 'alert(1)', 'caf', 'esc']) {
+  // Markers with a letter outside hex: a logged UUID or token hash can hold "caf" by chance.
+  for (const id of ['x'.repeat(129), 'two words', 'forged', 'alert(1)', 'latin1', 'esc']) {
     assert.equal(logs.includes(id), false, `a log line holds ${id.slice(0, 20)}`);
   }
 });

@@ -2693,6 +2693,7 @@ begin
     end if;
     if v_generation = v_session.refresh_generation - 1
        and v_session.rotation_salt is not null
+       and v_settings.refresh_reuse_grace > interval '0'
        and v_session.rotated_at + v_settings.refresh_reuse_grace > v_now
        and v_session.refresh_expires_at > v_now and v_session.expires_at > v_now then
       v_access := pgauth._derive_token('pga_', p_refresh_token, v_session.rotation_salt, 'access');
@@ -2723,7 +2724,7 @@ ALTER FUNCTION pgauth.refresh(p_refresh_token text, p_client_ip inet, p_user_age
 -- Name: FUNCTION refresh(p_refresh_token text, p_client_ip inet, p_user_agent text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
 --
 
-COMMENT ON FUNCTION pgauth.refresh(p_refresh_token text, p_client_ip inet, p_user_agent text) IS 'Rotates a refresh token: one row with a new access/refresh pair (the old pair stops working), or no row. The same token again within settings.refresh_reuse_grace of the rotation (measured at the time of the statement) returns the same new pair; after it, the session is revoked (audit refresh_reuse). Never extends past the session''s absolute expiry.';
+COMMENT ON FUNCTION pgauth.refresh(p_refresh_token text, p_client_ip inet, p_user_agent text) IS 'Rotates a refresh token: one row with a new access/refresh pair (the old pair stops working), or no row. The same token again within settings.refresh_reuse_grace of the rotation (measured at the time of the statement) returns the same new pair, and with a window of 0 never; after it, the session is revoked (audit refresh_reuse). Never extends past the session''s absolute expiry.';
 
 --
 -- Name: register(text, text, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
