@@ -1,15 +1,10 @@
 /** Logins, failed logins and lockouts per minute over the last 24 hours. */
+
 import { useEffect, useState } from 'preact/hooks';
+import type { LoginMinute } from '../../../src/rows.ts';
 import { api } from '../api.ts';
 import { LineChart, type Series } from '../Chart.tsx';
 import { messageOf, Status, usePageTitle } from './common.tsx';
-
-interface Minute {
-  minute: string;
-  logins: number;
-  failures: number;
-  lockouts: number;
-}
 
 const MINUTES = 24 * 60;
 
@@ -19,7 +14,7 @@ export function Activity() {
   const [status, setStatus] = useState({ text: '', error: false });
   useEffect(() => {
     let live = true;
-    api.get<{ minutes: Minute[] }>('/v1/admin/stats/logins?hours=24').then(
+    api.get<{ minutes: LoginMinute[] }>('/v1/admin/stats/logins?hours=24').then(
       ({ minutes }) => {
         if (!live) return;
         // Every minute of the last 24 h, the ones without events at zero.

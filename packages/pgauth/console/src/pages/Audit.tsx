@@ -1,5 +1,7 @@
 /** The audit log: filters (event, user, time range) and keyset pages, newest first. */
+
 import { useEffect, useState } from 'preact/hooks';
+import type { AuditRow } from '../../../src/rows.ts';
 import { api } from '../api.ts';
 import { messageOf, Pager, Status, type User, usePageTitle, utc, when } from './common.tsx';
 
@@ -25,15 +27,7 @@ const EVENTS = [
   'audit_purged',
 ];
 
-interface AuditEvent {
-  id: number;
-  at: string;
-  event: string;
-  user_id: string | null;
-  session_id: string | null;
-  client_ip: string | null;
-  detail: Record<string, unknown>;
-}
+type AuditEvent = AuditRow & { id: number };
 
 interface Filters {
   event: string;

@@ -3,27 +3,14 @@
  * keys, a form to create one (the key is shown once, in the answer that creates it), revoking a
  * key, and disabling the account.
  */
+
 import { useEffect, useState } from 'preact/hooks';
+import type { ApiKeyRow, ServiceAccountRow } from '../../../src/rows.ts';
 import { api } from '../api.ts';
 import { Confirmed, commaList, messageOf, Status, usePageTitle, utc, when } from './common.tsx';
 
-interface ServiceAccount {
-  id: string;
-  name: string;
-  roles: string[];
-  created_at: string;
-  disabled_at: string | null;
-  live_api_keys: number;
-}
-
-interface ApiKey {
-  id: string;
-  name: string;
-  created_at: string;
-  expires_at: string | null;
-  last_used_at: string | null;
-  revoked_at: string | null;
-}
+type ServiceAccount = ServiceAccountRow;
+type ApiKey = ApiKeyRow;
 
 const BASE = '/v1/admin/service-accounts';
 

@@ -3,7 +3,9 @@
  * stream: a session revoked anywhere (another console, the CLI, SQL) leaves the table without a
  * reload.
  */
+
 import { useEffect, useState } from 'preact/hooks';
+import type { SessionRow } from '../../../src/rows.ts';
 import { api, watchRevocations } from '../api.ts';
 import {
   Confirmed,
@@ -15,17 +17,9 @@ import {
   when,
 } from './common.tsx';
 
-interface Session {
-  id: string;
-  created_at: string;
-  expires_at: string;
-  client_ip: string | null;
-  user_agent: string | null;
-}
-
 export function UserDetail(props: { id: string }) {
   const [user, setUser] = useState<User | null>(null);
-  const [sessions, setSessions] = useState<Session[]>([]);
+  const [sessions, setSessions] = useState<SessionRow[]>([]);
   const [status, setStatus] = useState({ text: '', error: false });
   const [role, setRole] = useState('');
   const [refreshed, setRefreshed] = useState(0);
@@ -34,7 +28,10 @@ export function UserDetail(props: { id: string }) {
 
   useEffect(() => {
     let live = true;
-    Promise.all([api.get<User>(base), api.get<{ sessions: Session[] }>(`${base}/sessions`)]).then(
+    Promise.all([
+      api.get<User>(base),
+      api.get<{ sessions: SessionRow[] }>(`${base}/sessions`),
+    ]).then(
       ([u, s]) => {
         if (!live) return;
         setUser(u);

@@ -1,20 +1,11 @@
 /** Small pieces the pages share. */
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
+import type { UserRow } from '../../../src/rows.ts';
 import { isApiError } from '../api.ts';
 
-export interface User {
-  id: string;
-  username: string;
-  email: string | null;
-  roles: string[];
-  created_at: string;
-  last_login_at: string | null;
-  failed_logins: number;
-  locked_until: string | null;
-  lock_reason: string | null;
-  live_sessions: number;
-}
+/** A user as the admin routes send it (the row without the SQL-side `locked` flag). */
+export type User = Omit<UserRow, 'locked'>;
 
 export function isLocked(u: User): boolean {
   return (
