@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { createEmptyDatabase, onPostgres, postgresOnly } from '../helpers/db.ts';
-import { createUser } from '../helpers/sql.ts';
+import { createUser, withSettings } from '../helpers/sql.ts';
 import { pgauth, useCliTarget } from './harness.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -127,6 +127,26 @@ describe(onPostgres ? 'pgauth session and audit' : 'pgauth session and audit, wh
     assert.match(
       lines[2] ?? '',
       /sessions_revoked\s+\S+\s+-\s+-\s+\{"count":2,"reason":"admin"\}$/,
+    );
+  });
+
+  test('purge deletes the sessions that ended longer than session_retention ago and prints what it deleted', async () => {
+    const { sessions } = await userWithSessions('purge-fay');
+    const live = await userWithSessions('purge-gus');
+    assert.equal(await cli(['session', 'revoke', 'purge-fay']), '2\n');
+    const report = await withSettings(t.target.db, { session_retention: '0' }, async () =>
+      JSON.parse(await cli(['purge', '--json'])),
+    );
+    assert.ok(report.sessions >= 2, `deleted ${report.sessions}`);
+    assert.equal(typeof report.service_tokens, 'number');
+    const left = await t.target.db.query<{ id: string }>(
+      'select id::text as id from pgauth.sessions where id = any($1::uuid[])',
+      [[...sessions, ...live.sessions]],
+    );
+    assert.deepEqual(left.rows.map((r) => r.id).sort(), [...live.sessions].sort());
+    assert.match(
+      await cli(['purge']),
+      /^ended sessions: \d+ deleted\nexpired service tokens: \d+ deleted\n$/,
     );
   });
 

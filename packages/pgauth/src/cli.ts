@@ -5,6 +5,7 @@ import { UsageError } from './commands/common.ts';
 import { keysCommand } from './commands/keys.ts';
 import { mailCommand } from './commands/mail.ts';
 import { migrateCommand } from './commands/migrate.ts';
+import { purgeCommand } from './commands/purge.ts';
 import { serveCommand } from './commands/serve.ts';
 import { apiKeyCommand, serviceAccountCommand } from './commands/service-account.ts';
 import { sessionCommand } from './commands/session.ts';
@@ -25,6 +26,7 @@ export async function main(argv: string[]): Promise<number> {
   program.addCommand(sessionCommand());
   program.addCommand(auditCommand());
   program.addCommand(mailCommand());
+  program.addCommand(purgeCommand());
   program.addCommand(serviceAccountCommand());
   program.addCommand(apiKeyCommand());
   program.addCommand(keysCommand());

@@ -56,6 +56,8 @@ export interface ServeConfig {
   mail: { smtpUrl: string; from: string; publicUrl: string } | null;
   /** The key-encryption key of the JWT signing keys (32 bytes), or null: no JWT is issued. */
   keyEncryptionKey: Buffer | null;
+  /** How often this gateway runs pgauth's retention (purge); 0: never, cron runs `pgauth purge`. */
+  purgeIntervalMs: number;
 }
 
 /**
@@ -243,6 +245,14 @@ export const SERVE_OPTIONS = {
     env: 'PGAUTH_PUBLIC_URL',
     help: 'the base of the links in the mails: the web app with the pages /verify-email and /reset-password (http:// or https://)',
     default: undefined,
+  },
+  purgeInterval: {
+    flag: '--purge-interval <seconds>',
+    env: 'PGAUTH_PURGE_INTERVAL',
+    help: "run pgauth's retention this often: delete ended sessions, spent refresh salts and expired token rows (pgauth.purge_expired, pgauth.purge_service_tokens; needs pgauth_admin; one gateway at a time does it); 0: never, run `pgauth purge` from cron instead",
+    default: 60,
+    min: 0,
+    max: 86_400,
   },
   refreshRateIp: {
     flag: '--refresh-rate-ip <n>',
@@ -504,6 +514,7 @@ export function serveConfig(flags: ServeFlags): ServeConfig {
           },
     mail: mailConfig(flags),
     keyEncryptionKey: keyEncryptionKey(flags.keyEncryptionKey),
+    purgeIntervalMs: integer(flags, 'purgeInterval') * 1000,
     rateLimit: {
       windowMs: integer(flags, 'rateWindowMs'),
       loginPerIp: integer(flags, 'loginRateIp'),

@@ -107,6 +107,17 @@ export interface Settings {
   service_token_ttl_seconds: number;
 }
 
+/** What one retention round deleted; null where another process held that step's lock. */
+export interface PurgeReport {
+  /** Ended sessions deleted by pgauth.purge_expired. */
+  sessions: number | null;
+  /** Expired client-credentials token rows deleted by pgauth.purge_service_tokens. */
+  serviceTokens: number | null;
+}
+
+/** The advisory lock of a retention step: one process at a time runs it, the others skip. */
+const PURGE_LOCK = `pg_try_advisory_xact_lock(hashtext('pgauth.purge'))`;
+
 /** Default and largest page of the listing functions. */
 export const LIST_DEFAULT = 100;
 export const LIST_MAX = 10_000;
@@ -359,6 +370,26 @@ export function adminOperations(db: Database, hooks: OperationHooks = {}) {
         ],
       );
       return page(rows, limit, (a) => ({ key: a.at, id: String(a.id) }));
+    },
+
+    /**
+     * One round of retention: pgauth.purge_expired, then pgauth.purge_service_tokens, each in a
+     * transaction of its own that first takes a transaction-level advisory lock without waiting
+     * (safe through PgBouncer in transaction mode). Where another process (another gateway, a
+     * cron job) holds it, that step is skipped: both are safe at any time, one at a time is enough.
+     */
+    async purge(): Promise<PurgeReport> {
+      const step = (call: string): Promise<number | null> =>
+        db.transaction(async (tx) => {
+          const [lock] = await run<{ got: boolean }>(tx, `select ${PURGE_LOCK} as got`, []);
+          if (!lock?.got) return null;
+          const [row] = await run<{ n: number }>(tx, `select ${call}::integer as n`, []);
+          return row?.n ?? 0;
+        });
+      return {
+        sessions: await step('pgauth.purge_expired()'),
+        serviceTokens: await step('pgauth.purge_service_tokens()'),
+      };
     },
 
     /** pgauth.login_stats: logins, failures and lockouts per minute of the last `hours`. */

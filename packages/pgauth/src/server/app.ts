@@ -15,6 +15,7 @@ import Fastify, {
 import type { DestinationStream } from 'pino';
 import { DEFAULT_RATE_LIMITS, defaultHashConcurrency, type RateLimitConfig } from '../config.ts';
 import { type MailConfig, MailSender } from '../mail/sender.ts';
+import { adminOperations } from '../operations.ts';
 import { VERSION } from '../version.ts';
 import { clientError, frameworkError, refuseExpectation, registerBodyParsers } from './bodies.ts';
 import type { consoleHandler } from './console.ts';
@@ -24,6 +25,7 @@ import { handleError, sendError } from './errors.ts';
 import { createMetrics, requestMetrics } from './metrics.ts';
 import { registerRateLimit } from './rate-limit.ts';
 import { requestId } from './request-id.ts';
+import { type RetentionJob, startRetention } from './retention.ts';
 import { accountRoutes } from './routes/account.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { discoveryRoutes } from './routes/discovery.ts';
@@ -80,6 +82,8 @@ export interface AppOptions {
   mail?: MailConfig & { pollMs?: number };
   /** The key-encryption key of the JWT signing keys; without it no JWT access token is issued. */
   keyEncryptionKey?: Buffer | null;
+  /** Run pgauth's retention (adminOperations.purge) this often; 0 or unset: not here. */
+  purgeIntervalMs?: number;
 }
 
 /** Log paths that may hold a secret; pino replaces their values with "[Redacted]". */
@@ -240,6 +244,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     });
     app.addHook('onReady', () => sender.start());
     app.addHook('onClose', () => sender.stop());
+  }
+
+  if (options.purgeIntervalMs) {
+    const intervalMs = options.purgeIntervalMs;
+    let job: RetentionJob | undefined;
+    app.addHook('onReady', async () => {
+      job = startRetention(adminOperations(options.db), intervalMs, app.log, (report) => {
+        metrics.purged.inc({ kind: 'sessions' }, report.sessions ?? 0);
+        metrics.purged.inc({ kind: 'service_tokens' }, report.serviceTokens ?? 0);
+      });
+    });
+    app.addHook('onClose', async () => job?.stop());
   }
 
   // JSON and form bodies only, strictly UTF-8: anything else is 415, not a schema error.

@@ -16,6 +16,7 @@ export interface Metrics {
   cacheEnabled: Gauge;
   validationReads: Counter<'source'>;
   replicaLag: Gauge<'replica'>;
+  purged: Counter<'kind'>;
 }
 
 export function createMetrics(poolSize: number, defaults: boolean): Metrics {
@@ -57,6 +58,12 @@ export function createMetrics(poolSize: number, defaults: boolean): Metrics {
       name: 'pgauth_replica_lag_seconds',
       help: 'Lag of each read replica behind the primary at the last sample (+Inf: unknown or not answering)',
       labelNames: ['replica'],
+      registers: [registry],
+    }),
+    purged: new Counter({
+      name: 'pgauth_purged_total',
+      help: 'Rows deleted by the retention job of this gateway (--purge-interval), by kind (sessions, service_tokens)',
+      labelNames: ['kind'],
       registers: [registry],
     }),
     cacheEnabled: new Gauge({

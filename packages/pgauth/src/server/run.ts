@@ -178,6 +178,7 @@ export async function runServe(flags: ServeFlags, out: (line: string) => void): 
       maxReplicaLagMs: config.maxReplicaLagMs,
       mail: config.mail ?? undefined,
       keyEncryptionKey: config.keyEncryptionKey,
+      purgeIntervalMs: config.purgeIntervalMs,
     });
     await app.listen({ port: config.port, host: config.host });
     if (config.metricsListen) metrics = await listenMetrics(app, config.metricsListen);
@@ -199,6 +200,11 @@ export async function runServe(flags: ServeFlags, out: (line: string) => void): 
     config.mail
       ? `mail: sent from this process through ${new URL(config.mail.smtpUrl).host}`
       : 'mail: not sent from this process (--smtp-url); `pgauth mail send-pending` delivers the outbox',
+  );
+  out(
+    config.purgeIntervalMs
+      ? `retention: ended sessions and expired tokens purged every ${config.purgeIntervalMs / 1000} s (--purge-interval)`
+      : 'retention: not run by this process (--purge-interval 0); run `pgauth purge` from cron',
   );
   out(
     config.keyEncryptionKey
