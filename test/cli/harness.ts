@@ -3,17 +3,22 @@
  *
  * PostgreSQL: a fresh random database (test/helpers/db.ts), passed with --database-url.
  * PGlite: a temporary --data-dir, made from the migrated dump of test/helpers/db.ts (bcrypt cost
- * 4), then held open by this process behind a wire-protocol socket and recorded the way
- * `pgauth serve` records it, so that the CLI is routed through it (embedded.test.ts covers the CLI
- * opening a folder itself, which costs seconds per command).
+ * 4), then held open by this process behind the wire-protocol endpoint of `pgauth serve` and
+ * recorded the way serve records it, so that the CLI (and this process) is routed through it
+ * (embedded.test.ts covers the CLI opening a folder itself, which costs seconds per command).
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { openPostgres } from '../../packages/client/src/db/postgres.ts';
 import type { Database } from '../../packages/client/src/db/types.ts';
-import { removeServerInfo, writeServerInfo } from '../../packages/pgauth/src/db/embedded-server.ts';
+import {
+  embeddedUrl,
+  removeServerInfo,
+  writeServerInfo,
+} from '../../packages/pgauth/src/db/embedded-server.ts';
+import { startWireServer } from '../../packages/pgauth/src/db/wire-server.ts';
 import { onPostgres, openPgliteFolder, openTestDatabase } from '../helpers/db.ts';
 import { useFileFixture } from '../helpers/fixture.ts';
 import { type RunResult, runPgauth } from '../helpers/processes.ts';
@@ -42,18 +47,21 @@ export async function openCliTarget(): Promise<CliTarget> {
   }
   const dir = await mkdtemp(join(tmpdir(), 'pgauth-cli-'));
   const dataDir = join(dir, 'data');
-  const { pglite, db } = await openPgliteFolder(dataDir);
-  const server = new PGLiteSocketServer({ db: pglite, port: 0, maxConnections: 20 });
-  await server.start();
-  const port = Number(server.getServerConn().split(':').pop());
-  await writeServerInfo(dataDir, { pid: process.pid, host: '127.0.0.1', port });
+  const { pglite, db: direct } = await openPgliteFolder(dataDir);
+  const server = await startWireServer({ db: pglite, maxConnections: 20 });
+  const info = { pid: process.pid, host: server.host, port: server.port };
+  await writeServerInfo(dataDir, info);
+  // This process goes through the endpoint too, as `pgauth serve` does: its queries and the
+  // CLI's then take turns on the one backend.
+  const db = openPostgres({ connectionString: embeddedUrl(info), max: 4 });
   return {
     args: ['--data-dir', dataDir],
     db,
     async close() {
+      await db.close();
       await removeServerInfo(dataDir);
       await server.stop();
-      await db.close();
+      await direct.close();
       await rm(dir, { recursive: true });
     },
   };

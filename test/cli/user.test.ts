@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { engine } from '../helpers/db.ts';
 import { createUser } from '../helpers/sql.ts';
 import { useCliTarget } from './harness.ts';
 
@@ -42,11 +41,8 @@ function addUser(username: string, roles: string[] = [], email: string | null = 
 }
 
 // Each test acts on users of its own: they run four at a time (most of their time is spent
-// starting CLI processes). Not on the embedded engine: there the CLI reaches the database through
-// the socket endpoint of @electric-sql/pglite-socket, which lets the extended-protocol messages of
-// two connections interleave outside a transaction (one client's Bind meets another's Parse:
-// "unnamed prepared statement does not exist", upstream issue electric-sql/pglite#1046).
-describe('pgauth user', { concurrency: engine === 'pglite' ? 1 : 4 }, () => {
+// starting CLI processes).
+describe('pgauth user', { concurrency: 4 }, () => {
   test('user add reads the password from stdin, grants the roles and prints the new id', async () => {
     const out = await cli(
       [

@@ -4,7 +4,6 @@
  * `serve` runs, so that every other command starts without the server's dependencies.
  */
 import { resolve } from 'node:path';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import type { Database } from '@pgauth/client/internal';
 import { openPostgres } from '@pgauth/client/internal';
 import { UsageError } from '../commands/common.ts';
@@ -18,6 +17,7 @@ import {
 } from '../db/embedded-server.ts';
 import { openDatabase } from '../db/open.ts';
 import { fromPglite } from '../db/pglite.ts';
+import { startWireServer, type WireServer } from '../db/wire-server.ts';
 import { migrate, pendingMigrations } from '../migrate.ts';
 import type { buildApp } from './app.ts';
 import { listenMetrics, type MetricsListener } from './metrics-listener.ts';
@@ -89,8 +89,9 @@ async function postgresBackend(config: ServeConfig): Promise<Backend> {
 /**
  * The embedded engine: PGlite on the data folder, migrated, served over the wire protocol on
  * 127.0.0.1 and recorded in the folder so that the CLI and psql reach it while the server holds
- * the files. The gateway itself goes through that endpoint too: the socket server keeps each
- * client's transaction apart from the others' statements, which in-process calls would not be.
+ * the files. The gateway itself goes through that endpoint too: it gives one connection at a time
+ * the backend, from its first message to the end of its batch or transaction (db/wire-server.ts),
+ * which keeps the gateway's transactions apart from the CLI's; in-process calls would not be.
  */
 async function embeddedBackend(config: ServeConfig, say: (line: string) => void): Promise<Backend> {
   const dataDir = resolve(config.dataDir);
@@ -102,18 +103,16 @@ async function embeddedBackend(config: ServeConfig, say: (line: string) => void)
   }
   const pglite = await openDataFolder(dataDir, { create: true, say });
   const direct = fromPglite(pglite);
-  let socket: PGLiteSocketServer | undefined;
+  let socket: WireServer | undefined;
   try {
     await migrate(direct);
-    socket = new PGLiteSocketServer({
+    socket = await startWireServer({
       db: pglite,
       host: '127.0.0.1',
       port: config.sqlPort,
       maxConnections: config.poolSize + 16,
     });
-    await socket.start();
-    const port = Number(socket.getServerConn().split(':').pop());
-    const info = { pid: process.pid, host: '127.0.0.1', port };
+    const info = { pid: process.pid, host: socket.host, port: socket.port };
     await writeServerInfo(dataDir, info);
     const url = embeddedUrl(info);
     const db = openPostgres({ connectionString: url, max: config.poolSize });

@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { after, before, test } from 'node:test';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import { startWireServer, type WireServer } from '../../packages/pgauth/src/db/wire-server.ts';
+import { onPostgres } from '../helpers/db.ts';
+
+// The embedded engine's wire-protocol endpoint (what `pgauth serve` without --database-url gives
+// its own pool, the CLI and psql): one PGlite, many node-postgres connections. Each connection's
+// extended-protocol batches and transactions must be answered by its own queries alone.
+const skip = onPostgres ? 'embedded engine only' : false;
+
+let pglite: PGlite;
+let server: WireServer;
+let url: string;
+
+before(async () => {
+  if (skip) return;
+  pglite = await PGlite.create();
+  await pglite.exec('create table t (v int)');
+  server = await startWireServer({ db: pglite, maxConnections: 40, holdTimeoutMs: 500 });
+  url = `postgres://postgres@127.0.0.1:${server.port}/postgres?sslmode=disable`;
+});
+
+after(async () => {
+  if (skip) return;
+  await server.stop();
+  await pglite.close();
+});
+
+function pool(max: number): pg.Pool {
+  const p = new pg.Pool({ connectionString: url, max });
+  p.on('error', () => {});
+  return p;
+}
+
+test('concurrent parameterised queries, some in transactions, each get their own answer', {
+  skip,
+}, async () => {
+  const p = pool(8);
+  let right = 0;
+  const wrong: string[] = [];
+  try {
+    const one = async (i: number): Promise<void> => {
+      try {
+        let got: unknown;
+        if (i % 3 === 0) {
+          const c = await p.connect();
+          try {
+            await c.query('begin');
+            got = (await c.query('select $1::int as v', [i])).rows[0]?.v;
+            await c.query('commit');
+          } finally {
+            c.release();
+          }
+        } else {
+          got = (await p.query('select $1::int as v', [i])).rows[0]?.v;
+        }
+        if (got === i) right++;
+        else wrong.push(`${i} answered ${String(got)}`);
+      } catch (err) {
+        wrong.push(`${i} failed: ${(err as Error).message}`);
+      }
+    };
+    await Promise.all(Array.from({ length: 1500 }, (_, i) => one(i)));
+  } finally {
+    await p.end();
+  }
+  assert.deepEqual(wrong.slice(0, 10), [], `${wrong.length} wrong or failed, ${right} right`);
+  assert.equal(right, 1500);
+});
+
+/** Another client's view of t, as a sorted list. */
+async function rowsOfT(p: pg.Pool): Promise<number[]> {
+  const r = await p.query<{ v: number }>('select v from t order by v');
+  return r.rows.map((row) => row.v);
+}
+
+test('a connection killed inside a transaction is rolled back and does not hold the others', {
+  skip,
+}, async () => {
+  const p = pool(4);
+  try {
+    const victim = new pg.Client({ connectionString: url });
+    victim.on('error', () => {});
+    await victim.connect();
+    await victim.query('begin');
+    await victim.query('insert into t values ($1)', [1]);
+    // The other connections now wait for the victim's transaction; it dies instead of ending it.
+    const waiting = Promise.all([1, 2, 3].map((i) => p.query('select $1::int as v', [i])));
+    (
+      victim as unknown as { connection: { stream: { destroy(): void } } }
+    ).connection.stream.destroy();
+    const answers = await waiting;
+    assert.deepEqual(
+      answers.map((r) => r.rows[0]?.v),
+      [1, 2, 3],
+    );
+    assert.deepEqual(await rowsOfT(p), [], 'the dead transaction was rolled back');
+    // And the backend is usable for transactions again.
+    const c = await p.connect();
+    try {
+      await c.query('begin');
+      await c.query('insert into t values (2)');
+      await c.query('commit');
+    } finally {
+      c.release();
+    }
+    assert.deepEqual(await rowsOfT(p), [2]);
+    await p.query('delete from t');
+  } finally {
+    await p.end();
+  }
+});
+
+/** A raw connection that has done its startup; `send` writes frontend messages. */
+async function rawConnection(): Promise<{ send(...messages: Buffer[]): void; close(): void }> {
+  const socket = connect(server.port, '127.0.0.1');
+  socket.on('error', () => {});
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  const params = Buffer.from('user\0postgres\0database\0postgres\0\0', 'latin1');
+  const startup = Buffer.alloc(8 + params.length);
+  startup.writeInt32BE(startup.length, 0);
+  startup.writeInt32BE(196608, 4);
+  params.copy(startup, 8);
+  let seen = Buffer.alloc(0);
+  await new Promise<void>((resolve) => {
+    const onData = (d: Buffer) => {
+      seen = Buffer.concat([seen, d]);
+      // ReadyForQuery ends the startup.
+      if (seen.includes(Buffer.from([0x5a, 0, 0, 0, 5]))) {
+        socket.off('data', onData);
+        resolve();
+      }
+    };
+    socket.on('data', onData);
+    socket.write(startup);
+  });
+  return {
+    send: (...messages) => socket.write(Buffer.concat(messages)),
+    close: () => socket.destroy(),
+  };
+}
+
+function message(type: string, body: Buffer): Buffer {
+  const out = Buffer.alloc(5 + body.length);
+  out.write(type, 0, 'latin1');
+  out.writeInt32BE(4 + body.length, 1);
+  body.copy(out, 5);
+  return out;
+}
+
+const parse = (sql: string) => message('P', Buffer.from(`\0${sql}\0\0\0`, 'latin1'));
+const bind = () => message('B', Buffer.from('\0\0\0\0\0\0\0\0', 'latin1'));
+const execute = () => message('E', Buffer.from('\0\0\0\0\0', 'latin1'));
+
+test('a connection that dies in the middle of a failed batch leaves the backend usable', {
+  skip,
+}, async () => {
+  const p = pool(2);
+  try {
+    const raw = await rawConnection();
+    // An error inside an extended-protocol batch: the backend skips messages until Sync, which
+    // this connection never sends.
+    raw.send(parse('select 1/0'), bind(), execute());
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const waiting = p.query('select $1::int as v', [7]);
+    raw.close();
+    assert.equal((await waiting).rows[0]?.v, 7);
+  } finally {
+    await p.end();
+  }
+});
+
+test('a connection that holds the backend and stays silent while others wait is closed', {
+  skip,
+}, async () => {
+  const p = pool(2);
+  try {
+    const holder = new pg.Client({ connectionString: url });
+    const ended = new Promise<Error | undefined>((resolve) => {
+      holder.on('error', (err) => resolve(err));
+      holder.on('end', () => resolve(undefined));
+    });
+    await holder.connect();
+    await holder.query('begin');
+    await holder.query('insert into t values (3)');
+    // Waits behind the silent transaction until the hold timeout (500 ms here) closes it.
+    assert.equal((await p.query('select $1::int as v', [5])).rows[0]?.v, 5);
+    const err = await ended;
+    if (err) assert.match(err.message, /held the embedded database|terminat|connection/i);
+    assert.deepEqual(await rowsOfT(p), [], 'the evicted transaction was rolled back');
+    await holder.end().catch(() => {});
+  } finally {
+    await p.end();
+  }
+});
