@@ -16,6 +16,7 @@ import type { DestinationStream } from 'pino';
 import { DEFAULT_RATE_LIMITS, defaultHashConcurrency, type RateLimitConfig } from '../config.ts';
 import { type MailConfig, MailSender } from '../mail/sender.ts';
 import { VERSION } from '../version.ts';
+import { accessTokens } from './access-tokens.ts';
 import { clientError, frameworkError, refuseExpectation, registerBodyParsers } from './bodies.ts';
 import type { consoleHandler } from './console.ts';
 import { createGateway } from './context.ts';
@@ -80,6 +81,11 @@ export interface AppOptions {
   mail?: MailConfig & { pollMs?: number };
   /** The key-encryption key of the JWT signing keys; without it no JWT access token is issued. */
   keyEncryptionKey?: Buffer | null;
+  /**
+   * The issuer (`iss` of JWT access tokens, `issuer` of discovery), e.g. https://auth.example.com;
+   * unset: the origin each request reached (scheme and host, trusted proxy headers applied).
+   */
+  issuer?: string | null;
 }
 
 /** Log paths that may hold a secret; pino replaces their values with "[Redacted]". */
@@ -291,14 +297,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  accountRoutes(app, gw, limits);
-  lifecycleRoutes(app, gw, limits);
-  oauthRoutes(app, gw);
   const signer = options.keyEncryptionKey
     ? createSigner(gw.ops, gw.admin, options.keyEncryptionKey)
     : null;
-  tokenRoutes(app, gw, limits, signer);
-  discoveryRoutes(app, gw);
+  const tokens = accessTokens(gw, signer, options.issuer ?? null);
+  accountRoutes(app, gw, limits, tokens);
+  lifecycleRoutes(app, gw, limits, tokens);
+  oauthRoutes(app, gw);
+  tokenRoutes(app, gw, limits, tokens);
+  discoveryRoutes(app, gw, tokens);
   await app.register(adminRoutes(gw));
   opsRoutes(app, gw, { metrics: options.metricsOnMainPort ?? 'loopback' });
   revocationRoutes(app, gw, { heartbeatMs: options.revocationHeartbeatMs });
