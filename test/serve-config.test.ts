@@ -1,7 +1,8 @@
 /**
  * The fleet options of `pgauth serve` as serveConfig reads them (flags and variables arrive as
  * commander hands them over): --listen-url, --read-url (repeatable; the variable a list separated
- * by blanks), --max-replica-lag and the mail settings (--smtp-url, --mail-from, --public-url),
+ * by blanks), --max-replica-lag, the mail settings (--smtp-url, --mail-from, --public-url),
+ * --issuer and --key-encryption-key,
  * each validated once with a message naming flag and variable.
  */
 import assert from 'node:assert/strict';
@@ -73,6 +74,56 @@ test('--smtp-url turns the mail sender on and needs --mail-from and an http(s) -
       () => serveConfig({ databaseUrl: DB, ...flags }),
       (err: Error) => err instanceof ConfigError && message.test(err.message),
       JSON.stringify(flags),
+    );
+  }
+});
+
+test('--issuer defaults to none (each request names its origin) and takes an http(s) URL', () => {
+  assert.equal(serveConfig({ databaseUrl: DB }).issuer, null);
+  assert.equal(serveConfig({ databaseUrl: DB, issuer: ' ' }).issuer, null);
+  assert.equal(
+    serveConfig({ databaseUrl: DB, issuer: 'https://auth.example.com/' }).issuer,
+    'https://auth.example.com',
+  );
+  assert.equal(
+    serveConfig({ databaseUrl: DB, issuer: 'https://example.com/auth' }).issuer,
+    'https://example.com/auth',
+  );
+  for (const bad of [
+    'auth.example.com',
+    'ftp://auth',
+    'https://auth/?x=1',
+    'https://a/#f',
+    'https://u:p@auth',
+  ]) {
+    assert.throws(
+      () => serveConfig({ databaseUrl: DB, issuer: bad }),
+      (err: Error) => err instanceof ConfigError && /--issuer \/ PGAUTH_ISSUER/.test(err.message),
+      bad,
+    );
+  }
+});
+
+test('--key-encryption-key: unset issues no JWT; a malformed one stops the start without repeating it', () => {
+  assert.equal(serveConfig({ databaseUrl: DB }).keyEncryptionKey, null);
+  const hex = 'ab'.repeat(32);
+  assert.equal(
+    serveConfig({ databaseUrl: DB, keyEncryptionKey: hex }).keyEncryptionKey?.length,
+    32,
+  );
+  const b64 = Buffer.alloc(32, 7).toString('base64');
+  assert.equal(
+    serveConfig({ databaseUrl: DB, keyEncryptionKey: b64 }).keyEncryptionKey?.length,
+    32,
+  );
+  for (const bad of ['s3cret-but-short', 'ab'.repeat(31), `${b64}AAAA`]) {
+    assert.throws(
+      () => serveConfig({ databaseUrl: DB, keyEncryptionKey: bad }),
+      (err: Error) =>
+        err instanceof ConfigError &&
+        /--key-encryption-key \/ PGAUTH_KEY_ENCRYPTION_KEY: .*32 random bytes/.test(err.message) &&
+        !err.message.includes(bad),
+      bad,
     );
   }
 });

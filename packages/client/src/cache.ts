@@ -122,14 +122,24 @@ export class SessionCache {
     return { seq: this.seq, at: now };
   }
 
-  /** Stores the source's answer for `token`, unless the ticket is stale (see the module comment). */
-  put(token: string, session: Session | null, ticket: Ticket, now = Date.now()): void {
+  /**
+   * Stores the source's answer for `token`, unless the ticket is stale (see the module comment).
+   * Events name a positive answer by `key`: cacheKey(token) unless given (a session's JWT is named
+   * by the key of the opaque access token it stands for, jwt.ts).
+   */
+  put(
+    token: string,
+    session: Session | null,
+    ticket: Ticket,
+    now = Date.now(),
+    eventKey?: string,
+  ): void {
     if (!this.live || ticket.seq < this.clearedAt) return;
     if (now - ticket.at >= EVICTION_MEMORY_MS) return;
     let until: number;
     let key: string | null = null;
     if (session) {
-      key = cacheKey(token);
+      key = eventKey ?? cacheKey(token);
       const evicted = Math.max(
         this.evictedAt.get(session.sessionId) ?? 0,
         this.evictedAt.get(key) ?? 0,

@@ -171,7 +171,7 @@ export function createAuthClient(options: ClientOptions): AuthClient {
     closers.push(() => http.close());
     jwt = {
       verifier: jwtVerifier(remoteKeys(options.baseUrl, options.timeoutMs)),
-      lookup: (_jti, token) => http.validate(token),
+      lookup: (_claims, token) => http.validate(token),
     };
     source = options.serviceToken
       ? eventStreamSource(options.baseUrl, options.serviceToken, {
@@ -200,7 +200,10 @@ export function createAuthClient(options: ClientOptions): AuthClient {
     const service = serviceOperations(db);
     jwt = {
       verifier: jwtVerifier(databaseKeys(() => service.publishedSigningKeys())),
-      lookup: (jti) => service.validateJti(jti),
+      lookup: (claims) =>
+        claims.subjectType === 'user'
+          ? service.validateSessionJwt(claims.sid as string, claims.jti)
+          : service.validateJti(claims.jti),
     };
     const channel = probeChannel();
     source = databaseSource(db, channel);

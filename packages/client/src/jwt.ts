@@ -1,8 +1,17 @@
 /**
- * Local verification of JWT access tokens (client credentials in jwt format): the signature and
- * expiry are checked here against pgauth's published keys, then the token's jti is looked up as
- * any token is (cached while the revocation feed is proven, asked otherwise), so that a revoked
- * key or a disabled account stops its JWTs in this process as fast as its opaque tokens.
+ * Local verification of JWT access tokens (sessions and client credentials in jwt format): the
+ * signature and expiry are checked here against pgauth's published keys, then the token is looked
+ * up as any token is (cached while the revocation feed is proven, asked otherwise), so that a
+ * logout, a lock, a revoked key or a disabled account stops its JWTs in this process as fast as
+ * its opaque tokens.
+ *
+ * Two kinds of JWT, told apart by the signed claim subject_type:
+ * - a client-credentials token (`service_account`) has a row of its own: pgauth.validate_jti, and
+ *   its answer is cached under `pgj_<jti>`, whose SHA-256 the database also computes to notify it;
+ * - a session's token (`user`) stands for the session's current opaque access token, whose
+ *   SHA-256 starts with the jti (migration 0017): pgauth.validate_session_jwt(sid, jti), and its
+ *   answer is cached under the key the notifications of that access token carry (the first 16 hex
+ *   digits of the jti), so that a logout or a lock evicts it on the same message.
  *
  * `jose` is an optional peer dependency of @pgauth/client: it is imported only when a JWT must be
  * verified, and its absence is then a clear error (npm install jose), never a failure at import.
@@ -63,9 +72,19 @@ export function remoteKeys(baseUrl: string, timeoutMs = 5_000): KeySource {
 const KEYS_COOLDOWN_MS = 30_000;
 const KEYS_MAX_AGE_MS = 300_000;
 
+/** What the lookup of a verified JWT needs from its (signed) claims. */
+export interface JwtClaims {
+  jti: string;
+  /** The session (a user's token) or the API key (client credentials) it was issued for. */
+  sid: string | null;
+  subjectType: 'user' | 'service_account';
+  /** exp, in epoch ms. */
+  expiresAt: number;
+}
+
 export interface JwtVerifier {
-  /** The jti of a JWT whose signature and expiry check out against the published keys, or null. */
-  verify(token: string): Promise<string | null>;
+  /** The claims of a JWT whose signature and expiry check out against the published keys, or null. */
+  verify(token: string): Promise<JwtClaims | null>;
 }
 
 /** Tokens whose signature checked out, remembered until they expire: a signature is checked once. */
@@ -77,11 +96,10 @@ const VERIFIED_MAX = 10_000;
  * it is still live is the jti lookup's business, not the signature's.
  */
 export function jwtVerifier(source: KeySource): JwtVerifier {
-  const verified = new Map<string, { jti: string; until: number }>();
-  const remember = (token: string, jti: string, exp: number | undefined): void => {
-    if (exp === undefined) return;
+  const verified = new Map<string, JwtClaims>();
+  const remember = (token: string, claims: JwtClaims): void => {
     if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value as string);
-    verified.set(token, { jti, until: exp * 1000 });
+    verified.set(token, claims);
   };
   let keys: { set: ReturnType<Jose['createLocalJWKSet']>; kids: Set<string>; at: number } | null =
     null;
@@ -99,7 +117,7 @@ export function jwtVerifier(source: KeySource): JwtVerifier {
     async verify(token) {
       const known = verified.get(token);
       if (known) {
-        if (known.until > Date.now()) return known.jti;
+        if (known.expiresAt > Date.now()) return known;
         verified.delete(token);
       }
       const j = await loadJose();
@@ -121,9 +139,16 @@ export function jwtVerifier(source: KeySource): JwtVerifier {
           typ: 'at+jwt',
           algorithms: ['EdDSA', 'ES256', 'RS256'],
         });
-        if (typeof payload.jti !== 'string') return null;
-        remember(token, payload.jti, payload.exp);
-        return payload.jti;
+        if (typeof payload.jti !== 'string' || typeof payload.exp !== 'number') return null;
+        const claims: JwtClaims = {
+          jti: payload.jti,
+          sid: typeof payload.sid === 'string' ? payload.sid : null,
+          // Tokens of client credentials carried service_account before sessions had JWTs.
+          subjectType: payload.subject_type === 'user' ? 'user' : 'service_account',
+          expiresAt: payload.exp * 1000,
+        };
+        remember(token, claims);
+        return claims;
       } catch (err) {
         if (err instanceof j.errors.JOSEError) return null;
         throw err;
@@ -134,15 +159,45 @@ export function jwtVerifier(source: KeySource): JwtVerifier {
 
 export interface JwtValidation {
   verifier: JwtVerifier;
-  /** Whether the token with this jti is still live (the database or the gateway says). */
-  lookup(jti: string, token: string): Promise<Session | null>;
-  /** The revocation-aware cache, when there is one: answers are kept under pgj_<jti>. */
+  /** Whether the token of these claims is still live (the database or the gateway says). */
+  lookup(claims: JwtClaims, token: string): Promise<Session | null>;
+  /** The revocation-aware cache, when there is one (see the module comment for its keys). */
   cache: SessionCache | null;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /**
- * `validate` extended to JWT access tokens: a JWT is verified locally, then its jti is looked up
- * (from the cache while it may serve); a token with the jti prefix is never valid.
+ * The key a session's JWT is named by in revocation events: that of the opaque access token it
+ * stands for, the first 8 bytes of whose SHA-256 are the first 16 hex digits of the jti.
+ */
+export function sessionJwtKey(jti: string): string {
+  return jti.replaceAll('-', '').slice(0, 16);
+}
+
+/**
+ * The sid and jti of a session's JWT, read without checking the signature: for logout, where the
+ * database checks that they name the session's current token (pgauth.logout_jwt). Null for
+ * anything else.
+ */
+export function sessionJwtIds(token: string): { sid: string; jti: string } | null {
+  if (!looksLikeJwt(token)) return null;
+  try {
+    const payload = JSON.parse(
+      Buffer.from(token.split('.')[1] as string, 'base64url').toString('utf8'),
+    ) as Record<string, unknown>;
+    const { sid, jti, subject_type } = payload;
+    if (subject_type !== 'user' || typeof sid !== 'string' || typeof jti !== 'string') return null;
+    return UUID.test(sid) && UUID.test(jti) ? { sid, jti } : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * `validate` extended to JWT access tokens: a JWT is verified locally, then looked up (from the
+ * cache while it may serve); a token with the jti prefix is never valid. The session answered
+ * expires no later than the JWT.
  */
 export function withJwt(
   validate: (token: string) => Promise<Session | null>,
@@ -151,15 +206,22 @@ export function withJwt(
   return async (token) => {
     if (token.startsWith(JTI_PREFIX)) return null;
     if (!jwt || !looksLikeJwt(token)) return validate(token);
-    const jti = await jwt.verifier.verify(token);
-    if (jti === null || !/^[0-9a-f-]{36}$/.test(jti)) return null;
-    const key = `${JTI_PREFIX}${jti}`;
+    const claims = await jwt.verifier.verify(token);
+    if (claims === null || !UUID.test(claims.jti)) return null;
+    const user = claims.subjectType === 'user';
+    if (user && (claims.sid === null || !UUID.test(claims.sid))) return null;
+    const entry = `${JTI_PREFIX}${claims.jti}`;
+    const key = user ? sessionJwtKey(claims.jti) : undefined;
     const cache = jwt.cache;
-    const hit = cache?.get(key);
-    if (hit !== undefined) return hit;
-    const ticket = cache?.ticket();
-    const answer = await jwt.lookup(jti, token);
-    if (cache && ticket) cache.put(key, answer, ticket);
+    let answer = cache?.get(entry);
+    if (answer === undefined) {
+      const ticket = cache?.ticket();
+      answer = await jwt.lookup(claims, token);
+      if (cache && ticket) cache.put(entry, answer, ticket, Date.now(), key);
+    }
+    if (answer && answer.expiresAt.getTime() > claims.expiresAt) {
+      return { ...answer, expiresAt: new Date(claims.expiresAt) };
+    }
     return answer;
   };
 }

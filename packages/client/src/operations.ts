@@ -10,6 +10,7 @@
 import { withDeadline } from './db/deadline.ts';
 import type { Queryable, Row } from './db/types.ts';
 import { toAuthError } from './errors.ts';
+import { sessionJwtIds } from './jwt.ts';
 import type {
   LoginContext,
   MfaChallenge,
@@ -192,8 +193,40 @@ interface GrantRow extends Row {
   expires_at: Date;
 }
 
+/** What the gateway signs into a session's JWT access token (pgauth.session_token_claims). */
+export interface SessionTokenClaims {
+  tokenFormat: 'opaque' | 'jwt';
+  jti: string;
+  userId: string;
+  sessionId: string;
+  username: string;
+  roles: string[];
+  aal: 1 | 2;
+  expiresAt: Date;
+}
+
+interface ClaimsRow extends Row {
+  token_format: 'opaque' | 'jwt';
+  jti: string;
+  user_id: string;
+  session_id: string;
+  username: string;
+  roles: string[];
+  aal: number;
+  expires_at: Date;
+}
+
 /** The service API (`pgauth_service`): what a front door or a service calls. */
 export function serviceOperations(db: Queryable, hooks: OperationHooks = {}) {
+  const logoutJwt = ({ sid, jti }: { sid: string; jti: string }): Promise<boolean> =>
+    revoking(hooks, { sessionId: sid }, async () => {
+      const rows = await run<{ ok: boolean }>(
+        db,
+        'select pgauth.logout_jwt($1::uuid, $2::uuid) as ok',
+        [sid, jti],
+      );
+      return rows[0]?.ok === true;
+    });
   return {
     /** pgauth.validate: the session of an access token, or null. */
     async validate(token: string): Promise<Session | null> {
@@ -353,8 +386,13 @@ export function serviceOperations(db: Queryable, hooks: OperationHooks = {}) {
       return pair;
     },
 
-    /** pgauth.logout: whether a live session was ended. */
+    /**
+     * pgauth.logout: whether a live session was ended. A session's JWT access token is ended by
+     * pgauth.logout_jwt with its sid and jti (the database checks they name its current token).
+     */
     logout(accessToken: string): Promise<boolean> {
+      const jwt = sessionJwtIds(accessToken);
+      if (jwt) return logoutJwt(jwt);
       return revoking(hooks, { token: accessToken }, async () => {
         const rows = await run<{ ok: boolean }>(db, 'select pgauth.logout($1) as ok', [
           accessToken,
@@ -363,8 +401,16 @@ export function serviceOperations(db: Queryable, hooks: OperationHooks = {}) {
       });
     },
 
-    /** pgauth.revoke_token (RFC 7009): an access or refresh token; unknown ones are no error. */
-    revokeToken(token: string): Promise<void> {
+    /**
+     * pgauth.revoke_token (RFC 7009): an access or refresh token; unknown ones are no error. A
+     * session's JWT access token: pgauth.logout_jwt.
+     */
+    async revokeToken(token: string): Promise<void> {
+      const jwt = sessionJwtIds(token);
+      if (jwt) {
+        await logoutJwt(jwt);
+        return;
+      }
       return revoking(hooks, { token }, async () => {
         await run(db, 'select pgauth.revoke_token($1)', [token]);
       });
@@ -445,6 +491,39 @@ export function serviceOperations(db: Queryable, hooks: OperationHooks = {}) {
       const sql = `select ${SESSION_COLUMNS} from pgauth.validate_jti($1::uuid)`;
       const row = (await run<SessionRow>(db, sql, [jti], VALIDATE_DEADLINE_MS))[0];
       return row ? sessionOf(row) : null;
+    },
+
+    /**
+     * pgauth.validate_session_jwt: for a session's JWT access token whose signature checked out,
+     * the session while that token is its current one and it is live, else null.
+     */
+    async validateSessionJwt(sessionId: string, jti: string): Promise<Session | null> {
+      const sql = `select ${SESSION_COLUMNS} from pgauth.validate_session_jwt($1::uuid, $2::uuid)`;
+      const row = (await run<SessionRow>(db, sql, [sessionId, jti], VALIDATE_DEADLINE_MS))[0];
+      return row ? sessionOf(row) : null;
+    },
+
+    /**
+     * pgauth.session_token_claims: the access token format, and what a JWT standing for this
+     * opaque access token carries; null when the token is not live.
+     */
+    async sessionTokenClaims(accessToken: string): Promise<SessionTokenClaims | null> {
+      const [row] = await run<ClaimsRow>(
+        db,
+        'select token_format, jti::text, user_id::text, session_id::text, username, roles, aal, expires_at from pgauth.session_token_claims($1)',
+        [accessToken],
+      );
+      if (!row) return null;
+      return {
+        tokenFormat: row.token_format,
+        jti: row.jti,
+        userId: row.user_id,
+        sessionId: row.session_id,
+        username: row.username,
+        roles: row.roles,
+        aal: row.aal === 2 ? 2 : 1,
+        expiresAt: row.expires_at,
+      };
     },
 
     /** pgauth.published_signing_keys: the public JWKs that verify access tokens. */

@@ -741,13 +741,13 @@ COMMENT ON TABLE pgauth.settings IS 'pgauth policy, one row. Change it with UPDA
 -- Name: COLUMN settings.access_token_format; Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
 --
 
-COMMENT ON COLUMN pgauth.settings.access_token_format IS 'Format of the access tokens pgauth.client_credentials issues: opaque (pgs_…, validated by the database) or jwt (signed by the gateway). A service account may override it.';
+COMMENT ON COLUMN pgauth.settings.access_token_format IS 'Format of the access tokens the gateway answers: opaque (pga_… for sessions, pgs_… for client credentials, validated by the database) or jwt (signed by the gateway: POST /v1/login, /v1/login/mfa, /v1/refresh and /oauth2/token). A service account may override it.';
 
 --
 -- Name: COLUMN settings.service_token_ttl; Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
 --
 
-COMMENT ON COLUMN pgauth.settings.service_token_ttl IS 'Lifetime of a client-credentials access token (default 5 minutes).';
+COMMENT ON COLUMN pgauth.settings.service_token_ttl IS 'Lifetime of a client-credentials access token (default 5 minutes), and the longest a JWT access token of a session lives.';
 
 --
 -- Name: _record_password_check(text, uuid, timestamp with time zone, boolean, pgauth.settings, inet, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -2318,6 +2318,38 @@ ALTER FUNCTION pgauth.logout(p_access_token text) OWNER TO pgauth_owner;
 COMMENT ON FUNCTION pgauth.logout(p_access_token text) IS 'Revokes the session of an access token (its access and refresh token both stop working). True when a live session was revoked.';
 
 --
+-- Name: logout_jwt(uuid, uuid); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.logout_jwt(p_session_id uuid, p_jti uuid) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_session pgauth.sessions;
+begin
+  update pgauth.sessions s set revoked_at = pgauth.clock(), revoked_reason = 'logout'
+  where s.id = p_session_id
+    and pg_catalog.substr(s.access_token_hash, 1, 16) = pg_catalog.uuid_send(p_jti)
+    and s.revoked_at is null
+  returning * into v_session;
+  if not found then
+    return false;
+  end if;
+  perform pgauth._audit('logout', v_session.user_id, v_session.id, null, null, '{"via": "jwt"}');
+  return true;
+end
+$$;
+
+ALTER FUNCTION pgauth.logout_jwt(p_session_id uuid, p_jti uuid) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION logout_jwt(p_session_id uuid, p_jti uuid); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.logout_jwt(p_session_id uuid, p_jti uuid) IS 'pgauth.logout for a session''s JWT access token, by its sid and jti: revokes the session while that token is its current one (its access and refresh token both stop working). True when a live session was revoked.';
+
+--
 -- Name: mail_claim(integer, integer); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -3217,6 +3249,37 @@ ALTER FUNCTION pgauth.search_users(p_query text, p_after_key text, p_after_id uu
 COMMENT ON FUNCTION pgauth.search_users(p_query text, p_after_key text, p_after_id uuid, p_limit integer) IS 'Admin: users not deleted whose username (or, when the query holds an @, email) starts with p_query, case-insensitively, in byte order of the lower-cased key; the page after (p_after_key, p_after_id), the sort_key and id of the last row of the page before. At most p_limit (1 to 10000).';
 
 --
+-- Name: session_token_claims(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.session_token_claims(p_access_token text) RETURNS TABLE(token_format text, jti uuid, user_id uuid, session_id uuid, username text, roles text[], aal smallint, expires_at timestamp with time zone)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+declare
+  v_settings pgauth.settings := pgauth._settings();
+  v_now timestamptz := pgauth.clock();
+begin
+  return query
+    select v_settings.access_token_format,
+      pg_catalog.encode(pg_catalog.substr(s.access_token_hash, 1, 16), 'hex')::uuid,
+      s.user_id, s.id, s.username, s.roles, s.aal,
+      least(s.access_expires_at, v_now + v_settings.service_token_ttl)
+    from pgauth.sessions s
+    where s.access_token_hash = pgauth._token_hash(p_access_token)
+      and s.revoked_at is null and s.access_expires_at > v_now;
+end
+$$;
+
+ALTER FUNCTION pgauth.session_token_claims(p_access_token text) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION session_token_claims(p_access_token text); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.session_token_claims(p_access_token text) IS 'For the gateway, after login or refresh: settings.access_token_format and, for a live session''s access token, the claims of its JWT (jti: the first 16 bytes of access_token_hash; expires_at: the access token''s expiry, at most service_token_ttl from now). No row otherwise.';
+
+--
 -- Name: set_password(uuid, text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -4026,6 +4089,33 @@ ALTER FUNCTION pgauth.validate_many(p_access_tokens text[]) OWNER TO pgauth_owne
 --
 
 COMMENT ON FUNCTION pgauth.validate_many(p_access_tokens text[]) IS 'The hot path in batches: for each valid access token or API key of the array, one row with its 1-based position (ord) and what pgauth.validate returns; no row for the others. At most 1000 tokens.';
+
+--
+-- Name: validate_session_jwt(uuid, uuid); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.validate_session_jwt(p_session_id uuid, p_jti uuid) RETURNS TABLE(user_id uuid, session_id uuid, username text, roles text[], expires_at timestamp with time zone, aal smallint, subject_type text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  return query
+    select s.user_id, s.id, s.username, s.roles, s.access_expires_at, s.aal, 'user'::text
+    from pgauth.sessions s
+    where s.id = p_session_id
+      and pg_catalog.substr(s.access_token_hash, 1, 16) = pg_catalog.uuid_send(p_jti)
+      and s.revoked_at is null
+      and s.access_expires_at > pgauth.clock();
+end
+$$;
+
+ALTER FUNCTION pgauth.validate_session_jwt(p_session_id uuid, p_jti uuid) OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION validate_session_jwt(p_session_id uuid, p_jti uuid); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.validate_session_jwt(p_session_id uuid, p_jti uuid) IS 'For a session''s JWT access token whose signature the caller checked (claims sid and jti): one row as pgauth.validate answers while it is the session''s current access token and the session is live; no row once it was rotated by a refresh, revoked or expired. Never raises.';
 
 --
 -- Name: verify_email(text); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -5362,6 +5452,14 @@ GRANT ALL ON FUNCTION pgauth.logout(p_access_token text) TO pgauth_service;
 GRANT ALL ON FUNCTION pgauth.logout(p_access_token text) TO pgauth_admin;
 
 --
+-- Name: FUNCTION logout_jwt(p_session_id uuid, p_jti uuid); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.logout_jwt(p_session_id uuid, p_jti uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.logout_jwt(p_session_id uuid, p_jti uuid) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.logout_jwt(p_session_id uuid, p_jti uuid) TO pgauth_admin;
+
+--
 -- Name: FUNCTION mail_claim(p_limit integer, p_lease_seconds integer); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -5521,6 +5619,14 @@ REVOKE ALL ON FUNCTION pgauth.search_users(p_query text, p_after_key text, p_aft
 GRANT ALL ON FUNCTION pgauth.search_users(p_query text, p_after_key text, p_after_id uuid, p_limit integer) TO pgauth_admin;
 
 --
+-- Name: FUNCTION session_token_claims(p_access_token text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.session_token_claims(p_access_token text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.session_token_claims(p_access_token text) TO pgauth_service;
+GRANT ALL ON FUNCTION pgauth.session_token_claims(p_access_token text) TO pgauth_admin;
+
+--
 -- Name: FUNCTION set_password(p_user_id uuid, p_new_password text); Type: ACL; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -5676,6 +5782,14 @@ GRANT ALL ON FUNCTION pgauth.validate_jti(p_jti uuid) TO pgauth_validator;
 REVOKE ALL ON FUNCTION pgauth.validate_many(p_access_tokens text[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION pgauth.validate_many(p_access_tokens text[]) TO pgauth_admin;
 GRANT ALL ON FUNCTION pgauth.validate_many(p_access_tokens text[]) TO pgauth_validator;
+
+--
+-- Name: FUNCTION validate_session_jwt(p_session_id uuid, p_jti uuid); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.validate_session_jwt(p_session_id uuid, p_jti uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pgauth.validate_session_jwt(p_session_id uuid, p_jti uuid) TO pgauth_admin;
+GRANT ALL ON FUNCTION pgauth.validate_session_jwt(p_session_id uuid, p_jti uuid) TO pgauth_validator;
 
 --
 -- Name: FUNCTION verify_email(p_token text); Type: ACL; Schema: pgauth; Owner: pgauth_owner

@@ -58,6 +58,8 @@ export interface ServeConfig {
   keyEncryptionKey: Buffer | null;
   /** How often this gateway runs pgauth's retention (purge); 0: never, cron runs `pgauth purge`. */
   purgeIntervalMs: number;
+  /** The issuer of JWT access tokens and discovery, without a trailing /; null: each request's origin. */
+  issuer: string | null;
 }
 
 /**
@@ -143,6 +145,12 @@ export const SERVE_OPTIONS = {
     flag: '--key-encryption-key <key>',
     env: 'PGAUTH_KEY_ENCRYPTION_KEY',
     help: 'the key (32 random bytes: 64 hex digits or base64, e.g. `openssl rand -base64 32`) under which the private JWT signing keys are stored encrypted; needed to issue JWT access tokens (settings.access_token_format jwt); prefer the variable, a flag shows in ps',
+    default: undefined,
+  },
+  issuer: {
+    flag: '--issuer <url>',
+    env: 'PGAUTH_ISSUER',
+    help: 'the issuer of JWT access tokens (iss) and of the discovery documents, an https:// (or http://) URL without query or fragment, the same on every gateway behind one load balancer; default: the origin each request reached (scheme and host, trusted proxy headers applied)',
     default: undefined,
   },
   corsOrigin: {
@@ -455,6 +463,29 @@ function keyEncryptionKey(value: string | undefined): Buffer | null {
   }
 }
 
+/** The configured issuer, or null; a trailing / is dropped (endpoints are appended to it). */
+export function issuer(value: string | undefined): string | null {
+  const v = value?.trim();
+  if (!v) return null;
+  let url: URL | null;
+  try {
+    url = new URL(v);
+  } catch {
+    url = null;
+  }
+  if (!url || !['http:', 'https:'].includes(url.protocol) || url.search || url.hash) {
+    throw new ConfigError(
+      `${o.issuer.flag.split(' ')[0]} / ${o.issuer.env} must be an https:// or http:// URL without query or fragment, e.g. https://auth.example.com`,
+    );
+  }
+  if (url.username || url.password) {
+    throw new ConfigError(
+      `${o.issuer.flag.split(' ')[0]} / ${o.issuer.env} must not hold a user name or password`,
+    );
+  }
+  return v.replace(/\/+$/, '');
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /**
@@ -515,6 +546,7 @@ export function serveConfig(flags: ServeFlags): ServeConfig {
     mail: mailConfig(flags),
     keyEncryptionKey: keyEncryptionKey(flags.keyEncryptionKey),
     purgeIntervalMs: integer(flags, 'purgeInterval') * 1000,
+    issuer: issuer(flags.issuer),
     rateLimit: {
       windowMs: integer(flags, 'rateWindowMs'),
       loginPerIp: integer(flags, 'loginRateIp'),

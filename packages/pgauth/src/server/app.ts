@@ -17,6 +17,7 @@ import { DEFAULT_RATE_LIMITS, defaultHashConcurrency, type RateLimitConfig } fro
 import { type MailConfig, MailSender } from '../mail/sender.ts';
 import { adminOperations } from '../operations.ts';
 import { VERSION } from '../version.ts';
+import { accessTokens } from './access-tokens.ts';
 import { clientError, frameworkError, refuseExpectation, registerBodyParsers } from './bodies.ts';
 import type { consoleHandler } from './console.ts';
 import { createGateway } from './context.ts';
@@ -84,6 +85,11 @@ export interface AppOptions {
   keyEncryptionKey?: Buffer | null;
   /** Run pgauth's retention (adminOperations.purge) this often; 0 or unset: not here. */
   purgeIntervalMs?: number;
+  /**
+   * The issuer (`iss` of JWT access tokens, `issuer` of discovery), e.g. https://auth.example.com;
+   * unset: the origin each request reached (scheme and host, trusted proxy headers applied).
+   */
+  issuer?: string | null;
 }
 
 /** Log paths that may hold a secret; pino replaces their values with "[Redacted]". */
@@ -307,14 +313,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  accountRoutes(app, gw, limits);
-  lifecycleRoutes(app, gw, limits);
-  oauthRoutes(app, gw);
   const signer = options.keyEncryptionKey
     ? createSigner(gw.ops, gw.admin, options.keyEncryptionKey)
     : null;
-  tokenRoutes(app, gw, limits, signer);
-  discoveryRoutes(app, gw);
+  const tokens = accessTokens(gw, signer, options.issuer ?? null);
+  accountRoutes(app, gw, limits, tokens);
+  lifecycleRoutes(app, gw, limits, tokens);
+  oauthRoutes(app, gw);
+  tokenRoutes(app, gw, limits, tokens);
+  discoveryRoutes(app, gw, tokens);
   await app.register(adminRoutes(gw));
   opsRoutes(app, gw, { metrics: options.metricsOnMainPort ?? 'loopback' });
   revocationRoutes(app, gw, { heartbeatMs: options.revocationHeartbeatMs });

@@ -14,6 +14,7 @@ import {
   databaseSource,
   fastValidate,
   guardCache,
+  type JwtClaims,
   jwtVerifier,
   type ProbeOptions,
   parseBearer,
@@ -202,10 +203,14 @@ export function createGateway(db: Database, metrics: Metrics, options: GatewayOp
     (replica) => serviceOperations(counted(replica, metrics)),
   );
   const plainValidate = router ? router.validate : primaryValidate;
-  // JWT access tokens: verified here against the published keys, their jti looked up (cached
-  // with the opaque tokens' answers, evicted by the same revocation events).
+  // JWT access tokens: verified here against the published keys, then looked up (a session's by
+  // its sid and jti, a client-credentials token's by its jti), cached with the opaque tokens'
+  // answers and evicted by the same revocation events.
   const verifier = jwtVerifier(databaseKeys(() => ops.publishedSigningKeys()));
-  const lookup = (jti: string): Promise<Session | null> => ops.validateJti(jti);
+  const lookup = (claims: JwtClaims): Promise<Session | null> =>
+    claims.subjectType === 'user'
+      ? ops.validateSessionJwt(claims.sid as string, claims.jti)
+      : ops.validateJti(claims.jti);
   const validate = withJwt(plainValidate, { verifier, lookup, cache: null });
   const cachedValidate = withJwt(cache ? withCache(plainValidate, cache) : plainValidate, {
     verifier,

@@ -178,6 +178,7 @@ export async function runServe(flags: ServeFlags, out: (line: string) => void): 
       mail: config.mail ?? undefined,
       keyEncryptionKey: config.keyEncryptionKey,
       purgeIntervalMs: config.purgeIntervalMs,
+      issuer: config.issuer,
     });
     await app.listen({ port: config.port, host: config.host });
     if (config.metricsListen) metrics = await listenMetrics(app, config.metricsListen);
@@ -207,8 +208,8 @@ export async function runServe(flags: ServeFlags, out: (line: string) => void): 
   );
   out(
     config.keyEncryptionKey
-      ? 'JWT access tokens: signed here (keys stored encrypted under the key-encryption key)'
-      : 'JWT access tokens: off: clients in jwt format get 503 signing_unavailable (set PGAUTH_KEY_ENCRYPTION_KEY or --key-encryption-key to sign)',
+      ? `JWT access tokens: signed here (keys stored encrypted under the key-encryption key), issuer ${config.issuer ?? "each request's origin (set --issuer behind a load balancer)"}`
+      : 'JWT access tokens: off: logins and clients in jwt format get 503 signing_unavailable (set PGAUTH_KEY_ENCRYPTION_KEY or --key-encryption-key to sign)',
   );
   out(
     `create the first admin: npx pgauth user add admin --role admin${config.databaseUrl ? ' --database-url <url>' : config.dataDir === '.pgauth' ? '' : ` --data-dir ${config.dataDir}`}`,

@@ -16,7 +16,7 @@ import {
   type KeyObject,
   randomBytes,
 } from 'node:crypto';
-import type { ClientGrant, ServiceOperations } from '@pgauth/client/internal';
+import type { ClientGrant, ServiceOperations, SessionTokenClaims } from '@pgauth/client/internal';
 import { SignJWT } from 'jose';
 import type { AdminOperations } from '../operations.ts';
 
@@ -112,6 +112,11 @@ export async function rotateSigningKey(
 export interface Signer {
   /** A JWT access token for a client-credentials grant, issued by `issuer`. */
   sign(grant: ClientGrant, issuer: string): Promise<string>;
+  /**
+   * A JWT access token for a user's session, standing for its current opaque access token (the
+   * claims of pgauth.session_token_claims), issued by `issuer`.
+   */
+  signSession(claims: SessionTokenClaims, issuer: string): Promise<string>;
 }
 
 /** How long the signer trusts its copy of the active key before reading it again. */
@@ -151,6 +156,24 @@ export function createSigner(ops: ServiceOperations, admin: AdminOperations, kek
         .setJti(grant.tokenId)
         .setIssuedAt()
         .setExpirationTime(Math.floor(grant.expiresAt.getTime() / 1000))
+        .sign(key);
+    },
+    async signSession(claims, issuer) {
+      const { kid, alg, key } = await current();
+      return new SignJWT({
+        sid: claims.sessionId,
+        scope: claims.roles.join(' '),
+        roles: claims.roles,
+        aal: claims.aal,
+        subject_type: 'user',
+      })
+        .setProtectedHeader({ alg, kid, typ: 'at+jwt' })
+        .setIssuer(issuer)
+        .setSubject(claims.userId)
+        .setAudience(issuer)
+        .setJti(claims.jti)
+        .setIssuedAt()
+        .setExpirationTime(Math.floor(claims.expiresAt.getTime() / 1000))
         .sign(key);
     },
   };

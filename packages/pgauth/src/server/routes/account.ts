@@ -6,6 +6,7 @@
 import { AuthError, MAX_TOKEN_LENGTH, type TokenPair } from '@pgauth/client/internal';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RateLimitConfig } from '../../config.ts';
+import type { AccessTokens } from '../access-tokens.ts';
 import type { Gateway, Session } from '../context.ts';
 import { bearerToken, loginContext } from '../context.ts';
 import { sendError } from '../errors.ts';
@@ -55,7 +56,12 @@ const credentials = {
   additionalProperties: false,
 } as const;
 
-export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLimitConfig): void {
+export function accountRoutes(
+  app: FastifyInstance,
+  gw: Gateway,
+  limits: RateLimitConfig,
+  tokens: AccessTokens,
+): void {
   const w = limits.windowMs;
   const byUser = byUsername(gw.db);
   const loginLimited = (): void => {
@@ -167,7 +173,7 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
           expires_in: pair.expiresIn,
         });
       }
-      return sendPair(reply, pair);
+      return sendPair(reply, await tokens.session(request, pair));
     },
   );
 
@@ -191,7 +197,7 @@ export function accountRoutes(app: FastifyInstance, gw: Gateway, limits: RateLim
     async (request, reply) => {
       const pair = await gw.ops.refresh(request.body.refresh_token, loginContext(request));
       if (!pair) return sendError(reply, 'invalid_token');
-      return sendPair(reply, pair);
+      return sendPair(reply, await tokens.session(request, pair));
     },
   );
 

@@ -5,10 +5,10 @@
  * libraries that only look there. pgauth issues no ID tokens: the OpenID document describes the
  * same OAuth 2 endpoints.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import type { AccessTokens } from '../access-tokens.ts';
 import type { Gateway } from '../context.ts';
 import { SIGNING_ALGS } from '../signing.ts';
-import { issuerOf } from './token.ts';
 
 /** What the metadata says, in its own member, about revocation and third-party verifiers. */
 export const REVOCATION_NOTICE =
@@ -35,8 +35,7 @@ const metadata = {
   required: ['issuer', 'token_endpoint', 'jwks_uri', 'grant_types_supported'],
 } as const;
 
-function metadataOf(request: FastifyRequest) {
-  const issuer = issuerOf(request);
+function metadataOf(issuer: string) {
   return {
     issuer,
     token_endpoint: `${issuer}/oauth2/token`,
@@ -55,7 +54,7 @@ function metadataOf(request: FastifyRequest) {
   };
 }
 
-export function discoveryRoutes(app: FastifyInstance, gw: Gateway): void {
+export function discoveryRoutes(app: FastifyInstance, gw: Gateway, tokens: AccessTokens): void {
   app.get(
     '/.well-known/jwks.json',
     {
@@ -98,7 +97,7 @@ export function discoveryRoutes(app: FastifyInstance, gw: Gateway): void {
       },
       async (request, reply) => {
         reply.header('cache-control', 'public, max-age=300');
-        return metadataOf(request);
+        return metadataOf(tokens.issuer(request));
       },
     );
   }

@@ -12,6 +12,7 @@
 import { AuthError, MAX_TOKEN_LENGTH } from '@pgauth/client/internal';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RateLimitConfig } from '../../config.ts';
+import type { AccessTokens } from '../access-tokens.ts';
 import type { Gateway } from '../context.ts';
 import { clientIp, loginContext } from '../context.ts';
 import { byIp, limiter } from '../rate-limit.ts';
@@ -21,7 +22,12 @@ import { sendPair } from './account.ts';
 const code = { type: 'string', pattern: '^[0-9]{6}$', description: 'a 6-digit TOTP code' };
 const recoveryCode = text(64, 1);
 
-export function lifecycleRoutes(app: FastifyInstance, gw: Gateway, limits: RateLimitConfig): void {
+export function lifecycleRoutes(
+  app: FastifyInstance,
+  gw: Gateway,
+  limits: RateLimitConfig,
+  tokens: AccessTokens,
+): void {
   const w = limits.windowMs;
   // Whatever checks a secret spends the login budget of the client's network.
   const perIp = limiter(app, 'lifecycle-ip', limits.loginPerIp, w)(byIp);
@@ -232,7 +238,7 @@ export function lifecycleRoutes(app: FastifyInstance, gw: Gateway, limits: RateL
       const pair = await gw.ops.loginMfa(challenge, second, loginContext(request));
       gw.metrics.logins.inc({ outcome: pair ? 'success' : 'failure' });
       if (!pair) throw new AuthError('invalid_credentials');
-      return sendPair(reply, pair);
+      return sendPair(reply, await tokens.session(request, pair));
     },
   );
 }

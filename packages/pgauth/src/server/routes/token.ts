@@ -11,11 +11,11 @@
  * secret is refused before the database is asked, once over the limit.
  */
 import { AuthError, type ClientGrant, ERRORS, type ErrorCode } from '@pgauth/client/internal';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { RateLimitConfig } from '../../config.ts';
+import type { AccessTokens } from '../access-tokens.ts';
 import { clientIp, type Gateway } from '../context.ts';
 import { byIp } from '../rate-limit.ts';
-import type { Signer } from '../signing.ts';
 
 type TokenError =
   | 'invalid_request'
@@ -77,7 +77,7 @@ export function tokenRoutes(
   app: FastifyInstance,
   gw: Gateway,
   limits: RateLimitConfig,
-  signer: Signer | null,
+  tokens: AccessTokens,
 ): void {
   const refuse = (reply: FastifyReply, code: TokenError, usedBasic = false): FastifyReply => {
     const status = ERRORS[code as ErrorCode].status;
@@ -86,12 +86,6 @@ export function tokenRoutes(
       reply.header('www-authenticate', 'Basic realm="pgauth", charset="UTF-8"');
     }
     return reply.send({ error: code, error_description: ERRORS[code as ErrorCode].message });
-  };
-
-  const sign = async (request: FastifyRequest, grant: ClientGrant): Promise<string> => {
-    if (grant.accessToken !== null) return grant.accessToken;
-    if (!signer) throw new AuthError('signing_unavailable');
-    return signer.sign(grant, issuerOf(request));
   };
 
   app.post<{ Body: TokenForm }>(
@@ -187,7 +181,7 @@ export function tokenRoutes(
       if (!grant) return refuse(reply, 'invalid_client', usedBasic);
       let accessToken: string;
       try {
-        accessToken = await sign(request, grant);
+        accessToken = await tokens.client(request, grant);
       } catch (err) {
         if (err instanceof AuthError) return refuse(reply, err.code as TokenError, usedBasic);
         throw err;
@@ -203,9 +197,4 @@ export function tokenRoutes(
         });
     },
   );
-}
-
-/** The issuer: this gateway's origin as its client reached it (trusted proxy headers apply). */
-export function issuerOf(request: FastifyRequest): string {
-  return `${request.protocol}://${request.host}`;
 }
