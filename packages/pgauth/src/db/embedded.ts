@@ -68,8 +68,17 @@ export async function openDataFolder(dataDir: string, options: OpenFolderOptions
       say(`creating the embedded database in ${dir} (initdb, a few seconds)`);
     }
   }
-  return PGlite.create({ dataDir: dir, extensions: { pgcrypto } });
+  return PGlite.create({ dataDir: dir, extensions: { pgcrypto }, startParams: START_PARAMS });
 }
+
+/**
+ * PGlite's own start parameters, and a smaller buffer pool than PostgreSQL's default 128 MB:
+ * PGlite touches all of it at start, which alone is about 110 MB of the process's resident memory.
+ * pgauth's tables are small and the files stay in the operating system's page cache anyway; 32 MB
+ * still holds the working set of many thousands of sessions. Given on the command line of the
+ * engine, so the data folder's postgresql.conf is left alone.
+ */
+const START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=32MB'];
 
 /**
  * Writes the snapshot: a new data folder, migrated, shut down cleanly, in `target` (replaced).

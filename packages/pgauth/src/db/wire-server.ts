@@ -134,6 +134,7 @@ class BackendTurns {
   ): Promise<number> {
     // Terminate: the connection closes next, which releases it (with a rollback) below.
     if (message[0] === TERMINATE && message.length === 5) return Promise.resolve(0);
+    if (this.closed) return Promise.reject(new Error('the endpoint is closing'));
     return new Promise((resolve, reject) => {
       this.queue.push({ handlerId, message, onData, resolve, reject });
       void this.pump();
@@ -296,7 +297,9 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
           ),
         );
       }
-      void c.handler.detach(true);
+      // A detach asked from here emits no event: the connection is forgotten here.
+      connections.delete(handlerId);
+      void c.handler.detach(true).finally(() => c.socket.destroy());
     },
   );
   await options.db.waitReady;
