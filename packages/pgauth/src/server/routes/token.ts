@@ -33,11 +33,21 @@ interface TokenForm {
   client_secret?: string;
 }
 
+/**
+ * The endpoint's own refusals carry error_description; what is refused before it runs (a body that
+ * does not parse or is not UTF-8, a credential in the query string) keeps the gateway's
+ * {error, message}, which this schema must let through whole.
+ */
 const oauthError = {
   type: 'object',
   properties: {
     error: { type: 'string' },
     error_description: { type: 'string' },
+    message: {
+      type: 'string',
+      description:
+        'Instead of error_description when the request was refused before the endpoint read it (a malformed body, a credential in the query string)',
+    },
   },
   required: ['error'],
 } as const;
