@@ -148,18 +148,22 @@ export function withJwt(
   validate: (token: string) => Promise<Session | null>,
   jwt: JwtValidation | null,
 ): (token: string) => Promise<Session | null> {
-  return async (token) => {
-    if (token.startsWith(JTI_PREFIX)) return null;
-    if (!jwt || !looksLikeJwt(token)) return validate(token);
-    const jti = await jwt.verifier.verify(token);
+  const verified = async (v: JwtValidation, token: string): Promise<Session | null> => {
+    const jti = await v.verifier.verify(token);
     if (jti === null || !/^[0-9a-f-]{36}$/.test(jti)) return null;
     const key = `${JTI_PREFIX}${jti}`;
-    const cache = jwt.cache;
+    const cache = v.cache;
     const hit = cache?.get(key);
     if (hit !== undefined) return hit;
     const ticket = cache?.ticket();
-    const answer = await jwt.lookup(jti, token);
+    const answer = await v.lookup(jti, token);
     if (cache && ticket) cache.put(key, answer, ticket);
     return answer;
+  };
+  // Not async itself: an opaque token (the hot path) goes on to `validate` without a promise more.
+  return (token) => {
+    if (token.startsWith(JTI_PREFIX)) return Promise.resolve(null);
+    if (!jwt || !looksLikeJwt(token)) return validate(token);
+    return verified(jwt, token);
   };
 }
