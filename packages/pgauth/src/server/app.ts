@@ -178,7 +178,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     frameworkErrors: frameworkError,
     clientErrorHandler: clientError,
     logController: new RequestLog(),
-    childLoggerFactory: requestLogger,
+    // Without a logger Fastify hands every request the app's own no-op logger: nothing to defer.
+    ...(logger ? { childLoggerFactory: requestLogger } : {}),
     // The client's X-Request-Id is read by requestId, which takes only a safe one.
     requestIdHeader: false,
     genReqId: requestId,
