@@ -1,19 +1,22 @@
 /** Scenario `http`: GET /v1/session on `pgauth serve --no-cache` (a database check a request) vs
- * bare node:http (≥ 0.30) and bare Fastify (no target: the framework's share), in the same
- * rounds; POST /v1/login vs bare crypt() in PostgreSQL at the same cost (≥ 0.9). */
+ * bare node:http (≥ 0.30), node:http with one prepared pg query a request (≥ 0.85: the limit of
+ * one round trip) and bare Fastify (no target: the framework's share), in the same rounds;
+ * POST /v1/login vs bare crypt() in PostgreSQL at the same cost (≥ 0.9). */
 import * as http from './lib/http.ts';
 import { measureGroup, median, type RunContext, roundsOf, secondsOf } from './lib/measure.ts';
 import * as pg from './lib/pg.ts';
 
-export const description = `gateway GET /v1/session vs bare node:http and bare Fastify, autocannon -c 20; login vs crypt()`;
+export const description = `gateway GET /v1/session vs bare node:http, node:http + pg, bare Fastify, autocannon -c 20; login vs crypt()`;
 const GATEWAY = `pgauth serve --no-cache, GET /v1/session, a Bearer token per request out of 1000 live sessions (pgauth.validate / validate_many on every request)`;
 const BARE = `node:http server answering a constant JSON body, same requests`;
 const ABOVE = `${GATEWAY} (the rounds of the row above)`;
+const PG = `node:http server, a pg Pool of 10 (the gateway's default), one named prepared statement a request: select … from pgauth.validate($1) of the Bearer token, the row sent as JSON; same requests`;
 const FASTIFY = `Fastify at its defaults (logger off), one route GET /v1/session sending a constant JSON body, same requests: the gateway's framework doing nothing else`;
 const LOGIN = `pgauth serve, POST /v1/login of 20 users in turn (every login succeeds; rate limits raised)`;
 const CRYPT = `select crypt(prehash, stored hash) = stored hash in PostgreSQL, cost 10, pgbench -c 2`;
 const NAMES = {
   node: 'GET /v1/session (no cache) vs bare node:http',
+  pg: 'GET /v1/session (no cache) vs node:http + pg',
   fastify: 'GET /v1/session (no cache) vs bare Fastify',
 };
 const LOGIN_LOAD = 'POST /v1/login, bcrypt cost 10, 20 users, autocannon -c 8';
@@ -28,8 +31,9 @@ export async function run(ctx: RunContext) {
     // As many hashes at once as the baseline runs: bcrypt is pure CPU, two keep both cores busy.
     const extra = ['--no-cache', ...http.NO_LOGIN_LIMITS, '--hash-concurrency', '2'];
     const gateway = await http.startGateway(ctx, b.url, extra, servers);
-    const bare = await http.startBare(ctx, false, servers);
-    const fastify = await http.startBare(ctx, true, servers);
+    const bare = await http.startBare(ctx, 'node:http', servers);
+    const withPg = await http.startBare(ctx, 'pg', servers, b.url);
+    const fastify = await http.startBare(ctx, 'fastify', servers);
     const side = http.sessionSides(ctx, tokens, { connections: 20, seconds, warmup });
     const nodeHttp = (values: number[][]) => ({
       bareNodeHttpReqPerSec: Math.round(median(values[1] ?? [])),
@@ -40,9 +44,11 @@ export async function run(ctx: RunContext) {
         side('pgauth gateway', gateway, 'pgauth', 'no cache'),
         side('bare node:http', bare, 'bare', 'constant answer'),
         side('bare Fastify', fastify, 'bareFastify', 'constant answer'),
+        side('node:http + pg', withPg, 'nodePg', 'one prepared query'),
       ],
       rows: [
-        [NAMES.node, [0, GATEWAY], [1, BARE], 0.3, { gatewayRssTargetMiB: 150 }],
+        [NAMES.node, [0, GATEWAY], [1, BARE], 0.3, { gatewayRssTargetMiB: 100 }],
+        [NAMES.pg, [0, ABOVE], [3, PG], 0.85],
         [NAMES.fastify, [0, ABOVE], [2, FASTIFY], undefined, nodeHttp],
       ],
       settings: { connections: 20, ...runs, tokens: 1000 },

@@ -70,7 +70,10 @@ export async function startGateway(ctx: RunContext, url: string, extra: string[]
 
 /** The baselines: GET /v1/session answered with a constant body of the shape and size of the
  * gateway's answer, with its `cache-control: no-store`: by `node:http`, or with `fastify` by the
- * gateway's own copy of Fastify at its defaults (logger off), one route, no schema. */
+ * gateway's own copy of Fastify at its defaults (logger off), one route, no schema; or with
+ * `pg <url>` by node:http and one named (prepared) statement a request on a pg pool of the
+ * gateway's default size, the session of the Bearer token as the gateway asks pgauth.validate
+ * for it, sent as JSON: the least one database round trip a request costs. */
 const BARE_SERVER = `const session = ${JSON.stringify({
   user_id: '00000000-0000-4000-8000-000000000000',
   username: 'bench_http_user',
@@ -87,19 +90,35 @@ if (process.argv[2] === 'fastify') {
 } else {
   const body = JSON.stringify(session);
   const headers = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
-  const server = (await import('node:http')).createServer((req, res) => res.writeHead(200, headers).end(body));
+  let answer = (req, res) => res.writeHead(200, headers).end(body);
+  if (process.argv[2] === 'pg') {
+    const pool = new (await import('pg')).default.Pool({ connectionString: process.argv[3], max: 10 });
+    const text = 'select user_id::text, username, session_id::text, roles, expires_at, aal, subject_type from pgauth.validate($1)';
+    answer = (req, res) => pool.query({ name: 'validate', text, values: [req.headers.authorization.slice(7)] }).then(
+      (r) => res.writeHead(r.rows.length ? 200 : 401, headers).end(JSON.stringify(r.rows[0] ?? null)),
+      () => res.writeHead(500).end());
+    close = () => pool.end();
+  }
+  const server = (await import('node:http')).createServer((req, res) => answer(req, res));
   await new Promise((done) => server.listen(0, '127.0.0.1', done));
   console.log('bare listening on http://127.0.0.1:' + server.address().port);
-  close = () => new Promise((done) => server.close(done));
+  const end = close ?? (async () => {});
+  close = () => new Promise((done) => server.close(done)).then(end);
 }
 process.on('SIGTERM', () => close().then(() => process.exit(0)));
 `;
 
-/** Starts the bare server (written into .bench/, in the repository so that fastify resolves). */
-export async function startBare(ctx: RunContext, fastify: boolean, into: Server[]) {
+/** Starts a bare server (written into .bench/, in the repository so that fastify and pg resolve):
+ * `node:http`, `fastify`, or node:http with `pg` on the database `url`. */
+export async function startBare(ctx: RunContext, kind: string, into: Server[], url = '') {
   await writeFile(`${ctx.scratchDir}/bare-server.mjs`, BARE_SERVER);
-  const args = ['.bench/bare-server.mjs', ...(fastify ? ['fastify'] : [])];
-  return startServer(ctx, args, /bare listening on (http:\/\/\S+)/, `node ${args.join(' ')}`, into);
+  const args = [
+    '.bench/bare-server.mjs',
+    ...(kind === 'node:http' ? [] : [kind]),
+    ...(url ? [url] : []),
+  ];
+  const command = `node ${args.join(' ')}`.replace(url || '\0', '<url>');
+  return startServer(ctx, args, /bare listening on (http:\/\/\S+)/, command, into);
 }
 
 /** One request of a load; every connection sends all the requests of its list in turn. */

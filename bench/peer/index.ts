@@ -63,7 +63,7 @@ export async function run(ctx: m.RunContext) {
       http.startGateway(ctx, b.url, options, servers),
       http.startGateway(ctx, b.url, [...options, '--no-cache'], servers),
       startBa('--cookie-cache-max-age', `${MAX_AGE}`),
-      http.startBare(ctx, false, servers),
+      http.startBare(ctx, 'node:http', servers),
     ]);
     const post = async <T>(server: http.Server, path: string, body?: object): Promise<T> => {
       const res = await fetch(server.url + path, { method: 'POST', body: JSON.stringify(body) });

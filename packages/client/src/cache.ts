@@ -319,12 +319,15 @@ export function withCache<S extends Session | null>(
   validate: (token: string) => Promise<S>,
   cache: SessionCache,
 ): (token: string) => Promise<S> {
-  return async (token) => {
-    const hit = cache.get(token);
-    if (hit !== undefined) return hit as S;
+  const miss = async (token: string): Promise<S> => {
     const ticket = cache.ticket();
     const answer = await validate(token);
     cache.put(token, answer, ticket);
     return answer;
+  };
+  // A hit is answered without an async function's frame and promise of its own.
+  return (token) => {
+    const hit = cache.get(token);
+    return hit !== undefined ? Promise.resolve(hit as S) : miss(token);
   };
 }

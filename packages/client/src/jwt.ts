@@ -203,25 +203,29 @@ export function withJwt(
   validate: (token: string) => Promise<Session | null>,
   jwt: JwtValidation | null,
 ): (token: string) => Promise<Session | null> {
-  return async (token) => {
-    if (token.startsWith(JTI_PREFIX)) return null;
-    if (!jwt || !looksLikeJwt(token)) return validate(token);
-    const claims = await jwt.verifier.verify(token);
+  const verified = async (v: JwtValidation, token: string): Promise<Session | null> => {
+    const claims = await v.verifier.verify(token);
     if (claims === null || !UUID.test(claims.jti)) return null;
     const user = claims.subjectType === 'user';
     if (user && (claims.sid === null || !UUID.test(claims.sid))) return null;
     const entry = `${JTI_PREFIX}${claims.jti}`;
     const key = user ? sessionJwtKey(claims.jti) : undefined;
-    const cache = jwt.cache;
+    const cache = v.cache;
     let answer = cache?.get(entry);
     if (answer === undefined) {
       const ticket = cache?.ticket();
-      answer = await jwt.lookup(claims, token);
+      answer = await v.lookup(claims, token);
       if (cache && ticket) cache.put(entry, answer, ticket, Date.now(), key);
     }
     if (answer && answer.expiresAt.getTime() > claims.expiresAt) {
       return { ...answer, expiresAt: new Date(claims.expiresAt) };
     }
     return answer;
+  };
+  // Not async itself: an opaque token (the hot path) goes on to `validate` without a promise more.
+  return (token) => {
+    if (token.startsWith(JTI_PREFIX)) return Promise.resolve(null);
+    if (!jwt || !looksLikeJwt(token)) return validate(token);
+    return verified(jwt, token);
   };
 }

@@ -26,6 +26,7 @@ import { handleError, sendError } from './errors.ts';
 import { createMetrics, requestMetrics } from './metrics.ts';
 import { registerRateLimit } from './rate-limit.ts';
 import { requestId } from './request-id.ts';
+import { requestLogger } from './request-logger.ts';
 import { type RetentionJob, startRetention } from './retention.ts';
 import { accountRoutes } from './routes/account.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -36,7 +37,7 @@ import { opsRoutes } from './routes/ops.ts';
 import { revocationRoutes } from './routes/revocations.ts';
 import { tokenRoutes } from './routes/token.ts';
 import { errorSchema } from './schemas.ts';
-import { registerSecurityHeaders } from './security-headers.ts';
+import { securityHeaders } from './security-headers.ts';
 import { createSigner } from './signing.ts';
 
 export interface AppOptions {
@@ -187,6 +188,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     frameworkErrors: frameworkError,
     clientErrorHandler: clientError,
     logController: new RequestLog(),
+    // Without a logger Fastify hands every request the app's own no-op logger: nothing to defer.
+    ...(logger ? { childLoggerFactory: requestLogger } : {}),
     // The client's X-Request-Id is read by requestId, which takes only a safe one.
     requestIdHeader: false,
     genReqId: requestId,
@@ -271,12 +274,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setNotFoundHandler((_request, reply) => sendError(reply, 'not_found'));
   app.addSchema(errorSchema);
 
-  registerSecurityHeaders(app);
   registerCors(app, options.corsOrigins ?? []);
-  // Hooks in callback style: they run on every request, and an async hook costs a promise each.
+  // One hook in callback style for what every answer carries: it runs on every request, and each
+  // hook, or an async one, costs Fastify a step (and a promise) each time.
   app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id);
     const url = request.url;
+    // The security headers first, so that errors and 404s carry them too (security-headers.ts).
+    reply.headers(securityHeaders(url));
+    reply.header('x-request-id', request.id);
     if (url.startsWith('/v1/') || url.startsWith('/oauth2/')) {
       // Routes may set their own cache-control; this is the default of every API answer.
       reply.header('cache-control', 'no-store');
