@@ -114,7 +114,7 @@ async function purgeUnderLoad(ctx: RunContext, b: pg.BenchDatabase, load: pg.Pgb
   const [end, rows] = [Date.now(), await during];
   if (r.rows[0]?.n !== ended) throw new Error(`purged ${r.rows[0]?.n} of ${ended}`);
   const inside = rows.filter(([at = 0]) => at >= start && at <= end);
-  const last = Math.max(...rows.map(([at = 0]) => at));
+  const last = rows.reduce((m, [at = 0]) => Math.max(m, at), 0);
   const seconds = (end - start) / 1000;
   const ratio = round(p99(inside) / idle, 2);
   ctx.log(`purge_expired(): ${ended} in ${seconds.toFixed(2)} s; p99 ${p99(inside)} / ${idle} ms`);
