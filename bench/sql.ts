@@ -1,9 +1,21 @@
 /** Scenario `sql`, over pgbench: pgauth.validate on 100,000 sessions vs pgbench -S on as many
- * accounts (≥ 0.85); pgauth.login vs the bare crypt() it contains, cost 10 (≥ 0.9). */
-import { measureGroup, type RunContext, roundsOf, secondsOf } from './lib/measure.ts';
+ * accounts (≥ 0.85); pgauth.login vs the bare crypt() it contains, cost 10 (≥ 0.9); then the
+ * sessions' size per million with 1,000,000 ended ones added, and purge_expired() deleting them
+ * while validate runs: seconds per million (≤ 2), validation p99 during it vs idle (≤ 2).
+ * `--quick`: 100,000 ended. */
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type Measure,
+  measureGroup,
+  percentile,
+  type RunContext,
+  round,
+  roundsOf,
+  secondsOf,
+} from './lib/measure.ts';
 import * as pg from './lib/pg.ts';
 
-export const description = `pgauth.validate vs pgbench -S, pgauth.login vs bare crypt(), over pgbench`;
+export const description = `pgauth.validate vs pgbench -S, pgauth.login vs bare crypt(), purge under load, over pgbench`;
 const VALIDATE = `select * from pgauth.validate(token), 100,000 live sessions`;
 const LOGIN = `select * from pgauth.login('bench_login_' || :client_id, '${pg.PASSWORD}');\n`;
 const CRYPT = `select crypt(prehash, stored hash) = stored hash, cost 10`;
@@ -67,8 +79,51 @@ export async function run(ctx: RunContext) {
     const { ok, failed } = audit.rows[0] ?? { ok: 0, failed: 0 };
     if (failed > 0 || ok < login.transactions)
       throw new Error(`logins: ${ok} ok, ${failed} failed`);
-    return { comparisons: [...validate.comparisons, ...logins.comparisons] };
+    const measures = await purgeUnderLoad(ctx, b, { ...common, script });
+    return { comparisons: [...validate.comparisons, ...logins.comparisons], measures };
   } finally {
     await b.drop();
   }
+}
+
+/** Adds `ended` abandoned sessions to the 100,000 live ones, measures the sessions' size, then
+ * times one purge_expired() started 2 s into a run of the validate load, and compares the p99
+ * of the validations that ended during it with that of an idle run just before. */
+async function purgeUnderLoad(ctx: RunContext, b: pg.BenchDatabase, load: pg.PgbenchRun) {
+  const ended = ctx.quick ? 1e5 : 1e6;
+  const times = pg.ENDED;
+  await pg.insertSessions(b.db, { prefix: 'bench_gone_', from: 1e5 + 1, to: 1e5 + ended, times });
+  await b.db.exec('vacuum (analyze) pgauth.sessions, pgauth.users');
+  const sizeSql = `select pg_total_relation_size('pgauth.sessions')::float8 as total,
+    pg_indexes_size('pgauth.sessions')::float8 as indexes, count(*)::float8 as n from pgauth.sessions`;
+  const size = (await b.db.query<Record<'total' | 'indexes' | 'n', number>>(sizeSql)).rows[0];
+  const perM = (bytes = 0) => round(bytes / 2 ** 20 / ((size?.n ?? 1) / 1e6));
+  await b.db.exec('checkpoint');
+  const p99 = (rows: number[][]) =>
+    percentile(
+      rows.map(([, ms]) => ms as number),
+      99,
+    );
+  const idle = p99(await pg.pgbenchLatencies(load, 5));
+  const during = pg.pgbenchLatencies(load, 2 + Math.max(8, Math.ceil((20 * ended) / 1e6)));
+  await sleep(2000);
+  const [start, r] = [
+    Date.now(),
+    await b.db.query<{ n: number }>('select pgauth.purge_expired() as n'),
+  ];
+  const [end, rows] = [Date.now(), await during];
+  if (r.rows[0]?.n !== ended) throw new Error(`purged ${r.rows[0]?.n} of ${ended}`);
+  const inside = rows.filter(([at = 0]) => at >= start && at <= end);
+  const last = rows.reduce((m, [at = 0]) => Math.max(m, at), 0);
+  const seconds = (end - start) / 1000;
+  const ratio = round(p99(inside) / idle, 2);
+  ctx.log(`purge_expired(): ${ended} in ${seconds.toFixed(2)} s; p99 ${p99(inside)} / ${idle} ms`);
+  const n = (x: number) => x.toLocaleString('en-US');
+  // biome-ignore format: a table, a row a line
+  const measures: Measure[] = [
+    { name: 'sessions table and indexes per million sessions', value: perM(size?.total), unit: 'MiB', detail: `pg_total_relation_size (indexes ${perM(size?.indexes)} MiB) over ${n(size?.n ?? 0)} sessions after VACUUM; target ≤ 200` },
+    { name: 'purge_expired() per million ended sessions, under validation load', value: round((seconds * 1e6) / ended, 2), unit: 's', detail: `one call deleting ${n(ended)} abandoned sessions among 100,000 live ones while 4 clients validate; target ≤ 2` },
+    { name: 'validation p99 during the purge / idle', value: ratio, unit: '×', detail: `p99 of the ${n(inside.length)} validations that ended during the purge, ${round(p99(inside), 2)} ms, over an idle 5 s run's, ${round(idle, 2)} ms${last < end ? ' (the load ended before the purge)' : ''}; target ≤ 2` },
+  ];
+  return measures;
 }

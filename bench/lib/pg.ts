@@ -2,7 +2,7 @@
  * pgauth's tables), pgbench, and the bench sessions. */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { openPostgres } from '../../packages/client/src/db/postgres.ts';
@@ -87,6 +87,29 @@ export function pgbenchSide(label: string, run: PgbenchRun, seconds: number, war
     },
   };
   return side;
+}
+
+/** pgbench `run.script` for `seconds`, every transaction logged (-l): [end, latency] of each,
+ * both in ms, the end since the epoch, to pick the transactions of a window inside the run. */
+export async function pgbenchLatencies(run: PgbenchRun, seconds: number): Promise<number[][]> {
+  const prefix = `latency-${randomBytes(4).toString('hex')}`;
+  const args = ['-n', `-c${run.clients}`, '-j2', `-T${seconds}`, '-Mprepared', '-l'];
+  await exec(
+    [...args, `--log-prefix=${prefix}`, '-f', run.script ?? '', run.url],
+    run.dir,
+    run.signal,
+  );
+  const rows: number[][] = [];
+  for (const name of (await readdir(run.dir ?? '')).filter((f) => f.startsWith(prefix))) {
+    const path = `${run.dir}/${name}`;
+    // A line: client, transaction, latency µs, script, end s, end µs.
+    for (const line of (await readFile(path, 'utf8')).split('\n').filter(Boolean)) {
+      const [, , us = 0, , s = 0, sus = 0] = line.split(' ').map(Number);
+      rows.push([s * 1000 + sus / 1000, us / 1000]);
+    }
+    await rm(path);
+  }
+  return rows;
 }
 
 /** pgbench -i: its tables at a scale (100,000 pgbench_accounts rows per unit), vacuumed. */

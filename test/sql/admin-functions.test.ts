@@ -409,3 +409,34 @@ test('purge_expired deletes exactly the sessions whose absolute expiry, revocati
   assert.equal(purged, 108 - expected.rows.length);
   assert.ok(expected.rows.length > 0 && expected.rows.length < 108, 'both kinds are present');
 });
+
+// Last: it truncates every session of the test database.
+test('deleting sessions deletes their rotated refresh tokens: by purge_expired, by a user deletion, by TRUNCATE', async () => {
+  const rotated = (id: string) =>
+    scalar<number>(
+      t.db,
+      'select count(*)::int as v from pgauth.rotated_refresh_tokens where session_id = $1',
+      [id],
+    );
+  const rotate = async (username: string) => {
+    await register(t.db, username);
+    const p = await loginPair(t.db, username);
+    const r = await t.db.query<{ refresh_token: string }>('select * from pgauth.refresh($1)', [
+      p.refresh_token,
+    ]);
+    await t.db.query('select * from pgauth.refresh($1)', [r.rows[0]?.refresh_token]);
+    assert.equal(await rotated(p.session_id), 2, `${username}: two rotations`);
+    return p;
+  };
+  const purged = await rotate('ad_rot_purge');
+  const kept = await rotate('ad_rot_kept');
+  await t.db.query('select pgauth.revoke_session($1)', [purged.session_id]);
+  await withClock(t.db, '7 days 1 minute', () => t.db.query('select pgauth.purge_expired()'));
+  assert.equal(await rotated(purged.session_id), 0, 'the purged session takes its tokens along');
+  assert.equal(await rotated(kept.session_id), 2, 'a live session keeps its own');
+  await t.db.query('delete from pgauth.users where id = $1', [kept.user_id]);
+  assert.equal(await rotated(kept.session_id), 0, 'a deleted user takes them along');
+  const last = await rotate('ad_rot_truncate');
+  await t.db.exec('truncate pgauth.sessions cascade');
+  assert.equal(await rotated(last.session_id), 0, 'TRUNCATE takes them along');
+});

@@ -162,6 +162,24 @@ test('a TRUNCATE that rolls back sends nothing: the next message on the channel 
   assert.equal(i, from, `nothing came before the logout: ${heard.slice(from, i)}`);
 });
 
+test('a DELETE names the deleted sessions whose access token is still valid, and no expired one', async () => {
+  await register('rn_delete_expired');
+  const live = await login('rn_delete_expired');
+  const expired = await login('rn_delete_expired');
+  let from = heard.length;
+  await t.db.query(
+    `update pgauth.sessions set access_expires_at = now() - interval '1 second' where id = $1`,
+    [expired.session_id],
+  );
+  from = (await nextMatching(from, naming(expired.access_token))) + 1;
+  await t.db.query('delete from pgauth.sessions where id = any($1::uuid[])', [
+    [live.session_id, expired.session_id],
+  ]);
+  const i = await nextMatching(from, naming(live.access_token));
+  assert.deepEqual(JSON.parse(heard[i] as string), { keys: [cacheKey(live.access_token)] });
+  assert.ok(!heard.slice(from).some(naming(expired.access_token)), 'the expired one is not named');
+});
+
 test('TRUNCATE pgauth.sessions notifies {"flush": true} once and audits sessions_revoked truncated', async () => {
   await register('rn_truncate');
   const a = await login('rn_truncate');

@@ -669,6 +669,28 @@ $$;
 ALTER FUNCTION pgauth._purge_lifecycle() OWNER TO pgauth_owner;
 
 --
+-- Name: _purge_sessions(timestamp with time zone); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth._purge_sessions(p_cutoff timestamp with time zone) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    SET enable_seqscan TO 'off'
+    AS $$
+declare
+  v_count integer;
+begin
+  delete from pgauth.sessions s
+  where least(s.expires_at, s.revoked_at, greatest(s.refresh_expires_at, s.access_expires_at))
+        < p_cutoff;
+  get diagnostics v_count = row_count;
+  return v_count;
+end
+$$;
+
+ALTER FUNCTION pgauth._purge_sessions(p_cutoff timestamp with time zone) OWNER TO pgauth_owner;
+
+--
 -- Name: _random_bytes(integer); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -2601,14 +2623,9 @@ CREATE FUNCTION pgauth.purge_expired() RETURNS integer
 declare
   v_settings pgauth.settings := pgauth._settings();
   v_now timestamptz := pgauth.clock();
-  v_cutoff timestamptz := v_now - v_settings.session_retention;
-  v_count integer;
+  v_count integer := pgauth._purge_sessions(v_now - v_settings.session_retention);
   v_attempt pgauth.password_attempts;
 begin
-  delete from pgauth.sessions s
-  where least(s.expires_at, s.revoked_at, greatest(s.refresh_expires_at, s.access_expires_at))
-        < v_cutoff;
-  get diagnostics v_count = row_count;
   update pgauth.sessions s set rotation_salt = null
   where s.rotation_salt is not null and s.rotated_at <= v_now - v_settings.refresh_reuse_grace;
   for v_attempt in
@@ -3449,6 +3466,26 @@ $$;
 ALTER FUNCTION pgauth.tg_service_accounts__sync_keys() OWNER TO pgauth_owner;
 
 --
+-- Name: tg_sessions__forget_rotated(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.tg_sessions__forget_rotated() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  if tg_op = 'TRUNCATE' then
+    truncate pgauth.rotated_refresh_tokens;
+  else
+    delete from pgauth.rotated_refresh_tokens r using old_rows o where r.session_id = o.id;
+  end if;
+  return null;
+end
+$$;
+
+ALTER FUNCTION pgauth.tg_sessions__forget_rotated() OWNER TO pgauth_owner;
+
+--
 -- Name: tg_sessions__notify(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
 --
 
@@ -3469,7 +3506,8 @@ begin
   end if;
   -- The access token each changed live session had before the statement: the only one of the
   -- session a cache can hold as valid. (UPDATE and DELETE have different transition tables, so
-  -- one query each.)
+  -- one query each.) A deleted session whose access token has expired is in no cache: the purge
+  -- deletes only those, and announces nothing.
   if tg_op = 'UPDATE' then
     select array_agg(o.access_token_hash) into v_hashes
     from old_rows o join new_rows n on n.id = o.id
@@ -3480,7 +3518,7 @@ begin
         or o.access_expires_at > n.access_expires_at);
   else
     select array_agg(o.access_token_hash) into v_hashes
-    from old_rows o where o.revoked_at is null;
+    from old_rows o where o.revoked_at is null and o.access_expires_at > pgauth.clock();
   end if;
   for v_keys in
     with keyed as (
@@ -4681,7 +4719,7 @@ CREATE UNIQUE INDEX service_accounts_name_key ON pgauth.service_accounts USING b
 -- Name: sessions_ended_at_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
 --
 
-CREATE INDEX sessions_ended_at_idx ON pgauth.sessions USING btree (LEAST(expires_at, revoked_at, GREATEST(refresh_expires_at, access_expires_at)));
+CREATE INDEX sessions_ended_at_idx ON pgauth.sessions USING brin (LEAST(expires_at, revoked_at, GREATEST(refresh_expires_at, access_expires_at)) timestamptz_minmax_multi_ops);
 
 --
 -- Name: sessions_rotation_salt_idx; Type: INDEX; Schema: pgauth; Owner: pgauth_owner
@@ -4766,6 +4804,18 @@ CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON pgauth.audit_log FOR EAC
 --
 
 CREATE TRIGGER service_accounts_sync_keys AFTER UPDATE ON pgauth.service_accounts REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION pgauth.tg_service_accounts__sync_keys();
+
+--
+-- Name: sessions sessions_forget_rotated; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TRIGGER sessions_forget_rotated AFTER DELETE ON pgauth.sessions REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION pgauth.tg_sessions__forget_rotated();
+
+--
+-- Name: sessions sessions_forget_rotated_truncate; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE TRIGGER sessions_forget_rotated_truncate AFTER TRUNCATE ON pgauth.sessions FOR EACH STATEMENT EXECUTE FUNCTION pgauth.tg_sessions__forget_rotated();
 
 --
 -- Name: sessions sessions_notify_delete; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
@@ -4887,13 +4937,6 @@ ALTER TABLE ONLY pgauth.password_attempts
 
 ALTER TABLE ONLY pgauth.recovery_codes
     ADD CONSTRAINT recovery_codes_user_id_fkey FOREIGN KEY (user_id) REFERENCES pgauth.users(id) ON DELETE CASCADE;
-
---
--- Name: rotated_refresh_tokens rotated_refresh_tokens_session_id_fkey; Type: FK CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
---
-
-ALTER TABLE ONLY pgauth.rotated_refresh_tokens
-    ADD CONSTRAINT rotated_refresh_tokens_session_id_fkey FOREIGN KEY (session_id) REFERENCES pgauth.sessions(id) ON DELETE CASCADE;
 
 --
 -- Name: sessions sessions_user_id_fkey; Type: FK CONSTRAINT; Schema: pgauth; Owner: pgauth_owner
@@ -5087,6 +5130,12 @@ REVOKE ALL ON FUNCTION pgauth._prehash(p_password text) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION pgauth._purge_lifecycle() FROM PUBLIC;
+
+--
+-- Name: FUNCTION _purge_sessions(p_cutoff timestamp with time zone); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth._purge_sessions(p_cutoff timestamp with time zone) FROM PUBLIC;
 
 --
 -- Name: FUNCTION _random_bytes(p_count integer); Type: ACL; Schema: pgauth; Owner: pgauth_owner
@@ -5663,6 +5712,12 @@ REVOKE ALL ON FUNCTION pgauth.tg_audit_log__append_only() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION pgauth.tg_service_accounts__sync_keys() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg_sessions__forget_rotated(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.tg_sessions__forget_rotated() FROM PUBLIC;
 
 --
 -- Name: FUNCTION tg_sessions__notify(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
