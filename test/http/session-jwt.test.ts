@@ -188,6 +188,20 @@ test('logout ends the JWT: the gateway at once, the SDK caches by the event that
   assert.equal(audit.rows[0]?.detail.via, 'jwt');
 });
 
+test("the SDK's own logout and password change drop the JWT from its cache before they answer", async () => {
+  for (const client of [overHttp, sdk]) {
+    const out = await session();
+    const changed = await session();
+    for (const s of [out, changed]) {
+      assert.deepEqual(await verdicts(s.access_token), ['accepted', 'accepted', 'accepted']);
+    }
+    await client.logout(out.access_token);
+    assert.equal(await client.validate(out.access_token), null);
+    await client.changePassword(changed.access_token, PASSWORD, 'another long passphrase 43');
+    assert.equal(await client.validate(changed.access_token), null);
+  }
+});
+
 test('a lock, a password change and RFC 7009 revocation end the JWT for every verifier', async () => {
   const locked = await session();
   const changed = await session();

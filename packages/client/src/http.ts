@@ -6,7 +6,8 @@ import http from 'node:http';
 import https from 'node:https';
 import { createParser } from 'eventsource-parser';
 import { AuthError, ERRORS, type ErrorCode, MfaRequiredError } from './errors.ts';
-import { type OperationHooks, revoking } from './operations.ts';
+import { JTI_PREFIX, sessionJwtIds } from './jwt.ts';
+import { type OperationHooks, type Revoked, revoking } from './operations.ts';
 import type { RevocationSource } from './revocations.ts';
 import { plausibleToken } from './tokens.ts';
 import type { SecondFactor, Session, SubjectType, TokenPair } from './types.ts';
@@ -149,14 +150,17 @@ export function httpOperations(options: HttpOptions, hooks: OperationHooks = {})
     },
     async logout(accessToken: string): Promise<void> {
       if (!plausibleToken(accessToken)) return;
-      const r = await revoking(hooks, { token: accessToken }, () =>
-        send('POST', '/v1/logout', accessToken),
-      );
+      // A session's JWT is cached under its jti (jwt.ts), not under the token itself.
+      const jwt = sessionJwtIds(accessToken);
+      const revoked: Revoked = jwt ? { sessionId: jwt.sid } : { token: accessToken };
+      const r = await revoking(hooks, revoked, () => send('POST', '/v1/logout', accessToken));
       if (r.status !== 204 && r.status !== 401) throw authErrorOf(r);
     },
     async changePassword(accessToken: string, currentPassword: string, newPassword: string) {
       if (!plausibleToken(accessToken)) throw new AuthError('invalid_token');
-      const r = await revoking(hooks, { userOf: accessToken }, () =>
+      const jwt = sessionJwtIds(accessToken);
+      const revoked: Revoked = { userOf: jwt ? `${JTI_PREFIX}${jwt.jti}` : accessToken };
+      const r = await revoking(hooks, revoked, () =>
         send('POST', '/v1/password', accessToken, {
           current_password: currentPassword,
           new_password: newPassword,

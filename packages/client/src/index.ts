@@ -196,15 +196,23 @@ export function createAuthClient(options: ClientOptions): AuthClient {
         application_name: 'pgauth-client',
       });
     if (!options.database) closers.push(() => db.close());
-    ops = sqlOperations(db, hooks);
     const service = serviceOperations(db);
-    jwt = {
+    const sqlJwt: Omit<JwtValidation, 'cache'> = {
       verifier: jwtVerifier(databaseKeys(() => service.publishedSigningKeys())),
       lookup: (claims) =>
         claims.subjectType === 'user'
           ? service.validateSessionJwt(claims.sid as string, claims.jti)
           : service.validateJti(claims.jti),
     };
+    jwt = sqlJwt;
+    ops = sqlOperations(db, {
+      ...hooks,
+      // A password change with a session's JWT: verified here, never from the cache.
+      checkToken:
+        options.verifyJwt === false
+          ? undefined
+          : (validate) => withJwt(validate, { ...sqlJwt, cache: null }),
+    });
     const channel = probeChannel();
     source = databaseSource(db, channel);
     const g = new CacheGuard(

@@ -19,6 +19,13 @@ export interface SqlOptions extends OperationHooks {
    * alone. Default on.
    */
   batch?: CoalesceOptions | false;
+  /**
+   * What `validate` becomes for the methods that check a token first (changePassword): e.g. JWT
+   * aware (jwt.ts withJwt), never cached. Default: `validate` as it is.
+   */
+  checkToken?: (
+    validate: (token: string) => Promise<Session | null>,
+  ) => (token: string) => Promise<Session | null>;
 }
 
 /** Runs an SDK call: a fault of the driver becomes AuthError `internal`, with its cause. */
@@ -64,6 +71,7 @@ export function sqlOperations(db: Database, options: SqlOptions = {}) {
   const ops = serviceOperations(db, options);
   const fast = fastValidate(ops, options.batch);
   const validate = (token: string): Promise<Session | null> => sdkCall(() => fast(token));
+  const check = options.checkToken ? options.checkToken(fast) : fast;
   return {
     validate,
     login: (username: string, password: string, context?: LoginContext): Promise<TokenPair> =>
@@ -95,7 +103,7 @@ export function sqlOperations(db: Database, options: SqlOptions = {}) {
       }),
     changePassword: (accessToken: string, currentPassword: string, newPassword: string) =>
       sdkCall(async () => {
-        const session = await validate(accessToken);
+        const session = await check(accessToken);
         if (!session) throw new AuthError('invalid_token');
         if (!(await ops.changePassword(session.userId, currentPassword, newPassword))) {
           throw new AuthError('invalid_credentials');

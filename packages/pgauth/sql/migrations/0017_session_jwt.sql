@@ -20,10 +20,13 @@
 --
 -- Threat model. The jti reveals 128 bits of the SHA-256 of an opaque token that nobody holds: no
 -- preimage, and validate accepts no hash. Logging out with a JWT (pgauth.logout_jwt) needs the sid
--- and that 128-bit prefix, i.e. the token, exactly as logout needs the opaque token; the gateway
--- checks the signature before it calls it. A third-party verifier checks only the signature and
--- exp, so it learns a revocation only at expiry: the JWT lives at most settings.service_token_ttl
--- (5 minutes by default), or the session's access token lifetime when that is shorter.
+-- and that 128-bit prefix, which only a holder of the token knows (the notifications carry 64 of
+-- those bits): like logout with an opaque token, it needs no signature, and a forged JWT naming
+-- another session ends nothing. Accepting one as valid is another matter: pgauth's verifiers check
+-- the signature before they call validate_session_jwt. A third-party verifier checks only the
+-- signature and exp, so it learns a revocation only at expiry: the JWT lives at most
+-- settings.service_token_ttl (5 minutes by default), or the session's access token lifetime when
+-- that is shorter.
 
 set local role pgauth_owner;
 

@@ -12,7 +12,7 @@ import { SIGNING_ALGS } from '../signing.ts';
 
 /** What the metadata says, in its own member, about revocation and third-party verifiers. */
 export const REVOCATION_NOTICE =
-  "JWT access tokens are verified offline against jwks_uri. pgauth's own verifiers (the gateway and the @pgauth/client SDK) also reject a token whose jti was revoked, at once; any other verifier learns of a revocation only when the token expires (exp, 5 minutes by default), unless it asks introspection_endpoint.";
+  "JWT access tokens are verified offline against jwks_uri. pgauth's own verifiers (the gateway and the @pgauth/client SDK) also reject a token whose session (sid), API key or jti was revoked, at once; any other verifier learns of a revocation only when the token expires (exp, 5 minutes by default), unless it asks introspection_endpoint.";
 
 const metadata = {
   type: 'object',
