@@ -114,8 +114,15 @@ test('a connection killed inside a transaction is rolled back and does not hold 
   }
 });
 
-/** A raw connection that has done its startup; `send` writes frontend messages. */
-async function rawConnection(): Promise<{ send(...messages: Buffer[]): void; close(): void }> {
+/**
+ * A raw connection that has done its startup; `send` writes frontend messages, `answered(type)`
+ * resolves once a backend message of that type byte has come back.
+ */
+async function rawConnection(): Promise<{
+  send(...messages: Buffer[]): void;
+  answered(type: number): Promise<void>;
+  close(): void;
+}> {
   const socket = connect(server.port, '127.0.0.1');
   socket.on('error', () => {});
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
@@ -137,8 +144,29 @@ async function rawConnection(): Promise<{ send(...messages: Buffer[]): void; clo
     socket.on('data', onData);
     socket.write(startup);
   });
+  // After the startup: the type byte of every whole backend message, in order.
+  const types: number[] = [];
+  let rest = Buffer.alloc(0);
+  socket.on('data', (d: Buffer) => {
+    rest = Buffer.concat([rest, d]);
+    while (rest.length >= 5 && rest.length >= 1 + rest.readInt32BE(1)) {
+      types.push(rest[0] ?? 0);
+      rest = rest.subarray(1 + rest.readInt32BE(1));
+    }
+    socket.emit('pgauth-message');
+  });
   return {
     send: (...messages) => socket.write(Buffer.concat(messages)),
+    answered: (type) =>
+      new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (!types.includes(type)) return;
+          socket.off('pgauth-message', check);
+          resolve();
+        };
+        socket.on('pgauth-message', check);
+        check();
+      }),
     close: () => socket.destroy(),
   };
 }
@@ -164,7 +192,8 @@ test('a connection that dies in the middle of a failed batch leaves the backend 
     // An error inside an extended-protocol batch: the backend skips messages until Sync, which
     // this connection never sends.
     raw.send(parse('select 1/0'), bind(), execute());
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Its ErrorResponse ('E') is back: the backend is in that state, held by this connection.
+    await raw.answered(0x45);
     const waiting = p.query('select $1::int as v', [7]);
     raw.close();
     assert.equal((await waiting).rows[0]?.v, 7);

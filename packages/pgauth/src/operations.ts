@@ -22,15 +22,7 @@ import type {
   UserRow,
 } from './rows.ts';
 
-export type {
-  ApiKeyRow,
-  AuditRow,
-  LoginMinute,
-  NewApiKey,
-  ServiceAccountRow,
-  SessionRow,
-  UserRow,
-} from './rows.ts';
+export type * from './rows.ts';
 
 /** A point in time: a timestamptz literal (`at`), or an interval from now (`interval`). */
 export interface TimeArg {

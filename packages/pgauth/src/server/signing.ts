@@ -140,41 +140,46 @@ export function createSigner(ops: ServiceOperations, admin: AdminOperations, kek
     active = { kid: row.kid, alg: row.alg, key, at: Date.now() };
     return active;
   };
+  /** A JWT access token of `payload` and the registered claims, signed with the active key. */
+  const signed = async (
+    payload: Record<string, unknown>,
+    claims: { sub: string; jti: string; expiresAt: Date },
+    issuer: string,
+  ): Promise<string> => {
+    const { kid, alg, key } = await current();
+    return new SignJWT(payload)
+      .setProtectedHeader({ alg, kid, typ: 'at+jwt' })
+      .setIssuer(issuer)
+      .setSubject(claims.sub)
+      .setAudience(issuer)
+      .setJti(claims.jti)
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(claims.expiresAt.getTime() / 1000))
+      .sign(key);
+  };
   return {
-    async sign(grant, issuer) {
-      const { kid, alg, key } = await current();
-      return new SignJWT({
-        client_id: grant.clientId,
-        scope: grant.roles.join(' '),
-        sid: grant.apiKeyId,
-        subject_type: 'service_account',
-      })
-        .setProtectedHeader({ alg, kid, typ: 'at+jwt' })
-        .setIssuer(issuer)
-        .setSubject(grant.serviceAccountId)
-        .setAudience(issuer)
-        .setJti(grant.tokenId)
-        .setIssuedAt()
-        .setExpirationTime(Math.floor(grant.expiresAt.getTime() / 1000))
-        .sign(key);
-    },
-    async signSession(claims, issuer) {
-      const { kid, alg, key } = await current();
-      return new SignJWT({
-        sid: claims.sessionId,
-        scope: claims.roles.join(' '),
-        roles: claims.roles,
-        aal: claims.aal,
-        subject_type: 'user',
-      })
-        .setProtectedHeader({ alg, kid, typ: 'at+jwt' })
-        .setIssuer(issuer)
-        .setSubject(claims.userId)
-        .setAudience(issuer)
-        .setJti(claims.jti)
-        .setIssuedAt()
-        .setExpirationTime(Math.floor(claims.expiresAt.getTime() / 1000))
-        .sign(key);
-    },
+    sign: (grant, issuer) =>
+      signed(
+        {
+          client_id: grant.clientId,
+          scope: grant.roles.join(' '),
+          sid: grant.apiKeyId,
+          subject_type: 'service_account',
+        },
+        { sub: grant.serviceAccountId, jti: grant.tokenId, expiresAt: grant.expiresAt },
+        issuer,
+      ),
+    signSession: (claims, issuer) =>
+      signed(
+        {
+          sid: claims.sessionId,
+          scope: claims.roles.join(' '),
+          roles: claims.roles,
+          aal: claims.aal,
+          subject_type: 'user',
+        },
+        { sub: claims.userId, jti: claims.jti, expiresAt: claims.expiresAt },
+        issuer,
+      ),
   };
 }
