@@ -38,13 +38,12 @@ before(async () => {
   });
   await app.t.db.query(`update pgauth.settings set access_token_format = 'jwt'`);
   admin = await createSession(app, 'sjwt_root', ['admin', 'introspect']);
-  sdk = createAuthClient({ database: app.t.db, cache: {}, onCacheChange: flushed(() => sdk) });
+  sdk = createAuthClient({ database: app.t.db, cache: {} });
   overHttp = createAuthClient({
     baseUrl: app.url,
     cache: {},
     serviceToken: admin.access_token,
     onSubscriptionError: () => {},
-    onCacheChange: flushed(() => overHttp),
   });
   await Promise.all([sdk.cache?.ready(5_000), overHttp.cache?.ready(5_000)]);
 });
@@ -78,40 +77,23 @@ async function verdicts(token: string): Promise<Verdict[]> {
   ];
 }
 
-/** Waiters released when a client's cache turns off or on again: every such change empties it. */
-const flushWaiters = new Map<AuthClient, Set<() => void>>();
-const waitersOf = (client: AuthClient): Set<() => void> => {
-  const set = flushWaiters.get(client) ?? new Set<() => void>();
-  flushWaiters.set(client, set);
-  return set;
-};
-const flushed = (client: () => AuthClient) => (): void => {
-  for (const release of [...waitersOf(client())]) release();
-};
-
 /**
  * Resolves when `client`'s cache no longer holds session `sid`: an applied event evicted it, or
- * the cache was emptied because its probes turned it off (or on again), as a loaded machine can
- * make them do. Fails when neither happened within 5 s (a bound on failure: success never waits
- * for a time).
+ * the cache emptied itself because its probes turned it off (or on again), as a loaded machine
+ * can make them do; onEvict reports both. Fails when neither happened within 5 s (a bound on
+ * failure: success never waits for a time).
  */
 function evicted(client: AuthClient, sid: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const waiters = waitersOf(client);
-    const done = (): void => {
-      clearTimeout(timer);
-      stop?.();
-      waiters.delete(done);
-      resolve();
-    };
     const timer = setTimeout(() => {
       stop?.();
-      waiters.delete(done);
       reject(new Error(`no revocation event evicted session ${sid} within 5 s`));
     }, 5_000);
-    waiters.add(done);
     const stop = client.cache?.onEvict((ids) => {
-      if (ids.includes(sid)) done();
+      if (!ids.includes(sid)) return;
+      clearTimeout(timer);
+      stop?.();
+      resolve();
     });
   });
 }

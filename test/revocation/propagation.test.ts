@@ -65,8 +65,13 @@ describe('revocation reaches two gateways and an SDK client', { skip: postgresOn
   let feeds: RevocationWatch[] = [];
   let client: AuthClient | undefined;
   let cache: CacheState;
-  /** Session ids the SDK client evicted on a revocation event. */
+  /**
+   * Session ids the SDK client reported evicted (onEvict): by a revocation event while its cache
+   * served, or dropped when the cache turned off (then `subscribed` is already false; a cache
+   * that turns on again is empty, as it stores nothing while off).
+   */
   const clientEvicted = new Set<string>();
+  const clientDropped = new Set<string>();
   const subscriptionErrors: Error[] = [];
   /** A token of role introspect, for the gateways' revocation streams. */
   let watcherToken: string;
@@ -84,7 +89,7 @@ describe('revocation reaches two gateways and an SDK client', { skip: postgresOn
     assert.ok(client.cache, 'a client created with cache: true has a cache');
     cache = client.cache;
     cache.onEvict((ids) => {
-      for (const id of ids) clientEvicted.add(id);
+      for (const id of ids) (cache.subscribed ? clientEvicted : clientDropped).add(id);
     });
     // Pushed as each one starts, so that `after` stops whichever did even if the other failed.
     await Promise.all(
@@ -474,8 +479,9 @@ describe('revocation reaches two gateways and an SDK client', { skip: postgresOn
       'pgauth-client:listen': 1,
       'pgauth:listen': 2,
     });
-    // Each of them noticed the loss (and so dropped its cache), and nobody heard of this
-    // revocation, since no LISTEN connection existed when it committed.
+    // Each of them noticed the loss and dropped its cache (the SDK client told its onEvict
+    // listeners of every session that went, the one primed above among them), and nobody heard
+    // of this revocation, since no LISTEN connection existed when it committed.
     assert.ok(subscriptionErrors.length > errorsBefore, 'the SDK client was told of the loss');
     for (const [i, g] of gateways.entries()) {
       assert.ok(feeds[i]?.ended, `gateway ${'AB'[i]} ended its revocation stream on the loss`);
@@ -485,6 +491,10 @@ describe('revocation reaches two gateways and an SDK client', { skip: postgresOn
         `gateway ${'AB'[i]} logged the loss`,
       );
     }
+    assert.ok(
+      clientDropped.has(s.sessionId),
+      'onEvict named the cached session when the cache emptied on the loss',
+    );
     assert.ok(!clientEvicted.has(s.sessionId), 'no event for a revocation made during the outage');
     for (const feed of feeds) feed.close();
     feeds = newFeeds as RevocationWatch[];

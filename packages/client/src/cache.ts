@@ -193,11 +193,7 @@ export class SessionCache {
    * next validation of each asks the source. Returns the ids of the cached sessions it evicted.
    */
   apply(event: RevocationEvent, now = Date.now()): string[] {
-    if (event.flush) {
-      const all = [...this.tokensOf.keys()];
-      this.clear();
-      return all;
-    }
+    if (event.flush) return this.clear();
     return this.evictIds(event.sessionIds, event.keys, now);
   }
 
@@ -226,7 +222,7 @@ export class SessionCache {
       if (entry.session) evicted.add(entry.session.sessionId);
       this.remove(token, entry);
     }
-    if (this.evictionLog.length > EVICTION_MEMORY_MAX) this.clear();
+    if (this.evictionLog.length > EVICTION_MEMORY_MAX) return [...evicted, ...this.clear()];
     return [...evicted];
   }
 
@@ -261,13 +257,16 @@ export class SessionCache {
   /**
    * Marks the subscription live or lost. Either way everything cached goes: on loss because
    * events may be missed from now on, on (re)subscription because they may have been missed.
+   * Returns the ids of the cached sessions that went.
    */
-  setSubscribed(live: boolean): void {
-    this.clear();
+  setSubscribed(live: boolean): string[] {
     this.live = live;
+    return this.clear();
   }
 
-  clear(): void {
+  /** Empties the cache. Returns the ids of the cached sessions that went. */
+  clear(): string[] {
+    const held = [...this.tokensOf.keys()];
     this.clearedAt = ++this.seq;
     this.entries.clear();
     this.tokensOf.clear();
@@ -275,6 +274,7 @@ export class SessionCache {
     this.sessionsOf.clear();
     this.evictedAt.clear();
     this.evictionLog.length = 0;
+    return held;
   }
 
   private remove(token: string, entry: Entry): void {

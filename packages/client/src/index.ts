@@ -107,11 +107,11 @@ function cacheState(
   guard: CacheGuard,
 ): CacheState {
   const evictListeners = new Set<(ids: readonly string[]) => void>();
-  subscription.onEvent((event: RevocationEvent) => {
-    const evicted = cache.apply(event);
-    for (const listener of evictListeners) listener(evicted);
-  });
-  guardCache(subscription, guard, cache);
+  const evicted = (ids: readonly string[]): void => {
+    for (const listener of evictListeners) listener(ids);
+  };
+  subscription.onEvent((event: RevocationEvent) => evicted(cache.apply(event)));
+  guardCache(subscription, guard, cache, evicted);
   return {
     get subscribed() {
       return cache.subscribed;

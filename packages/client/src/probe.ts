@@ -249,8 +249,14 @@ export function guardCache(
   subscription: RevocationSubscription,
   guard: CacheGuard,
   cache: SessionCache | null,
+  onEmptied?: (sessionIds: string[]) => void,
 ): void {
-  if (cache) guard.onChange((enabled) => cache.setSubscribed(enabled));
+  if (cache) {
+    guard.onChange((enabled) => {
+      const dropped = cache.setSubscribed(enabled);
+      if (dropped.length > 0) onEmptied?.(dropped);
+    });
+  }
   subscription.onProbe((payload) => guard.heard(payload));
   subscription.onState((live) => guard.setLive(live));
 }

@@ -101,7 +101,8 @@ export interface CacheState {
   readonly size: number;
   /**
    * Called on every revocation event, once it is applied, with the ids of the cached sessions it
-   * evicted: none when it named nothing cached, every one on a flush.
+   * evicted: none when it named nothing cached, every one on a flush. Also called, with every
+   * cached session, when the cache empties itself because it turned off or on (onCacheChange).
    */
   onEvict(listener: (sessionIds: readonly string[]) => void): () => void;
   /** Resolves when the cache serves (at once if it does); rejects with the cause after timeoutMs. */
