@@ -2,7 +2,7 @@
  * Runs the real `pgauth` binary as a child process against a database of the engine under test.
  *
  * PostgreSQL: a fresh random database (test/helpers/db.ts), passed with --database-url.
- * PGlite: a temporary --data-dir, made from the migrated dump of test/helpers/db.ts (bcrypt cost
+ * PGlite: a temporary --data-dir, a copy of the migrated folder of test/helpers/db.ts (bcrypt cost
  * 4), then held open by this process behind the wire-protocol endpoint of `pgauth serve` and
  * recorded the way serve records it, so that the CLI (and this process) is routed through it
  * (embedded.test.ts covers the CLI opening a folder itself, which costs seconds per command).

@@ -11,6 +11,11 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The pgauth executable, as npm installs it. */
 export const BIN = fileURLToPath(new URL('../../packages/pgauth/bin/pgauth.js', import.meta.url));
+/**
+ * `node` and the V8 flag a child inherits from this process: --liftoff-only, which scripts/test.js
+ * gives test files on the embedded engine (a CLI command that opens a folder starts PGlite too).
+ */
+const NODE = [process.execPath, ...process.execArgv.filter((a) => a === '--liftoff-only')];
 
 /** A port of 127.0.0.1 that was free a moment ago, for a program that cannot be given port 0. */
 export async function freePort(): Promise<number> {
@@ -121,7 +126,7 @@ export async function runProcess(
 
 /** Runs `node bin/pgauth.js …args` to its end, in the environment of childEnv(). */
 export function runPgauth(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  return runProcess([process.execPath, BIN, ...args], { env: childEnv(), ...options });
+  return runProcess([...NODE, BIN, ...args], { env: childEnv(), ...options });
 }
 
 export interface GatewayProcess {
@@ -146,7 +151,7 @@ export function startServe(
   args: readonly string[],
   options: { listenTimeoutMs?: number } = {},
 ): Promise<GatewayProcess> {
-  const p = spawnCollected([process.execPath, BIN, 'serve', ...args]);
+  const p = spawnCollected([...NODE, BIN, 'serve', ...args]);
   let running = true;
   let exitCode: number | null = null;
   const exited = p.closed.then(({ code }) => {
