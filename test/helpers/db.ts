@@ -13,12 +13,12 @@ import { cp, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
-import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
+import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { openPostgres } from '../../packages/client/src/db/postgres.ts';
 import type { Database } from '../../packages/client/src/db/types.ts';
-import { fromPglite, openPglite } from '../../packages/pgauth/src/db/pglite.ts';
+import { dropSpareWal } from '../../packages/pgauth/src/db/embedded.ts';
+import { createPglite, fromPglite, openPglite } from '../../packages/pgauth/src/db/pglite.ts';
 import { migrate, readMigrations } from '../../packages/pgauth/src/migrate.ts';
 import { useFileFixture } from './fixture.ts';
 
@@ -212,6 +212,7 @@ async function pgliteTemplate(): Promise<string> {
   } finally {
     await db.close();
   }
+  await dropSpareWal(building);
   // Another file may have put its own in place meanwhile: then this one goes.
   await rename(building, dir).catch(() => rm(building, { recursive: true, force: true }));
   return dir;
@@ -223,7 +224,7 @@ async function pgliteTemplate(): Promise<string> {
  */
 export async function openPgliteFolder(dataDir: string): Promise<{ pglite: PGlite; db: Database }> {
   await cp(await pgliteTemplate(), dataDir, { recursive: true });
-  const pglite = await PGlite.create({ dataDir, extensions: { pgcrypto } });
+  const pglite = await createPglite({ dataDir });
   return { pglite, db: fromPglite(pglite) };
 }
 
