@@ -124,6 +124,30 @@ test('invalid_scope, unsupported_grant_type and invalid_request as RFC 6749 §5.
     400,
     'invalid_request',
   );
+  // §4.4.2: form-encoded parameters only; the same credentials as JSON are not a request.
+  assertOAuthError(await call(a, 'POST', '/oauth2/token', { json: ok }), 400, 'invalid_request');
+  assertOAuthError(
+    await call(a, 'POST', '/oauth2/token', {
+      json: { grant_type: 'client_credentials' },
+      headers: basic('svc-errors', key),
+    }),
+    400,
+    'invalid_request',
+  );
+});
+
+test('refusals before the endpoint reads the request carry no-store and no-cache too (§5.1)', async () => {
+  const unparsable = await call(a, 'POST', '/oauth2/token', {
+    headers: { 'content-type': 'application/json' },
+    body: '{"grant_type":',
+  });
+  assert.equal(unparsable.status, 400, unparsable.text);
+  assertNoStore(unparsable);
+  const inQuery = await call(a, 'POST', '/oauth2/token?client_secret=pgk_x', {
+    form: { grant_type: 'client_credentials' },
+  });
+  assert.equal(inQuery.status, 400, inQuery.text);
+  assertNoStore(inQuery);
 });
 
 test('client authentication is limited per client: past the limit 429 with Retry-After, before the database checks the secret', async () => {

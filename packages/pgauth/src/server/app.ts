@@ -282,9 +282,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // The security headers first, so that errors and 404s carry them too (security-headers.ts).
     reply.headers(securityHeaders(url));
     reply.header('x-request-id', request.id);
-    if (url.startsWith('/v1/') || url.startsWith('/oauth2/')) {
+    if (url.startsWith('/v1/')) {
       // Routes may set their own cache-control; this is the default of every API answer.
       reply.header('cache-control', 'no-store');
+    } else if (url.startsWith('/oauth2/')) {
+      // RFC 6749 §5.1 for the token endpoint, and alike for introspection and revocation: on
+      // every answer, refusals before the route runs included (a body that does not parse).
+      reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
     }
     if (url.includes('?')) {
       const query = request.query as Record<string, unknown> | undefined;

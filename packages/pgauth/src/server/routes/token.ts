@@ -5,8 +5,9 @@
  * token (opaque pgs_…, or a JWT signed by the gateway) without a refresh token (§4.4.3).
  *
  * Errors follow RFC 6749 §5.2, not the gateway's usual shape: {"error", "error_description"}, 400
- * except invalid_client (401 with WWW-Authenticate: Basic). Every answer carries
- * Cache-Control: no-store and Pragma: no-cache (§5.1). Attempts are counted per client network and
+ * except invalid_client (401 with WWW-Authenticate: Basic). The parameters come in a form body
+ * (§4.4.2): another body (JSON) is invalid_request. Every answer carries Cache-Control: no-store
+ * and Pragma: no-cache (§5.1, set for every /oauth2/ route in app.ts). Attempts are counted per client network and
  * per client_id with the login limits (pgauth.throttle, scope client_credentials): a guessed
  * secret is refused before the database is asked, once over the limit.
  */
@@ -52,6 +53,8 @@ const oauthError = {
   required: ['error'],
 } as const;
 
+const FORM = /^application\/x-www-form-urlencoded\s*(;|$)/i;
+
 /** RFC 6749 appendix A.4: scope tokens are NQCHAR runs, separated by single spaces. */
 const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/;
 
@@ -91,7 +94,7 @@ export function tokenRoutes(
 ): void {
   const refuse = (reply: FastifyReply, code: TokenError, usedBasic = false): FastifyReply => {
     const status = ERRORS[code as ErrorCode].status;
-    reply.code(status).header('cache-control', 'no-store').header('pragma', 'no-cache');
+    reply.code(status);
     if (status === 401 || usedBasic) {
       reply.header('www-authenticate', 'Basic realm="pgauth", charset="UTF-8"');
     }
@@ -141,6 +144,10 @@ export function tokenRoutes(
       const usedBasic = basic !== null;
       // A parameter sent twice, too long, or not a string: §5.2 invalid_request.
       if (request.validationError || basic === 'malformed') {
+        return refuse(reply, 'invalid_request', usedBasic);
+      }
+      // §4.4.2: the parameters are form-encoded; a JSON body is not read as if it were a form.
+      if (request.body !== undefined && !FORM.test(request.headers['content-type'] ?? '')) {
         return refuse(reply, 'invalid_request', usedBasic);
       }
       const form = request.body ?? {};
@@ -196,15 +203,12 @@ export function tokenRoutes(
         if (err instanceof AuthError) return refuse(reply, err.code as TokenError, usedBasic);
         throw err;
       }
-      return reply
-        .header('cache-control', 'no-store')
-        .header('pragma', 'no-cache')
-        .send({
-          access_token: accessToken,
-          token_type: 'Bearer',
-          expires_in: Math.max(0, Math.floor((grant.expiresAt.getTime() - Date.now()) / 1000)),
-          scope: grant.roles.join(' '),
-        });
+      return reply.send({
+        access_token: accessToken,
+        token_type: 'Bearer',
+        expires_in: Math.max(0, Math.floor((grant.expiresAt.getTime() - Date.now()) / 1000)),
+        scope: grant.roles.join(' '),
+      });
     },
   );
 }
