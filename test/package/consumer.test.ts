@@ -250,7 +250,8 @@ describe('the packed packages in a project of their own', {
         join(scratch, 'package.json'),
         '{"name":"s","version":"1.0.0","private":true}',
       );
-      // This machine's npm, run by that Node: npm checks `engines` against the Node running it.
+      // This machine's npm, run by that Node: npm checks `engines` against the Node running it,
+      // while it resolves the tree, so a dry run warns as an install would, without unpacking.
       const npmRoot = (await run('npm', ['root', '-g'])).stdout.trim();
       const npmCli = join(npmRoot, 'npm', 'bin', 'npm-cli.js');
       const tarballs = (await run('ls', [dir])).stdout
@@ -259,7 +260,7 @@ describe('the packed packages in a project of their own', {
         .map((f) => join(dir, f));
       const r = await run(
         node,
-        [npmCli, 'install', '--omit=dev', '--no-audit', '--no-fund', ...tarballs],
+        [npmCli, 'install', '--dry-run', '--omit=dev', '--no-audit', '--no-fund', ...tarballs],
         { cwd: scratch },
       );
       assert.doesNotMatch(r.stdout + r.stderr, /EBADENGINE/);
