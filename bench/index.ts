@@ -101,26 +101,34 @@ async function main(): Promise<number> {
   if (left.length) console.error(`note: databases left by an earlier run: ${left.map((r) => r.n)}`);
   const log = (line: string) => console.error(line);
   const [quick, signal, results] = [values.quick, abort.signal, [] as md.StoredResult[]];
-  const ctx = { scratchDir: SCRATCH, rounds, seconds, quick, signal, log };
+  const cleanups: (() => unknown)[] = [];
+  const defer = (cleanup: () => unknown) => void cleanups.push(cleanup);
+  const ctx = { scratchDir: SCRATCH, rounds, seconds, quick, signal, log, defer };
   const run = { quick, rounds, measureSeconds: seconds };
   let errors = 0;
   await mkdir(SCRATCH, { recursive: true });
   for (const name of NAMES.filter((n) => !positionals.length || positionals.includes(n))) {
     const [env, started] = [await environment(), Date.now()];
     log(`== ${name}${values.quick ? ' (quick: figures for checking only)' : ''}`);
-    try {
-      const result = await (SCENARIOS[name] as Scenario).run(ctx);
+    let ok = true;
+    const failed = (err: unknown) => {
+      [errors, ok] = [errors + 1, false];
+      log(`!! ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
+    };
+    const result = await (SCENARIOS[name] as Scenario).run(ctx).catch(failed);
+    // The scenario's servers, processes and databases, the last started first.
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      await Promise.resolve().then(cleanup).catch(failed);
+    }
+    if (result && ok) {
       const took = { ...run, seconds: Math.round((Date.now() - started) / 1000) };
       const environment = { ...env, loadavgAtEnd: load() };
       const stored = { scenario: name, run: took, environment, ...result };
       await writeFile(`${SCRATCH}/results-${name}.json`, `${JSON.stringify(stored, null, 2)}\n`);
       log(`   results: .bench/results-${name}.json`);
       results.push(stored);
-    } catch (err) {
-      errors++;
-      log(`!! ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
-      if (abort.signal.aborted) break;
     }
+    if (abort.signal.aborted) break;
   }
   if (results.length) console.log(`\n${md.summary(results)}`);
   if (values.write && !abort.signal.aborted) {
