@@ -1,7 +1,7 @@
 /** pgauth benchmarks (docs/benchmarks.md): every figure is a ratio against a baseline measured in
  * the same run, in interleaved rounds, reported as medians with their spread. A missed target is
  * reported, not an error: the exit code is 1 only when a scenario could not run. */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -47,10 +47,8 @@ async function environment(): Promise<Record<string, unknown>> {
   const osRelease = await readFile('/etc/os-release', 'utf8').catch(() => '');
   const os = /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(osRelease)?.[1] ?? process.platform;
   const [server] = await adminQuery<{ v: string }>(`select current_setting('server_version') v`);
-  const git = () => execFileSync('git', ['rev-parse', '--short', 'HEAD'], { stdio: 'pipe' });
-  const commit = await Promise.resolve()
-    .then(() => `${git()}`.trim())
-    .catch(() => null);
+  const git = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
+  const commit = git.status === 0 ? git.stdout.trim() : null;
   return {
     date: new Date().toISOString(),
     commit,

@@ -27,24 +27,6 @@ type Sizes = Record<'heap' | 'table' | 'indexes' | 'total' | 'accounts' | 'datab
   autovacuum: string;
 };
 
-/** A database with `n` live sessions and exactly `n` pgbench accounts, vacuumed and checked. */
-async function prepare(ctx: m.RunContext, label: string, n: number) {
-  const b = await pg.createDatabase(ctx, `scale_${label}`);
-  ctx.log(`database ${b.name}, ${count(n)} sessions`);
-  const insertSeconds = m.round(await pg.insertSessions(ctx, b, [1, n]));
-  // pgbench's scale is a whole number: keep the first n accounts, rewritten without the rest.
-  const scale = Math.ceil(n / 100_000);
-  await pg.pgbenchInit(b.url, scale, ctx.signal);
-  await b.db.query('delete from pgbench_accounts where aid > $1', [n]);
-  if (n < scale * 100_000) await b.db.exec('vacuum full pgbench_accounts');
-  await b.db.exec('vacuum (analyze)');
-  // Every token the scripts can draw must validate: all of 10,000, an even sample of more.
-  await pg.checkTokens(b.db, 1, n, Math.max(1, Math.floor(n / 10_000)));
-  ctx.log(`  inserted in ${insertSeconds} s; pgbench -i -s${scale}; vacuumed; tokens checked`);
-  const sizes = (await b.db.query<Sizes>(SIZES)).rows[0] as Sizes;
-  return { b, n, insertSeconds, sizes };
-}
-
 /** Adds `ended` abandoned sessions after the `live` ones, then times one purge_expired() (one
  * call, not rounds: a second would find nothing to delete). It must delete exactly those. */
 async function purge(ctx: m.RunContext, b: pg.BenchDatabase, live: number, ended: number) {
@@ -72,14 +54,17 @@ export async function run(ctx: m.RunContext) {
   const gib = (n: number) => `${(n / GIB).toFixed(1)} GiB`;
   if (free < need) throw new Error(`${gib(need)} of disk needed, ${gib(free)} free`);
   const [started, notes] = [Date.now(), [] as string[]];
+  const sized = async (d: { b: pg.BenchDatabase; n: number; insertSeconds: number }) => {
+    return { ...d, sizes: (await d.b.db.query<Sizes>(SIZES)).rows[0] as Sizes };
+  };
   // Ctrl-C: an INSERT of a million rows runs for tens of seconds; cancel it rather than wait.
   const cancel = () =>
     void pg.adminQuery(`select pg_cancel_backend(pid) from pg_stat_activity
       where datname like 'pgauth\\_bench\\_scale\\_%' and application_name = 'pgauth-bench'`);
   ctx.signal.addEventListener('abort', cancel, { once: true });
   ctx.defer(() => ctx.signal.removeEventListener('abort', cancel));
-  const s = await prepare(ctx, 'small', small);
-  const l = await prepare(ctx, 'large', large);
+  const s = await sized(await pg.sessionsDatabase(ctx, 'scale_small', small));
+  const l = await sized(await pg.sessionsDatabase(ctx, 'scale_large', large));
   await l.b.db.exec('checkpoint');
   const setupSeconds = (Date.now() - started) / 1000;
   const dir = `${ctx.scratchDir}/scale`;

@@ -22,13 +22,7 @@ const CRYPT = `select crypt(prehash, stored hash) = stored hash, cost 10`;
 export async function run(ctx: RunContext) {
   const t = timing(ctx, 8, 3);
   const dir = `${ctx.scratchDir}/sql`;
-  const b = await pg.createDatabase(ctx, 'sql');
-  ctx.log(`database ${b.name}: 100,000 sessions, pgbench -i`);
-  await pg.insertSessions(ctx, b, [1, 1e5]);
-  await b.db.exec('vacuum (analyze) pgauth.sessions, pgauth.users');
-  // Every token the script can draw must validate, else the benchmark measures misses.
-  await pg.checkTokens(b.db, 1, 1e5);
-  await pg.pgbenchInit(b.url, 1, ctx.signal);
+  const { b } = await pg.sessionsDatabase(ctx, 'sql', 1e5);
   // Flush what the setup dirtied now rather than in the middle of a measured round.
   await b.db.exec('checkpoint');
   const common = { url: b.url, clients: 4, dir, signal: ctx.signal };

@@ -140,7 +140,7 @@ async function load(ctx: RunContext, url: string, requests: Req[], c: number, s:
 export type HttpSpec = { label: string; server: Server; path: string; requests: Req[] } & {
   describe: string;
   prefix: string;
-  resource?: [process: string, load: string];
+  resource: [process: string, load: string];
 };
 export type Loads = { connections: number; seconds: number; warmup: number };
 
@@ -177,8 +177,8 @@ export function httpSide(ctx: RunContext, spec: HttpSpec, o: Loads) {
       const [p50, p99, cpuMsPer1000] = [m('p50'), m('p99'), round(m('cpu'))];
       const rssMiB = round((await pidusage(spec.server.pid)).memory / 2 ** 20);
       ctx.log(`  ${spec.label}: p50/p99 ${p50}/${p99} ms, ${cpuMsPer1000} ms CPU, ${rssMiB} MiB`);
-      const [p, [process, load = ''] = []] = [spec.prefix, spec.resource];
-      const resource = process ? { process, load, cpuMsPer1000, rssMiB } : undefined;
+      const [p, [process, load]] = [spec.prefix, spec.resource];
+      const resource = { process, load, cpuMsPer1000, rssMiB };
       const cpu = { [`${p}CpuMsPer1000`]: cpuMsPer1000, [`${p}RssMiB`]: rssMiB };
       return { settings: { [`${p}P50Ms`]: p50, [`${p}P99Ms`]: p99, ...cpu }, resource };
     },

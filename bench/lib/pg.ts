@@ -207,6 +207,24 @@ export async function insertSessions(
   return (Date.now() - started) / 1000;
 }
 
+/** A database with `n` live sessions and exactly `n` pgbench accounts, vacuumed, its tokens
+ * checked: all of them up to 100,000, an even sample of 10,000 of more. */
+export async function sessionsDatabase(ctx: RunContext, label: string, n: number) {
+  const b = await createDatabase(ctx, label);
+  ctx.log(`database ${b.name}, ${n.toLocaleString('en-US')} sessions`);
+  const insertSeconds = Math.round((await insertSessions(ctx, b, [1, n])) * 10) / 10;
+  // pgbench's scale is a whole number: keep the first n accounts, rewritten without the rest.
+  const scale = Math.ceil(n / 100_000);
+  await pgbenchInit(b.url, scale, ctx.signal);
+  await b.db.query('delete from pgbench_accounts where aid > $1', [n]);
+  if (n < scale * 100_000) await b.db.exec('vacuum full pgbench_accounts');
+  await b.db.exec('vacuum (analyze)');
+  // Every token the scripts can draw must validate, else the benchmark measures misses.
+  await checkTokens(b.db, 1, n, n > 1e5 ? Math.floor(n / 10_000) : 1);
+  ctx.log(`  inserted in ${insertSeconds} s; pgbench -i -s${scale}; vacuumed; tokens checked`);
+  return { b, n, insertSeconds };
+}
+
 /** Adds `ended` abandoned sessions after the `live` ones, then VACUUM (ANALYZE) and CHECKPOINT,
  * so that neither falls into what is measured next. */
 export async function addEnded(ctx: RunContext, b: BenchDatabase, live: number, ended: number) {

@@ -77,8 +77,8 @@ export async function run(ctx: m.RunContext) {
   await peer.db.exec('vacuum analyze');
   await b.db.exec('checkpoint');
   // One password check of each, one at a time, to read the login row against.
-  const bcryptMs: number[] = [];
   const check = `select pgauth.crypt(pgauth._prehash($1), password_hash) from pgauth.users`;
+  const bcryptMs: number[] = [];
   for (let i = 0; i < 5; i++) {
     const t = performance.now();
     await b.db.query(`${check} where username = $2`, [pg.PASSWORD, logins[0]]);
