@@ -16,26 +16,6 @@ const JWT = 'await client.validate(jwt): ES256 signature with cached keys, jti f
 const NOTE = 'last_used_at set to infinity: the once-a-minute write is not measured';
 const OPAQUE = 'await client.validate(opaque token) answered by the cache';
 
-/** Calls `validate` on `token` for `seconds` (mitata); the figure is calls a second (every one
- * valid). */
-function loopSide(
-  label: string,
-  command: string,
-  validate: (t: string) => Promise<unknown>,
-  token: string,
-  seconds: number,
-): Side {
-  const call = async () => {
-    if ((await validate(token)) === null) throw new Error(`${label}: a validation failed`);
-  };
-  return {
-    label,
-    command,
-    warm: () => callsPerSecond(call, 1),
-    run: () => callsPerSecond(call, seconds),
-  };
-}
-
 export async function run(ctx: RunContext) {
   const t = timing(ctx, 8, 2);
   const dir = `${ctx.scratchDir}/machine`;
@@ -53,8 +33,8 @@ export async function run(ctx: RunContext) {
   await b.db.exec('vacuum (analyze) pgauth.sessions, pgauth.api_keys, pgauth.users');
   await b.db.exec('checkpoint');
   const common = { url: b.url, clients: 4, dir, signal: ctx.signal };
-  const keys = await pg.writeScript(dir, 'keys.sql', pg.validateScript(1e5, 'pgk_'));
-  const sessions = await pg.writeScript(dir, 'sessions.sql', pg.validateScript(1e5));
+  const keys: [string, string] = ['keys.sql', pg.validateScript(1e5, 'pgk_')];
+  const sessions: [string, string] = ['sessions.sql', pg.validateScript(1e5)];
   const apiKeys = await measureGroup(ctx, {
     unit: 'tps',
     sides: [
@@ -83,11 +63,23 @@ export async function run(ctx: RunContext) {
   const jwt = (r.json() as { access_token: string }).access_token;
   const opaque = `pga_${'1'.padStart(43, '0')}`;
   await client.cache?.ready(10_000);
+  // Calls a second of client.validate(token) (mitata), every one valid.
+  const loopSide = (label: string, command: string, token: string): Side => {
+    const call = async () => {
+      if ((await client.validate(token)) === null) throw new Error(`${label}: a validation failed`);
+    };
+    return {
+      label,
+      command,
+      warm: () => callsPerSecond(call, 1),
+      run: () => callsPerSecond(call, t.seconds),
+    };
+  };
   const sdk = await measureGroup(ctx, {
     unit: '/s',
     sides: [
-      loopSide('SDK validate(JWT)', JWT, client.validate, jwt, t.seconds),
-      loopSide('SDK validate(opaque)', OPAQUE, client.validate, opaque, t.seconds),
+      loopSide('SDK validate(JWT)', JWT, jwt),
+      loopSide('SDK validate(opaque)', OPAQUE, opaque),
     ],
     rows: [['SDK: JWT vs opaque token, both cached', [0, JWT], [1, OPAQUE]]],
     settings: { ...t.runs, alg: 'ES256', cache: true },

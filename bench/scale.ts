@@ -31,7 +31,7 @@ type Sizes = Record<'heap' | 'table' | 'indexes' | 'total' | 'accounts' | 'datab
  * call, not rounds: a second would find nothing to delete). It must delete exactly those. */
 async function purge(ctx: m.RunContext, b: pg.BenchDatabase, live: number, ended: number) {
   await pg.addEnded(ctx, b, live, ended);
-  const { seconds } = await pg.purgeExpired(b, live, ended);
+  const { seconds } = await pg.purgeExpired(b, ended, live);
   ctx.log(`purge_expired(): ${count(ended)} of ${count(live + ended)} in ${seconds.toFixed(2)} s`);
   const among = `among ${count(live)} live, ${seconds.toFixed(2)} s`;
   return {
@@ -68,16 +68,14 @@ export async function run(ctx: m.RunContext) {
   await l.b.db.exec('checkpoint');
   const setupSeconds = (Date.now() - started) / 1000;
   const dir = `${ctx.scratchDir}/scale`;
-  const side = async (p: typeof s, validate: boolean) => {
+  const side = (p: typeof s, validate: boolean) => {
     const name = `${validate ? 'validate' : 'select'}-${short(p.n)}.sql`;
-    const text = (validate ? pg.validateScript : pg.selectOnlyScript)(p.n);
-    const script = await pg.writeScript(dir, name, text);
+    const script = (validate ? pg.validateScript : pg.selectOnlyScript)(p.n);
     const label = validate ? `validate, ${short(p.n)} sessions` : `pgbench -S, ${short(p.n)} rows`;
-    const run = { url: p.b.url, clients: 4, script, dir, signal: ctx.signal };
-    return pg.pgbenchSide(label, run, t);
+    const run = { url: p.b.url, clients: 4, script: [name, script] as [string, string] };
+    return pg.pgbenchSide(label, { ...run, dir, signal: ctx.signal }, t);
   };
-  const sides = [await side(s, true), await side(l, true)];
-  sides.push(await side(s, false), await side(l, false));
+  const sides = [side(s, true), side(l, true), side(s, false), side(l, false)];
   const validate = (n: number) => `select * from pgauth.validate(token), ${count(n)} live sessions`;
   const select = (n: number) =>
     `pgbench's select-only statement, ${count(n)} pgbench_accounts rows`;

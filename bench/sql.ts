@@ -26,7 +26,7 @@ export async function run(ctx: RunContext) {
   // Flush what the setup dirtied now rather than in the middle of a measured round.
   await b.db.exec('checkpoint');
   const common = { url: b.url, clients: 4, dir, signal: ctx.signal };
-  const script = await pg.writeScript(dir, 'validate.sql', pg.validateScript(1e5));
+  const script: [string, string] = ['validate.sql', pg.validateScript(1e5)];
   const validate = await measureGroup(ctx, {
     unit: 'tps',
     sides: [
@@ -41,7 +41,7 @@ export async function run(ctx: RunContext) {
   // bcrypt is pure CPU: a client per core, each logging in a user of its own (:client_id), so
   // that concurrent logins never queue on one user row.
   const [user] = await pg.registerUsers(b.db, 'bench_login_', 2, 10);
-  const loginRun = { ...common, clients: 2, script: await pg.writeScript(dir, 'login.sql', LOGIN) };
+  const loginRun = { ...common, clients: 2, script: ['login.sql', LOGIN] as [string, string] };
   const login = pg.pgbenchSide('pgauth.login', loginRun, t);
   const loginLabel = 'select * from pgauth.login(username, password)';
   const logins = await measureGroup(ctx, {
@@ -78,9 +78,8 @@ async function purgeUnderLoad(ctx: RunContext, b: pg.BenchDatabase, load: pg.Pgb
     );
   const idle = p99(await pg.pgbenchLatencies(load, 5));
   const during = pg.pgbenchLatencies(load, 2 + Math.max(8, Math.ceil((20 * ended) / 1e6)));
-  await sleep(2000);
-  const { start, end, seconds } = await pg.purgeExpired(b, 1e5, ended);
-  const rows = await during;
+  const purge = sleep(2000).then(() => pg.purgeExpired(b, ended));
+  const [{ start, end, seconds }, rows] = await Promise.all([purge, during]);
   const inside = rows.filter(([at = 0]) => at >= start && at <= end);
   const last = rows.reduce((m, [at = 0]) => Math.max(m, at), 0);
   const ratio = round(p99(inside) / idle, 2);

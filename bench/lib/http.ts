@@ -116,9 +116,6 @@ export async function startBare(ctx: RunContext, kind: string, url = '') {
 /** One request of a load; every connection sends all the requests of its list in turn. */
 export type Req = { method: string; headers?: Record<string, string>; body?: string };
 
-export const bearer = (tokens: readonly string[]): Req[] =>
-  tokens.map((t) => ({ method: 'GET', headers: { authorization: `Bearer ${t}` } }));
-
 export const postJson = (bodies: object[], more = {}): Req[] => {
   const headers = { 'content-type': 'application/json', ...more };
   return bodies.map((b) => ({ method: 'POST', headers, body: JSON.stringify(b) }));
@@ -193,7 +190,11 @@ export function httpSide(ctx: RunContext, spec: HttpSpec, o: Loads) {
 export function sessionLoad(ctx: RunContext, url: string, tokens: string[], o: Loads) {
   const side = (label: string, server: Server, prefix: string, how: string, process = label) => {
     const load = `GET /v1/session, ${how}, 1,000 tokens, autocannon -c 20`;
-    const spec = { label, server, path: '/v1/session', requests: bearer(tokens), prefix };
+    const requests = tokens.map((t) => ({
+      method: 'GET',
+      headers: { authorization: `Bearer ${t}` },
+    }));
+    const spec = { label, server, path: '/v1/session', requests, prefix };
     return httpSide(ctx, { ...spec, describe: '1000 tokens', resource: [process, load] }, o);
   };
   const gateway = async (cache: boolean, extra: string[] = []) => {
