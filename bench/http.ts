@@ -3,7 +3,7 @@
  * one round trip) and bare Fastify (no target: the framework's share), in the same rounds;
  * POST /v1/login vs bare crypt() in PostgreSQL at the same cost (≥ 0.9). */
 import * as http from './lib/http.ts';
-import { measureGroup, median, type RunContext, roundsOf, secondsOf } from './lib/measure.ts';
+import { measureGroup, median, type RunContext, timing } from './lib/measure.ts';
 import * as pg from './lib/pg.ts';
 
 export const description = `gateway GET /v1/session vs bare node:http, node:http + pg, bare Fastify, autocannon -c 20; login vs crypt()`;
@@ -19,68 +19,50 @@ const NAMES = {
   pg: 'GET /v1/session (no cache) vs node:http + pg',
   fastify: 'GET /v1/session (no cache) vs bare Fastify',
 };
-const LOGIN_LOAD = 'POST /v1/login, bcrypt cost 10, 20 users, autocannon -c 8';
 
 export async function run(ctx: RunContext) {
-  const [seconds, warmup] = [secondsOf(ctx, 8, 3), ctx.quick ? 1 : 3];
-  const runs = { durationSeconds: seconds, rounds: roundsOf(ctx), warmupSeconds: warmup };
-  const b = await pg.createDatabase('http');
-  const servers: http.Server[] = [];
-  try {
-    const tokens = await pg.loginSessions(b.db, 1000, 'bench_http_', 10);
-    // As many hashes at once as the baseline runs: bcrypt is pure CPU, two keep both cores busy.
-    const extra = ['--no-cache', ...http.NO_LOGIN_LIMITS, '--hash-concurrency', '2'];
-    const gateway = await http.startGateway(ctx, b.url, extra, servers);
-    const bare = await http.startBare(ctx, 'node:http', servers);
-    const withPg = await http.startBare(ctx, 'pg', servers, b.url);
-    const fastify = await http.startBare(ctx, 'fastify', servers);
-    const side = http.sessionSides(ctx, tokens, { connections: 20, seconds, warmup });
-    const nodeHttp = (values: number[][]) => ({
-      bareNodeHttpReqPerSec: Math.round(median(values[1] ?? [])),
-    });
-    const sessions = await measureGroup(ctx, {
-      unit: 'req/s',
-      sides: [
-        side('pgauth gateway', gateway, 'pgauth', 'no cache'),
-        side('bare node:http', bare, 'bare', 'constant answer'),
-        side('bare Fastify', fastify, 'bareFastify', 'constant answer'),
-        side('node:http + pg', withPg, 'nodePg', 'one prepared query'),
-      ],
-      rows: [
-        [NAMES.node, [0, GATEWAY], [1, BARE], 0.3, { gatewayRssTargetMiB: 100 }],
-        [NAMES.pg, [0, ABOVE], [3, PG], 0.85],
-        [NAMES.fastify, [0, ABOVE], [2, FASTIFY], undefined, nodeHttp],
-      ],
-      settings: { connections: 20, ...runs, tokens: 1000 },
-    });
-    // Logins of 20 users in turn, 8 connections so that the hashing slots never wait for one.
-    const users = await pg.registerUsers(b.db, 'bench_http_login_', 20, 10);
-    const requests = http.postJson(users.map((username) => ({ username, password: pg.PASSWORD })));
-    const spec = { label: 'pgauth POST /v1/login', server: gateway, path: '/v1/login', requests };
-    const loginSpec = { ...spec, describe: 'logins of 20 users', prefix: 'pgauth' };
-    const loginLoad = { connections: 8, seconds, warmup };
-    const login = http.httpSide(
-      ctx,
-      { ...loginSpec, resource: ['pgauth gateway', LOGIN_LOAD] },
-      loginLoad,
-    );
-    const crypt = await pg.cryptRun(b, users[0] ?? '', {
-      clients: 2,
-      dir: `${ctx.scratchDir}/http`,
-      signal: ctx.signal,
-    });
-    const logins = await measureGroup(ctx, {
-      unit: '/s',
-      sides: [login, pg.pgbenchSide('crypt() cost 10', crypt, seconds, warmup)],
-      rows: [['POST /v1/login vs crypt() (bcrypt cost 10)', [0, LOGIN], [1, CRYPT], 0.9]],
-      settings: { connections: 8, cryptClients: 2, ...runs, bcryptCost: 10, hashConcurrency: 2 },
-    });
-    return {
-      comparisons: [...sessions.comparisons, ...logins.comparisons],
-      resources: [...sessions.resources, ...logins.resources],
-    };
-  } finally {
-    await Promise.all(servers.map((x) => x.stop()));
-    await b.drop();
-  }
+  const { seconds, warmup, runs } = timing(ctx, 8, 3);
+  const b = await pg.createDatabase(ctx, 'http');
+  const tokens = await pg.loginSessions(b.db, 1000, 'bench_http_', 10);
+  // As many hashes at once as the baseline runs: bcrypt is pure CPU, two keep both cores busy.
+  const extra = [...http.NO_LOGIN_LIMITS, '--hash-concurrency', '2'];
+  const load = http.sessionLoad(ctx, b.url, tokens, { connections: 20, seconds, warmup });
+  const gateway = await load.gateway(false, extra);
+  const bare = await load.bare();
+  const withPg = await http.startBare(ctx, 'pg', b.url);
+  const fastify = await http.startBare(ctx, 'fastify');
+  const nodeHttp = (values: number[][]) => ({
+    bareNodeHttpReqPerSec: Math.round(median(values[1] ?? [])),
+  });
+  const sessions = await measureGroup(ctx, {
+    unit: 'req/s',
+    sides: [
+      gateway,
+      bare,
+      load.side('bare Fastify', fastify, 'bareFastify', 'constant answer'),
+      load.side('node:http + pg', withPg, 'nodePg', 'one prepared query'),
+    ],
+    rows: [
+      [NAMES.node, [0, GATEWAY], [1, BARE], 0.3, { gatewayRssTargetMiB: 100 }],
+      [NAMES.pg, [0, ABOVE], [3, PG], 0.85],
+      [NAMES.fastify, [0, ABOVE], [2, FASTIFY], undefined, nodeHttp],
+    ],
+    settings: { connections: 20, ...runs, tokens: 1000 },
+  });
+  // Logins of 20 users in turn, 8 connections so that the hashing slots never wait for one.
+  const users = await pg.registerUsers(b.db, 'bench_http_login_', 20, 10);
+  const loginLoad = { connections: 8, seconds, warmup };
+  const logins = await measureGroup(ctx, {
+    unit: '/s',
+    sides: [
+      http.loginSide(ctx, gateway.server, users, 'bcrypt cost 10', loginLoad),
+      await pg.cryptSide(ctx, b, [users[0], `${ctx.scratchDir}/http`], { seconds, warmup }),
+    ],
+    rows: [['POST /v1/login vs crypt() (bcrypt cost 10)', [0, LOGIN], [1, CRYPT], 0.9]],
+    settings: { connections: 8, cryptClients: 2, ...runs, bcryptCost: 10, hashConcurrency: 2 },
+  });
+  return {
+    comparisons: [...sessions.comparisons, ...logins.comparisons],
+    resources: [...sessions.resources, ...logins.resources],
+  };
 }

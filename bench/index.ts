@@ -1,7 +1,7 @@
 /** pgauth benchmarks (docs/benchmarks.md): every figure is a ratio against a baseline measured in
  * the same run, in interleaved rounds, reported as medians with their spread. A missed target is
  * reported, not an error: the exit code is 1 only when a scenario could not run. */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -47,10 +47,8 @@ async function environment(): Promise<Record<string, unknown>> {
   const osRelease = await readFile('/etc/os-release', 'utf8').catch(() => '');
   const os = /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(osRelease)?.[1] ?? process.platform;
   const [server] = await adminQuery<{ v: string }>(`select current_setting('server_version') v`);
-  const git = () => execFileSync('git', ['rev-parse', '--short', 'HEAD'], { stdio: 'pipe' });
-  const commit = await Promise.resolve()
-    .then(() => `${git()}`.trim())
-    .catch(() => null);
+  const git = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
+  const commit = git.status === 0 ? git.stdout.trim() : null;
   return {
     date: new Date().toISOString(),
     commit,
@@ -101,26 +99,34 @@ async function main(): Promise<number> {
   if (left.length) console.error(`note: databases left by an earlier run: ${left.map((r) => r.n)}`);
   const log = (line: string) => console.error(line);
   const [quick, signal, results] = [values.quick, abort.signal, [] as md.StoredResult[]];
-  const ctx = { scratchDir: SCRATCH, rounds, seconds, quick, signal, log };
+  const cleanups: (() => unknown)[] = [];
+  const defer = (cleanup: () => unknown) => void cleanups.push(cleanup);
+  const ctx = { scratchDir: SCRATCH, rounds, seconds, quick, signal, log, defer };
   const run = { quick, rounds, measureSeconds: seconds };
   let errors = 0;
   await mkdir(SCRATCH, { recursive: true });
   for (const name of NAMES.filter((n) => !positionals.length || positionals.includes(n))) {
     const [env, started] = [await environment(), Date.now()];
     log(`== ${name}${values.quick ? ' (quick: figures for checking only)' : ''}`);
-    try {
-      const result = await (SCENARIOS[name] as Scenario).run(ctx);
+    let ok = true;
+    const failed = (err: unknown) => {
+      [errors, ok] = [errors + 1, false];
+      log(`!! ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
+    };
+    const result = await (SCENARIOS[name] as Scenario).run(ctx).catch(failed);
+    // The scenario's servers, processes and databases, the last started first.
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      await Promise.resolve().then(cleanup).catch(failed);
+    }
+    if (result && ok) {
       const took = { ...run, seconds: Math.round((Date.now() - started) / 1000) };
       const environment = { ...env, loadavgAtEnd: load() };
       const stored = { scenario: name, run: took, environment, ...result };
       await writeFile(`${SCRATCH}/results-${name}.json`, `${JSON.stringify(stored, null, 2)}\n`);
       log(`   results: .bench/results-${name}.json`);
       results.push(stored);
-    } catch (err) {
-      errors++;
-      log(`!! ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
-      if (abort.signal.aborted) break;
     }
+    if (abort.signal.aborted) break;
   }
   if (results.length) console.log(`\n${md.summary(results)}`);
   if (values.write && !abort.signal.aborted) {

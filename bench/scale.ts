@@ -27,46 +27,11 @@ type Sizes = Record<'heap' | 'table' | 'indexes' | 'total' | 'accounts' | 'datab
   autovacuum: string;
 };
 
-/** Sessions from..to, 10 a user (users of their own), with a progress line a million. */
-function insert(ctx: m.RunContext, b: pg.BenchDatabase, from: number, to: number, ended = false) {
-  const [prefix, times] = ended ? ['bench_gone_', pg.ENDED] : ['bench_user_', pg.LIVE];
-  return pg.insertSessions(b.db, { prefix, from, to, times }, (done) => {
-    ctx.signal.throwIfAborted();
-    if (to - from >= 1e6) ctx.log(`  ${b.name}: ${count(done)} / ${count(to - from + 1)} sessions`);
-  });
-}
-
-/** A database with `n` live sessions and exactly `n` pgbench accounts, vacuumed and checked. */
-async function prepare(ctx: m.RunContext, label: string, n: number, into: pg.BenchDatabase[]) {
-  const b = await pg.createDatabase(`scale_${label}`);
-  into.push(b);
-  ctx.log(`database ${b.name}, ${count(n)} sessions`);
-  const insertSeconds = m.round(await insert(ctx, b, 1, n));
-  // pgbench's scale is a whole number: keep the first n accounts, rewritten without the rest.
-  const scale = Math.ceil(n / 100_000);
-  await pg.pgbenchInit(b.url, scale, ctx.signal);
-  await b.db.query('delete from pgbench_accounts where aid > $1', [n]);
-  if (n < scale * 100_000) await b.db.exec('vacuum full pgbench_accounts');
-  await b.db.exec('vacuum (analyze)');
-  // Every token the scripts can draw must validate: all of 10,000, an even sample of more.
-  await pg.checkTokens(b.db, 1, n, Math.max(1, Math.floor(n / 10_000)));
-  ctx.log(`  inserted in ${insertSeconds} s; pgbench -i -s${scale}; vacuumed; tokens checked`);
-  const sizes = (await b.db.query<Sizes>(SIZES)).rows[0] as Sizes;
-  return { b, n, insertSeconds, sizes };
-}
-
 /** Adds `ended` abandoned sessions after the `live` ones, then times one purge_expired() (one
  * call, not rounds: a second would find nothing to delete). It must delete exactly those. */
 async function purge(ctx: m.RunContext, b: pg.BenchDatabase, live: number, ended: number) {
-  await insert(ctx, b, live + 1, live + ended, true);
-  await b.db.exec('vacuum (analyze) pgauth.sessions, pgauth.users');
-  await b.db.exec('checkpoint');
-  const t = Date.now();
-  const r = await b.db.query<{ n: number }>('select pgauth.purge_expired() as n');
-  const seconds = (Date.now() - t) / 1000;
-  const left = await b.db.query<{ n: number }>('select count(*)::int as n from pgauth.sessions');
-  const [deleted, kept] = [r.rows[0]?.n, left.rows[0]?.n];
-  if (deleted !== ended || kept !== live) throw new Error(`purged ${deleted}, left ${kept}`);
+  await pg.addEnded(ctx, b, live, ended);
+  const { seconds } = await pg.purgeExpired(b, ended, live);
   ctx.log(`purge_expired(): ${count(ended)} of ${count(live + ended)} in ${seconds.toFixed(2)} s`);
   const among = `among ${count(live)} live, ${seconds.toFixed(2)} s`;
   return {
@@ -78,7 +43,7 @@ async function purge(ctx: m.RunContext, b: pg.BenchDatabase, live: number, ended
 }
 
 export async function run(ctx: m.RunContext) {
-  const [seconds, warmup] = [m.secondsOf(ctx, 8, 2), ctx.quick ? 1 : 3];
+  const t = m.timing(ctx, 8, 2);
   const [small, large, ended] = ctx.quick ? [1e4, 2e5, 5e4] : [1e4, 1e7, 1e6];
   // About 700 bytes a live session (its row and indexes, its pgbench_accounts row, its share of
   // a user), 500 an ended one, and 4 GiB more for WAL and the rest.
@@ -88,86 +53,79 @@ export async function run(ctx: m.RunContext) {
   const need = large * 700 + 2 * ended * 500 + 4 * GIB;
   const gib = (n: number) => `${(n / GIB).toFixed(1)} GiB`;
   if (free < need) throw new Error(`${gib(need)} of disk needed, ${gib(free)} free`);
-  const [started, notes, databases] = [Date.now(), [] as string[], [] as pg.BenchDatabase[]];
+  const [started, notes] = [Date.now(), [] as string[]];
+  const sized = async (d: { b: pg.BenchDatabase; n: number; insertSeconds: number }) => {
+    return { ...d, sizes: (await d.b.db.query<Sizes>(SIZES)).rows[0] as Sizes };
+  };
   // Ctrl-C: an INSERT of a million rows runs for tens of seconds; cancel it rather than wait.
   const cancel = () =>
     void pg.adminQuery(`select pg_cancel_backend(pid) from pg_stat_activity
       where datname like 'pgauth\\_bench\\_scale\\_%' and application_name = 'pgauth-bench'`);
   ctx.signal.addEventListener('abort', cancel, { once: true });
-  try {
-    const s = await prepare(ctx, 'small', small, databases);
-    const l = await prepare(ctx, 'large', large, databases);
-    await l.b.db.exec('checkpoint');
-    const setupSeconds = (Date.now() - started) / 1000;
-    const dir = `${ctx.scratchDir}/scale`;
-    const side = async (p: typeof s, validate: boolean) => {
-      const name = `${validate ? 'validate' : 'select'}-${short(p.n)}.sql`;
-      const text = (validate ? pg.validateScript : pg.selectOnlyScript)(p.n);
-      const script = await pg.writeScript(dir, name, text);
-      const label = validate
-        ? `validate, ${short(p.n)} sessions`
-        : `pgbench -S, ${short(p.n)} rows`;
-      const run = { url: p.b.url, clients: 4, script, dir, signal: ctx.signal };
-      return pg.pgbenchSide(label, run, seconds, warmup);
-    };
-    const sides = [await side(s, true), await side(l, true)];
-    sides.push(await side(s, false), await side(l, false));
-    const validate = (n: number) =>
-      `select * from pgauth.validate(token), ${count(n)} live sessions`;
-    const select = (n: number) =>
-      `pgbench's select-only statement, ${count(n)} pgbench_accounts rows`;
-    const vs = (i: number, j: number) => `${sides[i]?.label} vs ${sides[j]?.label}`;
-    const at = (n: number) => ({ sessions: n, accounts: n });
-    const same = `the same, ${count(small)} live sessions`;
-    // What PostgreSQL's own lookup loses between the two sizes, to read the third row against.
-    const scaling = ([, , ss = [], sl = []]: number[][]) => {
-      const r = m.summarize(sl.map((x, i) => x / (ss[i] as number)));
-      const [ratio = 0, min = 0, max = 0] = [r.median, r.min, r.max].map((x) => m.round(x, 3));
-      const k = 'pgbenchLargeVsSmall';
-      return { small, large, [`${k}Ratio`]: ratio, [`${k}Min`]: min, [`${k}Max`]: max };
-    };
-    const runs = { durationSeconds: seconds, rounds: m.roundsOf(ctx), warmupSeconds: warmup };
-    const order = 'four sides per round, order rotated and reversed every other round';
-    const group = await m.measureGroup(ctx, {
-      unit: 'tps',
-      sides,
-      rows: [
-        [vs(0, 2), [0, validate(small)], [2, select(small)], 0.85, at(small)],
-        [vs(1, 3), [1, validate(large)], [3, select(large)], 0.85, at(large)],
-        [vs(1, 0), [1, validate(large)], [0, same], 0.85, scaling],
-      ],
-      settings: { clients: 4, threads: 2, ...runs, protocol: 'prepared', order },
-    });
-    const purges = [await purge(ctx, s.b, small, ended), await purge(ctx, l.b, large, ended)];
-    const z = l.sizes;
-    const perM = (bytes: number) => m.round(bytes / MIB / (large / 1e6));
-    const index = ([k, v]: [string, number]) => `${k.replace(/^sessions_/, '')} ${perM(v)}`;
-    const each = Object.entries(z.each).map(index);
-    const where = `at ${count(large)} sessions, after VACUUM`;
-    const perMillion = l.insertSeconds / (large / 1e6);
-    const mib = (bytes: number) => `${count(Math.round(bytes / MIB))} MiB`;
-    const smallMiB = [s.sizes.total, s.sizes.accounts].map((x) => (x / MIB).toFixed(1));
-    notes.push(
-      `Sizes against shared_buffers (${z.buffers}): at ${count(large)} sessions the sessions table with its indexes takes ${mib(z.total)} and pgbench_accounts ${mib(z.accounts)}, at ${count(small)} ${smallMiB[0]} and ${smallMiB[1]} MiB. A page not in shared buffers is read from the operating system's cache (${(totalmem() / GIB).toFixed(1)} GiB of memory here).`,
-      `The sessions are inserted straight into pgauth.sessions (1,000,000 per statement, 10 per user, users inserted directly too): ${count(large)} took ${l.insertSeconds} s (${perMillion.toFixed(1)} s per million), the whole setup ${setupSeconds.toFixed(0)} s.`,
-      `purge_expired() is measured once per database, not in rounds: ${count(ended)} abandoned sessions on ${count(ended / 10)} users of their own. Their access tokens have expired: the delete trigger announces none of them.`,
-    );
-    if (z.autovacuum === 'off')
-      notes.push('autovacuum is off on this server; the setup vacuums explicitly.');
-    const quick = `Quick run: ${count(small)} and ${count(large)} sessions, ${count(ended)} purged; the figures check that the scenario works.`;
-    if (ctx.quick) notes.push(quick);
-    // biome-ignore format: a table, a row a line
-    const measures: [string, number, string, string][] = [
-      ['sessions table per million sessions', perM(z.table), 'MiB', `pg_table_size (heap ${perM(z.heap)} MiB, with TOAST, free space and visibility maps), ${where}`],
-      ['sessions indexes per million sessions', perM(z.indexes), 'MiB', `pg_indexes_size; MiB each: ${each.join(', ')}`],
-      ['sessions total per million sessions', perM(z.total), 'MiB', `pg_total_relation_size, ${where}; pgbench_accounts: ${perM(z.accounts)} MiB per million rows`],
-      [`database size at ${short(large)} sessions`, m.round(z.database / MIB), 'MiB', `pg_database_size: sessions, ${count(large / 10)} users, ${count(large)} pgbench_accounts rows`],
-      ['inserting sessions, per million (setup)', m.round(perMillion), 's', 'INSERT … SELECT from generate_series, 1,000,000 rows a statement, indexes in place'],
-    ];
-    const sizes = measures.map(([name, value, unit, detail]) => ({ name, value, unit, detail }));
-    return { comparisons: group.comparisons, measures: [...sizes, ...purges], notes };
-  } finally {
-    ctx.signal.removeEventListener('abort', cancel);
-    for (const b of databases) await b.drop();
-  }
+  ctx.defer(() => ctx.signal.removeEventListener('abort', cancel));
+  const s = await sized(await pg.sessionsDatabase(ctx, 'scale_small', small));
+  const l = await sized(await pg.sessionsDatabase(ctx, 'scale_large', large));
+  await l.b.db.exec('checkpoint');
+  const setupSeconds = (Date.now() - started) / 1000;
+  const dir = `${ctx.scratchDir}/scale`;
+  const side = (p: typeof s, validate: boolean) => {
+    const name = `${validate ? 'validate' : 'select'}-${short(p.n)}.sql`;
+    const script = (validate ? pg.validateScript : pg.selectOnlyScript)(p.n);
+    const label = validate ? `validate, ${short(p.n)} sessions` : `pgbench -S, ${short(p.n)} rows`;
+    const run = { url: p.b.url, clients: 4, script: [name, script] as [string, string] };
+    return pg.pgbenchSide(label, { ...run, dir, signal: ctx.signal }, t);
+  };
+  const sides = [side(s, true), side(l, true), side(s, false), side(l, false)];
+  const validate = (n: number) => `select * from pgauth.validate(token), ${count(n)} live sessions`;
+  const select = (n: number) =>
+    `pgbench's select-only statement, ${count(n)} pgbench_accounts rows`;
+  const vs = (i: number, j: number) => `${sides[i]?.label} vs ${sides[j]?.label}`;
+  const at = (n: number) => ({ sessions: n, accounts: n });
+  const same = `the same, ${count(small)} live sessions`;
+  // What PostgreSQL's own lookup loses between the two sizes, to read the third row against.
+  const scaling = ([, , ss = [], sl = []]: number[][]) => {
+    const r = m.summarize(sl.map((x, i) => x / (ss[i] as number)));
+    const [ratio = 0, min = 0, max = 0] = [r.median, r.min, r.max].map((x) => m.round(x, 3));
+    const k = 'pgbenchLargeVsSmall';
+    return { small, large, [`${k}Ratio`]: ratio, [`${k}Min`]: min, [`${k}Max`]: max };
+  };
+  const order = 'four sides per round, order rotated and reversed every other round';
+  const group = await m.measureGroup(ctx, {
+    unit: 'tps',
+    sides,
+    rows: [
+      [vs(0, 2), [0, validate(small)], [2, select(small)], 0.85, at(small)],
+      [vs(1, 3), [1, validate(large)], [3, select(large)], 0.85, at(large)],
+      [vs(1, 0), [1, validate(large)], [0, same], 0.85, scaling],
+    ],
+    settings: { ...pg.pgbenchSettings(4, t.runs), order },
+  });
+  const purges = [await purge(ctx, s.b, small, ended), await purge(ctx, l.b, large, ended)];
+  const z = l.sizes;
+  const perM = (bytes: number) => m.round(bytes / MIB / (large / 1e6));
+  const index = ([k, v]: [string, number]) => `${k.replace(/^sessions_/, '')} ${perM(v)}`;
+  const each = Object.entries(z.each).map(index);
+  const where = `at ${count(large)} sessions, after VACUUM`;
+  const perMillion = l.insertSeconds / (large / 1e6);
+  const mib = (bytes: number) => `${count(Math.round(bytes / MIB))} MiB`;
+  const smallMiB = [s.sizes.total, s.sizes.accounts].map((x) => (x / MIB).toFixed(1));
+  notes.push(
+    `Sizes against shared_buffers (${z.buffers}): at ${count(large)} sessions the sessions table with its indexes takes ${mib(z.total)} and pgbench_accounts ${mib(z.accounts)}, at ${count(small)} ${smallMiB[0]} and ${smallMiB[1]} MiB. A page not in shared buffers is read from the operating system's cache (${(totalmem() / GIB).toFixed(1)} GiB of memory here).`,
+    `The sessions are inserted straight into pgauth.sessions (1,000,000 per statement, 10 per user, users inserted directly too): ${count(large)} took ${l.insertSeconds} s (${perMillion.toFixed(1)} s per million), the whole setup ${setupSeconds.toFixed(0)} s.`,
+    `purge_expired() is measured once per database, not in rounds: ${count(ended)} abandoned sessions on ${count(ended / 10)} users of their own. Their access tokens have expired: the delete trigger announces none of them.`,
+  );
+  if (z.autovacuum === 'off')
+    notes.push('autovacuum is off on this server; the setup vacuums explicitly.');
+  const quick = `Quick run: ${count(small)} and ${count(large)} sessions, ${count(ended)} purged; the figures check that the scenario works.`;
+  if (ctx.quick) notes.push(quick);
+  // biome-ignore format: a table, a row a line
+  const measures: [string, number, string, string][] = [
+    ['sessions table per million sessions', perM(z.table), 'MiB', `pg_table_size (heap ${perM(z.heap)} MiB, with TOAST, free space and visibility maps), ${where}`],
+    ['sessions indexes per million sessions', perM(z.indexes), 'MiB', `pg_indexes_size; MiB each: ${each.join(', ')}`],
+    ['sessions total per million sessions', perM(z.total), 'MiB', `pg_total_relation_size, ${where}; pgbench_accounts: ${perM(z.accounts)} MiB per million rows`],
+    [`database size at ${short(large)} sessions`, m.round(z.database / MIB), 'MiB', `pg_database_size: sessions, ${count(large / 10)} users, ${count(large)} pgbench_accounts rows`],
+    ['inserting sessions, per million (setup)', m.round(perMillion), 's', 'INSERT … SELECT from generate_series, 1,000,000 rows a statement, indexes in place'],
+  ];
+  const sizes = measures.map(([name, value, unit, detail]) => ({ name, value, unit, detail }));
+  return { comparisons: group.comparisons, measures: [...sizes, ...purges], notes };
 }

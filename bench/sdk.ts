@@ -6,7 +6,7 @@ import pg from 'pg';
 import * as http from './lib/http.ts';
 import * as m from './lib/measure.ts';
 import { createDatabase, loginSessions } from './lib/pg.ts';
-import { type Child, forkChild, stamp } from './sdk-child.ts';
+import { forkChild, stamp } from './sdk-child.ts';
 
 export const description = `SDK cached validate/s, revocation propagation, gateway GET /v1/session with its cache`;
 /** The baseline's channel: not pgauth's, so that no pgauth listener hears it. */
@@ -36,161 +36,146 @@ export async function run(ctx: m.RunContext) {
   const rounds = m.roundsOf(ctx);
   const [samples, warmSamples] = ctx.quick ? [100, 10] : [1000, 50];
   const perRound = Math.ceil(samples / rounds);
-  const b = await createDatabase('sdk');
-  const [children, servers] = [[] as Child[], [] as http.Server[]];
-  const revoker = new pg.Client({ connectionString: b.url });
+  const b = await createDatabase(ctx, 'sdk');
   const fork = async (mode: string, message: object) => {
-    children.push(await forkChild(mode, ctx.signal));
-    const child = children.at(-1) as Child;
+    const child = await forkChild(mode, ctx.signal);
+    ctx.defer(child.stop);
     await child.ask(mode === 'listener' ? 'start' : 'prime', { ...message, maxAgeMs: MAX_AGE_MS });
     return child;
   };
-  try {
-    // 1,000 sessions that every measure validates and nobody revokes, then one for each sample
-    // of the revocation side (in SQL, bcrypt cost 4, 10 users with role member).
-    const count = 1000 + perRound * rounds + warmSamples;
-    const all = await loginSessions(b.db, count, 'bench_sdk_', 10);
-    const [tokens, doomed] = [all.slice(0, 1000), all.slice(1000)];
-    await b.db.exec('vacuum analyze');
-    await b.db.exec('checkpoint');
-    // 1. Each side a process of its own: a figure of tens of nanoseconds a call is at the mercy
-    // of whatever shares its heap and JIT state (the same call site seeing two functions).
-    const [seconds, warm] = [m.secondsOf(ctx, 3, 1), ctx.quick ? 0.5 : 1];
-    type Loop = { rate: number; nulls: number; subscribed?: boolean; size?: number };
-    const loopSide = async (mode: string, label: string, loop: string) => {
-      const child = await fork(mode, { databaseUrl: b.url, tokens });
-      const run = (s: number) => async () => {
-        const r = await child.ask<Loop>('loop', { seconds: s }, s * 1000 + 60_000);
-        // Every call must have been a hit: a miss would be a database round trip.
-        if (r.nulls || r.subscribed === false || (r.size ?? 1000) !== 1000) {
-          throw new Error(`the cache was not live and full: ${JSON.stringify(r)}`);
-        }
-        return r.rate;
-      };
-      const command = `mitata measure: ${loop}, i cycling over 1000 tokens, ${seconds} s`;
-      return { label, warm: run(warm), run: run(seconds), command };
+  // 1,000 sessions that every measure validates and nobody revokes, then one for each sample
+  // of the revocation side (in SQL, bcrypt cost 4, 10 users with role member).
+  const count = 1000 + perRound * rounds + warmSamples;
+  const all = await loginSessions(b.db, count, 'bench_sdk_', 10);
+  const [tokens, doomed] = [all.slice(0, 1000), all.slice(1000)];
+  await b.db.exec('vacuum analyze');
+  await b.db.exec('checkpoint');
+  // 1. Each side a process of its own: a figure of tens of nanoseconds a call is at the mercy
+  // of whatever shares its heap and JIT state (the same call site seeing two functions).
+  const [seconds, warm] = [m.secondsOf(ctx, 3, 1), ctx.quick ? 0.5 : 1];
+  type Loop = { rate: number; nulls: number; subscribed?: boolean; size?: number };
+  const loopSide = async (mode: string, label: string, loop: string) => {
+    const child = await fork(mode, { databaseUrl: b.url, tokens });
+    const run = (s: number) => async () => {
+      const r = await child.ask<Loop>('loop', { seconds: s }, s * 1000 + 60_000);
+      // Every call must have been a hit: a miss would be a database round trip.
+      if (r.nulls || r.subscribed === false || (r.size ?? 1000) !== 1000) {
+        throw new Error(`the cache was not live and full: ${JSON.stringify(r)}`);
+      }
+      return r.rate;
     };
-    const vsMap = (values: number[][]): m.Settings => {
-      const [sdk = [], map = []] = values;
-      const r = m.summarize(sdk.map((x, i) => x / (map[i] as number)));
-      const mapGet = m.summarize(map);
-      return {
-        mapGetMedianPerSecond: Math.round(mapGet.median),
-        mapGetSpreadPct: m.round(mapGet.spreadPct),
-        ratioToMapGetMedian: m.round(r.median, 3),
-        ratioToMapGetMin: m.round(r.min, 3),
-        ratioToMapGetMax: m.round(r.max, 3),
-      };
+    const command = `mitata measure: ${loop}, i cycling over 1000 tokens, ${seconds} s`;
+    return { label, warm: run(warm), run: run(seconds), command, stop: child.stop };
+  };
+  const vsMap = (values: number[][]): m.Settings => {
+    const [sdk = [], map = []] = values;
+    const r = m.summarize(sdk.map((x, i) => x / (map[i] as number)));
+    const mapGet = m.summarize(map);
+    return {
+      mapGetMedianPerSecond: Math.round(mapGet.median),
+      mapGetSpreadPct: m.round(mapGet.spreadPct),
+      ratioToMapGetMedian: m.round(r.median, 3),
+      ratioToMapGetMin: m.round(r.min, 3),
+      ratioToMapGetMax: m.round(r.max, 3),
     };
-    const settings = { tokens: 1000, secondsPerRound: seconds, warmupSeconds: warm, rounds };
-    const validate = await m.measureGroup(ctx, {
-      unit: '/s',
-      sides: [
-        await loopSide('cached', 'SDK client.validate, cached', SDK_LOOP),
-        await loopSide('map', 'async Map.get', MAP_LOOP),
-      ],
-      rows: [[NAMES.validate, [0, SDK], [1, MAP], 1, vsMap, { value: 500_000 }]],
-      settings: { ...settings, targetPerSecond: 500_000 },
-    });
-    for (const child of children) child.stop();
-    // 2. Process A (this one) commits on a connection of its own; process B (listener) watches.
-    const listener = await fork('listener', { databaseUrl: b.url, channel: CHANNEL });
-    await revoker.connect();
-    // B's clock minus A's, from the ping with the shortest round trip.
-    let clock = { offsetMs: 0, rttMs: Number.POSITIVE_INFINITY };
-    for (let i = 0; i < 50; i++) {
-      const t0 = stamp();
-      const at = await listener.ask<number>('clock');
-      const t1 = stamp();
-      if (t1 - t0 < clock.rttMs) clock = { offsetMs: at - (t0 + t1) / 2, rttMs: t1 - t0 };
-    }
-    const clockOffsetUs = Math.round(clock.offsetMs * 1000);
-    ctx.log(`clock of the listener − ours: ${clockOffsetUs} µs, ping ${clock.rttMs.toFixed(3)} ms`);
-    if (Math.abs(clockOffsetUs) > 1000) ctx.log('warning: the clocks differ by over 1 ms');
-    let next = 0;
-    // B caches the token (or watches for a payload); A commits a logout (or a bare pg_notify of
-    // the size of a logout event); the sample is B's time of the eviction − A's of the commit.
-    const sample = async (logout: boolean): Promise<Sample> => {
-      const token = logout ? doomed[next++] : undefined;
-      // The size of a pgauth logout notice: one cache key, unique.
-      const payload = JSON.stringify({ keys: [randomBytes(8).toString('hex')] });
-      await listener.ask(logout ? 'watchSession' : 'watchNotify', { token, payload });
-      // An eviction not seen within 10 s is lost: an error, not a slow sample.
-      const seen = listener.ask<{ at: number; evicted?: boolean }>('seen', {}, 10_000);
-      const r = logout
-        ? await revoker.query('select pgauth.logout($1) as ok', [token])
-        : await revoker.query('select pg_notify($1, $2) as ok', [CHANNEL, payload]);
-      const committed = stamp();
-      const got = await seen;
-      if (logout && !(r.rows[0]?.ok && got.evicted)) throw new Error('a logout evicted nothing');
-      return { delayMs: got.at - committed, viaParentMs: stamp() - committed };
-    };
-    const taken: Sample[][] = [[], []];
-    const p = (side: number, pct: number, k: keyof Sample = 'delayMs') => {
-      const values = (taken[side] as Sample[]).map((x) => x[k]);
-      return m.round(m.percentile(values, pct), 3);
-    };
-    const series = (side: number, n: number, keep: boolean) => async () => {
+  };
+  const settings = { tokens: 1000, secondsPerRound: seconds, warmupSeconds: warm, rounds };
+  const loops = [
+    await loopSide('cached', 'SDK client.validate, cached', SDK_LOOP),
+    await loopSide('map', 'async Map.get', MAP_LOOP),
+  ];
+  const validate = await m.measureGroup(ctx, {
+    unit: '/s',
+    sides: loops,
+    rows: [[NAMES.validate, [0, SDK], [1, MAP], 1, vsMap, { value: 500_000 }]],
+    settings: { ...settings, targetPerSecond: 500_000 },
+  });
+  for (const side of loops) side.stop();
+  // 2. Process A (this one) commits on a connection of its own; process B (listener) watches.
+  const listener = await fork('listener', { databaseUrl: b.url, channel: CHANNEL });
+  const revoker = new pg.Client({ connectionString: b.url });
+  await revoker.connect();
+  ctx.defer(() => revoker.end());
+  // B's clock minus A's, from the ping with the shortest round trip.
+  let clock = { offsetMs: 0, rttMs: Number.POSITIVE_INFINITY };
+  for (let i = 0; i < 50; i++) {
+    const t0 = stamp();
+    const at = await listener.ask<number>('clock');
+    const t1 = stamp();
+    if (t1 - t0 < clock.rttMs) clock = { offsetMs: at - (t0 + t1) / 2, rttMs: t1 - t0 };
+  }
+  const clockOffsetUs = Math.round(clock.offsetMs * 1000);
+  ctx.log(`clock of the listener − ours: ${clockOffsetUs} µs, ping ${clock.rttMs.toFixed(3)} ms`);
+  if (Math.abs(clockOffsetUs) > 1000) ctx.log('warning: the clocks differ by over 1 ms');
+  let next = 0;
+  // B caches the token (or watches for a payload); A commits a logout (or a bare pg_notify of
+  // the size of a logout event); the sample is B's time of the eviction − A's of the commit.
+  const sample = async (logout: boolean): Promise<Sample> => {
+    const token = logout ? doomed[next++] : undefined;
+    // The size of a pgauth logout notice: one cache key, unique.
+    const payload = JSON.stringify({ keys: [randomBytes(8).toString('hex')] });
+    await listener.ask(logout ? 'watchSession' : 'watchNotify', { token, payload });
+    // An eviction not seen within 10 s is lost: an error, not a slow sample.
+    const seen = listener.ask<{ at: number; evicted?: boolean }>('seen', {}, 10_000);
+    const r = logout
+      ? await revoker.query('select pgauth.logout($1) as ok', [token])
+      : await revoker.query('select pg_notify($1, $2) as ok', [CHANNEL, payload]);
+    const committed = stamp();
+    const got = await seen;
+    if (logout && !(r.rows[0]?.ok && got.evicted)) throw new Error('a logout evicted nothing');
+    return { delayMs: got.at - committed, viaParentMs: stamp() - committed };
+  };
+  const taken: Sample[][] = [[], []];
+  const p = (side: number, pct: number, k: keyof Sample = 'delayMs') => {
+    const values = (taken[side] as Sample[]).map((x) => x[k]);
+    return m.round(m.percentile(values, pct), 3);
+  };
+  const seriesSide = (side: number, label: string, command: string) => {
+    const series = (n: number, keep: boolean) => async () => {
       const xs: Sample[] = [];
       for (let i = 0; i < n; i++) xs.push(await sample(side === 0));
       if (keep) taken[side]?.push(...xs);
-      const delays = xs.map((x) => x.delayMs);
-      return m.percentile(delays, 99);
-    };
-    const seriesSide = (side: number, label: string, command: string) => {
-      const [warm, run] = [series(side, warmSamples, false), series(side, perRound, true)];
-      return { label, command, warm, run };
-    };
-    const figures = (values: number[][]): m.Settings => {
-      const delays = (taken[0] as Sample[]).map((x) => x.delayMs);
-      const [maxMs, minMs] = [m.round(Math.max(...delays), 3), m.round(Math.min(...delays), 3)];
-      const [bareP50Ms, bareP99Ms] = [p(1, 50), p(1, 99)];
-      const [viaParentP99Ms = 0, bareViaParentP99Ms = 0] = [0, 1].map((x) =>
-        p(x, 99, 'viaParentMs'),
+      return m.percentile(
+        xs.map((x) => x.delayMs),
+        99,
       );
-      const bareRoundP99MedianMs = m.round(m.median(values[1] as number[]), 3);
-      const all = { samples: delays.length, p50Ms: p(0, 50), p99Ms: p(0, 99), maxMs, minMs };
-      const bare = { bareP50Ms, bareP99Ms, viaParentP99Ms, bareViaParentP99Ms };
-      return { ...all, ...bare, bareRoundP99MedianMs, clockOffsetUs };
     };
-    const propagation = await m.measureGroup(ctx, {
-      unit: 'ms',
-      sides: [
-        seriesSide(0, 'logout → SDK cache evicted', LOGOUT_LOOP),
-        seriesSide(1, 'pg_notify → bare LISTEN', NOTIFY_LOOP),
-      ],
-      rows: [[NAMES.logout, [0, LOGOUT], [1, NOTIFY], 1, figures, { value: 50, lower: true }]],
-      settings: { samplesPerRound: perRound, rounds, warmupSamples: warmSamples, targetP99Ms: 50 },
-    });
-    listener.stop();
-    // 3. GET /v1/session with and without the gateway's cache.
-    const cached = await http.startGateway(ctx, b.url, [], servers);
-    const plain = await http.startGateway(ctx, b.url, ['--no-cache'], servers);
-    const bare = await http.startBare(ctx, 'node:http', servers);
-    const load = { connections: 20, seconds: m.secondsOf(ctx, 8, 3), warmup: ctx.quick ? 1 : 3 };
-    const side = http.sessionSides(ctx, tokens, load);
-    const runs = { durationSeconds: load.seconds, rounds, warmupSeconds: load.warmup };
-    const gateway = await m.measureGroup(ctx, {
-      unit: 'req/s',
-      sides: [
-        side('gateway, cache', cached, 'pgauth', 'cache', 'pgauth gateway'),
-        side('gateway, --no-cache', plain, 'pgauth', 'no cache', 'pgauth gateway'),
-        side('bare node:http', bare, 'bare', 'constant answer'),
-      ],
-      rows: [
-        [NAMES.cache, [0, CACHED], [2, BARE], 0.8, { gatewayRssTargetMiB: 100 }],
-        [NAMES.plain, [1, PLAIN], [2, `${BARE} (the same rounds)`], 0.3],
-      ],
-      settings: { connections: 20, ...runs, tokens: 1000 },
-    });
-    return {
-      comparisons: [...validate.comparisons, ...propagation.comparisons, ...gateway.comparisons],
-      resources: gateway.resources,
-    };
-  } finally {
-    for (const child of children) child.stop();
-    await Promise.all(servers.map((x) => x.stop()));
-    await revoker.end();
-    await b.drop();
-  }
+    return { label, command, warm: series(warmSamples, false), run: series(perRound, true) };
+  };
+  const figures = (values: number[][]): m.Settings => {
+    const delays = (taken[0] as Sample[]).map((x) => x.delayMs);
+    const [maxMs, minMs] = [m.round(Math.max(...delays), 3), m.round(Math.min(...delays), 3)];
+    const [bareP50Ms, bareP99Ms] = [p(1, 50), p(1, 99)];
+    const [viaParentP99Ms = 0, bareViaParentP99Ms = 0] = [0, 1].map((x) => p(x, 99, 'viaParentMs'));
+    const bareRoundP99MedianMs = m.round(m.median(values[1] as number[]), 3);
+    const all = { samples: delays.length, p50Ms: p(0, 50), p99Ms: p(0, 99), maxMs, minMs };
+    const bare = { bareP50Ms, bareP99Ms, viaParentP99Ms, bareViaParentP99Ms };
+    return { ...all, ...bare, bareRoundP99MedianMs, clockOffsetUs };
+  };
+  const propagation = await m.measureGroup(ctx, {
+    unit: 'ms',
+    sides: [
+      seriesSide(0, 'logout → SDK cache evicted', LOGOUT_LOOP),
+      seriesSide(1, 'pg_notify → bare LISTEN', NOTIFY_LOOP),
+    ],
+    rows: [[NAMES.logout, [0, LOGOUT], [1, NOTIFY], 1, figures, { value: 50, lower: true }]],
+    settings: { samplesPerRound: perRound, rounds, warmupSamples: warmSamples, targetP99Ms: 50 },
+  });
+  listener.stop();
+  // 3. GET /v1/session with and without the gateway's cache.
+  const { seconds: s, warmup, runs } = m.timing(ctx, 8, 3);
+  const load = http.sessionLoad(ctx, b.url, tokens, { connections: 20, seconds: s, warmup });
+  const gateway = await m.measureGroup(ctx, {
+    unit: 'req/s',
+    sides: [await load.gateway(true), await load.gateway(false), await load.bare()],
+    rows: [
+      [NAMES.cache, [0, CACHED], [2, BARE], 0.8, { gatewayRssTargetMiB: 100 }],
+      [NAMES.plain, [1, PLAIN], [2, `${BARE} (the same rounds)`], 0.3],
+    ],
+    settings: { connections: 20, ...runs, tokens: 1000 },
+  });
+  return {
+    comparisons: [...validate.comparisons, ...propagation.comparisons, ...gateway.comparisons],
+    resources: gateway.resources,
+  };
 }

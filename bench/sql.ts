@@ -10,8 +10,7 @@ import {
   percentile,
   type RunContext,
   round,
-  roundsOf,
-  secondsOf,
+  timing,
 } from './lib/measure.ts';
 import * as pg from './lib/pg.ts';
 
@@ -21,69 +20,45 @@ const LOGIN = `select * from pgauth.login('bench_login_' || :client_id, '${pg.PA
 const CRYPT = `select crypt(prehash, stored hash) = stored hash, cost 10`;
 
 export async function run(ctx: RunContext) {
-  const [seconds, warmup] = [secondsOf(ctx, 8, 3), ctx.quick ? 1 : 3];
-  const runs = { durationSeconds: seconds, rounds: roundsOf(ctx), warmupSeconds: warmup };
+  const t = timing(ctx, 8, 3);
   const dir = `${ctx.scratchDir}/sql`;
-  const b = await pg.createDatabase('sql');
-  try {
-    ctx.log(`database ${b.name}: 100,000 sessions, pgbench -i`);
-    await pg.insertSessions(b.db, { prefix: 'bench_user_', from: 1, to: 1e5, times: pg.LIVE });
-    await b.db.exec('vacuum (analyze) pgauth.sessions, pgauth.users');
-    // Every token the script can draw must validate, else the benchmark measures misses.
-    await pg.checkTokens(b.db, 1, 1e5);
-    await pg.pgbenchInit(b.url, 1, ctx.signal);
-    // Flush what the setup dirtied now rather than in the middle of a measured round.
-    await b.db.exec('checkpoint');
-    const common = { url: b.url, clients: 4, dir, signal: ctx.signal };
-    const script = await pg.writeScript(dir, 'validate.sql', pg.validateScript(1e5));
-    const validate = await measureGroup(ctx, {
-      unit: 'tps',
-      sides: [
-        pg.pgbenchSide('pgauth.validate', { ...common, script }, seconds, warmup),
-        pg.pgbenchSide('pgbench -S', common, seconds, warmup),
-      ],
-      rows: [
-        ['validate vs pgbench -S', [0, VALIDATE], [1, 'pgbench -S (select-only), scale 1'], 0.85],
-      ],
-      settings: {
-        clients: 4,
-        threads: 2,
-        ...runs,
-        protocol: 'prepared',
-        sessions: 1e5,
-        pgbenchScale: 1,
-      },
-    });
-    // bcrypt is pure CPU: a client per core, each logging in a user of its own (:client_id), so
-    // that concurrent logins never queue on one user row.
-    const [user = ''] = await pg.registerUsers(b.db, 'bench_login_', 2, 10);
-    const loginRun = {
-      ...common,
-      clients: 2,
-      script: await pg.writeScript(dir, 'login.sql', LOGIN),
-    };
-    const login = pg.pgbenchSide('pgauth.login', loginRun, seconds, warmup);
-    const crypt = await pg.cryptRun(b, user, { ...common, clients: 2 });
-    const loginLabel = 'select * from pgauth.login(username, password)';
-    const logins = await measureGroup(ctx, {
-      unit: '/s',
-      sides: [login, pg.pgbenchSide('crypt() cost 10', crypt, seconds, warmup)],
-      rows: [['login vs crypt() (bcrypt cost 10)', [0, loginLabel], [1, CRYPT], 0.9]],
-      settings: { clients: 2, threads: 2, ...runs, protocol: 'prepared', bcryptCost: 10 },
-    });
-    // A failed login costs the same bcrypt as a good one: every login must have succeeded.
-    const audit = await b.db.query<{ ok: number; failed: number }>(
-      `select count(*) filter (where event = 'login_success')::int as ok,
-              count(*) filter (where event = 'login_failure')::int as failed from pgauth.audit_log`,
-    );
-    const { ok, failed } = audit.rows[0] ?? { ok: 0, failed: 0 };
-    if (failed > 0 || ok < login.transactions)
-      throw new Error(`logins: ${ok} ok, ${failed} failed`);
-    const measures = await purgeUnderLoad(ctx, b, { ...common, script });
-    return { comparisons: [...validate.comparisons, ...logins.comparisons], measures };
-  } finally {
-    await b.drop();
-  }
+  const { b } = await pg.sessionsDatabase(ctx, 'sql', 1e5);
+  // Flush what the setup dirtied now rather than in the middle of a measured round.
+  await b.db.exec('checkpoint');
+  const common = { url: b.url, clients: 4, dir, signal: ctx.signal };
+  const script: [string, string] = ['validate.sql', pg.validateScript(1e5)];
+  const validate = await measureGroup(ctx, {
+    unit: 'tps',
+    sides: [
+      pg.pgbenchSide('pgauth.validate', { ...common, script }, t),
+      pg.pgbenchSide('pgbench -S', common, t),
+    ],
+    rows: [
+      ['validate vs pgbench -S', [0, VALIDATE], [1, 'pgbench -S (select-only), scale 1'], 0.85],
+    ],
+    settings: { ...pg.pgbenchSettings(4, t.runs), sessions: 1e5, pgbenchScale: 1 },
+  });
+  // bcrypt is pure CPU: a client per core, each logging in a user of its own (:client_id), so
+  // that concurrent logins never queue on one user row.
+  const [user] = await pg.registerUsers(b.db, 'bench_login_', 2, 10);
+  const loginRun = { ...common, clients: 2, script: ['login.sql', LOGIN] as [string, string] };
+  const login = pg.pgbenchSide('pgauth.login', loginRun, t);
+  const loginLabel = 'select * from pgauth.login(username, password)';
+  const logins = await measureGroup(ctx, {
+    unit: '/s',
+    sides: [login, await pg.cryptSide(ctx, b, [user, dir], t)],
+    rows: [['login vs crypt() (bcrypt cost 10)', [0, loginLabel], [1, CRYPT], 0.9]],
+    settings: { ...pg.pgbenchSettings(2, t.runs), bcryptCost: 10 },
+  });
+  // A failed login costs the same bcrypt as a good one: every login must have succeeded.
+  const audit = await b.db.query<{ ok: number; failed: number }>(
+    `select count(*) filter (where event = 'login_success')::int as ok,
+            count(*) filter (where event = 'login_failure')::int as failed from pgauth.audit_log`,
+  );
+  const { ok, failed } = audit.rows[0] ?? { ok: 0, failed: 0 };
+  if (failed > 0 || ok < login.transactions) throw new Error(`logins: ${ok} ok, ${failed} failed`);
+  const measures = await purgeUnderLoad(ctx, b, { ...common, script });
+  return { comparisons: [...validate.comparisons, ...logins.comparisons], measures };
 }
 
 /** Adds `ended` abandoned sessions to the 100,000 live ones, measures the sessions' size, then
@@ -91,14 +66,11 @@ export async function run(ctx: RunContext) {
  * of the validations that ended during it with that of an idle run just before. */
 async function purgeUnderLoad(ctx: RunContext, b: pg.BenchDatabase, load: pg.PgbenchRun) {
   const ended = ctx.quick ? 1e5 : 1e6;
-  const times = pg.ENDED;
-  await pg.insertSessions(b.db, { prefix: 'bench_gone_', from: 1e5 + 1, to: 1e5 + ended, times });
-  await b.db.exec('vacuum (analyze) pgauth.sessions, pgauth.users');
+  await pg.addEnded(ctx, b, 1e5, ended);
   const sizeSql = `select pg_total_relation_size('pgauth.sessions')::float8 as total,
     pg_indexes_size('pgauth.sessions')::float8 as indexes, count(*)::float8 as n from pgauth.sessions`;
   const size = (await b.db.query<Record<'total' | 'indexes' | 'n', number>>(sizeSql)).rows[0];
   const perM = (bytes = 0) => round(bytes / 2 ** 20 / ((size?.n ?? 1) / 1e6));
-  await b.db.exec('checkpoint');
   const p99 = (rows: number[][]) =>
     percentile(
       rows.map(([, ms]) => ms as number),
@@ -106,16 +78,10 @@ async function purgeUnderLoad(ctx: RunContext, b: pg.BenchDatabase, load: pg.Pgb
     );
   const idle = p99(await pg.pgbenchLatencies(load, 5));
   const during = pg.pgbenchLatencies(load, 2 + Math.max(8, Math.ceil((20 * ended) / 1e6)));
-  await sleep(2000);
-  const [start, r] = [
-    Date.now(),
-    await b.db.query<{ n: number }>('select pgauth.purge_expired() as n'),
-  ];
-  const [end, rows] = [Date.now(), await during];
-  if (r.rows[0]?.n !== ended) throw new Error(`purged ${r.rows[0]?.n} of ${ended}`);
+  const purge = sleep(2000).then(() => pg.purgeExpired(b, ended));
+  const [{ start, end, seconds }, rows] = await Promise.all([purge, during]);
   const inside = rows.filter(([at = 0]) => at >= start && at <= end);
   const last = rows.reduce((m, [at = 0]) => Math.max(m, at), 0);
-  const seconds = (end - start) / 1000;
   const ratio = round(p99(inside) / idle, 2);
   ctx.log(`purge_expired(): ${ended} in ${seconds.toFixed(2)} s; p99 ${p99(inside)} / ${idle} ms`);
   const n = (x: number) => x.toLocaleString('en-US');

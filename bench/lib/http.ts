@@ -7,7 +7,8 @@ import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { median, type RunContext, round, type Side } from './measure.ts';
+import { median, type RunContext, round } from './measure.ts';
+import { PASSWORD } from './pg.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Reads /proc/<pid>/stat: ctime is the user + system CPU time of all its threads (ms). */
@@ -18,14 +19,13 @@ const pidusage = createRequire(import.meta.url)('pidusage') as (pid: number) => 
 export type Server = { pid: number; url: string; output: string; command: string; stop(): unknown };
 
 /** Starts `node args…` in the repository (its stderr goes to ours) and waits until its stdout
- * matches `listening`, whose first group is its URL. Pushed onto `into` at once, so that the
- * caller stops it even if it never listens; it dies with ctx.signal. */
+ * matches `listening`, whose first group is its URL. Stopped after the scenario, even if it never
+ * listens; it dies with ctx.signal. */
 export async function startServer(
   ctx: RunContext,
   args: string[],
   listening: RegExp,
   command: string,
-  into: Server[],
 ): Promise<Server> {
   const stdio: ('ignore' | 'pipe' | 'inherit')[] = ['ignore', 'pipe', 'inherit'];
   const child = spawn(process.execPath, args, { cwd: ROOT, signal: ctx.signal, stdio });
@@ -36,7 +36,7 @@ export async function startServer(
     return exited.finally(() => clearTimeout(timer));
   };
   const server: Server = { pid: child.pid as number, url: '', output: '', command, stop };
-  into.push(server);
+  ctx.defer(stop);
   const timer = setTimeout(() => child.kill(), 30_000);
   const listened = new Promise((resolve) => {
     // Read to the end, but kept only until it listens: a full pipe would stall the server.
@@ -57,12 +57,12 @@ export const NO_LOGIN_LIMITS = ['--login-rate-ip', '1000000', '--login-rate-user
 
 /** `node packages/pgauth/bin/pgauth.js serve` (it runs the compiled dist/: `npm run build`) on a
  * free port, warnings only, then `extra`; checks the validation-cache line it prints. */
-export async function startGateway(ctx: RunContext, url: string, extra: string[], into: Server[]) {
+export async function startGateway(ctx: RunContext, url: string, extra: string[]) {
   const args = ['packages/pgauth/bin/pgauth.js', 'serve', '--port', '0', '--database-url', url];
   args.push('--log-level', 'warn', ...extra);
   const listening = /pgauth listening on (http:\/\/\S+)[\s\S]*validation cache: (\w+)/;
   const command = `node ${args.join(' ')}`.replace(url, '<url>');
-  const server = await startServer(ctx, args, listening, command, into);
+  const server = await startServer(ctx, args, listening, command);
   const cache = listening.exec(server.output)?.[2];
   if (cache !== (extra.includes('--no-cache') ? 'off' : 'on')) throw new Error(`cache ${cache}`);
   return server;
@@ -74,13 +74,8 @@ export async function startGateway(ctx: RunContext, url: string, extra: string[]
  * `pg <url>` by node:http and one named (prepared) statement a request on a pg pool of the
  * gateway's default size, the session of the Bearer token as the gateway asks pgauth.validate
  * for it, sent as JSON: the least one database round trip a request costs. */
-const BARE_SERVER = `const session = ${JSON.stringify({
-  user_id: '00000000-0000-4000-8000-000000000000',
-  username: 'bench_http_user',
-  roles: [],
-  session_id: '00000000-0000-4000-8000-000000000001',
-  expires_at: '2030-01-01T00:00:00.000Z',
-})};
+const BARE_SERVER = `const session = { user_id: '00000000-0000-4000-8000-000000000000', username: 'bench_http_user',
+  roles: [], session_id: '00000000-0000-4000-8000-000000000001', expires_at: '2030-01-01T00:00:00.000Z' };
 let close;
 if (process.argv[2] === 'fastify') {
   const app = (await import('fastify')).default({ logger: false });
@@ -110,22 +105,16 @@ process.on('SIGTERM', () => close().then(() => process.exit(0)));
 
 /** Starts a bare server (written into .bench/, in the repository so that fastify and pg resolve):
  * `node:http`, `fastify`, or node:http with `pg` on the database `url`. */
-export async function startBare(ctx: RunContext, kind: string, into: Server[], url = '') {
+export async function startBare(ctx: RunContext, kind: string, url = '') {
   await writeFile(`${ctx.scratchDir}/bare-server.mjs`, BARE_SERVER);
-  const args = [
-    '.bench/bare-server.mjs',
-    ...(kind === 'node:http' ? [] : [kind]),
-    ...(url ? [url] : []),
-  ];
+  const args = ['.bench/bare-server.mjs', ...(kind === 'node:http' ? [] : [kind])];
+  if (url) args.push(url);
   const command = `node ${args.join(' ')}`.replace(url || '\0', '<url>');
-  return startServer(ctx, args, /bare listening on (http:\/\/\S+)/, command, into);
+  return startServer(ctx, args, /bare listening on (http:\/\/\S+)/, command);
 }
 
 /** One request of a load; every connection sends all the requests of its list in turn. */
 export type Req = { method: string; headers?: Record<string, string>; body?: string };
-
-export const bearer = (tokens: readonly string[]): Req[] =>
-  tokens.map((t) => ({ method: 'GET', headers: { authorization: `Bearer ${t}` } }));
 
 export const postJson = (bodies: object[], more = {}): Req[] => {
   const headers = { 'content-type': 'application/json', ...more };
@@ -148,19 +137,20 @@ async function load(ctx: RunContext, url: string, requests: Req[], c: number, s:
 export type HttpSpec = { label: string; server: Server; path: string; requests: Req[] } & {
   describe: string;
   prefix: string;
-  resource?: [process: string, load: string];
+  resource: [process: string, load: string];
 };
-type Loads = { connections: number; seconds: number; warmup: number };
+export type Loads = { connections: number; seconds: number; warmup: number };
 
 /** A side that loads one server: first every request once (each must answer 200: a 401 is cheaper
  * than a check), then the warm-up; each measured run keeps its latency and the CPU time the
  * server used meanwhile, per 1,000 requests it answered. */
-export function httpSide(ctx: RunContext, spec: HttpSpec, o: Loads): Side & { requests: Req[] } {
+export function httpSide(ctx: RunContext, spec: HttpSpec, o: Loads) {
   const [url, loads] = [spec.server.url + spec.path, [] as (Load & { cpu: number })[]];
   const line = `node --import tsx bench/lib/load.ts -c ${o.connections} -d ${o.seconds}`;
   const command = `${spec.server.command}; ${line} <url>${spec.path} < requests.json (${spec.describe})`;
   const side = {
     label: spec.label,
+    server: spec.server,
     requests: spec.requests,
     command,
     warm: async () => {
@@ -184,8 +174,8 @@ export function httpSide(ctx: RunContext, spec: HttpSpec, o: Loads): Side & { re
       const [p50, p99, cpuMsPer1000] = [m('p50'), m('p99'), round(m('cpu'))];
       const rssMiB = round((await pidusage(spec.server.pid)).memory / 2 ** 20);
       ctx.log(`  ${spec.label}: p50/p99 ${p50}/${p99} ms, ${cpuMsPer1000} ms CPU, ${rssMiB} MiB`);
-      const [p, [process, load = ''] = []] = [spec.prefix, spec.resource];
-      const resource = process ? { process, load, cpuMsPer1000, rssMiB } : undefined;
+      const [p, [process, load]] = [spec.prefix, spec.resource];
+      const resource = { process, load, cpuMsPer1000, rssMiB };
       const cpu = { [`${p}CpuMsPer1000`]: cpuMsPer1000, [`${p}RssMiB`]: rssMiB };
       return { settings: { [`${p}P50Ms`]: p50, [`${p}P99Ms`]: p99, ...cpu }, resource };
     },
@@ -193,12 +183,40 @@ export function httpSide(ctx: RunContext, spec: HttpSpec, o: Loads): Side & { re
   return side;
 }
 
-/** Sides of `GET /v1/session` with a Bearer token per request out of `tokens`, of which the
- * resource row names `process` under `GET /v1/session, <how>, 1,000 tokens, autocannon -c 20`. */
-export const sessionSides =
-  (ctx: RunContext, tokens: string[], o: Loads) =>
-  (label: string, server: Server, prefix: string, how: string, process = label) => {
+/** The sides of `GET /v1/session` with a Bearer token per request out of `tokens` (1,000), the
+ * resource rows naming them under `GET /v1/session, <how>, 1,000 tokens, autocannon -c 20`: on any
+ * server (`side`), on pgauth serve (with `extra` options) with its validation cache or without
+ * (`--no-cache`), and on the bare node:http server. */
+export function sessionLoad(ctx: RunContext, url: string, tokens: string[], o: Loads) {
+  const side = (label: string, server: Server, prefix: string, how: string, process = label) => {
     const load = `GET /v1/session, ${how}, 1,000 tokens, autocannon -c 20`;
-    const spec = { label, server, path: '/v1/session', requests: bearer(tokens), prefix };
+    const requests = tokens.map((t) => ({
+      method: 'GET',
+      headers: { authorization: `Bearer ${t}` },
+    }));
+    const spec = { label, server, path: '/v1/session', requests, prefix };
     return httpSide(ctx, { ...spec, describe: '1000 tokens', resource: [process, load] }, o);
   };
+  const gateway = async (cache: boolean, extra: string[] = []) => {
+    const server = await startGateway(ctx, url, cache ? extra : ['--no-cache', ...extra]);
+    const [label, how] = cache ? ['gateway, cache', 'cache'] : ['gateway, --no-cache', 'no cache'];
+    return side(label, server, 'pgauth', how, 'pgauth gateway');
+  };
+  const bare = async () => {
+    return side('bare node:http', await startBare(ctx, 'node:http'), 'bare', 'constant answer');
+  };
+  return { side, gateway, bare };
+}
+
+/** POST /v1/login of `users` in turn (every login succeeds) on a gateway, its resource row under
+ * `POST /v1/login, <how>, <n> users, autocannon -c <connections>`. */
+export function loginSide(ctx: RunContext, server: Server, users: string[], how: string, o: Loads) {
+  const requests = postJson(users.map((username) => ({ username, password: PASSWORD })));
+  const spec = { label: 'pgauth logins', server, path: '/v1/login', requests, prefix: 'pgauth' };
+  const [n, c] = [users.length, o.connections];
+  const resource: HttpSpec['resource'] = [
+    'pgauth gateway',
+    `POST /v1/login, ${how}, ${n} users, autocannon -c ${c}`,
+  ];
+  return httpSide(ctx, { ...spec, describe: `logins of ${n} users`, resource }, o);
+}

@@ -34,9 +34,11 @@ function table(head: string, align: string, rows: string[][]): string {
 const code = (s: string) => (s.includes('`') ? `\`\` ${s} \`\`` : `\`${s}\``);
 const quick = (r: StoredResult) => r.run?.quick === true;
 const name = (r: StoredResult) => (quick(r) ? `${r.scenario} (quick)` : r.scenario);
+/** A ratio; null where the result file has none (JSON writes a division by zero as null). */
+const r3 = (n: number | null) => (n === null ? 'n/a' : n.toFixed(3));
 const half = (c: Comparison['pgauth']) => `±${(c.spreadPct / 2).toFixed(1)}%`;
 const spread = (c: Comparison) =>
-  `${c.ratio.min.toFixed(3)}–${c.ratio.max.toFixed(3)}; ${half(c.pgauth)}, ${half(c.baseline)}`;
+  `${r3(c.ratio.min)}–${r3(c.ratio.max)}; ${half(c.pgauth)}, ${half(c.baseline)}`;
 const measureRow = (m: Measure) => [m.name, `${f(m.value)} ${m.unit}`, m.detail];
 const optional = (n?: number) => (n === undefined ? '' : f(n));
 
@@ -45,7 +47,7 @@ export function summary(results: StoredResult[]): string {
   const row = (r: StoredResult, c: Comparison) => {
     const figure = (x: Comparison['pgauth']) => `${f(x.median)} ${c.unit}`;
     const [pgauth, baseline] = [figure(c.pgauth), figure(c.baseline)];
-    const [ratio, target] = [c.ratio.median.toFixed(3), c.target === null ? '—' : `≥ ${c.target}`];
+    const [ratio, target] = [r3(c.ratio.median), c.target === null ? '—' : `≥ ${c.target}`];
     return [name(r), c.name, pgauth, baseline, ratio, target, c.verdict, spread(c)];
   };
   const rows = results.flatMap((r) => r.comparisons.map((c) => row(r, c)));
@@ -212,13 +214,13 @@ round) in \`.bench/results-<scenario>.json\`, from which this file is generated.
 function comparison(c: Comparison): string {
   const rounds = (xs: number[]) => xs.map((v) => f(v)).join(', ');
   const target = c.target === null ? 'no target' : `target ≥ ${c.target}`;
-  const ratios = c.ratio.values.map((v) => v.toFixed(3)).join(', ');
+  const ratios = c.ratio.values.map(r3).join(', ');
   const side = (k: 'pgauth' | 'baseline') => {
     return [`${k}: ${c[k].label}`, `${f(c[k].median)} ${c.unit}`, rounds(c[k].values)];
   };
-  const ratio = ['ratio pgauth / baseline', c.ratio.median.toFixed(3), ratios];
+  const ratio = ['ratio pgauth / baseline', r3(c.ratio.median), ratios];
   const rows = [side('pgauth'), side('baseline'), ratio];
-  const out = [`### ${c.name}: ${c.verdict} (ratio ${c.ratio.median.toFixed(3)}, ${target})`, ''];
+  const out = [`### ${c.name}: ${c.verdict} (ratio ${r3(c.ratio.median)}, ${target})`, ''];
   out.push(table('side | median | rounds', 'lrl', rows), '', `Spread: ${spread(c)}.`);
   const us = (n: number) => n.toLocaleString('en-US');
   const value = (v: unknown) => (Number.isInteger(v) ? us(v as number) : `${v}`);

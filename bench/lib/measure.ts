@@ -2,6 +2,7 @@
  * each row compares two of them by the medians of their rounds and the median of the per-round
  * ratios pgauth / baseline, against its target. Medians, never means: one bad round on a noisy
  * machine must not move a figure. */
+import { measure } from 'mitata';
 
 export type RunContext = {
   scratchDir: string;
@@ -12,10 +13,29 @@ export type RunContext = {
   /** Aborted on Ctrl-C: child processes die with it, and the scenario cleans up. */
   signal: AbortSignal;
   log(line: string): void;
+  /** Cleans up after the scenario, done or failed: the last registered first (servers stop
+   * before the database they use is dropped). */
+  defer(cleanup: () => unknown): void;
 };
 export const roundsOf = (ctx: RunContext): number => ctx.rounds ?? (ctx.quick ? 2 : 5);
 export const secondsOf = (ctx: RunContext, full: number, quick: number): number =>
   ctx.seconds ?? (ctx.quick ? quick : full);
+
+/** A scenario's measured runs (`full` s, `quick` with --quick), its warm-ups (`warm` s, 1 with
+ * --quick), and the settings that record them. */
+export type Timing = { seconds: number; warmup: number };
+export function timing(ctx: RunContext, full: number, quick: number, warm = 3) {
+  const [seconds, warmup] = [secondsOf(ctx, full, quick), ctx.quick ? 1 : warm];
+  const runs = { durationSeconds: seconds, rounds: roundsOf(ctx), warmupSeconds: warmup };
+  return { seconds, warmup, runs };
+}
+
+/** Calls a second of `call` over `seconds` of CPU time, measured by mitata: it times calls in
+ * batches of thousands, so that reading the clock weighs nothing on calls of ~100 ns. */
+export async function callsPerSecond(call: () => unknown, seconds: number): Promise<number> {
+  const stats = await measure(call, { min_cpu_time: seconds * 1e9 });
+  return 1e9 / stats.avg;
+}
 
 /** The rounds of a side; spreadPct = (max − min) / median, in percent. */
 type Summary = { values: number[]; median: number; min: number; max: number; spreadPct: number };
@@ -96,7 +116,7 @@ export type Row = [
 
 /** pass: the median ratio and every round reach the target; pass?: the median does, some round
  * did not; FAIL?: the median misses, some round reached it; FAIL: no round did. */
-function verdict(ratio: Summary, target: number | null): string {
+function judge(ratio: Summary, target: number | null): string {
   if (target === null) return 'info';
   if (ratio.median >= target) return ratio.min >= target ? 'pass' : 'pass?';
   return ratio.max >= target ? 'FAIL?' : 'FAIL';
@@ -125,32 +145,20 @@ export async function measureGroup(
   }
   const after: { settings: Settings; resource?: Resource }[] = [];
   for (const side of g.sides) after.push((await side.after?.()) ?? { settings: {} });
-  const settings = after.map((x) => x.settings);
+  const own = after.map((x) => x.settings);
   const comparisons = g.rows.map((row): Comparison => {
-    const [name, [i, pgauthLabel], [j, label], target = null, more, abs] = row;
+    const [name, [i, mine], [j, theirs], target = null, more, abs] = row;
     const a = values[i] as number[];
     const b = abs ? a.map(() => abs.value) : (values[j] as number[]);
     const lower = (x: number, k: number) => (b[k] as number) / Math.max(x, Number.EPSILON);
     const ratio = summarize(a.map((x, k) => (abs?.lower ? lower(x, k) : x / (b[k] as number))));
-    const extra = typeof more === 'function' ? more(values, settings) : more;
+    const extra = typeof more === 'function' ? more(values, own) : more;
     const commands = { pgauth: g.sides[i]?.command ?? '', baseline: g.sides[j]?.command ?? '' };
-    const all = { ...g.settings, ...settings[i], ...settings[j], ...extra };
-    const [pgauth, baseline] = [
-      { label: pgauthLabel, ...summarize(a) },
-      { label, ...summarize(b) },
-    ];
-    const [unit, judged] = [g.unit, verdict(ratio, target)];
-    return {
-      name,
-      unit,
-      pgauth,
-      baseline,
-      ratio,
-      target,
-      verdict: judged,
-      settings: all,
-      commands,
-    };
+    const settings = { ...g.settings, ...own[i], ...own[j], ...extra };
+    const pgauth = { label: mine, ...summarize(a) };
+    const baseline = { label: theirs, ...summarize(b) };
+    const [unit, verdict] = [g.unit, judge(ratio, target)];
+    return { name, unit, pgauth, baseline, ratio, target, verdict, settings, commands };
   });
   return { comparisons, resources: after.flatMap((x) => (x.resource ? [x.resource] : [])) };
 }

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { openPostgres } from '../../packages/client/src/db/postgres.ts';
 import type { Database } from '../../packages/client/src/db/types.ts';
 import { migrate } from '../../packages/pgauth/src/migrate.ts';
-import type { Side } from './measure.ts';
+import type { RunContext, Side, Timing } from './measure.ts';
 
 const ADMIN =
   process.env.PGAUTH_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -24,8 +24,9 @@ export async function adminQuery<R extends pg.QueryResultRow>(sql: string): Prom
 /** A scratch database, and a small pool on it for setup and checks, never the measured work. */
 export type BenchDatabase = { name: string; url: string; db: Database; drop(): Promise<unknown> };
 
-/** `pgauth_bench_<label>_<random>`, migrated unless `bare`; drop() is safe to call twice. */
-export async function createDatabase(label: string, bare = false): Promise<BenchDatabase> {
+/** `pgauth_bench_<label>_<random>`, migrated unless `bare`, dropped after the scenario; drop() is
+ * safe to call twice. */
+export async function createDatabase(ctx: RunContext, label: string, bare = false) {
   const name = `pgauth_bench_${label}_${randomBytes(4).toString('hex')}`;
   await adminQuery(`create database ${name}`);
   const url = Object.assign(new URL(ADMIN), { pathname: `/${name}` }).toString();
@@ -35,8 +36,10 @@ export async function createDatabase(label: string, bare = false): Promise<Bench
     dropped ??= db.close().then(() => adminQuery(`drop database if exists ${name} with (force)`));
     return dropped;
   };
-  if (!bare) await migrate(db).catch((err) => drop().then(() => Promise.reject(err)));
-  return { name, url, db, drop };
+  ctx.defer(drop);
+  if (!bare) await migrate(db);
+  const b: BenchDatabase = { name, url, db, drop };
+  return b;
 }
 
 /** Runs pgbench (PGBENCH, or the one on the PATH) in `cwd`, where its scripts are. */
@@ -50,40 +53,55 @@ async function exec(args: string[], cwd?: string, signal?: AbortSignal): Promise
 export type PgbenchRun = {
   url: string;
   clients: number;
-  /** A script file in `dir` (-f), or else the built-in select-only (what -S runs). */
-  script?: string;
+  /** A script, written into `dir` (-f: pgbench runs there), or else the built-in select-only
+   * (what -S runs). */
+  script?: [name: string, text: string];
   dir?: string;
   /** -D name=value; the recorded command line shows `name=<name>`. */
   define?: Record<string, string>;
   signal: AbortSignal;
 };
 
-/** A side running pgbench -n -M prepared -j2 (the setup vacuumed; how a pooled driver calls a
- * hot query); its figure: tps without the connection time. Counts measured transactions. */
-export function pgbenchSide(label: string, run: PgbenchRun, seconds: number, warmup: number) {
-  const pgbench = async (s: number) => {
-    const args = ['-n', `-c${run.clients}`, '-j2', `-T${s}`, '-Mprepared'];
-    args.push(...(run.script ? ['-f', run.script] : ['-b', 'select-only']));
-    for (const [k, v] of Object.entries(run.define ?? {})) args.push('-D', `${k}=${v}`);
-    const out = await exec([...args, run.url], run.dir, run.signal);
+/** pgbench -n -M prepared -j2 (the setup vacuumed; how a pooled driver calls a hot query) for
+ * `seconds`, with `more` options; its output, and its command line as the results show it. */
+async function pgbench(run: PgbenchRun, seconds: number, more: string[] = []) {
+  const args = ['-n', `-c${run.clients}`, '-j2', `-T${seconds}`, '-Mprepared', ...more];
+  args.push(...(run.script ? ['-f', run.script[0]] : ['-b', 'select-only']));
+  if (run.script) await mkdir(run.dir ?? '', { recursive: true });
+  if (run.script) await writeFile(`${run.dir}/${run.script[0]}`, run.script[1]);
+  for (const [k, v] of Object.entries(run.define ?? {})) args.push('-D', `${k}=${v}`);
+  const out = await exec([...args, run.url], run.dir, run.signal);
+  const shown = args.map((a) => a.replace(/^(\w+)=.*/, '$1=<$1>')).join(' ');
+  return { out, command: `pgbench ${shown} ${run.url.replace(/:[^:/@]*@/, ':***@')}` };
+}
+
+/** The settings of a group of pgbench sides: what every side runs with. */
+export const pgbenchSettings = (clients: number, runs: object) => {
+  return { clients, threads: 2, ...runs, protocol: 'prepared' };
+};
+
+/** A side running pgbench, `t.warmup` s once, then `t.seconds` s a round; its figure: tps
+ * without the connection time. Counts measured transactions. */
+export function pgbenchSide(label: string, run: PgbenchRun, t: Timing) {
+  const tps = async (s: number) => {
+    const { out, command } = await pgbench(run, s);
     const tps = /^tps = ([\d.]+) \((?:without initial connection time|excluding)/m.exec(out);
     const done = /^number of transactions actually processed: (\d+)/m.exec(out);
     if (!tps || !done || /^number of failed transactions: [1-9]/m.test(out)) {
-      throw new Error(`pgbench ${args.join(' ')}: no tps, or failed transactions:\n${out}`);
+      throw new Error(`${command}: no tps, or failed transactions:\n${out}`);
     }
-    const shown = args.map((a) => a.replace(/^(\w+)=.*/, '$1=<$1>')).join(' ');
-    side.command = `pgbench ${shown} ${run.url.replace(/:[^:/@]*@/, ':***@')}`;
+    side.command = command;
     return [Number(tps[1]), Number(done[1])];
   };
   const side: Side & { transactions: number } = {
     label,
     command: '',
     transactions: 0,
-    warm: () => pgbench(warmup),
+    warm: () => tps(t.warmup),
     run: async () => {
-      const [tps = 0, transactions = 0] = await pgbench(seconds);
+      const [figure = 0, transactions = 0] = await tps(t.seconds);
       side.transactions += transactions;
-      return tps;
+      return figure;
     },
   };
   return side;
@@ -93,12 +111,7 @@ export function pgbenchSide(label: string, run: PgbenchRun, seconds: number, war
  * both in ms, the end since the epoch, to pick the transactions of a window inside the run. */
 export async function pgbenchLatencies(run: PgbenchRun, seconds: number): Promise<number[][]> {
   const prefix = `latency-${randomBytes(4).toString('hex')}`;
-  const args = ['-n', `-c${run.clients}`, '-j2', `-T${seconds}`, '-Mprepared', '-l'];
-  await exec(
-    [...args, `--log-prefix=${prefix}`, '-f', run.script ?? '', run.url],
-    run.dir,
-    run.signal,
-  );
+  await pgbench(run, seconds, ['-l', `--log-prefix=${prefix}`]);
   const rows: number[][] = [];
   for (const name of (await readdir(run.dir ?? '')).filter((f) => f.startsWith(prefix))) {
     const path = `${run.dir}/${name}`;
@@ -118,24 +131,18 @@ export const pgbenchInit = (url: string, scale: number, signal: AbortSignal) =>
 
 export const pgbenchVersion = async () => (await exec(['--version'])).trim();
 
-/** Writes a pgbench script into `dir`; returns its name (pgbench runs with `dir` as its cwd). */
-export async function writeScript(dir: string, name: string, text: string): Promise<string> {
-  await mkdir(dir, { recursive: true });
-  await writeFile(`${dir}/${name}`, text);
-  return name;
-}
-
 /** pgbench's select-only statement (what -S runs) over the first `rows` accounts. */
 export const selectOnlyScript = (rows: number) =>
   `\\set aid random(1, ${rows})\nSELECT abalance FROM pgbench_accounts WHERE aid = :aid;\n`;
 
-/** Bench session i's token: the prefix, length and alphabet of a real one, derived from i so
- * that a pgbench script names one from a random integer (docs/benchmarks.md, scenario `sql`). */
+/** Bench session i's token (or API key, `pgk_`): the prefix, length and alphabet of a real one,
+ * derived from i so that a pgbench script names one from a random integer (docs/benchmarks.md,
+ * scenario `sql`). */
 const tokenSql = (i: string, prefix = 'pga_') => `'${prefix}' || lpad(${i}::text, 43, '0')`;
 
-/** The pgbench script validating a random bench token out of sessions 1..n. */
-export const validateScript = (n: number) =>
-  `\\set id random(1, ${n})\nselect * from pgauth.validate('pga_' || lpad(:id, 43, '0'));\n`;
+/** The pgbench script validating a random bench token (or API key) out of 1..n. */
+export const validateScript = (n: number, prefix = 'pga_') =>
+  `\\set id random(1, ${n})\nselect * from pgauth.validate('${prefix}' || lpad(:id, 43, '0'));\n`;
 
 /** Bench session i's creation (in the order of the numbers, as in production) and expiries, in
  * SQL. Live: created a day ago, access valid an hour more. Ended: abandoned 23 days ago. */
@@ -144,36 +151,40 @@ const times = (days: number, access: (created: string) => string) => {
   const after = (interval: string) => `${created} + interval '${interval}'`;
   return [created, access(created), after('14 days'), after('30 days')];
 };
-export const LIVE = times(1, () => `now() + interval '1 hour'`);
-export const ENDED = times(23, (created) => `${created} + interval '1 hour'`);
+const LIVE = times(1, () => `now() + interval '1 hour'`);
+const ENDED = times(23, (created) => `${created} + interval '1 hour'`);
 
 /** Username of numbered user k (SQL of k): the prefix and 8 digits. */
 const userName = (k: string) => `$3 || lpad((${k})::text, 8, '0')`;
 
-/** Inserts users `<prefix>00000001`… (id md5(username)::uuid, so that a session names its owner
- * without a lookup; one bcrypt hash for all), then sessions from..to, 10 a user, straight into
- * the table (a million logins would be a million bcrypt hashes), a million a statement. The
- * owners exist by construction: the foreign key, whose check locks every owner row and doubled
- * the time, is not checked (session_replication_role = replica). Returns the sessions' seconds. */
+/** Inserts users `bench_user_00000001`… (`bench_gone_` for ended sessions; id md5(username)::uuid,
+ * so that a session names its owner without a lookup; one bcrypt hash for all), then sessions
+ * from..to, 10 a user, straight into the table (a million logins would be a million bcrypt
+ * hashes), a million a statement, with a progress line each. The owners exist by construction:
+ * the foreign key, whose check locks every owner row and doubled the time, is not checked
+ * (session_replication_role = replica). Returns the sessions' seconds. */
 export async function insertSessions(
-  db: Database,
-  r: { prefix: string; from: number; to: number; times: string[] },
-  progress?: (done: number) => void,
+  ctx: RunContext,
+  b: BenchDatabase,
+  [from, to]: [number, number],
+  ended = false,
 ): Promise<number> {
-  const users = Math.ceil((r.to - r.from + 1) / 10);
-  await db.query(
+  const [prefix, [created, access, refresh, end] = []] = ended
+    ? ['bench_gone_', ENDED]
+    : ['bench_user_', LIVE];
+  const users = Math.ceil((to - from + 1) / 10);
+  await b.db.query(
     `insert into pgauth.users (id, username, password_hash)
      select md5(${userName('i')})::uuid, ${userName('i')},
             (select pgauth.crypt(pgauth._prehash($1), pgauth.gen_salt('bf', 4)))
      from generate_series(1, $2::int) i`,
-    [PASSWORD, users, r.prefix],
+    [PASSWORD, users, prefix],
   );
-  const [created, access, refresh, end] = r.times;
   const owner = userName(`1 + i % ${users}`);
   const started = Date.now();
-  for (let from = r.from; from <= r.to; from += 1e6) {
-    const to = Math.min(r.to, from + 1e6 - 1);
-    await db.transaction(async (tx) => {
+  for (let first = from; first <= to; first += 1e6) {
+    const last = Math.min(to, first + 1e6 - 1);
+    await b.db.transaction(async (tx) => {
       await tx.exec('set local session_replication_role = replica');
       await tx.query(
         `insert into pgauth.sessions (user_id, username, roles, access_token_hash, access_expires_at,
@@ -181,12 +192,54 @@ export async function insertSessions(
          select md5(${owner})::uuid, ${owner}, '{member}', pgauth._token_hash(${tokenSql('i')}),
            ${access}, pgauth._token_hash(${tokenSql('i', 'pgr_')}), ${refresh}, ${end}, ${created}
          from generate_series($1::int, $2::int) i`,
-        [from, to, r.prefix],
+        [first, last, prefix],
       );
     });
-    progress?.(to - r.from + 1);
+    ctx.signal.throwIfAborted();
+    const count = (n: number) => n.toLocaleString('en-US');
+    if (to - from >= 1e6)
+      ctx.log(`  ${b.name}: ${count(last - from + 1)} / ${count(to - from + 1)} sessions`);
   }
   return (Date.now() - started) / 1000;
+}
+
+/** A database with `n` live sessions and exactly `n` pgbench accounts, vacuumed, its tokens
+ * checked: all of them up to 100,000, an even sample of 10,000 of more. */
+export async function sessionsDatabase(ctx: RunContext, label: string, n: number) {
+  const b = await createDatabase(ctx, label);
+  ctx.log(`database ${b.name}, ${n.toLocaleString('en-US')} sessions`);
+  const insertSeconds = Math.round((await insertSessions(ctx, b, [1, n])) * 10) / 10;
+  // pgbench's scale is a whole number: keep the first n accounts, rewritten without the rest.
+  const scale = Math.ceil(n / 100_000);
+  await pgbenchInit(b.url, scale, ctx.signal);
+  await b.db.query('delete from pgbench_accounts where aid > $1', [n]);
+  if (n < scale * 100_000) await b.db.exec('vacuum full pgbench_accounts');
+  await b.db.exec('vacuum (analyze)');
+  // Every token the scripts can draw must validate, else the benchmark measures misses.
+  await checkTokens(b.db, 1, n, n > 1e5 ? Math.floor(n / 10_000) : 1);
+  ctx.log(`  inserted in ${insertSeconds} s; pgbench -i -s${scale}; vacuumed; tokens checked`);
+  return { b, n, insertSeconds };
+}
+
+/** Adds `ended` abandoned sessions after the `live` ones, then VACUUM (ANALYZE) and CHECKPOINT,
+ * so that neither falls into what is measured next. */
+export async function addEnded(ctx: RunContext, b: BenchDatabase, live: number, ended: number) {
+  await insertSessions(ctx, b, [live + 1, live + ended], true);
+  await b.db.exec('vacuum (analyze) pgauth.sessions, pgauth.users');
+  await b.db.exec('checkpoint');
+}
+
+/** One purge_expired(), timed (ms since the epoch); it must delete exactly the `ended` sessions,
+ * and leave `live` ones where that count is known. */
+export async function purgeExpired(b: BenchDatabase, ended: number, live?: number) {
+  const start = Date.now();
+  const r = await b.db.query<{ n: number }>('select pgauth.purge_expired() as n');
+  const end = Date.now();
+  const left = await b.db.query<{ n: number }>('select count(*)::int as n from pgauth.sessions');
+  const [deleted, kept] = [r.rows[0]?.n, left.rows[0]?.n];
+  const wrong = deleted !== ended || (live !== undefined && kept !== live);
+  if (wrong) throw new Error(`purged ${deleted}, left ${kept}`);
+  return { start, end, seconds: (end - start) / 1000 };
 }
 
 /** Checks that pgauth.validate accepts the bench tokens from..to (every `step`-th). */
@@ -231,12 +284,18 @@ export async function registerUsers(db: Database, prefix: string, n: number, cos
 
 /** The login baseline: bcrypt in PostgreSQL on what pgauth.login gives it (the pre-hashed password)
  * and `username`'s stored hash, as pgbench variables (-D): crypt() is immutable, and a prepared
- * statement with literals would fold it into a constant once, then measure nothing. */
-export async function cryptRun(b: BenchDatabase, username: string, run: Omit<PgbenchRun, 'url'>) {
+ * statement with literals would fold it into a constant once, then measure nothing. Two clients:
+ * bcrypt is pure CPU, and the machine has two cores. */
+export async function cryptSide(
+  ctx: RunContext,
+  b: BenchDatabase,
+  [username = '', dir]: [string | undefined, string],
+  t: Timing,
+) {
   const sql =
     'select pgauth._prehash($1) pw, password_hash hash from pgauth.users where username = $2';
   const r = await b.db.query<{ pw: string; hash: string }>(sql, [PASSWORD, username]);
-  const script = 'select pgauth.crypt(:pw, :hash) = :hash;\n';
-  await writeScript(run.dir ?? '', 'crypt.sql', script);
-  return { ...run, url: b.url, script: 'crypt.sql', define: r.rows[0] };
+  const script: [string, string] = ['crypt.sql', 'select pgauth.crypt(:pw, :hash) = :hash;\n'];
+  const crypt = { url: b.url, clients: 2, script, dir, define: r.rows[0], signal: ctx.signal };
+  return pgbenchSide('crypt() cost 10', crypt, t);
 }

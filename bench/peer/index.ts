@@ -33,165 +33,144 @@ const SETTINGS = {
 };
 
 export async function run(ctx: m.RunContext) {
-  const [seconds, warmup] = [m.secondsOf(ctx, 4, 2), ctx.quick ? 1 : 2];
-  const runs = { durationSeconds: seconds, rounds: m.roundsOf(ctx) };
+  const { seconds, warmup, runs } = m.timing(ctx, 4, 2, 2);
   const secretFile = `${ctx.scratchDir}/peer/better-auth-secret`;
   await mkdir(`${ctx.scratchDir}/peer`, { recursive: true });
   await writeFile(secretFile, randomBytes(32).toString('base64url'), { mode: 0o600 });
-  const [databases, servers] = [[] as pg.BenchDatabase[], [] as http.Server[]];
-  try {
-    // 1,000 sessions on each side, 10 for each of 100 users; 20 login users at the default cost.
-    databases.push(await pg.createDatabase('peer'));
-    databases.push(await pg.createDatabase('peer_betterauth', true));
-    const [b, peer] = databases as [pg.BenchDatabase, pg.BenchDatabase];
-    const tokens = await pg.loginSessions(b.db, 1000, 'bench_peer_', 100);
-    const logins = await pg.registerUsers(b.db, 'bench_peer_login_', 20, 11);
-    await b.db.exec('vacuum analyze');
-    // Better Auth without its cookie cache first: it creates its tables.
-    const startBa = (...extra: string[]) => {
-      const args = ['bench/peer/better-auth-server.ts', '--database-url', peer.url];
-      args.push('--secret-file', secretFile, ...extra);
-      const command = `node --import tsx ${args.join(' ')}`;
-      const shown = command.replace(peer.url, '<url>').replace(secretFile, '<file>');
-      const listening = /better-auth listening on (\S+)\n/;
-      return http.startServer(ctx, ['--import', 'tsx', ...args], listening, shown, servers);
-    };
-    const baOff = await startBa('--migrate');
-    // Both cores for hashing, as Better Auth's scrypt gets them through libuv's pool.
-    const options = [...http.NO_LOGIN_LIMITS, '--hash-concurrency', '2'];
-    const [cached, plain, baOn, bare] = await Promise.all([
-      http.startGateway(ctx, b.url, options, servers),
-      http.startGateway(ctx, b.url, [...options, '--no-cache'], servers),
-      startBa('--cookie-cache-max-age', `${MAX_AGE}`),
-      http.startBare(ctx, 'node:http', servers),
-    ]);
-    const post = async <T>(server: http.Server, path: string, body?: object): Promise<T> => {
-      const res = await fetch(server.url + path, { method: 'POST', body: JSON.stringify(body) });
-      if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-      return (await res.json()) as T;
-    };
-    const email = (i: number) => `bench_peer_${`${i}`.padStart(2, '0')}@bench.test`;
-    const emails = [...Array(100).keys()].map(email);
-    const body = { emails, password: pg.PASSWORD, count: 1000 };
-    type Setup = { cookies: string[]; verifyMs: number[] };
-    const setup = await post<Setup>(baOff, '/bench/setup', body);
-    await peer.db.exec('vacuum analyze');
-    await b.db.exec('checkpoint');
-    // One password check of each, one at a time, to read the login row against.
-    const bcryptMs: number[] = [];
-    const check = `select pgauth.crypt(pgauth._prehash($1), password_hash) from pgauth.users`;
-    for (let i = 0; i < 5; i++) {
-      const t = performance.now();
-      await b.db.query(`${check} where username = $2`, [pg.PASSWORD, logins[0]]);
-      bcryptMs.push(performance.now() - t);
-    }
-    // a and b: five sides in the same rounds, in the order of the table of resource use.
-    const load = { connections: 20, seconds, warmup };
-    const cookies = (all: string[]) =>
-      all.map((cookie) => ({ method: 'GET', headers: { cookie } }));
-    const ba = (label: string, server: http.Server, how: string, describe: string) => {
-      const load1 = `GET /session (getSession), cookie cache ${how}, 1,000 cookies, autocannon -c 20`;
-      const requests = cookies(setup.cookies.map((c) => `better-auth.session_token=${c}`));
-      const spec = { label, server, path: '/session', requests, describe, prefix: 'betterAuth' };
-      return http.httpSide(ctx, { ...spec, resource: ['Better Auth', load1] }, load);
-    };
-    const onCookies = '1000 cookie headers: session_token and session_data';
-    const on = ba('Better Auth, cookie cache', baOn, 'on', onCookies);
-    // Its session_data cookies (those getSession sets, as a sign-in would) expire after maxAge:
-    // made again before a run that could outlive them, which would quietly go to the database.
-    let madeAt = 0;
-    const fresh = async () => {
-      if (Date.now() - madeAt < (MAX_AGE - seconds - 30) * 1000) return;
-      on.requests = cookies(await post(baOn, '/bench/cache-cookies', { cookies: setup.cookies }));
-      madeAt = Date.now();
-    };
-    // Its checks over the whole run, and those that went to the database (a new session_data
-    // cookie): at most one in a thousand.
-    const stats = { sessions: 0, cacheFills: 0 };
-    const [onRun, onWarm, onAfter] = [on.run, on.warm, on.after];
-    on.run = () => fresh().then(onRun);
-    on.warm = () => fresh().then(onWarm);
-    on.after = async () => {
-      Object.assign(stats, await post(baOn, '/bench/stats'));
-      const fills = `${stats.cacheFills} of ${stats.sessions} checks went to the database`;
-      if (stats.cacheFills > stats.sessions / 1000) throw new Error(fills);
-      return (onAfter as NonNullable<typeof onAfter>)();
-    };
-    // Each side's cache, and the bare server's figures for scale, in both rows.
-    const caches = (pgauthCache: string, betterAuthCache: string, fills = false) => {
-      return (values: number[][], sides: m.Settings[]) => {
-        const bareNodeHttpReqPerSec = Math.round(m.median(values[4] ?? []));
-        const rest = { rateLimits: SETTINGS.rateLimits, pgauthCache, betterAuthCache };
-        const more = {
-          betterAuthCacheFills: stats.cacheFills,
-          betterAuthCachedChecks: stats.sessions,
-        };
-        return { bareNodeHttpReqPerSec, ...sides[4], ...rest, ...(fills ? more : {}) };
-      };
-    };
-    const side = http.sessionSides(ctx, tokens, load);
-    const each = { sessionsEachSide: 1000, usersEachSide: 100 };
-    const sessions = await m.measureGroup(ctx, {
-      unit: 'req/s',
-      sides: [
-        side('pgauth, --no-cache', plain, 'pgauth', 'no cache', 'pgauth gateway'),
-        ba('Better Auth, no cookie cache', baOff, 'off', '1000 session_token cookies'),
-        side('pgauth, cache', cached, 'pgauth', 'cache', 'pgauth gateway'),
-        on,
-        side('bare node:http', bare, 'bare', 'constant answer'),
-      ],
-      rows: [
-        [ROWS.a, [0, ROWS.plain], [1, ROWS.off], 1, caches(SETTINGS.plain, SETTINGS.off)],
-        [ROWS.b, [2, ROWS.cached], [3, ROWS.on], 1, caches(SETTINGS.cached, SETTINGS.on, true)],
-      ],
-      settings: { connections: 20, ...runs, warmupSeconds: warmup, ...each },
-    });
-    // c: 20 users in turn on each side, every login succeeding; Better Auth's with the Origin a
-    // browser sends (it checks it against its base URL).
-    const password = pg.PASSWORD;
-    const signIns = emails.slice(0, 20).map((e) => ({ email: e, password }));
-    const loginSide = (ba: boolean, requests: http.Req[]) => {
-      const [server, path] = ba ? [baOff, '/api/auth/sign-in/email'] : [cached, '/v1/login'];
-      const [label, prefix] = ba
-        ? ['Better Auth sign-ins', 'betterAuth']
-        : ['pgauth logins', 'pgauth'];
-      const how = ba ? 'scrypt in process' : 'bcrypt cost 11 in PostgreSQL';
-      const load = `POST ${path}, ${how}, 20 users, autocannon -c 8`;
-      const resource: [string, string] = [ba ? 'Better Auth' : 'pgauth gateway', load];
-      const describe = `${ba ? 'sign-ins' : 'logins'} of 20 users`;
-      const spec = { label, server: server as http.Server, path: `${path}`, requests, describe };
-      return http.httpSide(
-        ctx,
-        { ...spec, prefix, resource },
-        { connections: 8, seconds, warmup: 1 },
-      );
-    };
-    const login = await m.measureGroup(ctx, {
-      unit: '/s',
-      sides: [
-        loginSide(false, http.postJson(logins.map((username) => ({ username, password })))),
-        loginSide(true, http.postJson(signIns, { origin: baOff.url })),
-      ],
-      rows: [[ROWS.c, [0, ROWS.login], [1, ROWS.signIn], 1]],
-      settings: {
-        connections: 8,
-        ...runs,
-        warmupSeconds: 1,
-        pgauthHash: SETTINGS.pgauthHash,
-        betterAuthHash: SETTINGS.betterAuthHash,
-        pgauthVerifyMs: m.round(m.median(bcryptMs)),
-        betterAuthVerifyMs: m.round(m.median(setup.verifyMs)),
-        pgauthHashConcurrency: SETTINGS.pgauthHashConcurrency,
-        rateLimits: SETTINGS.rateLimits,
-      },
-    });
-    return {
-      comparisons: [...sessions.comparisons, ...login.comparisons],
-      resources: [...sessions.resources, ...login.resources],
-    };
-  } finally {
-    await Promise.all(servers.map((x) => x.stop()));
-    for (const d of databases) await d.drop();
-    await rm(secretFile, { force: true });
+  ctx.defer(() => rm(secretFile, { force: true }));
+  // 1,000 sessions on each side, 10 for each of 100 users; 20 login users at the default cost.
+  const b = await pg.createDatabase(ctx, 'peer');
+  const peer = await pg.createDatabase(ctx, 'peer_betterauth', true);
+  const tokens = await pg.loginSessions(b.db, 1000, 'bench_peer_', 100);
+  const logins = await pg.registerUsers(b.db, 'bench_peer_login_', 20, 11);
+  await b.db.exec('vacuum analyze');
+  // Better Auth without its cookie cache first: it creates its tables.
+  const startBa = (...extra: string[]) => {
+    const args = ['bench/peer/better-auth-server.ts', '--database-url', peer.url];
+    args.push('--secret-file', secretFile, ...extra);
+    const command = `node --import tsx ${args.join(' ')}`;
+    const shown = command.replace(peer.url, '<url>').replace(secretFile, '<file>');
+    const listening = /better-auth listening on (\S+)\n/;
+    return http.startServer(ctx, ['--import', 'tsx', ...args], listening, shown);
+  };
+  const baOff = await startBa('--migrate');
+  // Both cores for hashing, as Better Auth's scrypt gets them through libuv's pool.
+  const options = [...http.NO_LOGIN_LIMITS, '--hash-concurrency', '2'];
+  const load = { connections: 20, seconds, warmup };
+  const pgauth = http.sessionLoad(ctx, b.url, tokens, load);
+  const [cached, plain, baOn, bare] = await Promise.all([
+    pgauth.gateway(true, options),
+    pgauth.gateway(false, options),
+    startBa('--cookie-cache-max-age', `${MAX_AGE}`),
+    pgauth.bare(),
+  ]);
+  const post = async <T>(server: http.Server, path: string, body?: object): Promise<T> => {
+    const res = await fetch(server.url + path, { method: 'POST', body: JSON.stringify(body) });
+    if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  };
+  const email = (i: number) => `bench_peer_${`${i}`.padStart(2, '0')}@bench.test`;
+  const emails = [...Array(100).keys()].map(email);
+  const body = { emails, password: pg.PASSWORD, count: 1000 };
+  type Setup = { cookies: string[]; verifyMs: number[] };
+  const setup = await post<Setup>(baOff, '/bench/setup', body);
+  await peer.db.exec('vacuum analyze');
+  await b.db.exec('checkpoint');
+  // One password check of each, one at a time, to read the login row against.
+  const check = `select pgauth.crypt(pgauth._prehash($1), password_hash) from pgauth.users`;
+  const bcryptMs: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t = performance.now();
+    await b.db.query(`${check} where username = $2`, [pg.PASSWORD, logins[0]]);
+    bcryptMs.push(performance.now() - t);
   }
+  // a and b: five sides in the same rounds, in the order of the table of resource use.
+  const cookies = (all: string[]) => all.map((cookie) => ({ method: 'GET', headers: { cookie } }));
+  const ba = (label: string, server: http.Server, how: string, describe: string) => {
+    const load1 = `GET /session (getSession), cookie cache ${how}, 1,000 cookies, autocannon -c 20`;
+    const requests = cookies(setup.cookies.map((c) => `better-auth.session_token=${c}`));
+    const spec = { label, server, path: '/session', requests, describe, prefix: 'betterAuth' };
+    return http.httpSide(ctx, { ...spec, resource: ['Better Auth', load1] }, load);
+  };
+  const onCookies = '1000 cookie headers: session_token and session_data';
+  const off = ba('Better Auth, no cookie cache', baOff, 'off', '1000 session_token cookies');
+  const on = ba('Better Auth, cookie cache', baOn, 'on', onCookies);
+  // Its session_data cookies (those getSession sets, as a sign-in would) expire after maxAge:
+  // made again before a run that could outlive them, which would quietly go to the database.
+  let madeAt = 0;
+  const fresh = async () => {
+    if (Date.now() - madeAt < (MAX_AGE - seconds - 30) * 1000) return;
+    on.requests = cookies(await post(baOn, '/bench/cache-cookies', { cookies: setup.cookies }));
+    madeAt = Date.now();
+  };
+  // Its checks over the whole run, and those that went to the database (a new session_data
+  // cookie): at most one in a thousand.
+  const stats = { sessions: 0, cacheFills: 0 };
+  const [onRun, onWarm, onAfter] = [on.run, on.warm, on.after];
+  on.run = () => fresh().then(onRun);
+  on.warm = () => fresh().then(onWarm);
+  on.after = async () => {
+    Object.assign(stats, await post(baOn, '/bench/stats'));
+    const fills = `${stats.cacheFills} of ${stats.sessions} checks went to the database`;
+    if (stats.cacheFills > stats.sessions / 1000) throw new Error(fills);
+    return onAfter();
+  };
+  // Each side's cache, and the bare server's figures for scale, in both rows.
+  const caches = (pgauthCache: string, betterAuthCache: string, fills = false) => {
+    return (values: number[][], sides: m.Settings[]) => {
+      const bareNodeHttpReqPerSec = Math.round(m.median(values[4] ?? []));
+      const rest = { rateLimits: SETTINGS.rateLimits, pgauthCache, betterAuthCache };
+      const more = {
+        betterAuthCacheFills: stats.cacheFills,
+        betterAuthCachedChecks: stats.sessions,
+      };
+      return { bareNodeHttpReqPerSec, ...sides[4], ...rest, ...(fills ? more : {}) };
+    };
+  };
+  const each = { sessionsEachSide: 1000, usersEachSide: 100 };
+  const sessions = await m.measureGroup(ctx, {
+    unit: 'req/s',
+    sides: [plain, off, cached, on, bare],
+    rows: [
+      [ROWS.a, [0, ROWS.plain], [1, ROWS.off], 1, caches(SETTINGS.plain, SETTINGS.off)],
+      [ROWS.b, [2, ROWS.cached], [3, ROWS.on], 1, caches(SETTINGS.cached, SETTINGS.on, true)],
+    ],
+    settings: { connections: 20, ...runs, ...each },
+  });
+  // c: 20 users in turn on each side, every login succeeding; Better Auth's with the Origin a
+  // browser sends (it checks it against its base URL).
+  const loginLoad = { connections: 8, seconds, warmup: 1 };
+  const signIns = emails.slice(0, 20).map((email) => ({ email, password: pg.PASSWORD }));
+  const signInLoad = 'POST /api/auth/sign-in/email, scrypt in process, 20 users, autocannon -c 8';
+  const signIn = {
+    label: 'Better Auth sign-ins',
+    server: baOff,
+    path: '/api/auth/sign-in/email',
+    requests: http.postJson(signIns, { origin: baOff.url }),
+    describe: 'sign-ins of 20 users',
+    prefix: 'betterAuth',
+  };
+  const login = await m.measureGroup(ctx, {
+    unit: '/s',
+    sides: [
+      http.loginSide(ctx, cached.server, logins, 'bcrypt cost 11 in PostgreSQL', loginLoad),
+      http.httpSide(ctx, { ...signIn, resource: ['Better Auth', signInLoad] }, loginLoad),
+    ],
+    rows: [[ROWS.c, [0, ROWS.login], [1, ROWS.signIn], 1]],
+    settings: {
+      connections: 8,
+      ...runs,
+      warmupSeconds: 1,
+      pgauthHash: SETTINGS.pgauthHash,
+      betterAuthHash: SETTINGS.betterAuthHash,
+      pgauthVerifyMs: m.round(m.median(bcryptMs)),
+      betterAuthVerifyMs: m.round(m.median(setup.verifyMs)),
+      pgauthHashConcurrency: SETTINGS.pgauthHashConcurrency,
+      rateLimits: SETTINGS.rateLimits,
+    },
+  });
+  return {
+    comparisons: [...sessions.comparisons, ...login.comparisons],
+    resources: [...sessions.resources, ...login.resources],
+  };
 }
