@@ -12,7 +12,7 @@ import { waitFor } from '../helpers/wait.ts';
 import { call } from '../http/helpers.ts';
 import { useVerifiers, verdicts } from '../http/verifiers.ts';
 
-const v = useVerifiers('jwt_root');
+const v = useVerifiers({ admin: 'jwt_root' });
 
 let clients = 0;
 /** A service account in jwt format, its key id, and a JWT from POST /oauth2/token. */

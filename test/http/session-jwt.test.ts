@@ -16,8 +16,12 @@ import { useVerifiers, verdicts } from './verifiers.ts';
 const ISSUER = 'https://auth.example.test';
 const KEK = randomBytes(32);
 
-const v = useVerifiers('sjwt_root', { keyEncryptionKey: KEK, issuer: ISSUER }, async (app) => {
-  await app.t.db.query(`update pgauth.settings set access_token_format = 'jwt'`);
+const v = useVerifiers({
+  admin: 'sjwt_root',
+  app: { keyEncryptionKey: KEK, issuer: ISSUER },
+  async setup(app) {
+    await app.t.db.query(`update pgauth.settings set access_token_format = 'jwt'`);
+  },
 });
 
 const JWT = /^eyJ[\w-]*\.[\w-]+\.[\w-]+$/;
@@ -78,14 +82,14 @@ test('login answers a JWT that the JWKS verifies, with the session claims; the r
 test('the JWT is accepted as the session by the SDK, the gateway, auth_request and introspection', async () => {
   const s = await session();
   for (const client of [v.sdk, v.overHttp]) {
-    const v = await client.validate(s.access_token);
-    assert.equal(v?.subjectType, 'user');
-    assert.equal(v?.userId, s.user_id);
-    assert.equal(v?.sessionId, s.session_id);
-    assert.equal(v?.username, s.username);
-    assert.deepEqual(v?.roles, ['orders.read']);
+    const got = await client.validate(s.access_token);
+    assert.equal(got?.subjectType, 'user');
+    assert.equal(got?.userId, s.user_id);
+    assert.equal(got?.sessionId, s.session_id);
+    assert.equal(got?.username, s.username);
+    assert.deepEqual(got?.roles, ['orders.read']);
     const exp = (decodeJwt(s.access_token).exp ?? 0) * 1000;
-    assert.ok((v?.expiresAt.getTime() ?? Infinity) <= exp, 'never beyond the JWT');
+    assert.ok((got?.expiresAt.getTime() ?? Infinity) <= exp, 'never beyond the JWT');
   }
   const g = await call(v.app, 'GET', '/v1/session', { token: s.access_token });
   assert.equal(g.status, 200, g.text);

@@ -19,16 +19,21 @@ export interface Verifiers {
 
 export type Verdict = 'accepted' | 'rejected';
 
-/**
- * One app and its two SDK clients for the whole test file, their caches ready before the first
- * test. `setup` runs on the app before anything else (it may change settings); the admin user is
- * `adminName`.
- */
-export function useVerifiers(
-  adminName: string,
-  options: Partial<AppOptions> = {},
-  setup?: (app: TestApp) => Promise<void>,
-): Verifiers {
+export interface VerifierOptions {
+  /** The username of the admin whose session the HTTP client uses. */
+  admin: string;
+  /** The app's options, over a fresh key-encryption key and a 200 ms revocation heartbeat. */
+  app?: Partial<AppOptions>;
+  /** Runs on the app before anything else (it may change settings). */
+  setup?: (app: TestApp) => Promise<void>;
+}
+
+/** One app and its two SDK clients for the whole test file, their caches ready before its first test. */
+export function useVerifiers({
+  admin: adminName,
+  app: options,
+  setup,
+}: VerifierOptions): Verifiers {
   return useFileFixture(
     'the app and its verifiers',
     async () => {
