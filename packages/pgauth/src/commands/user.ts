@@ -3,7 +3,7 @@ import type { AdminOperations, TimeArg, UserRow } from '../operations.ts';
 import { withAdminDatabase, withDatabaseOptions } from './admin-db.ts';
 import type { DatabaseFlags } from './common.ts';
 import { addMfaCommands } from './mfa.ts';
-import { collect, formatPairs, formatTable, humanTime, parseTimeArg, printJson } from './output.ts';
+import { collect, formatPairs, humanTime, parseTimeArg, printAs, printTable } from './output.ts';
 import { readNewPassword } from './prompt.ts';
 
 const PAGE = 1000;
@@ -29,13 +29,11 @@ export function userState(u: UserRow): string {
 }
 
 function printUsers(users: readonly UserRow[]): void {
-  if (users.length === 0) {
-    console.log('no users');
-    return;
-  }
-  const lines = formatTable(
+  printTable(
+    users,
+    'no users',
     ['USERNAME', 'ID', 'ROLES', 'STATE', 'SESSIONS', 'LAST LOGIN', 'EMAIL'],
-    users.map((u) => [
+    (u) => [
       u.username,
       u.id,
       u.roles.join(',') || '-',
@@ -43,9 +41,8 @@ function printUsers(users: readonly UserRow[]): void {
       String(u.live_sessions),
       humanTime(u.last_login_at, 'never'),
       u.email ?? '-',
-    ]),
+    ],
   );
-  for (const line of lines) console.log(line);
 }
 
 function printUser(u: UserRow): void {
@@ -116,8 +113,7 @@ export function userCommand(): Command {
         .option('--json', 'print JSON (an array of users)')
         .action(async (flags: JsonFlags) => {
           const users = await withAdminDatabase(flags, allUsers);
-          if (flags.json) printJson(users);
-          else printUsers(users);
+          printAs(flags.json, users, printUsers);
         }),
     ),
   );
@@ -132,8 +128,7 @@ export function userCommand(): Command {
           const u = await withAdminDatabase(flags, async (ops) =>
             ops.getUser(await ops.findUser(name)),
           );
-          if (flags.json) printJson(u);
-          else printUser(u);
+          printAs(flags.json, u, printUser);
         }),
     ),
   );
