@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import type { AuthClient } from '@pgauth/client';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
+import { withSettings } from '../helpers/sql.ts';
 import { call, createUser, login, PASSWORD, startApp, type Tokens, withTotp } from './helpers.ts';
 import { useVerifiers, verdicts } from './verifiers.ts';
 
@@ -216,8 +217,7 @@ test('refresh answers a new JWT; the previous one stops working, a retry in the 
 
 test('refresh reuse revokes the session: its JWT goes with it', async () => {
   const s = await session();
-  await v.app.t.db.query(`update pgauth.settings set refresh_reuse_grace = '0'`);
-  try {
+  await withSettings(v.app.t.db, { refresh_reuse_grace: '0' }, async () => {
     const r = await call(v.app, 'POST', '/v1/refresh', {
       json: { refresh_token: s.refresh_token },
     });
@@ -230,19 +230,13 @@ test('refresh reuse revokes the session: its JWT goes with it', async () => {
     assert.equal(reuse.status, 401);
     await heard;
     assert.deepEqual(await verdicts(v, r.json.access_token), ['rejected', 'rejected', 'rejected']);
-  } finally {
-    await v.app.t.db.query(`update pgauth.settings set refresh_reuse_grace = default`);
-  }
+  });
 });
 
 test('the second factor step answers a JWT of aal 2', async () => {
-  await v.app.t.db.query(`update pgauth.settings set access_token_format = 'opaque'`);
-  let totp: Awaited<ReturnType<typeof withTotp>>;
-  try {
-    totp = await withTotp(v.app, 'sjwt_mfa');
-  } finally {
-    await v.app.t.db.query(`update pgauth.settings set access_token_format = 'jwt'`);
-  }
+  const totp = await withSettings(v.app.t.db, { access_token_format: 'opaque' }, () =>
+    withTotp(v.app, 'sjwt_mfa'),
+  );
   const first = await call(v.app, 'POST', '/v1/login', {
     json: { username: 'sjwt_mfa', password: PASSWORD },
   });
@@ -312,12 +306,9 @@ test('a gateway without revocation events (nothing cached) still refuses a revok
 });
 
 test('with the opaque format (the default) login still answers opaque tokens', async () => {
-  await v.app.t.db.query(`update pgauth.settings set access_token_format = 'opaque'`);
-  try {
+  await withSettings(v.app.t.db, { access_token_format: 'opaque' }, async () => {
     const s = await session();
     assert.match(s.access_token, /^pga_/);
     assert.deepEqual(await verdicts(v, s.access_token), ['accepted', 'accepted', 'accepted']);
-  } finally {
-    await v.app.t.db.query(`update pgauth.settings set access_token_format = 'jwt'`);
-  }
+  });
 });
