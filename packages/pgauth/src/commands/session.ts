@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import type { SessionRow } from '../operations.ts';
-import { withAdminDatabase, withDatabaseOptions } from './admin-db.ts';
+import { withAdminUser, withDatabaseOptions } from './admin-db.ts';
 import type { DatabaseFlags } from './common.ts';
 import { humanTime, printAs, printTable } from './output.ts';
 
@@ -33,9 +33,7 @@ export function sessionCommand(): Command {
         .argument('<user>', 'a username or a user id')
         .option('--json', 'print JSON (an array of sessions)')
         .action(async (name: string, flags: DatabaseFlags & { json?: boolean }) => {
-          const sessions = await withAdminDatabase(flags, async (ops) =>
-            ops.listSessions(await ops.findUser(name)),
-          );
+          const sessions = await withAdminUser(flags, name, (ops, id) => ops.listSessions(id));
           printAs(flags.json, sessions, printSessions);
         }),
     ),
@@ -47,9 +45,7 @@ export function sessionCommand(): Command {
         .description('revoke every live session of a user; prints how many were revoked')
         .argument('<user>', 'a username or a user id')
         .action(async (name: string, flags: DatabaseFlags) => {
-          const count = await withAdminDatabase(flags, async (ops) =>
-            ops.revokeUserSessions(await ops.findUser(name)),
-          );
+          const count = await withAdminUser(flags, name, (ops, id) => ops.revokeUserSessions(id));
           console.log(String(count));
         }),
     ),

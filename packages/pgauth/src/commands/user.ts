@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import type { AdminOperations, TimeArg, UserRow } from '../operations.ts';
-import { withAdminDatabase, withDatabaseOptions } from './admin-db.ts';
+import { withAdminDatabase, withAdminUser, withDatabaseOptions } from './admin-db.ts';
 import type { DatabaseFlags } from './common.ts';
 import { addMfaCommands } from './mfa.ts';
 import { collect, formatPairs, humanTime, parseTimeArg, printAs, printTable } from './output.ts';
@@ -72,8 +72,7 @@ function changeUser(
   name: string,
   change: (ops: AdminOperations, id: string) => Promise<unknown>,
 ): Promise<UserRow> {
-  return withAdminDatabase(flags, async (ops) => {
-    const id = await ops.findUser(name);
+  return withAdminUser(flags, name, async (ops, id) => {
     await change(ops, id);
     return ops.getUser(id);
   });
@@ -125,9 +124,7 @@ export function userCommand(): Command {
         .argument('<user>', USER_ARG)
         .option('--json', 'print JSON')
         .action(async (name: string, flags: JsonFlags) => {
-          const u = await withAdminDatabase(flags, async (ops) =>
-            ops.getUser(await ops.findUser(name)),
-          );
+          const u = await withAdminUser(flags, name, (ops, id) => ops.getUser(id));
           printAs(flags.json, u, printUser);
         }),
     ),
@@ -173,8 +170,7 @@ export function userCommand(): Command {
         .description('delete a user: sessions revoked, username freed, audit rows kept')
         .argument('<user>', USER_ARG)
         .action(async (name: string, flags: DatabaseFlags) => {
-          const id = await withAdminDatabase(flags, async (ops) => {
-            const found = await ops.findUser(name);
+          const id = await withAdminUser(flags, name, async (ops, found) => {
             await ops.deleteUser(found);
             return found;
           });
@@ -191,9 +187,7 @@ export function userCommand(): Command {
         .option('--password-stdin', 'read the password from standard input instead of asking')
         .action(async (name: string, flags: DatabaseFlags & { passwordStdin?: boolean }) => {
           const password = await readNewPassword(flags.passwordStdin);
-          await withAdminDatabase(flags, async (ops) =>
-            ops.setPassword(await ops.findUser(name), password),
-          );
+          await withAdminUser(flags, name, (ops, id) => ops.setPassword(id, password));
           console.log(`password of ${name} changed`);
         }),
     ),
