@@ -5,27 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SessionCache, withCache } from '../../packages/client/src/cache.ts';
-import type { Session } from '../../packages/client/src/types.ts';
-
-const NOW = 1_800_000_000_000;
-
-function session(id: string, user = 'u1', expiresInMs = 3_600_000): Session {
-  return {
-    userId: user,
-    username: `name-${user}`,
-    sessionId: id,
-    subjectType: 'user',
-    roles: [],
-    expiresAt: new Date(NOW + expiresInMs),
-    aal: 1,
-  };
-}
-
-function liveCache(options = {}): SessionCache {
-  const cache = new SessionCache(options);
-  cache.setSubscribed(true);
-  return cache;
-}
+import { liveCache, NOW, session } from './cache-fixtures.ts';
 
 test('nothing is served or stored while the subscription is not live', () => {
   const cache = new SessionCache();

@@ -5,100 +5,66 @@
  * accepted); a real revocation reaches all three through the revocation events.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { after, before, test } from 'node:test';
-import { type AuthClient, createAuthClient } from '@pgauth/client';
+import { generateKeyPairSync } from 'node:crypto';
+import { test } from 'node:test';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { waitFor } from '../helpers/wait.ts';
-import { call, createSession, startApp, type TestApp, type Tokens } from '../http/helpers.ts';
+import { call } from '../http/helpers.ts';
+import { useVerifiers, verdicts } from '../http/verifiers.ts';
 
-let app: TestApp;
-let admin: Tokens;
-let sdk: AuthClient;
-let overHttp: AuthClient;
-
-before(async () => {
-  app = await startApp({ keyEncryptionKey: randomBytes(32), revocationHeartbeatMs: 200 });
-  admin = await createSession(app, 'jwt_root', ['admin', 'introspect']);
-  sdk = createAuthClient({ database: app.t.db, cache: {} });
-  overHttp = createAuthClient({
-    baseUrl: app.url,
-    cache: {},
-    serviceToken: admin.access_token,
-    onSubscriptionError: () => {},
-  });
-  await Promise.all([sdk.cache?.ready(5_000), overHttp.cache?.ready(5_000)]);
-});
-
-after(async () => {
-  await overHttp?.close();
-  await sdk?.close();
-  await app?.close();
-});
+const v = useVerifiers({ admin: 'jwt_root' });
 
 let clients = 0;
 /** A service account in jwt format, its key id, and a JWT from POST /oauth2/token. */
 async function jwtClient(): Promise<{ name: string; keyId: string; jwt: string }> {
   const name = `jwt-svc-${++clients}`;
-  await app.t.db.query(`select pgauth.create_service_account($1, '{jobs.run}')`, [name]);
-  await app.t.db.query(`select pgauth.set_service_account_token_format($1, 'jwt')`, [name]);
-  const k = await call(app, 'POST', `/v1/admin/service-accounts/${name}/api-keys`, {
-    token: admin.access_token,
+  await v.app.t.db.query(`select pgauth.create_service_account($1, '{jobs.run}')`, [name]);
+  await v.app.t.db.query(`select pgauth.set_service_account_token_format($1, 'jwt')`, [name]);
+  const k = await call(v.app, 'POST', `/v1/admin/service-accounts/${name}/api-keys`, {
+    token: v.admin.access_token,
     json: { name: 'k' },
   });
-  const r = await call(app, 'POST', '/oauth2/token', {
+  const r = await call(v.app, 'POST', '/oauth2/token', {
     form: { grant_type: 'client_credentials', client_id: name, client_secret: k.json.key },
   });
   assert.equal(r.status, 200, r.text);
   return { name, keyId: k.json.id, jwt: r.json.access_token };
 }
 
-type Verdict = 'accepted' | 'rejected';
-
-async function verdicts(token: string): Promise<Verdict[]> {
-  const of = (ok: boolean): Verdict => (ok ? 'accepted' : 'rejected');
-  const gateway = await call(app, 'GET', '/v1/session', { token });
-  return [
-    of((await sdk.validate(token)) !== null),
-    of((await overHttp.validate(token)) !== null),
-    of(gateway.status === 200),
-  ];
-}
-
 test('the SDK (SQL and HTTP) and the gateway accept a JWT as its service account', async () => {
   const c = await jwtClient();
-  for (const client of [sdk, overHttp]) {
+  for (const client of [v.sdk, v.overHttp]) {
     const s = await client.validate(c.jwt);
     assert.equal(s?.subjectType, 'service_account');
     assert.equal(s?.username, c.name);
     assert.equal(s?.sessionId, c.keyId);
     assert.deepEqual(s?.roles, ['jobs.run']);
   }
-  const g = await call(app, 'GET', '/v1/session', { token: c.jwt });
+  const g = await call(v.app, 'GET', '/v1/session', { token: c.jwt });
   assert.equal(g.json.subject_type, 'service_account');
 });
 
 test('a cached JWT is served from memory, and a revocation reaches every verifier at once', async () => {
   const c = await jwtClient();
-  assert.deepEqual(await verdicts(c.jwt), ['accepted', 'accepted', 'accepted']);
+  assert.deepEqual(await verdicts(v, c.jwt), ['accepted', 'accepted', 'accepted']);
   const { jti } = decodeJwt(c.jwt);
-  await app.t.db.transaction(async (tx) => {
+  await v.app.t.db.transaction(async (tx) => {
     await tx.query('set local session_replication_role = replica');
     await tx.query('update pgauth.api_keys set revoked_at = now() where id = $1', [jti]);
   });
   assert.deepEqual(
-    await verdicts(c.jwt),
+    await verdicts(v, c.jwt),
     ['accepted', 'accepted', 'accepted'],
     'no event: every cache still answers from memory',
   );
-  await app.t.db.query('update pgauth.api_keys set revoked_at = null where id = $1', [jti]);
-  const d = await call(app, 'DELETE', `/v1/admin/api-keys/${c.keyId}`, {
-    token: admin.access_token,
+  await v.app.t.db.query('update pgauth.api_keys set revoked_at = null where id = $1', [jti]);
+  const d = await call(v.app, 'DELETE', `/v1/admin/api-keys/${c.keyId}`, {
+    token: v.admin.access_token,
   });
   assert.equal(d.status, 204);
   await waitFor(
     'every verifier to reject the revoked JWT',
-    async () => (await verdicts(c.jwt)).every((v) => v === 'rejected'),
+    async () => (await verdicts(v, c.jwt)).every((verdict) => verdict === 'rejected'),
     5_000,
   );
 });
@@ -118,7 +84,7 @@ test('a JWT signed by another key, altered, expired-looking or a bare pgj_<jti> 
     .sign(privateKey);
   for (const token of [forged, altered, unknownKid, `pgj_${claims.jti}`, `${h}.${p}.`]) {
     assert.deepEqual(
-      await verdicts(token),
+      await verdicts(v, token),
       ['rejected', 'rejected', 'rejected'],
       token.slice(0, 40),
     );

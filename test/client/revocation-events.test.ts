@@ -7,33 +7,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { SessionCache } from '../../packages/client/src/cache.ts';
 import {
   cacheKey,
   parseRevocation,
   type RevocationEvent,
 } from '../../packages/client/src/revocations.ts';
-import type { Session } from '../../packages/client/src/types.ts';
-
-const NOW = 1_800_000_000_000;
-
-function session(id: string, user = 'u1'): Session {
-  return {
-    userId: user,
-    username: `name-${user}`,
-    sessionId: id,
-    subjectType: 'user',
-    roles: [],
-    expiresAt: new Date(NOW + 3_600_000),
-    aal: 1,
-  };
-}
-
-function liveCache(): SessionCache {
-  const cache = new SessionCache();
-  cache.setSubscribed(true);
-  return cache;
-}
+import { liveCache, NOW, session } from './cache-fixtures.ts';
 
 const keys = (...tokens: string[]): RevocationEvent => ({
   keys: tokens.map(cacheKey),

@@ -61,6 +61,11 @@ function sessionsText(page: Page) {
   return page.getByRole('region', { name: 'Live sessions' }).locator('p[aria-live]');
 }
 
+/** Waits (5 s at most) until the user page's live sessions section says `text`. */
+async function sessionsShown(page: Page, text: string): Promise<void> {
+  await waitFor(text, async () => (await sessionsText(page).textContent()) === text, 5_000);
+}
+
 test('an admin signs in and finds one user among 1,200 by the start of the name, then pages through', {
   skip,
 }, async (t) => {
@@ -95,17 +100,9 @@ test('locking a user in the console ends every session of theirs, and the page s
   const second = await login(a, 'victim');
   const { page } = await signedIn(t, `#/users/${await userId('victim')}`);
   await page.getByRole('heading', { name: 'User victim' }).waitFor();
-  await waitFor(
-    '2 sessions',
-    async () => (await sessionsText(page).textContent()) === '2 live sessions.',
-    5_000,
-  );
+  await sessionsShown(page, '2 live sessions.');
   await page.getByRole('button', { name: 'Lock user' }).click();
-  await waitFor(
-    'no session',
-    async () => (await sessionsText(page).textContent()) === 'No live sessions.',
-    5_000,
-  );
+  await sessionsShown(page, 'No live sessions.');
   await page.getByRole('button', { name: 'Unlock user' }).waitFor();
   assert.equal(await accepted(first.access_token), false);
   assert.equal(await accepted(second.access_token), false);
@@ -118,11 +115,7 @@ test('a session revoked in SQL by an operator leaves the open sessions view with
   const kept = await login(a, 'watched');
   const revoked = await login(a, 'watched');
   const { page } = await signedIn(t, `#/users/${await userId('watched')}`);
-  await waitFor(
-    '2 sessions',
-    async () => (await sessionsText(page).textContent()) === '2 live sessions.',
-    5_000,
-  );
+  await sessionsShown(page, '2 live sessions.');
   // A mark in the page's memory: still there afterwards means the page was not loaded again.
   await page.evaluate(() => {
     (globalThis as { consoleMark?: number }).consoleMark = 42;
@@ -131,21 +124,13 @@ test('a session revoked in SQL by an operator leaves the open sessions view with
   await operatorSql(
     `update pgauth.sessions set revoked_at = now(), revoked_reason = 'admin' where id = '${revoked.session_id}'`,
   );
-  await waitFor(
-    '1 session',
-    async () => (await sessionsText(page).textContent()) === '1 live sessions.',
-    5_000,
-  );
+  await sessionsShown(page, '1 live sessions.');
   assert.equal(await page.locator(`tr[data-session="${revoked.session_id}"]`).count(), 0);
   assert.equal(await page.locator(`tr[data-session="${kept.session_id}"]`).count(), 1);
   assert.equal(await page.evaluate(() => (globalThis as { consoleMark?: number }).consoleMark), 42);
   // Revoke one from the console too.
   await page.getByRole('button', { name: `Revoke session ${kept.session_id.slice(0, 8)}` }).click();
-  await waitFor(
-    'no session',
-    async () => (await sessionsText(page).textContent()) === 'No live sessions.',
-    5_000,
-  );
+  await sessionsShown(page, 'No live sessions.');
   assert.equal(await accepted(kept.access_token), false);
 });
 

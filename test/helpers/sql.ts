@@ -1,6 +1,6 @@
 /** Assertions and fixtures the SQL-level test files share: each call goes through pgauth.*. */
 import assert from 'node:assert/strict';
-import type { Database, Queryable } from '../../packages/client/src/db/types.ts';
+import type { Queryable } from '../../packages/client/src/db/types.ts';
 import type { PairRow } from '../../packages/client/src/operations.ts';
 
 /** A password the policy accepts, for every account a test does not need a special one for. */
@@ -165,8 +165,37 @@ export async function withSettings<T>(
   }
 }
 
+export type LockState = {
+  failed_logins: number;
+  locked_until: Date | null;
+  lock_count: number;
+  lock_reason: string | null;
+  /** Whether the lock holds now (pgauth.clock()). */
+  locked: boolean;
+  /** Seconds from now (pgauth.clock()) to the end of the lock: null without one, <= 0 once over. */
+  seconds: number | null;
+};
+
+/** The failed-login counter and the lock of a user, read against pgauth.clock(). */
+export async function lockState(db: Queryable, userId: string): Promise<LockState> {
+  const r = await db.query<LockState>(
+    `select failed_logins, locked_until, lock_count, lock_reason,
+       coalesce(locked_until > pgauth.clock(), false) as locked,
+       round(extract(epoch from locked_until - pgauth.clock()))::int as seconds
+     from pgauth.users where id = $1`,
+    [userId],
+  );
+  const row = r.rows[0];
+  assert.ok(row, `user ${userId} exists`);
+  return row;
+}
+
 /** Runs `fn` with pgauth.clock() shifted by `offset` (settings.clock_offset), then shifts it back. */
-export async function withClock<T>(db: Database, offset: string, fn: () => Promise<T>): Promise<T> {
+export async function withClock<T>(
+  db: Queryable,
+  offset: string,
+  fn: () => Promise<T>,
+): Promise<T> {
   await db.query('update pgauth.settings set clock_offset = $1::interval', [offset]);
   try {
     return await fn();
@@ -200,5 +229,9 @@ export function sqlOn(t: { readonly db: Queryable }) {
     validates: (token: unknown) => validates(t.db, token),
     scalar: <T>(sql: string, params: unknown[] = []) => scalar<T>(t.db, sql, params),
     auditEvents: (of: { userId: string } | { sessionId: string }) => auditEvents(t.db, of),
+    lockState: (userId: string) => lockState(t.db, userId),
+    withClock: <T>(offset: string, fn: () => Promise<T>) => withClock(t.db, offset, fn),
+    withSettings: <T>(values: Record<string, string | number | boolean>, fn: () => Promise<T>) =>
+      withSettings(t.db, values, fn),
   };
 }

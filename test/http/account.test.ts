@@ -1,20 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withSettings } from '../helpers/sql.ts';
-import {
-  call,
-  createSession,
-  createUser,
-  isErrorBody,
-  login,
-  PASSWORD,
-  useApp,
-} from './helpers.ts';
+import { isErrorBody, PASSWORD, useBoundApp } from './helpers.ts';
 
-const a = useApp();
+const { a, call, createSession, createUser, login } = useBoundApp();
 
 test('POST /v1/users registers a user: 201 with its id', async () => {
-  const r = await call(a, 'POST', '/v1/users', {
+  const r = await call('POST', '/v1/users', {
     json: { username: 'reg-alice', password: PASSWORD, email: 'alice@example.com' },
   });
   assert.equal(r.status, 201, r.text);
@@ -22,8 +14,8 @@ test('POST /v1/users registers a user: 201 with its id', async () => {
 });
 
 test('POST /v1/users with a taken username (any case) fails with 409 username_taken', async () => {
-  await call(a, 'POST', '/v1/users', { json: { username: 'reg-bob', password: PASSWORD } });
-  const r = await call(a, 'POST', '/v1/users', {
+  await call('POST', '/v1/users', { json: { username: 'reg-bob', password: PASSWORD } });
+  const r = await call('POST', '/v1/users', {
     json: { username: 'REG-Bob', password: PASSWORD },
   });
   assert.equal(r.status, 409);
@@ -37,33 +29,33 @@ test('POST /v1/users refuses a weak password with 400 and the reason code', asyn
     ['reg-samename', 'password_is_username'],
   ];
   for (const [password, code] of cases) {
-    const r = await call(a, 'POST', '/v1/users', { json: { username: 'reg-samename', password } });
+    const r = await call('POST', '/v1/users', { json: { username: 'reg-samename', password } });
     assert.equal(r.status, 400, r.text);
     assert.ok(isErrorBody(r, code), r.text);
   }
 });
 
 test('POST /v1/users schema violations are 400 invalid_input naming the field', async () => {
-  const missing = await call(a, 'POST', '/v1/users', { json: { username: 'x' } });
+  const missing = await call('POST', '/v1/users', { json: { username: 'x' } });
   assert.equal(missing.status, 400);
   assert.ok(isErrorBody(missing, 'invalid_input'));
   assert.match(missing.json.message, /password/);
-  const long = await call(a, 'POST', '/v1/users', {
+  const long = await call('POST', '/v1/users', {
     json: { username: 'u'.repeat(65), password: PASSWORD },
   });
   assert.equal(long.status, 400);
   assert.match(long.json.message, /username/);
-  const nul = await call(a, 'POST', '/v1/users', {
+  const nul = await call('POST', '/v1/users', {
     json: { username: 'a\u0000b', password: PASSWORD },
   });
   assert.equal(nul.status, 400);
   assert.match(nul.json.message, /username/);
-  const email = await call(a, 'POST', '/v1/users', {
+  const email = await call('POST', '/v1/users', {
     json: { username: 'reg-mail', password: PASSWORD, email: 'not an address' },
   });
   assert.equal(email.status, 400);
   assert.ok(isErrorBody(email, 'invalid_input'), email.text);
-  const uuidish = await call(a, 'POST', '/v1/users', {
+  const uuidish = await call('POST', '/v1/users', {
     json: { username: '0f8fad5b-d9cb-469f-a165-70867728950e', password: PASSWORD },
   });
   assert.equal(uuidish.status, 400);
@@ -72,7 +64,7 @@ test('POST /v1/users schema violations are 400 invalid_input naming the field', 
 
 test('POST /v1/users while registration is closed fails with 403 registration_closed', async () => {
   await withSettings(a.t.db, { allow_registration: false }, async () => {
-    const r = await call(a, 'POST', '/v1/users', {
+    const r = await call('POST', '/v1/users', {
       json: { username: 'reg-closed', password: PASSWORD },
     });
     assert.equal(r.status, 403);
@@ -81,8 +73,8 @@ test('POST /v1/users while registration is closed fails with 403 registration_cl
 });
 
 test('POST /v1/login returns a token pair with Cache-Control: no-store', async () => {
-  const id = await createUser(a, 'login-ok');
-  const r = await call(a, 'POST', '/v1/login', {
+  const id = await createUser('login-ok');
+  const r = await call('POST', '/v1/login', {
     json: { username: 'Login-OK', password: PASSWORD },
   });
   assert.equal(r.status, 200, r.text);
@@ -105,13 +97,13 @@ test('POST /v1/login returns a token pair with Cache-Control: no-store', async (
 });
 
 test('POST /v1/login fails with a byte-identical 401 invalid_credentials for every kind of failure', async () => {
-  const locked = await createUser(a, 'login-locked');
+  const locked = await createUser('login-locked');
   await a.t.db.query('select pgauth.lock_user($1)', [locked]);
-  await createUser(a, 'login-disabled');
+  await createUser('login-disabled');
   await a.t.db.exec(
     `update pgauth.users set disabled_at = now() where username = 'login-disabled'`,
   );
-  await createUser(a, 'login-wrong');
+  await createUser('login-wrong');
   const attempts = [
     { username: 'login-nobody', password: PASSWORD },
     { username: 'login-wrong', password: `${PASSWORD}!` },
@@ -119,7 +111,7 @@ test('POST /v1/login fails with a byte-identical 401 invalid_credentials for eve
     { username: 'login-disabled', password: PASSWORD },
   ];
   const replies = [];
-  for (const json of attempts) replies.push(await call(a, 'POST', '/v1/login', { json }));
+  for (const json of attempts) replies.push(await call('POST', '/v1/login', { json }));
   for (const r of replies) {
     assert.equal(r.status, 401);
     assert.ok(isErrorBody(r, 'invalid_credentials'), r.text);
@@ -130,27 +122,27 @@ test('POST /v1/login fails with a byte-identical 401 invalid_credentials for eve
 });
 
 test('POST /v1/login with a wrong media type is 415, an oversized body 413, malformed JSON 400', async () => {
-  const media = await call(a, 'POST', '/v1/login', {
+  const media = await call('POST', '/v1/login', {
     body: 'username=x',
     headers: { 'content-type': 'text/plain' },
   });
   assert.equal(media.status, 415);
   assert.ok(isErrorBody(media, 'unsupported_media_type'), media.text);
-  const big = await call(a, 'POST', '/v1/login', {
+  const big = await call('POST', '/v1/login', {
     json: { username: 'x', password: 'p'.repeat(20_000) },
   });
   assert.equal(big.status, 413);
   assert.ok(isErrorBody(big, 'payload_too_large'), big.text);
-  const bad = await call(a, 'POST', '/v1/login', {
+  const bad = await call('POST', '/v1/login', {
     body: '{"username": ',
     headers: { 'content-type': 'application/json' },
   });
   assert.equal(bad.status, 400);
   assert.ok(isErrorBody(bad, 'bad_request'), bad.text);
-  const nul = await call(a, 'POST', '/v1/login', { json: { username: 'x', password: 'a\u0000b' } });
+  const nul = await call('POST', '/v1/login', { json: { username: 'x', password: 'a\u0000b' } });
   assert.equal(nul.status, 400);
   assert.ok(isErrorBody(nul, 'invalid_input'), nul.text);
-  const huge = await call(a, 'POST', '/v1/login', {
+  const huge = await call('POST', '/v1/login', {
     json: { username: 'x', password: 'p'.repeat(1025) },
   });
   assert.equal(huge.status, 400);
@@ -158,15 +150,15 @@ test('POST /v1/login with a wrong media type is 415, an oversized body 413, malf
 });
 
 test('an unknown route is 404 not_found', async () => {
-  const r = await call(a, 'GET', '/v1/nothing');
+  const r = await call('GET', '/v1/nothing');
   assert.equal(r.status, 404);
   assert.ok(isErrorBody(r, 'not_found'), r.text);
 });
 
 test('GET /v1/session returns the session of the Bearer token; 401 invalid_token otherwise', async () => {
-  const id = await createUser(a, 'sess-user', ['reader', 'writer']);
-  const tokens = await login(a, 'sess-user');
-  const r = await call(a, 'GET', '/v1/session', { token: tokens.access_token });
+  const id = await createUser('sess-user', ['reader', 'writer']);
+  const tokens = await login('sess-user');
+  const r = await call('GET', '/v1/session', { token: tokens.access_token });
   assert.equal(r.status, 200, r.text);
   assert.equal(r.json.user_id, id);
   assert.equal(r.json.username, 'sess-user');
@@ -179,7 +171,7 @@ test('GET /v1/session returns the session of the Bearer token; 401 invalid_token
     { authorization: 'Basic eDp5' },
   ];
   for (const headers of cases) {
-    const bad = await call(a, 'GET', '/v1/session', { headers });
+    const bad = await call('GET', '/v1/session', { headers });
     assert.equal(bad.status, 401);
     assert.ok(isErrorBody(bad, 'invalid_token'), bad.text);
     assert.equal(bad.headers.get('www-authenticate'), 'Bearer');
@@ -187,80 +179,80 @@ test('GET /v1/session returns the session of the Bearer token; 401 invalid_token
 });
 
 test('a token in the query string is refused with 400, never read', async () => {
-  const tokens = await createSession(a, 'query-user');
+  const tokens = await createSession('query-user');
   for (const q of ['access_token', 'token', 'refresh_token']) {
-    const r = await call(a, 'GET', `/v1/session?${q}=${tokens.access_token}`);
+    const r = await call('GET', `/v1/session?${q}=${tokens.access_token}`);
     assert.equal(r.status, 400, q);
     assert.ok(isErrorBody(r, 'bad_request'), r.text);
   }
 });
 
 test('GET /v1/auth/check answers 200 with X-Auth-* headers, or 401', async () => {
-  const id = await createUser(a, 'check user', ['a', 'b']);
-  const tokens = await login(a, 'check user');
-  const r = await call(a, 'GET', '/v1/auth/check', { token: tokens.access_token });
+  const id = await createUser('check user', ['a', 'b']);
+  const tokens = await login('check user');
+  const r = await call('GET', '/v1/auth/check', { token: tokens.access_token });
   assert.equal(r.status, 200, r.text);
   assert.equal(r.headers.get('x-auth-user-id'), id);
   assert.equal(r.headers.get('x-auth-username'), 'check%20user');
   assert.equal(r.headers.get('x-auth-roles'), 'a,b');
   assert.equal(r.headers.get('x-auth-session-id'), tokens.session_id);
-  const bad = await call(a, 'GET', '/v1/auth/check', { token: 'pga_nope' });
+  const bad = await call('GET', '/v1/auth/check', { token: 'pga_nope' });
   assert.equal(bad.status, 401);
   assert.equal(bad.headers.get('x-auth-user-id'), null);
 });
 
 test('POST /v1/refresh rotates the pair: 200 as login, the old access token stops working; 401 for unknown', async () => {
-  const first = await createSession(a, 'refresh-user');
-  const r = await call(a, 'POST', '/v1/refresh', { json: { refresh_token: first.refresh_token } });
+  const first = await createSession('refresh-user');
+  const r = await call('POST', '/v1/refresh', { json: { refresh_token: first.refresh_token } });
   assert.equal(r.status, 200, r.text);
   assert.equal(r.headers.get('cache-control'), 'no-store');
   assert.equal(r.json.session_id, first.session_id);
   assert.notEqual(r.json.access_token, first.access_token);
-  assert.equal((await call(a, 'GET', '/v1/session', { token: first.access_token })).status, 401);
-  assert.equal((await call(a, 'GET', '/v1/session', { token: r.json.access_token })).status, 200);
-  const unknown = await call(a, 'POST', '/v1/refresh', { json: { refresh_token: 'pgr_unknown' } });
+  assert.equal((await call('GET', '/v1/session', { token: first.access_token })).status, 401);
+  assert.equal((await call('GET', '/v1/session', { token: r.json.access_token })).status, 200);
+  const unknown = await call('POST', '/v1/refresh', { json: { refresh_token: 'pgr_unknown' } });
   assert.equal(unknown.status, 401);
   assert.ok(isErrorBody(unknown, 'invalid_token'), unknown.text);
-  const missing = await call(a, 'POST', '/v1/refresh', { json: {} });
+  const missing = await call('POST', '/v1/refresh', { json: {} });
   assert.equal(missing.status, 400);
   assert.match(missing.json.message, /refresh_token/);
 });
 
 test('POST /v1/logout revokes the session: 204, then the token is 401', async () => {
-  const tokens = await createSession(a, 'logout-user');
-  const r = await call(a, 'POST', '/v1/logout', { token: tokens.access_token });
+  const tokens = await createSession('logout-user');
+  const r = await call('POST', '/v1/logout', { token: tokens.access_token });
   assert.equal(r.status, 204, r.text);
-  assert.equal((await call(a, 'GET', '/v1/session', { token: tokens.access_token })).status, 401);
-  const again = await call(a, 'POST', '/v1/logout', { token: tokens.access_token });
+  assert.equal((await call('GET', '/v1/session', { token: tokens.access_token })).status, 401);
+  const again = await call('POST', '/v1/logout', { token: tokens.access_token });
   assert.equal(again.status, 401);
-  assert.equal((await call(a, 'POST', '/v1/logout')).status, 401);
+  assert.equal((await call('POST', '/v1/logout')).status, 401);
 });
 
 test('POST /v1/password changes the password (204) and revokes every session of the user', async () => {
-  const one = await createSession(a, 'pw-user');
-  const two = await login(a, 'pw-user');
-  const wrong = await call(a, 'POST', '/v1/password', {
+  const one = await createSession('pw-user');
+  const two = await login('pw-user');
+  const wrong = await call('POST', '/v1/password', {
     token: one.access_token,
     json: { current_password: 'not the password', new_password: 'another fine passphrase' },
   });
   assert.equal(wrong.status, 401);
   assert.ok(isErrorBody(wrong, 'invalid_credentials'), wrong.text);
-  const weak = await call(a, 'POST', '/v1/password', {
+  const weak = await call('POST', '/v1/password', {
     token: one.access_token,
     json: { current_password: PASSWORD, new_password: 'short' },
   });
   assert.equal(weak.status, 400);
   assert.ok(isErrorBody(weak, 'password_too_short'), weak.text);
-  const r = await call(a, 'POST', '/v1/password', {
+  const r = await call('POST', '/v1/password', {
     token: one.access_token,
     json: { current_password: PASSWORD, new_password: 'another fine passphrase' },
   });
   assert.equal(r.status, 204, r.text);
   for (const t of [one, two]) {
-    assert.equal((await call(a, 'GET', '/v1/session', { token: t.access_token })).status, 401);
+    assert.equal((await call('GET', '/v1/session', { token: t.access_token })).status, 401);
   }
-  await login(a, 'pw-user', 'another fine passphrase');
-  const noToken = await call(a, 'POST', '/v1/password', {
+  await login('pw-user', 'another fine passphrase');
+  const noToken = await call('POST', '/v1/password', {
     json: { current_password: PASSWORD, new_password: 'another fine passphrase' },
   });
   assert.equal(noToken.status, 401);

@@ -177,6 +177,34 @@ export async function withTotp(a: TestApp, username: string, roles: string[] = [
   return { userId, secret, recovery: ok.json.recovery_codes as string[], access_token };
 }
 
+/** An app with the helpers above bound to it, for a test file that talks to one app. */
+export interface BoundApp {
+  a: TestApp;
+  call(method: string, path: string, o?: RequestOptions): Promise<Reply>;
+  createUser(username: string, roles?: string[], password?: string): Promise<string>;
+  login(username: string, password?: string): Promise<Tokens>;
+  createSession(username: string, roles?: string[]): Promise<Tokens>;
+}
+
+/** The helpers bound to `a` (which may be useApp's stand-in, read only when they run). */
+export function bindApp(a: TestApp): BoundApp {
+  return {
+    a,
+    call: (method, path, o) => call(a, method, path, o),
+    createUser: (username, roles, password) => createUser(a, username, roles, password),
+    login: (username, password) => login(a, username, password),
+    createSession: (username, roles) => createSession(a, username, roles),
+  };
+}
+
+/** useApp, with the helpers bound to the file's app; `setup` gets them bound to it as well. */
+export function useBoundApp(
+  options: Partial<AppOptions> = {},
+  setup?: (app: BoundApp) => Promise<void>,
+): BoundApp {
+  return bindApp(useApp(options, setup && ((a) => setup(bindApp(a)))));
+}
+
 /** Asserts the shape of every error body: exactly error and message. */
 export function isErrorBody(r: Reply, code: string): boolean {
   return (

@@ -1,18 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openPostgres } from '../../packages/client/src/db/postgres.ts';
-import {
-  call,
-  createSession,
-  createUser,
-  isErrorBody,
-  login,
-  PASSWORD,
-  startApp,
-  useApp,
-} from './helpers.ts';
+import { bindApp, isErrorBody, PASSWORD, startApp, useBoundApp } from './helpers.ts';
 
-const a = useApp();
+const { a, call, createSession, createUser, login } = useBoundApp();
 
 /** The value of one sample of a Prometheus text exposition, 0 when absent. */
 function sample(text: string, name: string, labels: string): number {
@@ -21,10 +12,10 @@ function sample(text: string, name: string, labels: string): number {
 }
 
 test('GET /healthz is 200 and GET /readyz is 200 when migrations are current', async () => {
-  const h = await call(a, 'GET', '/healthz');
+  const h = await call('GET', '/healthz');
   assert.equal(h.status, 200);
   assert.deepEqual(h.json, { status: 'ok' });
-  const r = await call(a, 'GET', '/readyz');
+  const r = await call('GET', '/readyz');
   assert.equal(r.status, 200, r.text);
   assert.equal((r.json as { status: string }).status, 'ready');
 });
@@ -37,7 +28,7 @@ test('GET /readyz is 503 with Retry-After while a migration is pending', async (
   assert.ok(last);
   await a.t.db.query('delete from pgauth.migrations where name = $1', [last.name]);
   try {
-    const r = await call(a, 'GET', '/readyz');
+    const r = await call('GET', '/readyz');
     assert.equal(r.status, 503);
     assert.ok(isErrorBody(r, 'unavailable'), r.text);
     assert.ok(r.headers.get('retry-after'));
@@ -51,35 +42,35 @@ test('GET /readyz is 503 with Retry-After while a migration is pending', async (
 
 test('an unreachable database gives 503 unavailable with Retry-After; /healthz stays 200', async () => {
   const down = openPostgres({ connectionString: 'postgres://postgres@127.0.0.1:1/none', max: 2 });
-  const b = await startApp({ db: down }, a.t);
+  const b = bindApp(await startApp({ db: down }, a.t));
   try {
-    const s = await call(b, 'GET', '/v1/session', { token: 'pga_whatever' });
+    const s = await b.call('GET', '/v1/session', { token: 'pga_whatever' });
     assert.equal(s.status, 503, s.text);
     assert.ok(isErrorBody(s, 'unavailable'), s.text);
     assert.equal(s.headers.get('retry-after'), '5');
-    const l = await call(b, 'POST', '/v1/login', { json: { username: 'x', password: 'y' } });
+    const l = await b.call('POST', '/v1/login', { json: { username: 'x', password: 'y' } });
     assert.equal(l.status, 503);
-    assert.equal((await call(b, 'GET', '/readyz')).status, 503);
-    assert.equal((await call(b, 'GET', '/healthz')).status, 200);
+    assert.equal((await b.call('GET', '/readyz')).status, 503);
+    assert.equal((await b.call('GET', '/healthz')).status, 200);
     for (const body of [s.text, l.text])
       assert.doesNotMatch(body, /ECONNREFUSED|stack|127\.0\.0\.1/);
   } finally {
-    await b.close();
+    await b.a.close();
     await down.close();
   }
 });
 
 test('GET /metrics counts requests by route and status, logins and validations by outcome', async () => {
-  const before = await call(a, 'GET', '/metrics');
+  const before = await call('GET', '/metrics');
   assert.equal(before.status, 200);
   assert.match(before.headers.get('content-type') ?? '', /text\/plain/);
-  const tokens = await createSession(a, 'metered');
-  await call(a, 'POST', '/v1/login', {
+  const tokens = await createSession('metered');
+  await call('POST', '/v1/login', {
     json: { username: 'metered', password: 'wrong password!' },
   });
-  await call(a, 'GET', '/v1/session', { token: tokens.access_token });
-  await call(a, 'GET', '/v1/session', { token: 'pga_bad' });
-  const after = (await call(a, 'GET', '/metrics')).text;
+  await call('GET', '/v1/session', { token: tokens.access_token });
+  await call('GET', '/v1/session', { token: 'pga_bad' });
+  const after = (await call('GET', '/metrics')).text;
   const delta = (name: string, labels: string): number =>
     sample(after, name, labels) - sample(before.text, name, labels);
   assert.equal(delta('pgauth_logins_total', 'outcome="success"'), 1);
@@ -94,7 +85,7 @@ test('GET /metrics counts requests by route and status, logins and validations b
 });
 
 test('GET /openapi.json documents every route; GET /docs shows it', async () => {
-  const r = await call(a, 'GET', '/openapi.json');
+  const r = await call('GET', '/openapi.json');
   assert.equal(r.status, 200);
   assert.match(r.json.openapi, /^3\./);
   const paths = Object.keys(r.json.paths);
@@ -132,15 +123,15 @@ test('GET /openapi.json documents every route; GET /docs shows it', async () => 
 
 test('logs carry a request id and never a password, a token or an Authorization header', async () => {
   const secret = 'sentinel-password-0123456789';
-  await createUser(a, 'logged', [], secret);
-  const tokens = await login(a, 'logged', secret);
-  await call(a, 'GET', '/v1/session', { token: tokens.access_token });
-  await call(a, 'GET', `/v1/session?access_token=${tokens.access_token}`);
-  await call(a, 'POST', '/v1/refresh', { json: { refresh_token: tokens.refresh_token } });
-  await call(a, 'POST', '/v1/login', {
+  await createUser('logged', [], secret);
+  const tokens = await login('logged', secret);
+  await call('GET', '/v1/session', { token: tokens.access_token });
+  await call('GET', `/v1/session?access_token=${tokens.access_token}`);
+  await call('POST', '/v1/refresh', { json: { refresh_token: tokens.refresh_token } });
+  await call('POST', '/v1/login', {
     json: { username: 'logged', password: secret.repeat(100) },
   });
-  const r = await call(a, 'GET', '/healthz', { headers: { 'x-request-id': 'trace-me-42' } });
+  const r = await call('GET', '/healthz', { headers: { 'x-request-id': 'trace-me-42' } });
   assert.equal(r.headers.get('x-request-id'), 'trace-me-42');
   const text = a.logs.join('');
   assert.match(text, /"reqId":"trace-me-42"/);
@@ -155,18 +146,20 @@ test('logs carry a request id and never a password, a token or an Authorization 
 });
 
 test('rate limits: login per IP and per username, register per IP, refresh per IP: 429 with Retry-After', async () => {
-  const b = await startApp(
-    {
-      rateLimit: {
-        windowMs: 60_000,
-        loginPerIp: 4,
-        loginPerUser: 2,
-        registerPerIp: 2,
-        registerPerUser: 2,
-        refreshPerIp: 2,
+  const b = bindApp(
+    await startApp(
+      {
+        rateLimit: {
+          windowMs: 60_000,
+          loginPerIp: 4,
+          loginPerUser: 2,
+          registerPerIp: 2,
+          registerPerUser: 2,
+          refreshPerIp: 2,
+        },
       },
-    },
-    a.t,
+      a.t,
+    ),
   );
   // The counts live in the database, shared by every gateway on it (migration 0011): what the
   // other tests of this file spent from this IP counts too, so this test starts from none.
@@ -174,7 +167,7 @@ test('rate limits: login per IP and per username, register per IP, refresh per I
   try {
     const statuses = async (path: string, bodies: object[]): Promise<number[]> => {
       const out: number[] = [];
-      for (const json of bodies) out.push((await call(b, 'POST', path, { json })).status);
+      for (const json of bodies) out.push((await b.call('POST', path, { json })).status);
       return out;
     };
     const wrong = (username: string) => ({ username, password: 'not the right one' });
@@ -184,7 +177,7 @@ test('rate limits: login per IP and per username, register per IP, refresh per I
     );
     // Another username from the same IP: the per-IP budget (4) has one attempt left.
     assert.deepEqual(await statuses('/v1/login', [wrong('rl-b'), wrong('rl-b')]), [401, 429]);
-    const limited = await call(b, 'POST', '/v1/login', { json: wrong('rl-c') });
+    const limited = await b.call('POST', '/v1/login', { json: wrong('rl-c') });
     assert.equal(limited.status, 429);
     assert.ok(isErrorBody(limited, 'rate_limited'), limited.text);
     assert.ok(Number(limited.headers.get('retry-after')) > 0);
@@ -199,22 +192,22 @@ test('rate limits: login per IP and per username, register per IP, refresh per I
     );
     const token = { refresh_token: 'pgr_nothing' };
     assert.deepEqual(await statuses('/v1/refresh', [token, token, token]), [401, 401, 429]);
-    const metrics = (await call(b, 'GET', '/metrics')).text;
+    const metrics = (await b.call('GET', '/metrics')).text;
     assert.ok(sample(metrics, 'pgauth_logins_total', 'outcome="rate_limited"') >= 3);
   } finally {
-    await b.close();
+    await b.a.close();
   }
 });
 
 test('with --trust-proxy the client IP comes from X-Forwarded-For, otherwise it is ignored', async () => {
-  const b = await startApp({ trustProxy: true }, a.t);
+  const b = bindApp(await startApp({ trustProxy: true }, a.t));
   try {
-    await createUser(a, 'proxied');
-    await call(b, 'POST', '/v1/login', {
+    await createUser('proxied');
+    await b.call('POST', '/v1/login', {
       json: { username: 'proxied', password: PASSWORD },
       headers: { 'x-forwarded-for': '203.0.113.7' },
     });
-    await call(a, 'POST', '/v1/login', {
+    await call('POST', '/v1/login', {
       json: { username: 'proxied', password: PASSWORD },
       headers: { 'x-forwarded-for': '198.51.100.9' },
     });
@@ -227,6 +220,6 @@ test('with --trust-proxy the client IP comes from X-Forwarded-For, otherwise it 
       ['203.0.113.7', '127.0.0.1'],
     );
   } finally {
-    await b.close();
+    await b.a.close();
   }
 });

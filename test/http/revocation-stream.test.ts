@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { withSettings } from '../helpers/sql.ts';
 import { type EventStream, openRevocationStream } from '../helpers/sse.ts';
 import { createUser, login, startApp, type TestApp } from './helpers.ts';
 
@@ -35,13 +36,9 @@ function endsWithin(s: EventStream, ms: number, what: string): Promise<number> {
 
 test('GET /v1/revocations ends when the access token that opened it expires, not before', async () => {
   await createUser(a, 'expiring_watcher', ['introspect']);
-  await a.t.db.exec(`update pgauth.settings set access_token_ttl = '3 seconds'`);
-  let tokens: Awaited<ReturnType<typeof login>>;
-  try {
-    tokens = await login(a, 'expiring_watcher');
-  } finally {
-    await a.t.db.exec(`update pgauth.settings set access_token_ttl = '15 minutes'`);
-  }
+  const tokens = await withSettings(a.t.db, { access_token_ttl: '3 seconds' }, () =>
+    login(a, 'expiring_watcher'),
+  );
   const session = await fetch(`${a.url}/v1/session`, {
     headers: { authorization: `Bearer ${tokens.access_token}` },
   });

@@ -7,51 +7,22 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, test } from 'node:test';
-import { type AuthClient, createAuthClient } from '@pgauth/client';
+import { test } from 'node:test';
+import type { AuthClient } from '@pgauth/client';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
-import {
-  call,
-  createSession,
-  createUser,
-  login,
-  PASSWORD,
-  startApp,
-  type TestApp,
-  type Tokens,
-  withTotp,
-} from './helpers.ts';
+import { withSettings } from '../helpers/sql.ts';
+import { call, createUser, login, PASSWORD, startApp, type Tokens, withTotp } from './helpers.ts';
+import { useVerifiers, verdicts } from './verifiers.ts';
 
 const ISSUER = 'https://auth.example.test';
 const KEK = randomBytes(32);
 
-let app: TestApp;
-let admin: Tokens;
-let sdk: AuthClient;
-let overHttp: AuthClient;
-
-before(async () => {
-  app = await startApp({
-    keyEncryptionKey: KEK,
-    revocationHeartbeatMs: 200,
-    issuer: ISSUER,
-  });
-  await app.t.db.query(`update pgauth.settings set access_token_format = 'jwt'`);
-  admin = await createSession(app, 'sjwt_root', ['admin', 'introspect']);
-  sdk = createAuthClient({ database: app.t.db, cache: {} });
-  overHttp = createAuthClient({
-    baseUrl: app.url,
-    cache: {},
-    serviceToken: admin.access_token,
-    onSubscriptionError: () => {},
-  });
-  await Promise.all([sdk.cache?.ready(5_000), overHttp.cache?.ready(5_000)]);
-});
-
-after(async () => {
-  await overHttp?.close();
-  await sdk?.close();
-  await app?.close();
+const v = useVerifiers({
+  admin: 'sjwt_root',
+  app: { keyEncryptionKey: KEK, issuer: ISSUER },
+  async setup(app) {
+    await app.t.db.query(`update pgauth.settings set access_token_format = 'jwt'`);
+  },
 });
 
 const JWT = /^eyJ[\w-]*\.[\w-]+\.[\w-]+$/;
@@ -60,21 +31,8 @@ let users = 0;
 /** A new user with `roles`, logged in over HTTP. */
 async function session(roles: string[] = ['orders.read']): Promise<Tokens & { username: string }> {
   const username = `sjwt_${++users}`;
-  await createUser(app, username, roles);
-  return { ...(await login(app, username)), username };
-}
-
-type Verdict = 'accepted' | 'rejected';
-
-/** What the SDK in SQL mode, the SDK over HTTP and the gateway's GET /v1/session say. */
-async function verdicts(token: string): Promise<Verdict[]> {
-  const of = (ok: boolean): Verdict => (ok ? 'accepted' : 'rejected');
-  const gateway = await call(app, 'GET', '/v1/session', { token });
-  return [
-    of((await sdk.validate(token)) !== null),
-    of((await overHttp.validate(token)) !== null),
-    of(gateway.status === 200),
-  ];
+  await createUser(v.app, username, roles);
+  return { ...(await login(v.app, username)), username };
 }
 
 /**
@@ -102,7 +60,7 @@ test('login answers a JWT that the JWKS verifies, with the session claims; the r
   const s = await session(['orders.read', 'orders.write']);
   assert.match(s.access_token, JWT);
   assert.match(s.refresh_token, /^pgr_/);
-  const jwks = createRemoteJWKSet(new URL('/.well-known/jwks.json', app.url));
+  const jwks = createRemoteJWKSet(new URL('/.well-known/jwks.json', v.app.url));
   const { payload, protectedHeader } = await jwtVerify(s.access_token, jwks, {
     issuer: ISSUER,
     audience: ISSUER,
@@ -117,32 +75,32 @@ test('login answers a JWT that the JWKS verifies, with the session claims; the r
   assert.match(String(payload.jti), /^[0-9a-f-]{36}$/);
   const life = (payload.exp ?? 0) - (payload.iat ?? 0);
   assert.ok(life > 0 && life <= 300, `a short lifetime (service_token_ttl, 5 min): ${life} s`);
-  const meta = await call(app, 'GET', '/.well-known/oauth-authorization-server');
+  const meta = await call(v.app, 'GET', '/.well-known/oauth-authorization-server');
   assert.equal(meta.json.issuer, ISSUER, 'discovery names the configured issuer, not the origin');
   assert.equal(meta.json.jwks_uri, `${ISSUER}/.well-known/jwks.json`);
 });
 
 test('the JWT is accepted as the session by the SDK, the gateway, auth_request and introspection', async () => {
   const s = await session();
-  for (const client of [sdk, overHttp]) {
-    const v = await client.validate(s.access_token);
-    assert.equal(v?.subjectType, 'user');
-    assert.equal(v?.userId, s.user_id);
-    assert.equal(v?.sessionId, s.session_id);
-    assert.equal(v?.username, s.username);
-    assert.deepEqual(v?.roles, ['orders.read']);
+  for (const client of [v.sdk, v.overHttp]) {
+    const got = await client.validate(s.access_token);
+    assert.equal(got?.subjectType, 'user');
+    assert.equal(got?.userId, s.user_id);
+    assert.equal(got?.sessionId, s.session_id);
+    assert.equal(got?.username, s.username);
+    assert.deepEqual(got?.roles, ['orders.read']);
     const exp = (decodeJwt(s.access_token).exp ?? 0) * 1000;
-    assert.ok((v?.expiresAt.getTime() ?? Infinity) <= exp, 'never beyond the JWT');
+    assert.ok((got?.expiresAt.getTime() ?? Infinity) <= exp, 'never beyond the JWT');
   }
-  const g = await call(app, 'GET', '/v1/session', { token: s.access_token });
+  const g = await call(v.app, 'GET', '/v1/session', { token: s.access_token });
   assert.equal(g.status, 200, g.text);
   assert.equal(g.json.session_id, s.session_id);
-  const check = await call(app, 'GET', '/v1/auth/check', { token: s.access_token });
+  const check = await call(v.app, 'GET', '/v1/auth/check', { token: s.access_token });
   assert.equal(check.status, 200);
   assert.equal(check.headers.get('x-auth-session-id'), s.session_id);
   assert.equal(check.headers.get('x-auth-subject-type'), 'user');
-  const i = await call(app, 'POST', '/oauth2/introspect', {
-    token: admin.access_token,
+  const i = await call(v.app, 'POST', '/oauth2/introspect', {
+    token: v.admin.access_token,
     form: { token: s.access_token },
   });
   assert.equal(i.json.active, true);
@@ -151,9 +109,9 @@ test('the JWT is accepted as the session by the SDK, the gateway, auth_request a
 
 test('logout ends the JWT: the gateway at once, the SDK caches by the event that names it', async () => {
   const s = await session();
-  assert.deepEqual(await verdicts(s.access_token), ['accepted', 'accepted', 'accepted']);
+  assert.deepEqual(await verdicts(v, s.access_token), ['accepted', 'accepted', 'accepted']);
   // The caches answer from memory: a revocation behind the triggers' back (no event) is unseen.
-  await app.t.db.transaction(async (tx) => {
+  await v.app.t.db.transaction(async (tx) => {
     await tx.query('set local session_replication_role = replica');
     await tx.query(
       `update pgauth.sessions set revoked_at = now(), revoked_reason = 'x' where id = $1`,
@@ -161,28 +119,28 @@ test('logout ends the JWT: the gateway at once, the SDK caches by the event that
     );
   });
   assert.deepEqual(
-    (await verdicts(s.access_token)).slice(0, 2),
+    (await verdicts(v, s.access_token)).slice(0, 2),
     ['accepted', 'accepted'],
     'no event: both SDK caches still answer from memory',
   );
-  await app.t.db.transaction(async (tx) => {
+  await v.app.t.db.transaction(async (tx) => {
     await tx.query('set local session_replication_role = replica');
     await tx.query(
       'update pgauth.sessions set revoked_at = null, revoked_reason = null where id = $1',
       [s.session_id],
     );
   });
-  const heard = Promise.all([evicted(sdk, s.session_id), evicted(overHttp, s.session_id)]);
-  const out = await call(app, 'POST', '/v1/logout', { token: s.access_token });
+  const heard = Promise.all([evicted(v.sdk, s.session_id), evicted(v.overHttp, s.session_id)]);
+  const out = await call(v.app, 'POST', '/v1/logout', { token: s.access_token });
   assert.equal(out.status, 204, out.text);
-  assert.equal((await call(app, 'GET', '/v1/session', { token: s.access_token })).status, 401);
+  assert.equal((await call(v.app, 'GET', '/v1/session', { token: s.access_token })).status, 401);
   await heard;
-  assert.deepEqual(await verdicts(s.access_token), ['rejected', 'rejected', 'rejected']);
-  const refresh = await call(app, 'POST', '/v1/refresh', {
+  assert.deepEqual(await verdicts(v, s.access_token), ['rejected', 'rejected', 'rejected']);
+  const refresh = await call(v.app, 'POST', '/v1/refresh', {
     json: { refresh_token: s.refresh_token },
   });
   assert.equal(refresh.status, 401, 'the refresh token died with the session');
-  const audit = await app.t.db.query<{ detail: { via?: string } }>(
+  const audit = await v.app.t.db.query<{ detail: { via?: string } }>(
     `select detail from pgauth.audit_log where event = 'logout' and session_id = $1`,
     [s.session_id],
   );
@@ -190,11 +148,11 @@ test('logout ends the JWT: the gateway at once, the SDK caches by the event that
 });
 
 test("the SDK's own logout and password change drop the JWT from its cache before they answer", async () => {
-  for (const client of [overHttp, sdk]) {
+  for (const client of [v.overHttp, v.sdk]) {
     const out = await session();
     const changed = await session();
     for (const s of [out, changed]) {
-      assert.deepEqual(await verdicts(s.access_token), ['accepted', 'accepted', 'accepted']);
+      assert.deepEqual(await verdicts(v, s.access_token), ['accepted', 'accepted', 'accepted']);
     }
     await client.logout(out.access_token);
     assert.equal(await client.validate(out.access_token), null);
@@ -208,89 +166,88 @@ test('a lock, a password change and RFC 7009 revocation end the JWT for every ve
   const changed = await session();
   const revoked = await session();
   for (const s of [locked, changed, revoked]) {
-    assert.deepEqual(await verdicts(s.access_token), ['accepted', 'accepted', 'accepted']);
+    assert.deepEqual(await verdicts(v, s.access_token), ['accepted', 'accepted', 'accepted']);
   }
   const heard = Promise.all(
     [locked, changed, revoked].flatMap((s) => [
-      evicted(sdk, s.session_id),
-      evicted(overHttp, s.session_id),
+      evicted(v.sdk, s.session_id),
+      evicted(v.overHttp, s.session_id),
     ]),
   );
-  await app.t.db.query('select pgauth.lock_user($1)', [locked.user_id]);
-  const pw = await call(app, 'POST', '/v1/password', {
+  await v.app.t.db.query('select pgauth.lock_user($1)', [locked.user_id]);
+  const pw = await call(v.app, 'POST', '/v1/password', {
     token: changed.access_token,
     json: { current_password: PASSWORD, new_password: 'another long passphrase 42' },
   });
   assert.equal(pw.status, 204, pw.text);
-  const r = await call(app, 'POST', '/oauth2/revoke', { form: { token: revoked.access_token } });
+  const r = await call(v.app, 'POST', '/oauth2/revoke', { form: { token: revoked.access_token } });
   assert.equal(r.status, 200);
   await heard;
   for (const s of [locked, changed, revoked]) {
-    assert.deepEqual(await verdicts(s.access_token), ['rejected', 'rejected', 'rejected']);
+    assert.deepEqual(await verdicts(v, s.access_token), ['rejected', 'rejected', 'rejected']);
   }
 });
 
 test('refresh answers a new JWT; the previous one stops working, a retry in the grace window gets the same jti', async () => {
   const s = await session();
-  assert.deepEqual(await verdicts(s.access_token), ['accepted', 'accepted', 'accepted']);
-  const heard = Promise.all([evicted(sdk, s.session_id), evicted(overHttp, s.session_id)]);
-  const r = await call(app, 'POST', '/v1/refresh', { json: { refresh_token: s.refresh_token } });
+  assert.deepEqual(await verdicts(v, s.access_token), ['accepted', 'accepted', 'accepted']);
+  const heard = Promise.all([evicted(v.sdk, s.session_id), evicted(v.overHttp, s.session_id)]);
+  const r = await call(v.app, 'POST', '/v1/refresh', { json: { refresh_token: s.refresh_token } });
   assert.equal(r.status, 200, r.text);
   assert.match(r.json.access_token, JWT);
   assert.match(r.json.refresh_token, /^pgr_/);
   assert.equal(decodeJwt(r.json.access_token).sid, s.session_id);
   assert.notEqual(decodeJwt(r.json.access_token).jti, decodeJwt(s.access_token).jti);
   await heard;
-  assert.deepEqual(await verdicts(s.access_token), ['rejected', 'rejected', 'rejected']);
-  assert.deepEqual(await verdicts(r.json.access_token), ['accepted', 'accepted', 'accepted']);
+  assert.deepEqual(await verdicts(v, s.access_token), ['rejected', 'rejected', 'rejected']);
+  assert.deepEqual(await verdicts(v, r.json.access_token), ['accepted', 'accepted', 'accepted']);
   // The same refresh token again, within refresh_reuse_grace: the same pair, the same jti.
-  const again = await call(app, 'POST', '/v1/refresh', {
+  const again = await call(v.app, 'POST', '/v1/refresh', {
     json: { refresh_token: s.refresh_token },
   });
   assert.equal(again.status, 200, again.text);
   assert.equal(decodeJwt(again.json.access_token).jti, decodeJwt(r.json.access_token).jti);
   assert.equal(again.json.refresh_token, r.json.refresh_token);
-  assert.deepEqual(await verdicts(again.json.access_token), ['accepted', 'accepted', 'accepted']);
+  assert.deepEqual(await verdicts(v, again.json.access_token), [
+    'accepted',
+    'accepted',
+    'accepted',
+  ]);
 });
 
 test('refresh reuse revokes the session: its JWT goes with it', async () => {
   const s = await session();
-  await app.t.db.query(`update pgauth.settings set refresh_reuse_grace = '0'`);
-  try {
-    const r = await call(app, 'POST', '/v1/refresh', { json: { refresh_token: s.refresh_token } });
+  await withSettings(v.app.t.db, { refresh_reuse_grace: '0' }, async () => {
+    const r = await call(v.app, 'POST', '/v1/refresh', {
+      json: { refresh_token: s.refresh_token },
+    });
     assert.equal(r.status, 200);
-    assert.deepEqual(await verdicts(r.json.access_token), ['accepted', 'accepted', 'accepted']);
-    const heard = Promise.all([evicted(sdk, s.session_id), evicted(overHttp, s.session_id)]);
-    const reuse = await call(app, 'POST', '/v1/refresh', {
+    assert.deepEqual(await verdicts(v, r.json.access_token), ['accepted', 'accepted', 'accepted']);
+    const heard = Promise.all([evicted(v.sdk, s.session_id), evicted(v.overHttp, s.session_id)]);
+    const reuse = await call(v.app, 'POST', '/v1/refresh', {
       json: { refresh_token: s.refresh_token },
     });
     assert.equal(reuse.status, 401);
     await heard;
-    assert.deepEqual(await verdicts(r.json.access_token), ['rejected', 'rejected', 'rejected']);
-  } finally {
-    await app.t.db.query(`update pgauth.settings set refresh_reuse_grace = default`);
-  }
+    assert.deepEqual(await verdicts(v, r.json.access_token), ['rejected', 'rejected', 'rejected']);
+  });
 });
 
 test('the second factor step answers a JWT of aal 2', async () => {
-  await app.t.db.query(`update pgauth.settings set access_token_format = 'opaque'`);
-  let totp: Awaited<ReturnType<typeof withTotp>>;
-  try {
-    totp = await withTotp(app, 'sjwt_mfa');
-  } finally {
-    await app.t.db.query(`update pgauth.settings set access_token_format = 'jwt'`);
-  }
-  const first = await call(app, 'POST', '/v1/login', {
+  const totp = await withSettings(v.app.t.db, { access_token_format: 'opaque' }, () =>
+    withTotp(v.app, 'sjwt_mfa'),
+  );
+  const first = await call(v.app, 'POST', '/v1/login', {
     json: { username: 'sjwt_mfa', password: PASSWORD },
   });
   assert.equal(first.json.mfa_required, true);
-  const r = await call(app, 'POST', '/v1/login/mfa', {
+  const r = await call(v.app, 'POST', '/v1/login/mfa', {
     json: { challenge: first.json.challenge, recovery_code: totp.recovery[0] },
   });
   assert.equal(r.status, 200, r.text);
   assert.match(r.json.access_token, JWT);
   assert.equal(decodeJwt(r.json.access_token).aal, 2);
-  assert.equal((await sdk.validate(r.json.access_token))?.aal, 2);
+  assert.equal((await v.sdk.validate(r.json.access_token))?.aal, 2);
 });
 
 test('a forged session JWT, or one whose jti is not the current token of its sid, is never valid', async () => {
@@ -299,28 +256,28 @@ test('a forged session JWT, or one whose jti is not the current token of its sid
   const [h, , sig] = a.access_token.split('.');
   const claims = decodeJwt(a.access_token);
   const other = Buffer.from(JSON.stringify({ ...claims, sid: b.session_id })).toString('base64url');
-  assert.deepEqual(await verdicts(`${h}.${other}.${sig}`), ['rejected', 'rejected', 'rejected']);
+  assert.deepEqual(await verdicts(v, `${h}.${other}.${sig}`), ['rejected', 'rejected', 'rejected']);
   // Logging out with an altered token (another sid) ends nothing.
-  const out = await call(app, 'POST', '/v1/logout', { token: `${h}.${other}.${sig}` });
+  const out = await call(v.app, 'POST', '/v1/logout', { token: `${h}.${other}.${sig}` });
   assert.equal(out.status, 401);
-  const ends = await app.t.db.query<{ ok: boolean }>('select pgauth.logout_jwt($1, $2) as ok', [
+  const ends = await v.app.t.db.query<{ ok: boolean }>('select pgauth.logout_jwt($1, $2) as ok', [
     b.session_id,
     claims.jti,
   ]);
   assert.equal(ends.rows[0]?.ok, false, 'the jti of a does not end b');
-  assert.deepEqual(await verdicts(b.access_token), ['accepted', 'accepted', 'accepted']);
+  assert.deepEqual(await verdicts(v, b.access_token), ['accepted', 'accepted', 'accepted']);
 });
 
 test('without a key-encryption key, login in jwt format is 503 naming the flag and leaves no live session', async () => {
-  const bare = await startApp({}, app.t);
+  const bare = await startApp({}, v.app.t);
   try {
     const username = `sjwt_${++users}`;
-    const userId = await createUser(app, username);
+    const userId = await createUser(v.app, username);
     const r = await call(bare, 'POST', '/v1/login', { json: { username, password: PASSWORD } });
     assert.equal(r.status, 503);
     assert.equal(r.json.error, 'signing_unavailable');
     assert.match(r.json.message, /--key-encryption-key/);
-    const live = await app.t.db.query<{ n: number }>(
+    const live = await v.app.t.db.query<{ n: number }>(
       'select count(*)::int as n from pgauth.sessions where user_id = $1 and revoked_at is null',
       [userId],
     );
@@ -331,7 +288,7 @@ test('without a key-encryption key, login in jwt format is 503 naming the flag a
 });
 
 test('a gateway without revocation events (nothing cached) still refuses a revoked session JWT', async () => {
-  const deaf = await startApp({ keyEncryptionKey: KEK, revocations: false }, app.t);
+  const deaf = await startApp({ keyEncryptionKey: KEK, revocations: false }, v.app.t);
   try {
     const r = await call(deaf, 'POST', '/v1/login', {
       json: { username: (await session()).username, password: PASSWORD },
@@ -340,7 +297,7 @@ test('a gateway without revocation events (nothing cached) still refuses a revok
     const token = r.json.access_token as string;
     assert.equal((await call(deaf, 'GET', '/v1/session', { token })).status, 200);
     assert.equal((await call(deaf, 'GET', '/v1/auth/check', { token })).status, 200);
-    await app.t.db.query('select pgauth.revoke_session($1)', [r.json.session_id]);
+    await v.app.t.db.query('select pgauth.revoke_session($1)', [r.json.session_id]);
     assert.equal((await call(deaf, 'GET', '/v1/session', { token })).status, 401);
     assert.equal((await call(deaf, 'GET', '/v1/auth/check', { token })).status, 401);
   } finally {
@@ -349,12 +306,9 @@ test('a gateway without revocation events (nothing cached) still refuses a revok
 });
 
 test('with the opaque format (the default) login still answers opaque tokens', async () => {
-  await app.t.db.query(`update pgauth.settings set access_token_format = 'opaque'`);
-  try {
+  await withSettings(v.app.t.db, { access_token_format: 'opaque' }, async () => {
     const s = await session();
     assert.match(s.access_token, /^pga_/);
-    assert.deepEqual(await verdicts(s.access_token), ['accepted', 'accepted', 'accepted']);
-  } finally {
-    await app.t.db.query(`update pgauth.settings set access_token_format = 'jwt'`);
-  }
+    assert.deepEqual(await verdicts(v, s.access_token), ['accepted', 'accepted', 'accepted']);
+  });
 });

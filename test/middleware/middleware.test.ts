@@ -83,10 +83,31 @@ interface Framework {
   start(validator: TokenValidator, options?: AuthOptions): Promise<Running>;
 }
 
+/** A framework's own middleware: `authenticate` (already given its validator) and the guards. */
+interface Guards<H> {
+  authenticate: H;
+  requireRole(...roles: string[]): H;
+  requireAal(level: 1 | 2): H;
+}
+
 /**
- * Routes of every test service: /public (open), /me (authenticated), /admin (role admin), /ops
- * (admin or ops), /guard-only (role guard without authenticate: a mistake that must fail closed).
+ * The guarded routes of every test service, each with the handlers in front of its reply: /me
+ * (authenticated), /admin (role admin), /ops (admin or ops), /aal2 (a second factor), and
+ * /guard-only and /aal-only (a guard without authenticate: a mistake that must fail closed).
+ * Every service also has /public (open).
  */
+function guardedRoutes<H>({ authenticate, requireRole, requireAal }: Guards<H>): [string, H[]][] {
+  return [
+    ['/me', [authenticate]],
+    ['/admin', [authenticate, requireRole('admin')]],
+    ['/ops', [authenticate, requireRole('admin', 'ops')]],
+    ['/guard-only', [requireRole('admin')]],
+    ['/aal2', [authenticate, requireAal(2)]],
+    ['/aal-only', [requireAal(2)]],
+  ];
+}
+
+/** What each route handler answers: the session it got, which it also records in `seen`. */
 function respond(seen: Session[], session: Session | undefined): { status: number; body: object } {
   if (!session) return { status: 500, body: { error: 'the handler got no session' } };
   seen.push(session);
@@ -118,12 +139,8 @@ const expressFramework: Framework = {
     app.get('/public', (_req, res) => {
       res.json({ public: true });
     });
-    app.get('/me', authenticate(validator, options), reply);
-    app.get('/admin', authenticate(validator, options), requireRole('admin'), reply);
-    app.get('/ops', authenticate(validator, options), requireRole('admin', 'ops'), reply);
-    app.get('/guard-only', requireRole('admin'), reply);
-    app.get('/aal2', authenticate(validator, options), requireAal(2), reply);
-    app.get('/aal-only', requireAal(2), reply);
+    const guards = { authenticate: authenticate(validator, options), requireRole, requireAal };
+    for (const [path, handlers] of guardedRoutes(guards)) app.get(path, ...handlers, reply);
     const server = createServer(app).listen(0, '127.0.0.1');
     return { url: await listen(server), seen, close: () => closeServer(server) };
   },
@@ -141,12 +158,8 @@ const fastifyFramework: Framework = {
       return r.body;
     };
     app.get('/public', async () => ({ public: true }));
-    app.get('/me', { preHandler: app.authenticate }, reply);
-    app.get('/admin', { preHandler: [app.authenticate, app.requireRole('admin')] }, reply);
-    app.get('/ops', { preHandler: [app.authenticate, app.requireRole('admin', 'ops')] }, reply);
-    app.get('/guard-only', { preHandler: app.requireRole('admin') }, reply);
-    app.get('/aal2', { preHandler: [app.authenticate, app.requireAal(2)] }, reply);
-    app.get('/aal-only', { preHandler: app.requireAal(2) }, reply);
+    // The plugin's decorators, as the routes of an app that registered it would use them.
+    for (const [path, preHandler] of guardedRoutes(app)) app.get(path, { preHandler }, reply);
     await app.listen({ port: 0, host: '127.0.0.1' });
     return { url: await listen(app.server), seen, close: () => app.close() };
   },
@@ -163,12 +176,8 @@ const honoFramework: Framework = {
       return c.json(r.body, r.status as 200 | 500);
     };
     app.get('/public', (c) => c.json({ public: true }));
-    app.get('/me', authenticate(validator, options), reply);
-    app.get('/admin', authenticate(validator, options), requireRole('admin'), reply);
-    app.get('/ops', authenticate(validator, options), requireRole('admin', 'ops'), reply);
-    app.get('/guard-only', requireRole('admin'), reply);
-    app.get('/aal2', authenticate(validator, options), requireAal(2), reply);
-    app.get('/aal-only', requireAal(2), reply);
+    const guards = { authenticate: authenticate(validator, options), requireRole, requireAal };
+    for (const [path, handlers] of guardedRoutes(guards)) app.on('GET', [path], ...handlers, reply);
     const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
     return { url: await listen(server), seen, close: () => closeServer(server) };
   },

@@ -5,29 +5,12 @@ import {
   type TokenPair as Pair,
   PASSWORD as PW,
   rejects,
-  withClock as shiftClock,
   sqlOn,
   WRONG_PASSWORD as WRONG,
 } from '../helpers/sql.ts';
 
 const t = useTestDatabase();
-const { register, login } = sqlOn(t);
-
-async function userRow(id: string) {
-  const r = await t.db.query<{
-    failed_logins: number;
-    locked_until: Date | null;
-    lock_count: number;
-    lock_reason: string | null;
-    seconds: number | null;
-  }>(
-    `select failed_logins, locked_until, lock_count, lock_reason,
-       round(extract(epoch from locked_until - pgauth.clock()))::int as seconds
-     from pgauth.users where id = $1`,
-    [id],
-  );
-  return r.rows[0] as NonNullable<(typeof r.rows)[0]>;
-}
+const { register, login, lockState, withClock, withSettings } = sqlOn(t);
 
 async function lastFailureReason(userId: string): Promise<string | undefined> {
   const r = await t.db.query<{ reason: string }>(
@@ -40,10 +23,6 @@ async function lastFailureReason(userId: string): Promise<string | undefined> {
 
 async function validates(token: string | undefined): Promise<boolean> {
   return (await t.db.query('select * from pgauth.validate($1)', [token])).rows.length === 1;
-}
-
-function withClock<T>(offset: string, fn: () => Promise<T>): Promise<T> {
-  return shiftClock(t.db, offset, fn);
 }
 
 test('login returns one row with the user, a session and a fresh 256-bit token pair', async () => {
@@ -101,7 +80,7 @@ test('login of an unknown user returns zero rows and audits login_failure unknow
 test('login with a wrong password returns zero rows, counts the failure and audits bad_password', async () => {
   const id = await register('li_wrong');
   assert.deepEqual(await login('li_wrong', WRONG), []);
-  assert.equal((await userRow(id)).failed_logins, 1);
+  assert.equal((await lockState(id)).failed_logins, 1);
   assert.equal(await lastFailureReason(id), 'bad_password');
 });
 
@@ -152,9 +131,9 @@ test('max_failed_logins (10) consecutive failures lock the account; the right pa
   const id = await register('li_lockout');
   const before = (await login('li_lockout', PW))[0] as Pair;
   for (let i = 0; i < 9; i++) assert.deepEqual(await login('li_lockout', WRONG), []);
-  assert.equal((await userRow(id)).locked_until, null, 'nine failures do not lock');
+  assert.equal((await lockState(id)).locked_until, null, 'nine failures do not lock');
   assert.deepEqual(await login('li_lockout', WRONG), []);
-  const u = await userRow(id);
+  const u = await lockState(id);
   assert.equal(u.failed_logins, 10);
   assert.equal(u.lock_reason, 'too_many_failures');
   assert.equal(u.lock_count, 1);
@@ -170,7 +149,7 @@ test('max_failed_logins (10) consecutive failures lock the account; the right pa
   assert.ok(await validates(before.access_token));
   // An attempt while locked is refused without counting (0009): nothing depends on the password.
   assert.deepEqual(await login('li_lockout', WRONG), []);
-  assert.equal((await userRow(id)).failed_logins, 10);
+  assert.equal((await lockState(id)).failed_logins, 10);
   assert.equal(await lastFailureReason(id), 'locked');
   const lockouts = await t.db.query(
     `select 1 from pgauth.audit_log where event = 'lockout' and user_id = $1`,
@@ -183,33 +162,32 @@ test('max_failed_logins (10) consecutive failures lock the account; the right pa
   await withClock('301 seconds', async () => {
     assert.equal((await login('li_lockout', PW)).length, 1, 'unlocked after 300 s');
   });
-  const after = await userRow(id);
+  const after = await lockState(id);
   assert.equal(after.failed_logins, 0);
   assert.equal(after.lock_count, 0);
 });
 
 test('a repeated lock needs max_failed_logins new failures and doubles (lockout_seconds * 2^lock_count), capped at lockout_max_seconds', async () => {
   const id = await register('li_double');
-  await t.db.exec('update pgauth.settings set max_failed_logins = 3, lockout_max_seconds = 1000');
-  try {
+  await withSettings({ max_failed_logins: 3, lockout_max_seconds: 1000 }, async () => {
     for (let i = 0; i < 3; i++) await login('li_double', WRONG);
-    assert.equal((await userRow(id)).seconds, 300);
+    assert.equal((await lockState(id)).seconds, 300);
     // After the lock ends, one failure is not enough (0009): a new lock takes three new ones.
     await withClock('301 seconds', async () => {
       await login('li_double', WRONG);
       await login('li_double', WRONG);
-      const mid = await userRow(id);
+      const mid = await lockState(id);
       assert.ok((mid.seconds ?? 0) <= 0, 'two new failures do not lock');
       assert.equal(mid.failed_logins, 5);
       await login('li_double', WRONG);
-      const u = await userRow(id);
+      const u = await lockState(id);
       assert.equal(u.seconds, 600);
       assert.equal(u.lock_count, 2);
       assert.equal(u.failed_logins, 6);
     });
     await withClock('1000 seconds', async () => {
       for (let i = 0; i < 3; i++) await login('li_double', WRONG);
-      const u = await userRow(id);
+      const u = await lockState(id);
       assert.equal(u.seconds, 1000, '1200 s capped at lockout_max_seconds');
       assert.equal(u.lock_count, 3);
     });
@@ -222,21 +200,17 @@ test('a repeated lock needs max_failed_logins new failures and doubles (lockout_
       seconds.rows.map((r) => r.s),
       [300, 600, 1000],
     );
-  } finally {
-    await t.db.exec(
-      'update pgauth.settings set max_failed_logins = 10, lockout_max_seconds = 86400',
-    );
-  }
+  });
 });
 
 test('fail, succeed, fail: no lock and a counter of 1', async () => {
   const id = await register('li_reset');
   for (let i = 0; i < 9; i++) await login('li_reset', WRONG);
-  assert.equal((await userRow(id)).failed_logins, 9);
+  assert.equal((await lockState(id)).failed_logins, 9);
   assert.equal((await login('li_reset', PW)).length, 1);
-  assert.equal((await userRow(id)).failed_logins, 0);
+  assert.equal((await lockState(id)).failed_logins, 0);
   await login('li_reset', WRONG);
-  const u = await userRow(id);
+  const u = await lockState(id);
   assert.equal(u.failed_logins, 1);
   assert.equal(u.locked_until, null);
   assert.equal((await login('li_reset', PW)).length, 1);
@@ -244,9 +218,8 @@ test('fail, succeed, fail: no lock and a counter of 1', async () => {
 
 test('50 parallel wrong attempts count exactly 50 failures', { skip: postgresOnly }, async () => {
   const id = await register('li_parallel');
-  await t.db.exec('update pgauth.settings set max_failed_logins = 100');
   const pool = t.connect({ max: 50 });
-  try {
+  await withSettings({ max_failed_logins: 100 }, async () => {
     // Open the 50 connections first, so that the attempts truly overlap.
     await Promise.all(Array.from({ length: 50 }, () => pool.query('select pg_sleep(0.05)')));
     const results = await Promise.all(
@@ -255,12 +228,10 @@ test('50 parallel wrong attempts count exactly 50 failures', { skip: postgresOnl
       ),
     );
     assert.ok(results.every((r) => r.rows.length === 0));
-    const u = await userRow(id);
+    const u = await lockState(id);
     assert.equal(u.failed_logins, 50);
     assert.equal(u.locked_until, null);
-  } finally {
-    await t.db.exec('update pgauth.settings set max_failed_logins = 10');
-  }
+  });
 });
 
 test('parallel wrong attempts past max_failed_logins lock exactly once; those after the lock are refused uncounted', {
@@ -274,7 +245,7 @@ test('parallel wrong attempts past max_failed_logins lock exactly once; those af
       pool.query('select * from pgauth.login($1, $2)', ['li_parallel_lock', WRONG]),
     ),
   );
-  const u = await userRow(id);
+  const u = await lockState(id);
   assert.equal(u.failed_logins, 10, 'the attempts that found the account locked did not count');
   assert.equal(u.lock_count, 1);
   const reasons = await t.db.query<{ reason: string; n: number }>(

@@ -146,16 +146,13 @@ test('totp_confirm accepts ±1 step and returns ten distinct recovery codes, sto
 
 test('totp_confirm and totp_remove without a factor fail with MFAOF mfa_not_enabled', async () => {
   const id = await createUser(t.db, 'to_none');
-  await rejects(
-    t.db.query('select pgauth.totp_confirm($1, $2)', [id, '123456']),
-    'MFAOF',
-    'mfa_not_enabled',
-  );
-  await rejects(
-    t.db.query('select pgauth.totp_remove($1, $2)', [id, '123456']),
-    'MFAOF',
-    'mfa_not_enabled',
-  );
+  for (const fn of ['totp_confirm', 'totp_remove']) {
+    await rejects(
+      t.db.query(`select pgauth.${fn}($1, $2)`, [id, '123456']),
+      'MFAOF',
+      'mfa_not_enabled',
+    );
+  }
 });
 
 test('with TOTP on, login_durably gives a challenge and no tokens; the code gives a session of aal 2', async () => {

@@ -115,42 +115,38 @@ function safely(report: FaultReporter, err: unknown): void {
 }
 
 /**
- * Checks the roles a guard needs at the time the guard is built: a guard with no role would
+ * A guard's decision on the session an earlier `authenticate` set: null to pass the request on, or
+ * the rejection to answer with (401 when there is no session at all).
+ */
+export type Guard = (session: Session | null | undefined) => Rejection | null;
+
+/**
+ * The guard of `requireRole`: passes a session holding any of `roles`, 403 `forbidden` when it
+ * holds none. The roles are checked now, when the guard is built: a guard with no role would
  * either let everyone through or nobody, and either is a mistake in the route table.
  */
-export function checkRoleList(roles: readonly string[]): readonly string[] {
+export function roleGuard(roles: readonly string[]): Guard {
   if (roles.length === 0) throw new TypeError('requireRole needs at least one role');
   for (const role of roles) {
     if (typeof role !== 'string' || role === '') {
       throw new TypeError('requireRole takes non-empty role names');
     }
   }
-  return [...roles];
+  const needed = [...roles];
+  return (session) => {
+    if (!session) return rejection('invalid_token');
+    return session.roles.some((role) => needed.includes(role)) ? null : rejection('forbidden');
+  };
 }
 
 /**
- * The guard's decision: null (pass) when the session holds any of `roles`; 401 without a session
- * (the guard ran before `authenticate`, or without it), 403 when it lacks them all.
+ * The guard of `requireAal`: passes a session whose login reached `level` (2: a second factor),
+ * 403 `insufficient_aal` below it. The level (1 or 2) is checked when the guard is built.
  */
-export function authorizeRoles(
-  session: Session | null | undefined,
-  roles: readonly string[],
-): Rejection | null {
-  if (!session) return rejection('invalid_token');
-  return session.roles.some((role) => roles.includes(role)) ? null : rejection('forbidden');
-}
-
-/** Checks the level a guard needs when the guard is built: 1 or 2. */
-export function checkAal(level: number): 1 | 2 {
+export function aalGuard(level: number): Guard {
   if (level !== 1 && level !== 2) throw new TypeError('requireAal takes 1 or 2');
-  return level;
-}
-
-/**
- * The guard's decision on the assurance level: null (pass) when the session's login reached
- * `level` (2: a second factor); 401 without a session, 403 `insufficient_aal` below it.
- */
-export function authorizeAal(session: Session | null | undefined, level: 1 | 2): Rejection | null {
-  if (!session) return rejection('invalid_token');
-  return (session.aal ?? 1) >= level ? null : rejection('insufficient_aal');
+  return (session) => {
+    if (!session) return rejection('invalid_token');
+    return (session.aal ?? 1) >= level ? null : rejection('insufficient_aal');
+  };
 }

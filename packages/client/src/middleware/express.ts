@@ -8,16 +8,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Session, TokenValidator } from '../types.ts';
-import {
-  type AuthOptions,
-  authenticateHeader,
-  authorizeAal,
-  authorizeRoles,
-  checkAal,
-  checkRoleList,
-  type Rejection,
-  reportUnexpectedFault,
-} from './common.ts';
+import * as core from './common.ts';
 
 export type { AuthOptions, ErrorBody, Rejection } from './common.ts';
 export { errorBody, parseBearer, RETRY_AFTER_SECONDS } from './common.ts';
@@ -32,7 +23,7 @@ declare global {
   }
 }
 
-function sendRejection(res: Response, r: Rejection): void {
+function sendRejection(res: Response, r: core.Rejection): void {
   res.status(r.status).set(r.headers).json(r.body);
 }
 
@@ -40,10 +31,13 @@ function sendRejection(res: Response, r: Rejection): void {
  * Validates `Authorization: Bearer <token>` with `validator`; sets `req.auth` and passes on, or
  * answers 401 `invalid_token` (WWW-Authenticate: Bearer) or 503 `unavailable` (Retry-After).
  */
-export function authenticate(validator: TokenValidator, options: AuthOptions = {}): RequestHandler {
-  const onError = options.onError ?? reportUnexpectedFault(console.error);
+export function authenticate(
+  validator: TokenValidator,
+  options: core.AuthOptions = {},
+): RequestHandler {
+  const onError = options.onError ?? core.reportUnexpectedFault(console.error);
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    const { session, rejection } = await authenticateHeader(
+    const { session, rejection } = await core.authenticateHeader(
       validator,
       req.headers.authorization,
       onError,
@@ -57,17 +51,21 @@ export function authenticate(validator: TokenValidator, options: AuthOptions = {
   };
 }
 
+/** The middleware of a guard: it decides on `req.auth` and answers the rejection, if any. */
+function guard(decide: core.Guard): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const denied = decide(req.auth);
+    if (denied) sendRejection(res, denied);
+    else next();
+  };
+}
+
 /**
  * Passes when `req.auth` holds any of `roles`; 403 `forbidden` when it holds none, 401
  * `invalid_token` when there is no session (put `authenticate` first).
  */
 export function requireRole(...roles: string[]): RequestHandler {
-  const needed = checkRoleList(roles);
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const denied = authorizeRoles(req.auth, needed);
-    if (denied) sendRejection(res, denied);
-    else next();
-  };
+  return guard(core.roleGuard(roles));
 }
 
 /**
@@ -75,10 +73,5 @@ export function requireRole(...roles: string[]): RequestHandler {
  * 403 `insufficient_aal` below it, 401 `invalid_token` when there is no session.
  */
 export function requireAal(level: 1 | 2): RequestHandler {
-  const needed = checkAal(level);
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const denied = authorizeAal(req.auth, needed);
-    if (denied) sendRejection(res, denied);
-    else next();
-  };
+  return guard(core.aalGuard(level));
 }

@@ -16,17 +16,7 @@ import type {
   preHandlerAsyncHookHandler,
 } from 'fastify';
 import type { Session, TokenValidator } from '../types.ts';
-import {
-  type AuthOptions,
-  authenticateHeader,
-  authorizeAal,
-  authorizeRoles,
-  checkAal,
-  checkRoleList,
-  type FaultReporter,
-  type Rejection,
-  reportUnexpectedFault,
-} from './common.ts';
+import * as core from './common.ts';
 
 export type { AuthOptions, ErrorBody, Rejection } from './common.ts';
 export { errorBody, parseBearer, RETRY_AFTER_SECONDS } from './common.ts';
@@ -46,18 +36,23 @@ declare module 'fastify' {
   }
 }
 
-export interface PgauthPluginOptions extends AuthOptions {
+export interface PgauthPluginOptions extends core.AuthOptions {
   /** Checks the tokens: a pgauth client, or anything with the same `validate`. */
   validator: TokenValidator;
 }
 
-function sendRejection(reply: FastifyReply, r: Rejection): FastifyReply {
+function sendRejection(reply: FastifyReply, r: core.Rejection): FastifyReply {
   return reply.code(r.status).headers(r.headers).send(r.body);
 }
 
 /** By default a fault goes to the request's own logger, so it carries the request id. */
-function faultReporter(request: FastifyRequest, onError: FaultReporter | undefined): FaultReporter {
-  return onError ?? reportUnexpectedFault((message, err) => request.log.error({ err }, message));
+function faultReporter(
+  request: FastifyRequest,
+  onError: core.FaultReporter | undefined,
+): core.FaultReporter {
+  return (
+    onError ?? core.reportUnexpectedFault((message, err) => request.log.error({ err }, message))
+  );
 }
 
 /**
@@ -67,13 +62,13 @@ function faultReporter(request: FastifyRequest, onError: FaultReporter | undefin
  */
 export function authenticate(
   validator: TokenValidator,
-  options: AuthOptions = {},
+  options: core.AuthOptions = {},
 ): preHandlerAsyncHookHandler {
   return async (
     request: FastifyRequest,
     reply: FastifyReply,
   ): Promise<FastifyReply | undefined> => {
-    const { session, rejection } = await authenticateHeader(
+    const { session, rejection } = await core.authenticateHeader(
       validator,
       request.headers.authorization,
       faultReporter(request, options.onError),
@@ -84,19 +79,23 @@ export function authenticate(
   };
 }
 
+/** The preHandler of a guard: it decides on `request.auth` and answers the rejection, if any. */
+function guard(decide: core.Guard): preHandlerAsyncHookHandler {
+  return async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<FastifyReply | undefined> => {
+    const denied = decide(request.auth);
+    return denied ? sendRejection(reply, denied) : undefined;
+  };
+}
+
 /**
  * preHandler: passes when `request.auth` holds any of `roles`; 403 `forbidden` when it holds none,
  * 401 `invalid_token` when there is no session (put `authenticate` first).
  */
 export function requireRole(...roles: string[]): preHandlerAsyncHookHandler {
-  const needed = checkRoleList(roles);
-  return async (
-    request: FastifyRequest,
-    reply: FastifyReply,
-  ): Promise<FastifyReply | undefined> => {
-    const denied = authorizeRoles(request.auth, needed);
-    return denied ? sendRejection(reply, denied) : undefined;
-  };
+  return guard(core.roleGuard(roles));
 }
 
 /**
@@ -104,14 +103,7 @@ export function requireRole(...roles: string[]): preHandlerAsyncHookHandler {
  * factor); 403 `insufficient_aal` below it, 401 `invalid_token` when there is no session.
  */
 export function requireAal(level: 1 | 2): preHandlerAsyncHookHandler {
-  const needed = checkAal(level);
-  return async (
-    request: FastifyRequest,
-    reply: FastifyReply,
-  ): Promise<FastifyReply | undefined> => {
-    const denied = authorizeAal(request.auth, needed);
-    return denied ? sendRejection(reply, denied) : undefined;
-  };
+  return guard(core.aalGuard(level));
 }
 
 const plugin: FastifyPluginAsync<PgauthPluginOptions> = async (

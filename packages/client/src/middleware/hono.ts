@@ -11,16 +11,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Session, TokenValidator } from '../types.ts';
-import {
-  type AuthOptions,
-  authenticateHeader,
-  authorizeAal,
-  authorizeRoles,
-  checkAal,
-  checkRoleList,
-  type Rejection,
-  reportUnexpectedFault,
-} from './common.ts';
+import * as core from './common.ts';
 
 export type { AuthOptions, ErrorBody, Rejection } from './common.ts';
 export { errorBody, parseBearer, RETRY_AFTER_SECONDS } from './common.ts';
@@ -33,7 +24,7 @@ export interface AuthEnv {
   };
 }
 
-function rejectionResponse(c: Context, r: Rejection): Response {
+function rejectionResponse(c: Context, r: core.Rejection): Response {
   // Rejection statuses are 401, 403 and 503, all of which carry a body.
   return c.json(r.body, r.status as ContentfulStatusCode, r.headers);
 }
@@ -44,11 +35,11 @@ function rejectionResponse(c: Context, r: Rejection): Response {
  */
 export function authenticate(
   validator: TokenValidator,
-  options: AuthOptions = {},
+  options: core.AuthOptions = {},
 ): MiddlewareHandler<AuthEnv> {
-  const onError = options.onError ?? reportUnexpectedFault(console.error);
+  const onError = options.onError ?? core.reportUnexpectedFault(console.error);
   return createMiddleware<AuthEnv>(async (c, next) => {
-    const { session, rejection } = await authenticateHeader(
+    const { session, rejection } = await core.authenticateHeader(
       validator,
       c.req.header('authorization'),
       onError,
@@ -59,19 +50,23 @@ export function authenticate(
   });
 }
 
+/** The middleware of a guard: it decides on the session in `auth` and answers the rejection. */
+function guard(decide: core.Guard): MiddlewareHandler<AuthEnv> {
+  return createMiddleware<AuthEnv>(async (c, next) => {
+    // Typed as always set, but it is unset when no `authenticate` ran before this guard.
+    const session: Session | undefined = c.get('auth');
+    const denied = decide(session);
+    if (denied) return rejectionResponse(c, denied);
+    await next();
+  });
+}
+
 /**
  * Passes when `auth` holds any of `roles`; 403 `forbidden` when it holds none, 401
  * `invalid_token` when there is no session (put `authenticate` first).
  */
 export function requireRole(...roles: string[]): MiddlewareHandler<AuthEnv> {
-  const needed = checkRoleList(roles);
-  return createMiddleware<AuthEnv>(async (c, next) => {
-    // Typed as always set, but it is unset when no `authenticate` ran before this guard.
-    const session: Session | undefined = c.get('auth');
-    const denied = authorizeRoles(session, needed);
-    if (denied) return rejectionResponse(c, denied);
-    await next();
-  });
+  return guard(core.roleGuard(roles));
 }
 
 /**
@@ -79,11 +74,5 @@ export function requireRole(...roles: string[]): MiddlewareHandler<AuthEnv> {
  * second factor); 403 `insufficient_aal` below it, 401 `invalid_token` without a session.
  */
 export function requireAal(level: 1 | 2): MiddlewareHandler<AuthEnv> {
-  const needed = checkAal(level);
-  return createMiddleware<AuthEnv>(async (c, next) => {
-    const session: Session | undefined = c.get('auth');
-    const denied = authorizeAal(session, needed);
-    if (denied) return rejectionResponse(c, denied);
-    await next();
-  });
+  return guard(core.aalGuard(level));
 }

@@ -44,6 +44,15 @@ export async function withAdminDatabase<T>(
   }
 }
 
+/** Runs `fn` on the admin operations and the id of the user `name` (a username or a user id). */
+export function withAdminUser<T>(
+  flags: DatabaseFlags,
+  name: string,
+  fn: (ops: AdminOperations, id: string) => Promise<T>,
+): Promise<T> {
+  return withAdminDatabase(flags, async (ops) => fn(ops, await ops.findUser(name)));
+}
+
 /** Adds the database options (--database-url, --data-dir) to an admin command. */
 export function withDatabaseOptions(cmd: Command): Command {
   for (const o of databaseOptions()) cmd.addOption(o);

@@ -2,27 +2,19 @@ import { Command } from 'commander';
 import type { AuditRow, TimeArg } from '../operations.ts';
 import { withAdminDatabase } from './admin-db.ts';
 import { type DatabaseFlags, databaseOptions } from './common.ts';
-import { formatTable, humanTime, parsePositiveInt, parseTimeArg, printJson } from './output.ts';
+import { humanTime, parsePositiveInt, parseTimeArg, printAs, printTable } from './output.ts';
 
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
 function printEvents(events: readonly AuditRow[]): void {
-  if (events.length === 0) {
-    console.log('no events');
-    return;
-  }
-  const lines = formatTable(
-    ['AT', 'EVENT', 'USER', 'SESSION', 'IP', 'DETAIL'],
-    events.map((e) => [
-      humanTime(e.at),
-      e.event,
-      e.user_id ?? '-',
-      e.session_id ?? '-',
-      e.client_ip ?? '-',
-      Object.keys(e.detail ?? {}).length ? JSON.stringify(e.detail) : '',
-    ]),
-  );
-  for (const line of lines) console.log(line);
+  printTable(events, 'no events', ['AT', 'EVENT', 'USER', 'SESSION', 'IP', 'DETAIL'], (e) => [
+    humanTime(e.at),
+    e.event,
+    e.user_id ?? '-',
+    e.session_id ?? '-',
+    e.client_ip ?? '-',
+    Object.keys(e.detail ?? {}).length ? JSON.stringify(e.detail) : '',
+  ]);
 }
 
 interface AuditFlags extends DatabaseFlags {
@@ -59,8 +51,7 @@ export function auditCommand(): Command {
               : await ops.findUser(flags.user);
         return ops.auditEvents({ userId, since: flags.since, limit: flags.limit });
       });
-      if (flags.json) printJson(events);
-      else printEvents(events);
+      printAs(flags.json, events, printEvents);
     });
   for (const o of databaseOptions()) cmd.addOption(o);
   return cmd;

@@ -8,7 +8,7 @@ import { serviceOperations } from '@pgauth/client/internal';
 import { Command } from 'commander';
 import QRCode from 'qrcode';
 import { adminOperations } from '../operations.ts';
-import { openAdminDatabase, withAdminDatabase, withDatabaseOptions } from './admin-db.ts';
+import { openAdminDatabase, withAdminUser, withDatabaseOptions } from './admin-db.ts';
 import type { DatabaseFlags } from './common.ts';
 import { UsageError } from './common.ts';
 
@@ -75,9 +75,7 @@ export function addMfaCommands(user: Command): void {
         )
         .argument('<user>', USER_ARG)
         .action(async (name: string, flags: DatabaseFlags) => {
-          const had = await withAdminDatabase(flags, async (ops) =>
-            ops.resetMfa(await ops.findUser(name)),
-          );
+          const had = await withAdminUser(flags, name, (ops, id) => ops.resetMfa(id));
           console.log(had ? `second factors of ${name} removed` : `${name} had no second factor`);
         }),
     ),

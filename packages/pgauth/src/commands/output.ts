@@ -33,6 +33,26 @@ export function printJson(value: unknown): void {
   console.log(JSON.stringify(value, null, 2));
 }
 
+/** Prints `value` as JSON when `json` (the --json flag) is set, else as `human` prints it. */
+export function printAs<T>(json: boolean | undefined, value: T, human: (value: T) => void): void {
+  if (json) printJson(value);
+  else human(value);
+}
+
+/** Prints `rows` as a table under `header`, the `cells` of one row a line; `none` when empty. */
+export function printTable<T>(
+  rows: readonly T[],
+  none: string,
+  header: readonly string[],
+  cells: (row: T) => readonly string[],
+): void {
+  if (rows.length === 0) {
+    console.log(none);
+    return;
+  }
+  for (const line of formatTable(header, rows.map(cells))) console.log(line);
+}
+
 const UNITS: Record<string, string> = {
   s: 'seconds',
   m: 'minutes',

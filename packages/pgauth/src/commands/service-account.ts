@@ -2,16 +2,14 @@ import { Command, Option } from 'commander';
 import type { ApiKeyRow, ServiceAccountRow, TimeArg } from '../operations.ts';
 import { withAdminDatabase, withDatabaseOptions } from './admin-db.ts';
 import type { DatabaseFlags } from './common.ts';
-import { collect, formatTable, humanTime, parseTimeArg, printJson } from './output.ts';
+import { collect, humanTime, parseTimeArg, printAs, printJson, printTable } from './output.ts';
 
 function printAccounts(accounts: readonly ServiceAccountRow[]): void {
-  if (accounts.length === 0) {
-    console.log('no service accounts');
-    return;
-  }
-  const lines = formatTable(
+  printTable(
+    accounts,
+    'no service accounts',
     ['NAME', 'ID', 'ROLES', 'TOKENS', 'KEYS', 'CREATED', 'STATE'],
-    accounts.map((a) => [
+    (a) => [
       a.name,
       a.id,
       a.roles.join(',') || '-',
@@ -19,28 +17,24 @@ function printAccounts(accounts: readonly ServiceAccountRow[]): void {
       String(a.live_api_keys),
       humanTime(a.created_at),
       a.disabled_at ? `disabled ${humanTime(a.disabled_at)}` : 'active',
-    ]),
+    ],
   );
-  for (const line of lines) console.log(line);
 }
 
 function printKeys(keys: readonly ApiKeyRow[]): void {
-  if (keys.length === 0) {
-    console.log('no API keys');
-    return;
-  }
-  const lines = formatTable(
+  printTable(
+    keys,
+    'no API keys',
     ['ID', 'NAME', 'CREATED', 'EXPIRES', 'LAST USED', 'STATE'],
-    keys.map((k) => [
+    (k) => [
       k.id,
       k.name,
       humanTime(k.created_at),
       k.expires_at ? humanTime(k.expires_at) : 'never',
       k.last_used_at ? humanTime(k.last_used_at) : 'never',
       k.revoked_at ? `revoked ${humanTime(k.revoked_at)}` : 'live',
-    ]),
+    ],
   );
-  for (const line of lines) console.log(line);
 }
 
 /** `pgauth service-account`: create, list and disable service accounts. */
@@ -83,8 +77,7 @@ export function serviceAccountCommand(): Command {
         .option('--json', 'print JSON (an array of accounts)')
         .action(async (flags: DatabaseFlags & { json?: boolean }) => {
           const accounts = await withAdminDatabase(flags, (ops) => ops.listServiceAccounts());
-          if (flags.json) printJson(accounts);
-          else printAccounts(accounts);
+          printAs(flags.json, accounts, printAccounts);
         }),
     ),
   );
@@ -148,8 +141,7 @@ export function apiKeyCommand(): Command {
         .option('--json', 'print JSON (an array of keys)')
         .action(async (account: string, flags: DatabaseFlags & { json?: boolean }) => {
           const keys = await withAdminDatabase(flags, (ops) => ops.listApiKeys(account));
-          if (flags.json) printJson(keys);
-          else printKeys(keys);
+          printAs(flags.json, keys, printKeys);
         }),
     ),
   );

@@ -1,17 +1,15 @@
 import { Command } from 'commander';
 import type { SessionRow } from '../operations.ts';
-import { withAdminDatabase, withDatabaseOptions } from './admin-db.ts';
+import { withAdminUser, withDatabaseOptions } from './admin-db.ts';
 import type { DatabaseFlags } from './common.ts';
-import { formatTable, humanTime, printJson } from './output.ts';
+import { humanTime, printAs, printTable } from './output.ts';
 
 function printSessions(sessions: readonly SessionRow[]): void {
-  if (sessions.length === 0) {
-    console.log('no live sessions');
-    return;
-  }
-  const lines = formatTable(
+  printTable(
+    sessions,
+    'no live sessions',
     ['ID', 'CREATED', 'ACCESS UNTIL', 'REFRESH UNTIL', 'ENDS', 'REFRESHES', 'IP', 'USER AGENT'],
-    sessions.map((s) => [
+    (s) => [
       s.id,
       humanTime(s.created_at),
       humanTime(s.access_expires_at),
@@ -20,9 +18,8 @@ function printSessions(sessions: readonly SessionRow[]): void {
       String(s.refresh_generation),
       s.client_ip ?? '-',
       s.user_agent ?? '-',
-    ]),
+    ],
   );
-  for (const line of lines) console.log(line);
 }
 
 /** `pgauth session`: list and revoke the sessions of a user. */
@@ -36,11 +33,8 @@ export function sessionCommand(): Command {
         .argument('<user>', 'a username or a user id')
         .option('--json', 'print JSON (an array of sessions)')
         .action(async (name: string, flags: DatabaseFlags & { json?: boolean }) => {
-          const sessions = await withAdminDatabase(flags, async (ops) =>
-            ops.listSessions(await ops.findUser(name)),
-          );
-          if (flags.json) printJson(sessions);
-          else printSessions(sessions);
+          const sessions = await withAdminUser(flags, name, (ops, id) => ops.listSessions(id));
+          printAs(flags.json, sessions, printSessions);
         }),
     ),
   );
@@ -51,9 +45,7 @@ export function sessionCommand(): Command {
         .description('revoke every live session of a user; prints how many were revoked')
         .argument('<user>', 'a username or a user id')
         .action(async (name: string, flags: DatabaseFlags) => {
-          const count = await withAdminDatabase(flags, async (ops) =>
-            ops.revokeUserSessions(await ops.findUser(name)),
-          );
+          const count = await withAdminUser(flags, name, (ops, id) => ops.revokeUserSessions(id));
           console.log(String(count));
         }),
     ),

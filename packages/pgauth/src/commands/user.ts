@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import type { AdminOperations, TimeArg, UserRow } from '../operations.ts';
-import { withAdminDatabase, withDatabaseOptions } from './admin-db.ts';
+import { withAdminDatabase, withAdminUser, withDatabaseOptions } from './admin-db.ts';
 import type { DatabaseFlags } from './common.ts';
 import { addMfaCommands } from './mfa.ts';
-import { collect, formatPairs, formatTable, humanTime, parseTimeArg, printJson } from './output.ts';
+import { collect, formatPairs, humanTime, parseTimeArg, printAs, printTable } from './output.ts';
 import { readNewPassword } from './prompt.ts';
 
 const PAGE = 1000;
@@ -29,13 +29,11 @@ export function userState(u: UserRow): string {
 }
 
 function printUsers(users: readonly UserRow[]): void {
-  if (users.length === 0) {
-    console.log('no users');
-    return;
-  }
-  const lines = formatTable(
+  printTable(
+    users,
+    'no users',
     ['USERNAME', 'ID', 'ROLES', 'STATE', 'SESSIONS', 'LAST LOGIN', 'EMAIL'],
-    users.map((u) => [
+    (u) => [
       u.username,
       u.id,
       u.roles.join(',') || '-',
@@ -43,9 +41,8 @@ function printUsers(users: readonly UserRow[]): void {
       String(u.live_sessions),
       humanTime(u.last_login_at, 'never'),
       u.email ?? '-',
-    ]),
+    ],
   );
-  for (const line of lines) console.log(line);
 }
 
 function printUser(u: UserRow): void {
@@ -75,8 +72,7 @@ function changeUser(
   name: string,
   change: (ops: AdminOperations, id: string) => Promise<unknown>,
 ): Promise<UserRow> {
-  return withAdminDatabase(flags, async (ops) => {
-    const id = await ops.findUser(name);
+  return withAdminUser(flags, name, async (ops, id) => {
     await change(ops, id);
     return ops.getUser(id);
   });
@@ -116,8 +112,7 @@ export function userCommand(): Command {
         .option('--json', 'print JSON (an array of users)')
         .action(async (flags: JsonFlags) => {
           const users = await withAdminDatabase(flags, allUsers);
-          if (flags.json) printJson(users);
-          else printUsers(users);
+          printAs(flags.json, users, printUsers);
         }),
     ),
   );
@@ -129,11 +124,8 @@ export function userCommand(): Command {
         .argument('<user>', USER_ARG)
         .option('--json', 'print JSON')
         .action(async (name: string, flags: JsonFlags) => {
-          const u = await withAdminDatabase(flags, async (ops) =>
-            ops.getUser(await ops.findUser(name)),
-          );
-          if (flags.json) printJson(u);
-          else printUser(u);
+          const u = await withAdminUser(flags, name, (ops, id) => ops.getUser(id));
+          printAs(flags.json, u, printUser);
         }),
     ),
   );
@@ -178,8 +170,7 @@ export function userCommand(): Command {
         .description('delete a user: sessions revoked, username freed, audit rows kept')
         .argument('<user>', USER_ARG)
         .action(async (name: string, flags: DatabaseFlags) => {
-          const id = await withAdminDatabase(flags, async (ops) => {
-            const found = await ops.findUser(name);
+          const id = await withAdminUser(flags, name, async (ops, found) => {
             await ops.deleteUser(found);
             return found;
           });
@@ -196,9 +187,7 @@ export function userCommand(): Command {
         .option('--password-stdin', 'read the password from standard input instead of asking')
         .action(async (name: string, flags: DatabaseFlags & { passwordStdin?: boolean }) => {
           const password = await readNewPassword(flags.passwordStdin);
-          await withAdminDatabase(flags, async (ops) =>
-            ops.setPassword(await ops.findUser(name), password),
-          );
+          await withAdminUser(flags, name, (ops, id) => ops.setPassword(id, password));
           console.log(`password of ${name} changed`);
         }),
     ),

@@ -3,7 +3,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { AuditRow } from '../../../src/rows.ts';
 import { api } from '../api.ts';
-import { messageOf, Pager, Status, type User, usePageTitle, utc, when } from './common.tsx';
+import { messageOf, Status, Table, type User, usePageTitle, utc, when } from './common.tsx';
+import { Pager, useKeysetPages } from './paging.tsx';
 
 const PAGE = 50;
 
@@ -63,15 +64,14 @@ export function Audit() {
   const empty: Filters = { event: '', username: '', since: '', until: '' };
   const [draft, setDraft] = useState<Filters>(empty);
   const [filters, setFilters] = useState<Filters>(empty);
-  const [trail, setTrail] = useState<string[]>([]);
-  const [cursor, setCursor] = useState('');
+  const pages = useKeysetPages();
   const [events, setEvents] = useState<AuditEvent[]>([]);
   const [next, setNext] = useState<string | null>(null);
   const [status, setStatus] = useState({ text: '', error: false });
 
   useEffect(() => {
     let live = true;
-    query(filters, cursor)
+    query(filters, pages.cursor)
       .then((params) =>
         api.get<{ events: AuditEvent[]; next: string | null }>(`/v1/admin/audit?${params}`),
       )
@@ -95,7 +95,7 @@ export function Audit() {
     return () => {
       live = false;
     };
-  }, [filters, cursor]);
+  }, [filters, pages.cursor]);
 
   const set = (name: keyof Filters) => (e: Event) =>
     setDraft({ ...draft, [name]: (e.currentTarget as HTMLInputElement).value });
@@ -107,8 +107,7 @@ export function Audit() {
         class="filters"
         onSubmit={(e) => {
           e.preventDefault();
-          setTrail([]);
-          setCursor('');
+          pages.reset();
           setFilters({ ...draft, username: draft.username.trim() });
         }}
       >
@@ -131,48 +130,26 @@ export function Audit() {
       </form>
       <Status {...status} />
       {events.length > 0 && (
-        <table>
-          <caption class="visually-hidden">Audit events, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Time</th>
-              <th scope="col">Event</th>
-              <th scope="col">User</th>
-              <th scope="col">Client IP</th>
-              <th scope="col">Detail</th>
+        <Table
+          caption="Audit events, newest first"
+          columns={['Time', 'Event', 'User', 'Client IP', 'Detail']}
+        >
+          {events.map((e) => (
+            <tr key={e.id}>
+              <td>{when(e.at)}</td>
+              <td>{e.event}</td>
+              <td>
+                {e.user_id ? <a href={`#/users/${e.user_id}`}>{e.user_id.slice(0, 8)}</a> : '—'}
+              </td>
+              <td>{e.client_ip ?? '—'}</td>
+              <td>
+                <code>{JSON.stringify(e.detail)}</code>
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {events.map((e) => (
-              <tr key={e.id}>
-                <td>{when(e.at)}</td>
-                <td>{e.event}</td>
-                <td>
-                  {e.user_id ? <a href={`#/users/${e.user_id}`}>{e.user_id.slice(0, 8)}</a> : '—'}
-                </td>
-                <td>{e.client_ip ?? '—'}</td>
-                <td>
-                  <code>{JSON.stringify(e.detail)}</code>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       )}
-      <Pager
-        label="Audit pages"
-        hasPrevious={trail.length > 0}
-        hasNext={!!next}
-        onPrevious={() => {
-          setCursor(trail.at(-1) ?? '');
-          setTrail(trail.slice(0, -1));
-        }}
-        onNext={() => {
-          if (!next) return;
-          setTrail([...trail, cursor]);
-          setCursor(next);
-        }}
-      />
+      <Pager label="Audit pages" pages={pages} next={next} />
     </>
   );
 }

@@ -7,7 +7,18 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { ApiKeyRow, ServiceAccountRow } from '../../../src/rows.ts';
 import { api } from '../api.ts';
-import { Confirmed, commaList, messageOf, Status, usePageTitle, utc, when } from './common.tsx';
+import {
+  Confirmed,
+  commaList,
+  messageOf,
+  Status,
+  Table,
+  useActions,
+  useForm,
+  usePageTitle,
+  utc,
+  when,
+} from './common.tsx';
 
 type ServiceAccount = ServiceAccountRow;
 type ApiKey = ApiKeyRow;
@@ -32,20 +43,16 @@ function useAccounts(reload: number) {
 
 export function ServiceAccounts() {
   usePageTitle('Service accounts');
-  const [reload, setReload] = useState(0);
-  const { accounts, status } = useAccounts(reload);
-  const [form, setForm] = useState({ name: '', roles: '' });
-  const [created, setCreated] = useState({ text: '', error: false });
-  const create = async (event: Event) => {
+  const { status: created, act, version } = useActions();
+  const { accounts, status } = useAccounts(version);
+  const { form, field, reset } = useForm({ name: '', roles: '' }, 'sa');
+  const create = (event: Event) => {
     event.preventDefault();
-    try {
-      await api.post(BASE, { name: form.name.trim(), roles: commaList(form.roles) });
-      setCreated({ text: `Service account ${form.name.trim()} created.`, error: false });
-      setForm({ name: '', roles: '' });
-      setReload((n) => n + 1);
-    } catch (err) {
-      setCreated({ text: messageOf(err), error: true });
-    }
+    const name = form.name.trim();
+    void act(`Service account ${name} created.`, async () => {
+      await api.post(BASE, { name, roles: commaList(form.roles) });
+      reset();
+    });
   };
   return (
     <>
@@ -53,56 +60,40 @@ export function ServiceAccounts() {
       <Status {...status} />
       {accounts && accounts.length === 0 && <p>No service accounts.</p>}
       {accounts && accounts.length > 0 && (
-        <table>
-          <caption class="visually-hidden">Service accounts</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Roles</th>
-              <th scope="col">Created</th>
-              <th scope="col">State</th>
-              <th scope="col">Live API keys</th>
+        <Table
+          caption="Service accounts"
+          columns={['Name', 'Roles', 'Created', 'State', 'Live API keys']}
+        >
+          {accounts.map((s) => (
+            <tr key={s.id}>
+              <td>
+                <a href={`#/service-accounts/${s.name}`}>{s.name}</a>
+              </td>
+              <td>{s.roles.join(', ') || '—'}</td>
+              <td>{when(s.created_at)}</td>
+              <td>{s.disabled_at ? `disabled ${when(s.disabled_at)}` : 'active'}</td>
+              <td>{s.live_api_keys}</td>
             </tr>
-          </thead>
-          <tbody>
-            {accounts.map((s) => (
-              <tr key={s.id}>
-                <td>
-                  <a href={`#/service-accounts/${s.name}`}>{s.name}</a>
-                </td>
-                <td>{s.roles.join(', ') || '—'}</td>
-                <td>{when(s.created_at)}</td>
-                <td>{s.disabled_at ? `disabled ${when(s.disabled_at)}` : 'active'}</td>
-                <td>{s.live_api_keys}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       )}
       <section aria-labelledby="create-service-account">
         <h2 id="create-service-account">Create a service account</h2>
         <form class="grid" onSubmit={create}>
           <label for="sa-name">Account name</label>
           <input
-            id="sa-name"
+            {...field('name')}
             required
             autocomplete="off"
             pattern="[a-z][a-z0-9_.\-]*"
             maxLength={63}
             aria-describedby="sa-name-hint"
-            value={form.name}
-            onInput={(e) => setForm({ ...form, name: e.currentTarget.value })}
           />
           <p id="sa-name-hint" class="hint">
             Lower-case letters, digits, _ . and -, starting with a letter.
           </p>
           <label for="sa-roles">Roles (comma-separated)</label>
-          <input
-            id="sa-roles"
-            autocomplete="off"
-            value={form.roles}
-            onInput={(e) => setForm({ ...form, roles: e.currentTarget.value })}
-          />
+          <input {...field('roles')} autocomplete="off" />
           <button type="submit">Create service account</button>
         </form>
         <Status {...created} />
@@ -113,12 +104,11 @@ export function ServiceAccounts() {
 
 export function ServiceAccountDetail(props: { name: string }) {
   usePageTitle(`Service account ${props.name}`);
-  const [reload, setReload] = useState(0);
-  const { accounts, status: listStatus } = useAccounts(reload);
+  const { status, setStatus, act, version } = useActions();
+  const { accounts, status: listStatus } = useAccounts(version);
   const account = accounts?.find((s) => s.name === props.name);
   const [keys, setKeys] = useState<ApiKey[]>([]);
-  const [status, setStatus] = useState({ text: '', error: false });
-  const [form, setForm] = useState({ name: '', expires: '' });
+  const { form, field, reset } = useForm({ name: '', expires: '' }, 'key');
   const [newKey, setNewKey] = useState<{ name: string; key: string } | null>(null);
   const base = `${BASE}/${encodeURIComponent(props.name)}`;
 
@@ -131,17 +121,8 @@ export function ServiceAccountDetail(props: { name: string }) {
     return () => {
       live = false;
     };
-  }, [base, reload]);
+  }, [base, version]);
 
-  const act = async (done: string, call: () => Promise<unknown>) => {
-    try {
-      await call();
-      setStatus({ text: done, error: false });
-      setReload((n) => n + 1);
-    } catch (err) {
-      setStatus({ text: messageOf(err), error: true });
-    }
-  };
   const createKey = (event: Event) => {
     event.preventDefault();
     const name = form.name.trim();
@@ -152,7 +133,7 @@ export function ServiceAccountDetail(props: { name: string }) {
         ...(expires ? { expires_at: expires } : {}),
       });
       setNewKey({ name, key: r.key });
-      setForm({ name: '', expires: '' });
+      reset();
     });
   };
 
@@ -213,64 +194,42 @@ export function ServiceAccountDetail(props: { name: string }) {
         {keys.length === 0 ? (
           <p>No API keys.</p>
         ) : (
-          <table>
-            <caption class="visually-hidden">API keys of {props.name}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Created</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Last used</th>
-                <th scope="col">State</th>
-                <th scope="col">Action</th>
+          <Table
+            caption={`API keys of ${props.name}`}
+            columns={['Name', 'Created', 'Expires', 'Last used', 'State', 'Action']}
+          >
+            {keys.map((k) => (
+              <tr key={k.id} data-key={k.id}>
+                <td>{k.name}</td>
+                <td>{when(k.created_at)}</td>
+                <td>{k.expires_at ? when(k.expires_at) : 'never'}</td>
+                <td>{when(k.last_used_at)}</td>
+                <td>{k.revoked_at ? `revoked ${when(k.revoked_at)}` : 'live'}</td>
+                <td>
+                  {!k.revoked_at && (
+                    <button
+                      type="button"
+                      aria-label={`Revoke API key ${k.name}`}
+                      onClick={() =>
+                        act(`API key ${k.name} revoked.`, () =>
+                          api.delete(`/v1/admin/api-keys/${k.id}`),
+                        )
+                      }
+                    >
+                      Revoke
+                    </button>
+                  )}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {keys.map((k) => (
-                <tr key={k.id} data-key={k.id}>
-                  <td>{k.name}</td>
-                  <td>{when(k.created_at)}</td>
-                  <td>{k.expires_at ? when(k.expires_at) : 'never'}</td>
-                  <td>{when(k.last_used_at)}</td>
-                  <td>{k.revoked_at ? `revoked ${when(k.revoked_at)}` : 'live'}</td>
-                  <td>
-                    {!k.revoked_at && (
-                      <button
-                        type="button"
-                        aria-label={`Revoke API key ${k.name}`}
-                        onClick={() =>
-                          act(`API key ${k.name} revoked.`, () =>
-                            api.delete(`/v1/admin/api-keys/${k.id}`),
-                          )
-                        }
-                      >
-                        Revoke
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </Table>
         )}
         {account && !account.disabled_at && (
           <form class="grid" onSubmit={createKey}>
             <label for="key-name">Key name</label>
-            <input
-              id="key-name"
-              required
-              maxLength={64}
-              autocomplete="off"
-              value={form.name}
-              onInput={(e) => setForm({ ...form, name: e.currentTarget.value })}
-            />
+            <input {...field('name')} required maxLength={64} autocomplete="off" />
             <label for="key-expires">Expires (UTC, optional)</label>
-            <input
-              id="key-expires"
-              type="datetime-local"
-              value={form.expires}
-              onInput={(e) => setForm({ ...form, expires: e.currentTarget.value })}
-            />
+            <input {...field('expires')} type="datetime-local" />
             <button type="submit">Create API key</button>
           </form>
         )}

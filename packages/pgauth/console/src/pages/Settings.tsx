@@ -17,70 +17,31 @@ interface Field {
   max: number;
 }
 
-const FIELDS: Field[] = [
-  { name: 'password_min_length', label: 'Minimum password length', min: 8, max: 1024 },
-  { name: 'bcrypt_cost', label: 'bcrypt cost', min: 4, max: 16 },
-  { name: 'max_failed_logins', label: 'Failed logins before a lockout', min: 1, max: 100 },
-  { name: 'lockout_seconds', label: 'First lockout (seconds)', min: 1, max: 2147483647 },
-  { name: 'lockout_max_seconds', label: 'Longest lockout (seconds)', min: 1, max: 2147483647 },
-  {
-    name: 'access_token_ttl_seconds',
-    label: 'Access token lifetime (seconds)',
-    min: 1,
-    max: 2147483647,
-  },
-  {
-    name: 'refresh_token_ttl_seconds',
-    label: 'Refresh token lifetime (seconds)',
-    min: 1,
-    max: 2147483647,
-  },
-  { name: 'session_max_age_seconds', label: 'Longest session (seconds)', min: 1, max: 2147483647 },
-  { name: 'refresh_reuse_grace_seconds', label: 'Refresh retry grace (seconds)', min: 0, max: 300 },
-  {
-    name: 'session_retention_seconds',
-    label: 'Ended sessions kept (seconds)',
-    min: 0,
-    max: 2147483647,
-  },
-  {
-    name: 'email_verification_ttl_seconds',
-    label: 'Email verification link lifetime (seconds)',
-    min: 1,
-    max: 2147483647,
-  },
-  {
-    name: 'password_reset_ttl_seconds',
-    label: 'Password reset link lifetime (seconds)',
-    min: 60,
-    max: 86400,
-  },
-  {
-    name: 'password_reset_per_address',
-    label: 'Password reset requests per address',
-    min: 1,
-    max: 2147483647,
-  },
-  {
-    name: 'password_reset_per_ip',
-    label: 'Password reset requests per network',
-    min: 1,
-    max: 2147483647,
-  },
-  {
-    name: 'mfa_challenge_ttl_seconds',
-    label: 'Second-factor challenge lifetime (seconds)',
-    min: 30,
-    max: 1800,
-  },
-  { name: 'mail_max_attempts', label: 'Mail delivery attempts', min: 1, max: 100 },
-  {
-    name: 'service_token_ttl_seconds',
-    label: 'Service access token lifetime (seconds)',
-    min: 1,
-    max: 86400,
-  },
-];
+/** The largest int4: the only bound of a setting that has no narrower one. */
+const INT4_MAX = 2_147_483_647;
+
+/** The number settings: name, label, and the range the database keeps each in. */
+const FIELDS: Field[] = (
+  [
+    ['password_min_length', 'Minimum password length', 8, 1024],
+    ['bcrypt_cost', 'bcrypt cost', 4, 16],
+    ['max_failed_logins', 'Failed logins before a lockout', 1, 100],
+    ['lockout_seconds', 'First lockout (seconds)', 1, INT4_MAX],
+    ['lockout_max_seconds', 'Longest lockout (seconds)', 1, INT4_MAX],
+    ['access_token_ttl_seconds', 'Access token lifetime (seconds)', 1, INT4_MAX],
+    ['refresh_token_ttl_seconds', 'Refresh token lifetime (seconds)', 1, INT4_MAX],
+    ['session_max_age_seconds', 'Longest session (seconds)', 1, INT4_MAX],
+    ['refresh_reuse_grace_seconds', 'Refresh retry grace (seconds)', 0, 300],
+    ['session_retention_seconds', 'Ended sessions kept (seconds)', 0, INT4_MAX],
+    ['email_verification_ttl_seconds', 'Email verification link lifetime (seconds)', 1, INT4_MAX],
+    ['password_reset_ttl_seconds', 'Password reset link lifetime (seconds)', 60, 86_400],
+    ['password_reset_per_address', 'Password reset requests per address', 1, INT4_MAX],
+    ['password_reset_per_ip', 'Password reset requests per network', 1, INT4_MAX],
+    ['mfa_challenge_ttl_seconds', 'Second-factor challenge lifetime (seconds)', 30, 1800],
+    ['mail_max_attempts', 'Mail delivery attempts', 1, 100],
+    ['service_token_ttl_seconds', 'Service access token lifetime (seconds)', 1, 86_400],
+  ] as const
+).map(([name, label, min, max]) => ({ name, label, min, max }));
 
 /** The switches: each a checkbox. */
 const SWITCHES = [

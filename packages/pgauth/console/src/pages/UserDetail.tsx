@@ -12,7 +12,9 @@ import {
   isLocked,
   messageOf,
   Status,
+  Table,
   type User,
+  useActions,
   usePageTitle,
   when,
 } from './common.tsx';
@@ -20,9 +22,8 @@ import {
 export function UserDetail(props: { id: string }) {
   const [user, setUser] = useState<User | null>(null);
   const [sessions, setSessions] = useState<SessionRow[]>([]);
-  const [status, setStatus] = useState({ text: '', error: false });
+  const { status, setStatus, act, version, reload } = useActions();
   const [role, setRole] = useState('');
-  const [refreshed, setRefreshed] = useState(0);
   usePageTitle(user ? `User ${user.username}` : 'User');
   const base = `/v1/admin/users/${props.id}`;
 
@@ -42,20 +43,10 @@ export function UserDetail(props: { id: string }) {
     return () => {
       live = false;
     };
-  }, [base, refreshed]);
+  }, [base, version]);
 
   // Every revocation event (and each time the stream opens) reads the sessions again.
-  useEffect(() => watchRevocations(() => setRefreshed((n) => n + 1)), []);
-
-  const act = async (done: string, call: () => Promise<unknown>) => {
-    try {
-      await call();
-      setStatus({ text: done, error: false });
-      setRefreshed((n) => n + 1);
-    } catch (err) {
-      setStatus({ text: messageOf(err), error: true });
-    }
-  };
+  useEffect(() => watchRevocations(reload), []);
 
   if (!user) {
     return (
@@ -182,43 +173,33 @@ export function UserDetail(props: { id: string }) {
         </p>
         {sessions.length > 0 && (
           <>
-            <table>
-              <caption class="visually-hidden">Live sessions of {user.username}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Session</th>
-                  <th scope="col">Started</th>
-                  <th scope="col">Ends</th>
-                  <th scope="col">Client IP</th>
-                  <th scope="col">User agent</th>
-                  <th scope="col">Action</th>
+            <Table
+              caption={`Live sessions of ${user.username}`}
+              columns={['Session', 'Started', 'Ends', 'Client IP', 'User agent', 'Action']}
+            >
+              {sessions.map((s) => (
+                <tr key={s.id} data-session={s.id}>
+                  <td>
+                    <code>{s.id.slice(0, 8)}</code>
+                  </td>
+                  <td>{when(s.created_at)}</td>
+                  <td>{when(s.expires_at)}</td>
+                  <td>{s.client_ip ?? '—'}</td>
+                  <td>{s.user_agent ?? '—'}</td>
+                  <td>
+                    <button
+                      type="button"
+                      aria-label={`Revoke session ${s.id.slice(0, 8)}`}
+                      onClick={() =>
+                        act('Session revoked.', () => api.delete(`/v1/admin/sessions/${s.id}`))
+                      }
+                    >
+                      Revoke
+                    </button>
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {sessions.map((s) => (
-                  <tr key={s.id} data-session={s.id}>
-                    <td>
-                      <code>{s.id.slice(0, 8)}</code>
-                    </td>
-                    <td>{when(s.created_at)}</td>
-                    <td>{when(s.expires_at)}</td>
-                    <td>{s.client_ip ?? '—'}</td>
-                    <td>{s.user_agent ?? '—'}</td>
-                    <td>
-                      <button
-                        type="button"
-                        aria-label={`Revoke session ${s.id.slice(0, 8)}`}
-                        onClick={() =>
-                          act('Session revoked.', () => api.delete(`/v1/admin/sessions/${s.id}`))
-                        }
-                      >
-                        Revoke
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+              ))}
+            </Table>
             <button
               type="button"
               class="danger"

@@ -5,11 +5,13 @@ import {
   commaList,
   isLocked,
   messageOf,
-  Pager,
   Status,
+  Table,
   type User,
+  useForm,
   usePageTitle,
 } from './common.tsx';
+import { Pager, useKeysetPages } from './paging.tsx';
 
 const PAGE = 25;
 
@@ -22,9 +24,7 @@ export function Users() {
   usePageTitle('Users');
   const [query, setQuery] = useState('');
   const [submitted, setSubmitted] = useState('');
-  // The cursors of the pages before this one ('' is the first page): Previous pops one.
-  const [trail, setTrail] = useState<string[]>([]);
-  const [cursor, setCursor] = useState('');
+  const pages = useKeysetPages();
   const [page, setPage] = useState<UserPage | null>(null);
   const [status, setStatus] = useState({ text: '', error: false });
   const [reload, setReload] = useState(0);
@@ -32,7 +32,7 @@ export function Users() {
   useEffect(() => {
     let live = true;
     const params = new URLSearchParams({ q: submitted, limit: String(PAGE) });
-    if (cursor) params.set('after', cursor);
+    if (pages.cursor) params.set('after', pages.cursor);
     api.get<UserPage>(`/v1/admin/users?${params}`).then(
       (p) => {
         if (!live) return;
@@ -47,12 +47,11 @@ export function Users() {
     return () => {
       live = false;
     };
-  }, [submitted, cursor, reload]);
+  }, [submitted, pages.cursor, reload]);
 
   const search = (event: Event) => {
     event.preventDefault();
-    setTrail([]);
-    setCursor('');
+    pages.reset();
     setSubmitted(query.trim());
   };
 
@@ -72,60 +71,32 @@ export function Users() {
       </form>
       <Status {...status} />
       {page && page.users.length > 0 && (
-        <table>
-          <caption class="visually-hidden">Users</caption>
-          <thead>
-            <tr>
-              <th scope="col">Username</th>
-              <th scope="col">Email</th>
-              <th scope="col">Roles</th>
-              <th scope="col">State</th>
-              <th scope="col">Live sessions</th>
+        <Table caption="Users" columns={['Username', 'Email', 'Roles', 'State', 'Live sessions']}>
+          {page.users.map((u) => (
+            <tr key={u.id}>
+              <td>
+                <a href={`#/users/${u.id}`}>{u.username}</a>
+              </td>
+              <td>{u.email ?? '—'}</td>
+              <td>{u.roles.join(', ') || '—'}</td>
+              <td>{isLocked(u) ? 'locked' : 'active'}</td>
+              <td>{u.live_sessions}</td>
             </tr>
-          </thead>
-          <tbody>
-            {page.users.map((u) => (
-              <tr key={u.id}>
-                <td>
-                  <a href={`#/users/${u.id}`}>{u.username}</a>
-                </td>
-                <td>{u.email ?? '—'}</td>
-                <td>{u.roles.join(', ') || '—'}</td>
-                <td>{isLocked(u) ? 'locked' : 'active'}</td>
-                <td>{u.live_sessions}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       )}
-      <Pager
-        label="User pages"
-        hasPrevious={trail.length > 0}
-        hasNext={!!page?.next}
-        onPrevious={() => {
-          setCursor(trail.at(-1) ?? '');
-          setTrail(trail.slice(0, -1));
-        }}
-        onNext={() => {
-          if (!page?.next) return;
-          setTrail([...trail, cursor]);
-          setCursor(page.next);
-        }}
-      />
+      <Pager label="User pages" pages={pages} next={page?.next} />
       <CreateUser onCreated={() => setReload((n) => n + 1)} />
     </>
   );
 }
 
 function CreateUser(props: { onCreated: () => void }) {
-  const [form, setForm] = useState({ username: '', email: '', password: '', roles: '' });
+  const { form, field, reset } = useForm(
+    { username: '', email: '', password: '', roles: '' },
+    'new',
+  );
   const [status, setStatus] = useState({ text: '', error: false });
-  const field = (name: keyof typeof form) => ({
-    id: `new-${name}`,
-    value: form[name],
-    onInput: (e: Event) =>
-      setForm({ ...form, [name]: (e.currentTarget as HTMLInputElement).value }),
-  });
   const submit = async (event: Event) => {
     event.preventDefault();
     try {
@@ -137,7 +108,7 @@ function CreateUser(props: { onCreated: () => void }) {
         roles,
       });
       setStatus({ text: `User ${form.username} created.`, error: false });
-      setForm({ username: '', email: '', password: '', roles: '' });
+      reset();
       props.onCreated();
     } catch (err) {
       setStatus({ text: messageOf(err), error: true });

@@ -53,24 +53,62 @@ export function Status(props: { text: string; error?: boolean }) {
   );
 }
 
-export function Pager(props: {
-  label: string;
-  hasPrevious: boolean;
-  hasNext: boolean;
-  onPrevious: () => void;
-  onNext: () => void;
-  children?: ComponentChildren;
-}) {
+export interface StatusText {
+  text: string;
+  error: boolean;
+}
+
+/**
+ * The actions of a page: `act` runs one, then says `done` and counts up `version` (the page's
+ * reads depend on it, so they run again), or says what went wrong.
+ */
+export function useActions() {
+  const [status, setStatus] = useState<StatusText>({ text: '', error: false });
+  const [version, setVersion] = useState(0);
+  const reload = () => setVersion((n) => n + 1);
+  const act = async (done: string, call: () => Promise<unknown>): Promise<void> => {
+    try {
+      await call();
+      setStatus({ text: done, error: false });
+      reload();
+    } catch (err) {
+      setStatus({ text: messageOf(err), error: true });
+    }
+  };
+  return { status, setStatus, version, reload, act };
+}
+
+/**
+ * The text fields of a form: their values, and `field(name)`, the props that bind an input to one
+ * (its id is `<prefix>-<name>`, for the label's `for`).
+ */
+export function useForm<F extends Record<string, string>>(initial: F, prefix: string) {
+  const [form, setForm] = useState(initial);
+  const field = (name: keyof F & string) => ({
+    id: `${prefix}-${name}`,
+    value: form[name],
+    onInput: (e: Event) =>
+      setForm({ ...form, [name]: (e.currentTarget as HTMLInputElement).value }),
+  });
+  return { form, field, reset: () => setForm(initial) };
+}
+
+/** A data table: a caption for screen readers, one row of column headers, then the rows. */
+export function Table(props: { caption: string; columns: string[]; children: ComponentChildren }) {
   return (
-    <nav class="pager" aria-label={props.label}>
-      <button type="button" disabled={!props.hasPrevious} onClick={props.onPrevious}>
-        Previous page
-      </button>
-      {props.children}
-      <button type="button" disabled={!props.hasNext} onClick={props.onNext}>
-        Next page
-      </button>
-    </nav>
+    <table>
+      <caption class="visually-hidden">{props.caption}</caption>
+      <thead>
+        <tr>
+          {props.columns.map((c) => (
+            <th key={c} scope="col">
+              {c}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>{props.children}</tbody>
+    </table>
   );
 }
 
