@@ -9,12 +9,11 @@
  * about why. A validator that fails (database down, a bug) must never let a request through and
  * never leak a stack: it is a 503 with the registry's generic text.
  */
-// The SDK's and the gateway's one token length cap; sql.ts is light (no pool, no server code).
-
 import { AuthError, ERRORS } from '../errors.ts';
 import { parseBearer } from '../tokens.ts';
 import type { Session, TokenValidator } from '../types.ts';
 
+/** Same rule as the gateway: scheme case-insensitive (RFC 7235), one token of visible ASCII. */
 export { parseBearer };
 
 /** The codes a middleware answers with; every other outcome passes the request on. */
@@ -55,8 +54,6 @@ export interface AuthOptions {
  * a failover) is usually over within a second and every request of the service waits on it.
  */
 export const RETRY_AFTER_SECONDS = 1;
-
-/** Same rule as the gateway: scheme case-insensitive (RFC 7235), one token of visible ASCII. */
 
 /** The registry body of a code: the same `{error, message}` the gateway answers with. */
 export function errorBody(code: RejectionCode): ErrorBody {

@@ -120,9 +120,9 @@ const plugin: FastifyPluginAsync<PgauthPluginOptions> = async (
   app.decorate('requireAal', requireAal);
 };
 
-/** Registers `request.auth`, `app.authenticate` and `app.requireRole` for the whole app. */
 /**
- * Registered without encapsulation, so that the decorators reach the routes of the instance that
+ * Registers `request.auth`, `app.authenticate`, `app.requireRole` and `app.requireAal` for the
+ * whole app. Registered without encapsulation, so that the decorators reach the routes of the instance that
  * registered it: the symbols Fastify reads for that (what the fastify-plugin package sets), here
  * without a runtime dependency on that package.
  */

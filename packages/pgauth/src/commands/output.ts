@@ -65,7 +65,6 @@ const UNITS: Record<string, string> = {
  * Commander parser for `--until` / `--since`: an ISO 8601 time (`2030-01-31T12:00:00Z`, a date,
  * `infinity`) or a duration `<n>s|m|h|d|w`, which the SQL side adds to or takes from pgauth.clock().
  */
-/** A time given on the command line: an absolute time, or a duration relative to now. */
 export function parseTimeArg(value: string): TimeArg {
   const v = value.trim();
   const d = /^(\d{1,9})\s*([smhdw])$/i.exec(v);
