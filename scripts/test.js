@@ -23,6 +23,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statfsSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -91,21 +92,35 @@ const LIFTOFF = ['--liftoff-only'];
 
 /**
  * The TMPDIR of the test processes (and of the programs they start): a folder of this run, in
- * memory (/dev/shm) where the machine has one, since tests copy and delete a data folder of 60 MB
- * at a time (half the CPU of doing so on disk here). Removed at the end with whatever a test left
- * in it. World-writable and sticky like /tmp: tests run clusters as the postgres user in it.
+ * memory (/dev/shm) where the machine has one with 2 GiB free, since tests copy and delete a data
+ * folder of 44 MB at a time (half the CPU of doing so on disk here). Removed at the end with
+ * whatever a test left in it, also when the run is interrupted. World-writable and sticky like
+ * /tmp: tests run clusters as the postgres user in it.
  */
 function scratchFolder() {
   let root = tmpdir();
   try {
     accessSync('/dev/shm', constants.W_OK);
-    root = '/dev/shm';
+    const { bavail, bsize } = statfsSync('/dev/shm');
+    if (bavail * bsize >= 2 * 1024 ** 3) root = '/dev/shm';
   } catch {}
   const folder = mkdtempSync(join(root, 'pgauth-test-'));
   chmodSync(folder, 0o1777);
   return folder;
 }
 const scratch = scratchFolder();
+/** The test processes running now: stopped with the run when it is interrupted. */
+const children = new Set();
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+]) {
+  process.once(signal, () => {
+    for (const child of children) child.kill('SIGTERM');
+    rmSync(scratch, { recursive: true, force: true });
+    process.exit(code);
+  });
+}
 
 /** Seconds each `engine file` took on the last run that ran it whole; {} at first. */
 function readDurations() {
@@ -144,6 +159,7 @@ function runFile(engine, file) {
         },
       },
     );
+    children.add(child);
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk) => {
@@ -153,6 +169,7 @@ function runFile(engine, file) {
       err += chunk;
     });
     child.on('close', (code, signal) => {
+      children.delete(child);
       const count = (name) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(out)?.[1] ?? 0);
       resolve({
         engine,

@@ -122,9 +122,9 @@ const plugin: FastifyPluginAsync<PgauthPluginOptions> = async (
 
 /**
  * Registers `request.auth`, `app.authenticate`, `app.requireRole` and `app.requireAal` for the
- * whole app. Registered without encapsulation, so that the decorators reach the routes of the instance that
- * registered it: the symbols Fastify reads for that (what the fastify-plugin package sets), here
- * without a runtime dependency on that package.
+ * whole app. Registered without encapsulation, so that the decorators reach the routes of the
+ * instance that registered it: the symbols Fastify reads for that (what the fastify-plugin
+ * package sets), here without a runtime dependency on that package.
  */
 export const pgauthPlugin: FastifyPluginAsync<PgauthPluginOptions> = Object.assign(plugin, {
   [Symbol.for('skip-override')]: true,

@@ -86,27 +86,33 @@ export async function writeSnapshot(target = SNAPSHOT_DIR): Promise<void> {
 }
 
 /**
- * Removes from a data folder shut down cleanly the WAL segments other than the one its last
- * checkpoint starts in: the others are old segments kept for reuse (16 MB each, a third of a new
- * folder), and PostgreSQL makes new ones as it needs them. The segment is read from pg_control:
- * the checkpoint's redo location at byte 40 and its timeline at byte 48 (unchanged since
- * PostgreSQL 9), both little-endian as PGlite writes them. Does nothing to a folder in any other
- * state than shut down.
+ * Removes from a data folder shut down cleanly the WAL segments other than those its last
+ * checkpoint is in: the others are old segments kept for reuse (16 MB each, a third of a new
+ * folder), and PostgreSQL makes new ones as it needs them. Kept: from the segment of the
+ * checkpoint's redo location to that of the end of its record, which may cross into the next
+ * segment (the record is short: a page past its start is beyond its end). Read from pg_control,
+ * little-endian as PGlite writes it, at the offsets of PostgreSQL 11 and later: the state at byte
+ * 16, the checkpoint record's location at 32, its redo location at 40, its timeline at 48. Does
+ * nothing to a folder in any other state than shut down, or whose segments are not as expected.
  */
 export async function dropSpareWal(dataDir: string): Promise<void> {
   const control = await readFile(join(dataDir, 'global', 'pg_control'));
   const SHUT_DOWN = 1;
   if (control.readInt32LE(16) !== SHUT_DOWN) return;
+  const checkpoint = control.readBigUInt64LE(32);
   const redo = control.readBigUInt64LE(40);
   const timeline = control.readUInt32LE(48);
   const walDir = join(dataDir, 'pg_wal');
   const segments = (await readdir(walDir)).filter((name) => /^[0-9A-F]{24}$/.test(name));
-  if (segments.length < 2) return;
+  if (segments.length < 2 || redo > checkpoint) return;
   const segmentSize = BigInt((await stat(join(walDir, segments[0] as string))).size);
-  const segment = redo / segmentSize;
   const perId = 0x100000000n / segmentSize;
   const hex = (n: bigint | number) => n.toString(16).toUpperCase().padStart(8, '0');
-  const keep = hex(timeline) + hex(segment / perId) + hex(segment % perId);
-  if (!segments.includes(keep)) return;
-  for (const name of segments) if (name !== keep) await rm(join(walDir, name));
+  const name = (segment: bigint) => hex(timeline) + hex(segment / perId) + hex(segment % perId);
+  const PAGE = 8192n;
+  const first = redo / segmentSize;
+  if (!segments.includes(name(first))) return;
+  const keep = new Set<string>();
+  for (let s = first; s <= (checkpoint + PAGE) / segmentSize; s++) keep.add(name(s));
+  for (const segment of segments) if (!keep.has(segment)) await rm(join(walDir, segment));
 }

@@ -7,9 +7,10 @@
  * Errors follow RFC 6749 §5.2, not the gateway's usual shape: {"error", "error_description"}, 400
  * except invalid_client (401 with WWW-Authenticate: Basic). The parameters come in a form body
  * (§4.4.2): another body (JSON) is invalid_request. Every answer carries Cache-Control: no-store
- * and Pragma: no-cache (§5.1, set for every /oauth2/ route in app.ts). Attempts are counted per client network and
- * per client_id with the login limits (pgauth.throttle, scope client_credentials): a guessed
- * secret is refused before the database is asked, once over the limit.
+ * and Pragma: no-cache (§5.1, set for every /oauth2/ route in app.ts). Attempts are counted per
+ * client network and per client_id with the login limits (pgauth.throttle, scope
+ * client_credentials): a guessed secret is refused before the database is asked, once over the
+ * limit.
  */
 import { AuthError, type ClientGrant, ERRORS, type ErrorCode } from '@pgauth/client/internal';
 import type { FastifyInstance, FastifyReply } from 'fastify';
