@@ -76,6 +76,11 @@ export function spawnCollected(
   child.stderr?.setEncoding('utf8').on('data', (d: string) => {
     stderr += d;
   });
+  // A process may exit without reading its input (a failure at start): its stdin is then a broken
+  // pipe, which is not the test's error; what the process did is in its exit and output.
+  child.stdin?.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
   child.stdin?.end(options.input ?? '');
   const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
     (resolve, reject) => {
