@@ -17,8 +17,8 @@ import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { openPostgres } from '../../packages/client/src/db/postgres.ts';
 import type { Database } from '../../packages/client/src/db/types.ts';
-import { dropSpareWal } from '../../packages/pgauth/src/db/embedded.ts';
-import { createPglite, fromPglite, openPglite } from '../../packages/pgauth/src/db/pglite.ts';
+import { writeSnapshot } from '../../packages/pgauth/src/db/embedded.ts';
+import { createPglite, fromPglite } from '../../packages/pgauth/src/db/pglite.ts';
 import { migrate, readMigrations } from '../../packages/pgauth/src/migrate.ts';
 import { useFileFixture } from './fixture.ts';
 
@@ -204,15 +204,7 @@ async function pgliteTemplate(): Promise<string> {
   if (existsSync(join(dir, 'PG_VERSION'))) return dir;
   await mkdir(CACHE_DIR, { recursive: true });
   const building = `${dir}.${process.pid}.tmp`;
-  await rm(building, { recursive: true, force: true });
-  const db = await openPglite({ dataDir: building });
-  try {
-    await migrate(db);
-    await db.exec(TEST_SETTINGS);
-  } finally {
-    await db.close();
-  }
-  await dropSpareWal(building);
+  await writeSnapshot(building, (db) => db.exec(TEST_SETTINGS));
   // Another file may have put its own in place meanwhile: then this one goes.
   await rename(building, dir).catch(() => rm(building, { recursive: true, force: true }));
   return dir;

@@ -10,10 +10,11 @@ import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PGlite } from '@electric-sql/pglite';
+import type { Database } from '@pgauth/client/internal';
 import { migrate } from '../migrate.ts';
 import { UsageError } from '../usage-error.ts';
 import { DEFAULT_DATA_DIR } from './open.ts';
-import { createPglite, fromPglite } from './pglite.ts';
+import { createPglite, openPglite } from './pglite.ts';
 
 /** Where the package build writes the migrated data folder that new folders start from. */
 export const SNAPSHOT_DIR = fileURLToPath(new URL('../../snapshot/', import.meta.url));
@@ -71,16 +72,20 @@ export async function openDataFolder(dataDir: string, options: OpenFolderOptions
 }
 
 /**
- * Writes the snapshot: a new data folder, migrated, shut down cleanly, in `target` (replaced).
- * Run by the package build.
+ * Writes the snapshot: a new data folder, migrated, `settle`d (the tests' own settings), shut down
+ * cleanly, in `target` (replaced). Run by the package build, and by the tests for their template.
  */
-export async function writeSnapshot(target = SNAPSHOT_DIR): Promise<void> {
+export async function writeSnapshot(
+  target = SNAPSHOT_DIR,
+  settle?: (db: Database) => Promise<void>,
+): Promise<void> {
   await rm(target, { recursive: true, force: true });
-  const pglite = await createPglite({ dataDir: target });
+  const db = await openPglite({ dataDir: target });
   try {
-    await migrate(fromPglite(pglite));
+    await migrate(db);
+    await settle?.(db);
   } finally {
-    await pglite.close();
+    await db.close();
   }
   await dropSpareWal(target);
 }
