@@ -15,9 +15,11 @@ const sessionRows = async (ids: string[]): Promise<string[]> =>
     )
   ).rows.map((r) => r.id);
 
-const purgedSessions = async (url: string): Promise<number> => {
+/** The value of one series in the gateway's /metrics (name with its labels), if it is there. */
+const metric = async (url: string, series: string): Promise<number | undefined> => {
   const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(/^pgauth_purged_total\{kind="sessions"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
 };
 
 test('the retention job of the gateway deletes a session that ended longer than session_retention ago, keeps a live one, and counts it in pgauth_purged_total', async () => {
@@ -36,7 +38,10 @@ test('the retention job of the gateway deletes a session that ended longer than 
     );
     assert.deepEqual(await sessionRows([live.session_id]), [live.session_id]);
     assert.equal((await call(a, 'GET', '/v1/session', { token: live.access_token })).status, 200);
-    assert.ok((await purgedSessions(a.url)) >= 1, 'pgauth_purged_total{kind="sessions"} counts it');
+    const purged = (await metric(a.url, 'pgauth_purged_total{kind="sessions"}')) ?? 0;
+    assert.ok(purged >= 1, 'pgauth_purged_total{kind="sessions"} counts it');
+    assert.equal(await metric(a.url, 'pgauth_retention_running'), 1);
+    assert.ok(((await metric(a.url, 'pgauth_retention_rounds_total{outcome="done"}')) ?? 0) >= 1);
   } finally {
     await a.close();
   }
@@ -49,19 +54,20 @@ test('a gateway whose role may not purge says so once in an error line, stops th
   const db = await t.connectAs('pgauth_service');
   const a = await startApp({ db, purgeIntervalMs: 50 }, t);
   try {
-    const line = await waitFor(
-      'the error line of the retention job',
-      () => a.logs.find((l) => l.includes('may not run pgauth.purge_expired')),
+    // The job stops before it counts the refused round: once the gauge reads 0, no round can
+    // start again, and the counts and the log read then are final.
+    await waitFor(
+      'the retention job to stop',
+      async () => (await metric(a.url, 'pgauth_retention_running')) === 0,
       10_000,
     );
-    assert.match(line, /"level":50/);
-    assert.match(line, /--purge-interval 0/);
-    // Stopped: for half a second more (ten intervals) the gateway answers and says it no more.
-    const from = performance.now();
-    while (performance.now() - from < 500) {
-      assert.equal((await call(a, 'GET', '/healthz')).status, 200);
-    }
-    assert.equal(a.logs.filter((l) => l.includes('may not run pgauth.purge_expired')).length, 1);
+    assert.equal(await metric(a.url, 'pgauth_retention_rounds_total{outcome="refused"}'), 1);
+    assert.equal(await metric(a.url, 'pgauth_retention_rounds_total{outcome="done"}'), undefined);
+    const lines = a.logs.filter((l) => l.includes('may not run pgauth.purge_expired'));
+    assert.equal(lines.length, 1);
+    assert.match(lines[0] ?? '', /"level":50/);
+    assert.match(lines[0] ?? '', /--purge-interval 0/);
+    assert.equal((await call(a, 'GET', '/healthz')).status, 200);
   } finally {
     await a.close();
     await db.close();

@@ -259,9 +259,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const intervalMs = options.purgeIntervalMs;
     let job: RetentionJob | undefined;
     app.addHook('onReady', async () => {
-      job = startRetention(adminOperations(options.db), intervalMs, app.log, (report) => {
-        metrics.purged.inc({ kind: 'sessions' }, report.sessions ?? 0);
-        metrics.purged.inc({ kind: 'service_tokens' }, report.serviceTokens ?? 0);
+      job = startRetention(adminOperations(options.db), intervalMs, app.log, {
+        report(report) {
+          metrics.purged.inc({ kind: 'sessions' }, report.sessions ?? 0);
+          metrics.purged.inc({ kind: 'service_tokens' }, report.serviceTokens ?? 0);
+        },
+        round: (outcome) => metrics.retentionRounds.inc({ outcome }),
+        running: (on) => metrics.retentionRunning.set(on ? 1 : 0),
       });
     });
     app.addHook('onClose', async () => job?.stop());

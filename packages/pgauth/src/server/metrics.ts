@@ -17,6 +17,8 @@ export interface Metrics {
   validationReads: Counter<'source'>;
   replicaLag: Gauge<'replica'>;
   purged: Counter<'kind'>;
+  retentionRounds: Counter<'outcome'>;
+  retentionRunning: Gauge;
 }
 
 export function createMetrics(poolSize: number, defaults: boolean): Metrics {
@@ -64,6 +66,17 @@ export function createMetrics(poolSize: number, defaults: boolean): Metrics {
       name: 'pgauth_purged_total',
       help: 'Rows deleted by the retention job of this gateway (--purge-interval), by kind (sessions, service_tokens)',
       labelNames: ['kind'],
+      registers: [registry],
+    }),
+    retentionRounds: new Counter({
+      name: 'pgauth_retention_rounds_total',
+      help: 'Rounds of the retention job of this gateway, by outcome (done, failed: retried at the next interval, refused: the role may not purge, and the job stopped)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    retentionRunning: new Gauge({
+      name: 'pgauth_retention_running',
+      help: 'Whether the retention job runs in this gateway (1), or not (0: --purge-interval 0, or stopped after a refusal)',
       registers: [registry],
     }),
     cacheEnabled: new Gauge({

@@ -17,29 +17,44 @@ export interface RetentionJob {
   stop(): Promise<void>;
 }
 
+/** How a round ended: rows deleted (or none to delete), an error retried next time, or refused. */
+export type RoundOutcome = 'done' | 'failed' | 'refused';
+
+/** What the job tells as it goes (the gateway's metrics). */
+export interface RetentionObserver {
+  report(report: PurgeReport): void;
+  round(outcome: RoundOutcome): void;
+  /** Whether the job runs on its interval: true at start, false once it stopped. */
+  running(on: boolean): void;
+}
+
 export function startRetention(
   ops: Pick<AdminOperations, 'purge'>,
   intervalMs: number,
   log: FastifyBaseLogger,
-  onReport: (report: PurgeReport) => void,
+  observe: RetentionObserver,
 ): RetentionJob {
   let running: Promise<void> | null = null;
   let stopped = false;
   const round = async (): Promise<void> => {
     try {
       const report = await ops.purge();
-      onReport(report);
+      observe.report(report);
+      observe.round('done');
       if (report.sessions || report.serviceTokens) log.info({ purged: report }, 'retention round');
       else log.debug({ purged: report }, 'retention round');
     } catch (err) {
       const code = (err as { code?: unknown })?.code;
       if (code === '42501') {
+        // Stopped before the round is counted: whoever sees the count sees the job stopped.
         stop();
+        observe.round('refused');
         log.error(
           'retention: this database role may not run pgauth.purge_expired (it needs pgauth_admin), so ended sessions and spent refresh salts are not deleted by this gateway: grant pgauth_admin to the role, or start the gateways with --purge-interval 0 and run `pgauth purge` from cron every minute',
         );
         return;
       }
+      observe.round('failed');
       log.warn({ cause: { code } }, 'retention round failed; the next one retries');
     }
   };
@@ -51,8 +66,10 @@ export function startRetention(
   };
   const timer = setInterval(tick, intervalMs);
   timer.unref();
+  observe.running(true);
   tick();
   function stop(): void {
+    if (!stopped) observe.running(false);
     stopped = true;
     clearInterval(timer);
   }
