@@ -4,26 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SessionCache } from '../../packages/client/src/cache.ts';
-import type { Session } from '../../packages/client/src/types.ts';
-
-const NOW = 1_800_000_000_000;
-
-function session(id: string): Session {
-  return {
-    userId: `u-${id}`,
-    username: id,
-    sessionId: id,
-    subjectType: 'user',
-    roles: [],
-    expiresAt: new Date(NOW + 3_600_000),
-    aal: 1,
-  };
-}
+import { liveCache, NOW, session } from './cache-fixtures.ts';
 
 test('a full cache drops the least recently used entry, not the oldest stored', () => {
-  const cache = new SessionCache({ maxEntries: 3 });
-  cache.setSubscribed(true);
+  const cache = liveCache({ maxEntries: 3 });
   for (const id of ['a', 'b', 'c']) cache.put(`t-${id}`, session(id), cache.ticket(NOW), NOW);
   assert.equal(cache.get('t-a', NOW)?.sessionId, 'a', 'a is used again: now the most recent');
   cache.put('t-d', session('d'), cache.ticket(NOW), NOW);
@@ -35,8 +19,7 @@ test('a full cache drops the least recently used entry, not the oldest stored', 
 });
 
 test('a hot token survives a stream of one-off tokens many times the cache size', () => {
-  const cache = new SessionCache({ maxEntries: 100 });
-  cache.setSubscribed(true);
+  const cache = liveCache({ maxEntries: 100 });
   cache.put('hot', session('hot'), cache.ticket(NOW), NOW);
   for (let i = 0; i < 1_000; i++) {
     cache.put(`cold-${i}`, session(`cold-${i}`), cache.ticket(NOW), NOW);
