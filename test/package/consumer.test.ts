@@ -4,7 +4,8 @@
  * A plain ES module and a CommonJS file validate a real token with createAuthClient in SQL mode
  * and in HTTP mode against a gateway started from the installed pgauth (`npx pgauth serve`); a
  * strict TypeScript consumer (module and moduleResolution nodenext) type-checks; `pgauth
- * --version` answers. The same runs on Node 22 and 24 (the npm packages node@22 and node@24,
+ * --version` answers; `npx pgauth serve` starts the embedded engine in a new folder from the
+ * packaged snapshot. The same runs on Node 22 and 24 (the npm packages node@22 and node@24,
  * installed once into .test-cache/), and the SDK alone stays within 3 MiB installed.
  *
  * PostgreSQL engine only: it needs a server for SQL mode, and is the same for both engines.
@@ -20,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { adminUrl, onPostgres, randomName } from '../helpers/db.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -266,6 +268,42 @@ describe('the packed packages in a project of their own', {
       assert.doesNotMatch(r.stdout + r.stderr, /EBADENGINE/);
     });
   }
+
+  test('npx pgauth serve starts the embedded engine in a new folder and answers /readyz', async () => {
+    // The data folder comes from the snapshot in the tarball, which carries no empty folder.
+    const data = join(dir, 'embedded-data');
+    const serve = spawn('npx', ['pgauth', 'serve', '--port', '0', '--data-dir', data], {
+      cwd: app,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let out = '';
+    serve.stdout?.on('data', (d: Buffer) => {
+      out += d;
+    });
+    serve.stderr?.on('data', (d: Buffer) => {
+      out += d;
+    });
+    const exited = new Promise<number | null>((r) => serve.once('close', r));
+    try {
+      const url = await Promise.race([
+        exited.then((code) => {
+          throw new Error(`serve exited with ${code}: ${out}`);
+        }),
+        waitFor(
+          'the embedded gateway to listen',
+          () => /listening on (http:\/\/\S+)/.exec(out)?.[1],
+          60_000,
+        ),
+      ]);
+      assert.ok(out.includes(`creating the embedded database in ${data}\n`), out);
+      const ready = await fetch(`${url}/readyz`);
+      assert.equal(ready.status, 200, out);
+    } finally {
+      if (serve.exitCode === null) process.kill(-(serve.pid as number), 'SIGTERM');
+      await exited;
+    }
+  });
 
   test('npx pgauth --version prints the version', async () => {
     const { stdout } = await run('npx', ['pgauth', '--version'], { cwd: app });
