@@ -56,7 +56,7 @@ export async function run(ctx: RunContext) {
     unit: '/s',
     sides: [
       http.loginSide(ctx, gateway.server, users, 'bcrypt cost 10', loginLoad),
-      await pg.cryptSide(ctx, b, [users[0], `${ctx.scratchDir}/http`], { seconds, warmup }),
+      await pg.cryptSide(ctx, b, users[0] as string, { seconds, warmup }),
     ],
     rows: [['POST /v1/login vs crypt() (bcrypt cost 10)', [0, LOGIN], [1, CRYPT], 0.9]],
     settings: { connections: 8, cryptClients: 2, ...runs, bcryptCost: 10, hashConcurrency: 2 },

@@ -18,7 +18,6 @@ const OPAQUE = 'await client.validate(opaque token) answered by the cache';
 
 export async function run(ctx: RunContext) {
   const t = timing(ctx, 8, 2);
-  const dir = `${ctx.scratchDir}/machine`;
   const b = await pg.createDatabase(ctx, 'machine');
   ctx.log(`database ${b.name}: 100,000 sessions, 100,000 API keys`);
   await pg.insertSessions(ctx, b, [1, 1e5]);
@@ -32,14 +31,14 @@ export async function run(ctx: RunContext) {
   );
   await b.db.exec('vacuum (analyze) pgauth.sessions, pgauth.api_keys, pgauth.users');
   await b.db.exec('checkpoint');
-  const common = { url: b.url, clients: 4, dir, signal: ctx.signal };
+  const common = { url: b.url, clients: 4 };
   const keys: [string, string] = ['keys.sql', pg.validateScript(1e5, 'pgk_')];
   const sessions: [string, string] = ['sessions.sql', pg.validateScript(1e5)];
   const apiKeys = await measureGroup(ctx, {
     unit: 'tps',
     sides: [
-      pg.pgbenchSide('validate(API key)', { ...common, script: keys }, t),
-      pg.pgbenchSide('validate(session)', { ...common, script: sessions }, t),
+      pg.pgbenchSide(ctx, 'validate(API key)', { ...common, script: keys }, t),
+      pg.pgbenchSide(ctx, 'validate(session)', { ...common, script: sessions }, t),
     ],
     rows: [['validate: API key vs session token', [0, KEYS], [1, SESSIONS], 0.9]],
     settings: { ...pg.pgbenchSettings(4, t.runs), note: NOTE },

@@ -57,23 +57,15 @@ export async function run(ctx: m.RunContext) {
   const sized = async (d: { b: pg.BenchDatabase; n: number; insertSeconds: number }) => {
     return { ...d, sizes: (await d.b.db.query<Sizes>(SIZES)).rows[0] as Sizes };
   };
-  // Ctrl-C: an INSERT of a million rows runs for tens of seconds; cancel it rather than wait.
-  const cancel = () =>
-    void pg.adminQuery(`select pg_cancel_backend(pid) from pg_stat_activity
-      where datname like 'pgauth\\_bench\\_scale\\_%' and application_name = 'pgauth-bench'`);
-  ctx.signal.addEventListener('abort', cancel, { once: true });
-  ctx.defer(() => ctx.signal.removeEventListener('abort', cancel));
   const s = await sized(await pg.sessionsDatabase(ctx, 'scale_small', small));
   const l = await sized(await pg.sessionsDatabase(ctx, 'scale_large', large));
   await l.b.db.exec('checkpoint');
   const setupSeconds = (Date.now() - started) / 1000;
-  const dir = `${ctx.scratchDir}/scale`;
   const side = (p: typeof s, validate: boolean) => {
     const name = `${validate ? 'validate' : 'select'}-${short(p.n)}.sql`;
     const script = (validate ? pg.validateScript : pg.selectOnlyScript)(p.n);
     const label = validate ? `validate, ${short(p.n)} sessions` : `pgbench -S, ${short(p.n)} rows`;
-    const run = { url: p.b.url, clients: 4, script: [name, script] as [string, string] };
-    return pg.pgbenchSide(label, { ...run, dir, signal: ctx.signal }, t);
+    return pg.pgbenchSide(ctx, label, { url: p.b.url, clients: 4, script: [name, script] }, t);
   };
   const sides = [side(s, true), side(l, true), side(s, false), side(l, false)];
   const validate = (n: number) => `select * from pgauth.validate(token), ${count(n)} live sessions`;

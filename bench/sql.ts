@@ -21,17 +21,16 @@ const CRYPT = `select crypt(prehash, stored hash) = stored hash, cost 10`;
 
 export async function run(ctx: RunContext) {
   const t = timing(ctx, 8, 3);
-  const dir = `${ctx.scratchDir}/sql`;
   const { b } = await pg.sessionsDatabase(ctx, 'sql', 1e5);
   // Flush what the setup dirtied now rather than in the middle of a measured round.
   await b.db.exec('checkpoint');
-  const common = { url: b.url, clients: 4, dir, signal: ctx.signal };
+  const common = { url: b.url, clients: 4 };
   const script: [string, string] = ['validate.sql', pg.validateScript(1e5)];
   const validate = await measureGroup(ctx, {
     unit: 'tps',
     sides: [
-      pg.pgbenchSide('pgauth.validate', { ...common, script }, t),
-      pg.pgbenchSide('pgbench -S', common, t),
+      pg.pgbenchSide(ctx, 'pgauth.validate', { ...common, script }, t),
+      pg.pgbenchSide(ctx, 'pgbench -S', common, t),
     ],
     rows: [
       ['validate vs pgbench -S', [0, VALIDATE], [1, 'pgbench -S (select-only), scale 1'], 0.85],
@@ -40,13 +39,13 @@ export async function run(ctx: RunContext) {
   });
   // bcrypt is pure CPU: a client per core, each logging in a user of its own (:client_id), so
   // that concurrent logins never queue on one user row.
-  const [user] = await pg.registerUsers(b.db, 'bench_login_', 2, 10);
+  const [user = ''] = await pg.registerUsers(b.db, 'bench_login_', 2, 10);
   const loginRun = { ...common, clients: 2, script: ['login.sql', LOGIN] as [string, string] };
-  const login = pg.pgbenchSide('pgauth.login', loginRun, t);
+  const login = pg.pgbenchSide(ctx, 'pgauth.login', loginRun, t);
   const loginLabel = 'select * from pgauth.login(username, password)';
   const logins = await measureGroup(ctx, {
     unit: '/s',
-    sides: [login, await pg.cryptSide(ctx, b, [user, dir], t)],
+    sides: [login, await pg.cryptSide(ctx, b, user, t)],
     rows: [['login vs crypt() (bcrypt cost 10)', [0, loginLabel], [1, CRYPT], 0.9]],
     settings: { ...pg.pgbenchSettings(2, t.runs), bcryptCost: 10 },
   });
@@ -76,8 +75,8 @@ async function purgeUnderLoad(ctx: RunContext, b: pg.BenchDatabase, load: pg.Pgb
       rows.map(([, ms]) => ms as number),
       99,
     );
-  const idle = p99(await pg.pgbenchLatencies(load, 5));
-  const during = pg.pgbenchLatencies(load, 2 + Math.max(8, Math.ceil((20 * ended) / 1e6)));
+  const idle = p99(await pg.pgbenchLatencies(ctx, load, 5));
+  const during = pg.pgbenchLatencies(ctx, load, 2 + Math.max(8, Math.ceil((20 * ended) / 1e6)));
   const purge = sleep(2000).then(() => pg.purgeExpired(b, ended));
   const [{ start, end, seconds }, rows] = await Promise.all([purge, during]);
   const inside = rows.filter(([at = 0]) => at >= start && at <= end);
