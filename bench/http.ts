@@ -24,10 +24,8 @@ export async function run(ctx: RunContext) {
   const { seconds, warmup, runs } = timing(ctx, 8, 3);
   const b = await pg.createDatabase(ctx, 'http');
   const tokens = await pg.loginSessions(b.db, 1000, 'bench_http_', 10);
-  // As many hashes at once as the baseline runs: bcrypt is pure CPU, two keep both cores busy.
-  const extra = [...http.NO_LOGIN_LIMITS, '--hash-concurrency', '2'];
   const load = http.sessionLoad(ctx, b.url, tokens, { connections: 20, seconds, warmup });
-  const gateway = await load.gateway(false, extra);
+  const gateway = await load.gateway(false, http.LOGIN_LOAD);
   const bare = await load.bare();
   const withPg = await http.startBare(ctx, 'pg', b.url);
   const fastify = await http.startBare(ctx, 'fastify');
@@ -39,8 +37,8 @@ export async function run(ctx: RunContext) {
     sides: [
       gateway,
       bare,
-      load.side('bare Fastify', fastify, 'bareFastify', 'constant answer'),
-      load.side('node:http + pg', withPg, 'nodePg', 'one prepared query'),
+      load.side(fastify, 'constant answer'),
+      load.side(withPg, 'one prepared query'),
     ],
     rows: [
       [NAMES.node, [0, GATEWAY], [1, BARE], 0.3, { gatewayRssTargetMiB: 100 }],

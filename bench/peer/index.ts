@@ -46,21 +46,18 @@ export async function run(ctx: m.RunContext) {
   await b.db.exec('vacuum analyze');
   // Better Auth without its cookie cache first: it creates its tables.
   const startBa = (...extra: string[]) => {
-    const args = ['bench/peer/better-auth-server.ts', '--database-url', peer.url];
-    args.push('--secret-file', secretFile, ...extra);
-    const command = `node --import tsx ${args.join(' ')}`;
-    const shown = command.replace(peer.url, '<url>').replace(secretFile, '<file>');
+    const args = ['--import', 'tsx', 'bench/peer/better-auth-server.ts', '--database-url'];
+    args.push(peer.url, '--secret-file', secretFile, ...extra);
+    const hide = { [peer.url]: '<url>', [secretFile]: '<file>' };
     const listening = /better-auth listening on (\S+)\n/;
-    return http.startServer(ctx, ['--import', 'tsx', ...args], listening, shown);
+    return http.startServer(ctx, args, listening, ['Better Auth', 'betterAuth'], hide);
   };
   const baOff = await startBa('--migrate');
-  // Both cores for hashing, as Better Auth's scrypt gets them through libuv's pool.
-  const options = [...http.NO_LOGIN_LIMITS, '--hash-concurrency', '2'];
   const load = { connections: 20, seconds, warmup };
   const pgauth = http.sessionLoad(ctx, b.url, tokens, load);
   const [cached, plain, baOn, bare] = await Promise.all([
-    pgauth.gateway(true, options),
-    pgauth.gateway(false, options),
+    pgauth.gateway(true, http.LOGIN_LOAD),
+    pgauth.gateway(false, http.LOGIN_LOAD),
     startBa('--cookie-cache-max-age', `${MAX_AGE}`),
     pgauth.bare(),
   ]);
@@ -87,10 +84,10 @@ export async function run(ctx: m.RunContext) {
   // a and b: five sides in the same rounds, in the order of the table of resource use.
   const cookies = (all: string[]) => all.map((cookie) => ({ method: 'GET', headers: { cookie } }));
   const ba = (label: string, server: http.Server, how: string, describe: string) => {
-    const load1 = `GET /session (getSession), cookie cache ${how}, 1,000 cookies, autocannon -c 20`;
     const requests = cookies(setup.cookies.map((c) => `better-auth.session_token=${c}`));
-    const spec = { label, server, path: '/session', requests, describe, prefix: 'betterAuth' };
-    return http.httpSide(ctx, { ...spec, resource: ['Better Auth', load1] }, load);
+    const spec = { label, server, path: '/session', requests, describe };
+    const what = `GET /session (getSession), cookie cache ${how}, 1,000 cookies`;
+    return http.httpSide(ctx, { ...spec, load: what }, load);
   };
   const onCookies = '1000 cookie headers: session_token and session_data';
   const off = ba('Better Auth, no cookie cache', baOff, 'off', '1000 session_token cookies');
@@ -141,20 +138,19 @@ export async function run(ctx: m.RunContext) {
   // browser sends (it checks it against its base URL).
   const loginLoad = { connections: 8, seconds, warmup: 1 };
   const signIns = emails.slice(0, 20).map((email) => ({ email, password: pg.PASSWORD }));
-  const signInLoad = 'POST /api/auth/sign-in/email, scrypt in process, 20 users, autocannon -c 8';
   const signIn = {
     label: 'Better Auth sign-ins',
     server: baOff,
     path: '/api/auth/sign-in/email',
     requests: http.postJson(signIns, { origin: baOff.url }),
     describe: 'sign-ins of 20 users',
-    prefix: 'betterAuth',
+    load: 'POST /api/auth/sign-in/email, scrypt in process, 20 users',
   };
   const login = await m.measureGroup(ctx, {
     unit: '/s',
     sides: [
       http.loginSide(ctx, cached.server, logins, 'bcrypt cost 11 in PostgreSQL', loginLoad),
-      http.httpSide(ctx, { ...signIn, resource: ['Better Auth', signInLoad] }, loginLoad),
+      http.httpSide(ctx, signIn, loginLoad),
     ],
     rows: [[ROWS.c, [0, ROWS.login], [1, ROWS.signIn], 1]],
     settings: {
