@@ -76,10 +76,7 @@ export async function run(ctx: m.RunContext) {
   const same = `the same, ${count(small)} live sessions`;
   // What PostgreSQL's own lookup loses between the two sizes, to read the third row against.
   const scaling = ([, , ss = [], sl = []]: number[][]) => {
-    const r = m.summarize(sl.map((x, i) => x / (ss[i] as number)));
-    const [ratio = 0, min = 0, max = 0] = [r.median, r.min, r.max].map((x) => m.round(x, 3));
-    const k = 'pgbenchLargeVsSmall';
-    return { small, large, [`${k}Ratio`]: ratio, [`${k}Min`]: min, [`${k}Max`]: max };
+    return { small, large, ...m.ratioSettings(sl, ss, 'pgbenchLargeVsSmall', 'Ratio') };
   };
   const order = 'four sides per round, order rotated and reversed every other round';
   const group = await m.measureGroup(ctx, {

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import pg from 'pg';
 import { createAuthClient } from '../packages/client/src/index.ts';
 import type { AuthClient, Session } from '../packages/client/src/types.ts';
-import { callsPerSecond } from './lib/measure.ts';
+import { callsPerSecond, type RunContext } from './lib/measure.ts';
 
 /** A time two processes read alike: the wall clock at process start plus a monotonic clock,
  * which NTP slews alike in both; on one machine they agree unless the clock is stepped. */
@@ -16,11 +16,14 @@ export const stamp = (): number => performance.timeOrigin + performance.now();
 export type Child = { ask<T>(cmd: string, data?: object, ms?: number): Promise<T>; stop(): void };
 type Answer = { result?: unknown; error?: string };
 
-/** Forks this module in `mode` (gc exposed, for mitata); it dies with `signal`. One request at a
- * time: each is answered by the next message. */
-export async function forkChild(mode: string, signal: AbortSignal): Promise<Child> {
-  const execArgv = ['--import', 'tsx', '--expose-gc'];
+/** Forks this module in `mode` (gc exposed, for mitata), stopped after the scenario (it dies with
+ * ctx.signal), and starts it with `start`. One request at a time: each is answered by the next
+ * message. */
+export async function forkChild(ctx: RunContext, mode: string, start: object): Promise<Child> {
+  const [execArgv, signal] = [['--import', 'tsx', '--expose-gc'], ctx.signal];
   const child = fork(new URL(import.meta.url), [mode], { execArgv, signal, stdio: 'inherit' });
+  const stop = () => void (child.connected && child.disconnect());
+  ctx.defer(stop);
   const exited = once(child, 'exit').then(([code]) => Promise.reject(new Error(`${code}`)));
   exited.catch(() => {});
   const next = (ms: number) => {
@@ -35,7 +38,8 @@ export async function forkChild(mode: string, signal: AbortSignal): Promise<Chil
     return result as T;
   };
   await next(30_000); // it says it is ready
-  return { ask, stop: () => child.connected && child.disconnect() };
+  await ask('start', start);
+  return { ask, stop };
 }
 
 type Message = Record<string, unknown>;
@@ -69,7 +73,7 @@ const close = async () => {
 if (mode === 'cached' || mode === 'map') {
   let validate: (token: string) => Promise<Session | null> = async () => null;
   let tokens: string[] = [];
-  const prime = async (m: Message) => {
+  const start = async (m: Message) => {
     tokens = m.tokens as string[];
     const c = clientOf(m, mode === 'map');
     await c.cache?.ready(10_000);
@@ -81,7 +85,8 @@ if (mode === 'cached' || mode === 'map') {
   };
   // One round: the same call on both sides, `validate` aside; mitata awaits it in batches of
   // thousands, so that reading the clock weighs nothing on calls of ~100 ns. Then every token
-  // must still answer a session, from a cache still live and full.
+  // must still answer a session, from a cache still live and full: every call was a hit, where
+  // a miss would be a database round trip.
   const loop = async (m: Message) => {
     let i = 0;
     const call = () => validate(tokens[i++ % tokens.length] as string);
@@ -89,9 +94,12 @@ if (mode === 'cached' || mode === 'map') {
     let nulls = 0;
     for (const t of tokens) if ((await validate(t)) === null) nulls++;
     const [subscribed, size] = [sdk?.cache?.subscribed, sdk?.cache?.size];
-    return { rate, nulls, subscribed, size };
+    const full = !nulls && subscribed !== false && (size ?? tokens.length) === tokens.length;
+    if (!full)
+      throw new Error(`the cache was not live and full: ${JSON.stringify({ nulls, size })}`);
+    return rate;
   };
-  serve({ prime, loop }, close);
+  serve({ start, loop }, close);
 } else if (mode === 'listener') {
   type Watch = { sessionId?: string; payload?: string; size?: number };
   let watching: (Watch & { done(at: number, evicted?: boolean): void }) | null = null;

@@ -37,12 +37,6 @@ export async function run(ctx: m.RunContext) {
   const [samples, warmSamples] = ctx.quick ? [100, 10] : [1000, 50];
   const perRound = Math.ceil(samples / rounds);
   const b = await createDatabase(ctx, 'sdk');
-  const fork = async (mode: string, message: object) => {
-    const child = await forkChild(mode, ctx.signal);
-    ctx.defer(child.stop);
-    await child.ask(mode === 'listener' ? 'start' : 'prime', { ...message, maxAgeMs: MAX_AGE_MS });
-    return child;
-  };
   // 1,000 sessions that every measure validates and nobody revokes, then one for each sample
   // of the revocation side (in SQL, bcrypt cost 4, 10 users with role member).
   const count = 1000 + perRound * rounds + warmSamples;
@@ -53,31 +47,16 @@ export async function run(ctx: m.RunContext) {
   // 1. Each side a process of its own: a figure of tens of nanoseconds a call is at the mercy
   // of whatever shares its heap and JIT state (the same call site seeing two functions).
   const [seconds, warm] = [m.secondsOf(ctx, 3, 1), ctx.quick ? 0.5 : 1];
-  type Loop = { rate: number; nulls: number; subscribed?: boolean; size?: number };
   const loopSide = async (mode: string, label: string, loop: string) => {
-    const child = await fork(mode, { databaseUrl: b.url, tokens });
-    const run = (s: number) => async () => {
-      const r = await child.ask<Loop>('loop', { seconds: s }, s * 1000 + 60_000);
-      // Every call must have been a hit: a miss would be a database round trip.
-      if (r.nulls || r.subscribed === false || (r.size ?? 1000) !== 1000) {
-        throw new Error(`the cache was not live and full: ${JSON.stringify(r)}`);
-      }
-      return r.rate;
-    };
+    const child = await forkChild(ctx, mode, { databaseUrl: b.url, tokens, maxAgeMs: MAX_AGE_MS });
+    const run = (s: number) => () => child.ask<number>('loop', { seconds: s }, s * 1000 + 60_000);
     const command = `mitata measure: ${loop}, i cycling over 1000 tokens, ${seconds} s`;
     return { label, warm: run(warm), run: run(seconds), command, stop: child.stop };
   };
-  const vsMap = (values: number[][]): m.Settings => {
-    const [sdk = [], map = []] = values;
-    const r = m.summarize(sdk.map((x, i) => x / (map[i] as number)));
-    const mapGet = m.summarize(map);
-    return {
-      mapGetMedianPerSecond: Math.round(mapGet.median),
-      mapGetSpreadPct: m.round(mapGet.spreadPct),
-      ratioToMapGetMedian: m.round(r.median, 3),
-      ratioToMapGetMin: m.round(r.min, 3),
-      ratioToMapGetMax: m.round(r.max, 3),
-    };
+  const vsMap = ([sdk = [], map = []]: number[][]): m.Settings => {
+    const { median: mid, spreadPct: pct } = m.summarize(map);
+    const mapGet = { mapGetMedianPerSecond: Math.round(mid), mapGetSpreadPct: m.round(pct) };
+    return { ...mapGet, ...m.ratioSettings(sdk, map, 'ratioToMapGet') };
   };
   const settings = { tokens: 1000, secondsPerRound: seconds, warmupSeconds: warm, rounds };
   const loops = [
@@ -92,7 +71,8 @@ export async function run(ctx: m.RunContext) {
   });
   for (const side of loops) side.stop();
   // 2. Process A (this one) commits on a connection of its own; process B (listener) watches.
-  const listener = await fork('listener', { databaseUrl: b.url, channel: CHANNEL });
+  const start = { databaseUrl: b.url, channel: CHANNEL, maxAgeMs: MAX_AGE_MS };
+  const listener = await forkChild(ctx, 'listener', start);
   const revoker = new pg.Client({ connectionString: b.url });
   await revoker.connect();
   ctx.defer(() => revoker.end());
@@ -135,10 +115,8 @@ export async function run(ctx: m.RunContext) {
       const xs: Sample[] = [];
       for (let i = 0; i < n; i++) xs.push(await sample(side === 0));
       if (keep) taken[side]?.push(...xs);
-      return m.percentile(
-        xs.map((x) => x.delayMs),
-        99,
-      );
+      const delays = xs.map((x) => x.delayMs);
+      return m.percentile(delays, 99);
     };
     return { label, command, warm: series(warmSamples, false), run: series(perRound, true) };
   };

@@ -75,6 +75,14 @@ export function summarize(values: readonly number[]): Summary {
   return { values: [...values], median: m, min, max, spreadPct: m ? ((max - min) / m) * 100 : 0 };
 }
 
+/** The per-round ratios a / b as settings: `<name>Median` (or `<name><median>`), `<name>Min`,
+ * `<name>Max`, to 3 digits. */
+export function ratioSettings(a: number[], b: number[], name: string, median = 'Median') {
+  const r = summarize(a.map((x, i) => x / (b[i] as number)));
+  const [mid, min, max] = [r.median, r.min, r.max].map((x) => round(x, 3));
+  return { [`${name}${median}`]: mid, [`${name}Min`]: min, [`${name}Max`]: max };
+}
+
 /** The p-th percentile (0 < p ≤ 100) by the nearest rank: a value that occurred. */
 export function percentile(values: readonly number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);
