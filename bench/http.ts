@@ -32,7 +32,7 @@ export async function run(ctx: RunContext) {
   const nodeHttp = (values: number[][]) => ({
     bareNodeHttpReqPerSec: Math.round(median(values[1] ?? [])),
   });
-  const sessions = await measureGroup(ctx, {
+  await measureGroup(ctx, {
     unit: 'req/s',
     sides: [
       gateway,
@@ -50,7 +50,7 @@ export async function run(ctx: RunContext) {
   // Logins of 20 users in turn, 8 connections so that the hashing slots never wait for one.
   const users = await pg.registerUsers(b.db, 'bench_http_login_', 20, 10);
   const loginLoad = { connections: 8, seconds, warmup };
-  const logins = await measureGroup(ctx, {
+  await measureGroup(ctx, {
     unit: '/s',
     sides: [
       http.loginSide(ctx, gateway.server, users, 'bcrypt cost 10', loginLoad),
@@ -59,8 +59,4 @@ export async function run(ctx: RunContext) {
     rows: [['POST /v1/login vs crypt() (bcrypt cost 10)', [0, LOGIN], [1, CRYPT], 0.9]],
     settings: { connections: 8, cryptClients: 2, ...runs, bcryptCost: 10, hashConcurrency: 2 },
   });
-  return {
-    comparisons: [...sessions.comparisons, ...logins.comparisons],
-    resources: [...sessions.resources, ...logins.resources],
-  };
 }

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as http from './http.ts';
 import * as md from './lib/markdown.ts';
-import type { RunContext, ScenarioResult } from './lib/measure.ts';
+import type { RunContext } from './lib/measure.ts';
 import { adminQuery, pgbenchVersion } from './lib/pg.ts';
 import * as machine from './machine.ts';
 import * as peer from './peer/index.ts';
@@ -16,7 +16,7 @@ import * as scale from './scale.ts';
 import * as sdk from './sdk.ts';
 import * as sql from './sql.ts';
 
-type Scenario = { description: string; run(ctx: RunContext): Promise<ScenarioResult> };
+type Scenario = { description: string; run(ctx: RunContext): Promise<void> };
 /** The scenarios, in the order `npm run bench` runs them. */
 const SCENARIOS: Record<string, Scenario> = { sql, http, sdk, machine, peer, scale };
 const NAMES = Object.keys(SCENARIOS);
@@ -113,12 +113,13 @@ async function main(): Promise<number> {
       [errors, ok] = [errors + 1, false];
       log(`!! ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
     };
-    const result = await (SCENARIOS[name] as Scenario).run(ctx).catch(failed);
+    const result = { comparisons: [], measures: [], resources: [], notes: [] };
+    await (SCENARIOS[name] as Scenario).run({ ...ctx, result }).catch(failed);
     // The scenario's servers, processes and databases, the last started first.
     for (const cleanup of cleanups.splice(0).reverse()) {
       await Promise.resolve().then(cleanup).catch(failed);
     }
-    if (result && ok) {
+    if (ok) {
       const took = { ...run, seconds: Math.round((Date.now() - started) / 1000) };
       const environment = { ...env, loadavgAtEnd: load() };
       const stored = { scenario: name, run: took, environment, ...result };

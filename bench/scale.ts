@@ -53,7 +53,7 @@ export async function run(ctx: m.RunContext) {
   const need = large * 700 + 2 * ended * 500 + 4 * GIB;
   const gib = (n: number) => `${(n / GIB).toFixed(1)} GiB`;
   if (free < need) throw new Error(`${gib(need)} of disk needed, ${gib(free)} free`);
-  const [started, notes] = [Date.now(), [] as string[]];
+  const [started, { notes, measures }] = [Date.now(), ctx.result];
   const sized = async (d: { b: pg.BenchDatabase; n: number; insertSeconds: number }) => {
     return { ...d, sizes: (await d.b.db.query<Sizes>(SIZES)).rows[0] as Sizes };
   };
@@ -79,7 +79,7 @@ export async function run(ctx: m.RunContext) {
     return { small, large, ...m.ratioSettings(sl, ss, 'pgbenchLargeVsSmall', 'Ratio') };
   };
   const order = 'four sides per round, order rotated and reversed every other round';
-  const group = await m.measureGroup(ctx, {
+  await m.measureGroup(ctx, {
     unit: 'tps',
     sides,
     rows: [
@@ -108,13 +108,13 @@ export async function run(ctx: m.RunContext) {
   const quick = `Quick run: ${count(small)} and ${count(large)} sessions, ${count(ended)} purged; the figures check that the scenario works.`;
   if (ctx.quick) notes.push(quick);
   // biome-ignore format: a table, a row a line
-  const measures: [string, number, string, string][] = [
+  const sizes: [string, number, string, string][] = [
     ['sessions table per million sessions', perM(z.table), 'MiB', `pg_table_size (heap ${perM(z.heap)} MiB, with TOAST, free space and visibility maps), ${where}`],
     ['sessions indexes per million sessions', perM(z.indexes), 'MiB', `pg_indexes_size; MiB each: ${each.join(', ')}`],
     ['sessions total per million sessions', perM(z.total), 'MiB', `pg_total_relation_size, ${where}; pgbench_accounts: ${perM(z.accounts)} MiB per million rows`],
     [`database size at ${short(large)} sessions`, m.round(z.database / MIB), 'MiB', `pg_database_size: sessions, ${count(large / 10)} users, ${count(large)} pgbench_accounts rows`],
     ['inserting sessions, per million (setup)', m.round(perMillion), 's', 'INSERT … SELECT from generate_series, 1,000,000 rows a statement, indexes in place'],
   ];
-  const sizes = measures.map(([name, value, unit, detail]) => ({ name, value, unit, detail }));
-  return { comparisons: group.comparisons, measures: [...sizes, ...purges], notes };
+  measures.push(...sizes.map(([name, value, unit, detail]) => ({ name, value, unit, detail })));
+  measures.push(...purges);
 }

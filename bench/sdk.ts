@@ -63,7 +63,7 @@ export async function run(ctx: m.RunContext) {
     await loopSide('cached', 'SDK client.validate, cached', SDK_LOOP),
     await loopSide('map', 'async Map.get', MAP_LOOP),
   ];
-  const validate = await m.measureGroup(ctx, {
+  await m.measureGroup(ctx, {
     unit: '/s',
     sides: loops,
     rows: [[NAMES.validate, [0, SDK], [1, MAP], 1, vsMap, { value: 500_000 }]],
@@ -130,7 +130,7 @@ export async function run(ctx: m.RunContext) {
     const bare = { bareP50Ms, bareP99Ms, viaParentP99Ms, bareViaParentP99Ms };
     return { ...all, ...bare, bareRoundP99MedianMs, clockOffsetUs };
   };
-  const propagation = await m.measureGroup(ctx, {
+  await m.measureGroup(ctx, {
     unit: 'ms',
     sides: [
       seriesSide(0, 'logout → SDK cache evicted', LOGOUT_LOOP),
@@ -143,7 +143,7 @@ export async function run(ctx: m.RunContext) {
   // 3. GET /v1/session with and without the gateway's cache.
   const { seconds: s, warmup, runs } = m.timing(ctx, 8, 3);
   const load = http.sessionLoad(ctx, b.url, tokens, { connections: 20, seconds: s, warmup });
-  const gateway = await m.measureGroup(ctx, {
+  await m.measureGroup(ctx, {
     unit: 'req/s',
     sides: [await load.gateway(true), await load.gateway(false), await load.bare()],
     rows: [
@@ -152,8 +152,4 @@ export async function run(ctx: m.RunContext) {
     ],
     settings: { connections: 20, ...runs, tokens: 1000 },
   });
-  return {
-    comparisons: [...validate.comparisons, ...propagation.comparisons, ...gateway.comparisons],
-    resources: gateway.resources,
-  };
 }

@@ -4,14 +4,7 @@
  * while validate runs: seconds per million (≤ 2), validation p99 during it vs idle (≤ 2).
  * `--quick`: 100,000 ended. */
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  type Measure,
-  measureGroup,
-  percentile,
-  type RunContext,
-  round,
-  timing,
-} from './lib/measure.ts';
+import { measureGroup, percentile, type RunContext, round, timing } from './lib/measure.ts';
 import * as pg from './lib/pg.ts';
 
 export const description = `pgauth.validate vs pgbench -S, pgauth.login vs bare crypt(), purge under load, over pgbench`;
@@ -26,7 +19,7 @@ export async function run(ctx: RunContext) {
   await b.db.exec('checkpoint');
   const common = { url: b.url, clients: 4 };
   const script: [string, string] = ['validate.sql', pg.validateScript(1e5)];
-  const validate = await measureGroup(ctx, {
+  await measureGroup(ctx, {
     unit: 'tps',
     sides: [
       pg.pgbenchSide(ctx, 'pgauth.validate', { ...common, script }, t),
@@ -43,7 +36,7 @@ export async function run(ctx: RunContext) {
   const loginRun = { ...common, clients: 2, script: ['login.sql', LOGIN] as [string, string] };
   const login = pg.pgbenchSide(ctx, 'pgauth.login', loginRun, t);
   const loginLabel = 'select * from pgauth.login(username, password)';
-  const logins = await measureGroup(ctx, {
+  await measureGroup(ctx, {
     unit: '/s',
     sides: [login, await pg.cryptSide(ctx, b, user, t)],
     rows: [['login vs crypt() (bcrypt cost 10)', [0, loginLabel], [1, CRYPT], 0.9]],
@@ -56,13 +49,13 @@ export async function run(ctx: RunContext) {
   );
   const { ok, failed } = audit.rows[0] ?? { ok: 0, failed: 0 };
   if (failed > 0 || ok < login.transactions) throw new Error(`logins: ${ok} ok, ${failed} failed`);
-  const measures = await purgeUnderLoad(ctx, b, { ...common, script });
-  return { comparisons: [...validate.comparisons, ...logins.comparisons], measures };
+  await purgeUnderLoad(ctx, b, { ...common, script });
 }
 
 /** Adds `ended` abandoned sessions to the 100,000 live ones, measures the sessions' size, then
  * times one purge_expired() started 2 s into a run of the validate load, and compares the p99
- * of the validations that ended during it with that of an idle run just before. */
+ * of the validations that ended during it with that of an idle run just before: three measures
+ * of the scenario. */
 async function purgeUnderLoad(ctx: RunContext, b: pg.BenchDatabase, load: pg.PgbenchRun) {
   const ended = ctx.quick ? 1e5 : 1e6;
   await pg.addEnded(ctx, b, 1e5, ended);
@@ -85,10 +78,9 @@ async function purgeUnderLoad(ctx: RunContext, b: pg.BenchDatabase, load: pg.Pgb
   ctx.log(`purge_expired(): ${ended} in ${seconds.toFixed(2)} s; p99 ${p99(inside)} / ${idle} ms`);
   const n = (x: number) => x.toLocaleString('en-US');
   // biome-ignore format: a table, a row a line
-  const measures: Measure[] = [
+  ctx.result.measures.push(
     { name: 'sessions table and indexes per million sessions', value: perM(size?.total), unit: 'MiB', detail: `pg_total_relation_size (indexes ${perM(size?.indexes)} MiB) over ${n(size?.n ?? 0)} sessions after VACUUM; target ≤ 200` },
     { name: 'purge_expired() per million ended sessions, under validation load', value: round((seconds * 1e6) / ended, 2), unit: 's', detail: `one call deleting ${n(ended)} abandoned sessions among 100,000 live ones while 4 clients validate; target ≤ 2` },
     { name: 'validation p99 during the purge / idle', value: ratio, unit: '×', detail: `p99 of the ${n(inside.length)} validations that ended during the purge, ${round(p99(inside), 2)} ms, over an idle 5 s run's, ${round(idle, 2)} ms${last < end ? ' (the load ended before the purge)' : ''}; target ≤ 2` },
-  ];
-  return measures;
+  );
 }

@@ -16,6 +16,9 @@ export type RunContext = {
   /** Cleans up after the scenario, done or failed: the last registered first (servers stop
    * before the database they use is dropped). */
   defer(cleanup: () => unknown): void;
+  /** What the scenario found: measureGroup adds its comparisons and resource use, the scenario
+   * its measures and notes. */
+  result: Required<ScenarioResult>;
 };
 export const roundsOf = (ctx: RunContext): number => ctx.rounds ?? (ctx.quick ? 2 : 5);
 export const secondsOf = (ctx: RunContext, full: number, quick: number): number =>
@@ -130,8 +133,8 @@ function judge(ratio: Summary, target: number | null): string {
   return ratio.max >= target ? 'FAIL?' : 'FAIL';
 }
 
-/** Warms every side up, runs the rounds, returns the rows as comparisons and the resource use of
- * the sides. The order changes every round so that a drift of the machine (another tenant, a
+/** Warms every side up, runs the rounds, adds the rows as comparisons and the resource use of the
+ * sides to the scenario's result. The order changes every round so that a drift of the machine (another tenant, a
  * checkpoint, a CPU clocking down) weighs on every side alike: two sides alternate (AB, BA…);
  * more are rotated every other round and reversed every other round. */
 export async function measureGroup(
@@ -168,5 +171,6 @@ export async function measureGroup(
     const [unit, verdict] = [g.unit, judge(ratio, target)];
     return { name, unit, pgauth, baseline, ratio, target, verdict, settings, commands };
   });
-  return { comparisons, resources: after.flatMap((x) => (x.resource ? [x.resource] : [])) };
+  ctx.result.comparisons.push(...comparisons);
+  ctx.result.resources.push(...after.flatMap((x) => (x.resource ? [x.resource] : [])));
 }
