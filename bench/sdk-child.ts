@@ -101,32 +101,26 @@ if (mode === 'cached' || mode === 'map') {
   };
   serve({ start, loop }, close);
 } else if (mode === 'listener') {
-  type Watch = { sessionId?: string; payload?: string; size?: number };
-  let watching: (Watch & { done(at: number, evicted?: boolean): void }) | null = null;
-  let seen: Promise<{ at: number; evicted?: boolean }> | null = null;
-  const arm = (w: Watch) => {
+  // The sample under way: the session id whose eviction (the cache then one entry smaller than
+  // `size`) or the NOTIFY payload that `seen` waits for, and the time it was met.
+  let watch: { key: string; size?: number; met(evicted?: boolean): void } | undefined;
+  let seen: Promise<{ at: number; evicted?: boolean }> | undefined;
+  const arm = (key: string, size?: number) => {
     seen = new Promise((resolve) => {
-      watching = { ...w, done: (at, evicted) => resolve({ at, evicted }) };
+      watch = { key, size, met: (evicted) => resolve({ at: stamp(), evicted }) };
     });
-  };
-  const met = (w: NonNullable<typeof watching>, evicted?: boolean) => {
-    const at = stamp();
-    watching = null;
-    w.done(at, evicted);
   };
   const start = async (m: Message) => {
     sdk = clientOf(m);
     const cache = sdk.cache as NonNullable<AuthClient['cache']>;
     cache.onEvict((ids) => {
-      const w = watching;
-      if (w?.sessionId && ids.includes(w.sessionId)) met(w, cache.size === (w.size as number) - 1);
+      if (watch?.size && ids.includes(watch.key)) watch.met(cache.size === watch.size - 1);
     });
     await cache.ready(10_000);
     listen = new pg.Client({ connectionString: m.databaseUrl as string });
     await listen.connect();
     listen.on('notification', (n) => {
-      const w = watching;
-      if (n.channel === m.channel && w?.payload && n.payload === w.payload) met(w);
+      if (n.channel === m.channel && !watch?.size && n.payload === watch?.key) watch?.met();
     });
     await listen.query(`listen ${pg.escapeIdentifier(m.channel as string)}`);
   };
@@ -135,8 +129,8 @@ if (mode === 'cached' || mode === 'map') {
     const [c, size] = [sdk as AuthClient, sdk?.cache?.size as number];
     const session = await c.validate(m.token as string);
     if (!session || c.cache?.size !== size + 1) throw new Error('a live token was not cached');
-    arm({ sessionId: session.sessionId, size: size + 1 });
+    arm(session.sessionId, size + 1);
   };
-  const watchNotify = (m: Message) => arm({ payload: m.payload as string });
+  const watchNotify = (m: Message) => arm(m.payload as string);
   serve({ start, clock: stamp, watchSession, watchNotify, seen: () => seen }, close);
 }

@@ -2,17 +2,14 @@
  * dates are the runs' own, so the same results give the same file, and a diff of BENCHMARKS.md
  * shows what the figures did. Its summary is also what a run prints. */
 import { readFile } from 'node:fs/promises';
-import { type Comparison, formatFigure as f, type Measure, type Resource } from './measure.ts';
+import type { Comparison, Measure, Resource, ScenarioResult } from './measure.ts';
+import { formatFigure as f } from './measure.ts';
 
 /** A result file; `run` holds its options and how long it took (s). */
-export type StoredResult = {
+export type StoredResult = ScenarioResult & {
   scenario: string;
   run?: { quick: boolean; rounds?: number | null; measureSeconds?: number | null; seconds: number };
   environment: Record<string, unknown>;
-  comparisons: Comparison[];
-  measures?: Measure[];
-  resources?: Resource[];
-  notes?: string[];
 };
 
 /** The result files of these scenarios that exist, in this order. */

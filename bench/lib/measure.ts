@@ -86,7 +86,7 @@ export function ratioSettings(a: number[], b: number[], name: string, median = '
   return { [`${name}${median}`]: mid, [`${name}Min`]: min, [`${name}Max`]: max };
 }
 
-/** The p-th percentile (0 < p ≤ 100) by the nearest rank: a value that occurred. */
+/** The p-th percentile by the nearest rank: a value that occurred (p 0: the lowest). */
 export function percentile(values: readonly number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.min(s.length, Math.max(1, Math.ceil((p / 100) * s.length))) - 1] as number;
