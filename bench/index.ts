@@ -39,11 +39,9 @@ const version = async (path: string) =>
 
 /** Where and with what a scenario ran: the figures mean nothing without it. */
 async function environment(): Promise<Record<string, unknown>> {
-  const packages: Record<string, string> = {};
-  for (const name of ['fastify', 'pg', 'better-auth', 'autocannon', '@electric-sql/pglite']) {
-    const v = await version(`node_modules/${name}/package.json`);
-    if (v) packages[name] = v;
-  }
+  const names = ['fastify', 'pg', 'better-auth', 'autocannon', '@electric-sql/pglite'];
+  const found = await Promise.all(names.map((n) => version(`node_modules/${n}/package.json`)));
+  const packages = Object.fromEntries(names.map((n, i) => [n, found[i]]).filter(([, v]) => v));
   const osRelease = await readFile('/etc/os-release', 'utf8').catch(() => '');
   const os = /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(osRelease)?.[1] ?? process.platform;
   const [server] = await adminQuery<{ v: string }>(`select current_setting('server_version') v`);
@@ -101,7 +99,8 @@ async function main(): Promise<number> {
   const [quick, signal, results] = [values.quick, abort.signal, [] as md.StoredResult[]];
   const cleanups: (() => unknown)[] = [];
   const defer = (cleanup: () => unknown) => void cleanups.push(cleanup);
-  const ctx = { scratchDir: SCRATCH, rounds, seconds, quick, signal, log, defer };
+  const given = { scratchDir: SCRATCH, rounds: rounds ?? (quick ? 2 : 5), seconds, quick };
+  const ctx = { ...given, signal, log, defer };
   const run = { quick, rounds, measureSeconds: seconds };
   let errors = 0;
   await mkdir(SCRATCH, { recursive: true });

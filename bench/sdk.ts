@@ -33,7 +33,7 @@ const NAMES = {
 type Sample = { delayMs: number; viaParentMs: number };
 
 export async function run(ctx: m.RunContext) {
-  const rounds = m.roundsOf(ctx);
+  const rounds = ctx.rounds;
   const [samples, warmSamples] = ctx.quick ? [100, 10] : [1000, 50];
   const perRound = Math.ceil(samples / rounds);
   const b = await createDatabase(ctx, 'sdk');
@@ -46,7 +46,7 @@ export async function run(ctx: m.RunContext) {
   await b.db.exec('checkpoint');
   // 1. Each side a process of its own: a figure of tens of nanoseconds a call is at the mercy
   // of whatever shares its heap and JIT state (the same call site seeing two functions).
-  const [seconds, warm] = [m.secondsOf(ctx, 3, 1), ctx.quick ? 0.5 : 1];
+  const { seconds, warmup: warm } = m.timing(ctx, 3, 1, 1, 0.5);
   const loopSide = async (mode: string, label: string, loop: string) => {
     const child = await forkChild(ctx, mode, { databaseUrl: b.url, tokens, maxAgeMs: MAX_AGE_MS });
     const run = (s: number) => () => child.ask<number>('loop', { seconds: s }, s * 1000 + 60_000);

@@ -72,12 +72,10 @@ export const LOGIN_LOAD =
  * for it, sent as JSON: the least one database round trip a request costs. */
 const BARE_SERVER = `const session = { user_id: '00000000-0000-4000-8000-000000000000', username: 'bench_http_user',
   roles: [], session_id: '00000000-0000-4000-8000-000000000001', expires_at: '2030-01-01T00:00:00.000Z' };
-let close;
 if (process.argv[2] === 'fastify') {
   const app = (await import('fastify')).default({ logger: false });
   app.get('/v1/session', async (req, reply) => reply.header('cache-control', 'no-store').send(session));
   console.log('bare listening on ' + (await app.listen({ port: 0, host: '127.0.0.1' })));
-  close = () => app.close();
 } else {
   const body = JSON.stringify(session);
   const headers = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
@@ -88,15 +86,12 @@ if (process.argv[2] === 'fastify') {
     answer = (req, res) => pool.query({ name: 'validate', text, values: [req.headers.authorization.slice(7)] }).then(
       (r) => res.writeHead(r.rows.length ? 200 : 401, headers).end(JSON.stringify(r.rows[0] ?? null)),
       () => res.writeHead(500).end());
-    close = () => pool.end();
+    process.on('SIGTERM', () => pool.end().then(() => process.exit(0)));
   }
   const server = (await import('node:http')).createServer((req, res) => answer(req, res));
   await new Promise((done) => server.listen(0, '127.0.0.1', done));
   console.log('bare listening on http://127.0.0.1:' + server.address().port);
-  const end = close ?? (async () => {});
-  close = () => new Promise((done) => server.close(done)).then(end);
 }
-process.on('SIGTERM', () => close().then(() => process.exit(0)));
 `;
 
 /** The bare servers by kind: their process name and settings prefix. */

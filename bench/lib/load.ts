@@ -5,6 +5,7 @@
  *
  *   node --import tsx bench/lib/load.ts -c CONNECTIONS -d SECONDS URL < requests.json */
 import { createRequire } from 'node:module';
+import { json } from 'node:stream/consumers';
 import { parseArgs } from 'node:util';
 
 type Result = {
@@ -19,9 +20,7 @@ const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 const options = { c: { type: 'string' }, d: { type: 'string' } } as const;
 const { values, positionals } = parseArgs({ allowPositionals: true, options });
 const [url, connections, duration] = [positionals[0], Number(values.c), Number(values.d)];
-let input = '';
-for await (const chunk of process.stdin) input += chunk;
-const requests = JSON.parse(input) as object[];
+const requests = (await json(process.stdin)) as object[];
 let next = 0;
 const r = await autocannon({
   url,

@@ -39,12 +39,14 @@ const spread = (c: Comparison) =>
 const measureRow = (m: Measure) => [m.name, `${f(m.value)} ${m.unit}`, m.detail];
 const optional = (n?: number) => (n === undefined ? '' : f(n));
 
+/** A side's median, with its unit. */
+const med = (c: Comparison, k: 'pgauth' | 'baseline') => `${f(c[k].median)} ${c.unit}`;
+
 /** Every comparison, the figures without a baseline, and the resource use of the servers. */
 export function summary(results: StoredResult[]): string {
   const row = (r: StoredResult, c: Comparison) => {
-    const figure = (x: Comparison['pgauth']) => `${f(x.median)} ${c.unit}`;
-    const [pgauth, baseline] = [figure(c.pgauth), figure(c.baseline)];
     const [ratio, target] = [r3(c.ratio.median), c.target === null ? '—' : `≥ ${c.target}`];
+    const [pgauth, baseline] = [med(c, 'pgauth'), med(c, 'baseline')];
     return [name(r), c.name, pgauth, baseline, ratio, target, c.verdict, spread(c)];
   };
   const rows = results.flatMap((r) => r.comparisons.map((c) => row(r, c)));
@@ -209,23 +211,18 @@ lines of each comparison are in its section below. Every run also keeps its raw 
 round) in \`.bench/results-<scenario>.json\`, from which this file is generated.`;
 
 function comparison(c: Comparison): string {
-  const rounds = (xs: number[]) => xs.map((v) => f(v)).join(', ');
   const target = c.target === null ? 'no target' : `target ≥ ${c.target}`;
-  const ratios = c.ratio.values.map(r3).join(', ');
-  const side = (k: 'pgauth' | 'baseline') => {
-    return [`${k}: ${c[k].label}`, `${f(c[k].median)} ${c.unit}`, rounds(c[k].values)];
-  };
-  const ratio = ['ratio pgauth / baseline', r3(c.ratio.median), ratios];
-  const rows = [side('pgauth'), side('baseline'), ratio];
+  const rounds = (k: 'pgauth' | 'baseline') => c[k].values.map((v) => f(v)).join(', ');
+  const side = (k: 'pgauth' | 'baseline') => [`${k}: ${c[k].label}`, med(c, k), rounds(k)];
+  const ratio = ['ratio pgauth / baseline', r3(c.ratio.median), c.ratio.values.map(r3).join(', ')];
   const out = [`### ${c.name}: ${c.verdict} (ratio ${r3(c.ratio.median)}, ${target})`, ''];
-  out.push(table('side | median | rounds', 'lrl', rows), '', `Spread: ${spread(c)}.`);
-  const us = (n: number) => n.toLocaleString('en-US');
-  const value = (v: unknown) => (Number.isInteger(v) ? us(v as number) : `${v}`);
+  out.push(table('side | median | rounds', 'lrl', [side('pgauth'), side('baseline'), ratio]));
+  out.push('', `Spread: ${spread(c)}.`);
+  const value = (v: unknown) => (Number.isInteger(v) ? (v as number).toLocaleString('en-US') : v);
   const settings = Object.entries(c.settings ?? {}).map(([k, v]) => `${code(k)} ${value(v)}`);
   if (settings.length) out.push('', `Settings: ${settings.join(' · ')}.`);
-  const { pgauth = '', baseline = '' } = c.commands ?? {};
-  const commands = [`- pgauth: ${code(pgauth || '?')}`, `- baseline: ${code(baseline || '?')}`];
-  if (c.commands) out.push('', ...commands);
+  const command = (k: 'pgauth' | 'baseline') => `- ${k}: ${code(c.commands?.[k] || '?')}`;
+  if (c.commands) out.push('', command('pgauth'), command('baseline'));
   return out.join('\n');
 }
 

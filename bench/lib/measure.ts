@@ -6,7 +6,8 @@ import { measure } from 'mitata';
 
 export type RunContext = {
   scratchDir: string;
-  rounds?: number;
+  /** --rounds, or 5 (2 with --quick). */
+  rounds: number;
   quick: boolean;
   /** --seconds: the length of every measured run instead of the scenario's. */
   seconds?: number;
@@ -20,16 +21,13 @@ export type RunContext = {
    * its measures and notes. */
   result: Required<ScenarioResult>;
 };
-export const roundsOf = (ctx: RunContext): number => ctx.rounds ?? (ctx.quick ? 2 : 5);
-export const secondsOf = (ctx: RunContext, full: number, quick: number): number =>
-  ctx.seconds ?? (ctx.quick ? quick : full);
-
-/** A scenario's measured runs (`full` s, `quick` with --quick), its warm-ups (`warm` s, 1 with
- * --quick), and the settings that record them. */
+/** A scenario's measured runs (`full` s, `quick` with --quick, --seconds if given), its
+ * warm-ups (`warm` s, `quickWarm` with --quick), and the settings that record them. */
 export type Timing = { seconds: number; warmup: number };
-export function timing(ctx: RunContext, full: number, quick: number, warm = 3) {
-  const [seconds, warmup] = [secondsOf(ctx, full, quick), ctx.quick ? 1 : warm];
-  const runs = { durationSeconds: seconds, rounds: roundsOf(ctx), warmupSeconds: warmup };
+export function timing(ctx: RunContext, full: number, quick: number, warm = 3, quickWarm = 1) {
+  const seconds = ctx.seconds ?? (ctx.quick ? quick : full);
+  const warmup = ctx.quick ? quickWarm : warm;
+  const runs = { durationSeconds: seconds, rounds: ctx.rounds, warmupSeconds: warmup };
   return { seconds, warmup, runs };
 }
 
@@ -143,7 +141,7 @@ export async function measureGroup(
 ) {
   ctx.log(`${g.rows.map((r) => r[0]).join('; ')}: warm-up`);
   for (const side of g.sides) await side.warm?.();
-  const [n, rounds, values] = [g.sides.length, roundsOf(ctx), g.sides.map(() => [] as number[])];
+  const [n, rounds, values] = [g.sides.length, ctx.rounds, g.sides.map(() => [] as number[])];
   for (let r = 0; r < rounds; r++) {
     const order = g.sides.map((_, i) => (i + (n > 2 ? Math.floor(r / 2) : 0)) % n);
     for (const i of r % 2 ? order.reverse() : order) {

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { openPostgres } from '../../packages/client/src/db/postgres.ts';
 import type { Database } from '../../packages/client/src/db/types.ts';
 import { migrate } from '../../packages/pgauth/src/migrate.ts';
-import type { RunContext, Side, Timing } from './measure.ts';
+import type { RunContext, Timing } from './measure.ts';
 
 const ADMIN =
   process.env.PGAUTH_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -83,7 +83,7 @@ export const pgbenchSettings = (clients: number, runs: object) => {
 /** A side running pgbench, `t.warmup` s once, then `t.seconds` s a round; its figure: tps
  * without the connection time. Counts measured transactions. */
 export function pgbenchSide(ctx: RunContext, label: string, run: PgbenchRun, t: Timing) {
-  const tps = async (s: number) => {
+  const tps = async (s: number, measured = false) => {
     const { out, command } = await pgbench(ctx, run, s);
     const tps = /^tps = ([\d.]+) \((?:without initial connection time|excluding)/m.exec(out);
     const done = /^number of transactions actually processed: (\d+)/m.exec(out);
@@ -91,18 +91,15 @@ export function pgbenchSide(ctx: RunContext, label: string, run: PgbenchRun, t: 
       throw new Error(`${command}: no tps, or failed transactions:\n${out}`);
     }
     side.command = command;
-    return [Number(tps[1]), Number(done[1])];
+    if (measured) side.transactions += Number(done[1]);
+    return Number(tps[1]);
   };
-  const side: Side & { transactions: number } = {
+  const side = {
     label,
     command: '',
     transactions: 0,
     warm: () => tps(t.warmup),
-    run: async () => {
-      const [figure = 0, transactions = 0] = await tps(t.seconds);
-      side.transactions += transactions;
-      return figure;
-    },
+    run: () => tps(t.seconds, true),
   };
   return side;
 }

@@ -9,6 +9,7 @@ import { createHmac } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { text } from 'node:stream/consumers';
 import { parseArgs } from 'node:util';
 import { betterAuth } from 'better-auth';
 import { verifyPassword } from 'better-auth/crypto';
@@ -127,17 +128,11 @@ handle = async (req, res) => {
   try {
     if (req.method === 'GET' && path === '/session') return await session(req, res);
     if (!route) return void (await node(req, res));
-    let body = '';
-    for await (const chunk of req) body += chunk;
-    json(res, 200, await route(JSON.parse(body || '{}')));
+    json(res, 200, await route(JSON.parse((await text(req)) || '{}')));
   } catch (err) {
     json(res, 500, { error: `${err}` });
   }
 };
 console.log(`better-auth listening on ${baseURL}`);
 console.log(`cookie cache: ${maxAge ? `on (maxAge ${maxAge} s)` : 'off'}`);
-process.once('SIGTERM', () => {
-  server.close();
-  server.closeAllConnections();
-  pool.end().finally(() => process.exit(0));
-});
+process.once('SIGTERM', () => pool.end().finally(() => process.exit(0)));
