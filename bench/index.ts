@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as http from './http.ts';
 import * as md from './lib/markdown.ts';
-import type { RunContext } from './lib/measure.ts';
+import { type RunContext, round } from './lib/measure.ts';
 import { adminQuery, pgbenchVersion } from './lib/pg.ts';
 import * as machine from './machine.ts';
 import * as peer from './peer/index.ts';
@@ -33,7 +33,7 @@ const USAGE = `usage: npm run bench [-- [NAME…] [--rounds N] [--seconds S] [--
 scenarios:
 ${NAMES.map((n) => `  ${n.padEnd(8)} ${SCENARIOS[n]?.description}`).join('\n')}`;
 
-const load = () => loadavg().map((l) => Math.round(l * 100) / 100);
+const load = () => loadavg().map((l) => round(l, 2));
 const version = async (path: string) =>
   JSON.parse(await readFile(new URL(path, ROOT), 'utf8').catch(() => '{}')).version ?? null;
 
@@ -53,7 +53,7 @@ async function environment(): Promise<Record<string, unknown>> {
     node: process.version,
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? null,
-    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    memoryGiB: round(totalmem() / 2 ** 30),
     loadavg: load(),
     versions: {
       os: `${os}, kernel ${release()}`,

@@ -8,7 +8,7 @@ import * as pg from './lib/pg.ts';
 
 export const description = `validate with 10,000 and 10,000,000 sessions vs pgbench -S, sizes per million, purge_expired()`;
 const [MIB, GIB] = [2 ** 20, 2 ** 30];
-const count = (n: number) => n.toLocaleString('en-US');
+const { count } = m;
 /** 10,000 → '10k', 10,000,000 → '10M'. */
 const short = (n: number) => (n >= 1e6 ? `${n / 1e6}M` : n >= 1e3 ? `${n / 1e3}k` : `${n}`);
 const SIZES = `select pg_relation_size('pgauth.sessions')::float8 as heap,

@@ -4,7 +4,7 @@
  * while validate runs: seconds per million (≤ 2), validation p99 during it vs idle (≤ 2).
  * `--quick`: 100,000 ended. */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { measureGroup, percentile, type RunContext, round, timing } from './lib/measure.ts';
+import { count, measureGroup, percentile, type RunContext, round, timing } from './lib/measure.ts';
 import * as pg from './lib/pg.ts';
 
 export const description = `pgauth.validate vs pgbench -S, pgauth.login vs bare crypt(), purge under load, over pgbench`;
@@ -76,11 +76,10 @@ async function purgeUnderLoad(ctx: RunContext, b: pg.BenchDatabase, load: pg.Pgb
   const last = rows.reduce((m, [at = 0]) => Math.max(m, at), 0);
   const ratio = round(p99(inside) / idle, 2);
   ctx.log(`purge_expired(): ${ended} in ${seconds.toFixed(2)} s; p99 ${p99(inside)} / ${idle} ms`);
-  const n = (x: number) => x.toLocaleString('en-US');
   // biome-ignore format: a table, a row a line
   ctx.result.measures.push(
-    { name: 'sessions table and indexes per million sessions', value: perM(size?.total), unit: 'MiB', detail: `pg_total_relation_size (indexes ${perM(size?.indexes)} MiB) over ${n(size?.n ?? 0)} sessions after VACUUM; target ≤ 200` },
-    { name: 'purge_expired() per million ended sessions, under validation load', value: round((seconds * 1e6) / ended, 2), unit: 's', detail: `one call deleting ${n(ended)} abandoned sessions among 100,000 live ones while 4 clients validate; target ≤ 2` },
-    { name: 'validation p99 during the purge / idle', value: ratio, unit: '×', detail: `p99 of the ${n(inside.length)} validations that ended during the purge, ${round(p99(inside), 2)} ms, over an idle 5 s run's, ${round(idle, 2)} ms${last < end ? ' (the load ended before the purge)' : ''}; target ≤ 2` },
+    { name: 'sessions table and indexes per million sessions', value: perM(size?.total), unit: 'MiB', detail: `pg_total_relation_size (indexes ${perM(size?.indexes)} MiB) over ${count(size?.n ?? 0)} sessions after VACUUM; target ≤ 200` },
+    { name: 'purge_expired() per million ended sessions, under validation load', value: round((seconds * 1e6) / ended, 2), unit: 's', detail: `one call deleting ${count(ended)} abandoned sessions among 100,000 live ones while 4 clients validate; target ≤ 2` },
+    { name: 'validation p99 during the purge / idle', value: ratio, unit: '×', detail: `p99 of the ${count(inside.length)} validations that ended during the purge, ${round(p99(inside), 2)} ms, over an idle 5 s run's, ${round(idle, 2)} ms${last < end ? ' (the load ended before the purge)' : ''}; target ≤ 2` },
   );
 }

@@ -139,7 +139,8 @@ export type Loads = { connections: number; seconds: number; warmup: number };
 
 /** A side that loads one server: first every request once (each must answer 200: a 401 is cheaper
  * than a check), then the warm-up; each measured run keeps its latency and the CPU time the
- * server used meanwhile, per 1,000 requests it answered. */
+ * server used meanwhile, per 1,000 requests it answered, which go to the settings and the
+ * scenario's resource use after the rounds. */
 export function httpSide(ctx: RunContext, spec: HttpSpec, o: Loads) {
   const [url, loads] = [spec.server.url + spec.path, [] as (Load & { cpu: number })[]];
   const line = `node --import tsx bench/lib/load.ts -c ${o.connections} -d ${o.seconds}`;
@@ -171,9 +172,9 @@ export function httpSide(ctx: RunContext, spec: HttpSpec, o: Loads) {
       const rssMiB = round((await pidusage(spec.server.pid)).memory / 2 ** 20);
       ctx.log(`  ${spec.label}: p50/p99 ${p50}/${p99} ms, ${cpuMsPer1000} ms CPU, ${rssMiB} MiB`);
       const [p, load] = [spec.server.prefix, `${spec.load}, autocannon -c ${o.connections}`];
-      const resource = { process: spec.server.name, load, cpuMsPer1000, rssMiB };
+      ctx.result.resources.push({ process: spec.server.name, load, cpuMsPer1000, rssMiB });
       const cpu = { [`${p}CpuMsPer1000`]: cpuMsPer1000, [`${p}RssMiB`]: rssMiB };
-      return { settings: { [`${p}P50Ms`]: p50, [`${p}P99Ms`]: p99, ...cpu }, resource };
+      return { [`${p}P50Ms`]: p50, [`${p}P99Ms`]: p99, ...cpu };
     },
   };
   return side;

@@ -3,7 +3,7 @@
  * shows what the figures did. Its summary is also what a run prints. */
 import { readFile } from 'node:fs/promises';
 import type { Comparison, Measure, Resource, ScenarioResult } from './measure.ts';
-import { formatFigure as f } from './measure.ts';
+import { count, formatFigure as f } from './measure.ts';
 
 /** A result file; `run` holds its options and how long it took (s). */
 export type StoredResult = ScenarioResult & {
@@ -218,7 +218,7 @@ function comparison(c: Comparison): string {
   const out = [`### ${c.name}: ${c.verdict} (ratio ${r3(c.ratio.median)}, ${target})`, ''];
   out.push(table('side | median | rounds', 'lrl', [side('pgauth'), side('baseline'), ratio]));
   out.push('', `Spread: ${spread(c)}.`);
-  const value = (v: unknown) => (Number.isInteger(v) ? (v as number).toLocaleString('en-US') : v);
+  const value = (v: unknown) => (Number.isInteger(v) ? count(v as number) : v);
   const settings = Object.entries(c.settings ?? {}).map(([k, v]) => `${code(k)} ${value(v)}`);
   if (settings.length) out.push('', `Settings: ${settings.join(' · ')}.`);
   const command = (k: 'pgauth' | 'baseline') => `- ${k}: ${code(c.commands?.[k] || '?')}`;

@@ -17,8 +17,8 @@ export type RunContext = {
   /** Cleans up after the scenario, done or failed: the last registered first (servers stop
    * before the database they use is dropped). */
   defer(cleanup: () => unknown): void;
-  /** What the scenario found: measureGroup adds its comparisons and resource use, the scenario
-   * its measures and notes. */
+  /** What the scenario found: measureGroup adds its comparisons, an HTTP side its server's
+   * resource use, the scenario its measures and notes. */
   result: Required<ScenarioResult>;
 };
 /** A scenario's measured runs (`full` s, `quick` with --quick, --seconds if given), its
@@ -91,22 +91,24 @@ export function percentile(values: readonly number[], p: number): number {
 }
 
 export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+/** 10,000,000: a count as the text prints it. */
+export const count = (n: number) => n.toLocaleString('en-US');
 
 /** 31,515 · 633 · 21.8 · 0.80: a figure as the tables print it. */
 export function formatFigure(n: number): string {
-  if (n >= 1000) return Math.round(n).toLocaleString('en-US');
+  if (n >= 1000) return count(Math.round(n));
   return n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
 }
 
 /** A side of a group: `run` is one measured run and returns its figure, after one unmeasured
  * `warm` run; `command` is what it runs, for the record; `after` the rounds gives settings for
- * its rows and its server's resource use. */
+ * its rows. */
 export type Side = {
   label: string;
   command: string;
   run(): Promise<number>;
   warm?(): Promise<unknown>;
-  after?(): Promise<{ settings: Settings; resource?: Resource }>;
+  after?(): Promise<Settings>;
 };
 
 /** Two sides of a group compared: the row's name, the sides' indexes and what each is, its
@@ -131,8 +133,7 @@ function judge(ratio: Summary, target: number | null): string {
   return ratio.max >= target ? 'FAIL?' : 'FAIL';
 }
 
-/** Warms every side up, runs the rounds, adds the rows as comparisons and the resource use of the
- * sides to the scenario's result. The order changes every round so that a drift of the machine (another tenant, a
+/** Warms every side up, runs the rounds, adds the rows as comparisons to the scenario's result. The order changes every round so that a drift of the machine (another tenant, a
  * checkpoint, a CPU clocking down) weighs on every side alike: two sides alternate (AB, BA…);
  * more are rotated every other round and reversed every other round. */
 export async function measureGroup(
@@ -152,9 +153,8 @@ export async function measureGroup(
       ctx.log(`  round ${r + 1}/${rounds}  ${side.label.padEnd(28)} ${figure}`);
     }
   }
-  const after: { settings: Settings; resource?: Resource }[] = [];
-  for (const side of g.sides) after.push((await side.after?.()) ?? { settings: {} });
-  const own = after.map((x) => x.settings);
+  const own: Settings[] = [];
+  for (const side of g.sides) own.push((await side.after?.()) ?? {});
   const comparisons = g.rows.map((row): Comparison => {
     const [name, [i, mine], [j, theirs], target = null, more, abs] = row;
     const a = values[i] as number[];
@@ -170,5 +170,4 @@ export async function measureGroup(
     return { name, unit, pgauth, baseline, ratio, target, verdict, settings, commands };
   });
   ctx.result.comparisons.push(...comparisons);
-  ctx.result.resources.push(...after.flatMap((x) => (x.resource ? [x.resource] : [])));
 }

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { openPostgres } from '../../packages/client/src/db/postgres.ts';
 import type { Database } from '../../packages/client/src/db/types.ts';
 import { migrate } from '../../packages/pgauth/src/migrate.ts';
-import type { RunContext, Timing } from './measure.ts';
+import { count, type RunContext, round, type Timing } from './measure.ts';
 
 const ADMIN =
   process.env.PGAUTH_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -188,7 +188,6 @@ export async function insertSessions(
       );
     });
     ctx.signal.throwIfAborted();
-    const count = (n: number) => n.toLocaleString('en-US');
     if (to - from >= 1e6)
       ctx.log(`  ${b.name}: ${count(last - from + 1)} / ${count(to - from + 1)} sessions`);
   }
@@ -199,8 +198,8 @@ export async function insertSessions(
  * checked: all of them up to 100,000, an even sample of 10,000 of more. */
 export async function sessionsDatabase(ctx: RunContext, label: string, n: number) {
   const b = await createDatabase(ctx, label);
-  ctx.log(`database ${b.name}, ${n.toLocaleString('en-US')} sessions`);
-  const insertSeconds = Math.round((await insertSessions(ctx, b, [1, n])) * 10) / 10;
+  ctx.log(`database ${b.name}, ${count(n)} sessions`);
+  const insertSeconds = round(await insertSessions(ctx, b, [1, n]));
   // pgbench -i (100,000 accounts per unit of scale, a whole number): keep the first n accounts,
   // rewritten without the rest.
   const scale = Math.ceil(n / 100_000);

@@ -114,14 +114,11 @@ export async function run(ctx: m.RunContext) {
   };
   // Each side's cache, and the bare server's figures for scale, in both rows.
   const caches = (pgauthCache: string, betterAuthCache: string, fills = false) => {
-    return (values: number[][], sides: m.Settings[]) => {
-      const bareNodeHttpReqPerSec = Math.round(m.median(values[4] ?? []));
+    return ([, , , , bare = []]: number[][], sides: m.Settings[]) => {
       const rest = { rateLimits: SETTINGS.rateLimits, pgauthCache, betterAuthCache };
-      const more = {
-        betterAuthCacheFills: stats.cacheFills,
-        betterAuthCachedChecks: stats.sessions,
-      };
-      return { bareNodeHttpReqPerSec, ...sides[4], ...rest, ...(fills ? more : {}) };
+      const [betterAuthCacheFills, betterAuthCachedChecks] = [stats.cacheFills, stats.sessions];
+      const more: m.Settings = fills ? { betterAuthCacheFills, betterAuthCachedChecks } : {};
+      return { bareNodeHttpReqPerSec: Math.round(m.median(bare)), ...sides[4], ...rest, ...more };
     };
   };
   const each = { sessionsEachSide: 1000, usersEachSide: 100 };
