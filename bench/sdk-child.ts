@@ -26,18 +26,14 @@ export async function forkChild(ctx: RunContext, mode: string, start: object): P
   ctx.defer(stop);
   const exited = once(child, 'exit').then(([code]) => Promise.reject(new Error(`${code}`)));
   exited.catch(() => {});
-  const next = (ms: number) => {
-    const message = once(child, 'message', { signal: AbortSignal.timeout(ms) });
-    return Promise.race([message as Promise<[Answer]>, exited]);
-  };
+  // A request sent before the child listens waits for it: node keeps it until then.
   const ask = async <T>(cmd: string, data = {}, ms = 30_000): Promise<T> => {
-    const answer = next(ms);
+    const answer = once(child, 'message', { signal: AbortSignal.timeout(ms) });
     child.send({ ...data, cmd });
-    const [{ result, error }] = await answer;
+    const [{ result, error }] = (await Promise.race([answer, exited])) as [Answer];
     if (error) throw new Error(`${mode}: ${error}`);
     return result as T;
   };
-  await next(30_000); // it says it is ready
   await ask('start', start);
   return { ask, stop };
 }
@@ -54,7 +50,6 @@ function serve(handlers: Record<string, (m: Message) => unknown>, close: () => P
     }
   });
   process.once('disconnect', () => void close().finally(() => process.exit(0)));
-  process.send?.({});
 }
 
 const mode = process.send ? process.argv[2] : undefined; // forked, with an IPC channel
@@ -83,10 +78,9 @@ if (mode === 'cached' || mode === 'map') {
     else validate = async (t) => map.get(t) ?? null;
     if (mode === 'map') await c.close();
   };
-  // One round: the same call on both sides, `validate` aside; mitata awaits it in batches of
-  // thousands, so that reading the clock weighs nothing on calls of ~100 ns. Then every token
-  // must still answer a session, from a cache still live and full: every call was a hit, where
-  // a miss would be a database round trip.
+  // One round of mitata (callsPerSecond): the same call on both sides, `validate` aside. Then
+  // every token must still answer a session, from a cache still live and full: every call was a
+  // hit, where a miss would be a database round trip.
   const loop = async (m: Message) => {
     let i = 0;
     const call = () => validate(tokens[i++ % tokens.length] as string);
@@ -103,34 +97,35 @@ if (mode === 'cached' || mode === 'map') {
 } else if (mode === 'listener') {
   // The sample under way: the session id whose eviction (the cache then one entry smaller than
   // `size`) or the NOTIFY payload that `seen` waits for, and the time it was met.
-  let watch: { key: string; size?: number; met(evicted?: boolean): void } | undefined;
+  let armed: { key: string; size?: number; met(evicted?: boolean): void } | undefined;
   let seen: Promise<{ at: number; evicted?: boolean }> | undefined;
   const arm = (key: string, size?: number) => {
     seen = new Promise((resolve) => {
-      watch = { key, size, met: (evicted) => resolve({ at: stamp(), evicted }) };
+      armed = { key, size, met: (evicted) => resolve({ at: stamp(), evicted }) };
     });
   };
   const start = async (m: Message) => {
     sdk = clientOf(m);
     const cache = sdk.cache as NonNullable<AuthClient['cache']>;
     cache.onEvict((ids) => {
-      if (watch?.size && ids.includes(watch.key)) watch.met(cache.size === watch.size - 1);
+      if (armed?.size && ids.includes(armed.key)) armed.met(cache.size === armed.size - 1);
     });
     await cache.ready(10_000);
     listen = new pg.Client({ connectionString: m.databaseUrl as string });
     await listen.connect();
     listen.on('notification', (n) => {
-      if (n.channel === m.channel && !watch?.size && n.payload === watch?.key) watch?.met();
+      if (n.channel === m.channel && !armed?.size && n.payload === armed?.key) armed?.met();
     });
     await listen.query(`listen ${pg.escapeIdentifier(m.channel as string)}`);
   };
-  // The token must be validated and cached here (the cache grows by one) before its logout.
-  const watchSession = async (m: Message) => {
+  // A NOTIFY is watched for by its payload; a logout's token must be validated and cached here
+  // (the cache grows by one) before it is revoked.
+  const watch = async (m: Message) => {
+    if (!m.token) return arm(m.payload as string);
     const [c, size] = [sdk as AuthClient, sdk?.cache?.size as number];
     const session = await c.validate(m.token as string);
     if (!session || c.cache?.size !== size + 1) throw new Error('a live token was not cached');
     arm(session.sessionId, size + 1);
   };
-  const watchNotify = (m: Message) => arm(m.payload as string);
-  serve({ start, clock: stamp, watchSession, watchNotify, seen: () => seen }, close);
+  serve({ start, clock: stamp, watch, seen: () => seen }, close);
 }

@@ -44,8 +44,7 @@ export async function run(ctx: m.RunContext) {
   const [tokens, doomed] = [all.slice(0, 1000), all.slice(1000)];
   await b.db.exec('vacuum analyze');
   await b.db.exec('checkpoint');
-  // 1. Each side a process of its own: a figure of tens of nanoseconds a call is at the mercy
-  // of whatever shares its heap and JIT state (the same call site seeing two functions).
+  // 1. Each side a process of its own (sdk-child.ts says why).
   const { seconds, warmup: warm } = m.timing(ctx, 3, 1, 1, 0.5);
   const loopSide = async (mode: string, label: string, loop: string) => {
     const child = await forkChild(ctx, mode, { databaseUrl: b.url, tokens, maxAgeMs: MAX_AGE_MS });
@@ -94,7 +93,7 @@ export async function run(ctx: m.RunContext) {
     const token = logout ? doomed[next++] : undefined;
     // The size of a pgauth logout notice: one cache key, unique.
     const payload = JSON.stringify({ keys: [randomBytes(8).toString('hex')] });
-    await listener.ask(logout ? 'watchSession' : 'watchNotify', { token, payload });
+    await listener.ask('watch', { token, payload });
     // An eviction not seen within 10 s is lost: an error, not a slow sample.
     const seen = listener.ask<{ at: number; evicted?: boolean }>('seen', {}, 10_000);
     const r = logout

@@ -20,21 +20,21 @@ const pidusage = createRequire(import.meta.url)('pidusage') as (pid: number) => 
 export type Server = { pid: number; url: string; output: string } & Record<Shown, string>;
 type Shown = 'command' | 'name' | 'prefix';
 
-/** Starts `node args…` in the repository (its stderr goes to ours) and waits until its stdout
- * matches `listening`, whose first group is its URL; its command shows the keys of `hide` (a
- * database URL, a file) as their values. Stopped after the scenario, even if it never listens;
- * it dies with ctx.signal. */
+/** Starts `node args…` in the repository, with `env` added to ours (its stderr goes to ours), and
+ * waits until its stdout matches `listening`, whose first group is its URL; its command shows
+ * database URLs as `<url>`. Stopped after the scenario, even if it never listens; it dies with
+ * ctx.signal. */
 export async function startServer(
   ctx: RunContext,
   args: string[],
   listening: RegExp,
   [name, prefix]: [string, string],
-  hide: Record<string, string>,
+  env: Record<string, string> = {},
 ): Promise<Server> {
-  let command = `node ${args.join(' ')}`;
-  for (const [k, v] of Object.entries(hide)) if (k) command = command.replace(k, v);
+  const command = `node ${args.join(' ')}`.replace(/postgres(ql)?:\/\/\S+/g, '<url>');
   const stdio: ('ignore' | 'pipe' | 'inherit')[] = ['ignore', 'pipe', 'inherit'];
-  const child = spawn(process.execPath, args, { cwd: ROOT, signal: ctx.signal, stdio });
+  const options = { cwd: ROOT, signal: ctx.signal, stdio, env: { ...process.env, ...env } };
+  const child = spawn(process.execPath, args, options);
   const exited = once(child, 'exit').catch(() => {});
   const stop = () => {
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
@@ -107,7 +107,7 @@ export async function startBare(ctx: RunContext, kind: keyof typeof BARE, url = 
   await writeFile(`${ctx.scratchDir}/bare-server.mjs`, BARE_SERVER);
   const args = ['.bench/bare-server.mjs', ...(kind === 'node:http' ? [] : [kind]), url];
   const listening = /bare listening on (http:\/\/\S+)/;
-  return startServer(ctx, args.filter(Boolean), listening, BARE[kind], { [url]: '<url>' });
+  return startServer(ctx, args.filter(Boolean), listening, BARE[kind]);
 }
 
 /** One request of a load; every connection sends all the requests of its list in turn. */
@@ -197,8 +197,7 @@ export function sessionLoad(ctx: RunContext, url: string, tokens: string[], o: L
     const args = ['packages/pgauth/bin/pgauth.js', 'serve', '--port', '0', '--database-url', url];
     args.push('--log-level', 'warn', ...(cache ? extra : ['--no-cache', ...extra]));
     const listening = /pgauth listening on (http:\/\/\S+)[\s\S]*validation cache: (\w+)/;
-    const who: [string, string] = ['pgauth gateway', 'pgauth'];
-    const server = await startServer(ctx, args, listening, who, { [url]: '<url>' });
+    const server = await startServer(ctx, args, listening, ['pgauth gateway', 'pgauth']);
     const state = listening.exec(server.output)?.[2];
     if (state !== (cache ? 'on' : 'off')) throw new Error(`cache ${state}`);
     if (cache) return side(server, 'cache', 'gateway, cache');

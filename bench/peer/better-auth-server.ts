@@ -3,10 +3,9 @@
  * benchmark's setup under /bench/, never measured. At its defaults but rate limits (the load is
  * from one address) and telemetry (no network) off. `--migrate` creates its tables first.
  *
- *   node --import tsx bench/peer/better-auth-server.ts --database-url URL --secret-file FILE \
+ *   BETTER_AUTH_SECRET=… node --import tsx bench/peer/better-auth-server.ts --database-url URL \
  *     [--cookie-cache-max-age SECONDS] [--migrate] */
 import { createHmac } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { text } from 'node:stream/consumers';
@@ -20,13 +19,12 @@ import pg from 'pg';
 const { values } = parseArgs({
   options: {
     'database-url': { type: 'string', default: '' },
-    'secret-file': { type: 'string', default: '' },
     'cookie-cache-max-age': { type: 'string' },
     migrate: { type: 'boolean', default: false },
   },
 });
 const maxAge = Number(values['cookie-cache-max-age'] ?? 0);
-const secret = (await readFile(values['secret-file'], 'utf8')).trim();
+const secret = process.env.BETTER_AUTH_SECRET ?? '';
 const json = (res: ServerResponse, status: number, body: unknown) => {
   const text = JSON.stringify(body);
   const length = Buffer.byteLength(text);

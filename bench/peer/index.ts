@@ -3,7 +3,6 @@
  * database of its own: session checks without caches (a), with them (b), logins (c); parity
  * targets, so a ratio above 1 means pgauth answered more a second. Bare node:http for scale. */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
 import * as http from '../lib/http.ts';
 import * as m from '../lib/measure.ts';
 import * as pg from '../lib/pg.ts';
@@ -34,23 +33,20 @@ const SETTINGS = {
 
 export async function run(ctx: m.RunContext) {
   const { seconds, warmup, runs } = m.timing(ctx, 4, 2, 2);
-  const secretFile = `${ctx.scratchDir}/peer/better-auth-secret`;
-  await mkdir(`${ctx.scratchDir}/peer`, { recursive: true });
-  await writeFile(secretFile, randomBytes(32).toString('base64url'), { mode: 0o600 });
-  ctx.defer(() => rm(secretFile, { force: true }));
   // 1,000 sessions on each side, 10 for each of 100 users; 20 login users at the default cost.
   const b = await pg.createDatabase(ctx, 'peer');
   const peer = await pg.createDatabase(ctx, 'peer_betterauth', true);
   const tokens = await pg.loginSessions(b.db, 1000, 'bench_peer_', 100);
   const logins = await pg.registerUsers(b.db, 'bench_peer_login_', 20, 11);
   await b.db.exec('vacuum analyze');
-  // Better Auth without its cookie cache first: it creates its tables.
+  // Better Auth without its cookie cache first: it creates its tables. Both servers sign with
+  // one secret, 32 random bytes in their environment.
+  const env = { BETTER_AUTH_SECRET: randomBytes(32).toString('base64url') };
   const startBa = (...extra: string[]) => {
     const args = ['--import', 'tsx', 'bench/peer/better-auth-server.ts', '--database-url'];
-    args.push(peer.url, '--secret-file', secretFile, ...extra);
-    const hide = { [peer.url]: '<url>', [secretFile]: '<file>' };
     const listening = /better-auth listening on (\S+)\n/;
-    return http.startServer(ctx, args, listening, ['Better Auth', 'betterAuth'], hide);
+    args.push(peer.url, ...extra);
+    return http.startServer(ctx, args, listening, ['Better Auth', 'betterAuth'], env);
   };
   const baOff = await startBa('--migrate');
   const load = { connections: 20, seconds, warmup };
