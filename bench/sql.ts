@@ -63,11 +63,8 @@ async function purgeUnderLoad(ctx: RunContext, b: pg.BenchDatabase, load: pg.Pgb
     pg_indexes_size('pgauth.sessions')::float8 as indexes, count(*)::float8 as n from pgauth.sessions`;
   const size = (await b.db.query<Record<'total' | 'indexes' | 'n', number>>(sizeSql)).rows[0];
   const perM = (bytes = 0) => round(bytes / 2 ** 20 / ((size?.n ?? 1) / 1e6));
-  const p99 = (rows: number[][]) =>
-    percentile(
-      rows.map(([, ms]) => ms as number),
-      99,
-    );
+  const latency = ([, ms = 0]: number[]) => ms;
+  const p99 = (rows: number[][]) => percentile(rows.map(latency), 99);
   const idle = p99(await pg.pgbenchLatencies(ctx, load, 5));
   const during = pg.pgbenchLatencies(ctx, load, 2 + Math.max(8, Math.ceil((20 * ended) / 1e6)));
   const purge = sleep(2000).then(() => pg.purgeExpired(b, ended));

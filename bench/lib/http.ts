@@ -146,9 +146,7 @@ export function httpSide(ctx: RunContext, spec: HttpSpec, o: Loads) {
   const line = `node --import tsx bench/lib/load.ts -c ${o.connections} -d ${o.seconds}`;
   const command = `${spec.server.command}; ${line} <url>${spec.path} < requests.json (${spec.describe})`;
   const side = {
-    label: spec.label,
-    server: spec.server,
-    requests: spec.requests,
+    ...spec,
     command,
     warm: async () => {
       for (const [i, req] of side.requests.entries()) {
