@@ -42,24 +42,23 @@ const optional = (n?: number) => (n === undefined ? '' : f(n));
 /** A side's median, with its unit. */
 const med = (c: Comparison, k: 'pgauth' | 'baseline') => `${f(c[k].median)} ${c.unit}`;
 
-/** Every comparison, the figures without a baseline, and the resource use of the servers. */
+/** Every comparison, the figures without a baseline, and the resource use of the servers: each a
+ * table of every scenario's rows, led by its name. */
 export function summary(results: StoredResult[]): string {
-  const row = (r: StoredResult, c: Comparison) => {
+  const rows = <T>(items: (r: StoredResult) => T[] | undefined, row: (x: T) => string[]) =>
+    results.flatMap((r) => (items(r) ?? []).map((x) => [name(r), ...row(x)]));
+  const comparison = (c: Comparison) => {
     const [ratio, target] = [r3(c.ratio.median), c.target === null ? '—' : `≥ ${c.target}`];
-    const [pgauth, baseline] = [med(c, 'pgauth'), med(c, 'baseline')];
-    return [name(r), c.name, pgauth, baseline, ratio, target, c.verdict, spread(c)];
+    return [c.name, med(c, 'pgauth'), med(c, 'baseline'), ratio, target, c.verdict, spread(c)];
   };
-  const rows = results.flatMap((r) => r.comparisons.map((c) => row(r, c)));
+  const use = (x: Resource) => [x.process, x.load, optional(x.cpuMsPer1000), optional(x.rssMiB)];
   const head = 'scenario | measure | pgauth | baseline | ratio | target | result | spread';
-  const out = ['## Summary', '', table(head, 'llrrrrll', rows), '', LEGEND];
-  const measure = (r: StoredResult) => (r.measures ?? []).map((x) => [name(r), ...measureRow(x)]);
-  const measures = results.flatMap(measure);
+  const comparisons = rows((r) => r.comparisons, comparison);
+  const out = ['## Summary', '', table(head, 'llrrrrll', comparisons), '', LEGEND];
+  const measures = rows((r) => r.measures, measureRow);
   const figures = table('scenario | figure | value | how', 'llrl', measures);
   if (measures.length) out.push('', '### Figures without a baseline', '', figures);
-  const use = (r: StoredResult, x: Resource) => {
-    return [name(r), x.process, x.load, optional(x.cpuMsPer1000), optional(x.rssMiB)];
-  };
-  const resources = results.flatMap((r) => (r.resources ?? []).map((x) => use(r, x)));
+  const resources = rows((r) => r.resources, use);
   const h = 'scenario | process | load | CPU ms per 1,000 requests | RSS MiB after the load';
   if (resources.length) out.push('', '### Resource use', '', table(h, 'lllrr', resources), '', USE);
   return out.join('\n');

@@ -133,9 +133,10 @@ function judge(ratio: Summary, target: number | null): string {
   return ratio.max >= target ? 'FAIL?' : 'FAIL';
 }
 
-/** Warms every side up, runs the rounds, adds the rows as comparisons to the scenario's result. The order changes every round so that a drift of the machine (another tenant, a
- * checkpoint, a CPU clocking down) weighs on every side alike: two sides alternate (AB, BA…);
- * more are rotated every other round and reversed every other round. */
+/** Warms every side up, runs the rounds, adds the rows as comparisons to the scenario's result.
+ * The order changes every round so that a drift of the machine (another tenant, a checkpoint, a
+ * CPU clocking down) weighs on every side alike: two sides alternate (AB, BA…); more are rotated
+ * every other round and reversed every other round. */
 export async function measureGroup(
   ctx: RunContext,
   g: { unit: string; sides: Side[]; rows: Row[]; settings: Settings },
