@@ -53,9 +53,11 @@ function serve(handlers: Record<string, (m: Message) => unknown>, close: () => P
 }
 
 const mode = process.send ? process.argv[2] : undefined; // forked, with an IPC channel
+/** The SDK caches keep their entries for the whole run (the default maxAgeMs is 60 s). */
+export const MAX_AGE_MS = 600_000;
 /** An SQL-mode client, with its cache unless `bare`. */
 const clientOf = (m: Message, bare = false): AuthClient => {
-  const cache = bare ? undefined : { maxAgeMs: m.maxAgeMs as number };
+  const cache = bare ? undefined : { maxAgeMs: MAX_AGE_MS };
   return createAuthClient({ databaseUrl: m.databaseUrl as string, poolSize: 2, cache });
 };
 let sdk: AuthClient | undefined;

@@ -6,13 +6,11 @@ import pg from 'pg';
 import * as http from './lib/http.ts';
 import * as m from './lib/measure.ts';
 import { createDatabase, loginSessions } from './lib/pg.ts';
-import { forkChild, stamp } from './sdk-child.ts';
+import { forkChild, MAX_AGE_MS, stamp } from './sdk-child.ts';
 
 export const description = `SDK cached validate/s, revocation propagation, gateway GET /v1/session with its cache`;
 /** The baseline's channel: not pgauth's, so that no pgauth listener hears it. */
 const CHANNEL = 'pgauth_bench_notify';
-/** The SDK caches keep their entries for the whole run (the default maxAgeMs is 60 s). */
-const MAX_AGE_MS = 600_000;
 const SDK = 'SDK client.validate(token) answered by its cache, 1000 primed tokens, one process';
 const SDK_LOOP = `await client.validate(tokens[i]) (createAuthClient({ databaseUrl, cache: { maxAgeMs: ${MAX_AGE_MS} } }))`;
 const MAP_LOOP = 'await (async (t) => map.get(t) ?? null)(tokens[i])';
@@ -47,7 +45,7 @@ export async function run(ctx: m.RunContext) {
   // 1. Each side a process of its own (sdk-child.ts says why).
   const { seconds, warmup: warm } = m.timing(ctx, 3, 1, 1, 0.5);
   const loopSide = async (mode: string, label: string, loop: string) => {
-    const child = await forkChild(ctx, mode, { databaseUrl: b.url, tokens, maxAgeMs: MAX_AGE_MS });
+    const child = await forkChild(ctx, mode, { databaseUrl: b.url, tokens });
     const run = (s: number) => () => child.ask<number>('loop', { seconds: s }, s * 1000 + 60_000);
     const command = `mitata measure: ${loop}, i cycling over 1000 tokens, ${seconds} s`;
     return { label, warm: run(warm), run: run(seconds), command, stop: child.stop };
@@ -70,8 +68,7 @@ export async function run(ctx: m.RunContext) {
   });
   for (const side of loops) side.stop();
   // 2. Process A (this one) commits on a connection of its own; process B (listener) watches.
-  const start = { databaseUrl: b.url, channel: CHANNEL, maxAgeMs: MAX_AGE_MS };
-  const listener = await forkChild(ctx, 'listener', start);
+  const listener = await forkChild(ctx, 'listener', { databaseUrl: b.url, channel: CHANNEL });
   const revoker = new pg.Client({ connectionString: b.url });
   await revoker.connect();
   ctx.defer(() => revoker.end());

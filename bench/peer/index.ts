@@ -117,7 +117,6 @@ export async function run(ctx: m.RunContext) {
       return { bareNodeHttpReqPerSec: Math.round(m.median(bare)), ...sides[4], ...rest, ...more };
     };
   };
-  const each = { sessionsEachSide: 1000, usersEachSide: 100 };
   await m.measureGroup(ctx, {
     unit: 'req/s',
     sides: [plain, off, cached, on, bare],
@@ -125,7 +124,7 @@ export async function run(ctx: m.RunContext) {
       [ROWS.a, [0, ROWS.plain], [1, ROWS.off], 1, caches(SETTINGS.plain, SETTINGS.off)],
       [ROWS.b, [2, ROWS.cached], [3, ROWS.on], 1, caches(SETTINGS.cached, SETTINGS.on, true)],
     ],
-    settings: { connections: 20, ...runs, ...each },
+    settings: { connections: 20, ...runs, sessionsEachSide: 1000, usersEachSide: 100 },
   });
   // c: 20 users in turn on each side, every login succeeding; Better Auth's with the Origin a
   // browser sends (it checks it against its base URL).
