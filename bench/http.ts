@@ -14,55 +14,41 @@ const PG = `node:http server, a pg Pool of 10 (the gateway's default), one named
 const FASTIFY = `Fastify at its defaults (logger off), one route GET /v1/session sending a constant JSON body, same requests: the gateway's framework doing nothing else`;
 const LOGIN = `pgauth serve, POST /v1/login of 20 users in turn (every login succeeds; rate limits raised)`;
 const CRYPT = `select crypt(prehash, stored hash) = stored hash in PostgreSQL, cost 10, pgbench -c 2`;
-const NAMES = {
-  node: 'GET /v1/session (no cache) vs bare node:http',
-  pg: 'GET /v1/session (no cache) vs node:http + pg',
-  fastify: 'GET /v1/session (no cache) vs bare Fastify',
-};
 
 export async function run(ctx: RunContext) {
   const { seconds, warmup, runs } = timing(ctx, 8, 3);
   const b = await pg.createDatabase(ctx, 'http');
   const tokens = await pg.loginSessions(b.db, 1000, 'bench_http_', 10);
-  // As many hashes at once as the baseline runs: bcrypt is pure CPU, two keep both cores busy.
-  const extra = [...http.NO_LOGIN_LIMITS, '--hash-concurrency', '2'];
   const load = http.sessionLoad(ctx, b.url, tokens, { connections: 20, seconds, warmup });
-  const gateway = await load.gateway(false, extra);
-  const bare = await load.bare();
-  const withPg = await http.startBare(ctx, 'pg', b.url);
-  const fastify = await http.startBare(ctx, 'fastify');
-  const nodeHttp = (values: number[][]) => ({
-    bareNodeHttpReqPerSec: Math.round(median(values[1] ?? [])),
+  const [gateway, bare] = [await load.gateway(false, http.LOGIN_LOAD), await load.bare()];
+  const withPg = load.side(await http.startBare(ctx, 'pg', b.url), 'one prepared query');
+  const fastify = load.side(await http.startBare(ctx, 'fastify'), 'constant answer');
+  const sides = [gateway, bare, fastify, withPg];
+  // Each row is named after its baseline side.
+  const vs = (j: number) => `GET /v1/session (no cache) vs ${sides[j]?.label}`;
+  const nodeHttp = ([, node = []]: number[][]) => ({
+    bareNodeHttpReqPerSec: Math.round(median(node)),
   });
-  const sessions = await measureGroup(ctx, {
+  await measureGroup(ctx, {
     unit: 'req/s',
-    sides: [
-      gateway,
-      bare,
-      load.side('bare Fastify', fastify, 'bareFastify', 'constant answer'),
-      load.side('node:http + pg', withPg, 'nodePg', 'one prepared query'),
-    ],
+    sides,
     rows: [
-      [NAMES.node, [0, GATEWAY], [1, BARE], 0.3, { gatewayRssTargetMiB: 100 }],
-      [NAMES.pg, [0, ABOVE], [3, PG], 0.85],
-      [NAMES.fastify, [0, ABOVE], [2, FASTIFY], undefined, nodeHttp],
+      [vs(1), [0, GATEWAY], [1, BARE], 0.3, { gatewayRssTargetMiB: 100 }],
+      [vs(3), [0, ABOVE], [3, PG], 0.85],
+      [vs(2), [0, ABOVE], [2, FASTIFY], undefined, nodeHttp],
     ],
     settings: { connections: 20, ...runs, tokens: 1000 },
   });
   // Logins of 20 users in turn, 8 connections so that the hashing slots never wait for one.
   const users = await pg.registerUsers(b.db, 'bench_http_login_', 20, 10);
   const loginLoad = { connections: 8, seconds, warmup };
-  const logins = await measureGroup(ctx, {
+  await measureGroup(ctx, {
     unit: '/s',
     sides: [
       http.loginSide(ctx, gateway.server, users, 'bcrypt cost 10', loginLoad),
-      await pg.cryptSide(ctx, b, [users[0], `${ctx.scratchDir}/http`], { seconds, warmup }),
+      await pg.cryptSide(ctx, b, users[0] as string, { seconds, warmup }),
     ],
     rows: [['POST /v1/login vs crypt() (bcrypt cost 10)', [0, LOGIN], [1, CRYPT], 0.9]],
     settings: { connections: 8, cryptClients: 2, ...runs, bcryptCost: 10, hashConcurrency: 2 },
   });
-  return {
-    comparisons: [...sessions.comparisons, ...logins.comparisons],
-    resources: [...sessions.resources, ...logins.resources],
-  };
 }

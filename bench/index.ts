@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as http from './http.ts';
 import * as md from './lib/markdown.ts';
-import type { RunContext, ScenarioResult } from './lib/measure.ts';
+import { type RunContext, round } from './lib/measure.ts';
 import { adminQuery, pgbenchVersion } from './lib/pg.ts';
 import * as machine from './machine.ts';
 import * as peer from './peer/index.ts';
@@ -16,7 +16,7 @@ import * as scale from './scale.ts';
 import * as sdk from './sdk.ts';
 import * as sql from './sql.ts';
 
-type Scenario = { description: string; run(ctx: RunContext): Promise<ScenarioResult> };
+type Scenario = { description: string; run(ctx: RunContext): Promise<void> };
 /** The scenarios, in the order `npm run bench` runs them. */
 const SCENARIOS: Record<string, Scenario> = { sql, http, sdk, machine, peer, scale };
 const NAMES = Object.keys(SCENARIOS);
@@ -33,17 +33,15 @@ const USAGE = `usage: npm run bench [-- [NAME…] [--rounds N] [--seconds S] [--
 scenarios:
 ${NAMES.map((n) => `  ${n.padEnd(8)} ${SCENARIOS[n]?.description}`).join('\n')}`;
 
-const load = () => loadavg().map((l) => Math.round(l * 100) / 100);
+const load = () => loadavg().map((l) => round(l, 2));
 const version = async (path: string) =>
   JSON.parse(await readFile(new URL(path, ROOT), 'utf8').catch(() => '{}')).version ?? null;
 
 /** Where and with what a scenario ran: the figures mean nothing without it. */
 async function environment(): Promise<Record<string, unknown>> {
-  const packages: Record<string, string> = {};
-  for (const name of ['fastify', 'pg', 'better-auth', 'autocannon', '@electric-sql/pglite']) {
-    const v = await version(`node_modules/${name}/package.json`);
-    if (v) packages[name] = v;
-  }
+  const names = ['fastify', 'pg', 'better-auth', 'autocannon', '@electric-sql/pglite'];
+  const found = await Promise.all(names.map((n) => version(`node_modules/${n}/package.json`)));
+  const packages = Object.fromEntries(names.map((n, i) => [n, found[i]]).filter(([, v]) => v));
   const osRelease = await readFile('/etc/os-release', 'utf8').catch(() => '');
   const os = /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(osRelease)?.[1] ?? process.platform;
   const [server] = await adminQuery<{ v: string }>(`select current_setting('server_version') v`);
@@ -55,7 +53,7 @@ async function environment(): Promise<Record<string, unknown>> {
     node: process.version,
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? null,
-    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    memoryGiB: round(totalmem() / 2 ** 30),
     loadavg: load(),
     versions: {
       os: `${os}, kernel ${release()}`,
@@ -101,7 +99,8 @@ async function main(): Promise<number> {
   const [quick, signal, results] = [values.quick, abort.signal, [] as md.StoredResult[]];
   const cleanups: (() => unknown)[] = [];
   const defer = (cleanup: () => unknown) => void cleanups.push(cleanup);
-  const ctx = { scratchDir: SCRATCH, rounds, seconds, quick, signal, log, defer };
+  const given = { scratchDir: SCRATCH, rounds: rounds ?? (quick ? 2 : 5), seconds, quick };
+  const ctx = { ...given, signal, log, defer };
   const run = { quick, rounds, measureSeconds: seconds };
   let errors = 0;
   await mkdir(SCRATCH, { recursive: true });
@@ -113,12 +112,13 @@ async function main(): Promise<number> {
       [errors, ok] = [errors + 1, false];
       log(`!! ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
     };
-    const result = await (SCENARIOS[name] as Scenario).run(ctx).catch(failed);
+    const result = { comparisons: [], measures: [], resources: [], notes: [] };
+    await (SCENARIOS[name] as Scenario).run({ ...ctx, result }).catch(failed);
     // The scenario's servers, processes and databases, the last started first.
     for (const cleanup of cleanups.splice(0).reverse()) {
       await Promise.resolve().then(cleanup).catch(failed);
     }
-    if (result && ok) {
+    if (ok) {
       const took = { ...run, seconds: Math.round((Date.now() - started) / 1000) };
       const environment = { ...env, loadavgAtEnd: load() };
       const stored = { scenario: name, run: took, environment, ...result };

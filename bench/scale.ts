@@ -8,7 +8,7 @@ import * as pg from './lib/pg.ts';
 
 export const description = `validate with 10,000 and 10,000,000 sessions vs pgbench -S, sizes per million, purge_expired()`;
 const [MIB, GIB] = [2 ** 20, 2 ** 30];
-const count = (n: number) => n.toLocaleString('en-US');
+const { count } = m;
 /** 10,000 → '10k', 10,000,000 → '10M'. */
 const short = (n: number) => (n >= 1e6 ? `${n / 1e6}M` : n >= 1e3 ? `${n / 1e3}k` : `${n}`);
 const SIZES = `select pg_relation_size('pgauth.sessions')::float8 as heap,
@@ -53,27 +53,19 @@ export async function run(ctx: m.RunContext) {
   const need = large * 700 + 2 * ended * 500 + 4 * GIB;
   const gib = (n: number) => `${(n / GIB).toFixed(1)} GiB`;
   if (free < need) throw new Error(`${gib(need)} of disk needed, ${gib(free)} free`);
-  const [started, notes] = [Date.now(), [] as string[]];
+  const [started, { notes, measures }] = [Date.now(), ctx.result];
   const sized = async (d: { b: pg.BenchDatabase; n: number; insertSeconds: number }) => {
     return { ...d, sizes: (await d.b.db.query<Sizes>(SIZES)).rows[0] as Sizes };
   };
-  // Ctrl-C: an INSERT of a million rows runs for tens of seconds; cancel it rather than wait.
-  const cancel = () =>
-    void pg.adminQuery(`select pg_cancel_backend(pid) from pg_stat_activity
-      where datname like 'pgauth\\_bench\\_scale\\_%' and application_name = 'pgauth-bench'`);
-  ctx.signal.addEventListener('abort', cancel, { once: true });
-  ctx.defer(() => ctx.signal.removeEventListener('abort', cancel));
   const s = await sized(await pg.sessionsDatabase(ctx, 'scale_small', small));
   const l = await sized(await pg.sessionsDatabase(ctx, 'scale_large', large));
   await l.b.db.exec('checkpoint');
   const setupSeconds = (Date.now() - started) / 1000;
-  const dir = `${ctx.scratchDir}/scale`;
   const side = (p: typeof s, validate: boolean) => {
     const name = `${validate ? 'validate' : 'select'}-${short(p.n)}.sql`;
     const script = (validate ? pg.validateScript : pg.selectOnlyScript)(p.n);
     const label = validate ? `validate, ${short(p.n)} sessions` : `pgbench -S, ${short(p.n)} rows`;
-    const run = { url: p.b.url, clients: 4, script: [name, script] as [string, string] };
-    return pg.pgbenchSide(label, { ...run, dir, signal: ctx.signal }, t);
+    return pg.pgbenchSide(ctx, label, { url: p.b.url, clients: 4, script: [name, script] }, t);
   };
   const sides = [side(s, true), side(l, true), side(s, false), side(l, false)];
   const validate = (n: number) => `select * from pgauth.validate(token), ${count(n)} live sessions`;
@@ -84,13 +76,10 @@ export async function run(ctx: m.RunContext) {
   const same = `the same, ${count(small)} live sessions`;
   // What PostgreSQL's own lookup loses between the two sizes, to read the third row against.
   const scaling = ([, , ss = [], sl = []]: number[][]) => {
-    const r = m.summarize(sl.map((x, i) => x / (ss[i] as number)));
-    const [ratio = 0, min = 0, max = 0] = [r.median, r.min, r.max].map((x) => m.round(x, 3));
-    const k = 'pgbenchLargeVsSmall';
-    return { small, large, [`${k}Ratio`]: ratio, [`${k}Min`]: min, [`${k}Max`]: max };
+    return { small, large, ...m.ratioSettings(sl, ss, 'pgbenchLargeVsSmall', 'Ratio') };
   };
   const order = 'four sides per round, order rotated and reversed every other round';
-  const group = await m.measureGroup(ctx, {
+  await m.measureGroup(ctx, {
     unit: 'tps',
     sides,
     rows: [
@@ -119,13 +108,13 @@ export async function run(ctx: m.RunContext) {
   const quick = `Quick run: ${count(small)} and ${count(large)} sessions, ${count(ended)} purged; the figures check that the scenario works.`;
   if (ctx.quick) notes.push(quick);
   // biome-ignore format: a table, a row a line
-  const measures: [string, number, string, string][] = [
+  const sizes: [string, number, string, string][] = [
     ['sessions table per million sessions', perM(z.table), 'MiB', `pg_table_size (heap ${perM(z.heap)} MiB, with TOAST, free space and visibility maps), ${where}`],
     ['sessions indexes per million sessions', perM(z.indexes), 'MiB', `pg_indexes_size; MiB each: ${each.join(', ')}`],
     ['sessions total per million sessions', perM(z.total), 'MiB', `pg_total_relation_size, ${where}; pgbench_accounts: ${perM(z.accounts)} MiB per million rows`],
     [`database size at ${short(large)} sessions`, m.round(z.database / MIB), 'MiB', `pg_database_size: sessions, ${count(large / 10)} users, ${count(large)} pgbench_accounts rows`],
     ['inserting sessions, per million (setup)', m.round(perMillion), 's', 'INSERT … SELECT from generate_series, 1,000,000 rows a statement, indexes in place'],
   ];
-  const sizes = measures.map(([name, value, unit, detail]) => ({ name, value, unit, detail }));
-  return { comparisons: group.comparisons, measures: [...sizes, ...purges], notes };
+  measures.push(...sizes.map(([name, value, unit, detail]) => ({ name, value, unit, detail })));
+  measures.push(...purges);
 }

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import pg from 'pg';
 import { createAuthClient } from '../packages/client/src/index.ts';
 import type { AuthClient, Session } from '../packages/client/src/types.ts';
-import { callsPerSecond } from './lib/measure.ts';
+import { callsPerSecond, type RunContext } from './lib/measure.ts';
 
 /** A time two processes read alike: the wall clock at process start plus a monotonic clock,
  * which NTP slews alike in both; on one machine they agree unless the clock is stepped. */
@@ -16,26 +16,26 @@ export const stamp = (): number => performance.timeOrigin + performance.now();
 export type Child = { ask<T>(cmd: string, data?: object, ms?: number): Promise<T>; stop(): void };
 type Answer = { result?: unknown; error?: string };
 
-/** Forks this module in `mode` (gc exposed, for mitata); it dies with `signal`. One request at a
- * time: each is answered by the next message. */
-export async function forkChild(mode: string, signal: AbortSignal): Promise<Child> {
-  const execArgv = ['--import', 'tsx', '--expose-gc'];
+/** Forks this module in `mode` (gc exposed, for mitata), stopped after the scenario (it dies with
+ * ctx.signal), and starts it with `start`. One request at a time: each is answered by the next
+ * message. */
+export async function forkChild(ctx: RunContext, mode: string, start: object): Promise<Child> {
+  const [execArgv, signal] = [['--import', 'tsx', '--expose-gc'], ctx.signal];
   const child = fork(new URL(import.meta.url), [mode], { execArgv, signal, stdio: 'inherit' });
+  const stop = () => void (child.connected && child.disconnect());
+  ctx.defer(stop);
   const exited = once(child, 'exit').then(([code]) => Promise.reject(new Error(`${code}`)));
   exited.catch(() => {});
-  const next = (ms: number) => {
-    const message = once(child, 'message', { signal: AbortSignal.timeout(ms) });
-    return Promise.race([message as Promise<[Answer]>, exited]);
-  };
+  // A request sent before the child listens waits for it: node keeps it until then.
   const ask = async <T>(cmd: string, data = {}, ms = 30_000): Promise<T> => {
-    const answer = next(ms);
+    const answer = once(child, 'message', { signal: AbortSignal.timeout(ms) });
     child.send({ ...data, cmd });
-    const [{ result, error }] = await answer;
+    const [{ result, error }] = (await Promise.race([answer, exited])) as [Answer];
     if (error) throw new Error(`${mode}: ${error}`);
     return result as T;
   };
-  await next(30_000); // it says it is ready
-  return { ask, stop: () => child.connected && child.disconnect() };
+  await ask('start', start);
+  return { ask, stop };
 }
 
 type Message = Record<string, unknown>;
@@ -50,13 +50,14 @@ function serve(handlers: Record<string, (m: Message) => unknown>, close: () => P
     }
   });
   process.once('disconnect', () => void close().finally(() => process.exit(0)));
-  process.send?.({});
 }
 
 const mode = process.send ? process.argv[2] : undefined; // forked, with an IPC channel
+/** The SDK caches keep their entries for the whole run (the default maxAgeMs is 60 s). */
+export const MAX_AGE_MS = 600_000;
 /** An SQL-mode client, with its cache unless `bare`. */
 const clientOf = (m: Message, bare = false): AuthClient => {
-  const cache = bare ? undefined : { maxAgeMs: m.maxAgeMs as number };
+  const cache = bare ? undefined : { maxAgeMs: MAX_AGE_MS };
   return createAuthClient({ databaseUrl: m.databaseUrl as string, poolSize: 2, cache });
 };
 let sdk: AuthClient | undefined;
@@ -69,7 +70,7 @@ const close = async () => {
 if (mode === 'cached' || mode === 'map') {
   let validate: (token: string) => Promise<Session | null> = async () => null;
   let tokens: string[] = [];
-  const prime = async (m: Message) => {
+  const start = async (m: Message) => {
     tokens = m.tokens as string[];
     const c = clientOf(m, mode === 'map');
     await c.cache?.ready(10_000);
@@ -79,9 +80,9 @@ if (mode === 'cached' || mode === 'map') {
     else validate = async (t) => map.get(t) ?? null;
     if (mode === 'map') await c.close();
   };
-  // One round: the same call on both sides, `validate` aside; mitata awaits it in batches of
-  // thousands, so that reading the clock weighs nothing on calls of ~100 ns. Then every token
-  // must still answer a session, from a cache still live and full.
+  // One round of mitata (callsPerSecond): the same call on both sides, `validate` aside. Then
+  // every token must still answer a session, from a cache still live and full: every call was a
+  // hit, where a miss would be a database round trip.
   const loop = async (m: Message) => {
     let i = 0;
     const call = () => validate(tokens[i++ % tokens.length] as string);
@@ -89,46 +90,44 @@ if (mode === 'cached' || mode === 'map') {
     let nulls = 0;
     for (const t of tokens) if ((await validate(t)) === null) nulls++;
     const [subscribed, size] = [sdk?.cache?.subscribed, sdk?.cache?.size];
-    return { rate, nulls, subscribed, size };
+    const full = !nulls && subscribed !== false && (size ?? tokens.length) === tokens.length;
+    if (!full)
+      throw new Error(`the cache was not live and full: ${JSON.stringify({ nulls, size })}`);
+    return rate;
   };
-  serve({ prime, loop }, close);
+  serve({ start, loop }, close);
 } else if (mode === 'listener') {
-  type Watch = { sessionId?: string; payload?: string; size?: number };
-  let watching: (Watch & { done(at: number, evicted?: boolean): void }) | null = null;
-  let seen: Promise<{ at: number; evicted?: boolean }> | null = null;
-  const arm = (w: Watch) => {
+  // The sample under way: the session id whose eviction (the cache then one entry smaller than
+  // `size`) or the NOTIFY payload that `seen` waits for, and the time it was met.
+  let armed: { key: string; size?: number; met(evicted?: boolean): void } | undefined;
+  let seen: Promise<{ at: number; evicted?: boolean }> | undefined;
+  const arm = (key: string, size?: number) => {
     seen = new Promise((resolve) => {
-      watching = { ...w, done: (at, evicted) => resolve({ at, evicted }) };
+      armed = { key, size, met: (evicted) => resolve({ at: stamp(), evicted }) };
     });
-  };
-  const met = (w: NonNullable<typeof watching>, evicted?: boolean) => {
-    const at = stamp();
-    watching = null;
-    w.done(at, evicted);
   };
   const start = async (m: Message) => {
     sdk = clientOf(m);
     const cache = sdk.cache as NonNullable<AuthClient['cache']>;
     cache.onEvict((ids) => {
-      const w = watching;
-      if (w?.sessionId && ids.includes(w.sessionId)) met(w, cache.size === (w.size as number) - 1);
+      if (armed?.size && ids.includes(armed.key)) armed.met(cache.size === armed.size - 1);
     });
     await cache.ready(10_000);
     listen = new pg.Client({ connectionString: m.databaseUrl as string });
     await listen.connect();
     listen.on('notification', (n) => {
-      const w = watching;
-      if (n.channel === m.channel && w?.payload && n.payload === w.payload) met(w);
+      if (n.channel === m.channel && !armed?.size && n.payload === armed?.key) armed?.met();
     });
     await listen.query(`listen ${pg.escapeIdentifier(m.channel as string)}`);
   };
-  // The token must be validated and cached here (the cache grows by one) before its logout.
-  const watchSession = async (m: Message) => {
+  // A NOTIFY is watched for by its payload; a logout's token must be validated and cached here
+  // (the cache grows by one) before it is revoked.
+  const watch = async (m: Message) => {
+    if (!m.token) return arm(m.payload as string);
     const [c, size] = [sdk as AuthClient, sdk?.cache?.size as number];
     const session = await c.validate(m.token as string);
     if (!session || c.cache?.size !== size + 1) throw new Error('a live token was not cached');
-    arm({ sessionId: session.sessionId, size: size + 1 });
+    arm(session.sessionId, size + 1);
   };
-  const watchNotify = (m: Message) => arm({ payload: m.payload as string });
-  serve({ start, clock: stamp, watchSession, watchNotify, seen: () => seen }, close);
+  serve({ start, clock: stamp, watch, seen: () => seen }, close);
 }

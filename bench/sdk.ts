@@ -6,13 +6,11 @@ import pg from 'pg';
 import * as http from './lib/http.ts';
 import * as m from './lib/measure.ts';
 import { createDatabase, loginSessions } from './lib/pg.ts';
-import { forkChild, stamp } from './sdk-child.ts';
+import { forkChild, MAX_AGE_MS, stamp } from './sdk-child.ts';
 
 export const description = `SDK cached validate/s, revocation propagation, gateway GET /v1/session with its cache`;
 /** The baseline's channel: not pgauth's, so that no pgauth listener hears it. */
 const CHANNEL = 'pgauth_bench_notify';
-/** The SDK caches keep their entries for the whole run (the default maxAgeMs is 60 s). */
-const MAX_AGE_MS = 600_000;
 const SDK = 'SDK client.validate(token) answered by its cache, 1000 primed tokens, one process';
 const SDK_LOOP = `await client.validate(tokens[i]) (createAuthClient({ databaseUrl, cache: { maxAgeMs: ${MAX_AGE_MS} } }))`;
 const MAP_LOOP = 'await (async (t) => map.get(t) ?? null)(tokens[i])';
@@ -33,16 +31,10 @@ const NAMES = {
 type Sample = { delayMs: number; viaParentMs: number };
 
 export async function run(ctx: m.RunContext) {
-  const rounds = m.roundsOf(ctx);
+  const rounds = ctx.rounds;
   const [samples, warmSamples] = ctx.quick ? [100, 10] : [1000, 50];
   const perRound = Math.ceil(samples / rounds);
   const b = await createDatabase(ctx, 'sdk');
-  const fork = async (mode: string, message: object) => {
-    const child = await forkChild(mode, ctx.signal);
-    ctx.defer(child.stop);
-    await child.ask(mode === 'listener' ? 'start' : 'prime', { ...message, maxAgeMs: MAX_AGE_MS });
-    return child;
-  };
   // 1,000 sessions that every measure validates and nobody revokes, then one for each sample
   // of the revocation side (in SQL, bcrypt cost 4, 10 users with role member).
   const count = 1000 + perRound * rounds + warmSamples;
@@ -50,41 +42,25 @@ export async function run(ctx: m.RunContext) {
   const [tokens, doomed] = [all.slice(0, 1000), all.slice(1000)];
   await b.db.exec('vacuum analyze');
   await b.db.exec('checkpoint');
-  // 1. Each side a process of its own: a figure of tens of nanoseconds a call is at the mercy
-  // of whatever shares its heap and JIT state (the same call site seeing two functions).
-  const [seconds, warm] = [m.secondsOf(ctx, 3, 1), ctx.quick ? 0.5 : 1];
-  type Loop = { rate: number; nulls: number; subscribed?: boolean; size?: number };
+  // 1. Each side a process of its own (sdk-child.ts says why).
+  const { seconds, warmup: warm } = m.timing(ctx, 3, 1, 1, 0.5);
   const loopSide = async (mode: string, label: string, loop: string) => {
-    const child = await fork(mode, { databaseUrl: b.url, tokens });
-    const run = (s: number) => async () => {
-      const r = await child.ask<Loop>('loop', { seconds: s }, s * 1000 + 60_000);
-      // Every call must have been a hit: a miss would be a database round trip.
-      if (r.nulls || r.subscribed === false || (r.size ?? 1000) !== 1000) {
-        throw new Error(`the cache was not live and full: ${JSON.stringify(r)}`);
-      }
-      return r.rate;
-    };
+    const child = await forkChild(ctx, mode, { databaseUrl: b.url, tokens });
+    const run = (s: number) => () => child.ask<number>('loop', { seconds: s }, s * 1000 + 60_000);
     const command = `mitata measure: ${loop}, i cycling over 1000 tokens, ${seconds} s`;
     return { label, warm: run(warm), run: run(seconds), command, stop: child.stop };
   };
-  const vsMap = (values: number[][]): m.Settings => {
-    const [sdk = [], map = []] = values;
-    const r = m.summarize(sdk.map((x, i) => x / (map[i] as number)));
-    const mapGet = m.summarize(map);
-    return {
-      mapGetMedianPerSecond: Math.round(mapGet.median),
-      mapGetSpreadPct: m.round(mapGet.spreadPct),
-      ratioToMapGetMedian: m.round(r.median, 3),
-      ratioToMapGetMin: m.round(r.min, 3),
-      ratioToMapGetMax: m.round(r.max, 3),
-    };
+  const vsMap = ([sdk = [], map = []]: number[][]): m.Settings => {
+    const { median: mid, spreadPct: pct } = m.summarize(map);
+    const mapGet = { mapGetMedianPerSecond: Math.round(mid), mapGetSpreadPct: m.round(pct) };
+    return { ...mapGet, ...m.ratioSettings(sdk, map, 'ratioToMapGet') };
   };
   const settings = { tokens: 1000, secondsPerRound: seconds, warmupSeconds: warm, rounds };
   const loops = [
     await loopSide('cached', 'SDK client.validate, cached', SDK_LOOP),
     await loopSide('map', 'async Map.get', MAP_LOOP),
   ];
-  const validate = await m.measureGroup(ctx, {
+  await m.measureGroup(ctx, {
     unit: '/s',
     sides: loops,
     rows: [[NAMES.validate, [0, SDK], [1, MAP], 1, vsMap, { value: 500_000 }]],
@@ -92,7 +68,7 @@ export async function run(ctx: m.RunContext) {
   });
   for (const side of loops) side.stop();
   // 2. Process A (this one) commits on a connection of its own; process B (listener) watches.
-  const listener = await fork('listener', { databaseUrl: b.url, channel: CHANNEL });
+  const listener = await forkChild(ctx, 'listener', { databaseUrl: b.url, channel: CHANNEL });
   const revoker = new pg.Client({ connectionString: b.url });
   await revoker.connect();
   ctx.defer(() => revoker.end());
@@ -114,7 +90,7 @@ export async function run(ctx: m.RunContext) {
     const token = logout ? doomed[next++] : undefined;
     // The size of a pgauth logout notice: one cache key, unique.
     const payload = JSON.stringify({ keys: [randomBytes(8).toString('hex')] });
-    await listener.ask(logout ? 'watchSession' : 'watchNotify', { token, payload });
+    await listener.ask('watch', { token, payload });
     // An eviction not seen within 10 s is lost: an error, not a slow sample.
     const seen = listener.ask<{ at: number; evicted?: boolean }>('seen', {}, 10_000);
     const r = logout
@@ -135,24 +111,21 @@ export async function run(ctx: m.RunContext) {
       const xs: Sample[] = [];
       for (let i = 0; i < n; i++) xs.push(await sample(side === 0));
       if (keep) taken[side]?.push(...xs);
-      return m.percentile(
-        xs.map((x) => x.delayMs),
-        99,
-      );
+      const delays = xs.map((x) => x.delayMs);
+      return m.percentile(delays, 99);
     };
     return { label, command, warm: series(warmSamples, false), run: series(perRound, true) };
   };
   const figures = (values: number[][]): m.Settings => {
-    const delays = (taken[0] as Sample[]).map((x) => x.delayMs);
-    const [maxMs, minMs] = [m.round(Math.max(...delays), 3), m.round(Math.min(...delays), 3)];
+    const [p50Ms = 0, p99Ms = 0, maxMs = 0, minMs = 0] = [50, 99, 100, 0].map((x) => p(0, x));
     const [bareP50Ms, bareP99Ms] = [p(1, 50), p(1, 99)];
     const [viaParentP99Ms = 0, bareViaParentP99Ms = 0] = [0, 1].map((x) => p(x, 99, 'viaParentMs'));
     const bareRoundP99MedianMs = m.round(m.median(values[1] as number[]), 3);
-    const all = { samples: delays.length, p50Ms: p(0, 50), p99Ms: p(0, 99), maxMs, minMs };
+    const all = { samples: (taken[0] as Sample[]).length, p50Ms, p99Ms, maxMs, minMs };
     const bare = { bareP50Ms, bareP99Ms, viaParentP99Ms, bareViaParentP99Ms };
     return { ...all, ...bare, bareRoundP99MedianMs, clockOffsetUs };
   };
-  const propagation = await m.measureGroup(ctx, {
+  await m.measureGroup(ctx, {
     unit: 'ms',
     sides: [
       seriesSide(0, 'logout → SDK cache evicted', LOGOUT_LOOP),
@@ -165,7 +138,7 @@ export async function run(ctx: m.RunContext) {
   // 3. GET /v1/session with and without the gateway's cache.
   const { seconds: s, warmup, runs } = m.timing(ctx, 8, 3);
   const load = http.sessionLoad(ctx, b.url, tokens, { connections: 20, seconds: s, warmup });
-  const gateway = await m.measureGroup(ctx, {
+  await m.measureGroup(ctx, {
     unit: 'req/s',
     sides: [await load.gateway(true), await load.gateway(false), await load.bare()],
     rows: [
@@ -174,8 +147,4 @@ export async function run(ctx: m.RunContext) {
     ],
     settings: { connections: 20, ...runs, tokens: 1000 },
   });
-  return {
-    comparisons: [...validate.comparisons, ...propagation.comparisons, ...gateway.comparisons],
-    resources: gateway.resources,
-  };
 }

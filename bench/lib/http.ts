@@ -15,27 +15,33 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 type Usage = { ctime: number; memory: number };
 const pidusage = createRequire(import.meta.url)('pidusage') as (pid: number) => Promise<Usage>;
 
-/** A server process; `command` is how the result files show what started it. */
-export type Server = { pid: number; url: string; output: string; command: string; stop(): unknown };
+/** A server process: `command` is how the result files show what started it, `name` the process
+ * in the table of resource use, `prefix` that of its settings (`<prefix>P50Ms`, …). */
+export type Server = { pid: number; url: string; output: string } & Record<Shown, string>;
+type Shown = 'command' | 'name' | 'prefix';
 
-/** Starts `node args…` in the repository (its stderr goes to ours) and waits until its stdout
- * matches `listening`, whose first group is its URL. Stopped after the scenario, even if it never
- * listens; it dies with ctx.signal. */
+/** Starts `node args…` in the repository, with `env` added to ours (its stderr goes to ours), and
+ * waits until its stdout matches `listening`, whose first group is its URL; its command shows
+ * database URLs as `<url>`. Stopped after the scenario, even if it never listens; it dies with
+ * ctx.signal. */
 export async function startServer(
   ctx: RunContext,
   args: string[],
   listening: RegExp,
-  command: string,
+  [name, prefix]: [string, string],
+  env: Record<string, string> = {},
 ): Promise<Server> {
+  const command = `node ${args.join(' ')}`.replace(/postgres(ql)?:\/\/\S+/g, '<url>');
   const stdio: ('ignore' | 'pipe' | 'inherit')[] = ['ignore', 'pipe', 'inherit'];
-  const child = spawn(process.execPath, args, { cwd: ROOT, signal: ctx.signal, stdio });
+  const options = { cwd: ROOT, signal: ctx.signal, stdio, env: { ...process.env, ...env } };
+  const child = spawn(process.execPath, args, options);
   const exited = once(child, 'exit').catch(() => {});
   const stop = () => {
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     return exited.finally(() => clearTimeout(timer));
   };
-  const server: Server = { pid: child.pid as number, url: '', output: '', command, stop };
+  const server: Server = { pid: child.pid as number, url: '', output: '', command, name, prefix };
   ctx.defer(stop);
   const timer = setTimeout(() => child.kill(), 30_000);
   const listened = new Promise((resolve) => {
@@ -52,21 +58,11 @@ export async function startServer(
   return server;
 }
 
-/** Login rate limits out of the way of a load generator that logs in from one address. */
-export const NO_LOGIN_LIMITS = ['--login-rate-ip', '1000000', '--login-rate-user', '1000000'];
-
-/** `node packages/pgauth/bin/pgauth.js serve` (it runs the compiled dist/: `npm run build`) on a
- * free port, warnings only, then `extra`; checks the validation-cache line it prints. */
-export async function startGateway(ctx: RunContext, url: string, extra: string[]) {
-  const args = ['packages/pgauth/bin/pgauth.js', 'serve', '--port', '0', '--database-url', url];
-  args.push('--log-level', 'warn', ...extra);
-  const listening = /pgauth listening on (http:\/\/\S+)[\s\S]*validation cache: (\w+)/;
-  const command = `node ${args.join(' ')}`.replace(url, '<url>');
-  const server = await startServer(ctx, args, listening, command);
-  const cache = listening.exec(server.output)?.[2];
-  if (cache !== (extra.includes('--no-cache') ? 'off' : 'on')) throw new Error(`cache ${cache}`);
-  return server;
-}
+/** The gateway's options under a login load: login rate limits out of the way of a load
+ * generator that logs in from one address, and as many hashes at once as the baselines run
+ * (bcrypt is pure CPU: two keep both cores busy, as scrypt gets both through libuv). */
+export const LOGIN_LOAD =
+  '--login-rate-ip 1000000 --login-rate-user 1000000 --hash-concurrency 2'.split(' ');
 
 /** The baselines: GET /v1/session answered with a constant body of the shape and size of the
  * gateway's answer, with its `cache-control: no-store`: by `node:http`, or with `fastify` by the
@@ -76,12 +72,10 @@ export async function startGateway(ctx: RunContext, url: string, extra: string[]
  * for it, sent as JSON: the least one database round trip a request costs. */
 const BARE_SERVER = `const session = { user_id: '00000000-0000-4000-8000-000000000000', username: 'bench_http_user',
   roles: [], session_id: '00000000-0000-4000-8000-000000000001', expires_at: '2030-01-01T00:00:00.000Z' };
-let close;
 if (process.argv[2] === 'fastify') {
   const app = (await import('fastify')).default({ logger: false });
   app.get('/v1/session', async (req, reply) => reply.header('cache-control', 'no-store').send(session));
   console.log('bare listening on ' + (await app.listen({ port: 0, host: '127.0.0.1' })));
-  close = () => app.close();
 } else {
   const body = JSON.stringify(session);
   const headers = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
@@ -92,25 +86,28 @@ if (process.argv[2] === 'fastify') {
     answer = (req, res) => pool.query({ name: 'validate', text, values: [req.headers.authorization.slice(7)] }).then(
       (r) => res.writeHead(r.rows.length ? 200 : 401, headers).end(JSON.stringify(r.rows[0] ?? null)),
       () => res.writeHead(500).end());
-    close = () => pool.end();
+    process.on('SIGTERM', () => pool.end().then(() => process.exit(0)));
   }
   const server = (await import('node:http')).createServer((req, res) => answer(req, res));
   await new Promise((done) => server.listen(0, '127.0.0.1', done));
   console.log('bare listening on http://127.0.0.1:' + server.address().port);
-  const end = close ?? (async () => {});
-  close = () => new Promise((done) => server.close(done)).then(end);
 }
-process.on('SIGTERM', () => close().then(() => process.exit(0)));
 `;
+
+/** The bare servers by kind: their process name and settings prefix. */
+const BARE = {
+  'node:http': ['bare node:http', 'bare'],
+  fastify: ['bare Fastify', 'bareFastify'],
+  pg: ['node:http + pg', 'nodePg'],
+} satisfies Record<string, [string, string]>;
 
 /** Starts a bare server (written into .bench/, in the repository so that fastify and pg resolve):
  * `node:http`, `fastify`, or node:http with `pg` on the database `url`. */
-export async function startBare(ctx: RunContext, kind: string, url = '') {
+export async function startBare(ctx: RunContext, kind: keyof typeof BARE, url = '') {
   await writeFile(`${ctx.scratchDir}/bare-server.mjs`, BARE_SERVER);
-  const args = ['.bench/bare-server.mjs', ...(kind === 'node:http' ? [] : [kind])];
-  if (url) args.push(url);
-  const command = `node ${args.join(' ')}`.replace(url || '\0', '<url>');
-  return startServer(ctx, args, /bare listening on (http:\/\/\S+)/, command);
+  const args = ['.bench/bare-server.mjs', ...(kind === 'node:http' ? [] : [kind]), url];
+  const listening = /bare listening on (http:\/\/\S+)/;
+  return startServer(ctx, args.filter(Boolean), listening, BARE[kind]);
 }
 
 /** One request of a load; every connection sends all the requests of its list in turn. */
@@ -132,26 +129,24 @@ async function load(ctx: RunContext, url: string, requests: Req[], c: number, s:
   return JSON.parse(r.stdout) as Load;
 }
 
-/** What an HTTP side loads: `describe` says what the requests are on the recorded command line;
- * its latency, CPU and RSS go to the settings as `<prefix>P50Ms`, `<prefix>CpuMsPer1000`, … */
+/** What an HTTP side loads: `describe` says what the requests are on the recorded command line,
+ * `load` names them in the table of resource use (with autocannon's connections). */
 export type HttpSpec = { label: string; server: Server; path: string; requests: Req[] } & {
   describe: string;
-  prefix: string;
-  resource: [process: string, load: string];
+  load: string;
 };
 export type Loads = { connections: number; seconds: number; warmup: number };
 
 /** A side that loads one server: first every request once (each must answer 200: a 401 is cheaper
  * than a check), then the warm-up; each measured run keeps its latency and the CPU time the
- * server used meanwhile, per 1,000 requests it answered. */
+ * server used meanwhile, per 1,000 requests it answered, which go to the settings and the
+ * scenario's resource use after the rounds. */
 export function httpSide(ctx: RunContext, spec: HttpSpec, o: Loads) {
   const [url, loads] = [spec.server.url + spec.path, [] as (Load & { cpu: number })[]];
   const line = `node --import tsx bench/lib/load.ts -c ${o.connections} -d ${o.seconds}`;
   const command = `${spec.server.command}; ${line} <url>${spec.path} < requests.json (${spec.describe})`;
   const side = {
-    label: spec.label,
-    server: spec.server,
-    requests: spec.requests,
+    ...spec,
     command,
     warm: async () => {
       for (const [i, req] of side.requests.entries()) {
@@ -174,49 +169,47 @@ export function httpSide(ctx: RunContext, spec: HttpSpec, o: Loads) {
       const [p50, p99, cpuMsPer1000] = [m('p50'), m('p99'), round(m('cpu'))];
       const rssMiB = round((await pidusage(spec.server.pid)).memory / 2 ** 20);
       ctx.log(`  ${spec.label}: p50/p99 ${p50}/${p99} ms, ${cpuMsPer1000} ms CPU, ${rssMiB} MiB`);
-      const [p, [process, load]] = [spec.prefix, spec.resource];
-      const resource = { process, load, cpuMsPer1000, rssMiB };
+      const [p, load] = [spec.server.prefix, `${spec.load}, autocannon -c ${o.connections}`];
+      ctx.result.resources.push({ process: spec.server.name, load, cpuMsPer1000, rssMiB });
       const cpu = { [`${p}CpuMsPer1000`]: cpuMsPer1000, [`${p}RssMiB`]: rssMiB };
-      return { settings: { [`${p}P50Ms`]: p50, [`${p}P99Ms`]: p99, ...cpu }, resource };
+      return { [`${p}P50Ms`]: p50, [`${p}P99Ms`]: p99, ...cpu };
     },
   };
   return side;
 }
 
 /** The sides of `GET /v1/session` with a Bearer token per request out of `tokens` (1,000), the
- * resource rows naming them under `GET /v1/session, <how>, 1,000 tokens, autocannon -c 20`: on any
- * server (`side`), on pgauth serve (with `extra` options) with its validation cache or without
+ * resource rows naming them under `GET /v1/session, <how>, 1,000 tokens`: on any server
+ * (`side`), on pgauth serve (with `extra` options) with its validation cache or without
  * (`--no-cache`), and on the bare node:http server. */
 export function sessionLoad(ctx: RunContext, url: string, tokens: string[], o: Loads) {
-  const side = (label: string, server: Server, prefix: string, how: string, process = label) => {
-    const load = `GET /v1/session, ${how}, 1,000 tokens, autocannon -c 20`;
-    const requests = tokens.map((t) => ({
-      method: 'GET',
-      headers: { authorization: `Bearer ${t}` },
-    }));
-    const spec = { label, server, path: '/v1/session', requests, prefix };
-    return httpSide(ctx, { ...spec, describe: '1000 tokens', resource: [process, load] }, o);
+  const bearer = (t: string) => ({ method: 'GET', headers: { authorization: `Bearer ${t}` } });
+  const requests = tokens.map(bearer);
+  const side = (server: Server, how: string, label = server.name) => {
+    const [path, load] = ['/v1/session', `GET /v1/session, ${how}, 1,000 tokens`];
+    return httpSide(ctx, { label, server, path, requests, describe: '1000 tokens', load }, o);
   };
+  // `node packages/pgauth/bin/pgauth.js serve` (the compiled dist/: `npm run build`) on a free
+  // port, warnings only, then `extra`; the validation-cache line it prints must say `cache`.
   const gateway = async (cache: boolean, extra: string[] = []) => {
-    const server = await startGateway(ctx, url, cache ? extra : ['--no-cache', ...extra]);
-    const [label, how] = cache ? ['gateway, cache', 'cache'] : ['gateway, --no-cache', 'no cache'];
-    return side(label, server, 'pgauth', how, 'pgauth gateway');
+    const args = ['packages/pgauth/bin/pgauth.js', 'serve', '--port', '0', '--database-url', url];
+    args.push('--log-level', 'warn', ...(cache ? extra : ['--no-cache', ...extra]));
+    const listening = /pgauth listening on (http:\/\/\S+)[\s\S]*validation cache: (\w+)/;
+    const server = await startServer(ctx, args, listening, ['pgauth gateway', 'pgauth']);
+    const state = listening.exec(server.output)?.[2];
+    if (state !== (cache ? 'on' : 'off')) throw new Error(`cache ${state}`);
+    if (cache) return side(server, 'cache', 'gateway, cache');
+    return side(server, 'no cache', 'gateway, --no-cache');
   };
-  const bare = async () => {
-    return side('bare node:http', await startBare(ctx, 'node:http'), 'bare', 'constant answer');
-  };
+  const bare = async () => side(await startBare(ctx, 'node:http'), 'constant answer');
   return { side, gateway, bare };
 }
 
 /** POST /v1/login of `users` in turn (every login succeeds) on a gateway, its resource row under
- * `POST /v1/login, <how>, <n> users, autocannon -c <connections>`. */
+ * `POST /v1/login, <how>, <n> users`. */
 export function loginSide(ctx: RunContext, server: Server, users: string[], how: string, o: Loads) {
   const requests = postJson(users.map((username) => ({ username, password: PASSWORD })));
-  const spec = { label: 'pgauth logins', server, path: '/v1/login', requests, prefix: 'pgauth' };
-  const [n, c] = [users.length, o.connections];
-  const resource: HttpSpec['resource'] = [
-    'pgauth gateway',
-    `POST /v1/login, ${how}, ${n} users, autocannon -c ${c}`,
-  ];
-  return httpSide(ctx, { ...spec, describe: `logins of ${n} users`, resource }, o);
+  const [label, n] = ['pgauth logins', users.length];
+  const [describe, load] = [`logins of ${n} users`, `POST /v1/login, ${how}, ${n} users`];
+  return httpSide(ctx, { label, server, path: '/v1/login', requests, describe, load }, o);
 }

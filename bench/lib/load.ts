@@ -5,23 +5,20 @@
  *
  *   node --import tsx bench/lib/load.ts -c CONNECTIONS -d SECONDS URL < requests.json */
 import { createRequire } from 'node:module';
+import { json } from 'node:stream/consumers';
 import { parseArgs } from 'node:util';
 
-type Result = {
+// autocannon is CommonJS without type declarations: what is read of its result.
+type Result = Record<'non2xx' | 'errors' | 'timeouts', number> & {
   requests: { average: number; total: number };
   latency: { p50: number; p99: number };
 };
-type Errors = { non2xx: number; errors: number; timeouts: number };
-// autocannon is CommonJS without type declarations.
-type Autocannon = (options: object) => Promise<Result & Errors>;
-const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+const autocannon = createRequire(import.meta.url)('autocannon') as (o: object) => Promise<Result>;
 
 const options = { c: { type: 'string' }, d: { type: 'string' } } as const;
 const { values, positionals } = parseArgs({ allowPositionals: true, options });
 const [url, connections, duration] = [positionals[0], Number(values.c), Number(values.d)];
-let input = '';
-for await (const chunk of process.stdin) input += chunk;
-const requests = JSON.parse(input) as object[];
+const requests = (await json(process.stdin)) as object[];
 let next = 0;
 const r = await autocannon({
   url,

@@ -2,17 +2,14 @@
  * dates are the runs' own, so the same results give the same file, and a diff of BENCHMARKS.md
  * shows what the figures did. Its summary is also what a run prints. */
 import { readFile } from 'node:fs/promises';
-import { type Comparison, formatFigure as f, type Measure, type Resource } from './measure.ts';
+import type { Comparison, Measure, Resource, ScenarioResult } from './measure.ts';
+import { count, formatFigure as f } from './measure.ts';
 
 /** A result file; `run` holds its options and how long it took (s). */
-export type StoredResult = {
+export type StoredResult = ScenarioResult & {
   scenario: string;
   run?: { quick: boolean; rounds?: number | null; measureSeconds?: number | null; seconds: number };
   environment: Record<string, unknown>;
-  comparisons: Comparison[];
-  measures?: Measure[];
-  resources?: Resource[];
-  notes?: string[];
 };
 
 /** The result files of these scenarios that exist, in this order. */
@@ -42,25 +39,26 @@ const spread = (c: Comparison) =>
 const measureRow = (m: Measure) => [m.name, `${f(m.value)} ${m.unit}`, m.detail];
 const optional = (n?: number) => (n === undefined ? '' : f(n));
 
-/** Every comparison, the figures without a baseline, and the resource use of the servers. */
+/** A side's median, with its unit. */
+const med = (c: Comparison, k: 'pgauth' | 'baseline') => `${f(c[k].median)} ${c.unit}`;
+
+/** Every comparison, the figures without a baseline, and the resource use of the servers: each a
+ * table of every scenario's rows, led by its name. */
 export function summary(results: StoredResult[]): string {
-  const row = (r: StoredResult, c: Comparison) => {
-    const figure = (x: Comparison['pgauth']) => `${f(x.median)} ${c.unit}`;
-    const [pgauth, baseline] = [figure(c.pgauth), figure(c.baseline)];
+  const rows = <T>(items: (r: StoredResult) => T[] | undefined, row: (x: T) => string[]) =>
+    results.flatMap((r) => (items(r) ?? []).map((x) => [name(r), ...row(x)]));
+  const comparison = (c: Comparison) => {
     const [ratio, target] = [r3(c.ratio.median), c.target === null ? '—' : `≥ ${c.target}`];
-    return [name(r), c.name, pgauth, baseline, ratio, target, c.verdict, spread(c)];
+    return [c.name, med(c, 'pgauth'), med(c, 'baseline'), ratio, target, c.verdict, spread(c)];
   };
-  const rows = results.flatMap((r) => r.comparisons.map((c) => row(r, c)));
+  const use = (x: Resource) => [x.process, x.load, optional(x.cpuMsPer1000), optional(x.rssMiB)];
   const head = 'scenario | measure | pgauth | baseline | ratio | target | result | spread';
-  const out = ['## Summary', '', table(head, 'llrrrrll', rows), '', LEGEND];
-  const measure = (r: StoredResult) => (r.measures ?? []).map((x) => [name(r), ...measureRow(x)]);
-  const measures = results.flatMap(measure);
+  const comparisons = rows((r) => r.comparisons, comparison);
+  const out = ['## Summary', '', table(head, 'llrrrrll', comparisons), '', LEGEND];
+  const measures = rows((r) => r.measures, measureRow);
   const figures = table('scenario | figure | value | how', 'llrl', measures);
   if (measures.length) out.push('', '### Figures without a baseline', '', figures);
-  const use = (r: StoredResult, x: Resource) => {
-    return [name(r), x.process, x.load, optional(x.cpuMsPer1000), optional(x.rssMiB)];
-  };
-  const resources = results.flatMap((r) => (r.resources ?? []).map((x) => use(r, x)));
+  const resources = rows((r) => r.resources, use);
   const h = 'scenario | process | load | CPU ms per 1,000 requests | RSS MiB after the load';
   if (resources.length) out.push('', '### Resource use', '', table(h, 'lllrr', resources), '', USE);
   return out.join('\n');
@@ -212,23 +210,18 @@ lines of each comparison are in its section below. Every run also keeps its raw 
 round) in \`.bench/results-<scenario>.json\`, from which this file is generated.`;
 
 function comparison(c: Comparison): string {
-  const rounds = (xs: number[]) => xs.map((v) => f(v)).join(', ');
   const target = c.target === null ? 'no target' : `target ≥ ${c.target}`;
-  const ratios = c.ratio.values.map(r3).join(', ');
-  const side = (k: 'pgauth' | 'baseline') => {
-    return [`${k}: ${c[k].label}`, `${f(c[k].median)} ${c.unit}`, rounds(c[k].values)];
-  };
-  const ratio = ['ratio pgauth / baseline', r3(c.ratio.median), ratios];
-  const rows = [side('pgauth'), side('baseline'), ratio];
+  const rounds = (k: 'pgauth' | 'baseline') => c[k].values.map((v) => f(v)).join(', ');
+  const side = (k: 'pgauth' | 'baseline') => [`${k}: ${c[k].label}`, med(c, k), rounds(k)];
+  const ratio = ['ratio pgauth / baseline', r3(c.ratio.median), c.ratio.values.map(r3).join(', ')];
   const out = [`### ${c.name}: ${c.verdict} (ratio ${r3(c.ratio.median)}, ${target})`, ''];
-  out.push(table('side | median | rounds', 'lrl', rows), '', `Spread: ${spread(c)}.`);
-  const us = (n: number) => n.toLocaleString('en-US');
-  const value = (v: unknown) => (Number.isInteger(v) ? us(v as number) : `${v}`);
+  out.push(table('side | median | rounds', 'lrl', [side('pgauth'), side('baseline'), ratio]));
+  out.push('', `Spread: ${spread(c)}.`);
+  const value = (v: unknown) => (Number.isInteger(v) ? count(v as number) : v);
   const settings = Object.entries(c.settings ?? {}).map(([k, v]) => `${code(k)} ${value(v)}`);
   if (settings.length) out.push('', `Settings: ${settings.join(' · ')}.`);
-  const { pgauth = '', baseline = '' } = c.commands ?? {};
-  const commands = [`- pgauth: ${code(pgauth || '?')}`, `- baseline: ${code(baseline || '?')}`];
-  if (c.commands) out.push('', ...commands);
+  const command = (k: 'pgauth' | 'baseline') => `- ${k}: ${code(c.commands?.[k] || '?')}`;
+  if (c.commands) out.push('', command('pgauth'), command('baseline'));
   return out.join('\n');
 }
 

@@ -6,7 +6,8 @@ import { measure } from 'mitata';
 
 export type RunContext = {
   scratchDir: string;
-  rounds?: number;
+  /** --rounds, or 5 (2 with --quick). */
+  rounds: number;
   quick: boolean;
   /** --seconds: the length of every measured run instead of the scenario's. */
   seconds?: number;
@@ -16,17 +17,17 @@ export type RunContext = {
   /** Cleans up after the scenario, done or failed: the last registered first (servers stop
    * before the database they use is dropped). */
   defer(cleanup: () => unknown): void;
+  /** What the scenario found: measureGroup adds its comparisons, an HTTP side its server's
+   * resource use, the scenario its measures and notes. */
+  result: Required<ScenarioResult>;
 };
-export const roundsOf = (ctx: RunContext): number => ctx.rounds ?? (ctx.quick ? 2 : 5);
-export const secondsOf = (ctx: RunContext, full: number, quick: number): number =>
-  ctx.seconds ?? (ctx.quick ? quick : full);
-
-/** A scenario's measured runs (`full` s, `quick` with --quick), its warm-ups (`warm` s, 1 with
- * --quick), and the settings that record them. */
+/** A scenario's measured runs (`full` s, `quick` with --quick, --seconds if given), its
+ * warm-ups (`warm` s, `quickWarm` with --quick), and the settings that record them. */
 export type Timing = { seconds: number; warmup: number };
-export function timing(ctx: RunContext, full: number, quick: number, warm = 3) {
-  const [seconds, warmup] = [secondsOf(ctx, full, quick), ctx.quick ? 1 : warm];
-  const runs = { durationSeconds: seconds, rounds: roundsOf(ctx), warmupSeconds: warmup };
+export function timing(ctx: RunContext, full: number, quick: number, warm = 3, quickWarm = 1) {
+  const seconds = ctx.seconds ?? (ctx.quick ? quick : full);
+  const warmup = ctx.quick ? quickWarm : warm;
+  const runs = { durationSeconds: seconds, rounds: ctx.rounds, warmupSeconds: warmup };
   return { seconds, warmup, runs };
 }
 
@@ -75,29 +76,39 @@ export function summarize(values: readonly number[]): Summary {
   return { values: [...values], median: m, min, max, spreadPct: m ? ((max - min) / m) * 100 : 0 };
 }
 
-/** The p-th percentile (0 < p ≤ 100) by the nearest rank: a value that occurred. */
+/** The per-round ratios a / b as settings: `<name>Median` (or `<name><median>`), `<name>Min`,
+ * `<name>Max`, to 3 digits. */
+export function ratioSettings(a: number[], b: number[], name: string, median = 'Median') {
+  const r = summarize(a.map((x, i) => x / (b[i] as number)));
+  const [mid, min, max] = [r.median, r.min, r.max].map((x) => round(x, 3));
+  return { [`${name}${median}`]: mid, [`${name}Min`]: min, [`${name}Max`]: max };
+}
+
+/** The p-th percentile by the nearest rank: a value that occurred (p 0: the lowest). */
 export function percentile(values: readonly number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.min(s.length, Math.max(1, Math.ceil((p / 100) * s.length))) - 1] as number;
 }
 
 export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+/** 10,000,000: a count as the text prints it. */
+export const count = (n: number) => n.toLocaleString('en-US');
 
 /** 31,515 · 633 · 21.8 · 0.80: a figure as the tables print it. */
 export function formatFigure(n: number): string {
-  if (n >= 1000) return Math.round(n).toLocaleString('en-US');
+  if (n >= 1000) return count(Math.round(n));
   return n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
 }
 
 /** A side of a group: `run` is one measured run and returns its figure, after one unmeasured
  * `warm` run; `command` is what it runs, for the record; `after` the rounds gives settings for
- * its rows and its server's resource use. */
+ * its rows. */
 export type Side = {
   label: string;
   command: string;
   run(): Promise<number>;
   warm?(): Promise<unknown>;
-  after?(): Promise<{ settings: Settings; resource?: Resource }>;
+  after?(): Promise<Settings>;
 };
 
 /** Two sides of a group compared: the row's name, the sides' indexes and what each is, its
@@ -122,17 +133,17 @@ function judge(ratio: Summary, target: number | null): string {
   return ratio.max >= target ? 'FAIL?' : 'FAIL';
 }
 
-/** Warms every side up, runs the rounds, returns the rows as comparisons and the resource use of
- * the sides. The order changes every round so that a drift of the machine (another tenant, a
- * checkpoint, a CPU clocking down) weighs on every side alike: two sides alternate (AB, BA…);
- * more are rotated every other round and reversed every other round. */
+/** Warms every side up, runs the rounds, adds the rows as comparisons to the scenario's result.
+ * The order changes every round so that a drift of the machine (another tenant, a checkpoint, a
+ * CPU clocking down) weighs on every side alike: two sides alternate (AB, BA…); more are rotated
+ * every other round and reversed every other round. */
 export async function measureGroup(
   ctx: RunContext,
   g: { unit: string; sides: Side[]; rows: Row[]; settings: Settings },
 ) {
   ctx.log(`${g.rows.map((r) => r[0]).join('; ')}: warm-up`);
   for (const side of g.sides) await side.warm?.();
-  const [n, rounds, values] = [g.sides.length, roundsOf(ctx), g.sides.map(() => [] as number[])];
+  const [n, rounds, values] = [g.sides.length, ctx.rounds, g.sides.map(() => [] as number[])];
   for (let r = 0; r < rounds; r++) {
     const order = g.sides.map((_, i) => (i + (n > 2 ? Math.floor(r / 2) : 0)) % n);
     for (const i of r % 2 ? order.reverse() : order) {
@@ -143,9 +154,8 @@ export async function measureGroup(
       ctx.log(`  round ${r + 1}/${rounds}  ${side.label.padEnd(28)} ${figure}`);
     }
   }
-  const after: { settings: Settings; resource?: Resource }[] = [];
-  for (const side of g.sides) after.push((await side.after?.()) ?? { settings: {} });
-  const own = after.map((x) => x.settings);
+  const own: Settings[] = [];
+  for (const side of g.sides) own.push((await side.after?.()) ?? {});
   const comparisons = g.rows.map((row): Comparison => {
     const [name, [i, mine], [j, theirs], target = null, more, abs] = row;
     const a = values[i] as number[];
@@ -160,5 +170,5 @@ export async function measureGroup(
     const [unit, verdict] = [g.unit, judge(ratio, target)];
     return { name, unit, pgauth, baseline, ratio, target, verdict, settings, commands };
   });
-  return { comparisons, resources: after.flatMap((x) => (x.resource ? [x.resource] : [])) };
+  ctx.result.comparisons.push(...comparisons);
 }

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { openPostgres } from '../../packages/client/src/db/postgres.ts';
 import type { Database } from '../../packages/client/src/db/types.ts';
 import { migrate } from '../../packages/pgauth/src/migrate.ts';
-import type { RunContext, Side, Timing } from './measure.ts';
+import { count, type RunContext, round, type Timing } from './measure.ts';
 
 const ADMIN =
   process.env.PGAUTH_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -22,24 +22,25 @@ export async function adminQuery<R extends pg.QueryResultRow>(sql: string): Prom
 }
 
 /** A scratch database, and a small pool on it for setup and checks, never the measured work. */
-export type BenchDatabase = { name: string; url: string; db: Database; drop(): Promise<unknown> };
+export type BenchDatabase = { name: string; url: string; db: Database };
 
-/** `pgauth_bench_<label>_<random>`, migrated unless `bare`, dropped after the scenario; drop() is
- * safe to call twice. */
+/** `pgauth_bench_<label>_<random>`, migrated unless `bare`, dropped after the scenario. Ctrl-C
+ * cancels its queries: a million-row INSERT is not waited for. */
 export async function createDatabase(ctx: RunContext, label: string, bare = false) {
   const name = `pgauth_bench_${label}_${randomBytes(4).toString('hex')}`;
   await adminQuery(`create database ${name}`);
   const url = Object.assign(new URL(ADMIN), { pathname: `/${name}` }).toString();
   const db = openPostgres({ connectionString: url, max: 4, application_name: 'pgauth-bench' });
-  let dropped: Promise<unknown> | undefined;
-  const drop = () => {
-    dropped ??= db.close().then(() => adminQuery(`drop database if exists ${name} with (force)`));
-    return dropped;
-  };
-  ctx.defer(drop);
+  const sql = `select pg_cancel_backend(pid) from pg_stat_activity where datname = '${name}'`;
+  const cancel = () => void adminQuery(sql).catch(() => {});
+  ctx.signal.addEventListener('abort', cancel);
+  ctx.defer(async () => {
+    ctx.signal.removeEventListener('abort', cancel);
+    await db.close();
+    await adminQuery(`drop database if exists ${name} with (force)`);
+  });
   if (!bare) await migrate(db);
-  const b: BenchDatabase = { name, url, db, drop };
-  return b;
+  return { name, url, db } satisfies BenchDatabase;
 }
 
 /** Runs pgbench (PGBENCH, or the one on the PATH) in `cwd`, where its scripts are. */
@@ -53,26 +54,25 @@ async function exec(args: string[], cwd?: string, signal?: AbortSignal): Promise
 export type PgbenchRun = {
   url: string;
   clients: number;
-  /** A script, written into `dir` (-f: pgbench runs there), or else the built-in select-only
-   * (what -S runs). */
+  /** A script (-f), or else the built-in select-only (what -S runs). */
   script?: [name: string, text: string];
-  dir?: string;
   /** -D name=value; the recorded command line shows `name=<name>`. */
   define?: Record<string, string>;
-  signal: AbortSignal;
 };
 
 /** pgbench -n -M prepared -j2 (the setup vacuumed; how a pooled driver calls a hot query) for
- * `seconds`, with `more` options; its output, and its command line as the results show it. */
-async function pgbench(run: PgbenchRun, seconds: number, more: string[] = []) {
+ * `seconds`, with `more` options, in .bench/pgbench/ where it writes the script; its output, the
+ * folder, and its command line as the results show it. */
+async function pgbench(ctx: RunContext, run: PgbenchRun, seconds: number, more: string[] = []) {
+  const [dir, script] = [`${ctx.scratchDir}/pgbench`, run.script];
   const args = ['-n', `-c${run.clients}`, '-j2', `-T${seconds}`, '-Mprepared', ...more];
-  args.push(...(run.script ? ['-f', run.script[0]] : ['-b', 'select-only']));
-  if (run.script) await mkdir(run.dir ?? '', { recursive: true });
-  if (run.script) await writeFile(`${run.dir}/${run.script[0]}`, run.script[1]);
+  args.push(...(script ? ['-f', script[0]] : ['-b', 'select-only']));
+  await mkdir(dir, { recursive: true });
+  if (script) await writeFile(`${dir}/${script[0]}`, script[1]);
   for (const [k, v] of Object.entries(run.define ?? {})) args.push('-D', `${k}=${v}`);
-  const out = await exec([...args, run.url], run.dir, run.signal);
+  const out = await exec([...args, run.url], dir, ctx.signal);
   const shown = args.map((a) => a.replace(/^(\w+)=.*/, '$1=<$1>')).join(' ');
-  return { out, command: `pgbench ${shown} ${run.url.replace(/:[^:/@]*@/, ':***@')}` };
+  return { out, dir, command: `pgbench ${shown} ${run.url.replace(/:[^:/@]*@/, ':***@')}` };
 }
 
 /** The settings of a group of pgbench sides: what every side runs with. */
@@ -82,39 +82,36 @@ export const pgbenchSettings = (clients: number, runs: object) => {
 
 /** A side running pgbench, `t.warmup` s once, then `t.seconds` s a round; its figure: tps
  * without the connection time. Counts measured transactions. */
-export function pgbenchSide(label: string, run: PgbenchRun, t: Timing) {
-  const tps = async (s: number) => {
-    const { out, command } = await pgbench(run, s);
+export function pgbenchSide(ctx: RunContext, label: string, run: PgbenchRun, t: Timing) {
+  const tps = async (s: number, measured = false) => {
+    const { out, command } = await pgbench(ctx, run, s);
     const tps = /^tps = ([\d.]+) \((?:without initial connection time|excluding)/m.exec(out);
     const done = /^number of transactions actually processed: (\d+)/m.exec(out);
     if (!tps || !done || /^number of failed transactions: [1-9]/m.test(out)) {
       throw new Error(`${command}: no tps, or failed transactions:\n${out}`);
     }
     side.command = command;
-    return [Number(tps[1]), Number(done[1])];
+    if (measured) side.transactions += Number(done[1]);
+    return Number(tps[1]);
   };
-  const side: Side & { transactions: number } = {
+  const side = {
     label,
     command: '',
     transactions: 0,
     warm: () => tps(t.warmup),
-    run: async () => {
-      const [figure = 0, transactions = 0] = await tps(t.seconds);
-      side.transactions += transactions;
-      return figure;
-    },
+    run: () => tps(t.seconds, true),
   };
   return side;
 }
 
 /** pgbench `run.script` for `seconds`, every transaction logged (-l): [end, latency] of each,
  * both in ms, the end since the epoch, to pick the transactions of a window inside the run. */
-export async function pgbenchLatencies(run: PgbenchRun, seconds: number): Promise<number[][]> {
+export async function pgbenchLatencies(ctx: RunContext, run: PgbenchRun, seconds: number) {
   const prefix = `latency-${randomBytes(4).toString('hex')}`;
-  await pgbench(run, seconds, ['-l', `--log-prefix=${prefix}`]);
+  const { dir } = await pgbench(ctx, run, seconds, ['-l', `--log-prefix=${prefix}`]);
   const rows: number[][] = [];
-  for (const name of (await readdir(run.dir ?? '')).filter((f) => f.startsWith(prefix))) {
-    const path = `${run.dir}/${name}`;
+  for (const name of (await readdir(dir)).filter((f) => f.startsWith(prefix))) {
+    const path = `${dir}/${name}`;
     // A line: client, transaction, latency µs, script, end s, end µs.
     for (const line of (await readFile(path, 'utf8')).split('\n').filter(Boolean)) {
       const [, , us = 0, , s = 0, sus = 0] = line.split(' ').map(Number);
@@ -124,10 +121,6 @@ export async function pgbenchLatencies(run: PgbenchRun, seconds: number): Promis
   }
   return rows;
 }
-
-/** pgbench -i: its tables at a scale (100,000 pgbench_accounts rows per unit), vacuumed. */
-export const pgbenchInit = (url: string, scale: number, signal: AbortSignal) =>
-  exec(['-i', '-q', `-s${scale}`, '-Idtgvp', url], undefined, signal);
 
 export const pgbenchVersion = async () => (await exec(['--version'])).trim();
 
@@ -144,15 +137,16 @@ const tokenSql = (i: string, prefix = 'pga_') => `'${prefix}' || lpad(${i}::text
 export const validateScript = (n: number, prefix = 'pga_') =>
   `\\set id random(1, ${n})\nselect * from pgauth.validate('${prefix}' || lpad(:id, 43, '0'));\n`;
 
-/** Bench session i's creation (in the order of the numbers, as in production) and expiries, in
- * SQL. Live: created a day ago, access valid an hour more. Ended: abandoned 23 days ago. */
-const times = (days: number, access: (created: string) => string) => {
+/** The prefix of bench session i's owner, its creation (in the order of the numbers, as in
+ * production) and expiries, in SQL. Live: created a day ago, access valid an hour more. Ended:
+ * abandoned 23 days ago. */
+const times = (prefix: string, days: number, access: (created: string) => string) => {
   const created = `now() - interval '${days} days' + i * interval '1 millisecond'`;
   const after = (interval: string) => `${created} + interval '${interval}'`;
-  return [created, access(created), after('14 days'), after('30 days')];
+  return [prefix, created, access(created), after('14 days'), after('30 days')];
 };
-const LIVE = times(1, () => `now() + interval '1 hour'`);
-const ENDED = times(23, (created) => `${created} + interval '1 hour'`);
+const LIVE = times('bench_user_', 1, () => `now() + interval '1 hour'`);
+const ENDED = times('bench_gone_', 23, (created) => `${created} + interval '1 hour'`);
 
 /** Username of numbered user k (SQL of k): the prefix and 8 digits. */
 const userName = (k: string) => `$3 || lpad((${k})::text, 8, '0')`;
@@ -169,9 +163,7 @@ export async function insertSessions(
   [from, to]: [number, number],
   ended = false,
 ): Promise<number> {
-  const [prefix, [created, access, refresh, end] = []] = ended
-    ? ['bench_gone_', ENDED]
-    : ['bench_user_', LIVE];
+  const [prefix, created, access, refresh, end] = ended ? ENDED : LIVE;
   const users = Math.ceil((to - from + 1) / 10);
   await b.db.query(
     `insert into pgauth.users (id, username, password_hash)
@@ -196,7 +188,6 @@ export async function insertSessions(
       );
     });
     ctx.signal.throwIfAborted();
-    const count = (n: number) => n.toLocaleString('en-US');
     if (to - from >= 1e6)
       ctx.log(`  ${b.name}: ${count(last - from + 1)} / ${count(to - from + 1)} sessions`);
   }
@@ -207,16 +198,24 @@ export async function insertSessions(
  * checked: all of them up to 100,000, an even sample of 10,000 of more. */
 export async function sessionsDatabase(ctx: RunContext, label: string, n: number) {
   const b = await createDatabase(ctx, label);
-  ctx.log(`database ${b.name}, ${n.toLocaleString('en-US')} sessions`);
-  const insertSeconds = Math.round((await insertSessions(ctx, b, [1, n])) * 10) / 10;
-  // pgbench's scale is a whole number: keep the first n accounts, rewritten without the rest.
+  ctx.log(`database ${b.name}, ${count(n)} sessions`);
+  const insertSeconds = round(await insertSessions(ctx, b, [1, n]));
+  // pgbench -i (100,000 accounts per unit of scale, a whole number): keep the first n accounts,
+  // rewritten without the rest.
   const scale = Math.ceil(n / 100_000);
-  await pgbenchInit(b.url, scale, ctx.signal);
+  await exec(['-i', '-q', `-s${scale}`, '-Idtgvp', b.url], undefined, ctx.signal);
   await b.db.query('delete from pgbench_accounts where aid > $1', [n]);
   if (n < scale * 100_000) await b.db.exec('vacuum full pgbench_accounts');
   await b.db.exec('vacuum (analyze)');
   // Every token the scripts can draw must validate, else the benchmark measures misses.
-  await checkTokens(b.db, 1, n, n > 1e5 ? Math.floor(n / 10_000) : 1);
+  const r = await b.db.query<{ valid: number; asked: number }>(
+    `select count(v.session_id)::int as valid, count(*)::int as asked
+     from generate_series(1, $1::int, $2::int) i
+     left join lateral pgauth.validate(${tokenSql('i')}) v on true`,
+    [n, n > 1e5 ? Math.floor(n / 10_000) : 1],
+  );
+  const { valid, asked } = r.rows[0] ?? { valid: 0, asked: -1 };
+  if (valid !== asked) throw new Error(`only ${valid} of ${asked} bench tokens validate`);
   ctx.log(`  inserted in ${insertSeconds} s; pgbench -i -s${scale}; vacuumed; tokens checked`);
   return { b, n, insertSeconds };
 }
@@ -240,18 +239,6 @@ export async function purgeExpired(b: BenchDatabase, ended: number, live?: numbe
   const wrong = deleted !== ended || (live !== undefined && kept !== live);
   if (wrong) throw new Error(`purged ${deleted}, left ${kept}`);
   return { start, end, seconds: (end - start) / 1000 };
-}
-
-/** Checks that pgauth.validate accepts the bench tokens from..to (every `step`-th). */
-export async function checkTokens(db: Database, from: number, to: number, step = 1) {
-  const r = await db.query<{ valid: number; asked: number }>(
-    `select count(v.session_id)::int as valid, count(*)::int as asked
-     from generate_series($1::int, $2::int, $3::int) i
-     left join lateral pgauth.validate(${tokenSql('i')}) v on true`,
-    [from, to, step],
-  );
-  const { valid, asked } = r.rows[0] ?? { valid: 0, asked: -1 };
-  if (valid !== asked) throw new Error(`only ${valid} of ${asked} bench tokens validate`);
 }
 
 /** Registers `users` users `<prefix>NN` with role `member` (validate returns their roles) at
@@ -286,16 +273,11 @@ export async function registerUsers(db: Database, prefix: string, n: number, cos
  * and `username`'s stored hash, as pgbench variables (-D): crypt() is immutable, and a prepared
  * statement with literals would fold it into a constant once, then measure nothing. Two clients:
  * bcrypt is pure CPU, and the machine has two cores. */
-export async function cryptSide(
-  ctx: RunContext,
-  b: BenchDatabase,
-  [username = '', dir]: [string | undefined, string],
-  t: Timing,
-) {
+export async function cryptSide(ctx: RunContext, b: BenchDatabase, username: string, t: Timing) {
   const sql =
     'select pgauth._prehash($1) pw, password_hash hash from pgauth.users where username = $2';
   const r = await b.db.query<{ pw: string; hash: string }>(sql, [PASSWORD, username]);
   const script: [string, string] = ['crypt.sql', 'select pgauth.crypt(:pw, :hash) = :hash;\n'];
-  const crypt = { url: b.url, clients: 2, script, dir, define: r.rows[0], signal: ctx.signal };
-  return pgbenchSide('crypt() cost 10', crypt, t);
+  const crypt = { url: b.url, clients: 2, script, define: r.rows[0] };
+  return pgbenchSide(ctx, 'crypt() cost 10', crypt, t);
 }

@@ -3,7 +3,6 @@
  * database of its own: session checks without caches (a), with them (b), logins (c); parity
  * targets, so a ratio above 1 means pgauth answered more a second. Bare node:http for scale. */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
 import * as http from '../lib/http.ts';
 import * as m from '../lib/measure.ts';
 import * as pg from '../lib/pg.ts';
@@ -34,33 +33,27 @@ const SETTINGS = {
 
 export async function run(ctx: m.RunContext) {
   const { seconds, warmup, runs } = m.timing(ctx, 4, 2, 2);
-  const secretFile = `${ctx.scratchDir}/peer/better-auth-secret`;
-  await mkdir(`${ctx.scratchDir}/peer`, { recursive: true });
-  await writeFile(secretFile, randomBytes(32).toString('base64url'), { mode: 0o600 });
-  ctx.defer(() => rm(secretFile, { force: true }));
   // 1,000 sessions on each side, 10 for each of 100 users; 20 login users at the default cost.
   const b = await pg.createDatabase(ctx, 'peer');
   const peer = await pg.createDatabase(ctx, 'peer_betterauth', true);
   const tokens = await pg.loginSessions(b.db, 1000, 'bench_peer_', 100);
   const logins = await pg.registerUsers(b.db, 'bench_peer_login_', 20, 11);
   await b.db.exec('vacuum analyze');
-  // Better Auth without its cookie cache first: it creates its tables.
+  // Better Auth without its cookie cache first: it creates its tables. Both servers sign with
+  // one secret, 32 random bytes in their environment.
+  const env = { BETTER_AUTH_SECRET: randomBytes(32).toString('base64url') };
   const startBa = (...extra: string[]) => {
-    const args = ['bench/peer/better-auth-server.ts', '--database-url', peer.url];
-    args.push('--secret-file', secretFile, ...extra);
-    const command = `node --import tsx ${args.join(' ')}`;
-    const shown = command.replace(peer.url, '<url>').replace(secretFile, '<file>');
+    const args = ['--import', 'tsx', 'bench/peer/better-auth-server.ts', '--database-url'];
     const listening = /better-auth listening on (\S+)\n/;
-    return http.startServer(ctx, ['--import', 'tsx', ...args], listening, shown);
+    args.push(peer.url, ...extra);
+    return http.startServer(ctx, args, listening, ['Better Auth', 'betterAuth'], env);
   };
   const baOff = await startBa('--migrate');
-  // Both cores for hashing, as Better Auth's scrypt gets them through libuv's pool.
-  const options = [...http.NO_LOGIN_LIMITS, '--hash-concurrency', '2'];
   const load = { connections: 20, seconds, warmup };
   const pgauth = http.sessionLoad(ctx, b.url, tokens, load);
   const [cached, plain, baOn, bare] = await Promise.all([
-    pgauth.gateway(true, options),
-    pgauth.gateway(false, options),
+    pgauth.gateway(true, http.LOGIN_LOAD),
+    pgauth.gateway(false, http.LOGIN_LOAD),
     startBa('--cookie-cache-max-age', `${MAX_AGE}`),
     pgauth.bare(),
   ]);
@@ -87,10 +80,10 @@ export async function run(ctx: m.RunContext) {
   // a and b: five sides in the same rounds, in the order of the table of resource use.
   const cookies = (all: string[]) => all.map((cookie) => ({ method: 'GET', headers: { cookie } }));
   const ba = (label: string, server: http.Server, how: string, describe: string) => {
-    const load1 = `GET /session (getSession), cookie cache ${how}, 1,000 cookies, autocannon -c 20`;
     const requests = cookies(setup.cookies.map((c) => `better-auth.session_token=${c}`));
-    const spec = { label, server, path: '/session', requests, describe, prefix: 'betterAuth' };
-    return http.httpSide(ctx, { ...spec, resource: ['Better Auth', load1] }, load);
+    const spec = { label, server, path: '/session', requests, describe };
+    const what = `GET /session (getSession), cookie cache ${how}, 1,000 cookies`;
+    return http.httpSide(ctx, { ...spec, load: what }, load);
   };
   const onCookies = '1000 cookie headers: session_token and session_data';
   const off = ba('Better Auth, no cookie cache', baOff, 'off', '1000 session_token cookies');
@@ -117,44 +110,39 @@ export async function run(ctx: m.RunContext) {
   };
   // Each side's cache, and the bare server's figures for scale, in both rows.
   const caches = (pgauthCache: string, betterAuthCache: string, fills = false) => {
-    return (values: number[][], sides: m.Settings[]) => {
-      const bareNodeHttpReqPerSec = Math.round(m.median(values[4] ?? []));
+    return ([, , , , bare = []]: number[][], sides: m.Settings[]) => {
       const rest = { rateLimits: SETTINGS.rateLimits, pgauthCache, betterAuthCache };
-      const more = {
-        betterAuthCacheFills: stats.cacheFills,
-        betterAuthCachedChecks: stats.sessions,
-      };
-      return { bareNodeHttpReqPerSec, ...sides[4], ...rest, ...(fills ? more : {}) };
+      const [betterAuthCacheFills, betterAuthCachedChecks] = [stats.cacheFills, stats.sessions];
+      const more: m.Settings = fills ? { betterAuthCacheFills, betterAuthCachedChecks } : {};
+      return { bareNodeHttpReqPerSec: Math.round(m.median(bare)), ...sides[4], ...rest, ...more };
     };
   };
-  const each = { sessionsEachSide: 1000, usersEachSide: 100 };
-  const sessions = await m.measureGroup(ctx, {
+  await m.measureGroup(ctx, {
     unit: 'req/s',
     sides: [plain, off, cached, on, bare],
     rows: [
       [ROWS.a, [0, ROWS.plain], [1, ROWS.off], 1, caches(SETTINGS.plain, SETTINGS.off)],
       [ROWS.b, [2, ROWS.cached], [3, ROWS.on], 1, caches(SETTINGS.cached, SETTINGS.on, true)],
     ],
-    settings: { connections: 20, ...runs, ...each },
+    settings: { connections: 20, ...runs, sessionsEachSide: 1000, usersEachSide: 100 },
   });
   // c: 20 users in turn on each side, every login succeeding; Better Auth's with the Origin a
   // browser sends (it checks it against its base URL).
   const loginLoad = { connections: 8, seconds, warmup: 1 };
   const signIns = emails.slice(0, 20).map((email) => ({ email, password: pg.PASSWORD }));
-  const signInLoad = 'POST /api/auth/sign-in/email, scrypt in process, 20 users, autocannon -c 8';
   const signIn = {
     label: 'Better Auth sign-ins',
     server: baOff,
     path: '/api/auth/sign-in/email',
     requests: http.postJson(signIns, { origin: baOff.url }),
     describe: 'sign-ins of 20 users',
-    prefix: 'betterAuth',
+    load: 'POST /api/auth/sign-in/email, scrypt in process, 20 users',
   };
-  const login = await m.measureGroup(ctx, {
+  await m.measureGroup(ctx, {
     unit: '/s',
     sides: [
       http.loginSide(ctx, cached.server, logins, 'bcrypt cost 11 in PostgreSQL', loginLoad),
-      http.httpSide(ctx, { ...signIn, resource: ['Better Auth', signInLoad] }, loginLoad),
+      http.httpSide(ctx, signIn, loginLoad),
     ],
     rows: [[ROWS.c, [0, ROWS.login], [1, ROWS.signIn], 1]],
     settings: {
@@ -169,8 +157,4 @@ export async function run(ctx: m.RunContext) {
       rateLimits: SETTINGS.rateLimits,
     },
   });
-  return {
-    comparisons: [...sessions.comparisons, ...login.comparisons],
-    resources: [...sessions.resources, ...login.resources],
-  };
 }
