@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Queryable } from '../../packages/client/src/db/types.ts';
 import { useTestDatabase } from '../helpers/db.ts';
 import {
   login,
@@ -410,24 +411,43 @@ test('purge_expired deletes exactly the sessions whose absolute expiry, revocati
   assert.ok(expected.rows.length > 0 && expected.rows.length < 108, 'both kinds are present');
 });
 
+/** How many rotated refresh tokens of a session are kept. */
+const rotated = (id: string, db: Queryable = t.db) =>
+  scalar<number>(
+    db,
+    'select count(*)::int as v from pgauth.rotated_refresh_tokens where session_id = $1',
+    [id],
+  );
+
+/** Registers a user and logs in a session that then rotates twice; its first pair. */
+async function rotate(username: string) {
+  await register(t.db, username);
+  const p = await loginPair(t.db, username);
+  const r = await t.db.query<{ refresh_token: string }>('select * from pgauth.refresh($1)', [
+    p.refresh_token,
+  ]);
+  await t.db.query('select * from pgauth.refresh($1)', [r.rows[0]?.refresh_token]);
+  assert.equal(await rotated(p.session_id), 2, `${username}: two rotations`);
+  return p;
+}
+
+test('purge_expired deletes the rotated refresh tokens of a session it deletes unrevoked; a DELETE after it in its transaction still takes its own along', async () => {
+  const purged = await rotate('ad_rot_expired');
+  // 21 days on, the refresh token (14 days) of the first ended more than 7 days ago.
+  await withClock(t.db, '21 days 1 minute', async () => {
+    const kept = await rotate('ad_rot_after');
+    await t.db.transaction(async (tx) => {
+      assert.ok((await scalar<number>(tx, 'select pgauth.purge_expired() as v')) >= 1);
+      assert.equal(await rotated(purged.session_id, tx), 0, 'gone with the purged session');
+      assert.equal(await rotated(kept.session_id, tx), 2, 'a live session keeps its own');
+      await tx.query('delete from pgauth.sessions where id = $1', [kept.session_id]);
+      assert.equal(await rotated(kept.session_id, tx), 0, 'the DELETE after the purge took them');
+    });
+  });
+});
+
 // Last: it truncates every session of the test database.
 test('deleting sessions deletes their rotated refresh tokens: by purge_expired, by a user deletion, by TRUNCATE', async () => {
-  const rotated = (id: string) =>
-    scalar<number>(
-      t.db,
-      'select count(*)::int as v from pgauth.rotated_refresh_tokens where session_id = $1',
-      [id],
-    );
-  const rotate = async (username: string) => {
-    await register(t.db, username);
-    const p = await loginPair(t.db, username);
-    const r = await t.db.query<{ refresh_token: string }>('select * from pgauth.refresh($1)', [
-      p.refresh_token,
-    ]);
-    await t.db.query('select * from pgauth.refresh($1)', [r.rows[0]?.refresh_token]);
-    assert.equal(await rotated(p.session_id), 2, `${username}: two rotations`);
-    return p;
-  };
   const purged = await rotate('ad_rot_purge');
   const kept = await rotate('ad_rot_kept');
   await t.db.query('select pgauth.revoke_session($1)', [purged.session_id]);

@@ -22,7 +22,7 @@ const t = useTestDatabaseAs({
   },
   teardown: () => unlisten(),
 });
-const { register, loginPair: login } = sqlOn(t);
+const { register, loginPair: login, validates, withClock } = sqlOn(t);
 
 /** Waits for the first payload from index `from` on that `matches`; returns its index. */
 function nextMatching(
@@ -178,6 +178,43 @@ test('a DELETE names the deleted sessions whose access token is still valid, and
   const i = await nextMatching(from, naming(live.access_token));
   assert.deepEqual(JSON.parse(heard[i] as string), { keys: [cacheKey(live.access_token)] });
   assert.ok(!heard.slice(from).some(naming(expired.access_token)), 'the expired one is not named');
+});
+
+test('a DELETE reads the pgauth clock: a session whose access token the wall clock calls expired, and pgauth.clock() valid, is named', async () => {
+  await register('rn_delete_clock');
+  // A day back, the session's 15 minutes are long past by now(), and still to come by clock().
+  await withClock('-1 day', async () => {
+    const a = await login('rn_delete_clock');
+    assert.equal(await validates(a.access_token), true, 'valid on the pgauth clock');
+    const from = heard.length;
+    await t.db.query('delete from pgauth.sessions where id = $1', [a.session_id]);
+    const i = await nextMatching(from, naming(a.access_token));
+    assert.deepEqual(JSON.parse(heard[i] as string), { keys: [cacheKey(a.access_token)] });
+  });
+});
+
+test('purge_expired() sends nothing for the sessions it deletes, live by the wall clock, revoked or not: the next message is a later logout', async () => {
+  const id = await register('rn_purge');
+  const sessions: Awaited<ReturnType<typeof login>>[] = [];
+  while (sessions.length < 30) {
+    sessions.push(...(await Promise.all(Array.from({ length: 10 }, () => login('rn_purge')))));
+  }
+  const before = heard.length;
+  const revoked = sessions[0] as (typeof sessions)[number];
+  await t.db.query('select pgauth.logout($1)', [revoked.access_token]);
+  const from = (await nextMatching(before, naming(revoked.access_token))) + 1;
+  // 38 days on, every one of them is past its absolute expiry and the retention.
+  const purged = await withClock('38 days', () =>
+    t.db.query<{ n: number }>('select pgauth.purge_expired() as n'),
+  );
+  assert.ok((purged.rows[0]?.n ?? 0) >= 30, 'the purge deleted them');
+  const left = await t.db.query('select 1 from pgauth.sessions where user_id = $1', [id]);
+  assert.equal(left.rows.length, 0);
+  await register('rn_purge_after');
+  const after = await login('rn_purge_after');
+  await t.db.query('select pgauth.logout($1)', [after.access_token]);
+  const i = await nextMatching(from, naming(after.access_token));
+  assert.equal(i, from, `nothing came before the logout: ${heard.slice(from, i)}`);
 });
 
 test('TRUNCATE pgauth.sessions notifies {"flush": true} once and audits sessions_revoked truncated', async () => {

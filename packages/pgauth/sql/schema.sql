@@ -680,10 +680,18 @@ CREATE FUNCTION pgauth._purge_sessions(p_cutoff timestamp with time zone) RETURN
 declare
   v_count integer;
 begin
+  perform pg_catalog.set_config('pgauth.purging_sessions', 'on', true);
+  with forgotten as (
+    delete from pgauth.rotated_refresh_tokens r using pgauth.sessions s
+    where s.id = r.session_id and s.refresh_generation > 0
+      and least(s.expires_at, s.revoked_at, greatest(s.refresh_expires_at, s.access_expires_at))
+          < p_cutoff
+  )
   delete from pgauth.sessions s
   where least(s.expires_at, s.revoked_at, greatest(s.refresh_expires_at, s.access_expires_at))
         < p_cutoff;
   get diagnostics v_count = row_count;
+  perform pg_catalog.set_config('pgauth.purging_sessions', 'off', true);
   return v_count;
 end
 $$;
@@ -3477,7 +3485,7 @@ begin
   if tg_op = 'TRUNCATE' then
     truncate pgauth.rotated_refresh_tokens;
   else
-    delete from pgauth.rotated_refresh_tokens r using old_rows o where r.session_id = o.id;
+    delete from pgauth.rotated_refresh_tokens r where r.session_id = old.id;
   end if;
   return null;
 end
@@ -3542,7 +3550,30 @@ ALTER FUNCTION pgauth.tg_sessions__notify() OWNER TO pgauth_owner;
 -- Name: FUNCTION tg_sessions__notify(); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
 --
 
-COMMENT ON FUNCTION pgauth.tg_sessions__notify() IS 'Trigger of sessions: NOTIFYs pgauth_revocations with the cache keys (first 8 bytes of access_token_hash, hex) of the access tokens a statement made stale, at most 100 a message, or {"flush" : true} on TRUNCATE. Keys only: no user, session or reason.';
+COMMENT ON FUNCTION pgauth.tg_sessions__notify() IS 'Trigger of sessions (UPDATE, TRUNCATE): NOTIFYs pgauth_revocations with the cache keys (first 8 bytes of access_token_hash, hex) of the access tokens an UPDATE made stale, at most 100 a message, or {"flush" : true} on TRUNCATE. Keys only: no user, session or reason. Its DELETE branch has fired for nothing since 0018: a DELETE is tg_sessions__notify_deleted''s, row by row.';
+
+--
+-- Name: tg_sessions__notify_deleted(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
+--
+
+CREATE FUNCTION pgauth.tg_sessions__notify_deleted() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pgauth', 'pg_temp'
+    AS $$
+begin
+  perform pg_catalog.pg_notify('pgauth_revocations', pg_catalog.json_build_object('keys',
+    array[pg_catalog.encode(pg_catalog.substr(old.access_token_hash, 1, 8), 'hex')])::text);
+  return null;
+end
+$$;
+
+ALTER FUNCTION pgauth.tg_sessions__notify_deleted() OWNER TO pgauth_owner;
+
+--
+-- Name: FUNCTION tg_sessions__notify_deleted(); Type: COMMENT; Schema: pgauth; Owner: pgauth_owner
+--
+
+COMMENT ON FUNCTION pgauth.tg_sessions__notify_deleted() IS 'Row trigger of sessions (sessions_notify_delete, WHEN the deleted session was not revoked and its access token had not expired): NOTIFYs pgauth_revocations with {"keys": [<first 8 bytes of access_token_hash, hex>]}. Keys only: no user, session or reason.';
 
 --
 -- Name: tg_settings__guard(); Type: FUNCTION; Schema: pgauth; Owner: pgauth_owner
@@ -4809,7 +4840,7 @@ CREATE TRIGGER service_accounts_sync_keys AFTER UPDATE ON pgauth.service_account
 -- Name: sessions sessions_forget_rotated; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
 --
 
-CREATE TRIGGER sessions_forget_rotated AFTER DELETE ON pgauth.sessions REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION pgauth.tg_sessions__forget_rotated();
+CREATE TRIGGER sessions_forget_rotated AFTER DELETE ON pgauth.sessions FOR EACH ROW WHEN (((old.refresh_generation > 0) AND (current_setting('pgauth.purging_sessions'::text, true) IS DISTINCT FROM 'on'::text))) EXECUTE FUNCTION pgauth.tg_sessions__forget_rotated();
 
 --
 -- Name: sessions sessions_forget_rotated_truncate; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
@@ -4821,7 +4852,7 @@ CREATE TRIGGER sessions_forget_rotated_truncate AFTER TRUNCATE ON pgauth.session
 -- Name: sessions sessions_notify_delete; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
 --
 
-CREATE TRIGGER sessions_notify_delete AFTER DELETE ON pgauth.sessions REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION pgauth.tg_sessions__notify();
+CREATE TRIGGER sessions_notify_delete AFTER DELETE ON pgauth.sessions FOR EACH ROW WHEN (((old.revoked_at IS NULL) AND (old.access_expires_at > pgauth.clock()))) EXECUTE FUNCTION pgauth.tg_sessions__notify_deleted();
 
 --
 -- Name: sessions sessions_notify_truncate; Type: TRIGGER; Schema: pgauth; Owner: pgauth_owner
@@ -5724,6 +5755,12 @@ REVOKE ALL ON FUNCTION pgauth.tg_sessions__forget_rotated() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION pgauth.tg_sessions__notify() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg_sessions__notify_deleted(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
+--
+
+REVOKE ALL ON FUNCTION pgauth.tg_sessions__notify_deleted() FROM PUBLIC;
 
 --
 -- Name: FUNCTION tg_settings__guard(); Type: ACL; Schema: pgauth; Owner: pgauth_owner
