@@ -11,7 +11,7 @@
  * PostgreSQL engine only: it needs a server for SQL mode, and is the same for both engines.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -51,6 +51,43 @@ async function nodeBinary(major: number): Promise<string> {
 async function bytes(dir: string): Promise<number> {
   const { stdout } = await run('du', ['-sb', dir]);
   return Number(stdout.split('\t')[0]);
+}
+
+/** A gateway started with `npx pgauth serve <args>` in `cwd`; its output so far, and its stop. */
+type Served = { url: string; output(): string; stop(): Promise<void> };
+
+/** Starts it and waits until it prints the URL it listens on; fails if it exits first. */
+async function startServe(cwd: string, args: string[]): Promise<Served> {
+  const child = spawn('npx', ['pgauth', 'serve', '--port', '0', ...args], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let out = '';
+  for (const stream of [child.stdout, child.stderr]) {
+    stream?.on('data', (d: Buffer) => {
+      out += d;
+    });
+  }
+  const closed = new Promise<number | null>((r) => child.once('close', r));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      process.kill(-(child.pid as number), 'SIGTERM');
+    }
+    await closed;
+  };
+  try {
+    const url = await Promise.race([
+      closed.then((code) => {
+        throw new Error(`serve exited with ${code}: ${out}`);
+      }),
+      waitFor('the gateway to listen', () => /listening on (http:\/\/\S+)/.exec(out)?.[1], 60_000),
+    ]);
+    return { url, output: () => out, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
 
 const MJS = `
@@ -95,7 +132,7 @@ describe('the packed packages in a project of their own', {
   let app = '';
   let dbName = '';
   let databaseUrl = '';
-  let gateway: ChildProcess | undefined;
+  let gateway: Served | undefined;
   let baseUrl = '';
   let token = '';
   let version = '';
@@ -174,20 +211,8 @@ describe('the packed packages in a project of their own', {
     add.stdin.end(PASSWORD);
     assert.equal(await new Promise((r) => add.on('close', r)), 0, 'user add');
 
-    gateway = spawn('npx', ['pgauth', 'serve', '--port', '0', '--database-url', databaseUrl], {
-      cwd: app,
-      stdio: ['ignore', 'pipe', 'inherit'],
-      detached: true,
-    });
-    let out = '';
-    baseUrl = await new Promise<string>((resolve, reject) => {
-      gateway?.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
-      gateway?.stdout?.on('data', (d: Buffer) => {
-        out += d;
-        const m = /listening on (http:\/\/\S+)/.exec(out);
-        if (m?.[1]) resolve(m[1]);
-      });
-    });
+    gateway = await startServe(app, ['--database-url', databaseUrl]);
+    baseUrl = gateway.url;
     const login = await fetch(`${baseUrl}/v1/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -200,11 +225,7 @@ describe('the packed packages in a project of their own', {
   });
 
   after(async () => {
-    if (gateway?.pid) {
-      const closed = new Promise((r) => gateway?.once('close', r));
-      process.kill(-gateway.pid, 'SIGTERM');
-      await closed;
-    }
+    await gateway?.stop();
     if (dbName) {
       const admin = new pg.Client({ connectionString: adminUrl });
       await admin.connect();
@@ -272,36 +293,14 @@ describe('the packed packages in a project of their own', {
   test('npx pgauth serve starts the embedded engine in a new folder and answers /readyz', async () => {
     // The data folder comes from the snapshot in the tarball, which carries no empty folder.
     const data = join(dir, 'embedded-data');
-    const serve = spawn('npx', ['pgauth', 'serve', '--port', '0', '--data-dir', data], {
-      cwd: app,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    let out = '';
-    serve.stdout?.on('data', (d: Buffer) => {
-      out += d;
-    });
-    serve.stderr?.on('data', (d: Buffer) => {
-      out += d;
-    });
-    const exited = new Promise<number | null>((r) => serve.once('close', r));
+    const served = await startServe(app, ['--data-dir', data]);
     try {
-      const url = await Promise.race([
-        exited.then((code) => {
-          throw new Error(`serve exited with ${code}: ${out}`);
-        }),
-        waitFor(
-          'the embedded gateway to listen',
-          () => /listening on (http:\/\/\S+)/.exec(out)?.[1],
-          60_000,
-        ),
-      ]);
+      const out = served.output();
       assert.ok(out.includes(`creating the embedded database in ${data}\n`), out);
-      const ready = await fetch(`${url}/readyz`);
-      assert.equal(ready.status, 200, out);
+      const ready = await fetch(`${served.url}/readyz`);
+      assert.equal(ready.status, 200, served.output());
     } finally {
-      if (serve.exitCode === null) process.kill(-(serve.pid as number), 'SIGTERM');
-      await exited;
+      await served.stop();
     }
   });
 
