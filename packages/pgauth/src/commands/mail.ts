@@ -25,7 +25,7 @@ export async function sendPendingMail(
   batch = 10,
 ): Promise<SendReport> {
   const db = await openAdminDatabase(flags);
-  const transport = smtpTransport(config);
+  const transport = await smtpTransport(config);
   try {
     return await sendPending(mailerOperations(db), transport, config, { batch });
   } finally {

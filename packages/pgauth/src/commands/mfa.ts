@@ -6,7 +6,6 @@
  */
 import { serviceOperations } from '@pgauth/client/internal';
 import { Command } from 'commander';
-import QRCode from 'qrcode';
 import { adminOperations } from '../operations.ts';
 import { openAdminDatabase, withAdminUser, withDatabaseOptions } from './admin-db.ts';
 import type { DatabaseFlags } from './common.ts';
@@ -30,7 +29,8 @@ async function asUser<T>(
 }
 
 /** The QR code of an otpauth:// URI, drawn with block characters for a terminal. */
-export function terminalQr(uri: string): Promise<string> {
+export async function terminalQr(uri: string): Promise<string> {
+  const { default: QRCode } = await import('qrcode');
   return QRCode.toString(uri, { type: 'terminal', small: true, errorCorrectionLevel: 'M' });
 }
 

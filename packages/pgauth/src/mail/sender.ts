@@ -9,7 +9,7 @@
  * text (which may quote either); a failure is recorded as its error code only.
  */
 import type { Database, Unlisten } from '@pgauth/client/internal';
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import { type MailerOperations, mailerOperations } from '../operations.ts';
 import { composeMail } from './message.ts';
 
@@ -36,8 +36,10 @@ export interface SendReport {
   failed: number;
 }
 
-/** A transport for the SMTP URL; closed by whoever made it. */
-export function smtpTransport(config: MailConfig): Transporter {
+/** A transport for the SMTP URL; closed by whoever made it. nodemailer is loaded here, not with
+ * this module: a CLI command that sends no mail does not pay for it. */
+export async function smtpTransport(config: MailConfig): Promise<Transporter> {
+  const { default: nodemailer } = await import('nodemailer');
   return nodemailer.createTransport(config.smtpUrl, { from: config.from });
 }
 
@@ -90,7 +92,7 @@ export interface MailSenderOptions extends SendOptions {
 /** The sender of a gateway: a round at start, on every NOTIFY pgauth_mail, and every pollMs. */
 export class MailSender {
   private readonly ops: MailerOperations;
-  private readonly transport: Transporter;
+  private transport: Transporter | null = null;
   private timer: NodeJS.Timeout | null = null;
   private unlisten: Unlisten | null = null;
   private running: Promise<void> | null = null;
@@ -103,10 +105,10 @@ export class MailSender {
     private readonly options: MailSenderOptions,
   ) {
     this.ops = mailerOperations(db);
-    this.transport = smtpTransport(config);
   }
 
   async start(): Promise<void> {
+    this.transport = await smtpTransport(this.config);
     if (this.options.listen) {
       this.unlisten = await this.db.listen('pgauth_mail', () => this.wake());
     }
@@ -117,7 +119,8 @@ export class MailSender {
 
   /** Runs a round now, or right after the one running. */
   wake(): void {
-    if (this.stopped) return;
+    const transport = this.transport;
+    if (this.stopped || !transport) return;
     if (this.running) {
       this.again = true;
       return;
@@ -126,7 +129,7 @@ export class MailSender {
       do {
         this.again = false;
         try {
-          await sendPending(this.ops, this.transport, this.config, this.options);
+          await sendPending(this.ops, transport, this.config, this.options);
         } catch (err) {
           this.options.onError?.(err);
         }
@@ -146,6 +149,6 @@ export class MailSender {
     if (this.timer) clearInterval(this.timer);
     await this.unlisten?.().catch(() => {});
     await this.idle();
-    this.transport.close();
+    this.transport?.close();
   }
 }

@@ -17,7 +17,6 @@ import {
   randomBytes,
 } from 'node:crypto';
 import type { ClientGrant, ServiceOperations, SessionTokenClaims } from '@pgauth/client/internal';
-import { SignJWT } from 'jose';
 import type { AdminOperations } from '../operations.ts';
 
 export type SigningAlg = 'EdDSA' | 'ES256' | 'RS256';
@@ -146,7 +145,7 @@ export function createSigner(ops: ServiceOperations, admin: AdminOperations, kek
     claims: { sub: string; jti: string; expiresAt: Date },
     issuer: string,
   ): Promise<string> => {
-    const { kid, alg, key } = await current();
+    const [{ kid, alg, key }, { SignJWT }] = await Promise.all([current(), import('jose')]);
     return new SignJWT(payload)
       .setProtectedHeader({ alg, kid, typ: 'at+jwt' })
       .setIssuer(issuer)
