@@ -193,19 +193,26 @@ const before = readDurations();
  * Files that measure time (latency bounds, equal timings, outage and failover windows) say so
  * with a line `// timing-sensitive: <why>` at the top: such a file runs alone, after all the
  * others. Sharing the cores with other files, a "latency within 3 x idle" bound failed now and
- * then (the idle p99 itself 50-65 ms, where alone it is a few ms).
+ * then (the idle p99 itself 50-65 ms, where alone it is a few ms). A file that measures on some
+ * engines only (it needs real connections: it skips everything on PGlite) names them,
+ * `// timing-sensitive on postgres: <why>`, and is an ordinary file on the others.
  */
-const timing = new Set(
-  files.filter((f) => /^\/\/ timing-sensitive:/m.test(readFileSync(f, 'utf8'))),
+const timedOn = new Map(
+  files.flatMap((f) => {
+    const m = /^\/\/ timing-sensitive(?: on ([a-z,]+))?:/m.exec(readFileSync(f, 'utf8'));
+    return m ? [[f, m[1]?.split(',') ?? engines]] : [];
+  }),
 );
+const timed = (job) => timedOn.get(job.file)?.includes(job.engine) === true;
 // Longest first; a file never timed before goes first of all (it may be long), the larger of
 // two such files first (on a fresh clone, size is the only hint there is).
 const size = (file) => statSync(file).size;
 const queue = engines
-  .flatMap((engine) => files.map((file) => ({ engine, file, weight: timing.has(file) ? jobs : 1 })))
+  .flatMap((engine) => files.map((file) => ({ engine, file })))
+  .map((job) => ({ ...job, weight: timed(job) ? jobs : 1 }))
   .sort(
     (x, y) =>
-      Number(timing.has(x.file)) - Number(timing.has(y.file)) ||
+      Number(timed(x)) - Number(timed(y)) ||
       (before[`${y.engine} ${y.file}`] ?? Number.POSITIVE_INFINITY) -
         (before[`${x.engine} ${x.file}`] ?? Number.POSITIVE_INFINITY) ||
       size(y.file) - size(x.file) ||

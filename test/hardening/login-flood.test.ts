@@ -1,4 +1,4 @@
-// timing-sensitive: a validation latency bound under a login flood
+// timing-sensitive on postgres: a validation latency bound under a login flood
 /**
  * SECURITY.md 29: a login flood cannot starve validation. A real gateway process (`pgauth serve`
  * on PostgreSQL, the shipped pool of 10, hashing bound and statement timeout, validation cache

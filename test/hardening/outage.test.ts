@@ -1,4 +1,4 @@
-// timing-sensitive: recovery windows of an outage under load
+// timing-sensitive on postgres: recovery windows of an outage under load
 /**
  * SECURITY.md 27 — the database goes away under load. A real `pgauth serve` process (validation
  * cache on) and an SDK client in SQL mode (cache on) run against a private cluster while loops

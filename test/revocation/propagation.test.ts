@@ -1,4 +1,4 @@
-// timing-sensitive: propagation and resubscription windows
+// timing-sensitive on postgres: propagation and resubscription windows
 /**
  * Revocation reaches everyone. Two real `pgauth serve` gateways and one SDK client in SQL mode,
  * all three caching validations, on one PostgreSQL database: whichever way a session is revoked

@@ -1,4 +1,4 @@
-// timing-sensitive: the failover recovery window
+// timing-sensitive on postgres: the failover recovery window
 /**
  * Failover behind one endpoint: a primary with a synchronous streaming standby, PgBouncer in front
  * (transaction mode for calls, a session-mode entry for LISTEN), two gateways. Under a stream of

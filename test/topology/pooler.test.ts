@@ -1,4 +1,4 @@
-// timing-sensitive: revocation latency percentiles and probe windows
+// timing-sensitive on postgres: revocation latency percentiles and probe windows
 /**
  * pgauth through PgBouncer 1.18 in transaction mode, with PgBouncer's default settings: the
  * gateway, the CLI and the SDK's SQL mode start and work; the statement timeout applies through

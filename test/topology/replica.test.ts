@@ -1,4 +1,4 @@
-// timing-sensitive: replica lag and revocation windows
+// timing-sensitive on postgres: replica lag and revocation windows
 /**
  * Read replicas: a real streaming replica of a private primary (pg_basebackup -R), lag forced with
  * recovery_min_apply_delay. Validation reads the replica while it is within --max-replica-lag and
