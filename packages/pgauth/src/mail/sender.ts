@@ -107,11 +107,18 @@ export class MailSender {
     this.ops = mailerOperations(db);
   }
 
+  /** Stopped before this resolves (a gateway closed while it starts), it leaves nothing running. */
   async start(): Promise<void> {
-    this.transport = await smtpTransport(this.config);
-    if (this.options.listen) {
-      this.unlisten = await this.db.listen('pgauth_mail', () => this.wake());
+    const transport = await smtpTransport(this.config);
+    const unlisten = this.options.listen
+      ? await this.db.listen('pgauth_mail', () => this.wake())
+      : null;
+    if (this.stopped) {
+      transport.close();
+      await unlisten?.();
+      return;
     }
+    [this.transport, this.unlisten] = [transport, unlisten];
     this.timer = setInterval(() => this.wake(), this.options.pollMs ?? 5_000);
     this.timer.unref();
     this.wake();
