@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { adminOperations } from '../../packages/pgauth/src/operations.ts';
-import { rotateSigningKey } from '../../packages/pgauth/src/server/signing.ts';
+import { rotateSigningKey } from '../../packages/pgauth/src/server/signing-keys.ts';
 import { runProcess } from '../helpers/processes.ts';
 import { withClock } from '../helpers/sql.ts';
 import { needs } from '../helpers/tools.ts';

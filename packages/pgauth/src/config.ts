@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
  */
 import { DEFAULT_DATA_DIR } from './db/open.ts';
 import { exactOrigin } from './server/cors.ts';
-import { parseKeyEncryptionKey } from './server/signing.ts';
+import { parseKeyEncryptionKey } from './server/signing-keys.ts';
 
 export interface RateLimitConfig {
   /** Length of one rate-limit window in milliseconds. */

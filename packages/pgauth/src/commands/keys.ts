@@ -4,7 +4,7 @@ import {
   parseKeyEncryptionKey,
   rotateSigningKey,
   SIGNING_ALGS,
-} from '../server/signing.ts';
+} from '../server/signing-keys.ts';
 import { withAdminDatabase, withDatabaseOptions } from './admin-db.ts';
 import { type DatabaseFlags, UsageError } from './common.ts';
 

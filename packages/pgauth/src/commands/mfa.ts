@@ -28,10 +28,12 @@ async function asUser<T>(
   }
 }
 
-/** The QR code of an otpauth:// URI, drawn with block characters for a terminal. */
-export async function terminalQr(uri: string): Promise<string> {
+/** What draws the QR code of an otpauth:// URI with block characters for a terminal; loads
+ * qrcode, which no other command needs. */
+async function terminalQr(): Promise<(uri: string) => Promise<string>> {
   const { default: QRCode } = await import('qrcode');
-  return QRCode.toString(uri, { type: 'terminal', small: true, errorCorrectionLevel: 'M' });
+  return (uri) =>
+    QRCode.toString(uri, { type: 'terminal', small: true, errorCorrectionLevel: 'M' });
 }
 
 export function addMfaCommands(user: Command): void {
@@ -44,8 +46,10 @@ export function addMfaCommands(user: Command): void {
         .argument('<user>', USER_ARG)
         .option('--no-qr', 'print the secret and the otpauth:// URI only')
         .action(async (name: string, flags: DatabaseFlags & { qr?: boolean }) => {
+          // Ready before the enrolment: a secret stored but never shown would be lost.
+          const qr = flags.qr === false ? null : await terminalQr();
           const e = await asUser(flags, name, (ops, id) => ops.totpEnroll(id));
-          if (flags.qr !== false) console.log(await terminalQr(e.otpauthUri));
+          if (qr) console.log(await qr(e.otpauthUri));
           console.log(`secret: ${e.secret}`);
           console.log(`uri: ${e.otpauthUri}`);
         }),

@@ -8,7 +8,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AccessTokens } from '../access-tokens.ts';
 import type { Gateway } from '../context.ts';
-import { SIGNING_ALGS } from '../signing.ts';
+import { SIGNING_ALGS } from '../signing-keys.ts';
 
 /** What the metadata says, in its own member, about revocation and third-party verifiers. */
 export const REVOCATION_NOTICE =
