@@ -22,7 +22,9 @@ const sender = (sent: string[]) =>
     { listen: true, pollMs: 60_000, onResult: (r) => void sent.push(r.id) },
   );
 
-/** Whether a connection of this database LISTENs on pgauth_mail. */
+/** Whether a connection of this database LISTENs on pgauth_mail: on PostgreSQL, whether one of
+ * the driver's LISTEN connections (the only ones this file opens) is there; its last query is
+ * its heartbeat, not the LISTEN. */
 async function listening(): Promise<boolean> {
   const sql = onPostgres
     ? `select count(*)::int as n from pg_stat_activity
@@ -41,11 +43,11 @@ test('a mail sender stopped while it starts keeps no LISTEN and sends nothing; t
   const early: string[] = [];
   const stopped = sender(early);
   const starting = stopped.start();
-  await stopped.stop();
+  await stopped.stop(); // waits for the start it interrupted
   await starting;
-  // A LISTEN connection may take a moment to go; one left behind never does.
+  // A closed LISTEN connection's backend may take a moment to go; one left open never does.
   await waitFor('no LISTEN of the stopped sender', async () => !(await listening()), 5_000);
-  // The positive marker: a sender started now hears pgauth_mail and delivers the message.
+  // The positive marker: a sender started now listens, and its first round delivers the message.
   const late: string[] = [];
   const running = sender(late);
   await running.start();

@@ -98,6 +98,7 @@ export class MailSender {
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
+  private starting: Promise<void> | null = null;
 
   constructor(
     private readonly db: Database,
@@ -107,15 +108,25 @@ export class MailSender {
     this.ops = mailerOperations(db);
   }
 
-  /** Stopped before this resolves (a gateway closed while it starts), it leaves nothing running. */
-  async start(): Promise<void> {
+  /** Starts once; a stop while it starts (a gateway closed during its start) waits for it and
+   * leaves nothing running. */
+  start(): Promise<void> {
+    this.starting ??= this.open();
+    return this.starting;
+  }
+
+  private async open(): Promise<void> {
     const transport = await smtpTransport(this.config);
-    const unlisten = this.options.listen
-      ? await this.db.listen('pgauth_mail', () => this.wake())
-      : null;
+    let unlisten: Unlisten | null = null;
+    try {
+      if (this.options.listen) unlisten = await this.db.listen('pgauth_mail', () => this.wake());
+    } catch (err) {
+      transport.close();
+      throw err;
+    }
     if (this.stopped) {
       transport.close();
-      await unlisten?.();
+      await unlisten?.().catch(() => {});
       return;
     }
     [this.transport, this.unlisten] = [transport, unlisten];
@@ -153,6 +164,7 @@ export class MailSender {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.starting?.catch(() => {});
     if (this.timer) clearInterval(this.timer);
     await this.unlisten?.().catch(() => {});
     await this.idle();
