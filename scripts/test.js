@@ -197,10 +197,18 @@ const before = readDurations();
  * engines only (it needs real connections: it skips everything on PGlite) names them,
  * `// timing-sensitive on postgres: <why>`, and is an ordinary file on the others.
  */
+const KNOWN_ENGINES = ['postgres', 'pglite'];
 const timedOn = new Map(
   files.flatMap((f) => {
-    const m = /^\/\/ timing-sensitive(?: on ([a-z,]+))?:/m.exec(readFileSync(f, 'utf8'));
-    return m ? [[f, m[1]?.split(',') ?? engines]] : [];
+    const m = /^\/\/ timing-sensitive(?: on ([^:]+))?:/m.exec(readFileSync(f, 'utf8'));
+    const named = m?.[1]?.split(',').map((e) => e.trim());
+    const unknown = named?.filter((e) => !KNOWN_ENGINES.includes(e)) ?? [];
+    if (unknown.length) {
+      console.error(`${f}: timing-sensitive on an unknown engine: ${unknown.join(', ')}`);
+      rmSync(scratch, { recursive: true, force: true });
+      process.exit(1);
+    }
+    return m ? [[f, named ?? engines]] : [];
   }),
 );
 const timed = (job) => timedOn.get(job.file)?.includes(job.engine) === true;
