@@ -31,7 +31,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 
-const engines = (process.env.PGAUTH_TEST_ENGINES ?? 'postgres,pglite').split(',').filter(Boolean);
+/** The engines the suite knows, all of them run unless PGAUTH_TEST_ENGINES names some. */
+const ENGINES = ['postgres', 'pglite'];
+const engines = (process.env.PGAUTH_TEST_ENGINES ?? ENGINES.join(',')).split(',').filter(Boolean);
 const jobs = Math.max(1, Number(process.env.PGAUTH_TEST_JOBS ?? 4) || 4);
 const adminUrl =
   process.env.PGAUTH_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -197,12 +199,11 @@ const before = readDurations();
  * engines only (it needs real connections: it skips everything on PGlite) names them,
  * `// timing-sensitive on postgres: <why>`, and is an ordinary file on the others.
  */
-const KNOWN_ENGINES = ['postgres', 'pglite'];
 const timedOn = new Map(
   files.flatMap((f) => {
     const m = /^\/\/ timing-sensitive(?: on ([^:]+))?:/m.exec(readFileSync(f, 'utf8'));
     const named = m?.[1]?.split(',').map((e) => e.trim());
-    const unknown = named?.filter((e) => !KNOWN_ENGINES.includes(e)) ?? [];
+    const unknown = named?.filter((e) => !ENGINES.includes(e)) ?? [];
     if (unknown.length) {
       console.error(`${f}: timing-sensitive on an unknown engine: ${unknown.join(', ')}`);
       rmSync(scratch, { recursive: true, force: true });

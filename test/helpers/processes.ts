@@ -29,9 +29,10 @@ export async function freePort(): Promise<number> {
   return typeof address === 'object' && address ? address.port : 0;
 }
 
-const children = new Set<ChildProcess>();
+/** The children running now, each with what kills it (its process group, if it leads one). */
+const children = new Map<ChildProcess, (signal: NodeJS.Signals) => void>();
 process.once('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
+  for (const kill of children.values()) kill('SIGKILL');
 });
 
 /**
@@ -50,24 +51,36 @@ export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 
 export interface Spawned {
   child: ChildProcess;
+  /** Signals the process, or its whole process group when it was started with `group`. */
+  kill(signal: NodeJS.Signals): void;
   stdout(): string;
   stderr(): string;
   /** Resolves once the process has exited and its output is read. */
   closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `command` in ROOT with its output collected; `input` on stdin (closed at once). */
+/**
+ * Starts `command` in `cwd` (default ROOT) with its output collected; `input` on stdin (closed at
+ * once). `group`: in a process group of its own, signalled as a whole (a launcher such as npx,
+ * whose child is the program).
+ */
 export function spawnCollected(
   command: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; input?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string; group?: boolean } = {},
 ): Spawned {
   const [file = '', ...args] = command;
   const child = spawn(file, args, {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env: options.env ?? childEnv(),
     stdio: ['pipe', 'pipe', 'pipe'],
+    detached: options.group === true,
   });
-  children.add(child);
+  const kill = (signal: NodeJS.Signals): void => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    if (options.group && child.pid) process.kill(-child.pid, signal);
+    else child.kill(signal);
+  };
+  children.set(child, kill);
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => {
@@ -91,7 +104,7 @@ export function spawnCollected(
       });
     },
   );
-  return { child, stdout: () => stdout, stderr: () => stderr, closed };
+  return { child, kill, stdout: () => stdout, stderr: () => stderr, closed };
 }
 
 export interface RunResult {
@@ -119,7 +132,7 @@ export async function runProcess(
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    p.child.kill('SIGKILL');
+    p.kill('SIGKILL');
   }, options.timeoutMs ?? 60_000);
   try {
     const { code, signal } = await p.closed;
@@ -150,13 +163,18 @@ export interface GatewayProcess {
 
 /**
  * Starts `pgauth serve …args` and waits for its "pgauth listening on" line; fails when the
- * process exits first or does not listen within `listenTimeoutMs` (default 30 s).
+ * process exits first or does not listen within `listenTimeoutMs` (default 30 s). `launcher`: what
+ * runs pgauth instead of this checkout's bin (`['npx', 'pgauth']` in a project that installed the
+ * package), in `cwd`, in a process group of its own.
  */
 export function startServe(
   args: readonly string[],
-  options: { listenTimeoutMs?: number } = {},
+  options: { listenTimeoutMs?: number; launcher?: readonly string[]; cwd?: string } = {},
 ): Promise<GatewayProcess> {
-  const p = spawnCollected([...NODE, BIN, 'serve', ...args]);
+  const { launcher, cwd } = options;
+  const p = launcher
+    ? spawnCollected([...launcher, 'serve', ...args], { cwd, group: true })
+    : spawnCollected([...NODE, BIN, 'serve', ...args]);
   let running = true;
   let exitCode: number | null = null;
   const exited = p.closed.then(({ code }) => {
@@ -165,8 +183,8 @@ export function startServe(
   });
   const stop = async (graceMs = 5_000): Promise<number | null> => {
     if (running) {
-      p.child.kill('SIGTERM');
-      const timer = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
+      p.kill('SIGTERM');
+      const timer = setTimeout(() => p.kill('SIGKILL'), graceMs);
       await exited;
       clearTimeout(timer);
     }
@@ -182,7 +200,7 @@ export function startServe(
     stop,
     kill: async () => {
       if (!running) return;
-      p.child.kill('SIGKILL');
+      p.kill('SIGKILL');
       await exited;
     },
   });

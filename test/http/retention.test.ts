@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { postgresOnly, useTestDatabaseAs } from '../helpers/db.ts';
+import { metric } from '../helpers/metrics.ts';
 import { withSettings } from '../helpers/sql.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { call, createSession, startApp } from './helpers.ts';
@@ -14,13 +15,6 @@ const sessionRows = async (ids: string[]): Promise<string[]> =>
       [ids],
     )
   ).rows.map((r) => r.id);
-
-/** The value of one series in the gateway's /metrics (name with its labels), if it is there. */
-const metric = async (url: string, series: string): Promise<number | undefined> => {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-};
 
 test('the retention job of the gateway deletes a session that ended longer than session_retention ago, keeps a live one, and counts it in pgauth_purged_total', async () => {
   const a = await startApp({ purgeIntervalMs: 100 }, t);

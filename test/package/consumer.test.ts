@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { adminUrl, onPostgres, randomName } from '../helpers/db.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { type GatewayProcess, startServe } from '../helpers/processes.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -51,43 +51,6 @@ async function nodeBinary(major: number): Promise<string> {
 async function bytes(dir: string): Promise<number> {
   const { stdout } = await run('du', ['-sb', dir]);
   return Number(stdout.split('\t')[0]);
-}
-
-/** A gateway started with `npx pgauth serve <args>` in `cwd`; its output so far, and its stop. */
-type Served = { url: string; output(): string; stop(): Promise<void> };
-
-/** Starts it and waits until it prints the URL it listens on; fails if it exits first. */
-async function startServe(cwd: string, args: string[]): Promise<Served> {
-  const child = spawn('npx', ['pgauth', 'serve', '--port', '0', ...args], {
-    cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  let out = '';
-  for (const stream of [child.stdout, child.stderr]) {
-    stream?.on('data', (d: Buffer) => {
-      out += d;
-    });
-  }
-  const closed = new Promise<number | null>((r) => child.once('close', r));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      process.kill(-(child.pid as number), 'SIGTERM');
-    }
-    await closed;
-  };
-  try {
-    const url = await Promise.race([
-      closed.then((code) => {
-        throw new Error(`serve exited with ${code}: ${out}`);
-      }),
-      waitFor('the gateway to listen', () => /listening on (http:\/\/\S+)/.exec(out)?.[1], 60_000),
-    ]);
-    return { url, output: () => out, stop };
-  } catch (err) {
-    await stop();
-    throw err;
-  }
 }
 
 const MJS = `
@@ -132,7 +95,9 @@ describe('the packed packages in a project of their own', {
   let app = '';
   let dbName = '';
   let databaseUrl = '';
-  let gateway: Served | undefined;
+  let gateway: GatewayProcess | undefined;
+  /** How the project's user starts the gateway: `npx pgauth serve` in the project. */
+  const npx = () => ({ launcher: ['npx', 'pgauth'], cwd: app, listenTimeoutMs: 60_000 });
   let baseUrl = '';
   let token = '';
   let version = '';
@@ -211,7 +176,7 @@ describe('the packed packages in a project of their own', {
     add.stdin.end(PASSWORD);
     assert.equal(await new Promise((r) => add.on('close', r)), 0, 'user add');
 
-    gateway = await startServe(app, ['--database-url', databaseUrl]);
+    gateway = await startServe(['--port', '0', '--database-url', databaseUrl], npx());
     baseUrl = gateway.url;
     const login = await fetch(`${baseUrl}/v1/login`, {
       method: 'POST',
@@ -293,12 +258,13 @@ describe('the packed packages in a project of their own', {
   test('npx pgauth serve starts the embedded engine in a new folder and answers /readyz', async () => {
     // The data folder comes from the snapshot in the tarball, which carries no empty folder.
     const data = join(dir, 'embedded-data');
-    const served = await startServe(app, ['--data-dir', data]);
+    const served = await startServe(['--port', '0', '--data-dir', data], npx());
+    const output = () => `${served.stdout()}${served.stderr()}`;
     try {
-      const out = served.output();
+      const out = output();
       assert.ok(out.includes(`creating the embedded database in ${data}\n`), out);
       const ready = await fetch(`${served.url}/readyz`);
-      assert.equal(ready.status, 200, served.output());
+      assert.equal(ready.status, 200, output());
     } finally {
       await served.stop();
     }

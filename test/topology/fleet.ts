@@ -141,13 +141,6 @@ export async function refusedBy(
   return ms;
 }
 
-/** The value of an unlabelled metric of a gateway's /metrics. */
-export async function metric(gw: GatewayProcess, name: string): Promise<number | null> {
-  const text = await (await fetch(`${gw.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(' ')[1]) : null;
-}
-
 /** Revokes a session as an operator would in psql: a raw UPDATE (the triggers notify). */
 export async function revokeBySql(cluster: Cluster, db: string, sessionId: string): Promise<void> {
   await cluster.query(

@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { openPostgres } from '../../packages/client/src/db/postgres.ts';
 import { createAuthClient } from '../../packages/client/src/index.ts';
 import { type GatewayProcess, runPgauth, startGateway } from '../helpers/cluster.ts';
+import { metric } from '../helpers/metrics.ts';
 import { startProxy } from '../helpers/tcp-proxy.ts';
 import { waitFor, waitForTimed } from '../helpers/wait.ts';
 import {
@@ -21,7 +22,6 @@ import {
   type Fleet,
   http,
   loginOver,
-  metric,
   PASSWORD,
   percentile,
   refusedBy,
@@ -127,7 +127,7 @@ describe('through PgBouncer in transaction mode', { skip: skipTopology }, () => 
       String(disabled.body.cache_cause),
       /LISTEN through a transaction pooler receives nothing: set --listen-url to a direct connection/,
     );
-    assert.equal(await metric(deaf, 'pgauth_cache_enabled'), 0);
+    assert.equal(await metric(deaf.url, 'pgauth_cache_enabled'), 0);
     const line = deaf
       .stdout()
       .split('\n')
@@ -161,7 +161,7 @@ describe('through PgBouncer in transaction mode', { skip: skipTopology }, () => 
       20,
     );
     assert.ok(ready);
-    assert.equal(await metric(hearing, 'pgauth_cache_enabled'), 1);
+    assert.equal(await metric(hearing.url, 'pgauth_cache_enabled'), 1);
     const times: number[] = [];
     for (let i = 0; i < 30; i++) {
       const { token, sessionId } = await loginOver(hearing, 'user3');

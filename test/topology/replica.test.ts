@@ -17,6 +17,7 @@ import {
   startCluster,
   startGateway,
 } from '../helpers/cluster.ts';
+import { metric } from '../helpers/metrics.ts';
 import { waitFor, waitForTimed } from '../helpers/wait.ts';
 import {
   createUser,
@@ -34,11 +35,8 @@ const QUIET = ['--log-level', 'warn', '--login-rate-user', '1000', '--login-rate
 const DELAY = '2s';
 
 /** A labelled sample of a gateway's /metrics (0 when absent). */
-async function sample(gw: GatewayProcess, name: string, labels: string): Promise<number> {
-  const text = await (await fetch(`${gw.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
-  return line ? Number(line.split(' ').pop()) : 0;
-}
+const sample = async (gw: GatewayProcess, name: string, labels: string): Promise<number> =>
+  (await metric(gw.url, `${name}{${labels}}`)) ?? 0;
 
 const reads = async (gw: GatewayProcess) => ({
   replica: await sample(gw, 'pgauth_validation_reads_total', 'source="replica"'),
