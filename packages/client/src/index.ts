@@ -14,6 +14,7 @@ import { type Revoked, serviceOperations } from './operations.ts';
 import { CacheGuard, guardCache, PROBE_DEFAULTS, probeChannel } from './probe.ts';
 import { ReplicaRouter } from './replicas.ts';
 import {
+  becomesTrue,
   databaseSource,
   type RevocationEvent,
   type RevocationSource,
@@ -127,19 +128,12 @@ function cacheState(
       return () => evictListeners.delete(listener);
     },
     ready: (timeoutMs = 10_000) =>
-      new Promise<void>((resolve, reject) => {
-        if (guard.enabled) return resolve();
-        const timer = setTimeout(() => {
-          off();
-          reject(new Error(`the cache is not on after ${timeoutMs} ms: ${guard.cause}`));
-        }, timeoutMs);
-        const off = guard.onChange((enabled) => {
-          if (!enabled) return;
-          clearTimeout(timer);
-          off();
-          resolve();
-        });
-      }),
+      becomesTrue(
+        guard.enabled,
+        (listener) => guard.onChange(listener),
+        timeoutMs,
+        () => `the cache is not on after ${timeoutMs} ms: ${guard.cause}`,
+      ),
   };
 }
 

@@ -55,6 +55,16 @@ export async function run<R extends Row>(
   }
 }
 
+/** Runs `select <call> as ok`: whether the function answered true (not false, not null). */
+export async function ok(
+  db: Queryable,
+  call: string,
+  params: readonly unknown[],
+): Promise<boolean> {
+  const rows = await run<{ ok: boolean }>(db, `select ${call} as ok`, params);
+  return rows[0]?.ok === true;
+}
+
 /** Runs `call`, reporting `revoked` before and after it. */
 export async function revoking<T>(
   hooks: OperationHooks,
@@ -220,12 +230,7 @@ interface ClaimsRow extends Row {
 export function serviceOperations(db: Queryable, hooks: OperationHooks = {}) {
   const logoutJwt = ({ sid, jti }: { sid: string; jti: string }): Promise<boolean> =>
     revoking(hooks, { sessionId: sid }, async () => {
-      const rows = await run<{ ok: boolean }>(
-        db,
-        'select pgauth.logout_jwt($1::uuid, $2::uuid) as ok',
-        [sid, jti],
-      );
-      return rows[0]?.ok === true;
+      return ok(db, 'pgauth.logout_jwt($1::uuid, $2::uuid)', [sid, jti]);
     });
   return {
     /** pgauth.validate: the session of an access token, or null. */
@@ -295,18 +300,12 @@ export function serviceOperations(db: Queryable, hooks: OperationHooks = {}) {
 
     /** pgauth.request_email_verification: whether a mail was queued. */
     async requestEmailVerification(userId: string): Promise<boolean> {
-      const rows = await run<{ ok: boolean }>(
-        db,
-        'select pgauth.request_email_verification($1) as ok',
-        [userId],
-      );
-      return rows[0]?.ok === true;
+      return ok(db, 'pgauth.request_email_verification($1)', [userId]);
     },
 
     /** pgauth.verify_email: whether the token verified an address (once). */
     async verifyEmail(token: string): Promise<boolean> {
-      const rows = await run<{ ok: boolean }>(db, 'select pgauth.verify_email($1) as ok', [token]);
-      return rows[0]?.ok === true;
+      return ok(db, 'pgauth.verify_email($1)', [token]);
     },
 
     /** pgauth.request_password_reset: answers nothing, whether or not an account matched. */
@@ -322,11 +321,7 @@ export function serviceOperations(db: Queryable, hooks: OperationHooks = {}) {
      * user is revoked (their caches hear it from the revocation events).
      */
     async resetPassword(token: string, newPassword: string): Promise<boolean> {
-      const rows = await run<{ ok: boolean }>(db, 'select pgauth.reset_password($1, $2) as ok', [
-        token,
-        newPassword,
-      ]);
-      return rows[0]?.ok === true;
+      return ok(db, 'pgauth.reset_password($1, $2)', [token, newPassword]);
     },
 
     /** pgauth.totp_enroll: a new secret, shown once; TOTP is off until totpConfirm. */
@@ -352,11 +347,7 @@ export function serviceOperations(db: Queryable, hooks: OperationHooks = {}) {
 
     /** pgauth.totp_remove: whether the code (TOTP or recovery) was right and TOTP is off. */
     async totpRemove(userId: string, code: string): Promise<boolean> {
-      const rows = await run<{ ok: boolean }>(db, 'select pgauth.totp_remove($1, $2) as ok', [
-        userId,
-        code,
-      ]);
-      return rows[0]?.ok === true;
+      return ok(db, 'pgauth.totp_remove($1, $2)', [userId, code]);
     },
 
     /** pgauth.mfa_status: the second factors of an account. */
@@ -394,10 +385,7 @@ export function serviceOperations(db: Queryable, hooks: OperationHooks = {}) {
       const jwt = sessionJwtIds(accessToken);
       if (jwt) return logoutJwt(jwt);
       return revoking(hooks, { token: accessToken }, async () => {
-        const rows = await run<{ ok: boolean }>(db, 'select pgauth.logout($1) as ok', [
-          accessToken,
-        ]);
-        return rows[0]?.ok === true;
+        return ok(db, 'pgauth.logout($1)', [accessToken]);
       });
     },
 

@@ -106,6 +106,31 @@ export interface SubscriptionOptions {
   onError?: (err: Error) => void;
 }
 
+/**
+ * Resolves at once when `now` is true, else when the listener given to `subscribe` is first
+ * called with true (then unsubscribes); rejects after `timeoutMs` with the message `late()` makes.
+ */
+export function becomesTrue(
+  now: boolean,
+  subscribe: (listener: (value: boolean) => void) => () => void,
+  timeoutMs: number,
+  late: () => string,
+): Promise<void> {
+  if (now) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(late()));
+    }, timeoutMs);
+    const off = subscribe((value) => {
+      if (!value) return;
+      clearTimeout(timer);
+      off();
+      resolve();
+    });
+  });
+}
+
 type StateListener = (live: boolean) => void;
 type EventListener = (event: RevocationEvent) => void;
 type ProbeListener = (payload: string) => void;
@@ -161,19 +186,12 @@ export class RevocationSubscription {
 
   /** Resolves when the subscription is live; rejects after `timeoutMs`. */
   ready(timeoutMs = 10_000): Promise<void> {
-    if (this.live) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        off();
-        reject(new Error(`the revocation subscription is not live after ${timeoutMs} ms`));
-      }, timeoutMs);
-      const off = this.onState((live) => {
-        if (!live) return;
-        clearTimeout(timer);
-        off();
-        resolve();
-      });
-    });
+    return becomesTrue(
+      this.live,
+      (listener) => this.onState(listener),
+      timeoutMs,
+      () => `the revocation subscription is not live after ${timeoutMs} ms`,
+    );
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,7 @@ import {
   AuthError,
   type Database,
   type OperationHooks,
+  ok,
   revoking,
   run,
 } from '@pgauth/client/internal';
@@ -229,10 +230,7 @@ export function adminOperations(db: Database, hooks: OperationHooks = {}) {
     /** pgauth.revoke_session: whether the session was live (and is now revoked). */
     revokeSession(sessionId: string): Promise<boolean> {
       return revoking(hooks, { sessionId }, async () => {
-        const rows = await run<{ ok: boolean }>(db, 'select pgauth.revoke_session($1) as ok', [
-          sessionId,
-        ]);
-        return rows[0]?.ok === true;
+        return ok(db, 'pgauth.revoke_session($1)', [sessionId]);
       });
     },
 

@@ -44,6 +44,9 @@ export async function withAdminDatabase<T>(
   }
 }
 
+/** The help of a command's `<user>` argument (withAdminUser finds either). */
+export const USER_ARG = 'a username or a user id';
+
 /** Runs `fn` on the admin operations and the id of the user `name` (a username or a user id). */
 export function withAdminUser<T>(
   flags: DatabaseFlags,

@@ -7,11 +7,9 @@
 import { serviceOperations } from '@pgauth/client/internal';
 import { Command } from 'commander';
 import { adminOperations } from '../operations.ts';
-import { openAdminDatabase, withAdminUser, withDatabaseOptions } from './admin-db.ts';
+import { openAdminDatabase, USER_ARG, withAdminUser, withDatabaseOptions } from './admin-db.ts';
 import type { DatabaseFlags } from './common.ts';
 import { UsageError } from './common.ts';
-
-const USER_ARG = 'a username or a user id';
 
 /** The service operations on behalf of the user named, on the admin's database. */
 async function asUser<T>(

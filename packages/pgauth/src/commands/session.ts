@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import type { SessionRow } from '../operations.ts';
-import { withAdminUser, withDatabaseOptions } from './admin-db.ts';
+import { USER_ARG, withAdminUser, withDatabaseOptions } from './admin-db.ts';
 import type { DatabaseFlags } from './common.ts';
 import { humanTime, printAs, printTable } from './output.ts';
 
@@ -30,7 +30,7 @@ export function sessionCommand(): Command {
     withDatabaseOptions(
       new Command('list')
         .description('list the live sessions of a user, newest first')
-        .argument('<user>', 'a username or a user id')
+        .argument('<user>', USER_ARG)
         .option('--json', 'print JSON (an array of sessions)')
         .action(async (name: string, flags: DatabaseFlags & { json?: boolean }) => {
           const sessions = await withAdminUser(flags, name, (ops, id) => ops.listSessions(id));
@@ -43,7 +43,7 @@ export function sessionCommand(): Command {
     withDatabaseOptions(
       new Command('revoke')
         .description('revoke every live session of a user; prints how many were revoked')
-        .argument('<user>', 'a username or a user id')
+        .argument('<user>', USER_ARG)
         .action(async (name: string, flags: DatabaseFlags) => {
           const count = await withAdminUser(flags, name, (ops, id) => ops.revokeUserSessions(id));
           console.log(String(count));

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import type { AdminOperations, TimeArg, UserRow } from '../operations.ts';
-import { withAdminDatabase, withAdminUser, withDatabaseOptions } from './admin-db.ts';
+import { USER_ARG, withAdminDatabase, withAdminUser, withDatabaseOptions } from './admin-db.ts';
 import type { DatabaseFlags } from './common.ts';
 import { addMfaCommands } from './mfa.ts';
 import { collect, formatPairs, humanTime, parseTimeArg, printAs, printTable } from './output.ts';
@@ -63,8 +63,6 @@ function printUser(u: UserRow): void {
 interface JsonFlags extends DatabaseFlags {
   json?: boolean;
 }
-
-const USER_ARG = 'a username or a user id';
 
 /** Finds the user named, applies `change` to it, and returns the user as it is afterwards. */
 function changeUser(
@@ -193,31 +191,34 @@ export function userCommand(): Command {
     ),
   );
 
-  user.addCommand(
-    withDatabaseOptions(
-      new Command('grant')
-        .description('grant a role (created when new); live sessions carry it from their next use')
-        .argument('<user>', USER_ARG)
-        .argument('<role>', 'role name: a-z first, then a-z 0-9 _ . : - (at most 63)')
-        .action(async (name: string, role: string, flags: DatabaseFlags) => {
-          const u = await changeUser(flags, name, (ops, id) => ops.grantRole(id, role));
-          console.log(`${u.username}: roles ${u.roles.join(', ') || '-'}`);
-        }),
-    ),
-  );
-
-  user.addCommand(
-    withDatabaseOptions(
-      new Command('revoke')
-        .description('take a role away; live sessions lose it from their next use')
-        .argument('<user>', USER_ARG)
-        .argument('<role>', 'role name')
-        .action(async (name: string, role: string, flags: DatabaseFlags) => {
-          const u = await changeUser(flags, name, (ops, id) => ops.revokeRole(id, role));
-          console.log(`${u.username}: roles ${u.roles.join(', ') || '-'}`);
-        }),
-    ),
-  );
+  const roleChanges = [
+    {
+      name: 'grant',
+      description: 'grant a role (created when new); live sessions carry it from their next use',
+      role: 'role name: a-z first, then a-z 0-9 _ . : - (at most 63)',
+      change: (ops: AdminOperations, id: string, role: string) => ops.grantRole(id, role),
+    },
+    {
+      name: 'revoke',
+      description: 'take a role away; live sessions lose it from their next use',
+      role: 'role name',
+      change: (ops: AdminOperations, id: string, role: string) => ops.revokeRole(id, role),
+    },
+  ];
+  for (const c of roleChanges) {
+    user.addCommand(
+      withDatabaseOptions(
+        new Command(c.name)
+          .description(c.description)
+          .argument('<user>', USER_ARG)
+          .argument('<role>', c.role)
+          .action(async (name: string, role: string, flags: DatabaseFlags) => {
+            const u = await changeUser(flags, name, (ops, id) => c.change(ops, id, role));
+            console.log(`${u.username}: roles ${u.roles.join(', ') || '-'}`);
+          }),
+      ),
+    );
+  }
 
   addMfaCommands(user);
   return user;

@@ -7,7 +7,8 @@
  * opaque.
  */
 import { AuthError, type ClientGrant, secondsUntil, type TokenPair } from '@pgauth/client/internal';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { RateLimitConfig } from '../config.ts';
 import type { Gateway } from './context.ts';
 import type { Signer } from './signing.ts';
 
@@ -19,6 +20,14 @@ export interface AccessTokens {
   /** The access token of a client-credentials grant: its opaque token, or a JWT. */
   client(request: FastifyRequest, grant: ClientGrant): Promise<string>;
 }
+
+/** A module of the routes that issue tokens (account, lifecycle, token): what it registers. */
+export type TokenRoutes = (
+  app: FastifyInstance,
+  gw: Gateway,
+  limits: RateLimitConfig,
+  tokens: AccessTokens,
+) => void;
 
 /**
  * `issuer`, when set (--issuer), is the same for every request, so that gateways behind one load

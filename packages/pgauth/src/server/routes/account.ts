@@ -4,10 +4,9 @@
  */
 
 import { AuthError, MAX_TOKEN_LENGTH, type TokenPair } from '@pgauth/client/internal';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { RateLimitConfig } from '../../config.ts';
-import type { AccessTokens } from '../access-tokens.ts';
-import type { Gateway, Session } from '../context.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { TokenRoutes } from '../access-tokens.ts';
+import type { Session } from '../context.ts';
 import { bearerToken, loginContext } from '../context.ts';
 import { sendError } from '../errors.ts';
 import { byIp, byUsername, type KeyOf, limit, limiter } from '../rate-limit.ts';
@@ -56,12 +55,7 @@ const credentials = {
   additionalProperties: false,
 } as const;
 
-export function accountRoutes(
-  app: FastifyInstance,
-  gw: Gateway,
-  limits: RateLimitConfig,
-  tokens: AccessTokens,
-): void {
+export const accountRoutes: TokenRoutes = (app, gw, limits, tokens) => {
   const w = limits.windowMs;
   const byUser = byUsername(gw.db);
   const loginLimited = (): void => {
@@ -297,4 +291,4 @@ export function accountRoutes(
       return reply.code(204).send();
     },
   );
-}
+};

@@ -10,10 +10,8 @@
  * per client IP like a login.
  */
 import { AuthError, MAX_TOKEN_LENGTH } from '@pgauth/client/internal';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { RateLimitConfig } from '../../config.ts';
-import type { AccessTokens } from '../access-tokens.ts';
-import type { Gateway } from '../context.ts';
+import type { FastifyRequest } from 'fastify';
+import type { TokenRoutes } from '../access-tokens.ts';
 import { clientIp, loginContext } from '../context.ts';
 import { byIp, limiter } from '../rate-limit.ts';
 import { accepted, bearer, errors, noContent, text, tokenPair } from '../schemas.ts';
@@ -22,12 +20,7 @@ import { sendPair } from './account.ts';
 const code = { type: 'string', pattern: '^[0-9]{6}$', description: 'a 6-digit TOTP code' };
 const recoveryCode = text(64, 1);
 
-export function lifecycleRoutes(
-  app: FastifyInstance,
-  gw: Gateway,
-  limits: RateLimitConfig,
-  tokens: AccessTokens,
-): void {
+export const lifecycleRoutes: TokenRoutes = (app, gw, limits, tokens) => {
   const w = limits.windowMs;
   // Whatever checks a secret spends the login budget of the client's network.
   const perIp = limiter(app, 'lifecycle-ip', limits.loginPerIp, w)(byIp);
@@ -241,4 +234,4 @@ export function lifecycleRoutes(
       return sendPair(reply, await tokens.session(request, pair));
     },
   );
-}
+};

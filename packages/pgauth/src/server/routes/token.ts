@@ -13,10 +13,9 @@
  * limit.
  */
 import { AuthError, type ClientGrant, ERRORS, type ErrorCode } from '@pgauth/client/internal';
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { RateLimitConfig } from '../../config.ts';
-import type { AccessTokens } from '../access-tokens.ts';
-import { clientIp, type Gateway } from '../context.ts';
+import type { FastifyReply } from 'fastify';
+import type { TokenRoutes } from '../access-tokens.ts';
+import { clientIp } from '../context.ts';
 import { byIp } from '../rate-limit.ts';
 
 type TokenError =
@@ -87,12 +86,7 @@ export function basicCredentials(
   return { id, secret };
 }
 
-export function tokenRoutes(
-  app: FastifyInstance,
-  gw: Gateway,
-  limits: RateLimitConfig,
-  tokens: AccessTokens,
-): void {
+export const tokenRoutes: TokenRoutes = (app, gw, limits, tokens) => {
   const refuse = (reply: FastifyReply, code: TokenError, usedBasic = false): FastifyReply => {
     const status = ERRORS[code as ErrorCode].status;
     reply.code(status);
@@ -212,4 +206,4 @@ export function tokenRoutes(
       });
     },
   );
-}
+};
