@@ -66,6 +66,16 @@ async function sessionsShown(page: Page, text: string): Promise<void> {
   await waitFor(text, async () => (await sessionsText(page).textContent()) === text, 5_000);
 }
 
+/** A new user logged in twice, and the console signed in at their page once it shows both sessions. */
+async function userWithTwoSessions(t: { after(fn: () => Promise<void>): void }, username: string) {
+  await createUser(a, username);
+  const first = await login(a, username);
+  const second = await login(a, username);
+  const { page } = await signedIn(t, `#/users/${await userId(username)}`);
+  await sessionsShown(page, '2 live sessions.');
+  return { page, first, second };
+}
+
 test('an admin signs in and finds one user among 1,200 by the start of the name, then pages through', {
   skip,
 }, async (t) => {
@@ -95,12 +105,8 @@ test('an admin signs in and finds one user among 1,200 by the start of the name,
 test('locking a user in the console ends every session of theirs, and the page shows none left', {
   skip,
 }, async (t) => {
-  await createUser(a, 'victim');
-  const first = await login(a, 'victim');
-  const second = await login(a, 'victim');
-  const { page } = await signedIn(t, `#/users/${await userId('victim')}`);
+  const { page, first, second } = await userWithTwoSessions(t, 'victim');
   await page.getByRole('heading', { name: 'User victim' }).waitFor();
-  await sessionsShown(page, '2 live sessions.');
   await page.getByRole('button', { name: 'Lock user' }).click();
   await sessionsShown(page, 'No live sessions.');
   await page.getByRole('button', { name: 'Unlock user' }).waitFor();
@@ -111,11 +117,7 @@ test('locking a user in the console ends every session of theirs, and the page s
 test('a session revoked in SQL by an operator leaves the open sessions view without a reload', {
   skip,
 }, async (t) => {
-  await createUser(a, 'watched');
-  const kept = await login(a, 'watched');
-  const revoked = await login(a, 'watched');
-  const { page } = await signedIn(t, `#/users/${await userId('watched')}`);
-  await sessionsShown(page, '2 live sessions.');
+  const { page, first: kept, second: revoked } = await userWithTwoSessions(t, 'watched');
   // A mark in the page's memory: still there afterwards means the page was not loaded again.
   await page.evaluate(() => {
     (globalThis as { consoleMark?: number }).consoleMark = 42;

@@ -548,6 +548,8 @@ type IdChoice =
   | { kind: 'fixture'; index: number }
   | { kind: 'text'; text: string }
   | { kind: 'raw'; raw: string };
+const asText = (text: string): IdChoice => ({ kind: 'text', text });
+const asRaw = (raw: string): IdChoice => ({ kind: 'raw', raw });
 const idArb: fc.Arbitrary<IdChoice> = fc.oneof(
   {
     weight: 5,
@@ -563,35 +565,38 @@ const idArb: fc.Arbitrary<IdChoice> = fc.oneof(
         fc.uuid().map((u) => u.replaceAll('-', '')),
         fc.constantFrom('00000000-0000-0000-0000-000000000000', `{${'0'.repeat(32)}}`),
       )
-      .map((text) => ({ kind: 'text', text }) as const),
+      .map(asText),
   },
   {
     weight: 1,
     arbitrary: fc
       .constantFrom('%', '%ZZ', '%E0%A4%A', '%C0%AF', '%00', 'x'.repeat(150), `${'%41'.repeat(60)}`)
-      .map((raw) => ({ kind: 'raw', raw }) as const),
+      .map(asRaw),
   },
 );
-const nameArb: fc.Arbitrary<IdChoice> = fc.oneof(
-  { weight: 4, arbitrary: accountName.map((text) => ({ kind: 'text', text }) as const) },
-  { weight: 2, arbitrary: junk.map((text) => ({ kind: 'text', text }) as const) },
-  {
-    weight: 1,
-    arbitrary: fc
-      .constantFrom('%', '%ZZ', '%FF', 'n'.repeat(120), 'a%2Fb')
-      .map((raw) => ({ kind: 'raw', raw }) as const),
-  },
-);
-const roleArb: fc.Arbitrary<IdChoice> = fc.oneof(
-  { weight: 3, arbitrary: roleName.map((text) => ({ kind: 'text', text }) as const) },
-  { weight: 3, arbitrary: junk.map((text) => ({ kind: 'text', text }) as const) },
-  {
-    weight: 1,
-    arbitrary: fc
-      .constantFrom('%', '%ZZ', '%FF', 'r'.repeat(120))
-      .map((raw) => ({ kind: 'raw', raw }) as const),
-  },
-);
+/**
+ * A name in a path: names of the `valid` kind and junk (by the weights given), now and then one
+ * of `raw` sent as it stands (badly escaped, too long).
+ */
+function nameIn(
+  valid: fc.Arbitrary<string>,
+  weights: { valid: number; junk: number },
+  raw: string[],
+): fc.Arbitrary<IdChoice> {
+  return fc.oneof(
+    { weight: weights.valid, arbitrary: valid.map(asText) },
+    { weight: weights.junk, arbitrary: junk.map(asText) },
+    { weight: 1, arbitrary: fc.constantFrom(...raw).map(asRaw) },
+  );
+}
+const nameArb = nameIn(accountName, { valid: 4, junk: 2 }, [
+  '%',
+  '%ZZ',
+  '%FF',
+  'n'.repeat(120),
+  'a%2Fb',
+]);
+const roleArb = nameIn(roleName, { valid: 3, junk: 3 }, ['%', '%ZZ', '%FF', 'r'.repeat(120)]);
 
 type Auth =
   | { kind: 'none' }

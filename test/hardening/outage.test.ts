@@ -14,7 +14,7 @@
  * gateway nor the SDK can hear the notification) is never accepted again.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type AuthClient, AuthError, cacheKey, createAuthClient } from '@pgauth/client';
 import {
@@ -429,62 +429,100 @@ describe('database outage under load (SECURITY.md 27)', { skip: postgresOnly }, 
     await cluster?.destroy();
   });
 
+  /**
+   * One fault under load: both caches warmed with `victim`'s sessions, half a second of load, then
+   * the database taken `down` (it resolves once the database may come back) and brought `up` (each
+   * is given the time its phase began), the signs of recovery awaited, `settleMs` more of load.
+   * The figures of `down` and `up` go into the diagnostic with the rest; `restore` brings the
+   * database back whatever failed. Resolves with the samples, when the fault began and ended, and
+   * when each sign of recovery first held.
+   */
+  const faultUnderLoad = async (
+    t: TestContext,
+    victim: string,
+    o: {
+      mode: string;
+      down: (from: number) => Promise<Record<string, number>>;
+      up: (from: number) => Promise<Record<string, number>>;
+      recoveryPrefix: string;
+      settleMs: number;
+      restore: () => Promise<void>;
+    },
+  ) => {
+    const load = startLoad(await warm(victim));
+    let from = 0;
+    let to = 0;
+    let times: (number | null)[] = [];
+    try {
+      await sleep(500);
+      from = now();
+      const downFigures = await o.down(from);
+      to = now();
+      const upFigures = await o.up(to);
+      times = await recovery(load.samples, to);
+      await sleep(o.settleMs);
+      await load.stop();
+      t.diagnostic(
+        JSON.stringify({
+          mode: o.mode,
+          ...downFigures,
+          ...faultFigures(load.samples, from, to),
+          ...upFigures,
+          ...recoveryFigures(o.recoveryPrefix, times, to),
+          ...loadFigures(load.samples),
+        }),
+      );
+    } finally {
+      await o.restore();
+      await load.stop();
+    }
+    return { samples: load.samples, from, to, times };
+  };
+
   for (const mode of ['fast', 'immediate'] as const) {
     test(`pg_ctl stop -m ${mode} under load: 503 within 2 s and never valid, back within 5 s of the start, a token revoked meanwhile stays dead`, async (t) => {
       const victimId = await createUser(`victim_${mode}`);
-      const tokens = await warm(`victim_${mode}`);
-      const load = startLoad(tokens);
-      let tStop = 0;
-      let tStart = 0;
       let tRevoked = 0;
-      let times: (number | null)[] = [];
-      try {
-        await sleep(500);
-        tStop = now();
-        await cluster.stop(mode);
-        const stopCommandMs = Math.round(now() - tStop);
-        await sleep(OUTAGE_MS - stopCommandMs);
-        assert.ok(gw.alive(), 'the gateway process is up during the outage');
-        assert.equal((await http('GET', '/healthz')).status, 200, 'live during the outage');
-        assert.equal((await http('GET', '/readyz')).status, 503, 'not ready during the outage');
+      const {
+        samples,
+        from: tStop,
+        to: tStart,
+        times,
+      } = await faultUnderLoad(t, `victim_${mode}`, {
+        mode,
+        down: async (from) => {
+          await cluster.stop(mode);
+          const stopCommandMs = Math.round(now() - from);
+          await sleep(OUTAGE_MS - stopCommandMs);
+          assert.ok(gw.alive(), 'the gateway process is up during the outage');
+          assert.equal((await http('GET', '/healthz')).status, 200, 'live during the outage');
+          assert.equal((await http('GET', '/readyz')).status, 503, 'not ready during the outage');
 
-        // Revoke the victim while neither cache can hear it: the cluster comes up on its Unix
-        // socket only, so the gateway and the SDK (TCP) cannot reconnect yet.
-        await cluster.start({ listen_addresses: '' });
-        const [row] = await sql<{ n: number; listening: string[] }>(
-          `select pgauth.revoke_user_sessions($1) as n,
-                  array(select application_name from pg_stat_activity
-                         where application_name like '%:listen') as listening`,
-          [victimId],
-        );
-        tRevoked = now();
-        assert.equal(row?.n, 2, 'both victim sessions revoked');
-        assert.deepEqual(row?.listening, [], 'no subscriber could hear the revocation');
-        await cluster.stop('fast');
-
-        tStart = now();
-        await cluster.start();
-        const startCommandMs = Math.round(now() - tStart);
-        times = await recovery(load.samples, tStart);
+          // Revoke the victim while neither cache can hear it: the cluster comes up on its Unix
+          // socket only, so the gateway and the SDK (TCP) cannot reconnect yet.
+          await cluster.start({ listen_addresses: '' });
+          const [row] = await sql<{ n: number; listening: string[] }>(
+            `select pgauth.revoke_user_sessions($1) as n,
+                    array(select application_name from pg_stat_activity
+                           where application_name like '%:listen') as listening`,
+            [victimId],
+          );
+          tRevoked = now();
+          assert.equal(row?.n, 2, 'both victim sessions revoked');
+          assert.deepEqual(row?.listening, [], 'no subscriber could hear the revocation');
+          await cluster.stop('fast');
+          return { stopCommandMs };
+        },
+        up: async (tStart) => {
+          await cluster.start();
+          return { startCommandMs: Math.round(now() - tStart) };
+        },
+        recoveryPrefix: 'fromStartTo',
         // Load on a while longer: the victim must stay dead in warm caches too.
-        await sleep(1_000);
-        await load.stop();
-        t.diagnostic(
-          JSON.stringify({
-            mode,
-            stopCommandMs,
-            ...faultFigures(load.samples, tStop, tStart),
-            startCommandMs,
-            ...recoveryFigures('fromStartTo', times, tStart),
-            ...loadFigures(load.samples),
-          }),
-        );
-      } finally {
-        await load.stop();
+        settleMs: 1_000,
         // Whatever failed, leave the cluster up for the next test.
-        await cluster.start().catch(() => {});
-      }
-      const samples = load.samples;
+        restore: () => cluster.start().catch(() => {}),
+      });
       assertFailsClosed(samples, tStop, tStart);
       assert.deepEqual(
         samples.filter(
@@ -510,39 +548,31 @@ describe('database outage under load (SECURITY.md 27)', { skip: postgresOnly }, 
 
   test('a frozen server (SIGSTOP, as behind a network partition): 503 within 2 s and never valid, back within 5 s of the thaw', async (t) => {
     await createUser('victim_freeze');
-    const tokens = await warm('victim_freeze');
-    const load = startLoad(tokens);
-    let tFreeze = 0;
-    let tThaw = 0;
-    let times: (number | null)[] = [];
-    try {
-      await sleep(500);
-      tFreeze = now();
-      cluster.pause();
-      await sleep(FREEZE_MS);
-      assert.ok(gw.alive(), 'the gateway process is up during the freeze');
-      tThaw = now();
-      cluster.resume();
-      times = await recovery(load.samples, tThaw);
-      await sleep(500);
-      await load.stop();
-      t.diagnostic(
-        JSON.stringify({
-          mode: 'freeze',
-          freezeMs: FREEZE_MS,
-          ...faultFigures(load.samples, tFreeze, tThaw),
-          ...recoveryFigures('fromThawTo', times, tThaw),
-          ...loadFigures(load.samples),
-        }),
-      );
-    } finally {
-      cluster.resume();
-      await load.stop();
-    }
+    const {
+      samples,
+      from: tFreeze,
+      to: tThaw,
+      times,
+    } = await faultUnderLoad(t, 'victim_freeze', {
+      mode: 'freeze',
+      down: async () => {
+        cluster.pause();
+        await sleep(FREEZE_MS);
+        assert.ok(gw.alive(), 'the gateway process is up during the freeze');
+        return { freezeMs: FREEZE_MS };
+      },
+      up: async () => {
+        cluster.resume();
+        return {};
+      },
+      recoveryPrefix: 'fromThawTo',
+      settleMs: 500,
+      restore: async () => cluster.resume(),
+    });
     // Recovery first: the bound below is what fails today (see the figures).
     assertRecovered(times, tThaw);
     await assertGatewayHealthy();
     await assertFeedsWork('watch_freeze');
-    assertFailsClosed(load.samples, tFreeze, tThaw);
+    assertFailsClosed(samples, tFreeze, tThaw);
   });
 });

@@ -5,6 +5,15 @@ import { isErrorBody, PASSWORD, useBoundApp } from './helpers.ts';
 
 const { a, call, createSession, createUser, login } = useBoundApp();
 
+/** A new user with `roles`, logged in, asks GET `route` with its access token: 200. */
+async function getAsNewUser(route: string, username: string, roles: string[]) {
+  const id = await createUser(username, roles);
+  const tokens = await login(username);
+  const r = await call('GET', route, { token: tokens.access_token });
+  assert.equal(r.status, 200, r.text);
+  return { id, tokens, r };
+}
+
 test('POST /v1/users registers a user: 201 with its id', async () => {
   const r = await call('POST', '/v1/users', {
     json: { username: 'reg-alice', password: PASSWORD, email: 'alice@example.com' },
@@ -156,10 +165,7 @@ test('an unknown route is 404 not_found', async () => {
 });
 
 test('GET /v1/session returns the session of the Bearer token; 401 invalid_token otherwise', async () => {
-  const id = await createUser('sess-user', ['reader', 'writer']);
-  const tokens = await login('sess-user');
-  const r = await call('GET', '/v1/session', { token: tokens.access_token });
-  assert.equal(r.status, 200, r.text);
+  const { id, tokens, r } = await getAsNewUser('/v1/session', 'sess-user', ['reader', 'writer']);
   assert.equal(r.json.user_id, id);
   assert.equal(r.json.username, 'sess-user');
   assert.equal(r.json.session_id, tokens.session_id);
@@ -188,10 +194,7 @@ test('a token in the query string is refused with 400, never read', async () => 
 });
 
 test('GET /v1/auth/check answers 200 with X-Auth-* headers, or 401', async () => {
-  const id = await createUser('check user', ['a', 'b']);
-  const tokens = await login('check user');
-  const r = await call('GET', '/v1/auth/check', { token: tokens.access_token });
-  assert.equal(r.status, 200, r.text);
+  const { id, tokens, r } = await getAsNewUser('/v1/auth/check', 'check user', ['a', 'b']);
   assert.equal(r.headers.get('x-auth-user-id'), id);
   assert.equal(r.headers.get('x-auth-username'), 'check%20user');
   assert.equal(r.headers.get('x-auth-roles'), 'a,b');

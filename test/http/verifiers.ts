@@ -3,8 +3,9 @@
  * mode, the SDK over HTTP (both with a cache that the revocation events keep current) and the
  * gateway's GET /v1/session, all on one app with a key-encryption key (so it signs JWTs).
  */
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { type AuthClient, createAuthClient } from '@pgauth/client';
+import { type AuthClient, createAuthClient, type Session } from '@pgauth/client';
 import type { AppOptions } from '../../packages/pgauth/src/server/app.ts';
 import { useFileFixture } from '../helpers/fixture.ts';
 import { call, createSession, startApp, type TestApp, type Tokens } from './helpers.ts';
@@ -82,4 +83,24 @@ export async function verdicts(v: Verifiers, token: string): Promise<Verdict[]> 
     of((await v.overHttp.validate(token)) !== null),
     of(gateway.status === 200),
   ];
+}
+
+/**
+ * Asserts that the SDK in SQL mode and the SDK over HTTP both take `token` for a session with the
+ * fields of `expected`; resolves with the two sessions, in that order.
+ */
+export async function assertSdkSessions(
+  v: Verifiers,
+  token: string,
+  expected: Partial<Session>,
+): Promise<Session[]> {
+  const sessions: Session[] = [];
+  for (const client of [v.sdk, v.overHttp]) {
+    const s = await client.validate(token);
+    for (const [field, value] of Object.entries(expected)) {
+      assert.deepEqual(s?.[field as keyof Session], value, field);
+    }
+    if (s) sessions.push(s);
+  }
+  return sessions;
 }

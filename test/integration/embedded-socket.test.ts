@@ -29,19 +29,41 @@ after(async () => {
   await pglite.close();
 });
 
-function pool(max: number): pg.Pool {
+/** Runs `fn` with a pool of at most `max` connections to the endpoint, and ends the pool after it. */
+async function withPool<T>(max: number, fn: (p: pg.Pool) => Promise<T>): Promise<T> {
   const p = new pg.Pool({ connectionString: url, max });
   p.on('error', () => {});
-  return p;
+  try {
+    return await fn(p);
+  } finally {
+    await p.end();
+  }
+}
+
+/**
+ * A client of the endpoint that has begun a transaction and inserted `v` into t: it holds the
+ * backend until it ends. `ended` resolves when its connection ends: with the error, if it failed.
+ */
+async function inTransaction(
+  v: number,
+): Promise<{ client: pg.Client; ended: Promise<Error | undefined> }> {
+  const client = new pg.Client({ connectionString: url });
+  const ended = new Promise<Error | undefined>((resolve) => {
+    client.on('error', (err) => resolve(err));
+    client.on('end', () => resolve(undefined));
+  });
+  await client.connect();
+  await client.query('begin');
+  await client.query('insert into t values ($1)', [v]);
+  return { client, ended };
 }
 
 test('concurrent parameterised queries, some in transactions, each get their own answer', {
   skip,
 }, async () => {
-  const p = pool(8);
   let right = 0;
   const wrong: string[] = [];
-  try {
+  await withPool(8, async (p) => {
     const one = async (i: number): Promise<void> => {
       try {
         let got: unknown;
@@ -64,9 +86,7 @@ test('concurrent parameterised queries, some in transactions, each get their own
       }
     };
     await Promise.all(Array.from({ length: 1500 }, (_, i) => one(i)));
-  } finally {
-    await p.end();
-  }
+  });
   assert.deepEqual(wrong.slice(0, 10), [], `${wrong.length} wrong or failed, ${right} right`);
   assert.equal(right, 1500);
 });
@@ -80,13 +100,8 @@ async function rowsOfT(p: pg.Pool): Promise<number[]> {
 test('a connection killed inside a transaction is rolled back and does not hold the others', {
   skip,
 }, async () => {
-  const p = pool(4);
-  try {
-    const victim = new pg.Client({ connectionString: url });
-    victim.on('error', () => {});
-    await victim.connect();
-    await victim.query('begin');
-    await victim.query('insert into t values ($1)', [1]);
+  await withPool(4, async (p) => {
+    const { client: victim } = await inTransaction(1);
     // The other connections now wait for the victim's transaction; it dies instead of ending it.
     const waiting = Promise.all([1, 2, 3].map((i) => p.query('select $1::int as v', [i])));
     (
@@ -109,9 +124,7 @@ test('a connection killed inside a transaction is rolled back and does not hold 
     }
     assert.deepEqual(await rowsOfT(p), [2]);
     await p.query('delete from t');
-  } finally {
-    await p.end();
-  }
+  });
 });
 
 /**
@@ -186,8 +199,7 @@ const execute = () => message('E', Buffer.from('\0\0\0\0\0', 'latin1'));
 test('a connection that dies in the middle of a failed batch leaves the backend usable', {
   skip,
 }, async () => {
-  const p = pool(2);
-  try {
+  await withPool(2, async (p) => {
     const raw = await rawConnection();
     // An error inside an extended-protocol batch: the backend skips messages until Sync, which
     // this connection never sends.
@@ -197,31 +209,19 @@ test('a connection that dies in the middle of a failed batch leaves the backend 
     const waiting = p.query('select $1::int as v', [7]);
     raw.close();
     assert.equal((await waiting).rows[0]?.v, 7);
-  } finally {
-    await p.end();
-  }
+  });
 });
 
 test('a connection that holds the backend and stays silent while others wait is closed', {
   skip,
 }, async () => {
-  const p = pool(2);
-  try {
-    const holder = new pg.Client({ connectionString: url });
-    const ended = new Promise<Error | undefined>((resolve) => {
-      holder.on('error', (err) => resolve(err));
-      holder.on('end', () => resolve(undefined));
-    });
-    await holder.connect();
-    await holder.query('begin');
-    await holder.query('insert into t values (3)');
+  await withPool(2, async (p) => {
+    const { client: holder, ended } = await inTransaction(3);
     // Waits behind the silent transaction until the hold timeout (500 ms here) closes it.
     assert.equal((await p.query('select $1::int as v', [5])).rows[0]?.v, 5);
     const err = await ended;
     if (err) assert.match(err.message, /held the embedded database|terminat|connection/i);
     assert.deepEqual(await rowsOfT(p), [], 'the evicted transaction was rolled back');
     await holder.end().catch(() => {});
-  } finally {
-    await p.end();
-  }
+  });
 });

@@ -202,6 +202,23 @@ describe('nginx auth_request in front of the gateway (examples/nginx)', { skip }
     });
   }
 
+  /**
+   * Waits for nginx to answer `path` with 401 to a token revoked outside the gateway (it learns
+   * of it through NOTIFY: allow for its delivery), and checks that answer.
+   */
+  async function assertRefusedSoon(what: string, path: string, token: string): Promise<void> {
+    const last = await waitFor(
+      what,
+      async () => {
+        const r = await request(path, { token });
+        return r.status === 401 ? r : undefined;
+      },
+      3_000,
+      50,
+    );
+    assertInvalidToken(last);
+  }
+
   const gw = (): TestApp => {
     if (!gateway) throw new Error('the gateway did not start');
     return gateway;
@@ -242,16 +259,7 @@ describe('nginx auth_request in front of the gateway (examples/nginx)', { skip }
     assert.equal(echo.headers['x-auth-session-id'], k.id);
     await db.query('select pgauth.revoke_api_key($1)', [k.id]);
     // Revoked in SQL: the gateway's cache learns it through NOTIFY, as for a session.
-    const last = await waitFor(
-      'nginx to refuse the revoked API key',
-      async () => {
-        const a = await request('/orders/7', { token: k.key });
-        return a.status === 401 ? a : undefined;
-      },
-      3_000,
-      50,
-    );
-    assertInvalidToken(last);
+    await assertRefusedSoon('nginx to refuse the revoked API key', '/orders/7', k.key);
   });
 
   test('a POST with a body reaches the upstream with its body (the check itself is a bodiless GET)', async () => {
@@ -293,17 +301,7 @@ describe('nginx auth_request in front of the gateway (examples/nginx)', { skip }
       tokens.access_token,
     ]);
     assert.equal(r.rows[0]?.ok, true);
-    // The gateway learns of a revocation made outside it through NOTIFY: allow for its delivery.
-    const last = await waitFor(
-      'nginx to refuse the revoked token',
-      async () => {
-        const r = await request('/orders', { token: tokens.access_token });
-        return r.status === 401 ? r : undefined;
-      },
-      3_000,
-      50,
-    );
-    assertInvalidToken(last);
+    await assertRefusedSoon('nginx to refuse the revoked token', '/orders', tokens.access_token);
     const n = await countHits(async () => {
       assertInvalidToken(await request('/orders', { token: tokens.access_token }));
     });

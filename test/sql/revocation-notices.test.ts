@@ -46,6 +46,12 @@ const naming =
   (payload: string): boolean =>
     tokens.every((tk) => payload.includes(cacheKey(tk)));
 
+/** Logs `token` out; resolves with the index of the first payload from `from` on that names it. */
+async function logoutHeard(from: number, token: string): Promise<number> {
+  await t.db.query('select pgauth.logout($1)', [token]);
+  return nextMatching(from, naming(token));
+}
+
 test('a revocation notifies {"keys": [...]} with the cache key of the access token and nothing else: no user id, session id, username or reason', async () => {
   const userId = await register('rn_plain');
   const a = await login('rn_plain');
@@ -76,8 +82,7 @@ test('a rotation names the rotated access token; the next revocation names its s
   let i = await nextMatching(from, naming(a.access_token));
   assert.deepEqual(JSON.parse(heard[i] as string), { keys: [cacheKey(a.access_token)] });
   from = i + 1;
-  await t.db.query('select pgauth.logout($1)', [next]);
-  i = await nextMatching(from, naming(next));
+  i = await logoutHeard(from, next);
   assert.deepEqual(JSON.parse(heard[i] as string), { keys: [cacheKey(next)] });
 });
 
@@ -107,8 +112,7 @@ test('a DELETE of live sessions names their keys; a revoked session is not named
   const live = await login('rn_delete');
   const revoked = await login('rn_delete');
   const before = heard.length;
-  await t.db.query('select pgauth.logout($1)', [revoked.access_token]);
-  const from = (await nextMatching(before, naming(revoked.access_token))) + 1;
+  const from = (await logoutHeard(before, revoked.access_token)) + 1;
   await t.db.query('delete from pgauth.sessions where user_id = $1', [id]);
   const i = await nextMatching(from, naming(live.access_token));
   assert.deepEqual(
@@ -157,8 +161,7 @@ test('a TRUNCATE that rolls back sends nothing: the next message on the channel 
     }),
     /roll back/,
   );
-  await t.db.query('select pgauth.logout($1)', [a.access_token]);
-  const i = await nextMatching(from, naming(a.access_token));
+  const i = await logoutHeard(from, a.access_token);
   assert.equal(i, from, `nothing came before the logout: ${heard.slice(from, i)}`);
 });
 
@@ -201,8 +204,7 @@ test('purge_expired() sends nothing for the sessions it deletes, live by the wal
   }
   const before = heard.length;
   const revoked = sessions[0] as (typeof sessions)[number];
-  await t.db.query('select pgauth.logout($1)', [revoked.access_token]);
-  const from = (await nextMatching(before, naming(revoked.access_token))) + 1;
+  const from = (await logoutHeard(before, revoked.access_token)) + 1;
   // 38 days on, every one of them is past its absolute expiry and the retention.
   const purged = await withClock('38 days', () =>
     t.db.query<{ n: number }>('select pgauth.purge_expired() as n'),
@@ -212,8 +214,7 @@ test('purge_expired() sends nothing for the sessions it deletes, live by the wal
   assert.equal(left.rows.length, 0);
   await register('rn_purge_after');
   const after = await login('rn_purge_after');
-  await t.db.query('select pgauth.logout($1)', [after.access_token]);
-  const i = await nextMatching(from, naming(after.access_token));
+  const i = await logoutHeard(from, after.access_token);
   assert.equal(i, from, `nothing came before the logout: ${heard.slice(from, i)}`);
 });
 
@@ -236,8 +237,7 @@ test('TRUNCATE pgauth.sessions notifies {"flush": true} once and audits sessions
   assert.deepEqual(audit.rows, [{ user_id: null, detail: { reason: 'truncated' } }]);
   // The flush is the last thing the truncate sent: the next message is a later revocation's.
   const b = await login('rn_truncate');
-  await t.db.query('select pgauth.logout($1)', [b.access_token]);
-  assert.equal(await nextMatching(from, naming(b.access_token)), from + 1);
+  assert.equal(await logoutHeard(from, b.access_token), from + 1);
 });
 
 test('TRUNCATE pgauth.users cascade reaches the sessions and flushes too', async () => {
