@@ -19,6 +19,7 @@ import { adminOperations } from '../operations.ts';
 import { VERSION } from '../version.ts';
 import { accessTokens } from './access-tokens.ts';
 import { clientError, frameworkError, refuseExpectation, registerBodyParsers } from './bodies.ts';
+import { schemaController } from './compilers.ts';
 import type { consoleHandler } from './console.ts';
 import { createGateway } from './context.ts';
 import { registerCors } from './cors.ts';
@@ -195,6 +196,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     genReqId: requestId,
     // removeAdditional off: a field the schema does not name is a 400, not silently dropped.
     ajv: { customOptions: { allErrors: false, removeAdditional: false } },
+    schemaController,
   });
 
   if (options.trustProxy === true) {
