@@ -201,13 +201,19 @@ const before = readDurations();
  */
 const timedOn = new Map(
   files.flatMap((f) => {
-    const m = /^\/\/ timing-sensitive(?: on ([^:]+))?:/m.exec(readFileSync(f, 'utf8'));
+    const text = readFileSync(f, 'utf8');
+    const m = /^\/\/ timing-sensitive(?: on ([^:]+))?:/.exec(text);
     const named = m?.[1]?.split(',').map((e) => e.trim());
     const unknown = named?.filter((e) => !ENGINES.includes(e)) ?? [];
-    if (unknown.length) {
-      console.error(`${f}: timing-sensitive on an unknown engine: ${unknown.join(', ')}`);
+    const refuse = (why) => {
+      console.error(`${f}: ${why}`);
       rmSync(scratch, { recursive: true, force: true });
       process.exit(1);
+    };
+    if (unknown.length) refuse(`timing-sensitive on an unknown engine: ${unknown.join(', ')}`);
+    // Anywhere else the marker would be read as an ordinary line and the file left untimed.
+    if (!m && /^\/\/ timing-sensitive/m.test(text)) {
+      refuse('the timing-sensitive marker must be the first line of the file');
     }
     return m ? [[f, named ?? engines]] : [];
   }),
