@@ -213,7 +213,9 @@ const timedOn = new Map(
     if (unknown.length) refuse(`timing-sensitive on an unknown engine: ${unknown.join(', ')}`);
     // Anywhere else the marker would be read as an ordinary line and the file left untimed.
     if (!m && /^\/\/ timing-sensitive/m.test(text)) {
-      refuse('the timing-sensitive marker must be the first line of the file');
+      refuse(
+        'a timing-sensitive marker must be the first line, `// timing-sensitive[ on <engines>]: <why>`',
+      );
     }
     return m ? [[f, named ?? engines]] : [];
   }),

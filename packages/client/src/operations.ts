@@ -55,8 +55,9 @@ export async function run<R extends Row>(
   }
 }
 
-/** Runs `select <call> as ok`: whether the function answered true (not false, not null). */
-export async function ok(
+/** Runs `select <call> as ok` (`call` a constant of this code, its values in `params`): whether
+ * the function answered true (not false, not null). */
+export async function selectOk(
   db: Queryable,
   call: string,
   params: readonly unknown[],
@@ -230,7 +231,7 @@ interface ClaimsRow extends Row {
 export function serviceOperations(db: Queryable, hooks: OperationHooks = {}) {
   const logoutJwt = ({ sid, jti }: { sid: string; jti: string }): Promise<boolean> =>
     revoking(hooks, { sessionId: sid }, async () => {
-      return ok(db, 'pgauth.logout_jwt($1::uuid, $2::uuid)', [sid, jti]);
+      return selectOk(db, 'pgauth.logout_jwt($1::uuid, $2::uuid)', [sid, jti]);
     });
   return {
     /** pgauth.validate: the session of an access token, or null. */
@@ -300,12 +301,12 @@ export function serviceOperations(db: Queryable, hooks: OperationHooks = {}) {
 
     /** pgauth.request_email_verification: whether a mail was queued. */
     async requestEmailVerification(userId: string): Promise<boolean> {
-      return ok(db, 'pgauth.request_email_verification($1)', [userId]);
+      return selectOk(db, 'pgauth.request_email_verification($1)', [userId]);
     },
 
     /** pgauth.verify_email: whether the token verified an address (once). */
     async verifyEmail(token: string): Promise<boolean> {
-      return ok(db, 'pgauth.verify_email($1)', [token]);
+      return selectOk(db, 'pgauth.verify_email($1)', [token]);
     },
 
     /** pgauth.request_password_reset: answers nothing, whether or not an account matched. */
@@ -321,7 +322,7 @@ export function serviceOperations(db: Queryable, hooks: OperationHooks = {}) {
      * user is revoked (their caches hear it from the revocation events).
      */
     async resetPassword(token: string, newPassword: string): Promise<boolean> {
-      return ok(db, 'pgauth.reset_password($1, $2)', [token, newPassword]);
+      return selectOk(db, 'pgauth.reset_password($1, $2)', [token, newPassword]);
     },
 
     /** pgauth.totp_enroll: a new secret, shown once; TOTP is off until totpConfirm. */
@@ -347,7 +348,7 @@ export function serviceOperations(db: Queryable, hooks: OperationHooks = {}) {
 
     /** pgauth.totp_remove: whether the code (TOTP or recovery) was right and TOTP is off. */
     async totpRemove(userId: string, code: string): Promise<boolean> {
-      return ok(db, 'pgauth.totp_remove($1, $2)', [userId, code]);
+      return selectOk(db, 'pgauth.totp_remove($1, $2)', [userId, code]);
     },
 
     /** pgauth.mfa_status: the second factors of an account. */
@@ -385,7 +386,7 @@ export function serviceOperations(db: Queryable, hooks: OperationHooks = {}) {
       const jwt = sessionJwtIds(accessToken);
       if (jwt) return logoutJwt(jwt);
       return revoking(hooks, { token: accessToken }, async () => {
-        return ok(db, 'pgauth.logout($1)', [accessToken]);
+        return selectOk(db, 'pgauth.logout($1)', [accessToken]);
       });
     },
 

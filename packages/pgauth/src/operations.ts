@@ -8,9 +8,9 @@ import {
   AuthError,
   type Database,
   type OperationHooks,
-  ok,
   revoking,
   run,
+  selectOk,
 } from '@pgauth/client/internal';
 import type { ClaimedMail, MailKind } from './mail/message.ts';
 import type {
@@ -230,7 +230,7 @@ export function adminOperations(db: Database, hooks: OperationHooks = {}) {
     /** pgauth.revoke_session: whether the session was live (and is now revoked). */
     revokeSession(sessionId: string): Promise<boolean> {
       return revoking(hooks, { sessionId }, async () => {
-        return ok(db, 'pgauth.revoke_session($1)', [sessionId]);
+        return selectOk(db, 'pgauth.revoke_session($1)', [sessionId]);
       });
     },
 

@@ -5,30 +5,57 @@
  * spent about 0.2 s of CPU on its schemas), and each app built in the same process (the tests
  * build hundreds) compiled them all again. Here a compiled function is kept under its schema's
  * JSON, the shared schemas it may reference and the compiler options, and is handed to every
- * route and app that asks for the same: a validator or serializer is a pure function of those.
+ * route and app that asks for the same.
+ *
+ * That holds only while the key says everything the function depends on, so two things are
+ * refused at start instead of being compiled wrongly:
+ * - compiler options that JSON cannot show (Ajv plugins, `onCreate`, a RegExp format): one Ajv
+ *   serves every app of the process, and such options would reach the apps that did not ask;
+ * - header schemas: with compilers of its own, Fastify hands them over as written instead of
+ *   lower-casing the names in them (properties, required, dependencies and the rest), so that an
+ *   `Authorization` would never match the header it receives. No route of the gateway has one:
+ *   a route reads its headers in its handler.
+ *
+ * The kept functions live as long as the process: one per distinct schema, a fixed set for a
+ * gateway.
  */
 import AjvCompiler, { type ValidatorFactory } from '@fastify/ajv-compiler';
 import { type SerializerFactory, SerializerSelector } from '@fastify/fast-json-stringify-compiler';
 
-/** What Fastify passes a compiler for one schema of one route (the parts used here). */
+/** What Fastify passes a compiler for one schema of one route (the parts read here). */
 interface RouteSchema {
   schema: unknown;
   httpPart?: string;
+  url?: string;
 }
 
 type Compile = (route: RouteSchema) => unknown;
 type Factory = (externals: unknown, options: unknown) => Compile;
+
+/** `value` as JSON, refusing what JSON would drop or flatten (functions, RegExps). */
+function exactJson(value: unknown, what: string): string {
+  return JSON.stringify(value, (_key, v) => {
+    if (typeof v === 'function' || v instanceof RegExp) {
+      throw new Error(`${what}: only JSON values are supported here (found ${String(v)})`);
+    }
+    return v;
+  });
+}
 
 /** `factory` with its compilers memoised by content; `kind` keeps validators and serializers
  * apart. */
 function byContent(kind: string, factory: Factory): Factory {
   const compiled = new Map<string, unknown>();
   return (externals, options) => {
+    const context = `${kind} ${exactJson([externals, options], `${kind} options`)} `;
     const compile = factory(externals, options);
-    const context = `${kind} ${JSON.stringify([externals, options])} `;
     return (route) => {
-      if (route.httpPart === 'headers') upperCaseHeaders(route.schema);
-      const key = context + JSON.stringify(route.schema);
+      if (route.httpPart === 'headers') {
+        throw new Error(
+          `${route.url ?? 'a route'}: header schemas are not supported (Fastify would not lower-case them here); check the header in the handler`,
+        );
+      }
+      const key = context + exactJson(route.schema, `the schema of ${route.url ?? 'a route'}`);
       let fn = compiled.get(key);
       if (fn === undefined) {
         fn = compile(route);
@@ -37,19 +64,6 @@ function byContent(kind: string, factory: Factory): Factory {
       return fn;
     };
   };
-}
-
-/**
- * With a compilers factory of its own, Fastify hands header schemas over as written instead of
- * lower-casing their property names, so that `Authorization` would never match the lower-case
- * header it receives: refused here, at start, rather than left to fail on every request.
- */
-function upperCaseHeaders(schema: unknown): void {
-  const properties = (schema as { properties?: Record<string, unknown> } | null)?.properties;
-  const named = Object.keys(properties ?? {}).filter((name) => name !== name.toLowerCase());
-  if (named.length) {
-    throw new Error(`header schema properties must be lower case: ${named.join(', ')}`);
-  }
 }
 
 /** The `schemaController` option of every Fastify app of the gateway. */
