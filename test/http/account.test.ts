@@ -158,6 +158,21 @@ test('POST /v1/login with a wrong media type is 415, an oversized body 413, malf
   assert.match(huge.json.message, /password/);
 });
 
+test('a JSON body is taken as typed: a number or an array for a string is 400 invalid_input, never its text', async () => {
+  // Were 123 turned into "123", this user's password would be tried and a login would succeed.
+  await createUser('typed_body', [], '73915028464219');
+  for (const password of [73915028464219, ['73915028464219']]) {
+    const r = await call('POST', '/v1/login', { json: { username: 'typed_body', password } });
+    assert.equal(r.status, 400, r.text);
+    assert.ok(isErrorBody(r, 'invalid_input'), r.text);
+    assert.match(r.json.message, /body\.password must be string/);
+  }
+  const ok = await call('POST', '/v1/login', {
+    json: { username: 'typed_body', password: '73915028464219' },
+  });
+  assert.equal(ok.status, 200, ok.text);
+});
+
 test('an unknown route is 404 not_found', async () => {
   const r = await call('GET', '/v1/nothing');
   assert.equal(r.status, 404);

@@ -5,7 +5,8 @@
  * spent about 0.2 s of CPU on its schemas), and each app built in the same process (the tests
  * build hundreds) compiled them all again. Here a compiled function is kept under its schema's
  * JSON, the shared schemas it may reference and the compiler options, and is handed to every
- * route and app that asks for the same.
+ * route and app that asks for the same. A JSON body is validated without Ajv's type coercion
+ * (typedBodies), the query string and the path with it.
  *
  * That holds only while the key says everything the function depends on, so two things are
  * refused at start instead of being compiled wrongly:
@@ -42,22 +43,35 @@ function exactJson(value: unknown, what: string): string {
   });
 }
 
-/** `factory` with its compilers memoised by content; `kind` keeps validators and serializers
- * apart. */
-function byContent(kind: string, factory: Factory): Factory {
+/**
+ * `factory` with its compilers memoised by content; `kind` keeps validators and serializers
+ * apart, and `adjust` gives the options a part of a route (its body, its query string) is
+ * compiled with.
+ */
+function byContent(
+  kind: string,
+  factory: Factory,
+  adjust: (route: RouteSchema, options: unknown) => unknown = (_route, options) => options,
+): Factory {
   const compiled = new Map<string, unknown>();
   return (externals, options) => {
-    const context = `${kind} ${exactJson([externals, options], `${kind} options`)} `;
-    const compile = factory(externals, options);
+    const compilers = new Map<string, Compile>();
     return (route) => {
       if (route.httpPart === 'headers') {
         throw new Error(
           `${route.url ?? 'a route'}: header schemas are not supported (Fastify would not lower-case them here); check the header in the handler`,
         );
       }
+      const adjusted = adjust(route, options);
+      const context = `${kind} ${exactJson([externals, adjusted], `${kind} options`)} `;
       const key = context + exactJson(route.schema, `the schema of ${route.url ?? 'a route'}`);
       let fn = compiled.get(key);
       if (fn === undefined) {
+        let compile = compilers.get(context);
+        if (!compile) {
+          compile = factory(externals, adjusted);
+          compilers.set(context, compile);
+        }
         fn = compile(route);
         compiled.set(key, fn);
       }
@@ -66,10 +80,25 @@ function byContent(kind: string, factory: Factory): Factory {
   };
 }
 
+/**
+ * A JSON body is taken as typed: a number where the schema wants a string (a password of 123) is
+ * a 400, not the string of the number. Ajv's coercion stays for the query string and the path,
+ * which are text (`?limit=10`).
+ */
+function typedBodies(route: RouteSchema, options: unknown): unknown {
+  if (route.httpPart !== 'body') return options;
+  const o = (options ?? {}) as { customOptions?: object };
+  return { ...o, customOptions: { ...o.customOptions, coerceTypes: false } };
+}
+
 /** The `schemaController` option of every Fastify app of the gateway. */
 export const schemaController = {
   compilersFactory: {
-    buildValidator: byContent('validator', AjvCompiler() as Factory) as ValidatorFactory,
+    buildValidator: byContent(
+      'validator',
+      AjvCompiler() as Factory,
+      typedBodies,
+    ) as ValidatorFactory,
     buildSerializer: byContent('serializer', SerializerSelector() as Factory) as SerializerFactory,
   },
 };
