@@ -40,3 +40,21 @@ test('an unknown option is a usage error with exit 1', { skip }, async () => {
   assert.equal(r.code, 1);
   assert.match(r.stderr, /unknown option '--no-such-flag'/);
 });
+
+test('--database-url takes a postgres:// URL only: an empty variable before another option is said as such', {
+  skip,
+}, async () => {
+  // `--database-url $DATABASE_URL --password-stdin` with the variable empty: the next option
+  // would be the URL, and the command would go on to ask a terminal for the password.
+  const next = await pgauth(
+    ['user', 'add', 'x', '--database-url', '--password-stdin'],
+    'a password of some length\n',
+  );
+  assert.equal(next.code, 1);
+  assert.match(next.stderr, /argument '--password-stdin' is invalid/);
+  assert.match(next.stderr, /is a variable before it empty\?/);
+  assert.doesNotMatch(next.stderr, /terminal/);
+  const other = await pgauth(['user', 'list', '--database-url', 'mysql://db/x']);
+  assert.equal(other.code, 1);
+  assert.match(other.stderr, /It must be a postgres:\/\/ or postgresql:\/\/ URL/);
+});

@@ -1,17 +1,30 @@
-import { Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { type DatabaseTarget, DEFAULT_DATA_DIR } from '../db/open.ts';
 
 /** The options every command that opens the database takes. */
 export function databaseOptions(): Option[] {
   return [
-    new Option('--database-url <url>', 'PostgreSQL URL (default: the embedded database)').env(
-      'DATABASE_URL',
-    ),
+    new Option('--database-url <url>', 'PostgreSQL URL (default: the embedded database)')
+      .env('DATABASE_URL')
+      .argParser(postgresUrlArg),
     new Option(
       '--data-dir <dir>',
       `folder of the embedded database (default: ${DEFAULT_DATA_DIR} in the current folder, which must exist)`,
     ).env('PGAUTH_DATA_DIR'),
   ];
+}
+
+/**
+ * A --database-url: a postgres:// or postgresql:// URL, or empty (unset). Checked as the command
+ * line is read, so that an empty variable before another option (`--database-url
+ * $DATABASE_URL --password-stdin`) is said as such, instead of that option being taken for the URL.
+ */
+function postgresUrlArg(value: string): string {
+  if (value.trim() === '' || /^postgres(ql)?:\/\//.test(value.trim())) return value;
+  const hint = value.startsWith('-')
+    ? ` (it is the option ${value}: is a variable before it empty?)`
+    : '';
+  throw new InvalidArgumentError(`It must be a postgres:// or postgresql:// URL${hint}`);
 }
 
 export interface DatabaseFlags {
