@@ -57,4 +57,9 @@ test('--database-url takes a postgres:// URL only: an empty variable before anot
   const other = await pgauth(['user', 'list', '--database-url', 'mysql://db/x']);
   assert.equal(other.code, 1);
   assert.match(other.stderr, /It must be a postgres:\/\/ or postgresql:\/\/ URL/);
+  // A mistyped URL may hold a password: it is not repeated.
+  const typo = await pgauth(['user', 'list', '--database-url', 'postgress://u:hunter2@db/x']);
+  assert.equal(typo.code, 1);
+  assert.match(typo.stderr, /must be a postgres:\/\//);
+  assert.doesNotMatch(typo.stderr, /hunter2/);
 });

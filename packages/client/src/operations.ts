@@ -230,9 +230,9 @@ interface ClaimsRow extends Row {
 /** The service API (`pgauth_service`): what a front door or a service calls. */
 export function serviceOperations(db: Queryable, hooks: OperationHooks = {}) {
   const logoutJwt = ({ sid, jti }: { sid: string; jti: string }): Promise<boolean> =>
-    revoking(hooks, { sessionId: sid }, async () => {
-      return selectOk(db, 'pgauth.logout_jwt($1::uuid, $2::uuid)', [sid, jti]);
-    });
+    revoking(hooks, { sessionId: sid }, () =>
+      selectOk(db, 'pgauth.logout_jwt($1::uuid, $2::uuid)', [sid, jti]),
+    );
   return {
     /** pgauth.validate: the session of an access token, or null. */
     async validate(token: string): Promise<Session | null> {
@@ -385,9 +385,9 @@ export function serviceOperations(db: Queryable, hooks: OperationHooks = {}) {
     logout(accessToken: string): Promise<boolean> {
       const jwt = sessionJwtIds(accessToken);
       if (jwt) return logoutJwt(jwt);
-      return revoking(hooks, { token: accessToken }, async () => {
-        return selectOk(db, 'pgauth.logout($1)', [accessToken]);
-      });
+      return revoking(hooks, { token: accessToken }, () =>
+        selectOk(db, 'pgauth.logout($1)', [accessToken]),
+      );
     },
 
     /**

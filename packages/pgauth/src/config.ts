@@ -395,6 +395,11 @@ function metricsListen(value: string | undefined): { host: string; port: number 
   return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
 }
 
+/** Whether `url` names a PostgreSQL server: postgres:// or postgresql://. */
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//.test(url);
+}
+
 /** A URL option that needs --database-url beside it: a postgres:// URL, or undefined when unset. */
 function postgresUrl(
   value: string | undefined,
@@ -404,7 +409,7 @@ function postgresUrl(
   const url = value?.trim() || undefined;
   if (url === undefined) return undefined;
   const name = `${spec.flag.split(' ')[0]} / ${spec.env}`;
-  if (!/^postgres(ql)?:\/\//.test(url)) {
+  if (!isPostgresUrl(url)) {
     throw new ConfigError(`${name} must be a postgres:// or postgresql:// URL`);
   }
   if (!databaseUrl) throw new ConfigError(`${name} needs --database-url / DATABASE_URL`);
@@ -506,7 +511,7 @@ export function serveConfig(flags: ServeFlags): ServeConfig {
   }
   const host = flags.host?.trim() || o.host.default;
   const databaseUrl = flags.databaseUrl?.trim() || undefined;
-  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+  if (databaseUrl && !isPostgresUrl(databaseUrl)) {
     throw new ConfigError(
       '--database-url / DATABASE_URL must be a postgres:// or postgresql:// URL',
     );

@@ -229,9 +229,9 @@ export function adminOperations(db: Database, hooks: OperationHooks = {}) {
 
     /** pgauth.revoke_session: whether the session was live (and is now revoked). */
     revokeSession(sessionId: string): Promise<boolean> {
-      return revoking(hooks, { sessionId }, async () => {
-        return selectOk(db, 'pgauth.revoke_session($1)', [sessionId]);
-      });
+      return revoking(hooks, { sessionId }, () =>
+        selectOk(db, 'pgauth.revoke_session($1)', [sessionId]),
+      );
     },
 
     /** pgauth.revoke_user_sessions: how many live sessions were revoked. */

@@ -1,5 +1,7 @@
 import { InvalidArgumentError, Option } from 'commander';
+import { isPostgresUrl } from '../config.ts';
 import { type DatabaseTarget, DEFAULT_DATA_DIR } from '../db/open.ts';
+import { UsageError } from '../usage-error.ts';
 
 /** The options every command that opens the database takes. */
 export function databaseOptions(): Option[] {
@@ -18,13 +20,18 @@ export function databaseOptions(): Option[] {
  * A --database-url: a postgres:// or postgresql:// URL, or empty (unset). Checked as the command
  * line is read, so that an empty variable before another option (`--database-url
  * $DATABASE_URL --password-stdin`) is said as such, instead of that option being taken for the URL.
+ * Any other value is not repeated: a mistyped URL may hold a password.
  */
 function postgresUrlArg(value: string): string {
-  if (value.trim() === '' || /^postgres(ql)?:\/\//.test(value.trim())) return value;
-  const hint = value.startsWith('-')
-    ? ` (it is the option ${value}: is a variable before it empty?)`
-    : '';
-  throw new InvalidArgumentError(`It must be a postgres:// or postgresql:// URL${hint}`);
+  if (value.trim() === '' || isPostgresUrl(value.trim())) return value;
+  if (value.startsWith('-')) {
+    throw new InvalidArgumentError(
+      `It must be a postgres:// or postgresql:// URL (it is the option ${value}: is a variable before it empty?)`,
+    );
+  }
+  throw new UsageError(
+    '--database-url / DATABASE_URL: It must be a postgres:// or postgresql:// URL',
+  );
 }
 
 export interface DatabaseFlags {
@@ -49,4 +56,4 @@ export function targetFrom(flags: DatabaseFlags, create?: boolean): DatabaseTarg
   };
 }
 
-export { UsageError } from '../usage-error.ts';
+export { UsageError };

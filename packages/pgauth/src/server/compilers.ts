@@ -55,7 +55,6 @@ function byContent(
 ): Factory {
   const compiled = new Map<string, unknown>();
   return (externals, options) => {
-    const compilers = new Map<string, Compile>();
     return (route) => {
       if (route.httpPart === 'headers') {
         throw new Error(
@@ -67,12 +66,8 @@ function byContent(
       const key = context + exactJson(route.schema, `the schema of ${route.url ?? 'a route'}`);
       let fn = compiled.get(key);
       if (fn === undefined) {
-        let compile = compilers.get(context);
-        if (!compile) {
-          compile = factory(externals, adjusted);
-          compilers.set(context, compile);
-        }
-        fn = compile(route);
+        // The factories pool their compilers by options themselves (one Ajv for the same ones).
+        fn = factory(externals, adjusted)(route);
         compiled.set(key, fn);
       }
       return fn;
