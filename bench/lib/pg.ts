@@ -241,32 +241,29 @@ export async function purgeExpired(b: BenchDatabase, ended: number, live?: numbe
   return { start, end, seconds: (end - start) / 1000 };
 }
 
-/** Registers `users` users `<prefix>NN` with role `member` (validate returns their roles) at
- * bcrypt cost 4, and logs in `count` sessions over them in SQL; returns their tokens. */
-export async function loginSessions(db: Database, count: number, prefix: string, users: number) {
-  await db.exec('update pgauth.settings set bcrypt_cost = 4');
-  await db.query(
-    `select pgauth.grant_role(pgauth.register($3 || lpad(i::text, 2, '0'), $1), 'member')
-     from generate_series(0, $2::int - 1) i`,
-    [PASSWORD, users, prefix],
-  );
-  // The user agent names g, so that the lateral call is made once per row, not once in all.
-  const r = await db.query<{ token: string }>(
-    `select l.access_token as token from generate_series(1, $2::int) g
-     cross join lateral pgauth.login($4 || lpad((g % $3::int)::text, 2, '0'), $1, null,
-                                     'pgauth-bench ' || g) l order by g`,
-    [PASSWORD, count, users, prefix],
-  );
-  if (r.rows.length !== count) throw new Error(`${r.rows.length} of ${count} logins succeeded`);
-  return r.rows.map((row) => row.token);
-}
-
-/** Registers users `<prefix>0`…`<prefix><n-1>` at bcrypt cost `cost`, for the login loads. */
+/** Registers users `<prefix>0`…`<prefix><n-1>` with role `member` (validate returns their
+ * roles) at bcrypt cost `cost`; returns their names. */
 export async function registerUsers(db: Database, prefix: string, n: number, cost: number) {
   await db.query('update pgauth.settings set bcrypt_cost = $1', [cost]);
   const names = Array.from({ length: n }, (_, i) => `${prefix}${i}`);
-  for (const name of names) await db.query('select pgauth.register($1, $2)', [name, PASSWORD]);
+  const register = `select pgauth.grant_role(pgauth.register(u, $2), 'member') from unnest($1::text[]) u`;
+  await db.query(register, [names, PASSWORD]);
   return names;
+}
+
+/** Logs in `count` sessions over `users` new users `<prefix>N` (bcrypt cost 4) in SQL; returns
+ * their tokens. */
+export async function loginSessions(db: Database, count: number, prefix: string, users: number) {
+  const names = await registerUsers(db, prefix, users, 4);
+  // The user agent names g, so that the lateral call is made once per row, not once in all.
+  const r = await db.query<{ token: string }>(
+    `select l.access_token as token from generate_series(1, $2::int) g
+     cross join lateral pgauth.login(($3::text[])[1 + g % cardinality($3::text[])], $1, null,
+                                     'pgauth-bench ' || g) l order by g`,
+    [PASSWORD, count, names],
+  );
+  if (r.rows.length !== count) throw new Error(`${r.rows.length} of ${count} logins succeeded`);
+  return r.rows.map((row) => row.token);
 }
 
 /** The login baseline: bcrypt in PostgreSQL on what pgauth.login gives it (the pre-hashed password)
