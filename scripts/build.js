@@ -5,11 +5,68 @@
 // database starts from), then the admin console (packages/pgauth/console/, built by Vite into
 // packages/pgauth/console-dist/, each file beside its brotli and gzip forms, so the gateway
 // compresses nothing while serving). Run by `npm ci` (prepare), `npm test` and before packing.
+//
+// `--if-changed` (what `npm test` passes) skips the build when its outputs are there and none of
+// its inputs changed since the last build: the packages' sources, SQL, console and build
+// settings, the lock file and this script, read in whole (a hash of every file, not of dates).
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+
+const INPUTS = [
+  'package-lock.json',
+  'tsconfig.base.json',
+  'scripts/build.js',
+  'packages/client/package.json',
+  'packages/client/tsconfig.build.json',
+  'packages/client/src',
+  'packages/pgauth/package.json',
+  'packages/pgauth/tsconfig.build.json',
+  'packages/pgauth/src',
+  'packages/pgauth/sql',
+  'packages/pgauth/console',
+];
+const OUTPUTS = [
+  'packages/client/dist',
+  'packages/pgauth/dist',
+  'packages/pgauth/snapshot',
+  'packages/pgauth/console-dist',
+];
+const STAMP = 'node_modules/.cache/pgauth-build/inputs.sha256';
+
+/** A hash of every input file, its path and its bytes, in a fixed order. */
+function inputsHash() {
+  const hash = createHash('sha256');
+  const add = (path) => {
+    if (statSync(path).isDirectory()) {
+      for (const name of readdirSync(path).sort()) add(join(path, name));
+      return;
+    }
+    hash.update(`${path}\0`).update(readFileSync(path)).update('\0');
+  };
+  for (const path of INPUTS) add(path);
+  return hash.digest('hex');
+}
+
+const inputs = inputsHash();
+const built = existsSync(STAMP) ? readFileSync(STAMP, 'utf8') : '';
+if (process.argv.includes('--if-changed') && built === inputs && OUTPUTS.every(existsSync)) {
+  console.log('build: up to date (no input changed since the last build)');
+  process.exit(0);
+}
+// A build that stops half-way leaves no stamp: the next one starts again.
+rmSync(STAMP, { force: true });
 
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 for (const pkg of ['client', 'pgauth']) {
@@ -46,3 +103,6 @@ const compress = (dir) => {
   }
 };
 compress('packages/pgauth/console-dist');
+
+mkdirSync(join(STAMP, '..'), { recursive: true });
+writeFileSync(STAMP, inputs);

@@ -2,7 +2,8 @@
 // Runs the suite on both engines at once: PostgreSQL (required: the run fails when it cannot be
 // reached) and the embedded PGlite. PGAUTH_TEST_ENGINES=pglite (or =postgres) runs one engine;
 // extra arguments go to node's test runner (a file or folder to run alone, --test-name-pattern …).
-// Builds the packages first: the CLI and the gateway run as processes from the compiled code.
+// Builds the packages first, unless nothing changed since the last build: the CLI and the
+// gateway run as processes from the compiled code.
 // A test database on PostgreSQL is a copy of a template migrated once per run (dropped at the end);
 // on PGlite, a copy of a migrated data folder kept under .test-cache/ (test/helpers/db.ts).
 //
@@ -80,7 +81,10 @@ if (engines.includes('postgres')) {
  */
 const template = `pgauth_template_${randomBytes(6).toString('hex')}`;
 
-if (spawnSync(process.execPath, ['scripts/build.js'], { stdio: 'inherit' }).status !== 0) {
+if (
+  spawnSync(process.execPath, ['scripts/build.js', '--if-changed'], { stdio: 'inherit' }).status !==
+  0
+) {
   process.exit(1);
 }
 
