@@ -23,7 +23,7 @@ export async function run(ctx: RunContext) {
   await b.db.query(
     `insert into pgauth.api_keys (kind, service_account_id, name, key_hash, account_name, roles,
        last_used_at)
-     select 'api_key', a.id, 'k' || i, pgauth._token_hash('pgk_' || lpad(i::text, 43, '0')),
+     select 'api_key', a.id, 'k' || i, pgauth._token_hash(${pg.tokenSql('i', 'pgk_')}),
        a.name, a.roles, 'infinity'
      from pgauth.service_accounts a, generate_series(1, 100000) i`,
   );

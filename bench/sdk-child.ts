@@ -62,10 +62,7 @@ const clientOf = (m: Message, bare = false): AuthClient => {
 };
 let sdk: AuthClient | undefined;
 let listen: pg.Client | undefined;
-const close = async () => {
-  await sdk?.close();
-  await listen?.end();
-};
+const close = () => Promise.all([sdk?.close(), listen?.end()]);
 
 if (mode === 'cached' || mode === 'map') {
   let validate: (token: string) => Promise<Session | null> = async () => null;

@@ -198,8 +198,7 @@ export function sessionLoad(ctx: RunContext, url: string, tokens: string[], o: L
     const server = await startServer(ctx, args, listening, ['pgauth gateway', 'pgauth']);
     const state = listening.exec(server.output)?.[2];
     if (state !== (cache ? 'on' : 'off')) throw new Error(`cache ${state}`);
-    if (cache) return side(server, 'cache', 'gateway, cache');
-    return side(server, 'no cache', 'gateway, --no-cache');
+    return side(server, cache ? 'cache' : 'no cache', `gateway, ${cache ? '' : '--no-'}cache`);
   };
   const bare = async () => side(await startBare(ctx, 'node:http'), 'constant answer');
   return { side, gateway, bare };

@@ -120,9 +120,7 @@ function charts(results: StoredResult[]): string {
     const top = Math.max(...bars.map((b) => b.value));
     const p = 10 ** Math.floor(Math.log10(top > 0 ? top : 1));
     const max = top > 0 ? ([1, 2, 5, 10].find((k) => k * p >= top) as number) * p : 1;
-    const values = bars.map((b) =>
-      b.value >= 100 ? `${Math.round(b.value)}` : b.value.toFixed(2),
-    );
+    const values = bars.map(({ value: v }) => (v >= 100 ? `${Math.round(v)}` : v.toFixed(2)));
     const [title, quote] = [TITLES[axis] ?? axis, (s: string) => `"${s.replace(/"/g, "'")}"`];
     out.push('', `### ${title}`, '', '```mermaid', 'xychart-beta', `  title ${quote(title)}`);
     out.push(`  x-axis [${bars.map((b) => `"${b.label}"`).join(', ')}]`);

@@ -131,11 +131,11 @@ export const selectOnlyScript = (rows: number) =>
 /** Bench session i's token (or API key, `pgk_`): the prefix, length and alphabet of a real one,
  * derived from i so that a pgbench script names one from a random integer (docs/benchmarks.md,
  * scenario `sql`). */
-const tokenSql = (i: string, prefix = 'pga_') => `'${prefix}' || lpad(${i}::text, 43, '0')`;
+export const tokenSql = (i: string, prefix = 'pga_') => `'${prefix}' || lpad(${i}::text, 43, '0')`;
 
 /** The pgbench script validating a random bench token (or API key) out of 1..n. */
 export const validateScript = (n: number, prefix = 'pga_') =>
-  `\\set id random(1, ${n})\nselect * from pgauth.validate('${prefix}' || lpad(:id, 43, '0'));\n`;
+  `\\set id random(1, ${n})\nselect * from pgauth.validate(${tokenSql(':id', prefix)});\n`;
 
 /** The prefix of bench session i's owner, its creation (in the order of the numbers, as in
  * production) and expiries, in SQL. Live: created a day ago, access valid an hour more. Ended:

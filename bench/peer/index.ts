@@ -109,14 +109,14 @@ export async function run(ctx: m.RunContext) {
     return onAfter();
   };
   // Each side's cache, and the bare server's figures for scale, in both rows.
-  const caches = (pgauthCache: string, betterAuthCache: string, fills = false) => {
-    return ([, , , , bare = []]: number[][], sides: m.Settings[]) => {
+  const caches =
+    (pgauthCache: string, betterAuthCache: string, fills = false) =>
+    ([, , , , bare = []]: number[][], sides: m.Settings[]) => {
       const rest = { rateLimits: SETTINGS.rateLimits, pgauthCache, betterAuthCache };
       const [betterAuthCacheFills, betterAuthCachedChecks] = [stats.cacheFills, stats.sessions];
       const more: m.Settings = fills ? { betterAuthCacheFills, betterAuthCachedChecks } : {};
       return { bareNodeHttpReqPerSec: Math.round(m.median(bare)), ...sides[4], ...rest, ...more };
     };
-  };
   await m.measureGroup(ctx, {
     unit: 'req/s',
     sides: [plain, off, cached, on, bare],
