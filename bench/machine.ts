@@ -54,11 +54,11 @@ export async function run(ctx: RunContext) {
   const r = await app.inject({
     method: 'POST',
     url: '/oauth2/token',
-    payload: `grant_type=client_credentials&client_id=bench&client_secret=pgk_${'1'.padStart(43, '0')}`,
+    payload: `grant_type=client_credentials&client_id=bench&client_secret=${pg.benchToken(1, 'pgk_')}`,
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
   });
   const jwt = (r.json() as { access_token: string }).access_token;
-  const opaque = `pga_${'1'.padStart(43, '0')}`;
+  const opaque = pg.benchToken(1);
   await client.cache?.ready(10_000);
   // Calls a second of client.validate(token) (mitata), every one valid.
   const loopSide = (label: string, command: string, token: string): Side => {

@@ -132,6 +132,8 @@ export const selectOnlyScript = (rows: number) =>
  * derived from i so that a pgbench script names one from a random integer (docs/benchmarks.md,
  * scenario `sql`). */
 export const tokenSql = (i: string, prefix = 'pga_') => `'${prefix}' || lpad(${i}::text, 43, '0')`;
+/** The same token in JavaScript. */
+export const benchToken = (i: number, prefix = 'pga_') => `${prefix}${`${i}`.padStart(43, '0')}`;
 
 /** The pgbench script validating a random bench token (or API key) out of 1..n. */
 export const validateScript = (n: number, prefix = 'pga_') =>
