@@ -84,8 +84,7 @@ async function main(): Promise<number> {
   if (values.help || values.list) return console.log(USAGE) ?? 0;
   if (bad || unknown.length)
     return console.error(`bad arguments: ${process.argv.slice(2).join(' ')}\n${USAGE}`) ?? 2;
-  // Ctrl-C: abort (kills pgbench, servers, load generators), let the scenario drop its
-  // databases, then exit. A second Ctrl-C exits at once.
+  // Ctrl-C: abort (kills pgbench, servers, load generators), let the scenario drop its databases.
   const abort = new AbortController();
   process.once('SIGINT', () => {
     console.error('\ninterrupted: cleaning up (Ctrl-C again to quit at once)');
@@ -99,8 +98,7 @@ async function main(): Promise<number> {
   const [quick, signal, results] = [values.quick, abort.signal, [] as md.StoredResult[]];
   const cleanups: (() => unknown)[] = [];
   const defer = (cleanup: () => unknown) => void cleanups.push(cleanup);
-  const given = { scratchDir: SCRATCH, rounds: rounds ?? (quick ? 2 : 5), seconds, quick };
-  const ctx = { ...given, signal, log, defer };
+  const ctx = { scratchDir: SCRATCH, rounds: rounds ?? (quick ? 2 : 5), seconds, quick, log };
   const run = { quick, rounds, measureSeconds: seconds };
   let errors = 0;
   await mkdir(SCRATCH, { recursive: true });
@@ -113,7 +111,7 @@ async function main(): Promise<number> {
       log(`!! ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
     };
     const result = { comparisons: [], measures: [], resources: [], notes: [] };
-    await (SCENARIOS[name] as Scenario).run({ ...ctx, result }).catch(failed);
+    await (SCENARIOS[name] as Scenario).run({ ...ctx, signal, defer, result }).catch(failed);
     // The scenario's servers, processes and databases, the last started first.
     for (const cleanup of cleanups.splice(0).reverse()) {
       await Promise.resolve().then(cleanup).catch(failed);

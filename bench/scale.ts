@@ -33,12 +33,11 @@ async function purge(ctx: m.RunContext, b: pg.BenchDatabase, live: number, ended
   await pg.addEnded(ctx, b, live, ended);
   const { seconds } = await pg.purgeExpired(b, ended, live);
   ctx.log(`purge_expired(): ${count(ended)} of ${count(live + ended)} in ${seconds.toFixed(2)} s`);
-  const among = `among ${count(live)} live, ${seconds.toFixed(2)} s`;
   return {
     name: `purge_expired() per million ended sessions, ${short(live)} live`,
     value: m.round((seconds * 1e6) / ended, 3),
     unit: 's',
-    detail: `one call deleting ${count(ended)} abandoned sessions of ${count(ended / 10)} users (refresh expired 9 days ago) ${among}`,
+    detail: `one call deleting ${count(ended)} abandoned sessions of ${count(ended / 10)} users (refresh expired 9 days ago) among ${count(live)} live, ${seconds.toFixed(2)} s`,
   };
 }
 

@@ -13,13 +13,11 @@ import { callsPerSecond, type RunContext } from './lib/measure.ts';
  * which NTP slews alike in both; on one machine they agree unless the clock is stepped. */
 export const stamp = (): number => performance.timeOrigin + performance.now();
 
-export type Child = { ask<T>(cmd: string, data?: object, ms?: number): Promise<T>; stop(): void };
 type Answer = { result?: unknown; error?: string };
 
 /** Forks this module in `mode` (gc exposed, for mitata), stopped after the scenario (it dies with
- * ctx.signal), and starts it with `start`. One request at a time: each is answered by the next
- * message. */
-export async function forkChild(ctx: RunContext, mode: string, start: object): Promise<Child> {
+ * ctx.signal). One request at a time: each is answered by the next message. */
+export async function forkChild(ctx: RunContext, mode: string, start: object) {
   const [execArgv, signal] = [['--import', 'tsx', '--expose-gc'], ctx.signal];
   const child = fork(new URL(import.meta.url), [mode], { execArgv, signal, stdio: 'inherit' });
   const stop = () => void (child.connected && child.disconnect());

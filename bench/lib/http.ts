@@ -20,10 +20,9 @@ const pidusage = createRequire(import.meta.url)('pidusage') as (pid: number) => 
 export type Server = { pid: number; url: string; output: string } & Record<Shown, string>;
 type Shown = 'command' | 'name' | 'prefix';
 
-/** Starts `node args…` in the repository, with `env` added to ours (its stderr goes to ours), and
- * waits until its stdout matches `listening`, whose first group is its URL; its command shows
- * database URLs as `<url>`. Stopped after the scenario, even if it never listens; it dies with
- * ctx.signal. */
+/** Starts `node args…` in the repository (its stderr goes to ours; its command shows database URLs
+ * as `<url>`) and waits until its stdout matches `listening`, whose first group is its URL.
+ * Stopped after the scenario, even if it never listens; it dies with ctx.signal. */
 export async function startServer(
   ctx: RunContext,
   args: string[],
@@ -36,13 +35,12 @@ export async function startServer(
   const options = { cwd: ROOT, signal: ctx.signal, stdio, env: { ...process.env, ...env } };
   const child = spawn(process.execPath, args, options);
   const exited = once(child, 'exit').catch(() => {});
-  const stop = () => {
+  ctx.defer(() => {
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     return exited.finally(() => clearTimeout(timer));
-  };
+  });
   const server: Server = { pid: child.pid as number, url: '', output: '', command, name, prefix };
-  ctx.defer(stop);
   const timer = setTimeout(() => child.kill(), 30_000);
   const listened = new Promise((resolve) => {
     // Read to the end, but kept only until it listens: a full pipe would stall the server.
@@ -106,8 +104,7 @@ const BARE = {
 export async function startBare(ctx: RunContext, kind: keyof typeof BARE, url = '') {
   await writeFile(`${ctx.scratchDir}/bare-server.mjs`, BARE_SERVER);
   const args = ['.bench/bare-server.mjs', ...(kind === 'node:http' ? [] : [kind]), url];
-  const listening = /bare listening on (http:\/\/\S+)/;
-  return startServer(ctx, args.filter(Boolean), listening, BARE[kind]);
+  return startServer(ctx, args.filter(Boolean), /bare listening on (http:\/\/\S+)/, BARE[kind]);
 }
 
 /** One request of a load; every connection sends all the requests of its list in turn. */
@@ -178,10 +175,9 @@ export function httpSide(ctx: RunContext, spec: HttpSpec, o: Loads) {
   return side;
 }
 
-/** The sides of `GET /v1/session` with a Bearer token per request out of `tokens` (1,000), the
- * resource rows naming them under `GET /v1/session, <how>, 1,000 tokens`: on any server
- * (`side`), on pgauth serve (with `extra` options) with its validation cache or without
- * (`--no-cache`), and on the bare node:http server. */
+/** The sides of `GET /v1/session` with a Bearer token per request out of `tokens` (1,000): on
+ * any server (`side`), on pgauth serve (with `extra` options) with its validation cache or
+ * without (`--no-cache`), and on the bare node:http server. */
 export function sessionLoad(ctx: RunContext, url: string, tokens: string[], o: Loads) {
   const bearer = (t: string) => ({ method: 'GET', headers: { authorization: `Bearer ${t}` } });
   const requests = tokens.map(bearer);
@@ -204,8 +200,7 @@ export function sessionLoad(ctx: RunContext, url: string, tokens: string[], o: L
   return { side, gateway, bare };
 }
 
-/** POST /v1/login of `users` in turn (every login succeeds) on a gateway, its resource row under
- * `POST /v1/login, <how>, <n> users`. */
+/** POST /v1/login of `users` in turn on a gateway (every login succeeds). */
 export function loginSide(ctx: RunContext, server: Server, users: string[], how: string, o: Loads) {
   const requests = postJson(users.map((username) => ({ username, password: PASSWORD })));
   const [label, n] = ['pgauth logins', users.length];

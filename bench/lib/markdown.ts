@@ -38,8 +38,6 @@ const spread = (c: Comparison) =>
   `${r3(c.ratio.min)}–${r3(c.ratio.max)}; ${half(c.pgauth)}, ${half(c.baseline)}`;
 const measureRow = (m: Measure) => [m.name, `${f(m.value)} ${m.unit}`, m.detail];
 const optional = (n?: number) => (n === undefined ? '' : f(n));
-
-/** A side's median, with its unit. */
 const med = (c: Comparison, k: 'pgauth' | 'baseline') => `${f(c[k].median)} ${c.unit}`;
 
 /** Every comparison, the figures without a baseline, and the resource use of the servers: each a
@@ -151,7 +149,6 @@ function took(r: StoredResult): string {
 }
 
 function machine(results: StoredResult[]): string {
-  const env = (r: StoredResult) => r.environment;
   const ver = (r: StoredResult) => (r.environment.versions ?? {}) as Record<string, unknown>;
   const packages = (r: StoredResult) =>
     Object.entries((ver(r).packages ?? {}) as Record<string, string>).map((e) => e.join(' '));
@@ -166,20 +163,20 @@ function machine(results: StoredResult[]): string {
     return [label, one.join('; ')];
   };
   const rows = [
-    agreed('CPU', (r) => `${env(r).cpuModel ?? '?'} × ${env(r).cpus} cores`),
-    agreed('memory', (r) => `${env(r).memoryGiB} GiB`),
+    agreed('CPU', (r) => `${r.environment.cpuModel ?? '?'} × ${r.environment.cpus} cores`),
+    agreed('memory', (r) => `${r.environment.memoryGiB} GiB`),
     agreed('OS', (r) => ver(r).os),
-    agreed('Node.js', (r) => env(r).node),
+    agreed('Node.js', (r) => r.environment.node),
     agreed('PostgreSQL server', (r) => ver(r).postgres),
     agreed('pgbench', (r) => ver(r).pgbench),
-    agreed('pgauth', (r) => `${ver(r).pgauth ?? '?'}, commit ${env(r).commit ?? '?'}`),
+    agreed('pgauth', (r) => `${ver(r).pgauth ?? '?'}, commit ${r.environment.commit ?? '?'}`),
     agreed('packages', (r) => packages(r).join(', ')),
   ];
-  const first = (r: StoredResult, k: string) => (env(r)[k] as number[] | undefined)?.[0] ?? '?';
+  const first = (loadavg: unknown) => (loadavg as number[] | undefined)?.[0] ?? '?';
   const runs = results.map((r) => {
-    const load = `${first(r, 'loadavg')} → ${first(r, 'loadavgAtEnd')}`;
-    const [commit, mode] = [`${env(r).commit ?? '?'}`, quick(r) ? 'quick' : 'full'];
-    return [r.scenario, day(env(r).date), commit, mode, load, took(r), code(command(r))];
+    const load = `${first(r.environment.loadavg)} → ${first(r.environment.loadavgAtEnd)}`;
+    const [commit, mode] = [`${r.environment.commit ?? '?'}`, quick(r) ? 'quick' : 'full'];
+    return [r.scenario, day(r.environment.date), commit, mode, load, took(r), code(command(r))];
   });
   return `## Machine and versions
 

@@ -21,8 +21,7 @@ export type RunContext = {
    * resource use, the scenario its measures and notes. */
   result: Required<ScenarioResult>;
 };
-/** A scenario's measured runs (`full` s, `quick` with --quick, --seconds if given), its
- * warm-ups (`warm` s, `quickWarm` with --quick), and the settings that record them. */
+/** A scenario's measured runs and warm-ups (s), and the settings that record them. */
 export type Timing = { seconds: number; warmup: number };
 export function timing(ctx: RunContext, full: number, quick: number, warm = 3, quickWarm = 1) {
   const seconds = ctx.seconds ?? (ctx.quick ? quick : full);
@@ -34,8 +33,7 @@ export function timing(ctx: RunContext, full: number, quick: number, warm = 3, q
 /** Calls a second of `call` over `seconds` of CPU time, measured by mitata: it times calls in
  * batches of thousands, so that reading the clock weighs nothing on calls of ~100 ns. */
 export async function callsPerSecond(call: () => unknown, seconds: number): Promise<number> {
-  const stats = await measure(call, { min_cpu_time: seconds * 1e9 });
-  return 1e9 / stats.avg;
+  return 1e9 / (await measure(call, { min_cpu_time: seconds * 1e9 })).avg;
 }
 
 /** The rounds of a side; spreadPct = (max − min) / median, in percent. */
@@ -76,8 +74,7 @@ export function summarize(values: readonly number[]): Summary {
   return { values: [...values], median: m, min, max, spreadPct: m ? ((max - min) / m) * 100 : 0 };
 }
 
-/** The per-round ratios a / b as settings: `<name>Median` (or `<name><median>`), `<name>Min`,
- * `<name>Max`, to 3 digits. */
+/** The per-round ratios a / b as settings `<name><median>`, `<name>Min`, `<name>Max`. */
 export function ratioSettings(a: number[], b: number[], name: string, median = 'Median') {
   const r = summarize(a.map((x, i) => x / (b[i] as number)));
   const [mid, min, max] = [r.median, r.min, r.max].map((x) => round(x, 3));

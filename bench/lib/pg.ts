@@ -17,8 +17,7 @@ export const PASSWORD = 'bench-password-7f3a9c1d';
 export async function adminQuery<R extends pg.QueryResultRow>(sql: string): Promise<R[]> {
   const client = new pg.Client({ connectionString: ADMIN, connectionTimeoutMillis: 5000 });
   await client.connect();
-  const result = await client.query<R>(sql).finally(() => client.end());
-  return result.rows;
+  return (await client.query<R>(sql).finally(() => client.end())).rows;
 }
 
 /** A scratch database, and a small pool on it for setup and checks, never the measured work. */
@@ -60,9 +59,8 @@ export type PgbenchRun = {
   define?: Record<string, string>;
 };
 
-/** pgbench -n -M prepared -j2 (the setup vacuumed; how a pooled driver calls a hot query) for
- * `seconds`, with `more` options, in .bench/pgbench/ where it writes the script; its output, the
- * folder, and its command line as the results show it. */
+/** pgbench -n -M prepared -j2 (the setup vacuumed; how a pooled driver calls a hot query), in
+ * .bench/pgbench/ where it writes the script; its output, the folder, its recorded command line. */
 async function pgbench(ctx: RunContext, run: PgbenchRun, seconds: number, more: string[] = []) {
   const [dir, script] = [`${ctx.scratchDir}/pgbench`, run.script];
   const args = ['-n', `-c${run.clients}`, '-j2', `-T${seconds}`, '-Mprepared', ...more];
@@ -80,8 +78,7 @@ export const pgbenchSettings = (clients: number, runs: object) => {
   return { clients, threads: 2, ...runs, protocol: 'prepared' };
 };
 
-/** A side running pgbench, `t.warmup` s once, then `t.seconds` s a round; its figure: tps
- * without the connection time. Counts measured transactions. */
+/** A side running pgbench; its figure: tps without the connection time. */
 export function pgbenchSide(ctx: RunContext, label: string, run: PgbenchRun, t: Timing) {
   const tps = async (s: number, measured = false) => {
     const { out, command } = await pgbench(ctx, run, s);
@@ -156,9 +153,8 @@ const userName = (k: string) => `$3 || lpad((${k})::text, 8, '0')`;
 /** Inserts users `bench_user_00000001`… (`bench_gone_` for ended sessions; id md5(username)::uuid,
  * so that a session names its owner without a lookup; one bcrypt hash for all), then sessions
  * from..to, 10 a user, straight into the table (a million logins would be a million bcrypt
- * hashes), a million a statement, with a progress line each. The owners exist by construction:
- * the foreign key, whose check locks every owner row and doubled the time, is not checked
- * (session_replication_role = replica). Returns the sessions' seconds. */
+ * hashes), a million a statement. The owners exist by construction: the foreign key, whose check
+ * locks every owner row and doubled the time, is not checked. Returns the sessions' seconds. */
 export async function insertSessions(
   ctx: RunContext,
   b: BenchDatabase,
@@ -230,8 +226,8 @@ export async function addEnded(ctx: RunContext, b: BenchDatabase, live: number, 
   await b.db.exec('checkpoint');
 }
 
-/** One purge_expired(), timed (ms since the epoch); it must delete exactly the `ended` sessions,
- * and leave `live` ones where that count is known. */
+/** One purge_expired(), timed (ms since the epoch); it must delete exactly the `ended` sessions
+ * (and leave `live` ones, if given). */
 export async function purgeExpired(b: BenchDatabase, ended: number, live?: number) {
   const start = Date.now();
   const r = await b.db.query<{ n: number }>('select pgauth.purge_expired() as n');
@@ -253,8 +249,7 @@ export async function registerUsers(db: Database, prefix: string, n: number, cos
   return names;
 }
 
-/** Logs in `count` sessions over `users` new users `<prefix>N` (bcrypt cost 4) in SQL; returns
- * their tokens. */
+/** Logs in `count` sessions over `users` new users `<prefix>N` (bcrypt cost 4) in SQL. */
 export async function loginSessions(db: Database, count: number, prefix: string, users: number) {
   const names = await registerUsers(db, prefix, users, 4);
   // The user agent names g, so that the lateral call is made once per row, not once in all.

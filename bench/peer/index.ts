@@ -65,8 +65,7 @@ export async function run(ctx: m.RunContext) {
   const email = (i: number) => `bench_peer_${`${i}`.padStart(2, '0')}@bench.test`;
   const emails = [...Array(100).keys()].map(email);
   const body = { emails, password: pg.PASSWORD, count: 1000 };
-  type Setup = { cookies: string[]; verifyMs: number[] };
-  const setup = await post<Setup>(baOff, '/bench/setup', body);
+  const setup = await post<{ cookies: string[]; verifyMs: number[] }>(baOff, '/bench/setup', body);
   await peer.db.exec('vacuum analyze');
   await b.db.exec('checkpoint');
   // One password check of each, one at a time, to read the login row against.
