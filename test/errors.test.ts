@@ -2,11 +2,14 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { ERRORS, fromDatabaseError, PGAUTH_SQLSTATES } from '../packages/client/src/errors.ts';
-import { MIGRATIONS_DIR } from '../packages/pgauth/src/migrate.ts';
+import { FUNCTIONS_DIR, MIGRATIONS_DIR } from '../packages/pgauth/src/migrate.ts';
 
 async function sqlSource(): Promise<string> {
-  const names = (await readdir(MIGRATIONS_DIR)).filter((n) => n.endsWith('.sql'));
-  const texts = await Promise.all(names.map((n) => readFile(`${MIGRATIONS_DIR}${n}`, 'utf8')));
+  const texts: string[] = [];
+  for (const dir of [MIGRATIONS_DIR, FUNCTIONS_DIR]) {
+    const names = (await readdir(dir)).filter((n) => n.endsWith('.sql'));
+    texts.push(...(await Promise.all(names.map((n) => readFile(`${dir}${n}`, 'utf8')))));
+  }
   return texts.join('\n');
 }
 

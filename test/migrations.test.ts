@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
-import { appendFile, cp, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import { openPostgres } from '../packages/client/src/db/postgres.ts';
 import type { Database } from '../packages/client/src/db/types.ts';
 import { openPglite } from '../packages/pgauth/src/db/pglite.ts';
 import {
+  FUNCTIONS,
+  FUNCTIONS_DIR,
   MIGRATIONS_DIR,
   MigrationError,
   migrate,
@@ -49,7 +52,7 @@ async function files(dir = MIGRATIONS_DIR): Promise<string[]> {
 
 test('a fresh database gets every migration file applied, in order', async () => {
   const db = await freshDatabase();
-  const all = await files();
+  const all = [...(await files()), FUNCTIONS];
   assert.deepEqual(await pendingMigrations(db), all);
   assert.deepEqual(await migrate(db), all);
   assert.deepEqual(await pendingMigrations(db), []);
@@ -68,7 +71,7 @@ test('a second run applies nothing', async () => {
   const db = await migratedDatabase();
   assert.deepEqual(await migrate(db), []);
   const r = await db.query<{ n: number }>('select count(*)::int as n from pgauth.migrations');
-  assert.equal(r.rows[0]?.n, (await files()).length);
+  assert.equal(r.rows[0]?.n, (await files()).length + 1, 'each file and the functions');
 });
 
 test('two concurrent migrators on one fresh database both succeed; each file is recorded once', {
@@ -82,7 +85,7 @@ test('two concurrent migrators on one fresh database both succeed; each file is 
     await empty.drop();
   });
   const [ra, rb] = await Promise.all([migrate(a), migrate(b)]);
-  const all = await files();
+  const all = [...(await files()), FUNCTIONS].sort();
   assert.deepEqual([...ra, ...rb].sort(), all, 'between them every file was applied once');
   const r = await a.query<{ name: string; n: number }>(
     'select name, count(*)::int as n from pgauth.migrations group by name order by name',
@@ -98,22 +101,22 @@ test('a migration changed after it was applied is refused with a MigrationError 
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   await cp(MIGRATIONS_DIR, dir, { recursive: true });
   const db = await freshDatabase();
-  assert.deepEqual(await migrate(db, dir), await files());
-  await appendFile(join(dir, '0002_tables.sql'), '\n-- an edit after release\n');
+  assert.deepEqual(await migrate(db, dir), [...(await files()), FUNCTIONS]);
+  await appendFile(join(dir, '0018_after_0.2.0.sql'), '\n-- an edit after release\n');
   await assert.rejects(migrate(db, dir), (err: Error) => {
     assert.ok(err instanceof MigrationError);
-    assert.match(err.message, /0002_tables\.sql/);
+    assert.match(err.message, /0018_after_0\.2\.0\.sql was changed after it was applied/);
     return true;
   });
   const status = await migrationStatus(db, dir);
   assert.deepEqual(
     status.filter((s) => s.changed).map((s) => s.name),
-    ['0002_tables.sql'],
+    ['0018_after_0.2.0.sql'],
   );
   // A new file after an edited one is not applied either.
-  await writeFile(join(dir, '0005_new.sql'), 'select 1;');
+  await writeFile(join(dir, '0019_new.sql'), 'select 1;');
   await assert.rejects(migrate(db, dir), MigrationError);
-  assert.deepEqual(await pendingMigrations(db, dir), ['0005_new.sql']);
+  assert.deepEqual(await pendingMigrations(db, dir), ['0019_new.sql']);
 });
 
 test('a recorded migration whose file is gone is refused with a MigrationError', async () => {
@@ -121,10 +124,156 @@ test('a recorded migration whose file is gone is refused with a MigrationError',
   const dir = await mkdtemp(join(tmpdir(), 'pgauth-mig-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   await cp(MIGRATIONS_DIR, dir, { recursive: true });
-  await rm(join(dir, '0003_common_passwords.sql'));
+  await rm(join(dir, '0018_after_0.2.0.sql'));
   await assert.rejects(migrate(db, dir), (err: Error) => {
     assert.ok(err instanceof MigrationError);
-    assert.match(err.message, /0003_common_passwords\.sql/);
+    assert.match(err.message, /0018_after_0\.2\.0\.sql was applied but its file is missing/);
     return true;
   });
+});
+
+// ---- The migrations shipped before the functions moved to sql/functions/ ----------------------
+
+/** The 18 migration files as 0.2.0 (0001–0010) and the commits after it (0011–0018) had them. */
+async function earlierMigrations(upTo: string): Promise<string> {
+  const texts: Record<string, string> = JSON.parse(
+    gunzipSync(
+      await readFile(new URL('./fixtures/migrations-0001-0018.json.gz', import.meta.url)),
+    ).toString('utf8'),
+  );
+  const dir = await mkdtemp(join(tmpdir(), 'pgauth-mig-old-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  for (const [name, sql] of Object.entries(texts)) {
+    if (name <= upTo) await writeFile(join(dir, name), sql);
+  }
+  return dir;
+}
+
+/**
+ * Schema pgauth as the catalogs show it: every function's definition, privileges and comment,
+ * every relation, column (type, default, not null, comment), constraint, index and trigger, and
+ * the rows of settings and of the common-password list. Two databases with the same fingerprint
+ * behave the same.
+ */
+async function fingerprint(db: Database): Promise<string[]> {
+  const r = await db.query<{ x: string }>(
+    `with ns as (select 'pgauth'::regnamespace as oid)
+     select x from (
+       select 'function ' || pg_get_functiondef(p.oid) || ' acl ' || coalesce(p.proacl::text, '')
+         || ' comment ' || coalesce(obj_description(p.oid, 'pg_proc'), '') as x
+       from pg_proc p, ns where p.pronamespace = ns.oid
+       union all
+       select 'relation ' || c.relname || ' ' || c.relkind::text || ' ' || c.relpersistence::text || ' acl '
+         || coalesce(c.relacl::text, '') || ' comment ' || coalesce(obj_description(c.oid, 'pg_class'), '')
+       from pg_class c, ns where c.relnamespace = ns.oid
+       union all
+       select 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+         || ' ' || a.attnotnull || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
+         || ' comment ' || coalesce(col_description(c.oid, a.attnum), '')
+       from pg_attribute a join pg_class c on c.oid = a.attrelid
+       left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum, ns
+       where c.relnamespace = ns.oid and a.attnum > 0 and not a.attisdropped
+       union all
+       select 'constraint ' || conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(k.oid)
+       from pg_constraint k, ns where k.connamespace = ns.oid
+       union all
+       select 'index ' || pg_get_indexdef(i.indexrelid)
+       from pg_index i join pg_class c on c.oid = i.indexrelid, ns where c.relnamespace = ns.oid
+       union all
+       select 'trigger ' || pg_get_triggerdef(t.oid) || ' ' || t.tgenabled::text
+       from pg_trigger t join pg_class c on c.oid = t.tgrelid, ns
+       where c.relnamespace = ns.oid and not t.tgisinternal
+       union all
+       select 'settings ' || (select row_to_json(s)::text from pgauth.settings s)
+       union all
+       select 'common passwords ' || (select count(*) || ' ' || md5(string_agg(p::text, ',' order by p::text)) from pgauth.common_passwords p)
+     ) f order by x`,
+  );
+  return r.rows.map((row) => row.x);
+}
+
+async function recorded(db: Database): Promise<string[]> {
+  const r = await db.query<{ name: string }>('select name from pgauth.migrations order by name');
+  return r.rows.map((row) => row.name);
+}
+
+test('a database migrated by 0.2.0 (0001–0010) upgrades to what a fresh one gets', {
+  timeout: 120_000,
+}, async () => {
+  const fresh = await freshDatabase();
+  await migrate(fresh);
+  const db = await freshDatabase();
+  const old = await earlierMigrations('0010_revocation_notices.sql');
+  assert.equal((await migrate(db, old, null)).length, 10);
+  const pending = await pendingMigrations(db);
+  assert.deepEqual(pending, ['0018_after_0.2.0.sql', FUNCTIONS], '0010 stands for the ten');
+  assert.deepEqual(await migrate(db), ['0018_after_0.2.0.sql', FUNCTIONS]);
+  assert.deepEqual(await recorded(db), [...(await files()), FUNCTIONS].sort());
+  assert.deepEqual(await fingerprint(db), await fingerprint(fresh));
+});
+
+test('a database that had all 18 earlier migrations gets only the functions again', {
+  timeout: 120_000,
+}, async () => {
+  const fresh = await freshDatabase();
+  await migrate(fresh);
+  const db = await freshDatabase();
+  const old = await earlierMigrations('0018_purge_without_transition_tables.sql');
+  assert.equal((await migrate(db, old, null)).length, 18);
+  assert.deepEqual(await migrate(db), [FUNCTIONS]);
+  assert.deepEqual(await recorded(db), [...(await files()), FUNCTIONS].sort());
+  assert.deepEqual(await fingerprint(db), await fingerprint(fresh));
+});
+
+test('a database between two releases (some of the replaced migrations) is refused, untouched', async () => {
+  const db = await freshDatabase();
+  const old = await earlierMigrations('0005_validate_many.sql');
+  assert.equal((await migrate(db, old, null)).length, 5);
+  await assert.rejects(migrate(db), (err: Error) => {
+    assert.ok(err instanceof MigrationError);
+    assert.match(
+      err.message,
+      /0010_release_0\.2\.0\.sql replaces, and this database has 5 of them .* between two releases\. Migrate it with the pgauth that shipped 0010_revocation_notices\.sql first/,
+    );
+    return true;
+  });
+  assert.equal((await recorded(db)).length, 5);
+  const status = await migrationStatus(db);
+  assert.ok(status.some((s) => s.name === '0001_foundation.sql' && s.changed));
+});
+
+test('the functions are applied again when their files change, and never by an older pgauth', async () => {
+  const db = await freshDatabase();
+  const dir = await mkdtemp(join(tmpdir(), 'pgauth-fns-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  await cp(FUNCTIONS_DIR, dir, { recursive: true });
+  assert.ok((await migrate(db, undefined, dir)).includes(FUNCTIONS));
+  assert.deepEqual(await pendingMigrations(db, undefined, dir), []);
+  await appendFile(
+    join(dir, '1-core.sql'),
+    `\ncomment on function pgauth.validate(text) is 'edited';\n`,
+  );
+  assert.deepEqual(await pendingMigrations(db, undefined, dir), [FUNCTIONS]);
+  assert.deepEqual(await migrate(db, undefined, dir), [FUNCTIONS]);
+  const c = await db.query<{ c: string }>(
+    `select obj_description('pgauth.validate(text)'::regprocedure, 'pg_proc') as c`,
+  );
+  assert.deepEqual(c.rows, [{ c: 'edited' }]);
+  // The functions of a newer pgauth stay: this one refuses to replace them.
+  await db.query(
+    `update pgauth.migrations set checksum = '999.0.0 ' || repeat('0', 64) where name = $1`,
+    [FUNCTIONS],
+  );
+  assert.deepEqual(await pendingMigrations(db, undefined, dir), []);
+  await assert.rejects(
+    migrate(db, undefined, dir),
+    /functions of this database are those of pgauth 999\.0\.0, newer than this pgauth/,
+  );
+  assert.ok(
+    (await migrationStatus(db, undefined, dir)).some((s) => s.name === FUNCTIONS && s.changed),
+  );
+  const after = await db.query<{ c: string }>(
+    `select obj_description('pgauth.validate(text)'::regprocedure, 'pg_proc') as c`,
+  );
+  assert.deepEqual(after.rows, [{ c: 'edited' }], 'the functions were left as they were');
 });

@@ -21,7 +21,12 @@ import { openPostgres } from '../../packages/client/src/db/postgres.ts';
 import type { Database, Queryable, QueryResult, Row } from '../../packages/client/src/db/types.ts';
 import { fromDatabaseError } from '../../packages/client/src/errors.ts';
 import { openPglite } from '../../packages/pgauth/src/db/pglite.ts';
-import { MIGRATIONS_DIR, migrate, readMigrations } from '../../packages/pgauth/src/migrate.ts';
+import {
+  FUNCTIONS,
+  MIGRATIONS_DIR,
+  migrate,
+  readMigrations,
+} from '../../packages/pgauth/src/migrate.ts';
 import { adminUrl, onPostgres, openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import {
   call,
@@ -838,7 +843,7 @@ async function publicReach(db: Database): Promise<string[]> {
   return r.rows.map((x) => x.what);
 }
 
-test('after each single migration, PUBLIC can execute no pgauth function and touch no table', {
+test('after each single migration and after the functions, PUBLIC can execute no pgauth function and touch no table', {
   timeout: 120_000,
 }, async (tc) => {
   const files = await readMigrations();
@@ -859,11 +864,14 @@ test('after each single migration, PUBLIC can execute no pgauth function and tou
     const seen: string[] = [];
     for (const file of files) {
       await copyFile(join(MIGRATIONS_DIR, file.name), join(dir, file.name));
-      assert.deepEqual(await migrate(db, dir), [file.name]);
+      assert.deepEqual(await migrate(db, dir, null), [file.name]);
       const reach = await publicReach(db);
       assert.deepEqual(reach, [], `after ${file.name}`);
       seen.push(file.name);
     }
+    assert.deepEqual(await migrate(db, dir), [FUNCTIONS]);
+    assert.deepEqual(await publicReach(db), [], 'after the functions');
+    seen.push(FUNCTIONS);
     tc.diagnostic(`checked after each of ${seen.join(', ')}`);
     const fns = await db.query<{ n: number }>(
       `select count(*)::int as n from pg_proc where pronamespace = 'pgauth'::regnamespace`,

@@ -19,7 +19,7 @@ import { openPostgres } from '../../packages/client/src/db/postgres.ts';
 import type { Database } from '../../packages/client/src/db/types.ts';
 import { writeSnapshot } from '../../packages/pgauth/src/db/embedded.ts';
 import { createPglite, fromPglite } from '../../packages/pgauth/src/db/pglite.ts';
-import { migrate, readMigrations } from '../../packages/pgauth/src/migrate.ts';
+import { migrate, readFunctions, readMigrations } from '../../packages/pgauth/src/migrate.ts';
 import { useFileFixture } from './fixture.ts';
 
 export type Engine = 'postgres' | 'pglite';
@@ -198,7 +198,10 @@ const PGLITE_VERSION: string = JSON.parse(
  * see half of one.
  */
 async function pgliteTemplate(): Promise<string> {
-  const checksums = (await readMigrations()).map((m) => `${m.name}:${m.checksum}`).join('\n');
+  const checksums = [
+    ...(await readMigrations()).map((m) => `${m.name}:${m.checksum}`),
+    `functions:${(await readFunctions()).checksum}`,
+  ].join('\n');
   const key = createHash('sha256').update(`${PGLITE_VERSION}\n${checksums}`).digest('hex');
   const dir = `${CACHE_DIR}pglite-${key.slice(0, 16)}`;
   if (existsSync(join(dir, 'PG_VERSION'))) return dir;

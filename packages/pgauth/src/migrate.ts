@@ -2,8 +2,16 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Database, Queryable } from '@pgauth/client/internal';
+import { VERSION } from './version.ts';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../sql/migrations/', import.meta.url));
+export const FUNCTIONS_DIR = fileURLToPath(new URL('../sql/functions/', import.meta.url));
+
+/**
+ * The row of pgauth.migrations that records the functions: its checksum column holds the pgauth
+ * version that applied them and the SHA-256 of their files (`0.3.0 9f2c…`).
+ */
+export const FUNCTIONS = 'functions';
 
 /** Key of the advisory lock that serialises migrators: two processes migrating at once, one waits. */
 const MIGRATION_LOCK_KEY = 7_201_558_901;
@@ -12,6 +20,8 @@ export interface MigrationFile {
   name: string;
   checksum: string;
   sql: string;
+  /** The earlier migrations this file stands for (`-- replaces NAME SHA256` lines), if any. */
+  replaces: { name: string; checksum: string }[];
 }
 
 export interface MigrationStatus {
@@ -27,18 +37,53 @@ export class MigrationError extends Error {
   override name = 'MigrationError';
 }
 
-export async function readMigrations(dir = MIGRATIONS_DIR): Promise<MigrationFile[]> {
-  const names = (await readdir(dir)).filter((n) => n.endsWith('.sql')).sort();
+async function readSqlFiles(
+  dir: string,
+): Promise<{ name: string; sql: string; checksum: string }[]> {
+  const base = new URL(`file://${dir.endsWith('/') ? dir : `${dir}/`}`);
+  const names = (await readdir(base)).filter((n) => n.endsWith('.sql')).sort();
   return Promise.all(
     names.map(async (name) => {
-      const sql = await readFile(
-        new URL(name, `file://${dir.endsWith('/') ? dir : `${dir}/`}`),
-        'utf8',
-      );
+      const sql = await readFile(new URL(name, base), 'utf8');
       return { name, sql, checksum: createHash('sha256').update(sql).digest('hex') };
     }),
   );
 }
+
+export async function readMigrations(dir = MIGRATIONS_DIR): Promise<MigrationFile[]> {
+  return (await readSqlFiles(dir)).map((f) => ({
+    ...f,
+    replaces: [...f.sql.matchAll(/^-- replaces (\S+\.sql) ([0-9a-f]{64})$/gm)].map((m) => ({
+      name: m[1] as string,
+      checksum: m[2] as string,
+    })),
+  }));
+}
+
+export interface FunctionFiles {
+  /** The files in the order they are applied, as one script. */
+  sql: string;
+  /** `VERSION SHA256`: what pgauth.migrations records once they are applied. */
+  checksum: string;
+}
+
+/** The files of sql/functions/ (or `dir`), applied after the migrations whenever they changed. */
+export async function readFunctions(dir = FUNCTIONS_DIR): Promise<FunctionFiles> {
+  const files = await readSqlFiles(dir);
+  const hash = createHash('sha256');
+  for (const f of files) hash.update(`${f.name}\0${f.sql}\0`);
+  return { sql: files.map((f) => f.sql).join('\n'), checksum: `${VERSION} ${hash.digest('hex')}` };
+}
+
+/** Compares two versions `major.minor.patch` (a pre-release suffix is ignored): <0, 0, >0. */
+function compareVersions(a: string, b: string): number {
+  const parts = (v: string) => v.split(/[-+]/)[0]?.split('.').map(Number) ?? [];
+  const [x, y] = [parts(a), parts(b)];
+  for (let i = 0; i < 3; i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
+  return 0;
+}
+
+type Applied = Map<string, { checksum: string; appliedAt: Date }>;
 
 const BOOKKEEPING = `
   create schema if not exists pgauth;
@@ -48,7 +93,7 @@ const BOOKKEEPING = `
     applied_at timestamptz not null default now()
   );`;
 
-async function applied(q: Queryable): Promise<Map<string, { checksum: string; appliedAt: Date }>> {
+async function applied(q: Queryable): Promise<Applied> {
   const exists = await q.query<{ t: string | null }>(
     `select to_regclass('pgauth.migrations')::text as t`,
   );
@@ -61,9 +106,45 @@ async function applied(q: Queryable): Promise<Map<string, { checksum: string; ap
   );
 }
 
-/** Every migration file with whether and when it was applied. Reads only; takes no lock. */
-export async function migrationStatus(db: Database, dir?: string): Promise<MigrationStatus[]> {
-  const [files, done] = await Promise.all([readMigrations(dir), applied(db)]);
+/**
+ * What is applied, reading a file that replaces earlier migrations as applied when the database
+ * has every one of them with the checksum the file lists (they are then left out). A database
+ * with some of them only keeps them, for checkUnchanged to refuse.
+ */
+function resolveReplaced(files: MigrationFile[], done: Applied): Applied {
+  const resolved = new Map(done);
+  for (const f of files) {
+    if (f.replaces.length === 0 || done.has(f.name)) continue;
+    const all = f.replaces.every((r) => done.get(r.name)?.checksum === r.checksum);
+    if (!all) continue;
+    let appliedAt = new Date(0);
+    for (const r of f.replaces) {
+      const a = done.get(r.name) as { appliedAt: Date };
+      if (a.appliedAt > appliedAt) appliedAt = a.appliedAt;
+      resolved.delete(r.name);
+    }
+    resolved.set(f.name, { checksum: f.checksum, appliedAt });
+  }
+  return resolved;
+}
+
+/** The recorded functions are of a newer pgauth than this one: its version, else null. */
+function newerFunctions(done: Applied): string | null {
+  const version = done.get(FUNCTIONS)?.checksum.split(' ')[0] ?? '0.0.0';
+  return compareVersions(version, VERSION) > 0 ? version : null;
+}
+
+/**
+ * Every migration file with whether and when it was applied, then the functions (unless
+ * `functionsDir` is null). Reads only; takes no lock.
+ */
+export async function migrationStatus(
+  db: Database,
+  dir?: string,
+  functionsDir: string | null = FUNCTIONS_DIR,
+): Promise<MigrationStatus[]> {
+  const [files, recorded] = await Promise.all([readMigrations(dir), applied(db)]);
+  const done = resolveReplaced(files, recorded);
   const status: MigrationStatus[] = files.map((f) => {
     const a = done.get(f.name);
     return {
@@ -74,21 +155,46 @@ export async function migrationStatus(db: Database, dir?: string): Promise<Migra
     };
   });
   for (const [name, a] of done) {
-    if (!files.some((f) => f.name === name)) {
+    if (name !== FUNCTIONS && !files.some((f) => f.name === name)) {
       status.push({ name, checksum: a.checksum, appliedAt: a.appliedAt, changed: true });
     }
+  }
+  if (functionsDir !== null) {
+    const { checksum } = await readFunctions(functionsDir);
+    const a = done.get(FUNCTIONS);
+    const newer = newerFunctions(done) !== null;
+    status.push({
+      name: FUNCTIONS,
+      checksum,
+      appliedAt: a && (newer || a.checksum === checksum) ? a.appliedAt : null,
+      changed: newer,
+    });
   }
   return status;
 }
 
-/** Names of the migrations not applied yet. */
-export async function pendingMigrations(db: Database, dir?: string): Promise<string[]> {
-  return (await migrationStatus(db, dir)).filter((s) => !s.appliedAt).map((s) => s.name);
+/** Names of the migrations not applied yet, and `functions` when they are to be applied. */
+export async function pendingMigrations(
+  db: Database,
+  dir?: string,
+  functionsDir?: string | null,
+): Promise<string[]> {
+  return (await migrationStatus(db, dir, functionsDir))
+    .filter((s) => !s.appliedAt)
+    .map((s) => s.name);
 }
 
-function checkUnchanged(files: MigrationFile[], done: Map<string, { checksum: string }>): void {
+function checkUnchanged(files: MigrationFile[], done: Applied): void {
   for (const [name, a] of done) {
+    if (name === FUNCTIONS) continue;
     const f = files.find((x) => x.name === name);
+    const by = files.find((x) => x.replaces.some((r) => r.name === name));
+    if (!f && by) {
+      const have = by.replaces.filter((r) => done.has(r.name)).map((r) => r.name);
+      throw new MigrationError(
+        `migration ${name} is one of the ${by.replaces.length} that ${by.name} replaces, and this database has ${have.length} of them (${have.join(', ')}), or one changed after it was applied: it was migrated by a pgauth between two releases. Migrate it with the pgauth that shipped ${by.replaces.at(-1)?.name} first, or create the database anew`,
+      );
+    }
     if (!f)
       throw new MigrationError(
         `migration ${name} was applied but its file is missing from sql/migrations`,
@@ -99,34 +205,65 @@ function checkUnchanged(files: MigrationFile[], done: Map<string, { checksum: st
       );
     }
   }
+  const newer = newerFunctions(done);
+  if (newer)
+    throw new MigrationError(
+      `the functions of this database are those of pgauth ${newer}, newer than this pgauth (${VERSION}): it does not replace them; run the newer pgauth`,
+    );
 }
 
 /**
- * Applies every pending migration in name order, each in its own transaction, all under one
+ * Applies every pending migration in name order, each in its own transaction, then the functions
+ * when their files differ from what was applied (unless `functionsDir` is null), all under one
  * transaction-level advisory lock per step so that concurrent migrators queue instead of failing.
- * Refuses to run when an applied file has changed. Returns the names applied.
+ * A file that replaces earlier migrations a database has all of is recorded in their place, not
+ * run. Refuses to run when an applied file has changed. Returns the names applied.
  */
-export async function migrate(db: Database, dir?: string): Promise<string[]> {
+export async function migrate(
+  db: Database,
+  dir?: string,
+  functionsDir: string | null = FUNCTIONS_DIR,
+): Promise<string[]> {
   const files = await readMigrations(dir);
+  const functions = functionsDir === null ? null : await readFunctions(functionsDir);
   const appliedNow: string[] = [];
   for (;;) {
     const name = await db.transaction(async (tx) => {
       await tx.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
       await tx.exec(BOOKKEEPING);
-      const done = await applied(tx);
+      const recorded = await applied(tx);
+      const done = resolveReplaced(files, recorded);
       checkUnchanged(files, done);
+      for (const [name, a] of done) {
+        if (recorded.has(name)) continue;
+        const gone = [...recorded.keys()].filter((n) => !done.has(n));
+        await tx.query('delete from pgauth.migrations where name = any($1)', [gone]);
+        await record(tx, name, a.checksum, a.appliedAt);
+      }
       const next = files.find((f) => !done.has(f.name));
-      if (!next) return null;
-      await tx.exec(next.sql);
-      // A migration may `set local role`; record it as the migrating user.
+      if (next) {
+        await tx.exec(next.sql);
+        // A migration may `set local role`; record it as the migrating user.
+        await tx.exec('reset role');
+        await record(tx, next.name, next.checksum);
+        return next.name;
+      }
+      if (!functions || done.get(FUNCTIONS)?.checksum === functions.checksum) return null;
+      await tx.exec(functions.sql);
       await tx.exec('reset role');
-      await tx.query('insert into pgauth.migrations (name, checksum) values ($1, $2)', [
-        next.name,
-        next.checksum,
-      ]);
-      return next.name;
+      await record(tx, FUNCTIONS, functions.checksum);
+      return FUNCTIONS;
     });
     if (!name) return appliedNow;
     appliedNow.push(name);
+    if (name === FUNCTIONS) return appliedNow;
   }
+}
+
+async function record(tx: Queryable, name: string, checksum: string, at?: Date): Promise<void> {
+  await tx.query(
+    `insert into pgauth.migrations (name, checksum, applied_at) values ($1, $2, coalesce($3, now()))
+     on conflict (name) do update set checksum = excluded.checksum, applied_at = excluded.applied_at`,
+    [name, checksum, at ?? null],
+  );
 }

@@ -1,126 +1,14 @@
--- pgauth 0013: machine identity — service accounts, API keys, client-credentials access tokens
--- and the signing keys of JWT access tokens.
+-- pgauth functions: service accounts, API keys, client-credentials tokens and signing keys.
 --
--- Why. In a fleet most callers are services. They authenticated as users with passwords; now a
--- service is a service account holding roles, and authenticates with an API key (pgk_…), or
--- exchanges one for a short-lived access token (OAuth 2 client credentials): opaque (pgs_…) or a
--- JWT any language can verify offline against the JWKS.
---
--- Threat model.
--- * An API key is 256 random bits, shown once; only its SHA-256 is stored (key_hash), as for
---   session tokens. The prefix lets secret scanners spot a leaked key.
--- * Validation stays one lookup: the prefix of the token picks the table (pgk_ and pgs_:
---   pgauth.api_keys, anything else: pgauth.sessions), and what a validation answers (account
---   name, roles, whether the account is disabled) is copied into each api_keys row by triggers,
---   as for sessions. last_used_at is written at most once a minute per key, by a statement that
---   skips a locked row and never runs in a read-only transaction (a replica), so validations do
---   not queue behind one another.
--- * Revoking a key, revoking or disabling its account, or changing the account's roles NOTIFYs
---   pgauth_revocations with the cache keys of the tokens made stale, in the format of 0010: the
---   first 8 bytes of key_hash, hex. A JWT access token is stored as a row too (kind access_token,
---   key_hash = SHA-256 of 'pgj_' || its jti, a value no validation accepts), so a verifier holding
---   the JWT computes its cache key from the jti and drops it on the same message.
--- * Private signing keys are never stored in clear: the gateway encrypts them (AES-256-GCM under
---   the key-encryption key it is given, which the database never sees) before it stores them. A
---   retired key stays published until the last token it signed has expired.
--- * A failed client authentication returns no row (the audit row commits) and says nothing about
---   why; the gateway also counts failures per client and network (pgauth.throttle).
+-- Current text, applied by every migrate after the migrations (create or replace, in file name
+-- order) when these files changed. Edit a function here; a migration is only for what is applied
+-- once (tables, rows, the drop of a function whose arguments or result change). See
+-- "Migrations" in README.md.
 
 set local role pgauth_owner;
 
-alter table pgauth.settings
-  add column access_token_format text not null default 'opaque'
-    constraint settings_access_token_format_check check (access_token_format in ('opaque', 'jwt')),
-  add column service_token_ttl interval not null default '5 minutes'
-    constraint settings_service_token_ttl_range
-      check (service_token_ttl > interval '0' and service_token_ttl <= interval '1 day');
-comment on column pgauth.settings.access_token_format is
-  'Format of the access tokens pgauth.client_credentials issues: opaque (pgs_…, validated by the database) or jwt (signed by the gateway). A service account may override it.';
-comment on column pgauth.settings.service_token_ttl is
-  'Lifetime of a client-credentials access token (default 5 minutes).';
-
--- ---------------------------------------------------------------------------------------------
--- Tables
--- ---------------------------------------------------------------------------------------------
-
-create table pgauth.service_accounts (
-  id uuid not null default gen_random_uuid(),
-  name text not null,
-  roles text[] not null default '{}',
-  access_token_format text,
-  created_at timestamptz not null default pgauth.clock(),
-  disabled_at timestamptz,
-  constraint service_accounts_pkey primary key (id),
-  constraint service_accounts_name_format check (name ~ '^[a-z][a-z0-9_.-]{0,62}$'),
-  constraint service_accounts_access_token_format_check
-    check (access_token_format in ('opaque', 'jwt'))
-);
-create unique index service_accounts_name_key on pgauth.service_accounts (name);
-comment on table pgauth.service_accounts is
-  'Machine identities. A raw UPDATE of roles, name or disabled_at reaches every key and token of the account (trigger service_accounts_sync_keys), and NOTIFYs the caches.';
-revoke all on table pgauth.service_accounts from public;
-
--- API keys (kind api_key) and the access tokens issued for them (kind access_token, parent_id the
--- key): one table, so that one lookup validates both and one trigger notifies for both.
-create table pgauth.api_keys (
-  id uuid not null default gen_random_uuid(),
-  kind text not null,
-  service_account_id uuid not null,
-  parent_id uuid,
-  name text,
-  key_hash bytea not null,
-  account_name text not null,
-  roles text[] not null,
-  expires_at timestamptz,
-  created_at timestamptz not null default pgauth.clock(),
-  last_used_at timestamptz,
-  revoked_at timestamptz,
-  disabled_at timestamptz,
-  constraint api_keys_pkey primary key (id),
-  constraint api_keys_kind_check check (kind in ('api_key', 'access_token')),
-  constraint api_keys_name_length check (
-    (kind = 'api_key' and char_length(name) between 1 and 64)
-    or (kind = 'access_token' and name is null)),
-  constraint api_keys_parent check ((kind = 'access_token') = (parent_id is not null)),
-  constraint api_keys_service_account_id_fkey foreign key (service_account_id)
-    references pgauth.service_accounts (id) on delete cascade,
-  constraint api_keys_parent_id_fkey foreign key (parent_id)
-    references pgauth.api_keys (id) on delete cascade
-);
-create unique index api_keys_key_hash_key on pgauth.api_keys (key_hash);
-create index api_keys_service_account_id_idx on pgauth.api_keys (service_account_id);
-create index api_keys_parent_id_idx on pgauth.api_keys (parent_id) where parent_id is not null;
-create index api_keys_expires_at_idx on pgauth.api_keys (expires_at) where kind = 'access_token';
-comment on table pgauth.api_keys is
-  'API keys of service accounts and the access tokens issued for them; only SHA-256 of a secret is stored. A raw UPDATE of revoked_at revokes the tokens of a key and NOTIFYs the caches.';
-comment on column pgauth.api_keys.last_used_at is
-  'Last successful validation or client authentication, written at most once a minute.';
-revoke all on table pgauth.api_keys from public;
-
-create table pgauth.signing_keys (
-  kid text not null,
-  alg text not null,
-  public_jwk jsonb not null,
-  private_key_encrypted text not null,
-  created_at timestamptz not null default pgauth.clock(),
-  retired_at timestamptz,
-  constraint signing_keys_pkey primary key (kid),
-  constraint signing_keys_alg_check check (alg in ('EdDSA', 'ES256', 'RS256')),
-  constraint signing_keys_kid_format check (kid ~ '^[A-Za-z0-9_-]{8,64}$'),
-  constraint signing_keys_private_key_encrypted_format
-    check (private_key_encrypted ~ '^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$')
-);
-create unique index signing_keys_active_key on pgauth.signing_keys ((true)) where retired_at is null;
-comment on table pgauth.signing_keys is
-  'JWT signing keys: the public JWK, and the private key encrypted by the gateway (AES-256-GCM under its key-encryption key; never in clear here). One active key (retired_at null) signs.';
-revoke all on table pgauth.signing_keys from public;
-
--- ---------------------------------------------------------------------------------------------
--- Triggers: the rows validation reads follow their account; changes notify the caches.
--- ---------------------------------------------------------------------------------------------
-
 -- NOTIFYs the cache keys (first 8 bytes, hex) of token hashes, at most 100 a message (0010).
-create function pgauth._notify_cache_keys(p_hashes bytea[]) returns void
+create or replace function pgauth._notify_cache_keys(p_hashes bytea[]) returns void
   language plpgsql volatile set search_path = pg_catalog, pgauth, pg_temp
   as $$
 declare
@@ -142,7 +30,7 @@ end
 $$;
 revoke all on function pgauth._notify_cache_keys(bytea[]) from public;
 
-create function pgauth.tg_api_keys__notify() returns trigger
+create or replace function pgauth.tg_api_keys__notify() returns trigger
   language plpgsql volatile security definer set search_path = pg_catalog, pgauth, pg_temp
   as $$
 declare
@@ -175,17 +63,8 @@ comment on function pgauth.tg_api_keys__notify() is
   'Trigger of api_keys: NOTIFYs pgauth_revocations with the cache keys of the keys and tokens a statement made stale (revoked, disabled, roles or name changed), or {"flush" : true} on TRUNCATE.';
 revoke all on function pgauth.tg_api_keys__notify() from public;
 
-create trigger api_keys_notify_update after update on pgauth.api_keys
-  referencing old table as old_rows new table as new_rows
-  for each statement execute function pgauth.tg_api_keys__notify();
-create trigger api_keys_notify_delete after delete on pgauth.api_keys
-  referencing old table as old_rows
-  for each statement execute function pgauth.tg_api_keys__notify();
-create trigger api_keys_notify_truncate after truncate on pgauth.api_keys
-  for each statement execute function pgauth.tg_api_keys__notify();
-
 -- A revoked key takes the access tokens issued for it along.
-create function pgauth.tg_api_keys__revoke_tokens() returns trigger
+create or replace function pgauth.tg_api_keys__revoke_tokens() returns trigger
   language plpgsql volatile security definer set search_path = pg_catalog, pgauth, pg_temp
   as $$
 declare
@@ -206,13 +85,10 @@ begin
 end
 $$;
 revoke all on function pgauth.tg_api_keys__revoke_tokens() from public;
-create trigger api_keys_revoke_tokens after update on pgauth.api_keys
-  referencing old table as old_rows new table as new_rows
-  for each statement execute function pgauth.tg_api_keys__revoke_tokens();
 
 -- Roles, name and disabled_at of an account are copied into its keys and tokens (an access
 -- token keeps only the roles of its scope the account still holds).
-create function pgauth.tg_service_accounts__sync_keys() returns trigger
+create or replace function pgauth.tg_service_accounts__sync_keys() returns trigger
   language plpgsql volatile security definer set search_path = pg_catalog, pgauth, pg_temp
   as $$
 begin
@@ -230,15 +106,8 @@ begin
 end
 $$;
 revoke all on function pgauth.tg_service_accounts__sync_keys() from public;
-create trigger service_accounts_sync_keys after update on pgauth.service_accounts
-  referencing old table as old_rows new table as new_rows
-  for each statement execute function pgauth.tg_service_accounts__sync_keys();
 
--- ---------------------------------------------------------------------------------------------
--- Helpers
--- ---------------------------------------------------------------------------------------------
-
-create function pgauth._service_account(p_name text) returns pgauth.service_accounts
+create or replace function pgauth._service_account(p_name text) returns pgauth.service_accounts
   language plpgsql stable security definer set search_path = pg_catalog, pgauth, pg_temp
   as $$
 declare
@@ -254,7 +123,7 @@ $$;
 revoke all on function pgauth._service_account(text) from public;
 
 -- Sorted, distinct, each in the format of pgauth.roles, which gets the new ones.
-create function pgauth._role_list(p_roles text[]) returns text[]
+create or replace function pgauth._role_list(p_roles text[]) returns text[]
   language plpgsql volatile set search_path = pg_catalog, pgauth, pg_temp
   as $$
 declare
@@ -272,7 +141,7 @@ $$;
 revoke all on function pgauth._role_list(text[]) from public;
 
 -- last_used_at, at most once a minute; a row another validation is writing is skipped.
-create function pgauth._touch_api_key(p_id uuid, p_now timestamptz) returns void
+create or replace function pgauth._touch_api_key(p_id uuid, p_now timestamptz) returns void
   language plpgsql volatile security definer set search_path = pg_catalog, pgauth, pg_temp
   as $$
 begin
@@ -285,89 +154,9 @@ end
 $$;
 revoke all on function pgauth._touch_api_key(uuid, timestamptz) from public;
 
--- ---------------------------------------------------------------------------------------------
--- Validation: one lookup, in the table the prefix names.
--- ---------------------------------------------------------------------------------------------
-
-drop function pgauth.validate_many(text[]);
-drop function pgauth.validate(text);
-
-create function pgauth.validate(p_access_token text)
-  returns table (
-    user_id uuid, session_id uuid, username text, roles text[], expires_at timestamptz,
-    aal smallint, subject_type text
-  )
-  language plpgsql stable security definer set search_path = pg_catalog, pgauth, pg_temp
-  as $$
-declare
-  v_now timestamptz;
-  v_key pgauth.api_keys;
-begin
-  if pg_catalog.left(p_access_token, 4) in ('pgk_', 'pgs_') then
-    v_now := pgauth.clock();
-    select k.* into v_key from pgauth.api_keys k
-    where k.key_hash = pgauth._token_hash(p_access_token)
-      and k.revoked_at is null and k.disabled_at is null
-      and (k.expires_at is null or k.expires_at > v_now);
-    if not found then
-      return;
-    end if;
-    if v_key.kind = 'api_key'
-       and (v_key.last_used_at is null or v_key.last_used_at < v_now - interval '1 minute')
-       and pg_catalog.current_setting('transaction_read_only') = 'off' then
-      perform pgauth._touch_api_key(v_key.id, v_now);
-    end if;
-    user_id := v_key.service_account_id;
-    session_id := v_key.id;
-    username := v_key.account_name;
-    roles := v_key.roles;
-    -- A key without expiry: a date every driver reads (year 9999), not 'infinity'.
-    expires_at := coalesce(v_key.expires_at, '9999-12-31 23:59:59+00');
-    aal := 1;
-    subject_type := 'service_account';
-    return next;
-    return;
-  end if;
-  return query
-    select s.user_id, s.id, s.username, s.roles, s.access_expires_at, s.aal, 'user'::text
-    from pgauth.sessions s
-    where s.access_token_hash = pgauth._token_hash(p_access_token)
-      and s.revoked_at is null
-      and s.access_expires_at > pgauth.clock();
-end
-$$;
-comment on function pgauth.validate(text) is
-  'The hot path: one row (subject id, session or key id, name, roles, expiry, aal: 1, or 2 for a session whose login used a second factor, subject_type user or service_account) for a valid access token or API key, no row for anything else (garbage, NULL, expired, revoked, disabled). Never raises. Writes only an API key''s last_used_at, at most once a minute, and never in a read-only transaction.';
-revoke all on function pgauth.validate(text) from public;
-grant execute on function pgauth.validate(text) to pgauth_admin, pgauth_validator;
-
-create function pgauth.validate_many(p_access_tokens text[])
-  returns table (
-    ord integer, user_id uuid, session_id uuid, username text, roles text[], expires_at timestamptz,
-    aal smallint, subject_type text
-  )
-  language plpgsql stable security definer set search_path = pg_catalog, pgauth, pg_temp
-  as $$
-begin
-  if pg_catalog.cardinality(p_access_tokens) > 1000 then
-    raise exception using errcode = 'BADIN', message = 'invalid_input',
-      detail = 'At most 1000 tokens a call.';
-  end if;
-  return query
-    select t.ord::integer, v.user_id, v.session_id, v.username, v.roles, v.expires_at,
-      v.aal, v.subject_type
-    from pg_catalog.unnest(p_access_tokens) with ordinality as t(token, ord)
-    cross join lateral pgauth.validate(t.token) as v;
-end
-$$;
-comment on function pgauth.validate_many(text[]) is
-  'The hot path in batches: for each valid access token or API key of the array, one row with its 1-based position (ord) and what pgauth.validate returns; no row for the others. At most 1000 tokens.';
-revoke all on function pgauth.validate_many(text[]) from public;
-grant execute on function pgauth.validate_many(text[]) to pgauth_admin, pgauth_validator;
-
 -- Whether the JWT access token with this jti is still live (a verifier without a subscribed
 -- cache asks this after checking the signature): the same one lookup as validate.
-create function pgauth.validate_jti(p_jti uuid)
+create or replace function pgauth.validate_jti(p_jti uuid)
   returns table (
     user_id uuid, session_id uuid, username text, roles text[], expires_at timestamptz,
     aal smallint, subject_type text
@@ -388,11 +177,7 @@ comment on function pgauth.validate_jti(uuid) is
 revoke all on function pgauth.validate_jti(uuid) from public;
 grant execute on function pgauth.validate_jti(uuid) to pgauth_admin, pgauth_validator;
 
--- ---------------------------------------------------------------------------------------------
--- Administration of service accounts and API keys (pgauth_admin)
--- ---------------------------------------------------------------------------------------------
-
-create function pgauth.create_service_account(p_name text, p_roles text[] default '{}')
+create or replace function pgauth.create_service_account(p_name text, p_roles text[] default '{}')
   returns uuid
   language plpgsql volatile security definer set search_path = pg_catalog, pgauth, pg_temp
   as $$
@@ -420,7 +205,7 @@ comment on function pgauth.create_service_account(text, text[]) is
 revoke all on function pgauth.create_service_account(text, text[]) from public;
 grant execute on function pgauth.create_service_account(text, text[]) to pgauth_admin;
 
-create function pgauth.list_service_accounts()
+create or replace function pgauth.list_service_accounts()
   returns table (
     id uuid, name text, roles text[], access_token_format text, created_at timestamptz,
     disabled_at timestamptz, live_api_keys bigint
@@ -443,7 +228,7 @@ comment on function pgauth.list_service_accounts() is
 revoke all on function pgauth.list_service_accounts() from public;
 grant execute on function pgauth.list_service_accounts() to pgauth_admin;
 
-create function pgauth.disable_service_account(p_name text) returns void
+create or replace function pgauth.disable_service_account(p_name text) returns void
   language plpgsql volatile security definer set search_path = pg_catalog, pgauth, pg_temp
   as $$
 declare
@@ -462,7 +247,7 @@ comment on function pgauth.disable_service_account(text) is
 revoke all on function pgauth.disable_service_account(text) from public;
 grant execute on function pgauth.disable_service_account(text) to pgauth_admin;
 
-create function pgauth.set_service_account_token_format(p_name text, p_format text) returns void
+create or replace function pgauth.set_service_account_token_format(p_name text, p_format text) returns void
   language plpgsql volatile security definer set search_path = pg_catalog, pgauth, pg_temp
   as $$
 declare
@@ -479,7 +264,7 @@ comment on function pgauth.set_service_account_token_format(text, text) is
 revoke all on function pgauth.set_service_account_token_format(text, text) from public;
 grant execute on function pgauth.set_service_account_token_format(text, text) to pgauth_admin;
 
-create function pgauth.create_api_key(p_service_account text, p_name text,
+create or replace function pgauth.create_api_key(p_service_account text, p_name text,
     p_expires_at timestamptz default null)
   returns table (id uuid, key text)
   language plpgsql volatile security definer set search_path = pg_catalog, pgauth, pg_temp
@@ -513,7 +298,7 @@ comment on function pgauth.create_api_key(text, text, timestamptz) is
 revoke all on function pgauth.create_api_key(text, text, timestamptz) from public;
 grant execute on function pgauth.create_api_key(text, text, timestamptz) to pgauth_admin;
 
-create function pgauth.list_api_keys(p_service_account text)
+create or replace function pgauth.list_api_keys(p_service_account text)
   returns table (
     id uuid, name text, created_at timestamptz, expires_at timestamptz,
     last_used_at timestamptz, revoked_at timestamptz
@@ -535,7 +320,7 @@ comment on function pgauth.list_api_keys(text) is
 revoke all on function pgauth.list_api_keys(text) from public;
 grant execute on function pgauth.list_api_keys(text) to pgauth_admin;
 
-create function pgauth.revoke_api_key(p_id uuid) returns boolean
+create or replace function pgauth.revoke_api_key(p_id uuid) returns boolean
   language plpgsql volatile security definer set search_path = pg_catalog, pgauth, pg_temp
   as $$
 declare
@@ -560,16 +345,12 @@ comment on function pgauth.revoke_api_key(uuid) is
 revoke all on function pgauth.revoke_api_key(uuid) from public;
 grant execute on function pgauth.revoke_api_key(uuid) to pgauth_admin;
 
--- ---------------------------------------------------------------------------------------------
--- OAuth 2 client credentials (RFC 6749 §4.4), for the front door (pgauth_service)
--- ---------------------------------------------------------------------------------------------
-
 -- p_client_id is the service account's name, p_client_secret one of its API keys. No row when
 -- the client does not authenticate (unknown, wrong or revoked key, disabled account): the audit
 -- row commits, and the caller answers invalid_client. SCOPE invalid_scope when the scope asks
 -- for a role the client does not hold (checked only once the client has authenticated). Without
 -- a scope the token carries every role of the account.
-create function pgauth.client_credentials(p_client_id text, p_client_secret text,
+create or replace function pgauth.client_credentials(p_client_id text, p_client_secret text,
     p_scope text[] default null, p_client_ip inet default null)
   returns table (
     service_account_id uuid, api_key_id uuid, token_id uuid, access_token text,
@@ -637,11 +418,10 @@ $$;
 comment on function pgauth.client_credentials(text, text, text[], inet) is
   'OAuth 2 client credentials: client_id is a service account name, client_secret one of its API keys. One row with a new access token (opaque pgs_…, or, when the format is jwt, no token: the caller signs a JWT with jti = token_id), its roles (the scope) and expiry; no row when the client does not authenticate (audited). SCOPE invalid_scope, BADIN.';
 revoke all on function pgauth.client_credentials(text, text, text[], inet) from public;
-grant execute on function pgauth.client_credentials(text, text, text[], inet)
-  to pgauth_service, pgauth_admin;
+grant execute on function pgauth.client_credentials(text, text, text[], inet) to pgauth_service, pgauth_admin;
 
 -- Every client-credentials grant writes a row; they are worth nothing once expired.
-create function pgauth.purge_service_tokens(p_older_than interval default '1 day') returns integer
+create or replace function pgauth.purge_service_tokens(p_older_than interval default '1 day') returns integer
   language plpgsql volatile security definer set search_path = pg_catalog, pgauth, pg_temp
   as $$
 declare
@@ -661,13 +441,9 @@ comment on function pgauth.purge_service_tokens(interval) is
 revoke all on function pgauth.purge_service_tokens(interval) from public;
 grant execute on function pgauth.purge_service_tokens(interval) to pgauth_admin;
 
--- ---------------------------------------------------------------------------------------------
--- Signing keys
--- ---------------------------------------------------------------------------------------------
-
 -- The newest key becomes the one that signs; the one it replaces stays published (see
 -- published_signing_keys) until every token it signed has expired.
-create function pgauth.add_signing_key(p_kid text, p_alg text, p_public_jwk jsonb,
+create or replace function pgauth.add_signing_key(p_kid text, p_alg text, p_public_jwk jsonb,
     p_private_key_encrypted text) returns void
   language plpgsql volatile security definer set search_path = pg_catalog, pgauth, pg_temp
   as $$
@@ -688,7 +464,7 @@ comment on function pgauth.add_signing_key(text, text, jsonb, text) is
 revoke all on function pgauth.add_signing_key(text, text, jsonb, text) from public;
 grant execute on function pgauth.add_signing_key(text, text, jsonb, text) to pgauth_admin;
 
-create function pgauth.active_signing_key()
+create or replace function pgauth.active_signing_key()
   returns table (kid text, alg text, private_key_encrypted text)
   language plpgsql stable security definer set search_path = pg_catalog, pgauth, pg_temp
   as $$
@@ -704,7 +480,7 @@ revoke all on function pgauth.active_signing_key() from public;
 grant execute on function pgauth.active_signing_key() to pgauth_service, pgauth_admin;
 
 -- A retired key is published while an access token issued before it retired may still be live.
-create function pgauth.published_signing_keys() returns table (kid text, alg text, public_jwk jsonb)
+create or replace function pgauth.published_signing_keys() returns table (kid text, alg text, public_jwk jsonb)
   language plpgsql stable security definer set search_path = pg_catalog, pgauth, pg_temp
   as $$
 declare
@@ -722,5 +498,23 @@ $$;
 comment on function pgauth.published_signing_keys() is
   'The public keys of the JWKS: the active ones, and each retired one until the last token it signed has expired.';
 revoke all on function pgauth.published_signing_keys() from public;
-grant execute on function pgauth.published_signing_keys()
-  to pgauth_service, pgauth_admin, pgauth_validator;
+grant execute on function pgauth.published_signing_keys() to pgauth_service, pgauth_admin, pgauth_validator;
+
+create or replace trigger api_keys_notify_update after update on pgauth.api_keys
+  referencing old table as old_rows new table as new_rows
+  for each statement execute function pgauth.tg_api_keys__notify();
+
+create or replace trigger api_keys_notify_delete after delete on pgauth.api_keys
+  referencing old table as old_rows
+  for each statement execute function pgauth.tg_api_keys__notify();
+
+create or replace trigger api_keys_notify_truncate after truncate on pgauth.api_keys
+  for each statement execute function pgauth.tg_api_keys__notify();
+
+create or replace trigger api_keys_revoke_tokens after update on pgauth.api_keys
+  referencing old table as old_rows new table as new_rows
+  for each statement execute function pgauth.tg_api_keys__revoke_tokens();
+
+create or replace trigger service_accounts_sync_keys after update on pgauth.service_accounts
+  referencing old table as old_rows new table as new_rows
+  for each statement execute function pgauth.tg_service_accounts__sync_keys();

@@ -1,39 +1,14 @@
--- pgauth 0011: login, registration and refresh limits kept in the database, shared by every gateway.
+-- pgauth functions: the login, registration and refresh limits every gateway shares.
 --
--- Why. The gateway counted attempts in its own memory: N gateways on one database allowed N times
--- each limit, and a restart forgot every count. Now a gateway asks pgauth.throttle() before it
--- lets a login (or registration, or refresh) hash anything: one statement that counts the attempt
--- under the client's network and the username, and answers how long to wait (0: go on).
---
--- Threat model. The counts guard against password spraying (per network) and guessing against one
--- account (per username), and keep a flood from reaching the hashing: a refused attempt costs one
--- upsert, no hash. The username is folded with lower(), as pgauth.users compares usernames, so
--- "Alice" and "alice" share one budget. The counts are a rate limit, not an audit: the table is
--- UNLOGGED (no WAL, not replicated: a failover or a crash starts every window afresh, which only
--- ever lets attempts through, never locks anyone out), and a row whose window ended is deleted by
--- the next calls. Validation never writes here: it stays one lookup.
---
--- Any caller holding pgauth_service may count attempts, as it may call pgauth.login (which counts
--- failures and locks accounts) already; keys are bounded in length so that the table stays small.
+-- Current text, applied by every migrate after the migrations (create or replace, in file name
+-- order) when these files changed. Edit a function here; a migration is only for what is applied
+-- once (tables, rows, the drop of a function whose arguments or result change). See
+-- "Migrations" in README.md.
 
 set local role pgauth_owner;
 
-create unlogged table pgauth.rate_limits (
-  bucket text not null,
-  key text not null,
-  window_end timestamptz not null,
-  hits integer not null,
-  constraint rate_limits_pkey primary key (bucket, key),
-  constraint rate_limits_bucket_length check (char_length(bucket) between 1 and 64),
-  constraint rate_limits_key_length check (char_length(key) between 1 and 512)
-);
-create index rate_limits_window_end on pgauth.rate_limits (window_end);
-comment on table pgauth.rate_limits is
-  'Attempts per (bucket, key) in the current fixed window: pgauth.throttle() counts, every gateway shares. UNLOGGED: emptied by a crash or a failover.';
-revoke all on table pgauth.rate_limits from public;
-
 -- One count: the attempt is counted; the seconds until the window ends when it is past p_max.
-create function pgauth._throttle_hit(p_bucket text, p_key text, p_max integer, p_window interval,
+create or replace function pgauth._throttle_hit(p_bucket text, p_key text, p_max integer, p_window interval,
     p_now timestamptz) returns integer
   language plpgsql volatile set search_path = pg_catalog, pgauth, pg_temp
   as $$
@@ -55,7 +30,7 @@ end
 $$;
 revoke all on function pgauth._throttle_hit(text, text, integer, interval, timestamptz) from public;
 
-create function pgauth.throttle(p_scope text, p_ip text, p_ip_max integer, p_username text,
+create or replace function pgauth.throttle(p_scope text, p_ip text, p_ip_max integer, p_username text,
     p_user_max integer, p_window_ms integer) returns integer
   language plpgsql volatile security definer set search_path = pg_catalog, pgauth, pg_temp
   as $$
@@ -91,5 +66,4 @@ $$;
 comment on function pgauth.throttle(text, text, integer, text, integer, integer) is
   'Counts one attempt of a scope (login, register, refresh) under the client network p_ip and the username (folded by lower(), as pgauth.users compares usernames), in fixed windows of p_window_ms shared by every caller. Returns 0 to go on, or the seconds until the window that is over its limit ends. Either key may be null (not counted). BADIN on bad arguments.';
 revoke all on function pgauth.throttle(text, text, integer, text, integer, integer) from public;
-grant execute on function pgauth.throttle(text, text, integer, text, integer, integer)
-  to pgauth_service, pgauth_admin;
+grant execute on function pgauth.throttle(text, text, integer, text, integer, integer) to pgauth_service, pgauth_admin;

@@ -1,37 +1,20 @@
--- pgauth 0014: what the admin console reads: user search and audit pages by keyset, logins per minute, the policy settings.
+-- pgauth functions: the admin console's user listing, audit queries and settings.
 --
--- Why. list_users and audit_events page with OFFSET: page n reads the n-1 pages before it, which
--- at a million users is a scan per click. search_users and search_audit continue after the last
--- row shown (keyset) along an index, so every page costs its own rows only. login_stats counts the
--- login outcomes of a time range per minute for the console's chart. get_settings and
--- update_settings let an administrator read and change the policy row without UPDATE on the table.
---
--- Threat model. Everything here is for pgauth_admin only, as every other admin function. A search
--- string is data, compared with `=`, `>=` and `<` on lower-case keys: no LIKE pattern a caller can
--- turn into a scan of the table, and no dynamic SQL. update_settings takes only the named fields,
--- each checked by the table's own constraints, and writes one audit row naming the fields changed.
+-- Current text, applied by every migrate after the migrations (create or replace, in file name
+-- order) when these files changed. Edit a function here; a migration is only for what is applied
+-- once (tables, rows, the drop of a function whose arguments or result change). See
+-- "Migrations" in README.md.
 
 set local role pgauth_owner;
 
--- Keyset paths: users by lower-case username or email (byte order, so that a prefix is a range),
--- audit rows newest first, of one event or all.
-create index users_search_username_idx on pgauth.users ((lower(username) collate "C"), id)
-  where deleted_at is null;
-create index users_search_email_idx on pgauth.users ((lower(email) collate "C"), id)
-  where deleted_at is null and email is not null;
-create index audit_log_at_id_idx on pgauth.audit_log (at desc, id desc);
-create index audit_log_event_at_id_idx on pgauth.audit_log (event, at desc, id desc);
--- The index above serves what audit_log_at_idx served (newest first, purge by age).
-drop index pgauth.audit_log_at_idx;
-
 -- The first string after every string that starts with p_prefix, in byte order (C collation):
 -- a prefix search is the range [p_prefix, _prefix_end(p_prefix)).
-create function pgauth._prefix_end(p_prefix text) returns text
+create or replace function pgauth._prefix_end(p_prefix text) returns text
   language sql immutable parallel safe set search_path = pg_catalog, pg_temp
   as $$ select p_prefix || chr(1114111) $$;
 revoke all on function pgauth._prefix_end(text) from public;
 
-create function pgauth.search_users(p_query text default '', p_after_key text default null,
+create or replace function pgauth.search_users(p_query text default '', p_after_key text default null,
     p_after_id uuid default null, p_limit integer default 50)
   returns table(id uuid, username text, email text, roles text[], created_at timestamptz,
     last_login_at timestamptz, failed_logins integer, locked_until timestamptz, lock_reason text,
@@ -99,8 +82,9 @@ $$;
 comment on function pgauth.search_users(text, text, uuid, integer) is
   'Admin: users not deleted whose username (or, when the query holds an @, email) starts with p_query, case-insensitively, in byte order of the lower-cased key; the page after (p_after_key, p_after_id), the sort_key and id of the last row of the page before. At most p_limit (1 to 10000).';
 revoke all on function pgauth.search_users(text, text, uuid, integer) from public;
+grant execute on function pgauth.search_users(text, text, uuid, integer) to pgauth_admin;
 
-create function pgauth.search_audit(p_event text default null, p_user_id uuid default null,
+create or replace function pgauth.search_audit(p_event text default null, p_user_id uuid default null,
     p_from timestamptz default null, p_to timestamptz default null,
     p_before_at timestamptz default null, p_before_id bigint default null,
     p_limit integer default 100)
@@ -158,8 +142,9 @@ $$;
 comment on function pgauth.search_audit(text, uuid, timestamptz, timestamptz, timestamptz, bigint, integer) is
   'Admin: audit events newest first, optionally of one event, of one user, at or after p_from and before p_to; the page after (p_before_at, p_before_id), the at and id of the last row of the page before. At most p_limit (1 to 10000).';
 revoke all on function pgauth.search_audit(text, uuid, timestamptz, timestamptz, timestamptz, bigint, integer) from public;
+grant execute on function pgauth.search_audit(text, uuid, timestamptz, timestamptz, timestamptz, bigint, integer) to pgauth_admin;
 
-create function pgauth.login_stats(p_from timestamptz, p_to timestamptz)
+create or replace function pgauth.login_stats(p_from timestamptz, p_to timestamptz)
   returns table(minute timestamptz, logins bigint, failures bigint, lockouts bigint)
   language plpgsql stable security definer set search_path = pg_catalog, pgauth, pg_temp
   as $$
@@ -182,8 +167,9 @@ $$;
 comment on function pgauth.login_stats(timestamptz, timestamptz) is
   'Admin: successful logins, failed logins and lockouts per minute in [p_from, p_to) (at most 7 days), minutes without any left out.';
 revoke all on function pgauth.login_stats(timestamptz, timestamptz) from public;
+grant execute on function pgauth.login_stats(timestamptz, timestamptz) to pgauth_admin;
 
-create function pgauth.get_settings()
+create or replace function pgauth.get_settings()
   returns table(bcrypt_cost integer, password_min_length integer, max_failed_logins integer,
     lockout_seconds integer, lockout_max_seconds integer, access_token_ttl_seconds integer,
     refresh_token_ttl_seconds integer, session_max_age_seconds integer,
@@ -217,8 +203,9 @@ $$;
 comment on function pgauth.get_settings() is
   'Admin: the policy settings, durations in seconds (clock_offset, for tests, is not shown).';
 revoke all on function pgauth.get_settings() from public;
+grant execute on function pgauth.get_settings() to pgauth_admin;
 
-create function pgauth.update_settings(p_changes jsonb) returns void
+create or replace function pgauth.update_settings(p_changes jsonb) returns void
   language plpgsql volatile security definer set search_path = pg_catalog, pgauth, pg_temp
   as $$
 declare
@@ -306,11 +293,4 @@ $$;
 comment on function pgauth.update_settings(jsonb) is
   'Admin: changes the named policy settings (the names get_settings returns, durations in seconds); each must keep the table''s rules, else BADIN naming the rule. One audit row settings_changed with the names of the fields.';
 revoke all on function pgauth.update_settings(jsonb) from public;
-
-grant execute on function
-  pgauth.search_users(text, text, uuid, integer),
-  pgauth.search_audit(text, uuid, timestamptz, timestamptz, timestamptz, bigint, integer),
-  pgauth.login_stats(timestamptz, timestamptz),
-  pgauth.get_settings(),
-  pgauth.update_settings(jsonb)
-to pgauth_admin;
+grant execute on function pgauth.update_settings(jsonb) to pgauth_admin;
