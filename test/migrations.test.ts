@@ -150,20 +150,23 @@ async function earlierMigrations(upTo: string): Promise<string> {
 }
 
 /**
- * Schema pgauth as the catalogs show it: every function's definition, privileges and comment,
- * every relation, column (type, default, not null, comment), constraint, index and trigger, and
- * the rows of settings and of the common-password list. Two databases with the same fingerprint
+ * Schema pgauth as the catalogs show it: its owner and privileges, pgauth_owner's default
+ * privileges, every function's definition, owner, privileges and comment, every relation (owner,
+ * privileges, comment), column (type, default, not null, comment), constraint, index and trigger,
+ * and the rows of settings and of the common-password list. Two databases with the same fingerprint
  * behave the same.
  */
 async function fingerprint(db: Database): Promise<string[]> {
   const r = await db.query<{ x: string }>(
     `with ns as (select 'pgauth'::regnamespace as oid)
      select x from (
-       select 'function ' || pg_get_functiondef(p.oid) || ' acl ' || coalesce(p.proacl::text, '')
+       select 'function ' || pg_get_functiondef(p.oid) || ' owner ' || p.proowner::regrole::text
+         || ' acl ' || coalesce(p.proacl::text, '')
          || ' comment ' || coalesce(obj_description(p.oid, 'pg_proc'), '') as x
        from pg_proc p, ns where p.pronamespace = ns.oid
        union all
-       select 'relation ' || c.relname || ' ' || c.relkind::text || ' ' || c.relpersistence::text || ' acl '
+       select 'relation ' || c.relname || ' ' || c.relkind::text || ' ' || c.relpersistence::text
+         || ' owner ' || c.relowner::regrole::text || ' acl '
          || coalesce(c.relacl::text, '') || ' comment ' || coalesce(obj_description(c.oid, 'pg_class'), '')
        from pg_class c, ns where c.relnamespace = ns.oid
        union all
@@ -184,6 +187,14 @@ async function fingerprint(db: Database): Promise<string[]> {
        from pg_trigger t join pg_class c on c.oid = t.tgrelid, ns
        where c.relnamespace = ns.oid and not t.tgisinternal
        union all
+       select 'schema owner ' || n.nspowner::regrole::text || ' acl ' || coalesce(n.nspacl::text, '')
+       from pg_namespace n, ns where n.oid = ns.oid
+       union all
+       select 'default privileges ' || d.defaclrole::regrole::text || ' ' || d.defaclobjtype::text
+         || ' ' || d.defaclnamespace::regnamespace::text || ' ' || coalesce(d.defaclacl::text, '')
+       from pg_default_acl d
+       where d.defaclrole = 'pgauth_owner'::regrole
+       union all
        select 'settings ' || (select row_to_json(s)::text from pgauth.settings s)
        union all
        select 'common passwords ' || (select count(*) || ' ' || md5(string_agg(p::text, ',' order by p::text)) from pgauth.common_passwords p)
@@ -197,7 +208,10 @@ async function recorded(db: Database): Promise<string[]> {
   return r.rows.map((row) => row.name);
 }
 
-test('a database migrated by 0.2.0 (0001–0010) upgrades to what a fresh one gets', {
+const RELEASE = '0010_release_0.2.0.sql';
+const AFTER = '0018_after_0.2.0.sql';
+
+test('a database migrated by 0.2.0 (0001–0010) upgrades to what a fresh one gets, in one step', {
   timeout: 120_000,
 }, async () => {
   const fresh = await freshDatabase();
@@ -205,11 +219,48 @@ test('a database migrated by 0.2.0 (0001–0010) upgrades to what a fresh one ge
   const db = await freshDatabase();
   const old = await earlierMigrations('0010_revocation_notices.sql');
   assert.equal((await migrate(db, old, null)).length, 10);
-  const pending = await pendingMigrations(db);
-  assert.deepEqual(pending, ['0018_after_0.2.0.sql', FUNCTIONS], '0010 stands for the ten');
-  assert.deepEqual(await migrate(db), ['0018_after_0.2.0.sql', FUNCTIONS]);
-  assert.deepEqual(await recorded(db), [...(await files()), FUNCTIONS].sort());
+  const before = await db.query<{ name: string; applied_at: Date }>(
+    'select name, applied_at from pgauth.migrations order by name',
+  );
+  assert.deepEqual(
+    await pendingMigrations(db),
+    [AFTER, FUNCTIONS],
+    `${RELEASE} stands for the ten`,
+  );
+
+  // A failure in the functions undoes the last migration with them: the database keeps 0.2.0's
+  // tables and functions, whole.
+  const broken = await mkdtemp(join(tmpdir(), 'pgauth-fns-'));
+  cleanups.push(() => rm(broken, { recursive: true, force: true }));
+  await cp(FUNCTIONS_DIR, broken, { recursive: true });
+  await appendFile(join(broken, '5-console.sql'), '\nselect 1 / 0;\n');
+  await assert.rejects(migrate(db, undefined, broken), /division by zero/);
+  assert.deepEqual(
+    await recorded(db),
+    before.rows.map((r) => r.name),
+  );
+  const fn = await db.query(
+    `select to_regprocedure('pgauth.login(text, text, inet, text)') is not null as ok`,
+  );
+  assert.deepEqual(fn.rows, [{ ok: true }], "0.2.0's login is still there");
+
+  assert.deepEqual(await migrate(db), [AFTER, FUNCTIONS]);
   assert.deepEqual(await fingerprint(db), await fingerprint(fresh));
+  // The ten rows stay, as 0.2.0 wrote them, so that a gateway of 0.2.0 still finds its own
+  // migrations applied (its /readyz stays 200 during a rolling upgrade); 0010 stands beside them.
+  const rows = await db.query<{ name: string; applied_at: Date }>(
+    'select name, applied_at from pgauth.migrations order by name',
+  );
+  assert.deepEqual(
+    rows.rows.filter((r) => before.rows.some((b) => b.name === r.name)),
+    before.rows,
+  );
+  assert.deepEqual(
+    rows.rows.map((r) => r.name),
+    [...before.rows.map((r) => r.name), RELEASE, AFTER, FUNCTIONS].sort(),
+  );
+  assert.deepEqual(await pendingMigrations(db, old, null), [], "0.2.0's own view: up to date");
+  assert.deepEqual(await pendingMigrations(db), []);
 });
 
 test('a database that had all 18 earlier migrations gets only the functions again', {
@@ -221,25 +272,41 @@ test('a database that had all 18 earlier migrations gets only the functions agai
   const old = await earlierMigrations('0018_purge_without_transition_tables.sql');
   assert.equal((await migrate(db, old, null)).length, 18);
   assert.deepEqual(await migrate(db), [FUNCTIONS]);
-  assert.deepEqual(await recorded(db), [...(await files()), FUNCTIONS].sort());
   assert.deepEqual(await fingerprint(db), await fingerprint(fresh));
+  assert.deepEqual(await migrate(db), []);
 });
 
 test('a database between two releases (some of the replaced migrations) is refused, untouched', async () => {
   const db = await freshDatabase();
-  const old = await earlierMigrations('0005_validate_many.sql');
-  assert.equal((await migrate(db, old, null)).length, 5);
+  const old = await earlierMigrations('0014_console.sql');
+  assert.equal((await migrate(db, old, null)).length, 14);
   await assert.rejects(migrate(db), (err: Error) => {
     assert.ok(err instanceof MigrationError);
     assert.match(
       err.message,
-      /0010_release_0\.2\.0\.sql replaces, and this database has 5 of them .* between two releases\. Migrate it with the pgauth that shipped 0010_revocation_notices\.sql first/,
+      /0018_after_0\.2\.0\.sql replaces, and this database has 4 of them \(0011_shared_rate_limits\.sql, .*0014_console\.sql\): it was migrated by a pgauth between two releases\. Migrate it with the pgauth that shipped 0018_purge_without_transition_tables\.sql first/,
     );
     return true;
   });
-  assert.equal((await recorded(db)).length, 5);
+  assert.equal((await recorded(db)).length, 14, 'nothing recorded');
   const status = await migrationStatus(db);
-  assert.ok(status.some((s) => s.name === '0001_foundation.sql' && s.changed));
+  assert.deepEqual(
+    status.filter((s) => s.changed).map((s) => s.name),
+    [
+      '0011_shared_rate_limits.sql',
+      '0012_account_lifecycle.sql',
+      '0013_machine_identity.sql',
+      '0014_console.sql',
+    ],
+  );
+  // One of the replaced migrations with another text than the one 0.2.0 shipped.
+  await db.query(
+    `update pgauth.migrations set checksum = repeat('a', 64) where name = '0003_common_passwords.sql'`,
+  );
+  await assert.rejects(
+    migrate(db),
+    /migration 0003_common_passwords\.sql was changed after it was applied \(checksum aaaaaaaaaaaa… recorded, 780532c2abb9… is the text 0010_release_0\.2\.0\.sql replaces\)/,
+  );
 });
 
 test('the functions are applied again when their files change, and never by an older pgauth', async () => {
@@ -255,11 +322,14 @@ test('the functions are applied again when their files change, and never by an o
   );
   assert.deepEqual(await pendingMigrations(db, undefined, dir), [FUNCTIONS]);
   assert.deepEqual(await migrate(db, undefined, dir), [FUNCTIONS]);
-  const c = await db.query<{ c: string }>(
-    `select obj_description('pgauth.validate(text)'::regprocedure, 'pg_proc') as c`,
-  );
-  assert.deepEqual(c.rows, [{ c: 'edited' }]);
-  // The functions of a newer pgauth stay: this one refuses to replace them.
+  const comment = async () =>
+    (
+      await db.query<{ c: string }>(
+        `select obj_description('pgauth.validate(text)'::regprocedure, 'pg_proc') as c`,
+      )
+    ).rows;
+  assert.deepEqual(await comment(), [{ c: 'edited' }]);
+  // Other functions, of a newer pgauth, stay: this one refuses to replace them.
   await db.query(
     `update pgauth.migrations set checksum = '999.0.0 ' || repeat('0', 64) where name = $1`,
     [FUNCTIONS],
@@ -269,11 +339,7 @@ test('the functions are applied again when their files change, and never by an o
     migrate(db, undefined, dir),
     /functions of this database are those of pgauth 999\.0\.0, newer than this pgauth/,
   );
-  assert.ok(
-    (await migrationStatus(db, undefined, dir)).some((s) => s.name === FUNCTIONS && s.changed),
-  );
-  const after = await db.query<{ c: string }>(
-    `select obj_description('pgauth.validate(text)'::regprocedure, 'pg_proc') as c`,
-  );
-  assert.deepEqual(after.rows, [{ c: 'edited' }], 'the functions were left as they were');
+  const status = await migrationStatus(db, undefined, dir);
+  assert.ok(status.some((s) => s.name === FUNCTIONS && s.changed));
+  assert.deepEqual(await comment(), [{ c: 'edited' }], 'the functions were left as they were');
 });

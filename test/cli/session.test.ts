@@ -173,7 +173,7 @@ test('a PostgreSQL database with pending migrations is refused with a hint to ru
     assert.match(
       r.stderr,
       new RegExp(
-        `^pgauth: .*${files.length} pending migration\\(s\\).*run \`pgauth migrate\` first\\n$`,
+        `^pgauth: .*${files.length + 1} pending migration\\(s\\).*, functions\\): run \`pgauth migrate\` first\\n$`,
       ),
     );
   } finally {

@@ -50,7 +50,27 @@ async function readSqlFiles(
   );
 }
 
-export async function readMigrations(dir = MIGRATIONS_DIR): Promise<MigrationFile[]> {
+/**
+ * The files of the package's own folders are read once a process (GET /readyz asks on every
+ * probe); a read that fails is tried again next time. Other folders are read at every call.
+ */
+const packageFiles = new Map<string, Promise<unknown>>();
+function readOnce<T>(dir: string, own: string, read: (dir: string) => Promise<T>): Promise<T> {
+  if (dir !== own) return read(dir);
+  let p = packageFiles.get(dir) as Promise<T> | undefined;
+  if (!p) {
+    p = read(dir);
+    packageFiles.set(dir, p);
+    p.catch(() => packageFiles.delete(dir));
+  }
+  return p;
+}
+
+export function readMigrations(dir = MIGRATIONS_DIR): Promise<MigrationFile[]> {
+  return readOnce(dir, MIGRATIONS_DIR, readMigrationFiles);
+}
+
+async function readMigrationFiles(dir: string): Promise<MigrationFile[]> {
   return (await readSqlFiles(dir)).map((f) => ({
     ...f,
     replaces: [...f.sql.matchAll(/^-- replaces (\S+\.sql) ([0-9a-f]{64})$/gm)].map((m) => ({
@@ -63,24 +83,43 @@ export async function readMigrations(dir = MIGRATIONS_DIR): Promise<MigrationFil
 export interface FunctionFiles {
   /** The files in the order they are applied, as one script. */
   sql: string;
-  /** `VERSION SHA256`: what pgauth.migrations records once they are applied. */
+  /** SHA-256 of the files (names and contents). */
+  hash: string;
+  /** What pgauth.migrations records once they are applied: `VERSION HASH`. */
   checksum: string;
 }
 
 /** The files of sql/functions/ (or `dir`), applied after the migrations whenever they changed. */
-export async function readFunctions(dir = FUNCTIONS_DIR): Promise<FunctionFiles> {
-  const files = await readSqlFiles(dir);
-  const hash = createHash('sha256');
-  for (const f of files) hash.update(`${f.name}\0${f.sql}\0`);
-  return { sql: files.map((f) => f.sql).join('\n'), checksum: `${VERSION} ${hash.digest('hex')}` };
+export function readFunctions(dir = FUNCTIONS_DIR): Promise<FunctionFiles> {
+  return readOnce(dir, FUNCTIONS_DIR, readFunctionFiles);
 }
 
-/** Compares two versions `major.minor.patch` (a pre-release suffix is ignored): <0, 0, >0. */
+async function readFunctionFiles(dir: string): Promise<FunctionFiles> {
+  const files = await readSqlFiles(dir);
+  const sha = createHash('sha256');
+  for (const f of files) sha.update(`${f.name}\0${f.sql}\0`);
+  const hash = sha.digest('hex');
+  return { sql: files.map((f) => f.sql).join('\n'), hash, checksum: `${VERSION} ${hash}` };
+}
+
+/**
+ * Compares two versions `major.minor.patch[-pre]`: <0, 0, >0. A pre-release comes before its
+ * release (1.0.0-rc.1 < 1.0.0); two pre-releases compare as text.
+ */
 function compareVersions(a: string, b: string): number {
-  const parts = (v: string) => v.split(/[-+]/)[0]?.split('.').map(Number) ?? [];
-  const [x, y] = [parts(a), parts(b)];
-  for (let i = 0; i < 3; i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
-  return 0;
+  const split = (v: string) => {
+    const [core = '', pre = ''] = v.split('+')[0]?.split(/-(.*)/s) ?? [];
+    return { nums: core.split('.').map(Number), pre };
+  };
+  const [x, y] = [split(a), split(b)];
+  for (let i = 0; i < 3; i++) {
+    const d = (x.nums[i] ?? 0) - (y.nums[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  if (x.pre === y.pre) return 0;
+  if (!x.pre) return 1;
+  if (!y.pre) return -1;
+  return x.pre < y.pre ? -1 : 1;
 }
 
 type Applied = Map<string, { checksum: string; appliedAt: Date }>;
@@ -108,35 +147,45 @@ async function applied(q: Queryable): Promise<Applied> {
 
 /**
  * What is applied, reading a file that replaces earlier migrations as applied when the database
- * has every one of them with the checksum the file lists (they are then left out). A database
- * with some of them only keeps them, for checkUnchanged to refuse.
+ * has every one of them with the checksum the file lists; the replaced rows are then left out of
+ * the answer (they stay in the table, so that a pgauth of the earlier release still reads its
+ * own files as applied). A database with some of them only keeps them, for checkUnchanged.
  */
 function resolveReplaced(files: MigrationFile[], done: Applied): Applied {
   const resolved = new Map(done);
   for (const f of files) {
-    if (f.replaces.length === 0 || done.has(f.name)) continue;
-    const all = f.replaces.every((r) => done.get(r.name)?.checksum === r.checksum);
-    if (!all) continue;
+    const same = f.replaces.filter((r) => done.get(r.name)?.checksum === r.checksum);
+    if (same.length === 0 || (!done.has(f.name) && same.length < f.replaces.length)) continue;
     let appliedAt = new Date(0);
-    for (const r of f.replaces) {
+    for (const r of same) {
       const a = done.get(r.name) as { appliedAt: Date };
       if (a.appliedAt > appliedAt) appliedAt = a.appliedAt;
       resolved.delete(r.name);
     }
-    resolved.set(f.name, { checksum: f.checksum, appliedAt });
+    if (!done.has(f.name)) resolved.set(f.name, { checksum: f.checksum, appliedAt });
   }
   return resolved;
 }
 
-/** The recorded functions are of a newer pgauth than this one: its version, else null. */
-function newerFunctions(done: Applied): string | null {
-  const version = done.get(FUNCTIONS)?.checksum.split(' ')[0] ?? '0.0.0';
-  return compareVersions(version, VERSION) > 0 ? version : null;
+/** The recorded functions: the version of the pgauth that applied them, and their hash. */
+function recordedFunctions(done: Applied): { version: string; hash: string } | null {
+  const c = done.get(FUNCTIONS)?.checksum;
+  if (!c) return null;
+  const [version = '0.0.0', hash = ''] = c.split(' ');
+  return { version, hash };
+}
+
+/** Other functions than these, applied by a newer pgauth: its version, else null. */
+function newerFunctions(done: Applied, hash: string): string | null {
+  const r = recordedFunctions(done);
+  return r && r.hash !== hash && compareVersions(r.version, VERSION) > 0 ? r.version : null;
 }
 
 /**
  * Every migration file with whether and when it was applied, then the functions (unless
- * `functionsDir` is null). Reads only; takes no lock.
+ * `functionsDir` is null): pending when the database holds other functions than these files,
+ * except those of a newer pgauth (`changed`: this one does not replace them). Reads only; takes
+ * no lock.
  */
 export async function migrationStatus(
   db: Database,
@@ -160,13 +209,13 @@ export async function migrationStatus(
     }
   }
   if (functionsDir !== null) {
-    const { checksum } = await readFunctions(functionsDir);
+    const { hash, checksum } = await readFunctions(functionsDir);
     const a = done.get(FUNCTIONS);
-    const newer = newerFunctions(done) !== null;
+    const newer = newerFunctions(done, hash) !== null;
     status.push({
       name: FUNCTIONS,
       checksum,
-      appliedAt: a && (newer || a.checksum === checksum) ? a.appliedAt : null,
+      appliedAt: a && (newer || recordedFunctions(done)?.hash === hash) ? a.appliedAt : null,
       changed: newer,
     });
   }
@@ -184,15 +233,24 @@ export async function pendingMigrations(
     .map((s) => s.name);
 }
 
-function checkUnchanged(files: MigrationFile[], done: Applied): void {
+function checkUnchanged(files: MigrationFile[], done: Applied, functionsHash: string | null): void {
   for (const [name, a] of done) {
     if (name === FUNCTIONS) continue;
     const f = files.find((x) => x.name === name);
     const by = files.find((x) => x.replaces.some((r) => r.name === name));
+    const edited = by?.replaces.find(
+      (r) => done.has(r.name) && done.get(r.name)?.checksum !== r.checksum,
+    );
+    if (!f && by && edited) {
+      const recorded = done.get(edited.name)?.checksum ?? '';
+      throw new MigrationError(
+        `migration ${edited.name} was changed after it was applied (checksum ${recorded.slice(0, 12)}… recorded, ${edited.checksum.slice(0, 12)}… is the text ${by.name} replaces): this database was migrated by a pgauth between two releases; create it anew`,
+      );
+    }
     if (!f && by) {
       const have = by.replaces.filter((r) => done.has(r.name)).map((r) => r.name);
       throw new MigrationError(
-        `migration ${name} is one of the ${by.replaces.length} that ${by.name} replaces, and this database has ${have.length} of them (${have.join(', ')}), or one changed after it was applied: it was migrated by a pgauth between two releases. Migrate it with the pgauth that shipped ${by.replaces.at(-1)?.name} first, or create the database anew`,
+        `migration ${name} is one of the ${by.replaces.length} that ${by.name} replaces, and this database has ${have.length} of them (${have.join(', ')}): it was migrated by a pgauth between two releases. Migrate it with the pgauth that shipped ${by.replaces.at(-1)?.name} first, or create the database anew`,
       );
     }
     if (!f)
@@ -205,7 +263,7 @@ function checkUnchanged(files: MigrationFile[], done: Applied): void {
       );
     }
   }
-  const newer = newerFunctions(done);
+  const newer = functionsHash === null ? null : newerFunctions(done, functionsHash);
   if (newer)
     throw new MigrationError(
       `the functions of this database are those of pgauth ${newer}, newer than this pgauth (${VERSION}): it does not replace them; run the newer pgauth`,
@@ -213,11 +271,12 @@ function checkUnchanged(files: MigrationFile[], done: Applied): void {
 }
 
 /**
- * Applies every pending migration in name order, each in its own transaction, then the functions
- * when their files differ from what was applied (unless `functionsDir` is null), all under one
- * transaction-level advisory lock per step so that concurrent migrators queue instead of failing.
- * A file that replaces earlier migrations a database has all of is recorded in their place, not
- * run. Refuses to run when an applied file has changed. Returns the names applied.
+ * Applies every pending migration in name order, each in its own transaction, the last one in
+ * the same transaction as the functions (unless `functionsDir` is null), which are also applied
+ * alone when their files differ from what the database holds; all under a transaction-level
+ * advisory lock per step, so that concurrent migrators queue instead of failing. A file that
+ * replaces earlier migrations a database has all of is recorded beside them, not run. Refuses to
+ * run when an applied file has changed. Returns the names applied.
  */
 export async function migrate(
   db: Database,
@@ -228,35 +287,45 @@ export async function migrate(
   const functions = functionsDir === null ? null : await readFunctions(functionsDir);
   const appliedNow: string[] = [];
   for (;;) {
-    const name = await db.transaction(async (tx) => {
+    const step = await db.transaction(async (tx) => {
       await tx.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
       await tx.exec(BOOKKEEPING);
       const recorded = await applied(tx);
       const done = resolveReplaced(files, recorded);
-      checkUnchanged(files, done);
+      checkUnchanged(files, done, functions?.hash ?? null);
       for (const [name, a] of done) {
-        if (recorded.has(name)) continue;
-        const gone = [...recorded.keys()].filter((n) => !done.has(n));
-        await tx.query('delete from pgauth.migrations where name = any($1)', [gone]);
-        await record(tx, name, a.checksum, a.appliedAt);
+        if (!recorded.has(name)) await record(tx, name, a.checksum, a.appliedAt);
       }
-      const next = files.find((f) => !done.has(f.name));
+      const pending = files.filter((f) => !done.has(f.name));
+      const names: string[] = [];
+      const next = pending[0];
       if (next) {
         await tx.exec(next.sql);
         // A migration may `set local role`; record it as the migrating user.
         await tx.exec('reset role');
         await record(tx, next.name, next.checksum);
-        return next.name;
+        names.push(next.name);
+        if (pending.length > 1) return { names, more: true };
       }
-      if (!functions || done.get(FUNCTIONS)?.checksum === functions.checksum) return null;
+      // After the last migration, in its transaction, or alone when only they changed: the
+      // functions. A database never holds the tables of one release and the functions of another.
+      const had = recordedFunctions(done);
+      if (!functions || (!next && had?.hash === functions.hash)) {
+        if (functions && had && compareVersions(had.version, VERSION) < 0) {
+          await record(tx, FUNCTIONS, functions.checksum);
+        }
+        return { names, more: false };
+      }
+      // create or replace trigger locks its table: wait for a long writer 10 s at most.
+      await tx.exec(`set local lock_timeout = '10s'`);
       await tx.exec(functions.sql);
       await tx.exec('reset role');
       await record(tx, FUNCTIONS, functions.checksum);
-      return FUNCTIONS;
+      names.push(FUNCTIONS);
+      return { names, more: false };
     });
-    if (!name) return appliedNow;
-    appliedNow.push(name);
-    if (name === FUNCTIONS) return appliedNow;
+    appliedNow.push(...step.names);
+    if (!step.more) return appliedNow;
   }
 }
 
