@@ -17,6 +17,7 @@ import {
   pendingMigrations,
 } from '../packages/pgauth/src/migrate.ts';
 import { createEmptyDatabase, onPostgres, openTestDatabase, postgresOnly } from './helpers/db.ts';
+import { PASSWORD } from './helpers/sql.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
@@ -221,7 +222,7 @@ async function recorded(db: Database): Promise<string[]> {
 const RELEASE = '0010_release_0.2.0.sql';
 const AFTER = '0018_after_0.2.0.sql';
 
-test('a database migrated by 0.2.0 (0001–0010) upgrades to what a fresh one gets, in one step', {
+test('a database migrated by 0.2.0 (0001–0010) upgrades to what a fresh one gets, in one step, its users and sessions kept', {
   timeout: 120_000,
 }, async () => {
   const db = await freshDatabase();
@@ -235,6 +236,16 @@ test('a database migrated by 0.2.0 (0001–0010) upgrades to what a fresh one ge
     [AFTER, FUNCTIONS],
     `${RELEASE} stands for the ten`,
   );
+  // A user and a live session, made by 0.2.0's functions, cross the upgrade.
+  await db.query('update pgauth.settings set bcrypt_cost = 4');
+  const alice = await db.query<{ id: string }>(`select pgauth.create_user('alice', $1) as id`, [
+    PASSWORD,
+  ]);
+  const session = await db.query<{ access_token: string }>(
+    `select access_token from pgauth.login('alice', $1)`,
+    [PASSWORD],
+  );
+  await db.query('update pgauth.settings set bcrypt_cost = 11');
 
   // A failure in the functions undoes the last migration with them: the database keeps 0.2.0's
   // tables and functions, whole.
@@ -269,6 +280,17 @@ test('a database migrated by 0.2.0 (0001–0010) upgrades to what a fresh one ge
   );
   assert.deepEqual(await pendingMigrations(db, old, null), [], "0.2.0's own view: up to date");
   assert.deepEqual(await pendingMigrations(db), []);
+
+  const valid = await db.query<{ user_id: string; username: string }>(
+    'select user_id, username from pgauth.validate($1)',
+    [session.rows[0]?.access_token],
+  );
+  assert.deepEqual(valid.rows, [{ user_id: alice.rows[0]?.id, username: 'alice' }]);
+  const login = await db.query<{ n: number }>(
+    `select count(*)::int as n from pgauth.login('alice', $1) where access_token is not null`,
+    [PASSWORD],
+  );
+  assert.deepEqual(login.rows, [{ n: 1 }], 'the password of 0.2.0 logs in');
 });
 
 test('a database that had all 18 earlier migrations gets only the functions again', {
