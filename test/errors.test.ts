@@ -1,16 +1,11 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { ERRORS, fromDatabaseError, PGAUTH_SQLSTATES } from '../packages/client/src/errors.ts';
-import { FUNCTIONS_DIR, MIGRATIONS_DIR } from '../packages/pgauth/src/migrate.ts';
+import { readFunctions, readMigrations } from '../packages/pgauth/src/migrate.ts';
 
 async function sqlSource(): Promise<string> {
-  const texts: string[] = [];
-  for (const dir of [MIGRATIONS_DIR, FUNCTIONS_DIR]) {
-    const names = (await readdir(dir)).filter((n) => n.endsWith('.sql'));
-    texts.push(...(await Promise.all(names.map((n) => readFile(`${dir}${n}`, 'utf8')))));
-  }
-  return texts.join('\n');
+  const [migrations, functions] = await Promise.all([readMigrations(), readFunctions()]);
+  return [...migrations.map((m) => m.sql), functions.sql].join('\n');
 }
 
 test('the registry pins every code, status and SQLSTATE', () => {

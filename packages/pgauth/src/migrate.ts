@@ -28,11 +28,17 @@ export interface MigrationStatus {
   name: string;
   checksum: string;
   appliedAt: Date | null;
-  /** True when the file on disk differs from what was applied. */
+  /**
+   * True when what was applied is not this file: it was edited since, its file is gone (or it is
+   * one of an incomplete set that a file replaces), or the functions are a newer pgauth's.
+   */
   changed: boolean;
 }
 
-/** An applied migration whose file changed, or a recorded one whose file is gone. */
+/**
+ * A database this pgauth does not migrate: an applied migration whose file changed or is gone,
+ * some of the migrations a file replaces but not all, or the functions of a newer pgauth.
+ */
 export class MigrationError extends Error {
   override name = 'MigrationError';
 }
@@ -192,7 +198,11 @@ export async function migrationStatus(
   dir?: string,
   functionsDir: string | null = FUNCTIONS_DIR,
 ): Promise<MigrationStatus[]> {
-  const [files, recorded] = await Promise.all([readMigrations(dir), applied(db)]);
+  const [files, recorded, functions] = await Promise.all([
+    readMigrations(dir),
+    applied(db),
+    functionsDir === null ? null : readFunctions(functionsDir),
+  ]);
   const done = resolveReplaced(files, recorded);
   const status: MigrationStatus[] = files.map((f) => {
     const a = done.get(f.name);
@@ -208,8 +218,8 @@ export async function migrationStatus(
       status.push({ name, checksum: a.checksum, appliedAt: a.appliedAt, changed: true });
     }
   }
-  if (functionsDir !== null) {
-    const { hash, checksum } = await readFunctions(functionsDir);
+  if (functions) {
+    const { hash, checksum } = functions;
     const a = done.get(FUNCTIONS);
     const newer = newerFunctions(done, hash) !== null;
     status.push({
@@ -233,30 +243,33 @@ export async function pendingMigrations(
     .map((s) => s.name);
 }
 
+/** Throws for a recorded migration `name` that has no file: why, and what to do. */
+function refuseMissing(files: MigrationFile[], done: Applied, name: string): never {
+  const by = files.find((x) => x.replaces.some((r) => r.name === name));
+  if (!by)
+    throw new MigrationError(
+      `migration ${name} was applied but its file is missing from sql/migrations`,
+    );
+  const edited = by.replaces.find(
+    (r) => done.has(r.name) && done.get(r.name)?.checksum !== r.checksum,
+  );
+  if (edited) {
+    const recorded = done.get(edited.name)?.checksum ?? '';
+    throw new MigrationError(
+      `migration ${edited.name} was changed after it was applied (checksum ${recorded.slice(0, 12)}… recorded, ${edited.checksum.slice(0, 12)}… is the text ${by.name} replaces): this database was migrated by a pgauth between two releases; create it anew`,
+    );
+  }
+  const have = by.replaces.filter((r) => done.has(r.name)).map((r) => r.name);
+  throw new MigrationError(
+    `migration ${name} is one of the ${by.replaces.length} that ${by.name} replaces, and this database has ${have.length} of them (${have.join(', ')}): it was migrated by a pgauth between two releases. Migrate it with the pgauth that shipped ${by.replaces.at(-1)?.name} first, or create the database anew`,
+  );
+}
+
 function checkUnchanged(files: MigrationFile[], done: Applied, functionsHash: string | null): void {
   for (const [name, a] of done) {
     if (name === FUNCTIONS) continue;
     const f = files.find((x) => x.name === name);
-    const by = files.find((x) => x.replaces.some((r) => r.name === name));
-    const edited = by?.replaces.find(
-      (r) => done.has(r.name) && done.get(r.name)?.checksum !== r.checksum,
-    );
-    if (!f && by && edited) {
-      const recorded = done.get(edited.name)?.checksum ?? '';
-      throw new MigrationError(
-        `migration ${edited.name} was changed after it was applied (checksum ${recorded.slice(0, 12)}… recorded, ${edited.checksum.slice(0, 12)}… is the text ${by.name} replaces): this database was migrated by a pgauth between two releases; create it anew`,
-      );
-    }
-    if (!f && by) {
-      const have = by.replaces.filter((r) => done.has(r.name)).map((r) => r.name);
-      throw new MigrationError(
-        `migration ${name} is one of the ${by.replaces.length} that ${by.name} replaces, and this database has ${have.length} of them (${have.join(', ')}): it was migrated by a pgauth between two releases. Migrate it with the pgauth that shipped ${by.replaces.at(-1)?.name} first, or create the database anew`,
-      );
-    }
-    if (!f)
-      throw new MigrationError(
-        `migration ${name} was applied but its file is missing from sql/migrations`,
-      );
+    if (!f) refuseMissing(files, done, name);
     if (f.checksum !== a.checksum) {
       throw new MigrationError(
         `migration ${name} was changed after it was applied (checksum ${a.checksum.slice(0, 12)}… recorded, ${f.checksum.slice(0, 12)}… on disk); applied migrations must never be edited: add a new migration instead`,
