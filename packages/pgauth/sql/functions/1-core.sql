@@ -72,21 +72,14 @@ begin
     return null;
   end if;
   -- The access token each changed live session had before the statement: the only one of the
-  -- session a cache can hold as valid. (UPDATE and DELETE have different transition tables, so
-  -- one query each.) A deleted session whose access token has expired is in no cache: the purge
-  -- deletes only those, and announces nothing.
-  if tg_op = 'UPDATE' then
-    select array_agg(o.access_token_hash) into v_hashes
-    from old_rows o join new_rows n on n.id = o.id
-    where o.revoked_at is null
-      and (n.revoked_at is not null
-        or o.access_token_hash is distinct from n.access_token_hash
-        or o.username is distinct from n.username or o.roles is distinct from n.roles
-        or o.access_expires_at > n.access_expires_at);
-  else
-    select array_agg(o.access_token_hash) into v_hashes
-    from old_rows o where o.revoked_at is null and o.access_expires_at > pgauth.clock();
-  end if;
+  -- session a cache can hold as valid. (A DELETE is tg_sessions__notify_deleted's, row by row.)
+  select array_agg(o.access_token_hash) into v_hashes
+  from old_rows o join new_rows n on n.id = o.id
+  where o.revoked_at is null
+    and (n.revoked_at is not null
+      or o.access_token_hash is distinct from n.access_token_hash
+      or o.username is distinct from n.username or o.roles is distinct from n.roles
+      or o.access_expires_at > n.access_expires_at);
   for v_keys in
     with keyed as (
       select pg_catalog.encode(pg_catalog.substr(h.hash, 1, 8), 'hex') as key
@@ -104,7 +97,7 @@ end
 $$;
 revoke all on function pgauth.tg_sessions__notify() from public;
 comment on function pgauth.tg_sessions__notify() is
-  'Trigger of sessions (UPDATE, TRUNCATE): NOTIFYs pgauth_revocations with the cache keys (first 8 bytes of access_token_hash, hex) of the access tokens an UPDATE made stale, at most 100 a message, or {"flush" : true} on TRUNCATE. Keys only: no user, session or reason. Its DELETE branch has fired for nothing since 0018: a DELETE is tg_sessions__notify_deleted''s, row by row.';
+  'Trigger of sessions (UPDATE, TRUNCATE): NOTIFYs pgauth_revocations with the cache keys (first 8 bytes of access_token_hash, hex) of the access tokens an UPDATE made stale, at most 100 a message, or {"flush" : true} on TRUNCATE. Keys only: no user, session or reason. A DELETE is tg_sessions__notify_deleted''s, row by row.';
 
 -- ---------------------------------------------------------------------------------------------
 -- Triggers on users: whoever changes a credential — a pgauth function or an operator's raw
