@@ -15,6 +15,7 @@ import {
   migrationStatus,
   pendingMigrations,
 } from '../packages/pgauth/src/migrate.ts';
+import { VERSION } from '../packages/pgauth/src/version.ts';
 import {
   createEmptyDatabase,
   openEmptyTestDatabase,
@@ -376,4 +377,35 @@ test('the functions are applied again when their files change, and never by an o
   const status = await migrationStatus(db, undefined, dir);
   assert.ok(status.some((s) => s.name === FUNCTIONS && s.changed));
   assert.deepEqual(await comment(), [{ c: 'edited' }], 'the functions were left as they were');
+});
+
+test('the same functions recorded by another version: an older one is brought to this version, a newer one kept; neither runs them again', async () => {
+  const db = await migratedDatabase();
+  const row = async () =>
+    (
+      await db.query<{ checksum: string }>(
+        'select checksum from pgauth.migrations where name = $1',
+        [FUNCTIONS],
+      )
+    ).rows[0]?.checksum ?? '';
+  const setRow = (checksum: string) =>
+    db.query('update pgauth.migrations set checksum = $1 where name = $2', [checksum, FUNCTIONS]);
+  const [version, hash] = (await row()).split(' ');
+  assert.equal(version, VERSION);
+  // A mark that running the functions files again would undo.
+  await db.exec(`comment on function pgauth.validate(text) is 'mark'`);
+
+  await setRow(`0.0.1 ${hash}`);
+  assert.deepEqual(await pendingMigrations(db), []);
+  assert.deepEqual(await migrate(db), []);
+  assert.equal(await row(), `${VERSION} ${hash}`, 'the row names this version now');
+
+  await setRow(`999.0.0 ${hash}`);
+  assert.deepEqual(await migrate(db), []);
+  assert.equal(await row(), `999.0.0 ${hash}`, 'a newer version keeps its row');
+
+  const comment = await db.query<{ c: string }>(
+    `select obj_description('pgauth.validate(text)'::regprocedure, 'pg_proc') as c`,
+  );
+  assert.deepEqual(comment.rows, [{ c: 'mark' }], 'the functions did not run again');
 });
