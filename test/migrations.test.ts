@@ -108,7 +108,8 @@ test('two concurrent migrators on one fresh database both succeed; each file is 
 });
 
 test('a migration changed after it was applied is refused with a MigrationError naming the file', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'pgauth-mig-'));
+  // A folder name that is no URL path as it stands (a space, `#`, `%41`): files are read by path.
+  const dir = await mkdtemp(join(tmpdir(), 'pgauth mig #%41-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   await cp(MIGRATIONS_DIR, dir, { recursive: true });
   const db = await migratedDatabase();

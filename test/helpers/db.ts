@@ -234,22 +234,26 @@ function pgliteEmptyTemplate(): Promise<string> {
   });
 }
 
+/** PGlite open on `dataDir`, a copy of the data folder `template`. */
+async function openCopy(
+  template: string,
+  dataDir: string,
+): Promise<{ pglite: PGlite; db: Database }> {
+  await cp(template, dataDir, { recursive: true });
+  const pglite = await createPglite({ dataDir });
+  return { pglite, db: fromPglite(pglite) };
+}
+
 /** An open PGlite database in a temporary copy of `template`, removed by close(). */
-async function openPgliteCopy(template: string): Promise<{ pglite: PGlite; db: Database }> {
+async function openPgliteCopy(template: string): Promise<Database> {
   const dir = await mkdtemp(join(tmpdir(), 'pgauth-pglite-'));
   try {
-    await cp(template, dir, { recursive: true });
-    const pglite = await createPglite({ dataDir: dir });
-    const db = fromPglite(pglite);
-    const close = db.close;
+    const { db } = await openCopy(template, dir);
     return {
-      pglite,
-      db: {
-        ...db,
-        async close() {
-          await close();
-          await rm(dir, { recursive: true, force: true });
-        },
+      ...db,
+      async close() {
+        await db.close();
+        await rm(dir, { recursive: true, force: true });
       },
     };
   } catch (err) {
@@ -263,13 +267,11 @@ async function openPgliteCopy(template: string): Promise<{ pglite: PGlite; db: D
  * test databases, open in this process.
  */
 export async function openPgliteFolder(dataDir: string): Promise<{ pglite: PGlite; db: Database }> {
-  await cp(await pgliteTemplate(), dataDir, { recursive: true });
-  const pglite = await createPglite({ dataDir });
-  return { pglite, db: fromPglite(pglite) };
+  return openCopy(await pgliteTemplate(), dataDir);
 }
 
 async function openPgliteTest(): Promise<TestDatabase> {
-  const { db } = await openPgliteCopy(await pgliteTemplate());
+  const db = await openPgliteCopy(await pgliteTemplate());
   return {
     db,
     engine: 'pglite',
@@ -285,7 +287,7 @@ async function openPgliteTest(): Promise<TestDatabase> {
  * its close() removes it.
  */
 export async function openEmptyTestDatabase(): Promise<Database> {
-  if (!onPostgres) return (await openPgliteCopy(await pgliteEmptyTemplate())).db;
+  if (!onPostgres) return openPgliteCopy(await pgliteEmptyTemplate());
   const empty = await createEmptyDatabase('pgauth_empty');
   const db = openPostgres({ connectionString: empty.url, max: 2 });
   return {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Database, Queryable } from '@pgauth/client/internal';
 import { VERSION } from './version.ts';
@@ -46,11 +47,10 @@ export class MigrationError extends Error {
 async function readSqlFiles(
   dir: string,
 ): Promise<{ name: string; sql: string; checksum: string }[]> {
-  const base = new URL(`file://${dir.endsWith('/') ? dir : `${dir}/`}`);
-  const names = (await readdir(base)).filter((n) => n.endsWith('.sql')).sort();
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.sql')).sort();
   return Promise.all(
     names.map(async (name) => {
-      const sql = await readFile(new URL(name, base), 'utf8');
+      const sql = await readFile(join(dir, name), 'utf8');
       return { name, sql, checksum: createHash('sha256').update(sql).digest('hex') };
     }),
   );
