@@ -14,6 +14,8 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Reads /proc/<pid>/stat: ctime is the user + system CPU time of all its threads (ms). */
 type Usage = { ctime: number; memory: number };
 const pidusage = createRequire(import.meta.url)('pidusage') as (pid: number) => Promise<Usage>;
+/** The CPU time and resident set of process `pid` now. */
+export const usage = (pid: number) => pidusage(pid);
 
 /** A server process: `command` is how the result files show what started it, `name` the process
  * in the table of resource use, `prefix` that of its settings (`<prefix>P50Ms`, …). */
