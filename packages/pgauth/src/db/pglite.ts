@@ -61,8 +61,8 @@ const START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=32MB']
 /**
  * PostgreSQL's WASM stays compiled by V8's baseline compiler (Liftoff). By default V8 compiles the
  * functions it finds hot again with its optimising compiler, on background threads, and keeps both
- * codes. Measured here: `pgauth serve` on the embedded engine holds 270–280 MiB instead of
- * 320–355 after a validation load, at the same request rate, listens 1.8–2.2 s after it starts on
+ * codes. Measured here: `pgauth serve` on the embedded engine holds 260–285 MiB instead of
+ * 320–370 after a validation load, at the same request rate, listens 1.8–2.2 s after it starts on
  * a new folder instead of 2.1–2.9, and spends less CPU on the start and a warm-up load (6.3 s
  * instead of 6.8–7.2); bcrypt at cost 10 takes about 70 ms either way. What it costs:
  * the long DDL of a full migration, about 0.9 → 1.3 s, once. The flags are the process's: any
