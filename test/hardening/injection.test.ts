@@ -863,7 +863,7 @@ test('after each single migration and after the functions, PUBLIC can execute no
     const fns = await db.query<{ n: number }>(
       `select count(*)::int as n from pg_proc where pronamespace = 'pgauth'::regnamespace`,
     );
-    assert.ok((fns.rows[0]?.n ?? 0) > 30, 'the migrations created the functions');
+    assert.ok((fns.rows[0]?.n ?? 0) > 30, 'migrate applied the files of sql/functions');
   } finally {
     await db?.close();
     await rm(dir, { recursive: true, force: true });
