@@ -3,7 +3,11 @@ import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { startWireServer, type WireServer } from '../../packages/pgauth/src/db/wire-server.ts';
+import {
+  startWireServer,
+  type WireServer,
+  wireMessage,
+} from '../../packages/pgauth/src/db/wire-server.ts';
 import { onPostgres } from '../helpers/db.ts';
 
 // The embedded engine's wire-protocol endpoint (what `pgauth serve` without --database-url gives
@@ -184,17 +188,9 @@ async function rawConnection(): Promise<{
   };
 }
 
-function message(type: string, body: Buffer): Buffer {
-  const out = Buffer.alloc(5 + body.length);
-  out.write(type, 0, 'latin1');
-  out.writeInt32BE(4 + body.length, 1);
-  body.copy(out, 5);
-  return out;
-}
-
-const parse = (sql: string) => message('P', Buffer.from(`\0${sql}\0\0\0`, 'latin1'));
-const bind = () => message('B', Buffer.from('\0\0\0\0\0\0\0\0', 'latin1'));
-const execute = () => message('E', Buffer.from('\0\0\0\0\0', 'latin1'));
+const parse = (sql: string) => wireMessage('P', Buffer.from(`\0${sql}\0\0\0`, 'latin1'));
+const bind = () => wireMessage('B', Buffer.from('\0\0\0\0\0\0\0\0', 'latin1'));
+const execute = () => wireMessage('E', Buffer.from('\0\0\0\0\0', 'latin1'));
 
 test('a connection that dies in the middle of a failed batch leaves the backend usable', {
   skip,

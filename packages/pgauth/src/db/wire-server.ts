@@ -39,8 +39,11 @@ const READY_FOR_QUERY = 0x5a; // 'Z'
 const STATUS_IDLE = 0x49; // 'I'
 const TERMINATE = 0x58; // 'X'
 
-/** A frontend message: type byte, then its length (which counts itself), then the body. */
-function frontendMessage(type: string, body: Buffer): Uint8Array {
+/**
+ * A message of the wire protocol, either way: type byte, then its length (which counts itself),
+ * then the body.
+ */
+export function wireMessage(type: string, body: Buffer): Buffer {
   const out = Buffer.alloc(5 + body.length);
   out.write(type, 0, 'latin1');
   out.writeInt32BE(4 + body.length, 1);
@@ -48,8 +51,8 @@ function frontendMessage(type: string, body: Buffer): Uint8Array {
   return out;
 }
 
-const SYNC = frontendMessage('S', Buffer.alloc(0));
-const ROLLBACK = frontendMessage('Q', Buffer.from('rollback\0', 'latin1'));
+const SYNC = wireMessage('S', Buffer.alloc(0));
+const ROLLBACK = wireMessage('Q', Buffer.from('rollback\0', 'latin1'));
 
 /** A FATAL ErrorResponse, sent before the endpoint closes a connection. */
 function fatal(code: string, message: string): Buffer {
@@ -61,7 +64,7 @@ function fatal(code: string, message: string): Buffer {
     field('M', message),
     Buffer.from([0]),
   ]);
-  return Buffer.from(frontendMessage('E', body));
+  return wireMessage('E', body);
 }
 
 /**

@@ -9,10 +9,19 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Bindings, ChildLoggerOptions } from 'pino';
 
-type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+type Level = (typeof LEVELS)[number];
 type Parent = FastifyBaseLogger & { isLevelEnabled?(level: string): boolean };
 
+type LogMethod = (...args: unknown[]) => void;
+
 class RequestLogger {
+  declare readonly fatal: LogMethod;
+  declare readonly error: LogMethod;
+  declare readonly warn: LogMethod;
+  declare readonly info: LogMethod;
+  declare readonly debug: LogMethod;
+  declare readonly trace: LogMethod;
   private made: FastifyBaseLogger | undefined;
   constructor(
     private readonly parent: Parent,
@@ -25,7 +34,7 @@ class RequestLogger {
     return this.made;
   }
 
-  private line(level: Level, args: unknown[]): void {
+  line(level: Level, args: unknown[]): void {
     if (this.made === undefined && this.parent.isLevelEnabled?.(level) === false) return;
     (this.real[level] as (...a: unknown[]) => void)(...args);
   }
@@ -40,28 +49,19 @@ class RequestLogger {
     const real = this.made ?? this.parent;
     return (real as Parent).isLevelEnabled?.(level) ?? true;
   }
-  fatal(...args: unknown[]): void {
-    this.line('fatal', args);
-  }
-  error(...args: unknown[]): void {
-    this.line('error', args);
-  }
-  warn(...args: unknown[]): void {
-    this.line('warn', args);
-  }
-  info(...args: unknown[]): void {
-    this.line('info', args);
-  }
-  debug(...args: unknown[]): void {
-    this.line('debug', args);
-  }
-  trace(...args: unknown[]): void {
-    this.line('trace', args);
-  }
   silent(): void {}
   child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
     return this.real.child(bindings, options);
   }
+}
+
+// The methods of the levels, on the prototype: each writes its line through line().
+for (const level of LEVELS) {
+  Object.defineProperty(RequestLogger.prototype, level, {
+    value(this: RequestLogger, ...args: unknown[]) {
+      this.line(level, args);
+    },
+  });
 }
 
 /** Fastify's childLoggerFactory: a RequestLogger, or pino's child at once when the route sets

@@ -29,6 +29,18 @@ export function errors(...statuses: number[]): Record<number, typeof ref> {
 
 export const bearer = [{ bearer: [] }];
 
+/**
+ * A page of a list: the rows under `key`, and `next`, the cursor of the page after (null on the
+ * last page); `next` is always there unless `nextOptional` (a list that also pages by offset).
+ */
+export function page(key: string, items: object, nextOptional = false): Record<string, unknown> {
+  return {
+    type: 'object',
+    properties: { [key]: { type: 'array', items }, next: { type: ['string', 'null'] } },
+    required: nextOptional ? [key] : [key, 'next'],
+  };
+}
+
 export const tokenPair = {
   type: 'object',
   properties: {

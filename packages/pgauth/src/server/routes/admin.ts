@@ -15,6 +15,7 @@ import {
   dateTime,
   errors,
   noContent,
+  page,
   session,
   settings,
   text,
@@ -76,14 +77,7 @@ export function adminRoutes(gw: Gateway): FastifyPluginAsync {
             },
           },
           response: {
-            200: {
-              type: 'object',
-              properties: {
-                users: { type: 'array', items: user },
-                next: { type: ['string', 'null'] },
-              },
-              required: ['users'],
-            },
+            200: page('users', user, true),
             ...adminErrors,
           },
         },
@@ -298,14 +292,7 @@ export function adminRoutes(gw: Gateway): FastifyPluginAsync {
             },
           },
           response: {
-            200: {
-              type: 'object',
-              properties: {
-                events: { type: 'array', items: auditEvent },
-                next: { type: ['string', 'null'] },
-              },
-              required: ['events', 'next'],
-            },
+            200: page('events', auditEvent),
             ...adminErrors,
           },
         },

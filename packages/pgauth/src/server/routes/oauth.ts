@@ -18,43 +18,52 @@ const tokenForm = {
   required: ['token'],
 } as const;
 
-export function oauthRoutes(app: FastifyInstance, gw: Gateway): void {
-  app.post<{ Body: { token: string; token_type_hint?: string } }>(
-    '/oauth2/introspect',
-    {
-      config: { formBody: true },
-      schema: {
-        tags: ['oauth2'],
-        summary: 'RFC 7662 token introspection (pgauth.validate); caller needs role introspect',
-        security: bearer,
-        consumes: ['application/x-www-form-urlencoded', 'application/json'],
-        body: tokenForm,
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              active: { type: 'boolean' },
-              sub: { type: 'string' },
-              username: { type: 'string' },
-              client_id: { type: 'string' },
-              subject_type: { type: 'string', enum: ['user', 'service_account'] },
-              sid: { type: 'string' },
-              roles: { type: 'array', items: { type: 'string' } },
-              scope: { type: 'string' },
-              token_type: { type: 'string' },
-              exp: { type: 'integer' },
-              aal: {
-                type: 'integer',
-                enum: [1, 2],
-                description: 'assurance level of the login: 2 with a second factor',
-              },
-            },
-            required: ['active'],
-          },
-          ...errors(400, 401, 403, 413, 415, 503),
-        },
-      },
+type TokenForm = { Body: { token: string; token_type_hint?: string } };
+
+/** A route's options for a token posted as a form (or JSON), tagged oauth2. */
+function tokenFormRoute(schema: Record<string, unknown>) {
+  return {
+    config: { formBody: true },
+    schema: {
+      tags: ['oauth2'],
+      consumes: ['application/x-www-form-urlencoded', 'application/json'],
+      body: tokenForm,
+      ...schema,
     },
+  };
+}
+
+export function oauthRoutes(app: FastifyInstance, gw: Gateway): void {
+  app.post<TokenForm>(
+    '/oauth2/introspect',
+    tokenFormRoute({
+      summary: 'RFC 7662 token introspection (pgauth.validate); caller needs role introspect',
+      security: bearer,
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            active: { type: 'boolean' },
+            sub: { type: 'string' },
+            username: { type: 'string' },
+            client_id: { type: 'string' },
+            subject_type: { type: 'string', enum: ['user', 'service_account'] },
+            sid: { type: 'string' },
+            roles: { type: 'array', items: { type: 'string' } },
+            scope: { type: 'string' },
+            token_type: { type: 'string' },
+            exp: { type: 'integer' },
+            aal: {
+              type: 'integer',
+              enum: [1, 2],
+              description: 'assurance level of the login: 2 with a second factor',
+            },
+          },
+          required: ['active'],
+        },
+        ...errors(400, 401, 403, 413, 415, 503),
+      },
+    }),
     async (request, reply) => {
       await gw.authorize(request, 'introspect');
       reply.header('cache-control', 'no-store');
@@ -77,23 +86,17 @@ export function oauthRoutes(app: FastifyInstance, gw: Gateway): void {
     },
   );
 
-  app.post<{ Body: { token: string; token_type_hint?: string } }>(
+  app.post<TokenForm>(
     '/oauth2/revoke',
-    {
-      config: { formBody: true },
-      schema: {
-        tags: ['oauth2'],
-        summary: 'RFC 7009 token revocation (pgauth.revoke_token): access or refresh token',
-        description:
-          'Revokes the whole session of the token. 200 for unknown tokens too; the hint is ignored (both kinds are searched).',
-        consumes: ['application/x-www-form-urlencoded', 'application/json'],
-        body: tokenForm,
-        response: {
-          200: { type: 'object', properties: {}, additionalProperties: false },
-          ...errors(400, 413, 415, 503),
-        },
+    tokenFormRoute({
+      summary: 'RFC 7009 token revocation (pgauth.revoke_token): access or refresh token',
+      description:
+        'Revokes the whole session of the token. 200 for unknown tokens too; the hint is ignored (both kinds are searched).',
+      response: {
+        200: { type: 'object', properties: {}, additionalProperties: false },
+        ...errors(400, 413, 415, 503),
       },
-    },
+    }),
     async (request, reply) => {
       const token = request.body.token;
       if (token.length <= MAX_TOKEN_LENGTH) {
