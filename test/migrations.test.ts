@@ -162,6 +162,17 @@ async function earlierMigrations(upTo: string): Promise<string> {
 }
 
 /**
+ * A fresh database migrated by the earlier migration files up to `upTo` (NNNN_…), without the
+ * functions, and the folder of those files.
+ */
+async function migratedUpTo(upTo: string): Promise<{ db: Database; old: string }> {
+  const db = await freshDatabase();
+  const old = await earlierMigrations(upTo);
+  assert.equal((await migrate(db, old, null)).length, Number(upTo.slice(0, 4)), upTo);
+  return { db, old };
+}
+
+/**
  * Schema pgauth as the catalogs show it: its owner and privileges, pgauth_owner's default
  * privileges, every function's definition, owner, privileges and comment, every relation (owner,
  * privileges, comment), column (type, default, not null, comment), constraint, index and trigger,
@@ -233,9 +244,7 @@ const AFTER = '0018_after_0.2.0.sql';
 test('a database migrated by 0.2.0 (0001–0010) upgrades to what a fresh one gets, in one step, its users and sessions kept', {
   timeout: 120_000,
 }, async () => {
-  const db = await freshDatabase();
-  const old = await earlierMigrations('0010_revocation_notices.sql');
-  assert.equal((await migrate(db, old, null)).length, 10);
+  const { db, old } = await migratedUpTo('0010_revocation_notices.sql');
   const before = await db.query<{ name: string; applied_at: Date }>(
     'select name, applied_at from pgauth.migrations order by name',
   );
@@ -304,18 +313,14 @@ test('a database migrated by 0.2.0 (0001–0010) upgrades to what a fresh one ge
 test('a database that had all 18 earlier migrations gets only the functions again', {
   timeout: 120_000,
 }, async () => {
-  const db = await freshDatabase();
-  const old = await earlierMigrations('0018_purge_without_transition_tables.sql');
-  assert.equal((await migrate(db, old, null)).length, 18);
+  const { db } = await migratedUpTo('0018_purge_without_transition_tables.sql');
   assert.deepEqual(await migrate(db), [FUNCTIONS]);
   assert.deepEqual(await fingerprint(db), await freshFingerprint());
   assert.deepEqual(await migrate(db), []);
 });
 
 test('a database between two releases (some of the replaced migrations) is refused, untouched', async () => {
-  const db = await freshDatabase();
-  const old = await earlierMigrations('0014_console.sql');
-  assert.equal((await migrate(db, old, null)).length, 14);
+  const { db } = await migratedUpTo('0014_console.sql');
   await assert.rejects(migrate(db), (err: Error) => {
     assert.ok(err instanceof MigrationError);
     assert.match(

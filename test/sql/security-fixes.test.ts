@@ -470,8 +470,15 @@ function registerAs(username: string, password: string) {
   return t.db.query('select pgauth.register($1, $2)', [username, password]);
 }
 
+/** Registers each password under a username of its own (`<prefix>_<i>`): each is refused WEAKP. */
+async function refusedAsCommon(prefix: string, passwords: readonly string[]): Promise<void> {
+  for (const [i, pw] of passwords.entries()) {
+    await rejects(registerAs(`${prefix}_${i}`, pw), 'WEAKP', 'password_common');
+  }
+}
+
 test('password1234 fails with WEAKP password_common, as does any common password with digits, symbols or spaces around it', async () => {
-  for (const [i, pw] of [
+  await refusedAsCommon('sf_common', [
     'password1234',
     'Password1234!',
     '!!dragon2024!!',
@@ -479,9 +486,7 @@ test('password1234 fails with WEAKP password_common, as does any common password
     'iloveyou 2024',
     '2024monkey!!!',
     '123456789012',
-  ].entries()) {
-    await rejects(registerAs(`sf_common_${i}`, pw), 'WEAKP', 'password_common');
-  }
+  ]);
   const id = await register('sf_common_change');
   // The same check behind the change of a password and behind an administrator's reset.
   for (const [sql, params] of [
@@ -493,16 +498,14 @@ test('password1234 fails with WEAKP password_common, as does any common password
 });
 
 test('a simple repetition fails with WEAKP password_common: of a unit shorter than the minimum length, or of a refused one', async () => {
-  for (const [i, pw] of [
+  await refusedAsCommon('sf_repeat', [
     'abcabcabcabc',
     'aaaaaaaaaaaa',
     '😀'.repeat(12),
     'passwordpassword',
     'Password1234password1234',
     'x7#kQ2x7#kQ2x7#kQ2',
-  ].entries()) {
-    await rejects(registerAs(`sf_repeat_${i}`, pw), 'WEAKP', 'password_common');
-  }
+  ]);
   // A unit long enough and not common: as strong as the unit, accepted.
   await registerAs('sf_repeat_ok', 'plum tree at dusk plum tree at dusk');
 });
@@ -518,9 +521,7 @@ test('every entry of the common-password dictionary of @zxcvbn-ts/language-commo
   );
   assert.equal(r.rows[0]?.n, words.length);
   const long = words.filter((w) => w.length >= 12).slice(0, 20);
-  for (const [i, pw] of long.entries()) {
-    await rejects(registerAs(`sf_long_${i}`, pw), 'WEAKP', 'password_common');
-  }
+  await refusedAsCommon('sf_long', long);
 });
 
 test('passphrases, random strings and common words inside other letters are accepted', async () => {
