@@ -3,7 +3,17 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { AuditRow } from '../../../src/rows.ts';
 import { api } from '../api.ts';
-import { messageOf, Status, Table, type User, usePageTitle, utc, when } from './common.tsx';
+import {
+  Field,
+  messageOf,
+  Status,
+  Table,
+  type User,
+  useForm,
+  usePageTitle,
+  utc,
+  when,
+} from './common.tsx';
 import { Pager, useKeysetPages } from './paging.tsx';
 
 const PAGE = 50;
@@ -30,12 +40,7 @@ const EVENTS = [
 
 type AuditEvent = AuditRow & { id: number };
 
-interface Filters {
-  event: string;
-  username: string;
-  since: string;
-  until: string;
-}
+type Filters = { event: string; username: string; since: string; until: string };
 
 async function query(filters: Filters, after: string): Promise<URLSearchParams> {
   const params = new URLSearchParams({ limit: String(PAGE) });
@@ -62,7 +67,7 @@ async function query(filters: Filters, after: string): Promise<URLSearchParams> 
 export function Audit() {
   usePageTitle('Audit log');
   const empty: Filters = { event: '', username: '', since: '', until: '' };
-  const [draft, setDraft] = useState<Filters>(empty);
+  const { form: draft, field } = useForm(empty, 'audit');
   const [filters, setFilters] = useState<Filters>(empty);
   const pages = useKeysetPages();
   const [events, setEvents] = useState<AuditEvent[]>([]);
@@ -97,9 +102,6 @@ export function Audit() {
     };
   }, [filters, pages.cursor]);
 
-  const set = (name: keyof Filters) => (e: Event) =>
-    setDraft({ ...draft, [name]: (e.currentTarget as HTMLInputElement).value });
-
   return (
     <>
       <h1>Audit log</h1>
@@ -112,7 +114,7 @@ export function Audit() {
         }}
       >
         <label for="audit-event">Event</label>
-        <select id="audit-event" value={draft.event} onChange={set('event')}>
+        <select {...field('event')}>
           <option value="">any</option>
           {EVENTS.map((e) => (
             <option key={e} value={e}>
@@ -120,12 +122,9 @@ export function Audit() {
             </option>
           ))}
         </select>
-        <label for="audit-user">Username</label>
-        <input id="audit-user" value={draft.username} onInput={set('username')} />
-        <label for="audit-since">From (UTC)</label>
-        <input id="audit-since" type="datetime-local" value={draft.since} onInput={set('since')} />
-        <label for="audit-until">To (UTC)</label>
-        <input id="audit-until" type="datetime-local" value={draft.until} onInput={set('until')} />
+        <Field label="Username" {...field('username')} />
+        <Field label="From (UTC)" {...field('since')} type="datetime-local" />
+        <Field label="To (UTC)" {...field('until')} type="datetime-local" />
         <button type="submit">Apply filters</button>
       </form>
       <Status {...status} />

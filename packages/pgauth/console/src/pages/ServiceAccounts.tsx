@@ -10,6 +10,7 @@ import { api } from '../api.ts';
 import {
   Confirmed,
   commaList,
+  Field,
   messageOf,
   Status,
   Table,
@@ -92,8 +93,7 @@ export function ServiceAccounts() {
           <p id="sa-name-hint" class="hint">
             Lower-case letters, digits, _ . and -, starting with a letter.
           </p>
-          <label for="sa-roles">Roles (comma-separated)</label>
-          <input {...field('roles')} autocomplete="off" />
+          <Field label="Roles (comma-separated)" {...field('roles')} autocomplete="off" />
           <button type="submit">Create service account</button>
         </form>
         <Status {...created} />
@@ -226,10 +226,8 @@ export function ServiceAccountDetail(props: { name: string }) {
         )}
         {account && !account.disabled_at && (
           <form class="grid" onSubmit={createKey}>
-            <label for="key-name">Key name</label>
-            <input {...field('name')} required maxLength={64} autocomplete="off" />
-            <label for="key-expires">Expires (UTC, optional)</label>
-            <input {...field('expires')} type="datetime-local" />
+            <Field label="Key name" {...field('name')} required maxLength={64} autocomplete="off" />
+            <Field label="Expires (UTC, optional)" {...field('expires')} type="datetime-local" />
             <button type="submit">Create API key</button>
           </form>
         )}

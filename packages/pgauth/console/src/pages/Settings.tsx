@@ -3,14 +3,13 @@
  * browser says which is wrong before anything is sent), and again by the gateway and the
  * database, whose message is shown when it refuses.
  */
-import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.ts';
-import { messageOf, Status, usePageTitle } from './common.tsx';
+import { Field, messageOf, Status, usePageTitle } from './common.tsx';
 
 type SettingsRow = Record<string, number | boolean | string>;
 
-interface Field {
+interface NumberSetting {
   name: string;
   label: string;
   min: number;
@@ -21,7 +20,7 @@ interface Field {
 const INT4_MAX = 2_147_483_647;
 
 /** The number settings: name, label, and the range the database keeps each in. */
-const FIELDS: Field[] = (
+const FIELDS: NumberSetting[] = (
   [
     ['password_min_length', 'Minimum password length', 8, 1024],
     ['bcrypt_cost', 'bcrypt cost', 4, 16],
@@ -125,23 +124,22 @@ export function Settings() {
       {saved && (
         <form class="grid settings" onSubmit={submit} noValidate>
           {FIELDS.map((f) => (
-            <Fragment key={f.name}>
-              <label for={f.name}>{f.label}</label>
-              <input
-                id={f.name}
-                type="number"
-                inputMode="numeric"
-                min={f.min}
-                max={f.max}
-                step={1}
-                required
-                value={values[f.name] ?? ''}
-                onInput={(e) => setValues({ ...values, [f.name]: e.currentTarget.value })}
-              />
-            </Fragment>
+            <Field
+              key={f.name}
+              label={f.label}
+              id={f.name}
+              type="number"
+              inputMode="numeric"
+              min={f.min}
+              max={f.max}
+              step={1}
+              required
+              value={values[f.name] ?? ''}
+              onInput={(e) => setValues({ ...values, [f.name]: e.currentTarget.value })}
+            />
           ))}
-          <label for="totp_issuer">Authenticator app label</label>
-          <input
+          <Field
+            label="Authenticator app label"
             id="totp_issuer"
             type="text"
             maxLength={64}
@@ -159,15 +157,14 @@ export function Settings() {
             <option value="jwt">jwt</option>
           </select>
           {SWITCHES.map((w) => (
-            <Fragment key={w.name}>
-              <label for={w.name}>{w.label}</label>
-              <input
-                id={w.name}
-                type="checkbox"
-                checked={switches[w.name] === true}
-                onChange={(e) => setSwitches({ ...switches, [w.name]: e.currentTarget.checked })}
-              />
-            </Fragment>
+            <Field
+              key={w.name}
+              label={w.label}
+              id={w.name}
+              type="checkbox"
+              checked={switches[w.name] === true}
+              onChange={(e) => setSwitches({ ...switches, [w.name]: e.currentTarget.checked })}
+            />
           ))}
           <button type="submit">Save settings</button>
         </form>

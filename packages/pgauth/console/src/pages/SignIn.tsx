@@ -4,10 +4,10 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { finishSignIn, isApiError, type Me, type MfaChallenge, signIn } from '../api.ts';
+import { Field, useForm } from './common.tsx';
 
 export function SignIn(props: { notice: string; onSignedIn: (me: Me) => void }) {
-  const [username, setUsername] = useState('');
-  const [password, setPassword] = useState('');
+  const { form, field, set } = useForm({ username: '', password: '' });
   const [challenge, setChallenge] = useState<MfaChallenge | null>(null);
   const [code, setCode] = useState('');
   const [useRecovery, setUseRecovery] = useState(false);
@@ -24,7 +24,7 @@ export function SignIn(props: { notice: string; onSignedIn: (me: Me) => void }) 
     setError('');
     try {
       const answer = await step();
-      setPassword('');
+      set('password', '');
       if ('mfa_required' in answer) {
         setChallenge(answer);
         return;
@@ -40,7 +40,7 @@ export function SignIn(props: { notice: string; onSignedIn: (me: Me) => void }) 
   };
   const submit = (event: Event) => {
     event.preventDefault();
-    void attempt(() => signIn(username, password));
+    void attempt(() => signIn(form.username, form.password));
   };
   const submitCode = (event: Event) => {
     event.preventDefault();
@@ -108,24 +108,13 @@ export function SignIn(props: { notice: string; onSignedIn: (me: Me) => void }) 
         </form>
       ) : (
         <form onSubmit={submit} aria-describedby={error ? 'signin-error' : undefined}>
-          <label for="username">Username</label>
-          <input
-            id="username"
-            name="username"
-            autocomplete="username"
-            required
-            value={username}
-            onInput={(e) => setUsername(e.currentTarget.value)}
-          />
-          <label for="password">Password</label>
-          <input
-            id="password"
-            name="password"
+          <Field label="Username" {...field('username')} autocomplete="username" required />
+          <Field
+            label="Password"
+            {...field('password')}
             type="password"
             autocomplete="current-password"
             required
-            value={password}
-            onInput={(e) => setPassword(e.currentTarget.value)}
           />
           {errorText}
           <button type="submit" disabled={busy}>

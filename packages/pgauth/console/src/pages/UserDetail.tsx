@@ -9,6 +9,7 @@ import type { SessionRow } from '../../../src/rows.ts';
 import { api, watchRevocations } from '../api.ts';
 import {
   Confirmed,
+  Field,
   isLocked,
   messageOf,
   Status,
@@ -160,8 +161,12 @@ export function UserDetail(props: { id: string }) {
             });
           }}
         >
-          <label for="grant-role">Role to grant</label>
-          <input id="grant-role" value={role} onInput={(e) => setRole(e.currentTarget.value)} />
+          <Field
+            label="Role to grant"
+            id="grant-role"
+            value={role}
+            onInput={(e) => setRole(e.currentTarget.value)}
+          />
           <button type="submit">Grant role</button>
         </form>
       </section>

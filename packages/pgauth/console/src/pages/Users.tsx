@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.ts';
 import {
   commaList,
+  Field,
   isLocked,
   messageOf,
   Status,
@@ -59,8 +60,8 @@ export function Users() {
     <>
       <h1>Users</h1>
       <form class="inline" onSubmit={search}>
-        <label for="user-search">Search users</label>
-        <input
+        <Field
+          label="Search users"
           id="user-search"
           type="search"
           placeholder="start of a username, or of an email"
@@ -118,14 +119,16 @@ function CreateUser(props: { onCreated: () => void }) {
     <section aria-labelledby="create-user">
       <h2 id="create-user">Create a user</h2>
       <form class="grid" onSubmit={submit}>
-        <label for="new-username">New username</label>
-        <input {...field('username')} required autocomplete="off" />
-        <label for="new-email">Email (optional)</label>
-        <input {...field('email')} type="email" autocomplete="off" />
-        <label for="new-password">Initial password</label>
-        <input {...field('password')} type="password" required autocomplete="new-password" />
-        <label for="new-roles">Roles (comma-separated)</label>
-        <input {...field('roles')} autocomplete="off" />
+        <Field label="New username" {...field('username')} required autocomplete="off" />
+        <Field label="Email (optional)" {...field('email')} type="email" autocomplete="off" />
+        <Field
+          label="Initial password"
+          {...field('password')}
+          type="password"
+          required
+          autocomplete="new-password"
+        />
+        <Field label="Roles (comma-separated)" {...field('roles')} autocomplete="off" />
         <button type="submit">Create user</button>
       </form>
       <Status {...status} />

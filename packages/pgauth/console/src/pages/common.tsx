@@ -1,5 +1,5 @@
 /** Small pieces the pages share. */
-import type { ComponentChildren } from 'preact';
+import type { ComponentChildren, InputHTMLAttributes } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { UserRow } from '../../../src/rows.ts';
 import { isApiError } from '../api.ts';
@@ -79,18 +79,34 @@ export function useActions() {
 }
 
 /**
- * The text fields of a form: their values, and `field(name)`, the props that bind an input to one
- * (its id is `<prefix>-<name>`, for the label's `for`).
+ * The text fields of a form: their values, `field(name)`, the props that bind an input to one
+ * (its id is `<prefix>-<name>`, or `<name>` without a prefix, for the label's `for`), and
+ * `set(name, value)`.
  */
-export function useForm<F extends Record<string, string>>(initial: F, prefix: string) {
+export function useForm<F extends Record<string, string>>(initial: F, prefix?: string) {
   const [form, setForm] = useState(initial);
+  const set = (name: keyof F & string, value: string) =>
+    setForm((now) => ({ ...now, [name]: value }));
   const field = (name: keyof F & string) => ({
-    id: `${prefix}-${name}`,
+    id: prefix ? `${prefix}-${name}` : name,
+    name,
     value: form[name],
-    onInput: (e: Event) =>
-      setForm({ ...form, [name]: (e.currentTarget as HTMLInputElement).value }),
+    onInput: (e: Event) => set(name, (e.currentTarget as HTMLInputElement).value),
   });
-  return { form, field, reset: () => setForm(initial) };
+  return { form, field, set, reset: () => setForm(initial) };
+}
+
+/** An input and its label: the id the label's `for` names is written once, here. */
+export function Field({
+  label,
+  ...input
+}: { label: ComponentChildren; id: string } & InputHTMLAttributes<HTMLInputElement>) {
+  return (
+    <>
+      <label for={input.id}>{label}</label>
+      <input {...input} />
+    </>
+  );
 }
 
 /** A data table: a caption for screen readers, one row of column headers, then the rows. */
