@@ -4,7 +4,8 @@ import { useEffect, useState } from 'preact/hooks';
 import type { LoginMinute } from '../../../src/rows.ts';
 import { api } from '../api.ts';
 import { LineChart, type Series } from '../Chart.tsx';
-import { messageOf, Status, usePageTitle } from './common.tsx';
+import { messageOf, usePageTitle } from './common.tsx';
+import { Status } from './components.tsx';
 
 const MINUTES = 24 * 60;
 

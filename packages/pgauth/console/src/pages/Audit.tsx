@@ -3,17 +3,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { AuditRow } from '../../../src/rows.ts';
 import { api } from '../api.ts';
-import {
-  Field,
-  messageOf,
-  Status,
-  Table,
-  type User,
-  useForm,
-  usePageTitle,
-  utc,
-  when,
-} from './common.tsx';
+import { messageOf, type User, useForm, usePageTitle, utc, when } from './common.tsx';
+import { Field, Status, Table } from './components.tsx';
 import { Pager, useKeysetPages } from './paging.tsx';
 
 const PAGE = 50;

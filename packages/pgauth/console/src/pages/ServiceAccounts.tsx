@@ -7,19 +7,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { ApiKeyRow, ServiceAccountRow } from '../../../src/rows.ts';
 import { api } from '../api.ts';
-import {
-  Confirmed,
-  commaList,
-  Field,
-  messageOf,
-  Status,
-  Table,
-  useActions,
-  useForm,
-  usePageTitle,
-  utc,
-  when,
-} from './common.tsx';
+import { commaList, messageOf, useActions, useForm, usePageTitle, utc, when } from './common.tsx';
+import { Confirmed, Field, Status, Table } from './components.tsx';
 
 type ServiceAccount = ServiceAccountRow;
 type ApiKey = ApiKeyRow;

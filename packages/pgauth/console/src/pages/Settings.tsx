@@ -5,7 +5,8 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.ts';
-import { Field, messageOf, Status, usePageTitle } from './common.tsx';
+import { messageOf, usePageTitle } from './common.tsx';
+import { Field, Status } from './components.tsx';
 
 type SettingsRow = Record<string, number | boolean | string>;
 

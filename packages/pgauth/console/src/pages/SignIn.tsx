@@ -4,7 +4,8 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { finishSignIn, isApiError, type Me, type MfaChallenge, signIn } from '../api.ts';
-import { Field, useForm } from './common.tsx';
+import { useForm } from './common.tsx';
+import { Field } from './components.tsx';
 
 export function SignIn(props: { notice: string; onSignedIn: (me: Me) => void }) {
   const { form, field, set } = useForm({ username: '', password: '' });

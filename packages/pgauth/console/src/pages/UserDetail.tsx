@@ -7,18 +7,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { SessionRow } from '../../../src/rows.ts';
 import { api, watchRevocations } from '../api.ts';
-import {
-  Confirmed,
-  Field,
-  isLocked,
-  messageOf,
-  Status,
-  Table,
-  type User,
-  useActions,
-  usePageTitle,
-  when,
-} from './common.tsx';
+import { isLocked, messageOf, type User, useActions, usePageTitle, when } from './common.tsx';
+import { Confirmed, Field, Status, Table } from './components.tsx';
 
 export function UserDetail(props: { id: string }) {
   const [user, setUser] = useState<User | null>(null);

@@ -1,17 +1,8 @@
 /** Users: search by the start of a username or email, keyset pages, and a form to create one. */
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.ts';
-import {
-  commaList,
-  Field,
-  isLocked,
-  messageOf,
-  Status,
-  Table,
-  type User,
-  useForm,
-  usePageTitle,
-} from './common.tsx';
+import { commaList, isLocked, messageOf, type User, useForm, usePageTitle } from './common.tsx';
+import { Field, Status, Table } from './components.tsx';
 import { Pager, useKeysetPages } from './paging.tsx';
 
 const PAGE = 25;
