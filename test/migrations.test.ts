@@ -415,3 +415,130 @@ test('the same functions recorded by another version: an older one is brought to
   );
   assert.deepEqual(comment.rows, [{ c: 'mark' }], 'the functions did not run again');
 });
+
+/** A copy of `from` in a new temporary folder, removed after the file. */
+async function copyOf(from: string, prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  await cp(from, dir, { recursive: true });
+  return dir;
+}
+
+async function routineExists(db: Database, signature: string): Promise<boolean | undefined> {
+  const r = await db.query<{ ok: boolean }>('select to_regprocedure($1) is not null as ok', [
+    signature,
+  ]);
+  return r.rows[0]?.ok;
+}
+
+async function recordedRoutines(db: Database): Promise<string[]> {
+  const r = await db.query<{ s: string }>(
+    'select signature as s from pgauth.migrated_routines order by 1',
+  );
+  return r.rows.map((row) => row.s);
+}
+
+test('migrate drops a routine the function files no longer make, and the old signature of one whose arguments changed; routines they never made stay', async () => {
+  const db = await migratedDatabase();
+  const exists = (signature: string) => routineExists(db, signature);
+  const made = await recordedRoutines(db);
+  assert.ok(made.includes('pgauth.validate(text)'), 'the files made validate');
+  assert.ok(made.includes('pgauth.tg_users__revoke_sessions()'), 'and the trigger functions');
+  assert.ok(!made.includes('pgauth.clock()'), 'clock() is a migration’s');
+
+  // An operator's own function in the schema, and an overload of a name the files use.
+  await db.exec(`
+    create function pgauth.operator_own() returns integer language sql as 'select 1';
+    create function pgauth.validate(p text, p_strict boolean) returns integer
+      language sql as 'select 1'`);
+  // A last migration rewrites the catalog rows of clock() and of that overload (a grant does),
+  // in the transaction the files then run in; the files gain a function made in a subtransaction.
+  const migrations = await copyOf(MIGRATIONS_DIR, 'pgauth-mig-');
+  await writeFile(
+    join(migrations, '9999_grants.sql'),
+    `grant execute on function pgauth.clock() to pgauth_service;
+     grant execute on function pgauth.validate(text, boolean) to pgauth_service;`,
+  );
+  const functions = await copyOf(FUNCTIONS_DIR, 'pgauth-fns-');
+  const extra = join(functions, '9-extra.sql');
+  await writeFile(
+    extra,
+    `do $$
+     begin
+       execute $f$
+         create or replace function pgauth.zz_extra(p integer) returns integer
+           language sql as 'select p'
+       $f$;
+     exception when others then raise;
+     end
+     $$;`,
+  );
+  assert.deepEqual(await migrate(db, migrations, functions), ['9999_grants.sql', FUNCTIONS]);
+  const first = await recordedRoutines(db);
+  assert.ok(first.includes('pgauth.zz_extra(integer)'), 'made in a subtransaction: recorded');
+  assert.ok(!first.includes('pgauth.clock()'), 'what the migration wrote is not the files’');
+  assert.ok(!first.includes('pgauth.validate(text,boolean)'));
+
+  // Its arguments change: create or replace makes a second one; migrate drops the first.
+  await writeFile(
+    extra,
+    `create or replace function pgauth.zz_extra(p integer, q text) returns integer
+       language sql as 'select p';`,
+  );
+  assert.deepEqual(await migrate(db, migrations, functions), [FUNCTIONS]);
+  assert.equal(await exists('pgauth.zz_extra(integer)'), false, 'the old signature is gone');
+  assert.equal(await exists('pgauth.zz_extra(integer, text)'), true);
+
+  // Taken out of the files while a view still calls it: refused, whole, naming both.
+  await db.exec(`create view pgauth.zz_view as select pgauth.zz_extra(1, 'a') as v`);
+  await rm(extra);
+  await assert.rejects(migrate(db, migrations, functions), (err: Error) => {
+    assert.ok(err instanceof MigrationError);
+    assert.match(
+      err.message,
+      /^pgauth\.zz_extra\(integer,text\): no longer made by sql\/functions, but not dropped: .*pgauth\.zz_view.*; drop what depends on it in a migration$/,
+    );
+    return true;
+  });
+  assert.equal(await exists('pgauth.zz_extra(integer, text)'), true, 'nothing was dropped');
+  assert.ok((await recordedRoutines(db)).includes('pgauth.zz_extra(integer,text)'), 'nor recorded');
+
+  await db.exec('drop view pgauth.zz_view');
+  assert.deepEqual(await migrate(db, migrations, functions), [FUNCTIONS]);
+  assert.equal(await exists('pgauth.zz_extra(integer, text)'), false, 'taken out: dropped');
+  for (const kept of [
+    'pgauth.operator_own()',
+    'pgauth.validate(text, boolean)',
+    'pgauth.clock()',
+    'pgauth._hmac(bytea, bytea, text)',
+  ]) {
+    assert.equal(await exists(kept), true, `${kept} stays`);
+  }
+  assert.deepEqual(await recordedRoutines(db), made, 'the record is the files’ again');
+});
+
+test('a database without a record of the routines (migrated before 0.3.0) drops none the first time, then has the record', async () => {
+  const db = await migratedDatabase();
+  const functions = await copyOf(FUNCTIONS_DIR, 'pgauth-fns-');
+  const extra = join(functions, '9-extra.sql');
+  await writeFile(
+    extra,
+    `create function pgauth.zz_old() returns integer language sql as 'select 1';`,
+  );
+  assert.deepEqual(await migrate(db, undefined, functions), [FUNCTIONS]);
+  const made = await recordedRoutines(db);
+  assert.ok(made.includes('pgauth.zz_old()'));
+  await db.exec('drop table pgauth.migrated_routines');
+  await rm(extra);
+  assert.deepEqual(await migrate(db, undefined, functions), [FUNCTIONS]);
+  assert.equal(
+    await routineExists(db, 'pgauth.zz_old()'),
+    true,
+    'nothing recorded, nothing dropped',
+  );
+  assert.deepEqual(
+    await recordedRoutines(db),
+    made.filter((s) => s !== 'pgauth.zz_old()'),
+    'recorded now',
+  );
+});

@@ -192,15 +192,17 @@ const PGLITE_VERSION: string = JSON.parse(
 
 /**
  * A migrated PGlite data folder (bcrypt cost 4) under .test-cache/, made once for this PGlite
- * version and these migrations (names and checksums), then only copied: a test database opens a
- * copy of its own, which costs about a second less than loading a dump into memory. It is built
- * in a folder of this process's own and renamed into place, so that files starting at once never
- * see half of one.
+ * version, these migrations (names and checksums) and this migration runner, then only copied: a
+ * test database opens a copy of its own, which costs about a second less than loading a dump into
+ * memory. It is built in a folder of this process's own and renamed into place, so that files
+ * starting at once never see half of one.
  */
 async function pgliteTemplate(): Promise<string> {
   const checksums = [
     ...(await readMigrations()).map((m) => `${m.name}:${m.checksum}`),
     `functions:${(await readFunctions()).checksum}`,
+    // The runner's own tables and records are its code's.
+    readFileSync(new URL('../../packages/pgauth/src/migrate.ts', import.meta.url), 'utf8'),
   ].join('\n');
   const key = createHash('sha256').update(`${PGLITE_VERSION}\n${checksums}`).digest('hex');
   return cachedFolder(`pglite-${key.slice(0, 16)}`, (building) =>

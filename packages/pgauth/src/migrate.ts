@@ -89,6 +89,8 @@ async function readMigrationFiles(dir: string): Promise<MigrationFile[]> {
 export interface FunctionFiles {
   /** The files in the order they are applied, as one script. */
   sql: string;
+  /** The names of the functions and procedures they create in schema pgauth. */
+  routines: string[];
   /** SHA-256 of the files (names and contents). */
   hash: string;
   /** What pgauth.migrations records once they are applied: `VERSION HASH`. */
@@ -105,7 +107,13 @@ async function readFunctionFiles(dir: string): Promise<FunctionFiles> {
   const sha = createHash('sha256');
   for (const f of files) sha.update(`${f.name}\0${f.sql}\0`);
   const hash = sha.digest('hex');
-  return { sql: files.map((f) => f.sql).join('\n'), hash, checksum: `${VERSION} ${hash}` };
+  const sql = files.map((f) => f.sql).join('\n');
+  // At the start of a line only: not a name that a comment or a string mentions.
+  const made = sql.matchAll(
+    /^\s*create\s+(?:or\s+replace\s+)?(?:function|procedure)\s+pgauth\.(\w+)/gim,
+  );
+  const routines = [...new Set([...made].map((m) => (m[1] as string).toLowerCase()))].sort();
+  return { sql, routines, hash, checksum: `${VERSION} ${hash}` };
 }
 
 /**
@@ -331,8 +339,10 @@ export async function migrate(
       }
       // create or replace trigger locks its table: wait for a long writer 10 s at most.
       await tx.exec(`set local lock_timeout = '10s'`);
+      const before = await routineVersions(tx);
       await tx.exec(functions.sql);
       await tx.exec('reset role');
+      await dropRoutinesGone(tx, functions.routines, before);
       await record(tx, FUNCTIONS, functions.checksum);
       names.push(FUNCTIONS);
       return { names, more: false };
@@ -348,4 +358,80 @@ async function record(tx: Queryable, name: string, checksum: string, at?: Date):
      on conflict (name) do update set checksum = excluded.checksum, applied_at = excluded.applied_at`,
     [name, checksum, at ?? null],
   );
+}
+
+/**
+ * Before the function files run: makes the table of the routines they made (on a database of a
+ * pgauth before 0.3.0, or a new one), and reads every routine of schema pgauth as `oid ctid`
+ * (whatever rewrites a catalog row gives it a new ctid).
+ */
+async function routineVersions(tx: Queryable): Promise<Set<string>> {
+  await tx.exec(`
+    set local role pgauth_owner;
+    create table if not exists pgauth.migrated_routines (
+      signature text constraint migrated_routines_pkey primary key
+    );
+    reset role`);
+  const r = await tx.query<{ v: string }>(
+    `select p.oid::text || ' ' || p.ctid::text as v from pg_catalog.pg_proc p
+     where p.pronamespace = 'pgauth'::regnamespace`,
+  );
+  return new Set(r.rows.map((row) => row.v));
+}
+
+/**
+ * Just after the function files ran, in their transaction: drops every routine they made when
+ * last applied (pgauth.migrated_routines) and did not make now, that is a function or procedure
+ * taken out of the files, or the old signature of one whose arguments changed, which `create or
+ * replace` leaves in place, still callable, with its grants; then records what they made now.
+ * Made by the files: a routine of schema pgauth that they name in a `create … function` or
+ * `create … procedure` statement, and whose catalog row was written while they ran (new, or
+ * rewritten since `before`, so that what a migration of the same transaction wrote is not
+ * theirs). Never dropped: a routine the record does not name (a migration's, such as
+ * pgauth.clock(), an operator's own, or any on a database whose record is new), and one a
+ * migration of this transaction wrote. A drop that something depends on (a view, a trigger, a
+ * default) stops the migration, whole, with a MigrationError naming both.
+ */
+async function dropRoutinesGone(
+  tx: Queryable,
+  names: string[],
+  before: Set<string>,
+): Promise<void> {
+  // Signatures as text, schema-qualified whatever the session's search path (until commit).
+  await tx.exec('set local search_path = pg_catalog, pg_temp');
+  const found = await tx.query<{ signature: string; v: string }>(
+    `select p.oid::regprocedure::text as signature, p.oid::text || ' ' || p.ctid::text as v
+     from pg_catalog.pg_proc p
+     where p.pronamespace = 'pgauth'::regnamespace and p.proname = any($1::text[])`,
+    [names],
+  );
+  const made = found.rows.filter((r) => !before.has(r.v)).map((r) => r.signature);
+  // From the catalog, not with to_regprocedure, which raises when an argument's type is gone.
+  const gone = await tx.query<{ signature: string }>(
+    `select p.oid::regprocedure::text as signature from pg_catalog.pg_proc p
+     where p.pronamespace = 'pgauth'::regnamespace
+       and p.oid::regprocedure::text in (select signature from pgauth.migrated_routines)
+       and not p.oid::regprocedure::text = any($1::text[])
+       and p.xmin <> pg_catalog.pg_current_xact_id()::xid
+     order by 1`,
+    [made],
+  );
+  const signatures = gone.rows.map((r) => r.signature);
+  if (signatures.length > 0) {
+    try {
+      // One statement: routines that go together may depend on each other.
+      await tx.exec(`drop routine ${signatures.join(', ')}`);
+    } catch (err) {
+      const e = err as { code?: string; message?: string; detail?: string };
+      const detail = e.detail ? ` (${e.detail.replaceAll('\n', '; ')})` : '';
+      const hint = e.code === '2BP01' ? '; drop what depends on it in a migration' : '';
+      throw new MigrationError(
+        `${signatures.join(', ')}: no longer made by sql/functions, but not dropped: ${e.message ?? String(err)}${detail}${hint}`,
+      );
+    }
+  }
+  await tx.exec('delete from pgauth.migrated_routines');
+  await tx.query('insert into pgauth.migrated_routines (signature) select unnest($1::text[])', [
+    made,
+  ]);
 }
