@@ -506,6 +506,30 @@ test('migrate drops a routine the function files no longer make, and the old sig
   await db.exec('drop view pgauth.zz_view');
   assert.deepEqual(await migrate(db, migrations, functions), [FUNCTIONS]);
   assert.equal(await exists('pgauth.zz_extra(integer, text)'), false, 'taken out: dropped');
+
+  // Moved out of the files into a migration of the same run, which makes it in a subtransaction:
+  // it stays, the migration's.
+  await writeFile(
+    extra,
+    `create or replace function pgauth.zz_moved() returns integer language sql as 'select 1';`,
+  );
+  assert.deepEqual(await migrate(db, migrations, functions), [FUNCTIONS]);
+  assert.ok((await recordedRoutines(db)).includes('pgauth.zz_moved()'));
+  await rm(extra);
+  await writeFile(
+    join(migrations, '9999_zz_moved.sql'),
+    `do $$
+     begin
+       execute $f$create or replace function pgauth.zz_moved() returns integer
+         language sql as 'select 2'$f$;
+     exception when others then raise;
+     end
+     $$;`,
+  );
+  assert.deepEqual(await migrate(db, migrations, functions), ['9999_zz_moved.sql', FUNCTIONS]);
+  const moved = await db.query<{ v: number }>('select pgauth.zz_moved() as v');
+  assert.deepEqual(moved.rows, [{ v: 2 }], "the migration's function stays");
+  await db.exec('drop function pgauth.zz_moved()');
   for (const kept of [
     'pgauth.operator_own()',
     'pgauth.validate(text, boolean)',

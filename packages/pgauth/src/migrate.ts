@@ -320,6 +320,9 @@ export async function migrate(
       const pending = files.filter((f) => !done.has(f.name));
       const names: string[] = [];
       const next = pending[0];
+      // The routines as they were before this step's migration, if the functions may follow it.
+      const atStart =
+        functions && pending.length <= 1 ? await routineVersions(tx) : new Set<string>();
       if (next) {
         await tx.exec(next.sql);
         // A migration may `set local role`; record it as the migrating user.
@@ -339,10 +342,11 @@ export async function migrate(
       }
       // create or replace trigger locks its table: wait for a long writer 10 s at most.
       await tx.exec(`set local lock_timeout = '10s'`);
+      await makeRoutinesTable(tx);
       const before = await routineVersions(tx);
       await tx.exec(functions.sql);
       await tx.exec('reset role');
-      await dropRoutinesGone(tx, functions.routines, before);
+      await dropRoutinesGone(tx, functions.routines, before, atStart);
       await record(tx, FUNCTIONS, functions.checksum);
       names.push(FUNCTIONS);
       return { names, more: false };
@@ -361,20 +365,23 @@ async function record(tx: Queryable, name: string, checksum: string, at?: Date):
 }
 
 /**
- * Before the function files run: makes the table of the routines they made (on a database of a
- * pgauth before 0.3.0, or a new one), and reads every routine of schema pgauth as `oid ctid`
- * (whatever rewrites a catalog row gives it a new ctid).
+ * The table of the routines the function files made, created (as pgauth_owner, like every table
+ * of the schema) by the first functions step of a new database or of one migrated before 0.3.0.
  */
-async function routineVersions(tx: Queryable): Promise<Set<string>> {
+async function makeRoutinesTable(tx: Queryable): Promise<void> {
   await tx.exec(`
     set local role pgauth_owner;
     create table if not exists pgauth.migrated_routines (
       signature text constraint migrated_routines_pkey primary key
     );
     reset role`);
+}
+
+/** Every routine of schema pgauth as `oid ctid`: whatever rewrites a catalog row moves it. */
+async function routineVersions(tx: Queryable): Promise<Set<string>> {
   const r = await tx.query<{ v: string }>(
     `select p.oid::text || ' ' || p.ctid::text as v from pg_catalog.pg_proc p
-     where p.pronamespace = 'pgauth'::regnamespace`,
+     where p.pronamespace = to_regnamespace('pgauth')`,
   );
   return new Set(r.rows.map((row) => row.v));
 }
@@ -396,6 +403,7 @@ async function dropRoutinesGone(
   tx: Queryable,
   names: string[],
   before: Set<string>,
+  atStart: Set<string>,
 ): Promise<void> {
   // Signatures as text, schema-qualified whatever the session's search path (until commit).
   await tx.exec('set local search_path = pg_catalog, pg_temp');
@@ -407,16 +415,18 @@ async function dropRoutinesGone(
   );
   const made = found.rows.filter((r) => !before.has(r.v)).map((r) => r.signature);
   // From the catalog, not with to_regprocedure, which raises when an argument's type is gone.
-  const gone = await tx.query<{ signature: string }>(
-    `select p.oid::regprocedure::text as signature from pg_catalog.pg_proc p
+  const gone = await tx.query<{ signature: string; v: string }>(
+    `select p.oid::regprocedure::text as signature, p.oid::text || ' ' || p.ctid::text as v
+     from pg_catalog.pg_proc p
      where p.pronamespace = 'pgauth'::regnamespace
        and p.oid::regprocedure::text in (select signature from pgauth.migrated_routines)
        and not p.oid::regprocedure::text = any($1::text[])
-       and p.xmin <> pg_catalog.pg_current_xact_id()::xid
      order by 1`,
     [made],
   );
-  const signatures = gone.rows.map((r) => r.signature);
+  // Not one this step's migration wrote (its row moved since the step began): it is the
+  // migration's now.
+  const signatures = gone.rows.filter((r) => atStart.has(r.v)).map((r) => r.signature);
   if (signatures.length > 0) {
     try {
       // One statement: routines that go together may depend on each other.
