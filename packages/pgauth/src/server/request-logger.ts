@@ -23,6 +23,23 @@ class RequestLogger {
   declare readonly debug: LogMethod;
   declare readonly trace: LogMethod;
   private made: FastifyBaseLogger | undefined;
+
+  // The methods of the levels, as class methods are (writable, configurable, not enumerable),
+  // each writing its line through line().
+  static {
+    for (const level of LEVELS) {
+      const method = function (this: RequestLogger, ...args: unknown[]) {
+        this.line(level, args);
+      };
+      Object.defineProperty(method, 'name', { value: level });
+      Object.defineProperty(RequestLogger.prototype, level, {
+        value: method,
+        writable: true,
+        configurable: true,
+      });
+    }
+  }
+
   constructor(
     private readonly parent: Parent,
     private readonly bindings: Bindings,
@@ -34,7 +51,7 @@ class RequestLogger {
     return this.made;
   }
 
-  line(level: Level, args: unknown[]): void {
+  private line(level: Level, args: unknown[]): void {
     if (this.made === undefined && this.parent.isLevelEnabled?.(level) === false) return;
     (this.real[level] as (...a: unknown[]) => void)(...args);
   }
@@ -53,15 +70,6 @@ class RequestLogger {
   child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
     return this.real.child(bindings, options);
   }
-}
-
-// The methods of the levels, on the prototype: each writes its line through line().
-for (const level of LEVELS) {
-  Object.defineProperty(RequestLogger.prototype, level, {
-    value(this: RequestLogger, ...args: unknown[]) {
-      this.line(level, args);
-    },
-  });
 }
 
 /** Fastify's childLoggerFactory: a RequestLogger, or pino's child at once when the route sets
