@@ -4,7 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { LoginMinute } from '../../../src/rows.ts';
 import { api } from '../api.ts';
 import { LineChart, type Series } from '../Chart.tsx';
-import { messageOf, usePageTitle } from './common.tsx';
+import { messageOf, usePageTitle } from './common.ts';
 import { Status } from './components.tsx';
 
 const MINUTES = 24 * 60;

@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { AuditRow } from '../../../src/rows.ts';
 import { api } from '../api.ts';
-import { messageOf, type User, useForm, usePageTitle, utc, when } from './common.tsx';
+import { messageOf, type User, useForm, usePageTitle, utc, when } from './common.ts';
 import { Field, Status, Table } from './components.tsx';
 import { Pager, useKeysetPages } from './paging.tsx';
 

@@ -7,7 +7,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { ApiKeyRow, ServiceAccountRow } from '../../../src/rows.ts';
 import { api } from '../api.ts';
-import { commaList, messageOf, useActions, useForm, usePageTitle, utc, when } from './common.tsx';
+import { commaList, messageOf, useActions, useForm, usePageTitle, utc, when } from './common.ts';
 import { Confirmed, Field, Status, Table } from './components.tsx';
 
 type ServiceAccount = ServiceAccountRow;
@@ -70,8 +70,8 @@ export function ServiceAccounts() {
       <section aria-labelledby="create-service-account">
         <h2 id="create-service-account">Create a service account</h2>
         <form class="grid" onSubmit={create}>
-          <label for="sa-name">Account name</label>
-          <input
+          <Field
+            label="Account name"
             {...field('name')}
             required
             autocomplete="off"
@@ -163,8 +163,8 @@ export function ServiceAccountDetail(props: { name: string }) {
         <section aria-labelledby="new-key" class="notice">
           <h2 id="new-key">New API key</h2>
           <p id="new-key-hint">Copy it now, it is not shown again: pgauth keeps only its hash.</p>
-          <label for="new-key-value">API key {newKey.name}</label>
-          <input
+          <Field
+            label={`API key ${newKey.name}`}
             id="new-key-value"
             readOnly
             class="secret"

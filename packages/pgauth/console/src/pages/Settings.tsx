@@ -5,7 +5,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.ts';
-import { messageOf, usePageTitle } from './common.tsx';
+import { messageOf, usePageTitle } from './common.ts';
 import { Field, Status } from './components.tsx';
 
 type SettingsRow = Record<string, number | boolean | string>;

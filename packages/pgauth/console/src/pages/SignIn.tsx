@@ -4,7 +4,7 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { finishSignIn, isApiError, type Me, type MfaChallenge, signIn } from '../api.ts';
-import { useForm } from './common.tsx';
+import { useForm } from './common.ts';
 import { Field } from './components.tsx';
 
 export function SignIn(props: { notice: string; onSignedIn: (me: Me) => void }) {
@@ -109,10 +109,17 @@ export function SignIn(props: { notice: string; onSignedIn: (me: Me) => void }) 
         </form>
       ) : (
         <form onSubmit={submit} aria-describedby={error ? 'signin-error' : undefined}>
-          <Field label="Username" {...field('username')} autocomplete="username" required />
+          <Field
+            label="Username"
+            {...field('username')}
+            name="username"
+            autocomplete="username"
+            required
+          />
           <Field
             label="Password"
             {...field('password')}
+            name="password"
             type="password"
             autocomplete="current-password"
             required

@@ -7,7 +7,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { SessionRow } from '../../../src/rows.ts';
 import { api, watchRevocations } from '../api.ts';
-import { isLocked, messageOf, type User, useActions, usePageTitle, when } from './common.tsx';
+import { isLocked, messageOf, type User, useActions, usePageTitle, when } from './common.ts';
 import { Confirmed, Field, Status, Table } from './components.tsx';
 
 export function UserDetail(props: { id: string }) {

@@ -1,7 +1,7 @@
 /** Users: search by the start of a username or email, keyset pages, and a form to create one. */
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.ts';
-import { commaList, isLocked, messageOf, type User, useForm, usePageTitle } from './common.tsx';
+import { commaList, isLocked, messageOf, type User, useForm, usePageTitle } from './common.ts';
 import { Field, Status, Table } from './components.tsx';
 import { Pager, useKeysetPages } from './paging.tsx';
 

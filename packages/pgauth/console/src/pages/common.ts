@@ -69,9 +69,9 @@ export function useActions() {
 }
 
 /**
- * The text fields of a form: their values, `field(name)`, the props that bind an input to one
- * (its id is `<prefix>-<name>`, or `<name>` without a prefix, for the label's `for`), and
- * `set(name, value)`.
+ * The text fields (inputs and selects) of a form: their values, `field(name)`, the props that
+ * bind a field to one (its id is `<prefix>-<name>`, or `<name>` without a prefix, for the label's
+ * `for`), and `set(name, value)`.
  */
 export function useForm<F extends Record<string, string>>(initial: F, prefix?: string) {
   const [form, setForm] = useState(initial);
@@ -79,9 +79,9 @@ export function useForm<F extends Record<string, string>>(initial: F, prefix?: s
     setForm((now) => ({ ...now, [name]: value }));
   const field = (name: keyof F & string) => ({
     id: prefix ? `${prefix}-${name}` : name,
-    name,
     value: form[name],
-    onInput: (e: Event) => set(name, (e.currentTarget as HTMLInputElement).value),
+    onInput: (e: Event) =>
+      set(name, (e.currentTarget as HTMLInputElement | HTMLSelectElement).value),
   });
   return { form, field, set, reset: () => setForm(initial) };
 }
