@@ -66,7 +66,7 @@ test('totp_code passes the RFC 6238 test vectors (SHA-1, SHA-256, SHA-512, 8 dig
     sha512: '1234567890123456789012345678901234567890123456789012345678901234',
   };
   // Appendix B's table: the time, then the code with SHA-1, SHA-256 and SHA-512.
-  const table: [number, ...string[]][] = [
+  const table: [number, string, string, string][] = [
     [59, '94287082', '46119246', '90693936'],
     [1111111109, '07081804', '68084774', '25091201'],
     [1111111111, '14050471', '67062674', '99943326'],

@@ -1,9 +1,9 @@
 /**
  * OAuth 2 token introspection (RFC 7662) and revocation (RFC 7009), form-encoded as the RFCs
- * require (JSON accepted too): the only routes of the gateway that take form bodies. Introspection needs a caller holding the role `introspect`, and answers exactly
- * `{"active":false}` for every token that is not a valid access token, whatever the reason.
+ * require (JSON accepted too), like the token endpoint (routes/token.ts). Introspection needs a
+ * caller holding the role `introspect`, and answers exactly `{"active":false}` for every token
+ * that is not a valid access token, whatever the reason.
  */
-
 import { MAX_TOKEN_LENGTH } from '@pgauth/client/internal';
 import type { FastifyInstance } from 'fastify';
 import type { Gateway } from '../context.ts';
@@ -21,7 +21,12 @@ const tokenForm = {
 type TokenForm = { Body: { token: string; token_type_hint?: string } };
 
 /** A route's options for a token posted as a form (or JSON), tagged oauth2. */
-function tokenFormRoute(schema: Record<string, unknown>) {
+function tokenFormRoute(schema: {
+  summary: string;
+  description?: string;
+  security?: typeof bearer;
+  response: Record<number, unknown>;
+}) {
   return {
     config: { formBody: true },
     schema: {
