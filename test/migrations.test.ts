@@ -485,14 +485,17 @@ test('migrate drops a routine the function files no longer make, and the old sig
     `create or replace function pgauth.zz_extra(p integer, q text) returns integer
        language sql as 'select p';`,
   );
-  assert.deepEqual(await migrate(db, migrations, functions), [FUNCTIONS]);
+  const told: string[][] = [];
+  const hooks = { dropped: (signatures: string[]) => told.push(signatures) };
+  assert.deepEqual(await migrate(db, migrations, functions, hooks), [FUNCTIONS]);
+  assert.deepEqual(told, [['pgauth.zz_extra(integer)']], 'the caller is told what was dropped');
   assert.equal(await exists('pgauth.zz_extra(integer)'), false, 'the old signature is gone');
   assert.equal(await exists('pgauth.zz_extra(integer, text)'), true);
 
   // Taken out of the files while a view still calls it: refused, whole, naming both.
   await db.exec(`create view pgauth.zz_view as select pgauth.zz_extra(1, 'a') as v`);
   await rm(extra);
-  await assert.rejects(migrate(db, migrations, functions), (err: Error) => {
+  await assert.rejects(migrate(db, migrations, functions, hooks), (err: Error) => {
     assert.ok(err instanceof MigrationError);
     assert.match(
       err.message,
@@ -503,8 +506,11 @@ test('migrate drops a routine the function files no longer make, and the old sig
   assert.equal(await exists('pgauth.zz_extra(integer, text)'), true, 'nothing was dropped');
   assert.ok((await recordedRoutines(db)).includes('pgauth.zz_extra(integer,text)'), 'nor recorded');
 
+  assert.equal(told.length, 1, 'nothing told of a drop that was rolled back');
+
   await db.exec('drop view pgauth.zz_view');
-  assert.deepEqual(await migrate(db, migrations, functions), [FUNCTIONS]);
+  assert.deepEqual(await migrate(db, migrations, functions, hooks), [FUNCTIONS]);
+  assert.deepEqual(told.at(-1), ['pgauth.zz_extra(integer,text)']);
   assert.equal(await exists('pgauth.zz_extra(integer, text)'), false, 'taken out: dropped');
 
   // Moved out of the files into a migration of the same run, which makes it in a subtransaction:

@@ -291,6 +291,19 @@ function checkUnchanged(files: MigrationFile[], done: Applied, functionsHash: st
     );
 }
 
+/** The line that reports a dropped routine, in `pgauth migrate`'s output and at `serve` start. */
+export function droppedLine(signature: string): string {
+  return `dropped ${signature}: no longer in sql/functions`;
+}
+
+export interface MigrateHooks {
+  /**
+   * Told, once their step has committed, the signatures of the routines a functions step
+   * dropped (made by the function files when last applied, no longer made by them).
+   */
+  dropped?(signatures: string[]): void;
+}
+
 /**
  * Applies every pending migration in name order, each in its own transaction, the last one in
  * the same transaction as the functions (unless `functionsDir` is null), which are also applied
@@ -303,6 +316,7 @@ export async function migrate(
   db: Database,
   dir?: string,
   functionsDir: string | null = FUNCTIONS_DIR,
+  hooks: MigrateHooks = {},
 ): Promise<string[]> {
   const files = await readMigrations(dir);
   const functions = functionsDir === null ? null : await readFunctions(functionsDir);
@@ -329,7 +343,7 @@ export async function migrate(
         await tx.exec('reset role');
         await record(tx, next.name, next.checksum);
         names.push(next.name);
-        if (pending.length > 1) return { names, more: true };
+        if (pending.length > 1) return { names, more: true, dropped: [] };
       }
       // After the last migration, in its transaction, or alone when only they changed: the
       // functions. A database never holds the tables of one release and the functions of another.
@@ -338,7 +352,7 @@ export async function migrate(
         if (functions && had && compareVersions(had.version, VERSION) < 0) {
           await record(tx, FUNCTIONS, functions.checksum);
         }
-        return { names, more: false };
+        return { names, more: false, dropped: [] };
       }
       // create or replace trigger locks its table: wait for a long writer 10 s at most.
       await tx.exec(`set local lock_timeout = '10s'`);
@@ -346,12 +360,13 @@ export async function migrate(
       const before = await routineVersions(tx);
       await tx.exec(functions.sql);
       await tx.exec('reset role');
-      await dropRoutinesGone(tx, functions.routines, before, atStart);
+      const dropped = await dropRoutinesGone(tx, functions.routines, before, atStart);
       await record(tx, FUNCTIONS, functions.checksum);
       names.push(FUNCTIONS);
-      return { names, more: false };
+      return { names, more: false, dropped };
     });
     appliedNow.push(...step.names);
+    if (step.dropped.length > 0) hooks.dropped?.(step.dropped);
     if (!step.more) return appliedNow;
   }
 }
@@ -404,7 +419,7 @@ async function dropRoutinesGone(
   names: string[],
   before: Set<string>,
   atStart: Set<string>,
-): Promise<void> {
+): Promise<string[]> {
   // Signatures as text, schema-qualified whatever the session's search path (until commit).
   await tx.exec('set local search_path = pg_catalog, pg_temp');
   const found = await tx.query<{ signature: string; v: string }>(
@@ -444,4 +459,5 @@ async function dropRoutinesGone(
   await tx.query('insert into pgauth.migrated_routines (signature) select unnest($1::text[])', [
     made,
   ]);
+  return signatures;
 }

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { openDatabase } from '../db/open.ts';
-import { migrate, migrationStatus } from '../migrate.ts';
+import { droppedLine, migrate, migrationStatus } from '../migrate.ts';
 import { type DatabaseFlags, databaseOptions, targetFrom } from './common.ts';
 
 interface MigrateFlags extends DatabaseFlags {
@@ -29,8 +29,12 @@ export async function runMigrate(
       out(pending ? `${pending} pending` : 'up to date');
       return status.some((s) => s.changed) ? 1 : 0;
     }
-    const applied = await migrate(db);
+    const dropped: string[] = [];
+    const applied = await migrate(db, undefined, undefined, {
+      dropped: (signatures) => dropped.push(...signatures),
+    });
     for (const name of applied) out(`applied ${name}`);
+    for (const signature of dropped) out(droppedLine(signature));
     out(applied.length ? `${applied.length} migration(s) applied` : 'nothing to apply: up to date');
     return 0;
   } finally {

@@ -18,7 +18,7 @@ import {
 import { openDatabase } from '../db/open.ts';
 import { fromPglite } from '../db/pglite.ts';
 import { startWireServer, type WireServer } from '../db/wire-server.ts';
-import { migrate, pendingMigrations } from '../migrate.ts';
+import { droppedLine, migrate, pendingMigrations } from '../migrate.ts';
 import type { buildApp } from './app.ts';
 import { listenMetrics, type MetricsListener } from './metrics-listener.ts';
 
@@ -33,6 +33,15 @@ interface Backend {
   /** Read replicas (PostgreSQL with --read-url). */
   replicas: Database[];
   close(): Promise<void>;
+}
+
+/** Migrates at start; returns a line for each routine the functions step dropped. */
+async function migrateAtStart(db: Database): Promise<string[]> {
+  const lines: string[] = [];
+  await migrate(db, undefined, undefined, {
+    dropped: (signatures) => lines.push(...signatures.map(droppedLine)),
+  });
+  return lines;
 }
 
 /** PostgreSQL: migrated at start, or (with --no-migrate) refused while a migration is pending. */
@@ -51,9 +60,10 @@ async function postgresBackend(config: ServeConfig): Promise<Backend> {
       application_name: `pgauth:replica${i}`,
     }),
   );
+  let dropped: string[] = [];
   try {
     if (config.migrate) {
-      await migrate(db);
+      dropped = await migrateAtStart(db);
     } else {
       const pending = await pendingMigrations(db);
       if (pending.length > 0) {
@@ -74,6 +84,7 @@ async function postgresBackend(config: ServeConfig): Promise<Backend> {
   const describe = [`database: ${where(config.databaseUrl ?? '')}`];
   if (config.listenUrl) describe.push(`LISTEN: ${where(config.listenUrl)}`);
   for (const url of config.readUrls) describe.push(`read replica: ${where(url)}`);
+  describe.push(...dropped);
   return {
     db,
     notifies: true,
@@ -105,7 +116,7 @@ async function embeddedBackend(config: ServeConfig, say: (line: string) => void)
   const direct = fromPglite(pglite);
   let socket: WireServer | undefined;
   try {
-    await migrate(direct);
+    const dropped = await migrateAtStart(direct);
     socket = await startWireServer({
       db: pglite,
       host: '127.0.0.1',
@@ -123,7 +134,11 @@ async function embeddedBackend(config: ServeConfig, say: (line: string) => void)
       notifies: false,
       engine: 'pglite (embedded)',
       replicas: [],
-      describe: [`data folder: ${dataDir}`, `SQL (wire protocol, while serve runs): psql "${url}"`],
+      describe: [
+        `data folder: ${dataDir}`,
+        `SQL (wire protocol, while serve runs): psql "${url}"`,
+        ...dropped,
+      ],
       async close() {
         await db.close().catch(() => {});
         await removeServerInfo(dataDir);
