@@ -334,9 +334,14 @@ export async function migrate(
       const pending = files.filter((f) => !done.has(f.name));
       const names: string[] = [];
       const next = pending[0];
-      // The routines as they were before this step's migration, if the functions may follow it.
-      const atStart =
-        functions && pending.length <= 1 ? await routineVersions(tx) : new Set<string>();
+      const had = recordedFunctions(done);
+      // The functions follow the last migration, in its transaction, or run alone when only they
+      // changed. If they do, the routines as they were before this step's migration.
+      const withFunctions =
+        functions !== null &&
+        pending.length <= 1 &&
+        (next !== undefined || had?.hash !== functions.hash);
+      const atStart = withFunctions ? await routineVersions(tx) : new Set<string>();
       if (next) {
         await tx.exec(next.sql);
         // A migration may `set local role`; record it as the migrating user.
@@ -345,10 +350,8 @@ export async function migrate(
         names.push(next.name);
         if (pending.length > 1) return { names, more: true, dropped: [] };
       }
-      // After the last migration, in its transaction, or alone when only they changed: the
-      // functions. A database never holds the tables of one release and the functions of another.
-      const had = recordedFunctions(done);
-      if (!functions || (!next && had?.hash === functions.hash)) {
+      // A database never holds the tables of one release and the functions of another.
+      if (!functions || !withFunctions) {
         if (functions && had && compareVersions(had.version, VERSION) < 0) {
           await record(tx, FUNCTIONS, functions.checksum);
         }
