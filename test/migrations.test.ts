@@ -486,7 +486,11 @@ test('migrate drops a routine the function files no longer make, and the old sig
        language sql as 'select p';`,
   );
   const told: string[][] = [];
-  const hooks = { dropped: (signatures: string[]) => told.push(signatures) };
+  const keptTold: string[][] = [];
+  const hooks = {
+    dropped: (signatures: string[]) => told.push(signatures),
+    kept: (signatures: string[]) => keptTold.push(signatures),
+  };
   assert.deepEqual(await migrate(db, migrations, functions, hooks), [FUNCTIONS]);
   assert.deepEqual(told, [['pgauth.zz_extra(integer)']], 'the caller is told what was dropped');
   assert.equal(await exists('pgauth.zz_extra(integer)'), false, 'the old signature is gone');
@@ -513,15 +517,22 @@ test('migrate drops a routine the function files no longer make, and the old sig
   assert.deepEqual(told.at(-1), ['pgauth.zz_extra(integer,text)']);
   assert.equal(await exists('pgauth.zz_extra(integer, text)'), false, 'taken out: dropped');
 
-  // Moved out of the files into a migration of the same run, which makes it in a subtransaction:
-  // it stays, the migration's.
+  // Moved out of the files into migrations of one run: one that runs in a transaction of its
+  // own before, one in the functions' transaction, inside a subtransaction. Both stay, now the
+  // migrations', and the caller is told.
   await writeFile(
     extra,
-    `create or replace function pgauth.zz_moved() returns integer language sql as 'select 1';`,
+    `create or replace function pgauth.zz_early() returns integer language sql as 'select 1';
+     create or replace function pgauth.zz_moved() returns integer language sql as 'select 1';`,
   );
   assert.deepEqual(await migrate(db, migrations, functions), [FUNCTIONS]);
-  assert.ok((await recordedRoutines(db)).includes('pgauth.zz_moved()'));
+  const recorded = await recordedRoutines(db);
+  assert.ok(recorded.includes('pgauth.zz_early()') && recorded.includes('pgauth.zz_moved()'));
   await rm(extra);
+  await writeFile(
+    join(migrations, '9999_zz_early.sql'),
+    `create or replace function pgauth.zz_early() returns integer language sql as 'select 3';`,
+  );
   await writeFile(
     join(migrations, '9999_zz_moved.sql'),
     `do $$
@@ -532,10 +543,17 @@ test('migrate drops a routine the function files no longer make, and the old sig
      end
      $$;`,
   );
-  assert.deepEqual(await migrate(db, migrations, functions), ['9999_zz_moved.sql', FUNCTIONS]);
-  const moved = await db.query<{ v: number }>('select pgauth.zz_moved() as v');
-  assert.deepEqual(moved.rows, [{ v: 2 }], "the migration's function stays");
-  await db.exec('drop function pgauth.zz_moved()');
+  assert.deepEqual(await migrate(db, migrations, functions, hooks), [
+    '9999_zz_early.sql',
+    '9999_zz_moved.sql',
+    FUNCTIONS,
+  ]);
+  assert.deepEqual(keptTold, [['pgauth.zz_early()', 'pgauth.zz_moved()']]);
+  const moved = await db.query<{ early: number; moved: number }>(
+    'select pgauth.zz_early() as early, pgauth.zz_moved() as moved',
+  );
+  assert.deepEqual(moved.rows, [{ early: 3, moved: 2 }], "the migrations' functions stay");
+  await db.exec('drop function pgauth.zz_early(); drop function pgauth.zz_moved()');
   for (const kept of [
     'pgauth.operator_own()',
     'pgauth.validate(text, boolean)',

@@ -18,15 +18,21 @@ test('migrate on a database that is up to date applies nothing; --status lists e
   );
 });
 
-test('migrate applies functions that changed and names, a line each, the routines it dropped because the files no longer make them', async () => {
+test('migrate applies functions that changed and names, a line each, the routines the files no longer make: dropped, or kept when changed since', async () => {
   const { db } = t.target;
-  // As a function that an earlier release's files made, and these files no longer do.
+  // As functions that an earlier release's files made and these files no longer do: one as they
+  // left it, one changed since (here, its recorded row version is not its row's).
   await db.exec(`
     set role pgauth_owner;
     create function pgauth.zz_gone(p integer) returns integer language sql as 'select p';
+    create function pgauth.zz_kept() returns integer language sql as 'select 1';
     reset role`);
   await db.query(
-    `insert into pgauth.migrated_routines (signature) values ('pgauth.zz_gone(integer)')`,
+    `insert into pgauth.migrated_routines (signature, version)
+     select p.oid::regprocedure::text,
+       case when p.proname = 'zz_gone' then p.oid::text || ' ' || p.ctid::text else '0 (0,0)' end
+     from pg_proc p
+     where p.oid in ('pgauth.zz_gone(integer)'::regprocedure, 'pgauth.zz_kept()'::regprocedure)`,
   );
   await db.query(
     `update pgauth.migrations set checksum = '0.0.1 ' || repeat('0', 64) where name = $1`,
@@ -41,6 +47,7 @@ test('migrate applies functions that changed and names, a line each, the routine
     [
       `applied ${FUNCTIONS}`,
       'dropped pgauth.zz_gone(integer): no longer in sql/functions',
+      'kept pgauth.zz_kept(): no longer in sql/functions, but changed since they made it (by a migration, or by hand); drop it if nothing needs it',
       '1 migration(s) applied',
       '',
     ].join('\n'),
@@ -49,5 +56,6 @@ test('migrate applies functions that changed and names, a line each, the routine
     `select to_regprocedure('pgauth.zz_gone(integer)') is null as gone`,
   );
   assert.deepEqual(gone.rows, [{ gone: true }]);
+  await db.exec('drop function pgauth.zz_kept()');
   assert.equal(await cli(['migrate']), 'nothing to apply: up to date\n');
 });

@@ -296,12 +296,19 @@ export function droppedLine(signature: string): string {
   return `dropped ${signature}: no longer in sql/functions`;
 }
 
+/** The line that reports a routine the files no longer make, kept because its row changed. */
+export function keptLine(signature: string): string {
+  return `kept ${signature}: no longer in sql/functions, but changed since they made it (by a migration, or by hand); drop it if nothing needs it`;
+}
+
 export interface MigrateHooks {
   /**
    * Told, once their step has committed, the signatures of the routines a functions step
    * dropped (made by the function files when last applied, no longer made by them).
    */
   dropped?(signatures: string[]): void;
+  /** Likewise, those it kept because their catalog row changed since the files made them. */
+  kept?(signatures: string[]): void;
 }
 
 /**
@@ -334,28 +341,22 @@ export async function migrate(
       const pending = files.filter((f) => !done.has(f.name));
       const names: string[] = [];
       const next = pending[0];
-      const had = recordedFunctions(done);
-      // The functions follow the last migration, in its transaction, or run alone when only they
-      // changed. If they do, the routines as they were before this step's migration.
-      const withFunctions =
-        functions !== null &&
-        pending.length <= 1 &&
-        (next !== undefined || had?.hash !== functions.hash);
-      const atStart = withFunctions ? await routineVersions(tx) : new Set<string>();
       if (next) {
         await tx.exec(next.sql);
         // A migration may `set local role`; record it as the migrating user.
         await tx.exec('reset role');
         await record(tx, next.name, next.checksum);
         names.push(next.name);
-        if (pending.length > 1) return { names, more: true, dropped: [] };
+        if (pending.length > 1) return { names, more: true, dropped: [], kept: [] };
       }
-      // A database never holds the tables of one release and the functions of another.
-      if (!functions || !withFunctions) {
+      // After the last migration, in its transaction, or alone when only they changed: the
+      // functions. A database never holds the tables of one release and the functions of another.
+      const had = recordedFunctions(done);
+      if (!functions || (!next && had?.hash === functions.hash)) {
         if (functions && had && compareVersions(had.version, VERSION) < 0) {
           await record(tx, FUNCTIONS, functions.checksum);
         }
-        return { names, more: false, dropped: [] };
+        return { names, more: false, dropped: [], kept: [] };
       }
       // create or replace trigger locks its table: wait for a long writer 10 s at most.
       await tx.exec(`set local lock_timeout = '10s'`);
@@ -363,13 +364,14 @@ export async function migrate(
       const before = await routineVersions(tx);
       await tx.exec(functions.sql);
       await tx.exec('reset role');
-      const dropped = await dropRoutinesGone(tx, functions.routines, before, atStart);
+      const routines = await dropRoutinesGone(tx, functions.routines, before);
       await record(tx, FUNCTIONS, functions.checksum);
       names.push(FUNCTIONS);
-      return { names, more: false, dropped };
+      return { names, more: false, ...routines };
     });
     appliedNow.push(...step.names);
     if (step.dropped.length > 0) hooks.dropped?.(step.dropped);
+    if (step.kept.length > 0) hooks.kept?.(step.kept);
     if (!step.more) return appliedNow;
   }
 }
@@ -383,14 +385,16 @@ async function record(tx: Queryable, name: string, checksum: string, at?: Date):
 }
 
 /**
- * The table of the routines the function files made, created (as pgauth_owner, like every table
- * of the schema) by the first functions step of a new database or of one migrated before 0.3.0.
+ * The table of the routines the function files made, and the version (`oid ctid`) of each one's
+ * catalog row as they left it: created (as pgauth_owner, like every table of the schema) by the
+ * first functions step of a new database or of one migrated before 0.3.0.
  */
 async function makeRoutinesTable(tx: Queryable): Promise<void> {
   await tx.exec(`
     set local role pgauth_owner;
     create table if not exists pgauth.migrated_routines (
-      signature text constraint migrated_routines_pkey primary key
+      signature text constraint migrated_routines_pkey primary key,
+      version text not null
     );
     reset role`);
 }
@@ -407,22 +411,24 @@ async function routineVersions(tx: Queryable): Promise<Set<string>> {
 /**
  * Just after the function files ran, in their transaction: drops every routine they made when
  * last applied (pgauth.migrated_routines) and did not make now, that is a function or procedure
- * taken out of the files, or the old signature of one whose arguments changed, which `create or
- * replace` leaves in place, still callable, with its grants; then records what they made now.
+ * taken out of the files, or the old signature of one whose argument types changed, which `create
+ * or replace` leaves in place, still callable, with its grants; then records what they made now.
  * Made by the files: a routine of schema pgauth that they name in a `create … function` or
  * `create … procedure` statement, and whose catalog row was written while they ran (new, or
  * rewritten since `before`, so that what a migration of the same transaction wrote is not
- * theirs). Never dropped: a routine the record does not name (a migration's, such as
- * pgauth.clock(), an operator's own, or any on a database whose record is new), and one a
- * migration of this transaction wrote. A drop that something depends on (a view, a trigger, a
- * default) stops the migration, whole, with a MigrationError naming both.
+ * theirs). Dropped only as the files left it: a routine whose catalog row anything rewrote since
+ * (a migration that took it over, in this run or an earlier one; an operator's ALTER or GRANT)
+ * stays, and leaves the record. Never dropped either: a routine the record does not name (a
+ * migration's, such as pgauth.clock(), an operator's own, any on a database whose record is new).
+ * A drop that something depends on (a view, a trigger, a default) stops the migration, whole,
+ * with a MigrationError naming both. Returns the signatures dropped, and those kept because
+ * their row changed.
  */
 async function dropRoutinesGone(
   tx: Queryable,
   names: string[],
   before: Set<string>,
-  atStart: Set<string>,
-): Promise<string[]> {
+): Promise<{ dropped: string[]; kept: string[] }> {
   // Signatures as text, schema-qualified whatever the session's search path (until commit).
   await tx.exec('set local search_path = pg_catalog, pg_temp');
   const found = await tx.query<{ signature: string; v: string }>(
@@ -431,20 +437,20 @@ async function dropRoutinesGone(
      where p.pronamespace = 'pgauth'::regnamespace and p.proname = any($1::text[])`,
     [names],
   );
-  const made = found.rows.filter((r) => !before.has(r.v)).map((r) => r.signature);
+  const made = found.rows.filter((r) => !before.has(r.v));
   // From the catalog, not with to_regprocedure, which raises when an argument's type is gone.
-  const gone = await tx.query<{ signature: string; v: string }>(
-    `select p.oid::regprocedure::text as signature, p.oid::text || ' ' || p.ctid::text as v
+  const gone = await tx.query<{ signature: string; unchanged: boolean }>(
+    `select p.oid::regprocedure::text as signature,
+       m.version = p.oid::text || ' ' || p.ctid::text as unchanged
      from pg_catalog.pg_proc p
+     join pgauth.migrated_routines m on m.signature = p.oid::regprocedure::text
      where p.pronamespace = 'pgauth'::regnamespace
-       and p.oid::regprocedure::text in (select signature from pgauth.migrated_routines)
        and not p.oid::regprocedure::text = any($1::text[])
      order by 1`,
-    [made],
+    [made.map((r) => r.signature)],
   );
-  // Not one this step's migration wrote (its row moved since the step began): it is the
-  // migration's now.
-  const signatures = gone.rows.filter((r) => atStart.has(r.v)).map((r) => r.signature);
+  const signatures = gone.rows.filter((r) => r.unchanged).map((r) => r.signature);
+  const kept = gone.rows.filter((r) => !r.unchanged).map((r) => r.signature);
   if (signatures.length > 0) {
     try {
       // One statement: routines that go together may depend on each other.
@@ -459,8 +465,10 @@ async function dropRoutinesGone(
     }
   }
   await tx.exec('delete from pgauth.migrated_routines');
-  await tx.query('insert into pgauth.migrated_routines (signature) select unnest($1::text[])', [
-    made,
-  ]);
-  return signatures;
+  await tx.query(
+    `insert into pgauth.migrated_routines (signature, version)
+     select * from unnest($1::text[], $2::text[])`,
+    [made.map((r) => r.signature), made.map((r) => r.v)],
+  );
+  return { dropped: signatures, kept };
 }

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { openDatabase } from '../db/open.ts';
-import { droppedLine, migrate, migrationStatus } from '../migrate.ts';
+import { droppedLine, keptLine, migrate, migrationStatus } from '../migrate.ts';
 import { type DatabaseFlags, databaseOptions, targetFrom } from './common.ts';
 
 interface MigrateFlags extends DatabaseFlags {
@@ -29,12 +29,13 @@ export async function runMigrate(
       out(pending ? `${pending} pending` : 'up to date');
       return status.some((s) => s.changed) ? 1 : 0;
     }
-    const dropped: string[] = [];
+    const routines: string[] = [];
     const applied = await migrate(db, undefined, undefined, {
-      dropped: (signatures) => dropped.push(...signatures),
+      dropped: (signatures) => routines.push(...signatures.map(droppedLine)),
+      kept: (signatures) => routines.push(...signatures.map(keptLine)),
     });
     for (const name of applied) out(`applied ${name}`);
-    for (const signature of dropped) out(droppedLine(signature));
+    for (const line of routines) out(line);
     out(applied.length ? `${applied.length} migration(s) applied` : 'nothing to apply: up to date');
     return 0;
   } finally {

@@ -18,7 +18,7 @@ import {
 import { openDatabase } from '../db/open.ts';
 import { fromPglite } from '../db/pglite.ts';
 import { startWireServer, type WireServer } from '../db/wire-server.ts';
-import { droppedLine, migrate, pendingMigrations } from '../migrate.ts';
+import { droppedLine, keptLine, migrate, pendingMigrations } from '../migrate.ts';
 import type { buildApp } from './app.ts';
 import { listenMetrics, type MetricsListener } from './metrics-listener.ts';
 
@@ -35,11 +35,12 @@ interface Backend {
   close(): Promise<void>;
 }
 
-/** Migrates at start; returns a line for each routine the functions step dropped. */
+/** Migrates at start; returns a line for each routine the functions step dropped or kept. */
 async function migrateAtStart(db: Database): Promise<string[]> {
   const lines: string[] = [];
   await migrate(db, undefined, undefined, {
     dropped: (signatures) => lines.push(...signatures.map(droppedLine)),
+    kept: (signatures) => lines.push(...signatures.map(keptLine)),
   });
   return lines;
 }
