@@ -433,7 +433,7 @@ async function routineExists(db: Database, signature: string): Promise<boolean |
 
 async function recordedRoutines(db: Database): Promise<string[]> {
   const r = await db.query<{ s: string }>(
-    'select signature as s from pgauth.migrated_routines order by 1',
+    `select key as s from pgauth.migrated_objects where kind = 'routine' order by 1`,
   );
   return r.rows.map((row) => row.s);
 }
@@ -576,7 +576,7 @@ test('a database without a record of the routines (migrated before 0.3.0) drops 
   assert.deepEqual(await migrate(db, undefined, functions), [FUNCTIONS]);
   const made = await recordedRoutines(db);
   assert.ok(made.includes('pgauth.zz_old()'));
-  await db.exec('drop table pgauth.migrated_routines');
+  await db.exec('drop table pgauth.migrated_objects');
   await rm(extra);
   assert.deepEqual(await migrate(db, undefined, functions), [FUNCTIONS]);
   assert.equal(
@@ -589,4 +589,43 @@ test('a database without a record of the routines (migrated before 0.3.0) drops 
     made.filter((s) => s !== 'pgauth.zz_old()'),
     'recorded now',
   );
+});
+
+test('migrate drops a trigger the function files no longer make, before its function', async () => {
+  const db = await migratedDatabase();
+  const triggers = async () =>
+    (
+      await db.query<{ k: string }>(
+        `select key as k from pgauth.migrated_objects where kind = 'trigger' order by 1`,
+      )
+    ).rows.map((r) => r.k);
+  assert.ok(
+    (await triggers()).includes('settings_guard on pgauth.settings'),
+    'the files’ triggers',
+  );
+  await db.exec('set role pgauth_owner; create table pgauth.zz_table (a integer); reset role');
+  const functions = await copyOf(FUNCTIONS_DIR, 'pgauth-fns-');
+  const extra = join(functions, '9-extra.sql');
+  await writeFile(
+    extra,
+    `create or replace function pgauth.zz_tf() returns trigger
+       language plpgsql as 'begin return null; end';
+     create or replace trigger zz_t after insert on pgauth.zz_table
+       for each statement execute function pgauth.zz_tf();`,
+  );
+  assert.deepEqual(await migrate(db, undefined, functions), [FUNCTIONS]);
+  assert.ok((await triggers()).includes('zz_t on pgauth.zz_table'));
+
+  await rm(extra);
+  const told: string[] = [];
+  const hooks = { dropped: (objects: string[]) => told.push(...objects) };
+  assert.deepEqual(await migrate(db, undefined, functions, hooks), [FUNCTIONS]);
+  assert.deepEqual(told, ['trigger zz_t on pgauth.zz_table', 'pgauth.zz_tf()']);
+  const left = await db.query<{ n: number }>(
+    `select count(*)::int as n from pg_trigger where tgname = 'zz_t'`,
+  );
+  assert.deepEqual(left.rows, [{ n: 0 }]);
+  assert.equal(await routineExists(db, 'pgauth.zz_tf()'), false);
+  assert.ok(!(await triggers()).includes('zz_t on pgauth.zz_table'));
+  assert.ok((await triggers()).includes('settings_guard on pgauth.settings'), 'the others stay');
 });

@@ -89,8 +89,6 @@ async function readMigrationFiles(dir: string): Promise<MigrationFile[]> {
 export interface FunctionFiles {
   /** The files in the order they are applied, as one script. */
   sql: string;
-  /** The names of the functions and procedures they create in schema pgauth. */
-  routines: string[];
   /** SHA-256 of the files (names and contents). */
   hash: string;
   /** What pgauth.migrations records once they are applied: `VERSION HASH`. */
@@ -107,13 +105,7 @@ async function readFunctionFiles(dir: string): Promise<FunctionFiles> {
   const sha = createHash('sha256');
   for (const f of files) sha.update(`${f.name}\0${f.sql}\0`);
   const hash = sha.digest('hex');
-  const sql = files.map((f) => f.sql).join('\n');
-  // At the start of a line only: not a name that a comment or a string mentions.
-  const made = sql.matchAll(
-    /^\s*create\s+(?:or\s+replace\s+)?(?:function|procedure)\s+pgauth\.(\w+)/gim,
-  );
-  const routines = [...new Set([...made].map((m) => (m[1] as string).toLowerCase()))].sort();
-  return { sql, routines, hash, checksum: `${VERSION} ${hash}` };
+  return { sql: files.map((f) => f.sql).join('\n'), hash, checksum: `${VERSION} ${hash}` };
 }
 
 /**
@@ -291,24 +283,27 @@ function checkUnchanged(files: MigrationFile[], done: Applied, functionsHash: st
     );
 }
 
-/** The line that reports a dropped routine, in `pgauth migrate`'s output and at `serve` start. */
-export function droppedLine(signature: string): string {
-  return `dropped ${signature}: no longer in sql/functions`;
+/**
+ * The line that reports a dropped object (`pgauth.f(integer)`, `trigger t on pgauth.users`), in
+ * `pgauth migrate`'s output and at `serve` start.
+ */
+export function droppedLine(object: string): string {
+  return `dropped ${object}: no longer in sql/functions`;
 }
 
-/** The line that reports a routine the files no longer make, kept because its row changed. */
-export function keptLine(signature: string): string {
-  return `kept ${signature}: no longer in sql/functions, but changed since they made it (by a migration, or by hand); drop it if nothing needs it`;
+/** The line that reports an object the files no longer make, kept because its row changed. */
+export function keptLine(object: string): string {
+  return `kept ${object}: no longer in sql/functions, but changed since they made it (by a migration, or by hand); drop it if nothing needs it`;
 }
 
 export interface MigrateHooks {
   /**
-   * Told, once their step has committed, the signatures of the routines a functions step
-   * dropped (made by the function files when last applied, no longer made by them).
+   * Told, once their step has committed, the routines and triggers a functions step dropped
+   * (made by the function files when last applied, no longer made by them).
    */
-  dropped?(signatures: string[]): void;
+  dropped?(objects: string[]): void;
   /** Likewise, those it kept because their catalog row changed since the files made them. */
-  kept?(signatures: string[]): void;
+  kept?(objects: string[]): void;
 }
 
 /**
@@ -360,14 +355,14 @@ export async function migrate(
       }
       // create or replace trigger locks its table: wait for a long writer 10 s at most.
       await tx.exec(`set local lock_timeout = '10s'`);
-      await makeRoutinesTable(tx);
-      const before = await routineVersions(tx);
+      await makeObjectsTable(tx);
+      const before = await objectVersions(tx);
       await tx.exec(functions.sql);
       await tx.exec('reset role');
-      const routines = await dropRoutinesGone(tx, functions.routines, before);
+      const objects = await dropObjectsGone(tx, functions.sql, before);
       await record(tx, FUNCTIONS, functions.checksum);
       names.push(FUNCTIONS);
-      return { names, more: false, ...routines };
+      return { names, more: false, ...objects };
     });
     appliedNow.push(...step.names);
     if (step.dropped.length > 0) hooks.dropped?.(step.dropped);
@@ -385,90 +380,134 @@ async function record(tx: Queryable, name: string, checksum: string, at?: Date):
 }
 
 /**
- * The table of the routines the function files made, and the version (`oid ctid`) of each one's
- * catalog row as they left it: created (as pgauth_owner, like every table of the schema) by the
- * first functions step of a new database or of one migrated before 0.3.0.
+ * What the function files make that `create or replace` cannot take away: routines and triggers
+ * of schema pgauth. For each kind: its catalog rows (`key`, how a line and a drop name it; `name`,
+ * as a `create` statement of the files does; `v`, the row's version, `oid ctid`, which whatever
+ * rewrites the row changes), the statements of the files that make one (at the start of a line,
+ * so not a name that a comment or a string mentions), and how to drop some.
  */
-async function makeRoutinesTable(tx: Queryable): Promise<void> {
+interface ObjectKind {
+  kind: 'routine' | 'trigger';
+  catalog: string;
+  creates: RegExp;
+  drop(keys: string[]): string[];
+  /** How a line names one. */
+  show(key: string): string;
+}
+
+const OBJECT_KINDS: ObjectKind[] = [
+  // Triggers first: a trigger depends on its function.
+  {
+    kind: 'trigger',
+    catalog: `select pg_catalog.format('%I on %s', t.tgname, t.tgrelid::regclass) as key,
+        t.tgname::text as name, t.oid::text || ' ' || t.ctid::text as v
+      from pg_catalog.pg_trigger t join pg_catalog.pg_class c on c.oid = t.tgrelid
+      where c.relnamespace = to_regnamespace('pgauth') and not t.tgisinternal`,
+    creates: /^\s*create\s+(?:or\s+replace\s+)?(?:constraint\s+)?trigger\s+(\w+)/gim,
+    drop: (keys) => keys.map((k) => `drop trigger ${k}`),
+    show: (key) => `trigger ${key}`,
+  },
+  {
+    kind: 'routine',
+    catalog: `select p.oid::regprocedure::text as key, p.proname::text as name,
+        p.oid::text || ' ' || p.ctid::text as v
+      from pg_catalog.pg_proc p where p.pronamespace = to_regnamespace('pgauth')`,
+    creates: /^\s*create\s+(?:or\s+replace\s+)?(?:function|procedure)\s+pgauth\.(\w+)/gim,
+    // One statement: routines that go together may depend on each other.
+    drop: (keys) => [`drop routine ${keys.join(', ')}`],
+    show: (key) => key,
+  },
+];
+
+/**
+ * The table of what the function files made, with the version of each one's catalog row as they
+ * left it: created (as pgauth_owner, like every table of the schema) by the first functions step
+ * of a new database or of one migrated before 0.3.0.
+ */
+async function makeObjectsTable(tx: Queryable): Promise<void> {
   await tx.exec(`
     set local role pgauth_owner;
-    create table if not exists pgauth.migrated_routines (
-      signature text constraint migrated_routines_pkey primary key,
-      version text not null
+    create table if not exists pgauth.migrated_objects (
+      kind text not null,
+      key text not null,
+      version text not null,
+      constraint migrated_objects_pkey primary key (kind, key)
     );
     reset role`);
 }
 
-/** Every routine of schema pgauth as `oid ctid`: whatever rewrites a catalog row moves it. */
-async function routineVersions(tx: Queryable): Promise<Set<string>> {
-  const r = await tx.query<{ v: string }>(
-    `select p.oid::text || ' ' || p.ctid::text as v from pg_catalog.pg_proc p
-     where p.pronamespace = to_regnamespace('pgauth')`,
-  );
-  return new Set(r.rows.map((row) => row.v));
+/** The versions of every routine's and trigger's row in schema pgauth. */
+async function objectVersions(tx: Queryable): Promise<Set<string>> {
+  const versions = new Set<string>();
+  for (const k of OBJECT_KINDS) {
+    const r = await tx.query<{ v: string }>(`select v from (${k.catalog}) o`);
+    for (const row of r.rows) versions.add(row.v);
+  }
+  return versions;
 }
 
 /**
- * Just after the function files ran, in their transaction: drops every routine they made when
- * last applied (pgauth.migrated_routines) and did not make now, that is a function or procedure
- * taken out of the files, or the old signature of one whose argument types changed, which `create
- * or replace` leaves in place, still callable, with its grants; then records what they made now.
- * Made by the files: a routine of schema pgauth that they name in a `create … function` or
- * `create … procedure` statement, and whose catalog row was written while they ran (new, or
- * rewritten since `before`, so that what a migration of the same transaction wrote is not
- * theirs). Dropped only as the files left it: a routine whose catalog row anything rewrote since
- * (a migration that took it over, in this run or an earlier one; an operator's ALTER or GRANT)
- * stays, and leaves the record. Never dropped either: a routine the record does not name (a
- * migration's, such as pgauth.clock(), an operator's own, any on a database whose record is new).
- * A drop that something depends on (a view, a trigger, a default) stops the migration, whole,
- * with a MigrationError naming both. Returns the signatures dropped, and those kept because
- * their row changed.
+ * Just after the function files ran, in their transaction: drops every routine and trigger they
+ * made when last applied (pgauth.migrated_objects) and did not make now — one taken out of the
+ * files, or the old signature of a function whose argument types changed, which `create or
+ * replace` leaves in place, still callable, with its grants — then records what they made now.
+ * Made by the files: an object of schema pgauth that they name in a `create` statement and whose
+ * catalog row was written while they ran (new, or rewritten since `before`, so that what a
+ * migration of the same transaction wrote is not theirs). Dropped only as the files left it: one
+ * whose row anything rewrote since (a migration that took it over, in this run or an earlier one;
+ * an operator's ALTER or GRANT) is kept, and leaves the record. Never touched: an object the
+ * record does not name (a migration's, such as pgauth.clock(), an operator's own, any on a
+ * database whose record is new). A drop that something depends on (a view, a default) stops the
+ * migration, whole, with a MigrationError naming both. Returns what was dropped and what kept.
  */
-async function dropRoutinesGone(
+async function dropObjectsGone(
   tx: Queryable,
-  names: string[],
+  sql: string,
   before: Set<string>,
 ): Promise<{ dropped: string[]; kept: string[] }> {
-  // Signatures as text, schema-qualified whatever the session's search path (until commit).
+  // Keys as text, schema-qualified whatever the session's search path (until commit).
   await tx.exec('set local search_path = pg_catalog, pg_temp');
-  const found = await tx.query<{ signature: string; v: string }>(
-    `select p.oid::regprocedure::text as signature, p.oid::text || ' ' || p.ctid::text as v
-     from pg_catalog.pg_proc p
-     where p.pronamespace = 'pgauth'::regnamespace and p.proname = any($1::text[])`,
-    [names],
+  const recorded = await tx.query<{ kind: string; key: string; version: string }>(
+    'select kind, key, version from pgauth.migrated_objects',
   );
-  const made = found.rows.filter((r) => !before.has(r.v));
-  // From the catalog, not with to_regprocedure, which raises when an argument's type is gone.
-  const gone = await tx.query<{ signature: string; unchanged: boolean }>(
-    `select p.oid::regprocedure::text as signature,
-       m.version = p.oid::text || ' ' || p.ctid::text as unchanged
-     from pg_catalog.pg_proc p
-     join pgauth.migrated_routines m on m.signature = p.oid::regprocedure::text
-     where p.pronamespace = 'pgauth'::regnamespace
-       and not p.oid::regprocedure::text = any($1::text[])
-     order by 1`,
-    [made.map((r) => r.signature)],
-  );
-  const signatures = gone.rows.filter((r) => r.unchanged).map((r) => r.signature);
-  const kept = gone.rows.filter((r) => !r.unchanged).map((r) => r.signature);
-  if (signatures.length > 0) {
+  const dropped: string[] = [];
+  const kept: string[] = [];
+  const made: { kind: string; key: string; v: string }[] = [];
+  for (const k of OBJECT_KINDS) {
+    const names = new Set([...sql.matchAll(k.creates)].map((m) => (m[1] as string).toLowerCase()));
+    const rows = (await tx.query<{ key: string; name: string; v: string }>(k.catalog)).rows;
+    const now = rows.filter((r) => names.has(r.name) && !before.has(r.v));
+    made.push(...now.map((r) => ({ kind: k.kind, key: r.key, v: r.v })));
+    const madeKeys = new Set(now.map((r) => r.key));
+    const was = new Map(
+      recorded.rows.filter((r) => r.kind === k.kind).map((r) => [r.key, r.version]),
+    );
+    // Found through the catalog, never by parsing a key (to_regprocedure raises when an
+    // argument's type is gone).
+    const gone = rows.filter((r) => was.has(r.key) && !madeKeys.has(r.key));
+    const drop = gone
+      .filter((r) => was.get(r.key) === r.v)
+      .map((r) => r.key)
+      .sort();
+    kept.push(...gone.filter((r) => was.get(r.key) !== r.v).map((r) => k.show(r.key)));
+    if (drop.length === 0) continue;
     try {
-      // One statement: routines that go together may depend on each other.
-      await tx.exec(`drop routine ${signatures.join(', ')}`);
+      for (const statement of k.drop(drop)) await tx.exec(statement);
     } catch (err) {
       const e = err as { code?: string; message?: string; detail?: string };
       const detail = e.detail ? ` (${e.detail.replaceAll('\n', '; ')})` : '';
       const hint = e.code === '2BP01' ? '; drop what depends on it in a migration' : '';
       throw new MigrationError(
-        `${signatures.join(', ')}: no longer made by sql/functions, but not dropped: ${e.message ?? String(err)}${detail}${hint}`,
+        `${drop.map(k.show).join(', ')}: no longer made by sql/functions, but not dropped: ${e.message ?? String(err)}${detail}${hint}`,
       );
     }
+    dropped.push(...drop.map(k.show));
   }
-  await tx.exec('delete from pgauth.migrated_routines');
+  await tx.exec('delete from pgauth.migrated_objects');
   await tx.query(
-    `insert into pgauth.migrated_routines (signature, version)
-     select * from unnest($1::text[], $2::text[])`,
-    [made.map((r) => r.signature), made.map((r) => r.v)],
+    `insert into pgauth.migrated_objects (kind, key, version)
+     select * from unnest($1::text[], $2::text[], $3::text[])`,
+    [made.map((m) => m.kind), made.map((m) => m.key), made.map((m) => m.v)],
   );
-  return { dropped: signatures, kept };
+  return { dropped, kept: kept.sort() };
 }

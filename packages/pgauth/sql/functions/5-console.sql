@@ -3,8 +3,8 @@
 -- Current text, applied by every migrate after the migrations (create or replace, in file name
 -- order) when these files changed. Edit a function here; a migration is only for what is applied
 -- once (tables, rows, the drop of a function whose result type, parameter names or defaults
--- change); migrate itself drops a function taken out of these files, and the old signature of one
--- whose argument types change. See "Migrations" in README.md.
+-- change); migrate itself drops a function or trigger taken out of these files, and the old
+-- signature of a function whose argument types change. See "Migrations" in README.md.
 
 set local role pgauth_owner;
 

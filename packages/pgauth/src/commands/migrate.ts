@@ -29,13 +29,13 @@ export async function runMigrate(
       out(pending ? `${pending} pending` : 'up to date');
       return status.some((s) => s.changed) ? 1 : 0;
     }
-    const routines: string[] = [];
+    const objects: string[] = [];
     const applied = await migrate(db, undefined, undefined, {
-      dropped: (signatures) => routines.push(...signatures.map(droppedLine)),
-      kept: (signatures) => routines.push(...signatures.map(keptLine)),
+      dropped: (dropped) => objects.push(...dropped.map(droppedLine)),
+      kept: (kept) => objects.push(...kept.map(keptLine)),
     });
     for (const name of applied) out(`applied ${name}`);
-    for (const line of routines) out(line);
+    for (const line of objects) out(line);
     out(applied.length ? `${applied.length} migration(s) applied` : 'nothing to apply: up to date');
     return 0;
   } finally {

@@ -35,12 +35,12 @@ interface Backend {
   close(): Promise<void>;
 }
 
-/** Migrates at start; returns a line for each routine the functions step dropped or kept. */
+/** Migrates at start; returns a line for each object the functions step dropped or kept. */
 async function migrateAtStart(db: Database): Promise<string[]> {
   const lines: string[] = [];
   await migrate(db, undefined, undefined, {
-    dropped: (signatures) => lines.push(...signatures.map(droppedLine)),
-    kept: (signatures) => lines.push(...signatures.map(keptLine)),
+    dropped: (dropped) => lines.push(...dropped.map(droppedLine)),
+    kept: (kept) => lines.push(...kept.map(keptLine)),
   });
   return lines;
 }
