@@ -606,13 +606,11 @@ test('migrate drops a trigger the function files no longer make, before its func
   await db.exec('set role pgauth_owner; create table pgauth.zz_table (a integer); reset role');
   const functions = await copyOf(FUNCTIONS_DIR, 'pgauth-fns-');
   const extra = join(functions, '9-extra.sql');
-  await writeFile(
-    extra,
-    `create or replace function pgauth.zz_tf() returns trigger
+  const trigger = `create or replace function pgauth.zz_tf() returns trigger
        language plpgsql as 'begin return null; end';
      create or replace trigger zz_t after insert on pgauth.zz_table
-       for each statement execute function pgauth.zz_tf();`,
-  );
+       for each statement execute function pgauth.zz_tf();`;
+  await writeFile(extra, trigger);
   assert.deepEqual(await migrate(db, undefined, functions), [FUNCTIONS]);
   assert.ok((await triggers()).includes('zz_t on pgauth.zz_table'));
 
@@ -628,4 +626,31 @@ test('migrate drops a trigger the function files no longer make, before its func
   assert.equal(await routineExists(db, 'pgauth.zz_tf()'), false);
   assert.ok(!(await triggers()).includes('zz_t on pgauth.zz_table'));
   assert.ok((await triggers()).includes('settings_guard on pgauth.settings'), 'the others stay');
+
+  // Made again, then disabled by an operator (which rewrites its row), then taken out: the
+  // trigger is kept, and so is its function, which it still uses.
+  await writeFile(extra, trigger);
+  assert.deepEqual(await migrate(db, undefined, functions), [FUNCTIONS]);
+  await db.exec('alter table pgauth.zz_table disable trigger zz_t');
+  await rm(extra);
+  const kept: string[] = [];
+  told.length = 0;
+  assert.deepEqual(
+    await migrate(db, undefined, functions, { ...hooks, kept: (o) => kept.push(...o) }),
+    [FUNCTIONS],
+  );
+  assert.deepEqual(told, []);
+  assert.deepEqual(kept, ['pgauth.zz_tf()', 'trigger zz_t on pgauth.zz_table']);
+  assert.equal(await routineExists(db, 'pgauth.zz_tf()'), true);
+});
+
+test('migrate refuses function files that make nothing where the database has what they made', async () => {
+  const db = await migratedDatabase();
+  const empty = await mkdtemp(join(tmpdir(), 'pgauth-fns-'));
+  cleanups.push(() => rm(empty, { recursive: true, force: true }));
+  await assert.rejects(
+    migrate(db, undefined, empty),
+    /^MigrationError: the function files made no function and no trigger \(is sql\/functions empty\?\): refusing to drop the \d+ they made before$/,
+  );
+  assert.equal(await routineExists(db, 'pgauth.validate(text)'), true, 'nothing dropped');
 });

@@ -30,7 +30,7 @@ test('migrate applies functions that changed and names, a line each, the routine
   await db.query(
     `insert into pgauth.migrated_objects (kind, key, version)
      select 'routine', p.oid::regprocedure::text,
-       case when p.proname = 'zz_gone' then p.oid::text || ' ' || p.ctid::text else '0 (0,0)' end
+       case when p.proname = 'zz_gone' then p.oid::text || ' ' || p.xmin::text else '0 0' end
      from pg_proc p
      where p.oid in ('pgauth.zz_gone(integer)'::regprocedure, 'pgauth.zz_kept()'::regprocedure)`,
   );

@@ -382,9 +382,11 @@ async function record(tx: Queryable, name: string, checksum: string, at?: Date):
 /**
  * What the function files make that `create or replace` cannot take away: routines and triggers
  * of schema pgauth. For each kind: its catalog rows (`key`, how a line and a drop name it; `name`,
- * as a `create` statement of the files does; `v`, the row's version, `oid ctid`, which whatever
- * rewrites the row changes), the statements of the files that make one (at the start of a line,
- * so not a name that a comment or a string mentions), and how to drop some.
+ * as a `create` statement of the files does; `v`, `oid ctid`, which any rewrite of the row changes,
+ * even by the same transaction, to tell what the files wrote from what ran before them; `rv`, `oid
+ * xmin`, the version recorded and compared across runs, which VACUUM FULL and freezing keep;
+ * `uses`, a trigger's function), the statements of the files that make one (at the start of a
+ * line, so not a name that a comment or a string mentions), and how to drop some.
  */
 interface ObjectKind {
   kind: 'routine' | 'trigger';
@@ -396,13 +398,16 @@ interface ObjectKind {
 }
 
 const OBJECT_KINDS: ObjectKind[] = [
-  // Triggers first: a trigger depends on its function.
+  // Triggers first: a trigger depends on its function. Not the copies a trigger of a partitioned
+  // table gets on each partition (tgparentid): they go with it.
   {
     kind: 'trigger',
     catalog: `select pg_catalog.format('%I on %s', t.tgname, t.tgrelid::regclass) as key,
-        t.tgname::text as name, t.oid::text || ' ' || t.ctid::text as v
+        t.tgname::text as name, t.oid::text || ' ' || t.ctid::text as v,
+        t.oid::text || ' ' || t.xmin::text as rv, t.tgfoid::regprocedure::text as uses
       from pg_catalog.pg_trigger t join pg_catalog.pg_class c on c.oid = t.tgrelid
-      where c.relnamespace = to_regnamespace('pgauth') and not t.tgisinternal`,
+      where c.relnamespace = pg_catalog.to_regnamespace('pgauth') and not t.tgisinternal
+        and t.tgparentid = 0`,
     creates: /^\s*create\s+(?:or\s+replace\s+)?(?:constraint\s+)?trigger\s+(\w+)/gim,
     drop: (keys) => keys.map((k) => `drop trigger ${k}`),
     show: (key) => `trigger ${key}`,
@@ -410,8 +415,9 @@ const OBJECT_KINDS: ObjectKind[] = [
   {
     kind: 'routine',
     catalog: `select p.oid::regprocedure::text as key, p.proname::text as name,
-        p.oid::text || ' ' || p.ctid::text as v
-      from pg_catalog.pg_proc p where p.pronamespace = to_regnamespace('pgauth')`,
+        p.oid::text || ' ' || p.ctid::text as v, p.oid::text || ' ' || p.xmin::text as rv,
+        null as uses
+      from pg_catalog.pg_proc p where p.pronamespace = pg_catalog.to_regnamespace('pgauth')`,
     creates: /^\s*create\s+(?:or\s+replace\s+)?(?:function|procedure)\s+pgauth\.(\w+)/gim,
     // One statement: routines that go together may depend on each other.
     drop: (keys) => [`drop routine ${keys.join(', ')}`],
@@ -420,8 +426,8 @@ const OBJECT_KINDS: ObjectKind[] = [
 ];
 
 /**
- * The table of what the function files made, with the version of each one's catalog row as they
- * left it: created (as pgauth_owner, like every table of the schema) by the first functions step
+ * The table of what the function files made, with the version (`oid xmin`) of each one's catalog
+ * row as they left it: created (as pgauth_owner, like every table of the schema) by the first functions step
  * of a new database or of one migrated before 0.3.0.
  */
 async function makeObjectsTable(tx: Queryable): Promise<void> {
@@ -436,7 +442,7 @@ async function makeObjectsTable(tx: Queryable): Promise<void> {
     reset role`);
 }
 
-/** The versions of every routine's and trigger's row in schema pgauth. */
+/** The `oid ctid` of every routine's and trigger's row in schema pgauth. */
 async function objectVersions(tx: Queryable): Promise<Set<string>> {
   const versions = new Set<string>();
   for (const k of OBJECT_KINDS) {
@@ -472,24 +478,32 @@ async function dropObjectsGone(
   );
   const dropped: string[] = [];
   const kept: string[] = [];
-  const made: { kind: string; key: string; v: string }[] = [];
+  const made: { kind: string; key: string; rv: string }[] = [];
+  // The functions of the triggers kept: they stay too.
+  const stillUsed = new Set<string>();
   for (const k of OBJECT_KINDS) {
     const names = new Set([...sql.matchAll(k.creates)].map((m) => (m[1] as string).toLowerCase()));
-    const rows = (await tx.query<{ key: string; name: string; v: string }>(k.catalog)).rows;
+    type Row = { key: string; name: string; v: string; rv: string; uses: string | null };
+    const rows = (await tx.query<Row>(k.catalog)).rows;
     const now = rows.filter((r) => names.has(r.name) && !before.has(r.v));
-    made.push(...now.map((r) => ({ kind: k.kind, key: r.key, v: r.v })));
+    made.push(...now.map((r) => ({ kind: k.kind, key: r.key, rv: r.rv })));
     const madeKeys = new Set(now.map((r) => r.key));
     const was = new Map(
       recorded.rows.filter((r) => r.kind === k.kind).map((r) => [r.key, r.version]),
     );
     // Found through the catalog, never by parsing a key (to_regprocedure raises when an
-    // argument's type is gone).
+    // argument's type is gone). As the files left it: the same row, not rewritten since (xmin
+    // stays through VACUUM FULL and freezing; ctid does not).
     const gone = rows.filter((r) => was.has(r.key) && !madeKeys.has(r.key));
+    const asLeft = (r: Row) => was.get(r.key) === r.rv && !stillUsed.has(r.key);
     const drop = gone
-      .filter((r) => was.get(r.key) === r.v)
+      .filter(asLeft)
       .map((r) => r.key)
       .sort();
-    kept.push(...gone.filter((r) => was.get(r.key) !== r.v).map((r) => k.show(r.key)));
+    for (const r of gone.filter((x) => !asLeft(x))) {
+      kept.push(k.show(r.key));
+      if (r.uses) stillUsed.add(r.uses);
+    }
     if (drop.length === 0) continue;
     try {
       for (const statement of k.drop(drop)) await tx.exec(statement);
@@ -503,11 +517,16 @@ async function dropObjectsGone(
     }
     dropped.push(...drop.map(k.show));
   }
+  if (made.length === 0 && recorded.rows.length > 0) {
+    throw new MigrationError(
+      `the function files made no function and no trigger (is sql/functions empty?): refusing to drop the ${recorded.rows.length} they made before`,
+    );
+  }
   await tx.exec('delete from pgauth.migrated_objects');
   await tx.query(
     `insert into pgauth.migrated_objects (kind, key, version)
      select * from unnest($1::text[], $2::text[], $3::text[])`,
-    [made.map((m) => m.kind), made.map((m) => m.key), made.map((m) => m.v)],
+    [made.map((m) => m.kind), made.map((m) => m.key), made.map((m) => m.rv)],
   );
   return { dropped, kept: kept.sort() };
 }
