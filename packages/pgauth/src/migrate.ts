@@ -283,16 +283,13 @@ function checkUnchanged(files: MigrationFile[], done: Applied, functionsHash: st
     );
 }
 
-/**
- * The line that reports a dropped object (`pgauth.f(integer)`, `trigger t on pgauth.users`), in
- * `pgauth migrate`'s output and at `serve` start.
- */
-export function droppedLine(object: string): string {
+/** A line for an object a functions step dropped: `pgauth.f(integer)`, `trigger t on pgauth.t`. */
+function droppedLine(object: string): string {
   return `dropped ${object}: no longer in sql/functions`;
 }
 
-/** The line that reports an object the files no longer make, kept because its row changed. */
-export function keptLine(object: string): string {
+/** A line for an object the files no longer make, kept because its row changed. */
+function keptLine(object: string): string {
   return `kept ${object}: no longer in sql/functions, but changed since they made it (by a migration, or by hand); drop it if nothing needs it`;
 }
 
@@ -304,6 +301,17 @@ export interface MigrateHooks {
   dropped?(objects: string[]): void;
   /** Likewise, those it kept because their catalog row changed since the files made them. */
   kept?(objects: string[]): void;
+}
+
+/**
+ * Hooks that add a line to `lines` for each object a functions step dropped or kept, as `pgauth
+ * migrate` prints them and `serve` at start.
+ */
+export function reportTo(lines: string[]): MigrateHooks {
+  return {
+    dropped: (objects) => lines.push(...objects.map(droppedLine)),
+    kept: (objects) => lines.push(...objects.map(keptLine)),
+  };
 }
 
 /**
@@ -427,8 +435,8 @@ const OBJECT_KINDS: ObjectKind[] = [
 
 /**
  * The table of what the function files made, with the version (`oid xmin`) of each one's catalog
- * row as they left it: created (as pgauth_owner, like every table of the schema) by the first functions step
- * of a new database or of one migrated before 0.3.0.
+ * row as they left it: created (as pgauth_owner, like every table of the schema) by the first
+ * functions step of a new database or of one migrated before 0.3.0.
  */
 async function makeObjectsTable(tx: Queryable): Promise<void> {
   await tx.exec(`
@@ -476,9 +484,9 @@ async function dropObjectsGone(
   const recorded = await tx.query<{ kind: string; key: string; version: string }>(
     'select kind, key, version from pgauth.migrated_objects',
   );
-  const dropped: string[] = [];
   const kept: string[] = [];
   const made: { kind: string; key: string; rv: string }[] = [];
+  const drops: { k: ObjectKind; keys: string[] }[] = [];
   // The functions of the triggers kept: they stay too.
   const stillUsed = new Set<string>();
   for (const k of OBJECT_KINDS) {
@@ -496,31 +504,36 @@ async function dropObjectsGone(
     // stays through VACUUM FULL and freezing; ctid does not).
     const gone = rows.filter((r) => was.has(r.key) && !madeKeys.has(r.key));
     const asLeft = (r: Row) => was.get(r.key) === r.rv && !stillUsed.has(r.key);
-    const drop = gone
-      .filter(asLeft)
-      .map((r) => r.key)
-      .sort();
+    drops.push({
+      k,
+      keys: gone
+        .filter(asLeft)
+        .map((r) => r.key)
+        .sort(),
+    });
     for (const r of gone.filter((x) => !asLeft(x))) {
       kept.push(k.show(r.key));
       if (r.uses) stillUsed.add(r.uses);
     }
-    if (drop.length === 0) continue;
-    try {
-      for (const statement of k.drop(drop)) await tx.exec(statement);
-    } catch (err) {
-      const e = err as { code?: string; message?: string; detail?: string };
-      const detail = e.detail ? ` (${e.detail.replaceAll('\n', '; ')})` : '';
-      const hint = e.code === '2BP01' ? '; drop what depends on it in a migration' : '';
-      throw new MigrationError(
-        `${drop.map(k.show).join(', ')}: no longer made by sql/functions, but not dropped: ${e.message ?? String(err)}${detail}${hint}`,
-      );
-    }
-    dropped.push(...drop.map(k.show));
   }
   if (made.length === 0 && recorded.rows.length > 0) {
     throw new MigrationError(
       `the function files made no function and no trigger (is sql/functions empty?): refusing to drop the ${recorded.rows.length} they made before`,
     );
+  }
+  const dropped: string[] = [];
+  for (const { k, keys } of drops.filter((d) => d.keys.length > 0)) {
+    try {
+      for (const statement of k.drop(keys)) await tx.exec(statement);
+    } catch (err) {
+      const e = err as { code?: string; message?: string; detail?: string };
+      const detail = e.detail ? ` (${e.detail.replaceAll('\n', '; ')})` : '';
+      const hint = e.code === '2BP01' ? '; drop what depends on it in a migration' : '';
+      throw new MigrationError(
+        `${keys.map(k.show).join(', ')}: no longer made by sql/functions, but not dropped: ${e.message ?? String(err)}${detail}${hint}`,
+      );
+    }
+    dropped.push(...keys.map(k.show));
   }
   await tx.exec('delete from pgauth.migrated_objects');
   await tx.query(

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { openDatabase } from '../db/open.ts';
-import { droppedLine, keptLine, migrate, migrationStatus } from '../migrate.ts';
+import { migrate, migrationStatus, reportTo } from '../migrate.ts';
 import { type DatabaseFlags, databaseOptions, targetFrom } from './common.ts';
 
 interface MigrateFlags extends DatabaseFlags {
@@ -30,10 +30,7 @@ export async function runMigrate(
       return status.some((s) => s.changed) ? 1 : 0;
     }
     const objects: string[] = [];
-    const applied = await migrate(db, undefined, undefined, {
-      dropped: (dropped) => objects.push(...dropped.map(droppedLine)),
-      kept: (kept) => objects.push(...kept.map(keptLine)),
-    });
+    const applied = await migrate(db, undefined, undefined, reportTo(objects));
     for (const name of applied) out(`applied ${name}`);
     for (const line of objects) out(line);
     out(applied.length ? `${applied.length} migration(s) applied` : 'nothing to apply: up to date');

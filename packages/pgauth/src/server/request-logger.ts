@@ -9,37 +9,11 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Bindings, ChildLoggerOptions } from 'pino';
 
-const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
-type Level = (typeof LEVELS)[number];
+type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 type Parent = FastifyBaseLogger & { isLevelEnabled?(level: string): boolean };
 
-type LogMethod = (...args: unknown[]) => void;
-
 class RequestLogger {
-  declare readonly fatal: LogMethod;
-  declare readonly error: LogMethod;
-  declare readonly warn: LogMethod;
-  declare readonly info: LogMethod;
-  declare readonly debug: LogMethod;
-  declare readonly trace: LogMethod;
   private made: FastifyBaseLogger | undefined;
-
-  // The methods of the levels, as class methods are (writable, configurable, not enumerable),
-  // each writing its line through line().
-  static {
-    for (const level of LEVELS) {
-      const method = function (this: RequestLogger, ...args: unknown[]) {
-        this.line(level, args);
-      };
-      Object.defineProperty(method, 'name', { value: level });
-      Object.defineProperty(RequestLogger.prototype, level, {
-        value: method,
-        writable: true,
-        configurable: true,
-      });
-    }
-  }
-
   constructor(
     private readonly parent: Parent,
     private readonly bindings: Bindings,
@@ -65,6 +39,24 @@ class RequestLogger {
   isLevelEnabled(level: string): boolean {
     const real = this.made ?? this.parent;
     return (real as Parent).isLevelEnabled?.(level) ?? true;
+  }
+  fatal(...args: unknown[]): void {
+    this.line('fatal', args);
+  }
+  error(...args: unknown[]): void {
+    this.line('error', args);
+  }
+  warn(...args: unknown[]): void {
+    this.line('warn', args);
+  }
+  info(...args: unknown[]): void {
+    this.line('info', args);
+  }
+  debug(...args: unknown[]): void {
+    this.line('debug', args);
+  }
+  trace(...args: unknown[]): void {
+    this.line('trace', args);
   }
   silent(): void {}
   child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {

@@ -18,7 +18,7 @@ import {
 import { openDatabase } from '../db/open.ts';
 import { fromPglite } from '../db/pglite.ts';
 import { startWireServer, type WireServer } from '../db/wire-server.ts';
-import { droppedLine, keptLine, migrate, pendingMigrations } from '../migrate.ts';
+import { migrate, pendingMigrations, reportTo } from '../migrate.ts';
 import type { buildApp } from './app.ts';
 import { listenMetrics, type MetricsListener } from './metrics-listener.ts';
 
@@ -38,10 +38,7 @@ interface Backend {
 /** Migrates at start; returns a line for each object the functions step dropped or kept. */
 async function migrateAtStart(db: Database): Promise<string[]> {
   const lines: string[] = [];
-  await migrate(db, undefined, undefined, {
-    dropped: (dropped) => lines.push(...dropped.map(droppedLine)),
-    kept: (kept) => lines.push(...kept.map(keptLine)),
-  });
+  await migrate(db, undefined, undefined, reportTo(lines));
   return lines;
 }
 
