@@ -78,7 +78,7 @@ test('compiler options JSON cannot show (an Ajv plugin) stop the app at start', 
 });
 
 test('the compilers are the copies Fastify itself resolves', () => {
-  const ours = createRequire(import.meta.resolve('../../packages/pgauth/package.json'));
+  const ours = createRequire(new URL('../../packages/pgauth/package.json', import.meta.url));
   const fastifys = createRequire(ours.resolve('fastify/package.json'));
   for (const name of ['@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler']) {
     assert.equal(ours.resolve(name), fastifys.resolve(name), name);
