@@ -3,17 +3,25 @@
  * and the SDK's SQL mode share: which errors cost a connection and which do not.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { openPostgres } from '../../packages/client/src/db/postgres.ts';
 import type { Database } from '../../packages/client/src/db/types.ts';
 import { postgresOnly, useTestDatabase } from '../helpers/db.ts';
 
 const t = useTestDatabase();
 
-/** A pool of its own on the test database. */
-function pool(options: { queryDeadlineMs?: number } = {}): Database {
+/** Runs `fn` on a pool of one connection of its own, given the server process behind it. */
+async function onPool(
+  options: { queryDeadlineMs?: number },
+  fn: (db: Database, pid: number) => Promise<void>,
+): Promise<void> {
   assert.ok(t.url, 'a PostgreSQL test database has a URL');
-  return openPostgres({ connectionString: t.url, max: 1, ...options });
+  const db = openPostgres({ connectionString: t.url, max: 1, ...options });
+  try {
+    await fn(db, await backend(db));
+  } finally {
+    await db.close();
+  }
 }
 
 async function backend(db: Database): Promise<number> {
@@ -21,62 +29,46 @@ async function backend(db: Database): Promise<number> {
   return r.rows[0]?.pid ?? -1;
 }
 
-test('an error the server answers leaves the connection in the pool', {
-  skip: postgresOnly,
-}, async () => {
-  const db = pool();
-  try {
-    const pid = await backend(db);
-    for (let i = 0; i < 5; i++) {
-      await assert.rejects(db.query(`select pgauth.find_user('nobody-${i}')`), {
-        message: 'user_not_found',
-      });
-      await assert.rejects(db.exec('select 1; select nonsense'), { code: '42703' });
-      await assert.rejects(db.query('select $1::int', ['not a number']), { code: '22P02' });
-    }
-    assert.equal(await backend(db), pid, 'the same server connection after 15 errors');
-  } finally {
-    await db.close();
+/** The server process of the first call that succeeds, of up to 50 (-1: none did). */
+async function nextBackend(db: Database): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const pid = await backend(db).catch(() => -1);
+    if (pid !== -1) return pid;
   }
-});
+  return -1;
+}
 
-test('a connection the server closed is replaced, and the pool goes on', {
-  skip: postgresOnly,
-}, async () => {
-  const db = pool();
-  try {
-    const pid = await backend(db);
-    await t.db.query('select pg_terminate_backend($1)', [pid]);
-    // The idle connection learns of its end when it next reads: the pool closes it then, and a
-    // call made in that window may fail (unavailable); the ones after run on a new connection.
-    let after = -1;
-    for (let i = 0; i < 50 && after === -1; i++) after = await backend(db).catch(() => -1);
-    assert.notEqual(after, -1, 'a call succeeds after the connection was closed');
-    assert.notEqual(after, pid);
-    assert.equal(await backend(db), after);
-  } finally {
-    await db.close();
-  }
-});
+describe('the pool', { skip: postgresOnly }, () => {
+  test('an error the server answers leaves the connection in the pool', () =>
+    onPool({}, async (db, pid) => {
+      for (let i = 0; i < 5; i++) {
+        await assert.rejects(db.query(`select pgauth.find_user('nobody-${i}')`), {
+          message: 'user_not_found',
+        });
+        await assert.rejects(db.exec('select 1; select nonsense'), { code: '42703' });
+        await assert.rejects(db.query('select $1::int', ['not a number']), { code: '22P02' });
+      }
+      assert.equal(await backend(db), pid, 'the same server connection after 15 errors');
+    }));
 
-test('a statement past its deadline answers the caller at once; its connection serves again once it ends', {
-  skip: postgresOnly,
-}, async () => {
-  const db = pool({ queryDeadlineMs: 200 });
-  try {
-    const pid = await backend(db);
-    const started = performance.now();
-    await assert.rejects(db.query('select pg_sleep(0.6)'), { name: 'DeadlineError' });
-    assert.ok(
-      performance.now() - started < 550,
-      'the deadline answered before the statement ended',
-    );
-    // The one connection is busy until the sleep ends (a call meanwhile misses its deadline);
-    // then it serves again, not closed.
-    let next = -1;
-    for (let i = 0; i < 20 && next === -1; i++) next = await backend(db).catch(() => -1);
-    assert.equal(next, pid);
-  } finally {
-    await db.close();
-  }
+  test('a connection the server closed is replaced, and the pool goes on', () =>
+    onPool({}, async (db, pid) => {
+      await t.db.query('select pg_terminate_backend($1)', [pid]);
+      // The idle connection learns of its end when it next reads: the pool closes it then, and a
+      // call made in that window may fail (unavailable); the ones after get a new connection.
+      const after = await nextBackend(db);
+      assert.notEqual(after, -1, 'a call succeeds after the connection was closed');
+      assert.notEqual(after, pid);
+      assert.equal(await backend(db), after);
+    }));
+
+  test('a statement past its deadline answers the caller at once; its connection serves again once it ends', () =>
+    onPool({ queryDeadlineMs: 200 }, async (db, pid) => {
+      const started = performance.now();
+      await assert.rejects(db.query('select pg_sleep(0.6)'), { name: 'DeadlineError' });
+      assert.ok(performance.now() - started < 550, 'the deadline answered first');
+      // The one connection is busy until the sleep ends (a call meanwhile misses its deadline);
+      // then it serves again, not closed.
+      assert.equal(await nextBackend(db), pid);
+    }));
 });

@@ -106,7 +106,7 @@ export function openPostgres(options: PostgresOptions): Database {
   };
   const listeners = new Set<pg.Client>();
   /**
-   * One statement on a client of the pool (parameters: extended protocol; none: simple, which may
+   * One statement on a client of `used` (parameters: extended protocol; none: simple, which may
    * hold several), within `deadline` from now if given (the wait for a connection included). Not
    * pg's Pool.query: that closes the connection after any error, also one the server answered (a
    * pgauth error such as user_not_found, a constraint), and a new connection costs the server a
@@ -117,20 +117,14 @@ export function openPostgres(options: PostgresOptions): Database {
    * deadline runs nothing.
    */
   const onClient = <R extends Row>(
+    used: pg.Pool,
     sql: string,
     params?: readonly unknown[],
     deadline?: number,
   ): Promise<pg.QueryResult<R>> => {
     let late = false;
     const run = async (): Promise<pg.QueryResult<R>> => {
-      const used = pool;
-      let client: pg.PoolClient;
-      try {
-        client = await used.connect();
-      } catch (err) {
-        if (refusedStartup(err, used)) return run();
-        throw err;
-      }
+      const client = await used.connect();
       if (late) {
         client.release();
         throw new Error('the caller stopped waiting');
@@ -200,11 +194,23 @@ export function openPostgres(options: PostgresOptions): Database {
         deadlineMs,
       );
     }
-    const r = await onClient<R>(sql, params, deadlineMs);
-    return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length };
+    const used = pool;
+    try {
+      const r = await onClient<R>(used, sql, params, deadlineMs);
+      return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length };
+    } catch (err) {
+      if (refusedStartup(err, used)) return query<R>(sql, params);
+      throw err;
+    }
   };
   const exec = async (sql: string): Promise<void> => {
-    await onClient(sql);
+    const used = pool;
+    try {
+      await onClient(used, sql);
+    } catch (err) {
+      if (refusedStartup(err, used)) return exec(sql);
+      throw err;
+    }
   };
 
   return {
