@@ -21,6 +21,7 @@ import {
   accessSync,
   chmodSync,
   constants,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -103,6 +104,13 @@ if (
  * resolve from there) and removed at the end of the run.
  */
 const bundles = join('.test-cache', `bundles-${randomBytes(4).toString('hex')}`);
+// Those of a run that was killed outright stay behind: a day later they go.
+for (const name of existsSync('.test-cache') ? readdirSync('.test-cache') : []) {
+  const old = join('.test-cache', name);
+  if (name.startsWith('bundles-') && Date.now() - statSync(old).mtimeMs > 86_400_000) {
+    rmSync(old, { recursive: true, force: true });
+  }
+}
 
 async function bundleTestFiles() {
   const sourceMeta = {
@@ -199,6 +207,7 @@ const children = new Set();
 for (const [signal, code] of [
   ['SIGINT', 130],
   ['SIGTERM', 143],
+  ['SIGHUP', 129],
 ]) {
   process.once(signal, () => {
     for (const child of children) child.kill('SIGTERM');

@@ -111,10 +111,10 @@ export function openPostgres(options: PostgresOptions): Database {
    * pg's Pool.query: that closes the connection after any error, also one the server answered (a
    * pgauth error such as user_not_found, a constraint), and a new connection costs the server a
    * backend start and cold function caches (26 ms against 0.6 for a failing call and the next,
-   * measured). Here a client goes back to the pool after an error the server answered; one whose
-   * connection failed, or that failed any other way, is closed. A client is released when its
-   * statement ends, also after the deadline answered the caller; one that comes after the
-   * deadline runs nothing.
+   * measured). Here a client goes back to the pool after an error the server answered to a
+   * statement with parameters (see harmless); one whose connection failed, or that failed any
+   * other way, is closed. A client is released when its statement ends, also after the deadline
+   * answered the caller; one that comes after the deadline runs nothing.
    */
   const onClient = <R extends Row>(
     used: pg.Pool,
@@ -136,10 +136,27 @@ export function openPostgres(options: PostgresOptions): Database {
       client.on('error', onError);
       const release = (err?: unknown): void => {
         client.off('error', onError);
-        const answered = err === undefined || err instanceof pg.DatabaseError;
-        client.release(broken ?? (answered ? undefined : (err as Error)));
+        client.release(broken ?? (err === undefined || harmless(err) ? undefined : (err as Error)));
       };
-      const running = client.query<R>(sql, params as unknown[] | undefined);
+      /**
+       * An error that leaves the connection as it was: one the server answered to a statement
+       * sent with parameters (a single statement, which cannot leave a transaction open), not
+       * FATAL or PANIC (the server is closing the connection). Statements without parameters may
+       * be several, `begin; …` among them, and an error can leave the session in a failed
+       * transaction: such a connection is closed, as Pool.query did.
+       */
+      const harmless = (err: unknown): boolean =>
+        err instanceof pg.DatabaseError &&
+        err.severity !== 'FATAL' &&
+        err.severity !== 'PANIC' &&
+        (params?.length ?? 0) > 0;
+      let running: Promise<pg.QueryResult<R>>;
+      try {
+        running = client.query<R>(sql, params as unknown[] | undefined);
+      } catch (err) {
+        release(err);
+        throw err;
+      }
       running.then(() => release(), release);
       return running;
     };
