@@ -8,8 +8,8 @@
  * Both get bcrypt cost 4, so that hashing does not dominate the suite.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -241,7 +241,9 @@ async function openCopy(
   template: string,
   dataDir: string,
 ): Promise<{ pglite: PGlite; db: Database }> {
-  await cp(template, dataDir, { recursive: true });
+  // cpSync: a quarter of the CPU of fs/promises' cp for the 1,100 files of a data folder (88
+  // against 358 ms here), for an event loop held ~80 ms while a test sets up.
+  cpSync(template, dataDir, { recursive: true });
   const pglite = await createPglite({ dataDir });
   return { pglite, db: fromPglite(pglite) };
 }
