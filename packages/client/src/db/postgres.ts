@@ -41,12 +41,15 @@ type PgQueryable = Pick<pg.PoolClient, 'query'>;
  */
 const LISTEN_HEARTBEAT_MS = 1_000;
 
+/** A result of node-postgres as the Database interface gives it. */
+function result<R extends Row>(r: pg.QueryResult<R>): QueryResult<R> {
+  return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length };
+}
+
+/** A client inside a transaction as a Queryable. */
 function wrap(q: PgQueryable): Queryable {
   return {
-    async query<R extends Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-      const r = await q.query<R>(sql, params as unknown[] | undefined);
-      return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length };
-    },
+    query: async (sql, params) => result(await q.query(sql, params as unknown[] | undefined)),
     async exec(sql: string): Promise<void> {
       await q.query(sql);
     },
@@ -213,8 +216,7 @@ export function openPostgres(options: PostgresOptions): Database {
     }
     const used = pool;
     try {
-      const r = await onClient<R>(used, sql, params, deadlineMs);
-      return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length };
+      return result(await onClient<R>(used, sql, params, deadlineMs));
     } catch (err) {
       if (refusedStartup(err, used)) return query<R>(sql, params);
       throw err;
