@@ -56,6 +56,33 @@ function wrap(q: PgQueryable): Queryable {
   };
 }
 
+/** A client checked out of a pool, and how to give it back. */
+interface Held {
+  client: pg.PoolClient;
+  /** Back to the pool; closed instead if its connection failed meanwhile, or `doubt` is given. */
+  release(doubt?: Error): void;
+}
+
+/**
+ * A client of `used`. A checked-out client that loses its connection emits 'error' on itself, not
+ * on the pool: unheard, that would crash the process (the statement in flight fails anyway).
+ */
+async function checkout(used: pg.Pool): Promise<Held> {
+  const client = await used.connect();
+  let broken: Error | undefined;
+  const onError = (err: Error): void => {
+    broken = err;
+  };
+  client.on('error', onError);
+  return {
+    client,
+    release(doubt) {
+      client.off('error', onError);
+      client.release(broken ?? doubt);
+    },
+  };
+}
+
 /** The node-postgres driver: a pool for queries, a dedicated client per LISTEN subscription. */
 export function openPostgres(options: PostgresOptions): Database {
   const config: pg.PoolConfig = {
@@ -127,20 +154,13 @@ export function openPostgres(options: PostgresOptions): Database {
   ): Promise<pg.QueryResult<R>> => {
     let late = false;
     const run = async (): Promise<pg.QueryResult<R>> => {
-      const client = await used.connect();
+      const held = await checkout(used);
       if (late) {
-        client.release();
+        held.release();
         throw new Error('the caller stopped waiting');
       }
-      let broken: Error | undefined;
-      const onError = (err: Error): void => {
-        broken = err;
-      };
-      client.on('error', onError);
-      const release = (err?: unknown): void => {
-        client.off('error', onError);
-        client.release(broken ?? (err === undefined || harmless(err) ? undefined : (err as Error)));
-      };
+      const release = (err?: unknown): void =>
+        held.release(err === undefined || harmless(err) ? undefined : (err as Error));
       /**
        * An error that leaves the connection as it was: one the server answered to a statement
        * sent with parameters (a single statement, which cannot leave a transaction open), not
@@ -155,7 +175,7 @@ export function openPostgres(options: PostgresOptions): Database {
         (params?.length ?? 0) > 0;
       let running: Promise<pg.QueryResult<R>>;
       try {
-        running = client.query<R>(sql, params as unknown[] | undefined);
+        running = held.client.query<R>(sql, params as unknown[] | undefined);
       } catch (err) {
         release(err);
         throw err;
@@ -169,37 +189,31 @@ export function openPostgres(options: PostgresOptions): Database {
     });
   };
   const transaction = async <T>(fn: (tx: Queryable) => Promise<T>): Promise<T> => {
-    let client: pg.PoolClient;
+    let held: Held;
     const used = pool;
     try {
-      client = await used.connect();
+      held = await checkout(used);
     } catch (err) {
       if (refusedStartup(err, used)) return transaction(fn);
       throw err;
     }
-    let broken: Error | undefined;
-    // A checked-out client that loses its connection emits 'error' on itself, not on the pool:
-    // unheard, that would crash the process. The query in flight fails anyway.
-    const onError = (err: Error): void => {
-      broken = err;
-    };
-    client.on('error', onError);
+    const { client } = held;
+    let doubt: Error | undefined;
     try {
       await client.query(
         mode === 'local' ? `begin; set local statement_timeout = ${timeoutMs}` : 'begin',
       );
-      const result = await fn(wrap(client));
+      const value = await fn(wrap(client));
       await client.query('commit');
-      return result;
+      return value;
     } catch (err) {
+      // A connection that cannot even roll back is not handed out again.
       await client.query('rollback').catch((e: Error) => {
-        broken = e;
+        doubt = e;
       });
       throw err;
     } finally {
-      // A connection that cannot even roll back is not handed out again.
-      client.off('error', onError);
-      client.release(broken);
+      held.release(doubt);
     }
   };
   const query = async <R extends Row>(

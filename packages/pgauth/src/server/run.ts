@@ -58,10 +58,10 @@ async function postgresBackend(config: ServeConfig): Promise<Backend> {
       application_name: `pgauth:replica${i}`,
     }),
   );
-  let dropped: string[] = [];
+  let objectLines: string[] = [];
   try {
     if (config.migrate) {
-      dropped = await migrateAtStart(db);
+      objectLines = await migrateAtStart(db);
     } else {
       const pending = await pendingMigrations(db);
       if (pending.length > 0) {
@@ -82,7 +82,7 @@ async function postgresBackend(config: ServeConfig): Promise<Backend> {
   const describe = [`database: ${where(config.databaseUrl ?? '')}`];
   if (config.listenUrl) describe.push(`LISTEN: ${where(config.listenUrl)}`);
   for (const url of config.readUrls) describe.push(`read replica: ${where(url)}`);
-  describe.push(...dropped);
+  describe.push(...objectLines);
   return {
     db,
     notifies: true,
@@ -114,7 +114,7 @@ async function embeddedBackend(config: ServeConfig, say: (line: string) => void)
   const direct = fromPglite(pglite);
   let socket: WireServer | undefined;
   try {
-    const dropped = await migrateAtStart(direct);
+    const objectLines = await migrateAtStart(direct);
     socket = await startWireServer({
       db: pglite,
       host: '127.0.0.1',
@@ -135,7 +135,7 @@ async function embeddedBackend(config: ServeConfig, say: (line: string) => void)
       describe: [
         `data folder: ${dataDir}`,
         `SQL (wire protocol, while serve runs): psql "${url}"`,
-        ...dropped,
+        ...objectLines,
       ],
       async close() {
         await db.close().catch(() => {});
